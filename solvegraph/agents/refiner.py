@@ -1,0 +1,42 @@
+"""Refiner: turns the verifier's feedback into instructions for the solver's next round."""
+
+from __future__ import annotations
+
+import time
+
+from ..memory import Step
+from ._prompts import render
+from .state import RunContext, SolveState
+
+
+def refiner_node(ctx: RunContext, state: SolveState) -> SolveState:
+    round_ = state.get("round", 1)
+    attempt = state.get("attempt", {})
+    feedback = state.get("verdict", {}).get("feedback", "")
+    started = time.perf_counter()
+    messages = [
+        {"role": "system", "content": render("refiner", fragments=ctx.fragments("refiner"))},
+        {
+            "role": "user",
+            "content": render(
+                "refiner_user",
+                problem=state["problem"],
+                work="\n---\n".join(attempt.get("work", [])[-3:]) or "(no code)",
+                outputs="\n---\n".join(attempt.get("outputs", [])[-3:]) or "(none)",
+                answer=str(attempt.get("answer")),
+                feedback=feedback,
+            ),
+        },
+    ]
+    reply = ctx.client.chat(messages, max_tokens=400)
+    # The verifier's own feedback always travels with the refiner's advice, so a
+    # weak refiner cannot lose the concrete error message.
+    guidance = f"Verifier feedback: {feedback}\n{reply.text.strip()}".strip()
+    ctx.record(
+        Step(
+            agent="refiner", round=round_, messages=messages, reply=reply.text, usage=reply.usage,
+            timings={"model_s": reply.duration_s, "total_s": time.perf_counter() - started},
+        )
+    )  # fmt: skip
+    ctx.emit("guidance", "refiner", round_, guidance=guidance)
+    return {"guidance": guidance, "round": round_ + 1}

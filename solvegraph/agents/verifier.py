@@ -1,0 +1,91 @@
+"""Verifier: cheap deterministic checks first, then the model's judgement.
+
+Tool errors, no code, no output and no answer are caught without a model call;
+each becomes feedback the refiner can act on.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from ..memory import Step
+from ._prompts import render
+from .state import Attempt, RunContext, SolveState, Verdict
+
+_VERDICT = re.compile(r"VERDICT\s*:\s*\**\s*(ACCEPT|REJECT)", re.I)
+
+
+def deterministic_verdict(attempt: Attempt) -> Verdict | None:
+    """A rejection with feedback, or None when the attempt passes the mechanical checks."""
+    if not attempt.get("work"):
+        return {
+            "accepted": False,
+            "source": "deterministic",
+            "feedback": "No code was run and no tool was called. Write a ```python block (or call a tool) "
+            "that computes the answer and prints it.",
+        }
+    if not attempt.get("last_ok"):
+        errors = attempt.get("tool_errors") or ["the last tool call failed"]
+        return {
+            "accepted": False,
+            "source": "deterministic",
+            "feedback": f"The last tool call failed: {errors[-1]}. Fix the code and run it again.",
+        }
+    outputs = attempt.get("outputs") or []
+    if not outputs or outputs[-1].strip() in ("", "(no output)"):
+        return {
+            "accepted": False,
+            "source": "deterministic",
+            "feedback": "The code produced no output. Print the result.",
+        }
+    if attempt.get("answer") is None:
+        return {
+            "accepted": False,
+            "source": "deterministic",
+            "feedback": "No final answer could be read. End with a line 'ANSWER: <value>'.",
+        }
+    return None
+
+
+def verifier_node(ctx: RunContext, state: SolveState) -> SolveState:
+    round_ = state.get("round", 1)
+    attempt = state.get("attempt", {})
+    started = time.perf_counter()
+    verdict = deterministic_verdict(attempt)
+    step = Step(agent="verifier", round=round_)
+    if verdict is None and not ctx.budget.verify_with_model:
+        verdict = {"accepted": True, "source": "deterministic", "feedback": "mechanical checks passed"}
+    if verdict is None:
+        messages = [
+            {"role": "system", "content": render("verifier", fragments=ctx.fragments("verifier"))},
+            {
+                "role": "user",
+                "content": render(
+                    "verifier_user",
+                    problem=state["problem"],
+                    work="\n---\n".join(attempt.get("work", [])[-3:]),
+                    outputs="\n---\n".join(attempt.get("outputs", [])[-3:]),
+                    answer=str(attempt.get("answer")),
+                ),
+            },
+        ]
+        reply = ctx.client.chat(messages, max_tokens=300)
+        step.messages, step.reply, step.usage = messages, reply.text, reply.usage
+        step.timings["model_s"] = reply.duration_s
+        verdict = parse_verdict(reply.text)
+    step.verdict = dict(verdict)
+    step.timings["total_s"] = time.perf_counter() - started
+    ctx.record(step)
+    ctx.emit("verdict", "verifier", round_, **verdict)
+    return {"verdict": verdict}
+
+
+def parse_verdict(text: str) -> Verdict:
+    """Read VERDICT: ACCEPT/REJECT. With no clear verdict the mechanical checks stand, so accept."""
+    m = _VERDICT.search(text)
+    feedback = _VERDICT.sub("", text, count=1).strip() if m else text.strip()
+    if m is None:
+        return {"accepted": True, "source": "model-unclear",
+                "feedback": "the model gave no clear verdict; the mechanical checks passed"}
+    return {"accepted": m.group(1).upper() == "ACCEPT", "source": "model", "feedback": feedback}

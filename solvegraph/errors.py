@@ -1,0 +1,25 @@
+"""Errors that reach the user as one line and exit code 2.
+
+Anything raised as :class:`SolvegraphError` is the user's to fix (configuration,
+connection, input); the CLI prints its message and never a traceback.
+"""
+
+from __future__ import annotations
+
+
+class SolvegraphError(Exception):
+    """A problem the user can act on; its message is shown as-is."""
+
+    exit_code = 2
+
+
+class ConfigError(SolvegraphError):
+    """Bad configuration: flags, environment or solvegraph.toml."""
+
+
+class ModelConnectionError(SolvegraphError):
+    """The model endpoint could not be reached or refused us."""
+
+
+class EmbeddedModelError(SolvegraphError):
+    """The embedded llama.cpp server could not be started."""

@@ -1,0 +1,26 @@
+"""Build the model client from resolved settings, starting the embedded server if needed."""
+
+from __future__ import annotations
+
+from ..config import Settings
+from .client import ModelClient
+from .embedded import MODEL_ALIAS, embedded_server
+
+
+def make_client(settings: Settings) -> ModelClient:
+    if settings.uses_embedded:
+        server = embedded_server(settings.model_path)
+        base_url, model, api_key = server.base_url, settings.model or MODEL_ALIAS, "sk-no-key"
+    else:
+        assert settings.base_url is not None
+        base_url, model, api_key = settings.base_url, settings.model, settings.api_key
+    return ModelClient(
+        base_url=base_url,
+        model=model,
+        api_key=api_key,
+        timeout=settings.request_timeout,
+        max_retries=settings.max_retries,
+        temperature=settings.temperature,
+        max_tokens=settings.max_tokens,
+        tool_mode=settings.tool_mode,
+    )

@@ -1,0 +1,19 @@
+"""The plugin system: hook specs, the tool contract and the loader."""
+
+from ._tool import Tool, ToolResult, ToolSession, tool, truncate
+from .hookspecs import hookimpl, hookspec
+from .manager import ENTRY_POINT_GROUP, PluginInfo, PluginManager, tool_problem
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PluginInfo",
+    "PluginManager",
+    "Tool",
+    "ToolResult",
+    "ToolSession",
+    "hookimpl",
+    "hookspec",
+    "tool",
+    "tool_problem",
+    "truncate",
+]

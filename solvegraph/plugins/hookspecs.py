@@ -1,0 +1,32 @@
+"""The hooks a solvegraph plugin may implement.
+
+A plugin is any module or object with functions marked ``@hookimpl`` and named
+after these specs. It is found through the ``solvegraph`` entry-point group.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from ._tool import Tool
+
+PROJECT = "solvegraph"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def solvegraph_tools() -> list[Tool]:  # type: ignore[empty-body]
+    """Return the tools this plugin offers to the agents."""
+
+
+@hookspec
+def solvegraph_prompt_fragments() -> dict[str, str]:  # type: ignore[empty-body]
+    """Return extra prompt text keyed by agent ("planner", "solver", ...).
+
+    Use it to teach the planner when your tool is the right one to reach for.
+    """

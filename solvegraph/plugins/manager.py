@@ -1,0 +1,132 @@
+"""Discovering plugins and collecting their tools, without letting one break the rest.
+
+Every plugin, built-in or outside, comes in through the ``solvegraph`` entry-point
+group. One that fails to import, register or produce valid tools is recorded with
+its error, logged as a single warning line, and skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+import jsonschema
+import pluggy
+
+from . import hookspecs
+from ._tool import Tool
+
+log = logging.getLogger("solvegraph.plugins")
+
+ENTRY_POINT_GROUP = "solvegraph"
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    source: str  # "entry point <dist>" or "registered"
+    ok: bool = True
+    error: str = ""
+    tools: list[str] = field(default_factory=list)
+
+
+class PluginManager:
+    """Loads plugins and exposes their tools and prompt fragments."""
+
+    def __init__(self, *, load_entry_points: bool = True) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: dict[str, PluginInfo] = {}
+        self._tools: dict[str, Tool] | None = None
+        if load_entry_points:
+            self.load_entry_points()
+
+    # -- loading -----------------------------------------------------------
+    def load_entry_points(self) -> None:
+        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            self._load_entry_point(ep)
+
+    def _load_entry_point(self, ep: EntryPoint) -> None:
+        dist = ep.dist.name if ep.dist is not None else "?"
+        source = f"entry point from {dist}"
+        try:
+            plugin = ep.load()
+        except Exception as exc:
+            self._fail(ep.name, source, f"import failed: {type(exc).__name__}: {exc}")
+            return
+        self.register(plugin, ep.name, source=source)
+
+    def register(self, plugin: Any, name: str, *, source: str = "registered") -> None:
+        if name in self.plugins and self.plugins[name].ok:
+            self._fail(name, source, f"another plugin is already registered as '{name}'", replace=False)
+            return
+        try:
+            self.pm.register(plugin, name=name)
+        except Exception as exc:
+            self._fail(name, source, f"registration failed: {type(exc).__name__}: {exc}")
+            return
+        self.plugins[name] = PluginInfo(name=name, source=source)
+        self._tools = None
+
+    def _fail(self, name: str, source: str, error: str, *, replace: bool = True) -> None:
+        log.warning("plugin '%s' skipped: %s", name, error)
+        key = name if replace or name not in self.plugins else f"{name} ({source})"
+        self.plugins[key] = PluginInfo(name=name, source=source, ok=False, error=error)
+
+    # -- tools -------------------------------------------------------------
+    def tools(self) -> dict[str, Tool]:
+        """All valid tools by name; invalid ones and clashes are reported, not raised."""
+        if self._tools is not None:
+            return self._tools
+        tools: dict[str, Tool] = {}
+        for impl in self.pm.hook.solvegraph_tools.get_hookimpls():
+            info = self.plugins.setdefault(impl.plugin_name, PluginInfo(impl.plugin_name, "registered"))
+            try:
+                offered = list(impl.function() or [])
+            except Exception as exc:
+                self._fail(info.name, info.source, f"solvegraph_tools() raised {type(exc).__name__}: {exc}")
+                continue
+            for t in offered:
+                problem = tool_problem(t)
+                if problem is None and t.name in tools:
+                    problem = f"tool name '{t.name}' clashes with plugin '{tools[t.name].plugin}'"
+                if problem is not None:
+                    log.warning("plugin '%s': tool skipped: %s", info.name, problem)
+                    info.error = "; ".join(filter(None, [info.error, problem]))
+                    continue
+                t.plugin = info.name
+                tools[t.name] = t
+                info.tools.append(t.name)
+        self._tools = tools
+        return tools
+
+    def prompt_fragments(self, agent: str) -> list[str]:
+        out = []
+        for impl in self.pm.hook.solvegraph_prompt_fragments.get_hookimpls():
+            try:
+                fragments = impl.function() or {}
+            except Exception as exc:
+                log.warning("plugin '%s': prompt fragments skipped: %s", impl.plugin_name, exc)
+                continue
+            if isinstance(fragments, dict) and isinstance(fragments.get(agent), str):
+                out.append(fragments[agent])
+        return out
+
+
+def tool_problem(t: Any) -> str | None:
+    """Why ``t`` is not a usable tool, or None when it is."""
+    if not isinstance(t, Tool):
+        return f"{t!r} is not a solvegraph Tool"
+    if not t.name or not t.name.replace("_", "").replace("-", "").isalnum():
+        return f"tool name {t.name!r} must be non-empty letters, digits, '_' or '-'"
+    if not t.description.strip():
+        return f"tool '{t.name}' has no description"
+    try:
+        jsonschema.Draft202012Validator.check_schema(t.input_schema)
+    except jsonschema.SchemaError as exc:
+        return f"tool '{t.name}' has an invalid input schema: {exc.message}"
+    if t.input_schema.get("type") != "object":
+        return f"tool '{t.name}' input schema must have type 'object'"
+    return None

@@ -1,0 +1,1 @@
+"""Built-in tool plugins. Each registers through the ``solvegraph`` entry point."""

@@ -1,0 +1,49 @@
+"""The ``python`` tool: a real Jupyter kernel per solving session.
+
+Registered through the ``solvegraph`` entry point like any outside plugin.
+"""
+
+from __future__ import annotations
+
+from ...plugins import ToolResult, ToolSession, hookimpl, tool
+from ._kernel import Kernel, describe
+from ._pool import default_pool
+
+PROMPT_HINT = (
+    "python: runs Python 3 in a persistent Jupyter kernel (variables survive between calls in one problem). "
+    "numpy and sympy are installed. Print what you want to see."
+)
+
+
+def session_kernel(session: ToolSession) -> Kernel:
+    """The kernel that belongs to this session, taken from the warm pool on first use."""
+    pool = default_pool(memory_mb=int(session.options.get("kernel_memory_mb", 4096)))
+    return session.resource("python_kernel", pool.acquire, pool.release)  # type: ignore[no-any-return]
+
+
+@tool(name="python", timeout=None, enforces_timeout=True, prompt_hint=PROMPT_HINT)
+def python(code: str, session: ToolSession) -> ToolResult:
+    """Run Python code in a persistent Jupyter kernel and return what it prints.
+
+    Args:
+        code: Python source to execute as one cell; the value of a final expression is shown too.
+    """
+    kernel = session_kernel(session)
+    timeout = float(session.options.get("cell_timeout", 30.0))
+    cell = kernel.execute(code, timeout=timeout)
+    data = describe(cell)
+    if cell.timed_out:
+        lost = " (the kernel was restarted; variables were lost)" if cell.restarted else ""
+        return ToolResult(False, cell.text(), f"timeout: the cell ran longer than {timeout:g} s{lost}", data,
+                          cell.truncated)
+    if cell.crashed:
+        return ToolResult(False, cell.text(), "the kernel died (crash or out of memory) and was restarted; "
+                          "variables were lost", data, cell.truncated)
+    if cell.error_name:
+        return ToolResult(False, cell.text(), f"{cell.error_name}: {cell.error_value}", data, cell.truncated)
+    return ToolResult(True, cell.text(), "", data, cell.truncated)
+
+
+@hookimpl
+def solvegraph_tools() -> list:
+    return [python]
