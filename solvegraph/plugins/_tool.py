@@ -9,6 +9,7 @@ feedback for the refiner rather than into a crash.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import inspect
 import re
 import threading
@@ -94,10 +95,8 @@ class ToolSession:
             closers, self._closers = self._closers, []
             self._resources.clear()
         for closer in reversed(closers):
-            try:
+            with contextlib.suppress(Exception):  # closing must not mask the run's own outcome
                 closer()
-            except Exception:  # closing must not mask the run's own outcome
-                pass
 
     def __enter__(self) -> ToolSession:
         return self

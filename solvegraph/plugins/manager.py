@@ -45,7 +45,11 @@ class PluginManager:
 
     # -- loading -----------------------------------------------------------
     def load_entry_points(self) -> None:
-        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        # Built-ins first, so an outside plugin can never take a built-in tool's name.
+        def order(ep: EntryPoint) -> tuple[bool, str]:
+            return (ep.dist is None or ep.dist.name != "solvegraph", ep.name)
+
+        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=order):
             self._load_entry_point(ep)
 
     def _load_entry_point(self, ep: EntryPoint) -> None:

@@ -26,6 +26,7 @@ class KernelPool:
         self._sessions: dict[int, int] = {}  # id(kernel) -> sessions served
         self._lock = threading.Lock()
         self._starting = 0
+        self._in_use = 0
         self._closed = False
         self._workdirs: dict[int, str] = {}
 
@@ -33,9 +34,9 @@ class KernelPool:
         return Kernel(memory_mb=self.memory_mb, output_cap=self.output_cap)
 
     def warm(self) -> None:
-        """Start kernels in the background until ``size`` are idle or starting."""
+        """Start kernels in the background until ``size`` exist (idle, starting or in use)."""
         with self._lock:
-            missing = self.size - len(self._idle) - self._starting
+            missing = self.size - len(self._idle) - self._starting - self._in_use
             if self._closed or missing <= 0:
                 return
             self._starting += missing
@@ -60,32 +61,38 @@ class KernelPool:
         """A clean kernel in a fresh temporary working directory."""
         with self._lock:
             kernel = self._idle.pop() if self._idle else None
+            self._in_use += 1
         if kernel is not None and not kernel.is_alive():
             kernel.shutdown()
             kernel = None
-        if kernel is None:
-            kernel = self._new_kernel()
-        workdir = tempfile.mkdtemp(prefix="sg-session-")
-        kernel.reset(workdir)
+        try:
+            if kernel is None:
+                kernel = self._new_kernel()
+            workdir = tempfile.mkdtemp(prefix="sg-session-")
+            kernel.reset(workdir)
+        except BaseException:
+            with self._lock:
+                self._in_use -= 1
+            raise
         with self._lock:
             self._workdirs[id(kernel)] = workdir
-        self.warm()
         return kernel
 
     def release(self, kernel: Kernel) -> None:
         """Return a kernel after a session: recycle it clean, or retire it."""
         with self._lock:
+            self._in_use -= 1
             workdir = self._workdirs.pop(id(kernel), None)
             served = self._sessions.get(id(kernel), 0) + 1
             self._sessions[id(kernel)] = served
             keep = not self._closed and len(self._idle) < self.size and served < self.max_uses
-        if workdir:
-            shutil.rmtree(workdir, ignore_errors=True)
         if keep and kernel.is_alive():
             try:
-                kernel.reset(kernel._runtime)
+                kernel.reset(kernel._runtime)  # leave the session folder before it is removed
             except Exception:
                 keep = False
+        if workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
         if keep and kernel.is_alive():
             with self._lock:
                 self._idle.append(kernel)
@@ -115,6 +122,7 @@ def default_pool(memory_mb: int = 4096, size: int = 1) -> KernelPool:
             if _default is not None:
                 _default.close()
             _default = KernelPool(size=size, memory_mb=memory_mb)
+            _default.warm()
             atexit.register(_default.close)
         elif size > _default.size:
             _default.size = size

@@ -1,0 +1,203 @@
+"""The ``solvegraph`` command: solve, chat, plugins.
+
+Exit codes: 0 solved, 1 not solved within budget, 2 usage, configuration or
+connection error. Errors are one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .config import Settings, load_settings
+from .errors import SolvegraphError
+
+app = typer.Typer(
+    help="LLM agents that solve problems by calling real tools: a planner, solver, verifier and refiner.\n\n"
+    "With no --base-url, an embedded SmolLM2-135M model runs offline; it proves the plumbing but cannot "
+    "solve hard problems: point --base-url at a capable OpenAI-compatible endpoint for real work.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+plugins_app = typer.Typer(help="Inspect tool plugins.", no_args_is_help=True)
+app.add_typer(plugins_app, name="plugins")
+
+err = Console(stderr=True)
+out = Console()
+
+Model = Annotated[str | None, typer.Option("--model", help="Model name [env SOLVEGRAPH_MODEL].", show_default=False)]
+BaseUrl = Annotated[
+    str | None,
+    typer.Option("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 "
+                 "[env SOLVEGRAPH_BASE_URL]. Unset: the embedded model.", show_default=False),
+]
+ApiKey = Annotated[str | None, typer.Option("--api-key", help="API key [env OPENAI_API_KEY].", show_default=False)]
+ModelPath = Annotated[
+    str | None, typer.Option("--model-path", help="GGUF file for the embedded server instead of SmolLM2.")
+]
+ConfigFile = Annotated[str | None, typer.Option("--config", help="Settings file (default: ./solvegraph.toml).")]
+MaxRounds = Annotated[int | None, typer.Option("--max-rounds", help="Solver/verifier rounds before giving up [3].")]
+MaxToolCalls = Annotated[int | None, typer.Option("--max-tool-calls", help="Tool calls per problem [8].")]
+CellTimeout = Annotated[float | None, typer.Option("--cell-timeout", help="Seconds per Python cell [30].")]
+
+
+def _settings(**flags: Any) -> Settings:
+    config = flags.pop("config", None)
+    return load_settings(flags=flags, config_file=config)
+
+
+def _graph(settings: Settings, on_error_exit: bool = True) -> Any:
+    from .agents import Budget, SolveGraph
+    from .llm import make_client
+    from .plugins import PluginManager
+
+    client = make_client(settings)
+    budget = Budget(max_rounds=settings.max_rounds, max_tool_calls=settings.max_tool_calls)
+    options = {"cell_timeout": settings.cell_timeout, "kernel_memory_mb": settings.kernel_memory_mb}
+    return SolveGraph(client, PluginManager(), budget, session_options=options)
+
+
+@app.command()
+def solve(
+    problem: Annotated[str, typer.Argument(help="The problem text; '-' reads it from stdin.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole trajectory as one JSON object.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not show the agents' steps.")] = False,
+    model: Model = None,
+    base_url: BaseUrl = None,
+    api_key: ApiKey = None,
+    model_path: ModelPath = None,
+    config: ConfigFile = None,
+    max_rounds: MaxRounds = None,
+    max_tool_calls: MaxToolCalls = None,
+    cell_timeout: CellTimeout = None,
+) -> None:
+    """Solve one problem and print the answer (exit 0 solved, 1 not solved, 2 error)."""
+    from ._console import EventPrinter
+
+    if problem == "-":
+        problem = sys.stdin.read()
+    if not problem.strip():
+        raise SolvegraphError("the problem is empty; pass the problem text")
+    settings = _settings(model=model, base_url=base_url, api_key=api_key, model_path=model_path, config=config,
+                         max_rounds=max_rounds, max_tool_calls=max_tool_calls, cell_timeout=cell_timeout)
+    graph = _graph(settings)
+    printer = None if quiet or as_json else EventPrinter(err)
+    trajectory = graph.solve(problem, on_event=printer)
+    if as_json:
+        out.print_json(trajectory.to_json()) if sys.stdout.isatty() else print(trajectory.to_json())
+    else:
+        print(trajectory.answer if trajectory.answer is not None else "")
+        if not trajectory.solved and not quiet:
+            err.print("[red]not solved within budget[/]")
+    raise typer.Exit(0 if trajectory.solved else 1)
+
+
+@app.command()
+def chat(
+    model: Model = None,
+    base_url: BaseUrl = None,
+    api_key: ApiKey = None,
+    model_path: ModelPath = None,
+    config: ConfigFile = None,
+    max_rounds: MaxRounds = None,
+    max_tool_calls: MaxToolCalls = None,
+    cell_timeout: CellTimeout = None,
+) -> None:
+    """Interactive multi-turn session; each agent's step is shown live. 'exit' or Ctrl-D ends it.
+
+    The Python kernel persists across turns, so later questions can use earlier variables.
+    """
+    from ._console import EventPrinter
+    from .plugins import ToolSession
+
+    settings = _settings(model=model, base_url=base_url, api_key=api_key, model_path=model_path, config=config,
+                         max_rounds=max_rounds, max_tool_calls=max_tool_calls, cell_timeout=cell_timeout)
+    graph = _graph(settings)
+    printer = EventPrinter(err)
+    history: list[tuple[str, str | None]] = []
+    err.print(f"solvegraph chat · model [bold]{graph.client.model}[/] at {graph.client.base_url} · "
+              "'exit' or Ctrl-D to quit")
+    with ToolSession(options=graph.session_options) as session:
+        while True:
+            try:
+                line = err.input("[bold]problem>[/] ") if sys.stdin.isatty() else input()
+            except EOFError:
+                break
+            line = line.strip()
+            if not line:
+                continue
+            if line in {"exit", "quit", ":q"}:
+                break
+            context = "\n".join(f"Earlier question: {q}\nEarlier answer: {a}" for q, a in history[-5:])
+            trajectory = graph.solve(line, context=context, session=session, on_event=printer)
+            history.append((line, trajectory.answer))
+            status = "[green]solved[/]" if trajectory.solved else "[red]not solved[/]"
+            err.print(f"{status} · {trajectory.usage.total_tokens} tokens · {len(trajectory.steps)} steps")
+            print(f"answer: {trajectory.answer if trajectory.answer is not None else '(none)'}", flush=True)
+
+
+@plugins_app.command("list")
+def plugins_list(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """Show every plugin found, the tools it offers, and any that failed to load."""
+    from .plugins import PluginManager
+
+    pm = PluginManager()
+    tools = pm.tools()
+    rows = [
+        {"plugin": p.name, "source": p.source, "ok": p.ok and not p.error, "tools": p.tools, "error": p.error}
+        for p in pm.plugins.values()
+    ]
+    if as_json:
+        print(json.dumps({"plugins": rows, "tools": sorted(tools)}))
+        return
+    table = Table(title="solvegraph plugins")
+    for col in ("plugin", "status", "tools", "source / error"):
+        table.add_column(col)
+    for r in rows:
+        status = "[green]loaded[/]" if r["ok"] else ("[yellow]partial[/]" if r["tools"] else "[red]failed[/]")
+        table.add_row(r["plugin"], status, ", ".join(r["tools"]) or "-", r["error"] or r["source"])
+    out.print(table)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"solvegraph {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")] = False,
+) -> None:
+    pass
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    # Turn SIGTERM into a normal exit so atexit stops the kernel pool and the embedded server.
+    raise SystemExit(128 + signum)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        app()  # standalone: click prints usage errors itself and exits 2
+    except SolvegraphError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

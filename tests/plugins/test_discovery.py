@@ -1,0 +1,66 @@
+"""Plugins are found through real installed distributions and their entry points."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, run_cli
+
+
+@pytest.fixture(scope="module")
+def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Install the fixture plugins as real distributions into a site folder of their own."""
+    site = tmp_path_factory.mktemp("site")
+    for name in ("sg_good_plugin", "sg_broken_plugin"):
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+             "--target", str(site), str(FIXTURES / "plugins" / name)],
+            check=True, capture_output=True,
+        )
+    return site
+
+
+def test_outside_plugin_is_listed_and_broken_ones_are_skipped(plugin_site: Path) -> None:
+    proc = run_cli("plugins", "list", "--json", env={"PYTHONPATH": str(plugin_site)})
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout.strip().splitlines()[-1])
+    by_name = {p["plugin"]: p for p in data["plugins"]}
+    assert "reverse" in data["tools"] and "python" in data["tools"]
+    assert by_name["reverse"]["ok"] and by_name["reverse"]["tools"] == ["reverse"]
+    # The plugin whose module is missing is skipped with its error named.
+    assert not by_name["broken_import"]["ok"]
+    assert "ModuleNotFoundError" in by_name["broken_import"]["error"]
+    # Invalid schema and a name clash are reported by name, and the real python tool survives.
+    assert "invalid input schema" in by_name["bad_schema"]["error"]
+    assert "clashes" in by_name["bad_schema"]["error"]
+    assert by_name["python"]["tools"] == ["python"]
+    # One warning line per problem on stderr, no traceback.
+    assert "plugin 'broken_import' skipped" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_outside_plugin_tool_runs_through_the_graph(plugin_site: Path, scripted) -> None:
+    script = {
+        "planner": ["1. reverse the text with the reverse tool"],
+        "solver": [{"tool_calls": [{"name": "reverse", "arguments": {"text": "olleh"}}]}, "ANSWER: hello"],
+        "verifier": ["VERDICT: ACCEPT"],
+    }
+    with scripted(script) as model:
+        proc = run_cli("solve", "Reverse 'olleh'", "--json", "--base-url", model.base_url,
+                       env={"PYTHONPATH": str(plugin_site)})
+    assert proc.returncode == 0, proc.stderr
+    traj = json.loads(proc.stdout)
+    results = [r for s in traj["steps"] for r in s["tool_results"]]
+    assert results[0]["name"] == "reverse" and results[0]["output"] == "hello"
+    assert traj["answer"] == "hello"
+
+
+def test_plugins_list_table() -> None:
+    proc = run_cli("plugins", "list")
+    assert proc.returncode == 0
+    assert "python" in proc.stdout and "loaded" in proc.stdout
