@@ -64,8 +64,7 @@ class Step:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Step:
         data = dict(data)
-        usage = data.pop("usage", {}) or {}
-        usage.pop("total_tokens", None)
+        usage = {k: v for k, v in (data.pop("usage", None) or {}).items() if k != "total_tokens"}
         return cls(**data, usage=Usage(**usage))
 
 

@@ -1,0 +1,63 @@
+"""The openai client path against real HTTP endpoints on loopback."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from solvegraph.errors import ModelConnectionError
+from solvegraph.llm import ModelClient
+
+
+def test_model_defaults_to_first_served_and_usage_is_recorded(scripted) -> None:
+    with scripted(["hello there"], model="served-model") as model:
+        client = ModelClient(model.base_url)
+        reply = client.chat([{"role": "user", "content": "hi you"}])
+    assert client.model == "served-model"
+    assert reply.text == "hello there"
+    assert reply.usage.prompt_tokens == 2 and reply.usage.completion_tokens == 2 and reply.usage.calls == 1
+
+
+def test_retries_5xx_and_429_with_backoff(scripted) -> None:
+    with scripted([{"status": 503}, {"status": 429}, "ok"]) as model:
+        reply = ModelClient(model.base_url, max_retries=3).chat([{"role": "user", "content": "x"}])
+        assert len(model.requests) == 3
+    assert reply.text == "ok"
+
+
+def test_persistent_5xx_is_a_clear_error(scripted) -> None:
+    with scripted([{"status": 500, "message": "boom"}]) as model:
+        client = ModelClient(model.base_url, max_retries=1)
+        with pytest.raises(ModelConnectionError, match="answered 500"):
+            client.chat([{"role": "user", "content": "x"}])
+
+
+def test_401_names_the_url(scripted) -> None:
+    with scripted(["x"], api_key="right") as model:
+        with pytest.raises(ModelConnectionError, match="401") as info:
+            ModelClient(model.base_url, api_key="wrong", model="m").chat([{"role": "user", "content": "x"}])
+        assert model.base_url in str(info.value)
+
+
+def test_unreachable_endpoint_names_the_url() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/v1"
+    with pytest.raises(ModelConnectionError, match="cannot reach") as info:
+        ModelClient(url, model="m", max_retries=0).chat([{"role": "user", "content": "x"}])
+    assert url in str(info.value)
+
+
+def test_endpoint_without_tool_support_falls_back_to_text(scripted) -> None:
+    def reject_tools(body):
+        return {"status": 400, "message": "tools not supported"} if "tools" in body else "plain"
+
+    with scripted([reject_tools]) as model:
+        client = ModelClient(model.base_url)
+        schema = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+        assert client.chat([{"role": "user", "content": "x"}], tools=schema).text == "plain"
+        assert client.native_tools is False
+        client.chat([{"role": "user", "content": "x"}], tools=schema)
+        assert "tools" not in model.requests[-1], "once learned, tools are no longer sent"

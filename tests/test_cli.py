@@ -1,0 +1,132 @@
+"""The solvegraph command as a user runs it: real processes, real kernel, real HTTP."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+CODE = "```python\nprint({expr})\n```"
+SOLVES = {"planner": ["1. compute"], "solver": [CODE.format(expr="6*7"), "ANSWER: 42"],
+          "verifier": ["VERDICT: ACCEPT"]}
+
+
+def test_solve_prints_the_answer(scripted) -> None:
+    with scripted(SOLVES) as model:
+        proc = run_cli("solve", "What is 6*7?", "--base-url", model.base_url)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "42"
+    assert "planner" in proc.stderr and "verifier" in proc.stderr  # live steps go to stderr
+
+
+def test_solve_json_is_the_whole_trajectory(scripted) -> None:
+    with scripted(SOLVES) as model:
+        proc = run_cli("solve", "What is 6*7?", "--json", "--base-url", model.base_url)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["answer"] == "42" and data["solved"] is True
+    assert [s["agent"] for s in data["steps"]] == ["planner", "solver", "solver", "verifier"]
+    for step in data["steps"]:
+        assert {"messages", "tool_calls", "tool_results", "verdict", "usage", "timings"} <= set(step)
+    assert data["steps"][1]["tool_results"][0]["output"] == "42"
+    assert data["usage"]["total_tokens"] > 0
+
+
+def test_unsolved_exits_1(scripted) -> None:
+    script = {"planner": ["p"], "solver": ["no idea"], "refiner": ["write code"]}
+    with scripted(script) as model:
+        proc = run_cli("solve", "Hard problem", "--base-url", model.base_url, "--max-rounds", "2")
+    assert proc.returncode == 1
+    assert "not solved" in proc.stderr
+
+
+def test_problem_from_stdin_and_env_precedence(scripted) -> None:
+    with scripted(SOLVES, model="env-model") as model:
+        proc = run_cli("solve", "-", "-q", input="What is 6*7?", env={"SOLVEGRAPH_BASE_URL": model.base_url})
+        assert model.requests[0]["model"] == "env-model"
+    assert proc.returncode == 0 and proc.stdout.strip() == "42"
+
+
+def test_toml_configures_the_endpoint(scripted, tmp_path: Path) -> None:
+    with scripted(SOLVES) as model:
+        (tmp_path / "solvegraph.toml").write_text(f'[solvegraph]\nbase_url = "{model.base_url}"\nmodel = "toml-m"\n')
+        proc = run_cli("solve", "What is 6*7?", "-q", cwd=tmp_path)
+        assert model.requests[0]["model"] == "toml-m"
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["solve", ""], "the problem is empty"),
+        (["solve", "   "], "the problem is empty"),
+        (["solve", "x", "--model-path", "/nonexistent/model.gguf"], "GGUF model file not found: /nonexistent"),
+        (["solve", "x", "--base-url", "http://127.0.0.1:9/v1"], "http://127.0.0.1:9/v1"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
+    proc = run_cli(*args)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_corrupt_gguf_files(tmp_path: Path) -> None:
+    not_gguf = tmp_path / "junk.gguf"
+    not_gguf.write_bytes(b"\x00" * 4096)
+    proc = run_cli("solve", "x", "--model-path", str(not_gguf))
+    assert proc.returncode == 2 and "not a GGUF model file" in proc.stderr and "Traceback" not in proc.stderr
+    # Right magic, broken body: the real llama.cpp server fails to load it.
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + b"\x03\x00\x00\x00" + b"\xff" * 64)
+    proc = run_cli("solve", "x", "--model-path", str(broken))
+    assert proc.returncode == 2 and "failed to load" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_401_is_one_line(scripted) -> None:
+    with scripted(SOLVES, api_key="right") as model:
+        url = model.base_url
+        proc = run_cli("solve", "x", "--base-url", url, "--api-key", "wrong", "--model", "m")
+    assert proc.returncode == 2
+    assert "401" in proc.stderr and url in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_usage_error_exits_2() -> None:
+    assert run_cli("solve", "--max-rounds", "many", "x").returncode == 2
+    assert run_cli("frobnicate").returncode == 2
+
+
+def test_chat_keeps_the_kernel_across_turns(scripted) -> None:
+    script = {"planner": ["p"],
+              "solver": [CODE.format(expr="'ok'").replace("print('ok')", "total = 40\nprint(total)"), "ANSWER: 40",
+                         CODE.format(expr="total + 2"), "ANSWER: 42"],
+              "verifier": ["VERDICT: ACCEPT"]}
+    with scripted(script) as model:
+        proc = run_cli("chat", "--base-url", model.base_url, input="Set total to 40\nAdd 2 to total\nexit\n")
+        second_planner = model.calls("planner")[1]["messages"][1]["content"]
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["answer: 40", "answer: 42"]
+    assert "Earlier question: Set total to 40" in second_planner
+
+
+@pytest.mark.embedded
+def test_solve_with_the_real_embedded_model() -> None:
+    proc = run_cli("solve", "What is 1234*5678? Write Python code.", "--json", "--max-rounds", "2")
+    assert proc.returncode in (0, 1), proc.stderr  # the tiny model need not be right
+    data = json.loads(proc.stdout)
+    assert data["status"] in ("solved", "unsolved")
+    assert data["model"] == "smollm2-135m-instruct"
+    assert data["steps"][0]["agent"] == "planner" and data["usage"]["calls"] >= 3
+    tool_results = [r for s in data["steps"] for r in s["tool_results"]]
+    assert tool_results and tool_results[0]["name"] == "python", "the kernel was called"
+
+
+@pytest.mark.embedded
+def test_chat_with_the_real_embedded_model() -> None:
+    proc = run_cli("chat", "--max-rounds", "1", input="What is 1234*5678? Write Python code.\n")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("answer:")
+    assert "solvegraph chat" in proc.stderr and "planner" in proc.stderr

@@ -1,0 +1,43 @@
+from pathlib import Path
+
+import pytest
+
+from solvegraph.config import load_settings
+from solvegraph.errors import ConfigError
+
+
+def test_precedence_flags_over_env_over_toml(tmp_path: Path) -> None:
+    cfg = tmp_path / "solvegraph.toml"
+    cfg.write_text('[solvegraph]\nmodel = "from-toml"\nbase_url = "http://toml/v1"\nmax_rounds = 5\n')
+    s = load_settings(config_file=cfg, env={})
+    assert (s.model, s.base_url, s.max_rounds) == ("from-toml", "http://toml/v1", 5)
+    s = load_settings(config_file=cfg, env={"SOLVEGRAPH_MODEL": "from-env", "OPENAI_API_KEY": "k"})
+    assert (s.model, s.base_url, s.api_key) == ("from-env", "http://toml/v1", "k")
+    s = load_settings(flags={"model": "from-flag", "base_url": None}, config_file=cfg,
+                      env={"SOLVEGRAPH_MODEL": "from-env"})
+    assert s.model == "from-flag" and s.base_url == "http://toml/v1"
+    assert s.sources["model"] == "flag" and not s.uses_embedded
+
+
+def test_no_endpoint_means_embedded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    s = load_settings(flags={}, env={}, config_file=None)
+    assert s.uses_embedded and s.max_rounds == 3
+    (tmp_path / "solvegraph.toml").write_text('base_url = "http://cwd/v1"\n')
+    assert load_settings(env={}).base_url == "http://cwd/v1"
+
+
+def test_bad_config_is_one_clear_error(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("model = [")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_settings(config_file=cfg, env={})
+    cfg.write_text("colour = 'red'")
+    with pytest.raises(ConfigError, match="unknown setting 'colour'"):
+        load_settings(config_file=cfg, env={})
+    cfg.write_text("max_rounds = 'many'")
+    with pytest.raises(ConfigError, match="max_rounds must be a int"):
+        load_settings(config_file=cfg, env={})
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(config_file=tmp_path / "missing.toml", env={})
