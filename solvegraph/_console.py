@@ -37,8 +37,14 @@ class EventPrinter:
             text = d.get("output") or ""
             if not d.get("ok"):
                 text = f"{text}\n[red]error:[/] {d.get('error')}".strip()
-            self.console.print(Panel(self._cut(text) or "(no output)", title=f"{title} · {d.get('tool')}",
-                                     title_align="left", border_style="red" if not d.get("ok") else "dim"))
+            self.console.print(
+                Panel(
+                    self._cut(text) or "(no output)",
+                    title=f"{title} · {d.get('tool')}",
+                    title_align="left",
+                    border_style="red" if not d.get("ok") else "dim",
+                )
+            )
         elif event.kind == "verdict":
             mark = "[green]ACCEPT[/]" if d.get("accepted") else "[red]REJECT[/]"
             self.console.print(f"{title}: {mark} ({d.get('source')}) {self._cut(d.get('feedback', ''))}")

@@ -37,8 +37,12 @@ out = Console()
 Model = Annotated[str | None, typer.Option("--model", help="Model name [env SOLVEGRAPH_MODEL].", show_default=False)]
 BaseUrl = Annotated[
     str | None,
-    typer.Option("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 "
-                 "[env SOLVEGRAPH_BASE_URL]. Unset: the embedded model.", show_default=False),
+    typer.Option(
+        "--base-url",
+        help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 "
+        "[env SOLVEGRAPH_BASE_URL]. Unset: the embedded model.",
+        show_default=False,
+    ),
 ]
 ApiKey = Annotated[str | None, typer.Option("--api-key", help="API key [env OPENAI_API_KEY].", show_default=False)]
 ModelPath = Annotated[
@@ -87,8 +91,16 @@ def solve(
         problem = sys.stdin.read()
     if not problem.strip():
         raise SolvegraphError("the problem is empty; pass the problem text")
-    settings = _settings(model=model, base_url=base_url, api_key=api_key, model_path=model_path, config=config,
-                         max_rounds=max_rounds, max_tool_calls=max_tool_calls, cell_timeout=cell_timeout)
+    settings = _settings(
+        model=model,
+        base_url=base_url,
+        api_key=api_key,
+        model_path=model_path,
+        config=config,
+        max_rounds=max_rounds,
+        max_tool_calls=max_tool_calls,
+        cell_timeout=cell_timeout,
+    )
     graph = _graph(settings)
     printer = None if quiet or as_json else EventPrinter(err)
     trajectory = graph.solve(problem, on_event=printer)
@@ -119,13 +131,22 @@ def chat(
     from ._console import EventPrinter
     from .plugins import ToolSession
 
-    settings = _settings(model=model, base_url=base_url, api_key=api_key, model_path=model_path, config=config,
-                         max_rounds=max_rounds, max_tool_calls=max_tool_calls, cell_timeout=cell_timeout)
+    settings = _settings(
+        model=model,
+        base_url=base_url,
+        api_key=api_key,
+        model_path=model_path,
+        config=config,
+        max_rounds=max_rounds,
+        max_tool_calls=max_tool_calls,
+        cell_timeout=cell_timeout,
+    )
     graph = _graph(settings)
     printer = EventPrinter(err)
     history: list[tuple[str, str | None]] = []
-    err.print(f"solvegraph chat · model [bold]{graph.client.model}[/] at {graph.client.base_url} · "
-              "'exit' or Ctrl-D to quit")
+    err.print(
+        f"solvegraph chat · model [bold]{graph.client.model}[/] at {graph.client.base_url} · 'exit' or Ctrl-D to quit"
+    )
     with ToolSession(options=graph.session_options) as session:
         while True:
             try:

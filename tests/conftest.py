@@ -37,12 +37,22 @@ def scripted() -> Iterator[type[ScriptedModel]]:
         model.stop()
 
 
-def run_cli(*args: str, input: str | None = None, env: dict[str, str] | None = None, timeout: float = 300,
-            cwd: str | Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str,
+    input: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+    cwd: str | Path | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run the installed ``solvegraph`` command as a user would."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SOLVEGRAPH_", "OPENAI_"))}
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "solvegraph.cli", *args],
-        input=input, capture_output=True, text=True, env=full_env, timeout=timeout, cwd=cwd,
+        input=input,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=cwd,
     )

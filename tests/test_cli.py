@@ -10,8 +10,7 @@ import pytest
 from tests.conftest import run_cli
 
 CODE = "```python\nprint({expr})\n```"
-SOLVES = {"planner": ["1. compute"], "solver": [CODE.format(expr="6*7"), "ANSWER: 42"],
-          "verifier": ["VERDICT: ACCEPT"]}
+SOLVES = {"planner": ["1. compute"], "solver": [CODE.format(expr="6*7"), "ANSWER: 42"], "verifier": ["VERDICT: ACCEPT"]}
 
 
 def test_solve_prints_the_answer(scripted) -> None:
@@ -100,10 +99,16 @@ def test_usage_error_exits_2() -> None:
 
 
 def test_chat_keeps_the_kernel_across_turns(scripted) -> None:
-    script = {"planner": ["p"],
-              "solver": [CODE.format(expr="'ok'").replace("print('ok')", "total = 40\nprint(total)"), "ANSWER: 40",
-                         CODE.format(expr="total + 2"), "ANSWER: 42"],
-              "verifier": ["VERDICT: ACCEPT"]}
+    script = {
+        "planner": ["p"],
+        "solver": [
+            CODE.format(expr="'ok'").replace("print('ok')", "total = 40\nprint(total)"),
+            "ANSWER: 40",
+            CODE.format(expr="total + 2"),
+            "ANSWER: 42",
+        ],
+        "verifier": ["VERDICT: ACCEPT"],
+    }
     with scripted(script) as model:
         proc = run_cli("chat", "--base-url", model.base_url, input="Set total to 40\nAdd 2 to total\nexit\n")
         second_planner = model.calls("planner")[1]["messages"][1]["content"]

@@ -13,8 +13,9 @@ def test_precedence_flags_over_env_over_toml(tmp_path: Path) -> None:
     assert (s.model, s.base_url, s.max_rounds) == ("from-toml", "http://toml/v1", 5)
     s = load_settings(config_file=cfg, env={"SOLVEGRAPH_MODEL": "from-env", "OPENAI_API_KEY": "k"})
     assert (s.model, s.base_url, s.api_key) == ("from-env", "http://toml/v1", "k")
-    s = load_settings(flags={"model": "from-flag", "base_url": None}, config_file=cfg,
-                      env={"SOLVEGRAPH_MODEL": "from-env"})
+    s = load_settings(
+        flags={"model": "from-flag", "base_url": None}, config_file=cfg, env={"SOLVEGRAPH_MODEL": "from-env"}
+    )
     assert s.model == "from-flag" and s.base_url == "http://toml/v1"
     assert s.sources["model"] == "flag" and not s.uses_embedded
 

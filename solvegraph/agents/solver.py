@@ -55,14 +55,16 @@ def solver_node(ctx: RunContext, state: SolveState) -> SolveState:
             calls += [(f"text_{uuid.uuid4().hex[:6]}", n, a) for n, a in text_tool_calls(reply.text)]
 
         if native:
-            messages.append({
-                "role": "assistant",
-                "content": reply.text or None,
-                "tool_calls": [
-                    {"id": cid, "type": "function", "function": {"name": name, "arguments": _json(args)}}
-                    for cid, name, args in calls
-                ],
-            })
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": reply.text or None,
+                    "tool_calls": [
+                        {"id": cid, "type": "function", "function": {"name": name, "arguments": _json(args)}}
+                        for cid, name, args in calls
+                    ],
+                }
+            )
         else:
             messages.append({"role": "assistant", "content": reply.text})
 
@@ -83,8 +85,7 @@ def solver_node(ctx: RunContext, state: SolveState) -> SolveState:
             if not result.ok:
                 attempt["tool_errors"].append(f"{name}: {result.error}")
             ctx.emit("code", "solver", round_, tool=name, arguments=args)
-            ctx.emit("tool_output", "solver", round_, tool=name, ok=result.ok, output=result.output,
-                     error=result.error)
+            ctx.emit("tool_output", "solver", round_, tool=name, ok=result.ok, output=result.output, error=result.error)
             if native:
                 messages.append({"role": "tool", "tool_call_id": cid, "content": result.render()})
             else:

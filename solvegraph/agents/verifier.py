@@ -86,6 +86,9 @@ def parse_verdict(text: str) -> Verdict:
     m = _VERDICT.search(text)
     feedback = _VERDICT.sub("", text, count=1).strip() if m else text.strip()
     if m is None:
-        return {"accepted": True, "source": "model-unclear",
-                "feedback": "the model gave no clear verdict; the mechanical checks passed"}
+        return {
+            "accepted": True,
+            "source": "model-unclear",
+            "feedback": "the model gave no clear verdict; the mechanical checks passed",
+        }
     return {"accepted": m.group(1).upper() == "ACCEPT", "source": "model", "feedback": feedback}

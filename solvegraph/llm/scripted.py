@@ -95,8 +95,16 @@ class ScriptedModel:
 
             def _authorized(self) -> bool:
                 if model.api_key and self.headers.get("Authorization") != f"Bearer {model.api_key}":
-                    self._send(401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error",
-                                               "code": "invalid_api_key"}})
+                    self._send(
+                        401,
+                        {
+                            "error": {
+                                "message": "Incorrect API key provided",
+                                "type": "invalid_request_error",
+                                "code": "invalid_api_key",
+                            }
+                        },
+                    )
                     return False
                 return True
 
@@ -104,8 +112,15 @@ class ScriptedModel:
                 if not self._authorized():
                     return
                 if self.path.rstrip("/").endswith("/models"):
-                    self._send(200, {"object": "list", "data": [{"id": model.model, "object": "model",
-                                                                  "created": 0, "owned_by": "solvegraph-tests"}]})
+                    self._send(
+                        200,
+                        {
+                            "object": "list",
+                            "data": [
+                                {"id": model.model, "object": "model", "created": 0, "owned_by": "solvegraph-tests"}
+                            ],
+                        },
+                    )
                 else:
                     self._send(404, {"error": {"message": "not found"}})
 

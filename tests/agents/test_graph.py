@@ -16,8 +16,11 @@ def _solve(model, problem="What is 6*7?", budget=None, **kw):
 
 
 def test_happy_path_runs_planner_solver_verifier(scripted) -> None:
-    script = {"planner": ["1. multiply in python"], "solver": [CODE.format(expr="6*7"), "ANSWER: 42"],
-              "verifier": ["VERDICT: ACCEPT\nCorrect."]}
+    script = {
+        "planner": ["1. multiply in python"],
+        "solver": [CODE.format(expr="6*7"), "ANSWER: 42"],
+        "verifier": ["VERDICT: ACCEPT\nCorrect."],
+    }
     with scripted(script) as model:
         t, events = _solve(model)
     assert t.solved and t.answer == "42" and t.status == "solved"
@@ -42,7 +45,15 @@ def test_verifier_rejects_then_refiner_then_success(scripted) -> None:
         second_solver_prompt = model.calls("solver")[2]["messages"][1]["content"]
     assert t.solved and t.answer == "42"
     assert [s.agent for s in t.steps] == [
-        "planner", "solver", "solver", "verifier", "refiner", "solver", "solver", "verifier"]
+        "planner",
+        "solver",
+        "solver",
+        "verifier",
+        "refiner",
+        "solver",
+        "solver",
+        "verifier",
+    ]
     assert t.steps[3].verdict["accepted"] is False
     # The verifier's feedback reaches the refiner, and the refiner's advice reaches the solver.
     assert "multiplied by 8" in refiner_calls[0]["messages"][1]["content"]
@@ -50,8 +61,12 @@ def test_verifier_rejects_then_refiner_then_success(scripted) -> None:
 
 
 def test_round_budget_exhausted_is_not_solved(scripted) -> None:
-    script = {"planner": ["plan"], "solver": [CODE.format(expr="1"), "ANSWER: 1"],
-              "verifier": ["VERDICT: REJECT\nwrong"], "refiner": ["try again"]}
+    script = {
+        "planner": ["plan"],
+        "solver": [CODE.format(expr="1"), "ANSWER: 1"],
+        "verifier": ["VERDICT: REJECT\nwrong"],
+        "refiner": ["try again"],
+    }
     with scripted(script) as model:
         t, events = _solve(model, budget=Budget(max_rounds=2))
     assert not t.solved and t.status == "unsolved"
@@ -60,8 +75,12 @@ def test_round_budget_exhausted_is_not_solved(scripted) -> None:
 
 
 def test_tool_call_budget_stops_the_run(scripted) -> None:
-    script = {"planner": ["plan"], "solver": [CODE.format(expr="1")],  # never gives an answer line
-              "verifier": ["VERDICT: REJECT\nno"], "refiner": ["again"]}
+    script = {
+        "planner": ["plan"],
+        "solver": [CODE.format(expr="1")],  # never gives an answer line
+        "verifier": ["VERDICT: REJECT\nno"],
+        "refiner": ["again"],
+    }
     with scripted(script) as model:
         t, events = _solve(model, budget=Budget(max_rounds=5, max_tool_calls=2, max_solver_turns=3))
     assert not t.solved
@@ -70,9 +89,12 @@ def test_tool_call_budget_stops_the_run(scripted) -> None:
 
 
 def test_tool_error_becomes_feedback_without_asking_the_model(scripted) -> None:
-    script = {"planner": ["plan"], "solver": [CODE.format(expr="1/0"), "ANSWER: oops",
-                                              CODE.format(expr="42"), "ANSWER: 42"],
-              "verifier": ["VERDICT: ACCEPT"], "refiner": ["Avoid dividing by zero."]}
+    script = {
+        "planner": ["plan"],
+        "solver": [CODE.format(expr="1/0"), "ANSWER: oops", CODE.format(expr="42"), "ANSWER: 42"],
+        "verifier": ["VERDICT: ACCEPT"],
+        "refiner": ["Avoid dividing by zero."],
+    }
     with scripted(script) as model:
         t, _ = _solve(model)
         verifier_calls = len(model.calls("verifier"))
@@ -86,8 +108,12 @@ def test_tool_error_becomes_feedback_without_asking_the_model(scripted) -> None:
 
 
 def test_reply_without_code_or_tool_call_is_feedback_not_error(scripted) -> None:
-    script = {"planner": ["plan"], "solver": ["I think it is 42.", CODE.format(expr="6*7"), "ANSWER: 42"],
-              "verifier": ["VERDICT: ACCEPT"], "refiner": ["Write code."]}
+    script = {
+        "planner": ["plan"],
+        "solver": ["I think it is 42.", CODE.format(expr="6*7"), "ANSWER: 42"],
+        "verifier": ["VERDICT: ACCEPT"],
+        "refiner": ["Write code."],
+    }
     with scripted(script) as model:
         t, _ = _solve(model)
     first_verdict = next(s.verdict for s in t.steps if s.agent == "verifier")
@@ -96,10 +122,11 @@ def test_reply_without_code_or_tool_call_is_feedback_not_error(scripted) -> None
 
 
 def test_native_tool_calls_round_trip(scripted) -> None:
-    script = {"planner": ["plan"],
-              "solver": [{"tool_calls": [{"name": "python", "arguments": {"code": "x = 6*7\nprint(x)"}}]},
-                         "ANSWER: 42"],
-              "verifier": ["VERDICT: ACCEPT"]}
+    script = {
+        "planner": ["plan"],
+        "solver": [{"tool_calls": [{"name": "python", "arguments": {"code": "x = 6*7\nprint(x)"}}]}, "ANSWER: 42"],
+        "verifier": ["VERDICT: ACCEPT"],
+    }
     with scripted(script) as model:
         t, _ = _solve(model)
         second = model.calls("solver")[1]["messages"]
@@ -110,10 +137,15 @@ def test_native_tool_calls_round_trip(scripted) -> None:
 
 
 def test_unknown_tool_and_bad_arguments_are_tool_errors(scripted) -> None:
-    script = {"planner": ["plan"],
-              "solver": [{"tool_calls": [{"name": "nope", "arguments": {}}, {"name": "python", "arguments": {}}]},
-                         "ANSWER: 1"],
-              "verifier": ["VERDICT: ACCEPT"], "refiner": ["fix"]}
+    script = {
+        "planner": ["plan"],
+        "solver": [
+            {"tool_calls": [{"name": "nope", "arguments": {}}, {"name": "python", "arguments": {}}]},
+            "ANSWER: 1",
+        ],
+        "verifier": ["VERDICT: ACCEPT"],
+        "refiner": ["fix"],
+    }
     with scripted(script) as model:
         t, _ = _solve(model, budget=Budget(max_rounds=1))
     errors = [r["error"] for s in t.steps for r in s.tool_results]
@@ -123,9 +155,15 @@ def test_unknown_tool_and_bad_arguments_are_tool_errors(scripted) -> None:
 
 
 def test_variables_persist_across_solver_turns(scripted) -> None:
-    script = {"planner": ["plan"], "solver": [CODE.format(expr="'set'") .replace("print('set')", "v = 40"),
-                                              CODE.format(expr="v + 2"), "ANSWER: 42"],
-              "verifier": ["VERDICT: ACCEPT"]}
+    script = {
+        "planner": ["plan"],
+        "solver": [
+            CODE.format(expr="'set'").replace("print('set')", "v = 40"),
+            CODE.format(expr="v + 2"),
+            "ANSWER: 42",
+        ],
+        "verifier": ["VERDICT: ACCEPT"],
+    }
     with scripted(script) as model:
         t, _ = _solve(model)
     outputs = [r["output"] for s in t.steps for r in s.tool_results]
@@ -133,9 +171,11 @@ def test_variables_persist_across_solver_turns(scripted) -> None:
 
 
 def test_answer_falls_back_to_last_printed_line(scripted) -> None:
-    script = {"planner": ["plan"], "solver": [CODE.format(expr="'total:'); print(1,234".replace("1,234", "1234")),
-                                              "done"],
-              "verifier": ["nonsense without a verdict"]}
+    script = {
+        "planner": ["plan"],
+        "solver": [CODE.format(expr="'total:'); print(1,234".replace("1,234", "1234")), "done"],
+        "verifier": ["nonsense without a verdict"],
+    }
     with scripted(script) as model:
         t, _ = _solve(model)
     assert t.answer == "1234"

@@ -18,9 +18,19 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     site = tmp_path_factory.mktemp("site")
     for name in ("sg_good_plugin", "sg_broken_plugin"):
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "--no-deps",
-             "--target", str(site), str(FIXTURES / "plugins" / name)],
-            check=True, capture_output=True,
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--no-deps",
+                "--target",
+                str(site),
+                str(FIXTURES / "plugins" / name),
+            ],
+            check=True,
+            capture_output=True,
         )
     return site
 
@@ -51,8 +61,9 @@ def test_outside_plugin_tool_runs_through_the_graph(plugin_site: Path, scripted)
         "verifier": ["VERDICT: ACCEPT"],
     }
     with scripted(script) as model:
-        proc = run_cli("solve", "Reverse 'olleh'", "--json", "--base-url", model.base_url,
-                       env={"PYTHONPATH": str(plugin_site)})
+        proc = run_cli(
+            "solve", "Reverse 'olleh'", "--json", "--base-url", model.base_url, env={"PYTHONPATH": str(plugin_site)}
+        )
     assert proc.returncode == 0, proc.stderr
     traj = json.loads(proc.stdout)
     results = [r for s in traj["steps"] for r in s["tool_results"]]

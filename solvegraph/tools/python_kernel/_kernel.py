@@ -25,6 +25,9 @@ from ...plugins import truncate
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 INTERRUPT_GRACE_S = 1.5
+# Imported while the kernel warms up, off the critical path: %reset clears names but
+# not sys.modules, so a session's own "import sympy" is then instant.
+PRELOAD = ("numpy", "sympy")
 
 
 class _SolvegraphSpecs(KernelSpecManager):  # type: ignore[misc]
@@ -99,8 +102,15 @@ class CellResult:
 class Kernel:
     """A started ipykernel over IPC sockets, with its own runtime folder."""
 
-    def __init__(self, memory_mb: int = 4096, output_cap: int = 20_000, startup_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        memory_mb: int = 4096,
+        output_cap: int = 20_000,
+        startup_timeout: float = 60.0,
+        preload: tuple[str, ...] = PRELOAD,
+    ) -> None:
         self.memory_mb = memory_mb
+        self.preload = preload
         self.output_cap = output_cap
         self.uses = 0
         self.broken = False
@@ -131,6 +141,9 @@ class Kernel:
         except Exception as exc:
             self.shutdown()
             raise SolvegraphError(f"could not start the Python kernel: {exc}") from None
+        if self.preload:
+            imports = "\n".join(f"try:\n    import {m}\nexcept Exception:\n    pass" for m in self.preload)
+            self.execute(imports, timeout=self._startup_timeout)
 
     # -- execution -----------------------------------------------------------
     def execute(self, code: str, timeout: float = 30.0) -> CellResult:
@@ -189,16 +202,14 @@ class Kernel:
                 return True
 
     def _drain_shell(self) -> None:
-        while True:
-            try:
-                self.kc.get_shell_msg(timeout=0.01)
-            except queue.Empty:
-                return
+        """Drop execute replies already received; iopub carries everything we read."""
+        while self.kc.shell_channel.msg_ready():
+            self.kc.get_shell_msg(timeout=0)
 
     # -- lifecycle -----------------------------------------------------------
     def reset(self, workdir: str) -> None:
         """Clear the namespace and move into ``workdir``: a clean kernel for a new session."""
-        code = f"get_ipython().run_line_magic('reset', '-f')\n__import__('os').chdir({workdir!r})"
+        code = f"__import__('solvegraph.tools.python_kernel._in_kernel', fromlist=['_']).reset({workdir!r})"
         result = self.execute(code, timeout=10)
         if not result.ok:
             self.broken = True

@@ -34,11 +34,17 @@ def python(code: str, session: ToolSession) -> ToolResult:
     data = describe(cell)
     if cell.timed_out:
         lost = " (the kernel was restarted; variables were lost)" if cell.restarted else ""
-        return ToolResult(False, cell.text(), f"timeout: the cell ran longer than {timeout:g} s{lost}", data,
-                          cell.truncated)
+        return ToolResult(
+            False, cell.text(), f"timeout: the cell ran longer than {timeout:g} s{lost}", data, cell.truncated
+        )
     if cell.crashed:
-        return ToolResult(False, cell.text(), "the kernel died (crash or out of memory) and was restarted; "
-                          "variables were lost", data, cell.truncated)
+        return ToolResult(
+            False,
+            cell.text(),
+            "the kernel died (crash or out of memory) and was restarted; variables were lost",
+            data,
+            cell.truncated,
+        )
     if cell.error_name:
         return ToolResult(False, cell.text(), f"{cell.error_name}: {cell.error_value}", data, cell.truncated)
     return ToolResult(True, cell.text(), "", data, cell.truncated)
