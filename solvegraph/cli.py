@@ -189,6 +189,21 @@ def plugins_list(as_json: Annotated[bool, typer.Option("--json", help="Machine-r
     out.print(table)
 
 
+@plugins_app.command("new")
+def plugins_new(
+    name: Annotated[str, typer.Argument(help="Tool name: lowercase letters, digits and '_'.")],
+    directory: Annotated[str, typer.Option("--dir", help="Where to create the project folder.")] = ".",
+) -> None:
+    """Write a ready plugin project: pyproject with the entry point, a typed tool, tests, README."""
+    from pathlib import Path
+
+    from .plugins._scaffold import new_plugin
+
+    target = new_plugin(name, Path(directory))
+    err.print(f"created {target}\nnext: pip install -e {target} && solvegraph plugins list")
+    print(target)
+
+
 def _version(value: bool) -> None:
     if value:
         print(f"solvegraph {__version__}")

@@ -37,7 +37,7 @@ def solver_node(ctx: RunContext, state: SolveState) -> SolveState:
     )
     messages: list[dict[str, Any]] = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     schemas = [t.openai_schema() for t in ctx.tools.values()] or None
-    attempt: Attempt = {"reply": "", "work": [], "outputs": [], "tool_errors": [], "last_ok": False}
+    attempt: Attempt = {"reply": "", "work": [], "outputs": [], "tool_errors": [], "results": [], "last_ok": False}
 
     for _turn in range(ctx.budget.max_solver_turns):
         started = time.perf_counter()
@@ -81,6 +81,7 @@ def solver_node(ctx: RunContext, state: SolveState) -> SolveState:
             work = args.get("code") if name == "python" and isinstance(args, dict) else f"{name}({_json(args)})"
             attempt["work"].append(str(work))
             attempt["outputs"].append(result.render())
+            attempt["results"].append({"name": name, "arguments": args, "result": result.to_dict()})
             attempt["last_ok"] = result.ok
             if not result.ok:
                 attempt["tool_errors"].append(f"{name}: {result.error}")

@@ -22,6 +22,7 @@ class Attempt(TypedDict, total=False):
     work: list[str]  # code blocks and tool calls, as text
     outputs: list[str]  # rendered tool results
     tool_errors: list[str]
+    results: list[dict[str, Any]]  # {"name", "arguments", "result"} for plugin verifiers
     last_ok: bool
     answer: str | None
 
@@ -29,7 +30,8 @@ class Attempt(TypedDict, total=False):
 class Verdict(TypedDict, total=False):
     accepted: bool
     feedback: str
-    source: str  # "deterministic" or "model"
+    source: str  # "deterministic", "verifier:<name>", "model" or "model-unclear"
+    checks: list[str]  # notes from plugin verifiers that passed
 
 
 class SolveState(TypedDict, total=False):

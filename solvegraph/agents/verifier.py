@@ -48,11 +48,34 @@ def deterministic_verdict(attempt: Attempt) -> Verdict | None:
     return None
 
 
+def plugin_verdict(ctx: RunContext, problem: str, attempt: Attempt) -> tuple[Verdict | None, list[str]]:
+    """Run the plugins' independent checks; the first rejection wins. Also returns their notes."""
+    if ctx.plugins is None:
+        return None, []
+    notes: list[str] = []
+    for verifier in ctx.plugins.verifiers():
+        try:
+            said = verifier.check(problem, list(attempt.get("results", [])))
+        except Exception as exc:  # a broken check must not take the run down
+            notes.append(f"{verifier.name}: check failed: {type(exc).__name__}: {exc}")
+            continue
+        if not said:
+            continue
+        feedback = str(said.get("feedback", ""))
+        if not said.get("accepted", True):
+            return {"accepted": False, "source": f"verifier:{verifier.name}", "feedback": feedback}, notes
+        notes.append(f"{verifier.name}: {feedback or 'passed'}")
+    return None, notes
+
+
 def verifier_node(ctx: RunContext, state: SolveState) -> SolveState:
     round_ = state.get("round", 1)
     attempt = state.get("attempt", {})
     started = time.perf_counter()
     verdict = deterministic_verdict(attempt)
+    notes: list[str] = []
+    if verdict is None:
+        verdict, notes = plugin_verdict(ctx, state["problem"], attempt)
     step = Step(agent="verifier", round=round_)
     if verdict is None and not ctx.budget.verify_with_model:
         verdict = {"accepted": True, "source": "deterministic", "feedback": "mechanical checks passed"}
@@ -74,6 +97,8 @@ def verifier_node(ctx: RunContext, state: SolveState) -> SolveState:
         step.messages, step.reply, step.usage = messages, reply.text, reply.usage
         step.timings["model_s"] = reply.duration_s
         verdict = parse_verdict(reply.text)
+    if notes:
+        verdict["checks"] = notes
     step.verdict = dict(verdict)
     step.timings["total_s"] = time.perf_counter() - started
     ctx.record(step)

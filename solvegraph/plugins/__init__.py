@@ -1,6 +1,7 @@
 """The plugin system: hook specs, the tool contract and the loader."""
 
 from ._tool import Tool, ToolResult, ToolSession, tool, truncate
+from ._verifier import Verifier
 from .hookspecs import hookimpl, hookspec
 from .manager import ENTRY_POINT_GROUP, PluginInfo, PluginManager, tool_problem
 
@@ -11,6 +12,7 @@ __all__ = [
     "Tool",
     "ToolResult",
     "ToolSession",
+    "Verifier",
     "hookimpl",
     "hookspec",
     "tool",

@@ -12,6 +12,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from ._tool import Tool
+    from ._verifier import Verifier
 
 PROJECT = "solvegraph"
 
@@ -29,4 +30,14 @@ def solvegraph_prompt_fragments() -> dict[str, str]:  # type: ignore[empty-body]
     """Return extra prompt text keyed by agent ("planner", "solver", ...).
 
     Use it to teach the planner when your tool is the right one to reach for.
+    """
+
+
+@hookspec
+def solvegraph_verifiers() -> list[Verifier]:  # type: ignore[empty-body]
+    """Return checks the verifier agent runs on every attempt, before it asks the model.
+
+    Use it when your tool's results can be checked independently (re-check a
+    solution against the model's constraints, re-run a proof). A rejection becomes
+    feedback for the refiner.
     """

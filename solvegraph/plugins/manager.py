@@ -17,6 +17,7 @@ import pluggy
 
 from . import hookspecs
 from ._tool import Tool
+from ._verifier import Verifier
 
 log = logging.getLogger("solvegraph.plugins")
 
@@ -40,6 +41,7 @@ class PluginManager:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
         self._tools: dict[str, Tool] | None = None
+        self._verifiers: list[Verifier] | None = None
         if load_entry_points:
             self.load_entry_points()
 
@@ -73,6 +75,7 @@ class PluginManager:
             return
         self.plugins[name] = PluginInfo(name=name, source=source)
         self._tools = None
+        self._verifiers = None
 
     def _fail(self, name: str, source: str, error: str, *, replace: bool = True) -> None:
         log.warning("plugin '%s' skipped: %s", name, error)
@@ -105,6 +108,26 @@ class PluginManager:
                 info.tools.append(t.name)
         self._tools = tools
         return tools
+
+    def verifiers(self) -> list[Verifier]:
+        """Every plugin's verifier checks; a plugin whose hook fails is reported and skipped."""
+        if self._verifiers is not None:
+            return self._verifiers
+        found: list[Verifier] = []
+        for impl in self.pm.hook.solvegraph_verifiers.get_hookimpls():
+            try:
+                offered = list(impl.function() or [])
+            except Exception as exc:
+                log.warning("plugin '%s': verifiers skipped: %s", impl.plugin_name, exc)
+                continue
+            for v in offered:
+                if isinstance(v, Verifier) and callable(v.check):
+                    v.plugin = impl.plugin_name
+                    found.append(v)
+                else:
+                    log.warning("plugin '%s': %r is not a solvegraph Verifier; skipped", impl.plugin_name, v)
+        self._verifiers = found
+        return found
 
     def prompt_fragments(self, agent: str) -> list[str]:
         out = []

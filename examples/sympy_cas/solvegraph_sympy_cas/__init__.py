@@ -1,0 +1,1 @@
+"""Computer algebra tools for solvegraph: exact results from sympy."""
