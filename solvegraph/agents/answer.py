@@ -40,7 +40,9 @@ def answer_from_output(output: str) -> str | None:
     lines = [ln.strip() for ln in output.strip().splitlines() if ln.strip()]
     if not lines or len(lines[-1]) > 200 or lines[-1].startswith(("Traceback", "ERROR")):
         return None
-    return lines[-1]
+    # "objective = 1160" or "total: 42": the labelled number is the answer.
+    labelled = re.fullmatch(r"[A-Za-z_][\w ]{0,40}[:=]\s*([-+]?[\d,]*\.?\d+(?:e[-+]?\d+)?)", lines[-1])
+    return labelled.group(1) if labelled else lines[-1]
 
 
 def normalize(answer: str | None) -> str | None:

@@ -12,6 +12,8 @@ import pluggy
 
 if TYPE_CHECKING:
     from ._tool import Tool
+    from ..bench.datasets import Dataset
+    from ..bench.scorers import Scorer
     from ._verifier import Verifier
 
 PROJECT = "solvegraph"
@@ -41,3 +43,13 @@ def solvegraph_verifiers() -> list[Verifier]:  # type: ignore[empty-body]
     solution against the model's constraints, re-run a proof). A rejection becomes
     feedback for the refiner.
     """
+
+
+@hookspec
+def solvegraph_datasets() -> list[Dataset]:  # type: ignore[empty-body]
+    """Return benchmark datasets: a name, how to read one JSON record, and the scorer to use."""
+
+
+@hookspec
+def solvegraph_scorers() -> list[Scorer]:  # type: ignore[empty-body]
+    """Return scorers: compare an answer with the gold and say why."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import pluggy
@@ -18,6 +18,10 @@ import pluggy
 from . import hookspecs
 from ._tool import Tool
 from ._verifier import Verifier
+
+if TYPE_CHECKING:
+    from ..bench.datasets import Dataset
+    from ..bench.scorers import Scorer
 
 log = logging.getLogger("solvegraph.plugins")
 
@@ -128,6 +132,36 @@ class PluginManager:
                     log.warning("plugin '%s': %r is not a solvegraph Verifier; skipped", impl.plugin_name, v)
         self._verifiers = found
         return found
+
+    def _collect(self, hook: str, kind: type, label: str) -> dict[str, Any]:
+        """Named objects from every implementation of ``hook``; bad ones and clashes are skipped with a warning."""
+        found: dict[str, Any] = {}
+        for impl in getattr(self.pm.hook, hook).get_hookimpls():
+            try:
+                offered = list(impl.function() or [])
+            except Exception as exc:
+                log.warning("plugin '%s': %s skipped: %s", impl.plugin_name, label, exc)
+                continue
+            for item in offered:
+                if not isinstance(item, kind):
+                    log.warning("plugin '%s': %r is not a %s; skipped", impl.plugin_name, item, kind.__name__)
+                elif item.name in found:
+                    log.warning("plugin '%s': %s '%s' clashes with plugin '%s'; skipped", impl.plugin_name, label,
+                                item.name, found[item.name].plugin)
+                else:
+                    item.plugin = impl.plugin_name
+                    found[item.name] = item
+        return found
+
+    def datasets(self) -> dict[str, Dataset]:
+        from ..bench.datasets import Dataset
+
+        return self._collect("solvegraph_datasets", Dataset, "dataset")
+
+    def scorers(self) -> dict[str, Scorer]:
+        from ..bench.scorers import Scorer
+
+        return self._collect("solvegraph_scorers", Scorer, "scorer")
 
     def prompt_fragments(self, agent: str) -> list[str]:
         out = []

@@ -1,0 +1,92 @@
+"""Datasets: local JSONL files read into samples with stable ids.
+
+Data always comes from a file the user names; nothing is downloaded. A malformed
+line is reported as ``file:line: reason``, skipped and counted, never fatal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import SolvegraphError
+
+
+class DatasetError(SolvegraphError):
+    """The dataset file cannot be used at all (missing, unreadable)."""
+
+
+@dataclass
+class Sample:
+    id: str
+    question: str
+    answer: Any
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Loaded:
+    samples: list[Sample]
+    skipped: list[str]  # "file:line: reason"
+
+
+RowFn = Callable[[dict[str, Any], int], Sample]
+
+
+@dataclass
+class Dataset:
+    """A named dataset: how to turn one JSON record into a :class:`Sample`, and how to score it."""
+
+    name: str
+    description: str
+    row: RowFn
+    scorer: str
+    file_hint: str = ""  # where the file usually sits, for messages only
+    plugin: str = ""
+
+    def load(self, path: str | Path) -> Loaded:
+        return load_jsonl(path, self.row)
+
+
+def load_jsonl(path: str | Path, row: RowFn) -> Loaded:
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"dataset file not found: {path}")
+    samples: list[Sample] = []
+    skipped: list[str] = []
+    seen: set[str] = set()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"cannot read dataset file {path}: {exc}") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("a record must be a JSON object")
+            sample = row(record, number)
+        except json.JSONDecodeError as exc:
+            skipped.append(f"{path}:{number}: invalid JSON: {exc.msg}")
+            continue
+        except (KeyError, ValueError, TypeError) as exc:
+            reason = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+            skipped.append(f"{path}:{number}: {reason}")
+            continue
+        if sample.id in seen:
+            skipped.append(f"{path}:{number}: duplicate sample id {sample.id!r}")
+            continue
+        seen.add(sample.id)
+        samples.append(sample)
+    return Loaded(samples, skipped)
+
+
+def text_field(record: dict[str, Any], key: str) -> str:
+    value = record[key]
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"field '{key}' must be non-empty text")
+    return value

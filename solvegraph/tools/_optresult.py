@@ -1,0 +1,128 @@
+"""What the optimization tools return, code mode, and the independent solution check.
+
+Shared by ``milp`` and ``cp`` so both routes (declarative model or solver code in
+the kernel) produce the same result shape and go through the same re-check.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..plugins import ToolResult, ToolSession, Verifier
+from ._optmodel import ModelError, OptModel, check_solution, parse_model
+
+SOLVED = ("optimal", "feasible", "time_limit")
+MAX_VALUES_SHOWN = 60
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "none"
+    return str(int(round(x))) if abs(x - round(x)) < 1e-9 and abs(x) < 1e15 else f"{x:.10g}"
+
+
+def render_result(result: dict[str, Any], model: OptModel | None = None) -> ToolResult:
+    """Text for the model (ending in the answer line) plus the structured data for checks."""
+    status = result["status"]
+    lines = [f"status: {status}"]
+    if status in SOLVED and result.get("values"):
+        gap = result.get("gap")
+        lines.append(f"solve time: {result.get('solve_time', 0):.3f} s" + (f", gap: {gap:.3g}" if gap is not None else ""))
+        shown = list(result["values"].items())[:MAX_VALUES_SHOWN]
+        lines.append("values: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in shown)
+                     + (f" … ({len(result['values'])} in all)" if len(result["values"]) > MAX_VALUES_SHOWN else ""))
+        if status == "time_limit":
+            lines.append("the time limit was reached: this is the best solution found, not proven optimal")
+        lines.append(f"objective = {_fmt(result.get('objective'))}" if result.get("objective") is not None
+                     else "feasible (no objective)")
+    elif status == "infeasible":
+        core = result.get("iis") or result.get("unsat_core") or []
+        if core:
+            lines.append("conflicting constraints: " + ", ".join(core))
+        lines.append("infeasible")
+    elif status == "unbounded":
+        if result.get("missing_bounds"):
+            lines.append("likely missing bound: " + "; ".join(result["missing_bounds"]))
+        lines.append("unbounded")
+    else:
+        lines.append(status)
+    return ToolResult(ok=True, output="\n".join(lines), data=result)
+
+
+def code_mode(session: ToolSession, code: str, read_back: str, variable: str, what: str, *, kind: str,
+              time_limit: float) -> ToolResult:
+    """Run solver code in the session's kernel, then read the model object back from it."""
+    from .python_kernel import session_kernel
+
+    kernel = session_kernel(session)
+    timeout = max(float(session.options.get("cell_timeout", 30.0)), time_limit + 5)
+    cell = kernel.execute(code, timeout=timeout)
+    if not cell.ok:
+        error = "timeout" if cell.timed_out else f"{cell.error_name}: {cell.error_value}"
+        return ToolResult.failure(f"the code failed: {error}", output=cell.text())
+    exists = kernel.execute(f"print({variable!r} in globals())", timeout=10)
+    if exists.stdout.strip() != "True":
+        return ToolResult.failure(f"code mode: the code never built a model: no variable named '{variable}' "
+                                  f"(a {what}) is defined", output=cell.text())
+    back = kernel.execute(read_back, timeout=30)
+    if not back.ok:
+        return ToolResult.failure(f"could not read the model back: {back.error_name}: {back.error_value}")
+    try:
+        result = json.loads(back.stdout.strip().splitlines()[-1])
+    except (json.JSONDecodeError, IndexError):
+        return ToolResult.failure(f"could not read the model back: {back.stdout[-300:]!r}")
+    if "error" in result:
+        return ToolResult.failure(f"code mode: {result['error']}", output=cell.text())
+    parsed = None
+    if "model" in result:
+        try:
+            parsed = parse_model(result["model"], kind=kind)
+        except ModelError as exc:
+            result["model_error"] = str(exc)
+    rendered = render_result(result, parsed)
+    if cell.stdout.strip():
+        rendered.output = cell.stdout.rstrip() + "\n" + rendered.output
+    return rendered
+
+
+def review(name: str, arguments: dict[str, Any], data: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    """The verdict on one solver result: re-check a solution, or explain infeasible/unbounded."""
+    status = data.get("status")
+    if status == "infeasible":
+        core = data.get("iis") or data.get("unsat_core") or []
+        names = ", ".join(core) if core else "(no subsystem could be extracted)"
+        return {"accepted": False, "feedback": f"The {name} model is infeasible. These constraints conflict: {names}. "
+                "Check their direction, right-hand side and units against the problem; if the problem really is "
+                "infeasible, answer 'infeasible'."}
+    if status == "unbounded":
+        hint = "; ".join(data.get("missing_bounds") or []) or "a variable without the bound the problem implies"
+        return {"accepted": False, "feedback": f"The {name} model is unbounded: likely missing bound: {hint}."}
+    if status not in SOLVED or not data.get("values"):
+        return None
+    raw_model = data.get("model") or arguments.get("model")
+    if raw_model is None:
+        return None
+    try:
+        model = parse_model(raw_model, kind=kind)
+    except ModelError as exc:
+        return {"accepted": False, "feedback": f"The {name} model cannot be re-checked: {exc}"}
+    problems = check_solution(model, data["values"], data.get("objective"))
+    if problems:
+        return {"accepted": False, "feedback": f"The {name} solution fails the independent re-check: "
+                + "; ".join(problems[:5])}
+    return {"accepted": True, "feedback": f"{name} solution re-checked against every constraint, bound and "
+            "integrality requirement; objective recomputed"}
+
+
+def solution_verifier(tool_name: str) -> Verifier:
+    """A verifier that reviews the last result of ``tool_name`` in an attempt."""
+
+    def check(problem: str, results: list[dict[str, Any]]) -> dict[str, Any] | None:
+        mine = [r for r in results if r["name"] == tool_name and r["result"]["ok"]]
+        if not mine:
+            return None
+        last = mine[-1]
+        return review(tool_name, last["arguments"] or {}, last["result"]["data"], kind=tool_name)
+
+    return Verifier(name=f"{tool_name}-check", check=check)

@@ -1,0 +1,230 @@
+"""The ``cp`` tool: constraint programs solved by OR-Tools CP-SAT.
+
+Integer and boolean variables, linear constraints, all-different, and fixed-size
+intervals with no-overlap for scheduling. An infeasible model is solved again with
+one assumption literal per named linear constraint, and CP-SAT's
+``sufficient_assumptions_for_infeasibility`` names the conflicting ones.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..plugins import ToolResult, ToolSession, Verifier, hookimpl, tool
+from ._optmodel import ModelError, OptModel, likely_missing_bounds, parse_model
+from ._optresult import code_mode, render_result, solution_verifier
+
+PROMPT_HINT = (
+    "cp: solves a constraint program with OR-Tools CP-SAT (integer/boolean variables with finite lb and ub, integer "
+    "coefficients). Same {\"model\": ...} format as milp, plus all_different: [{name, vars}], intervals: [{name, "
+    "start (a variable), duration}], no_overlap: [{name, intervals}] for scheduling; or {\"code\": ortools code "
+    "defining a solved CpModel `model` and CpSolver `solver`}."
+)
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "model": {"type": "object", "description": "The declarative model (see the milp tool) plus CP extras."},
+        "code": {"type": "string", "description": "ortools code defining a CpModel `model` and a solved CpSolver "
+                 "`solver`."},
+        "time_limit": {"type": "number", "exclusiveMinimum": 0, "default": 60},
+        "threads": {"type": "integer", "minimum": 1, "default": 1},
+    },
+    "oneOf": [{"required": ["model"]}, {"required": ["code"]}],
+    "additionalProperties": False,
+}
+
+
+def _check_integral_objective(model: OptModel) -> None:
+    for name, coef in (model.objective or {}).items():
+        if coef != int(coef):
+            raise ModelError(f"objective.coeffs.{name}", f"CP-SAT needs integer coefficients, got {coef:g}")
+
+
+def build_cpsat(model: OptModel, with_assumptions: bool = False) -> tuple[Any, dict[str, Any], dict[int, str]]:
+    """A CpModel, its variables by name, and (with assumptions) literal index → constraint name."""
+    from ortools.sat.python import cp_model
+
+    cp = cp_model.CpModel()
+    xs: dict[str, Any] = {}
+    for name, v in model.variables.items():
+        xs[name] = cp.NewBoolVar(name) if v.type in ("binary", "boolean") else cp.NewIntVar(int(v.lb), int(v.ub), name)
+    literals: dict[int, str] = {}
+    assumptions = []
+    for c in model.constraints:
+        expr = sum(int(coef) * xs[n] for n, coef in c.coeffs.items())
+        rhs = int(c.rhs)
+        ct = cp.Add(expr <= rhs) if c.sense == "<=" else cp.Add(expr >= rhs) if c.sense == ">=" else cp.Add(expr == rhs)
+        if with_assumptions:
+            lit = cp.NewBoolVar(f"assume[{c.name}]")
+            ct.OnlyEnforceIf(lit)
+            literals[lit.Index()] = c.name
+            assumptions.append(lit)
+    for _, names in model.all_different:
+        cp.AddAllDifferent([xs[n] for n in names])
+    intervals = {n: cp.NewFixedSizeIntervalVar(xs[iv.start], iv.duration, n) for n, iv in model.intervals.items()}
+    for _, names in model.no_overlap:
+        cp.AddNoOverlap([intervals[n] for n in names])
+    if model.objective is not None:
+        obj = sum(int(coef) * xs[n] for n, coef in model.objective.items()) + int(model.constant)
+        cp.Minimize(obj) if model.sense == "minimize" else cp.Maximize(obj)
+    if with_assumptions:
+        cp.AddAssumptions(assumptions)
+    return cp, xs, literals
+
+
+def _solver(time_limit: float, threads: int) -> Any:
+    from ortools.sat.python import cp_model
+
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = float(time_limit)
+    solver.parameters.num_workers = int(threads)
+    return solver
+
+
+def read_status(solver: Any, status: int, xs: dict[str, Any], has_objective: bool, time_limit: float) -> dict[str, Any]:
+    from ortools.sat.python import cp_model
+
+    name = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible", cp_model.INFEASIBLE: "infeasible",
+            cp_model.MODEL_INVALID: "model_invalid", cp_model.UNKNOWN: "unknown"}.get(status, str(status))
+    if name == "feasible" and solver.WallTime() >= time_limit * 0.98:
+        name = "time_limit"
+    if name == "unknown" and solver.WallTime() >= time_limit * 0.98:
+        name = "time_limit_no_solution"
+    out: dict[str, Any] = {"status": name, "objective": None, "values": {}, "gap": None,
+                           "solve_time": solver.WallTime()}
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        out["values"] = {n: solver.Value(x) for n, x in xs.items()}
+        if has_objective:
+            obj, bound = solver.ObjectiveValue(), solver.BestObjectiveBound()
+            out["objective"] = obj
+            out["gap"] = abs(obj - bound) / max(1.0, abs(obj))
+    return out
+
+
+def solve_cpsat(model: OptModel, time_limit: float = 60.0, threads: int = 1) -> dict[str, Any]:
+    from ortools.sat.python import cp_model
+
+    cp, xs, _ = build_cpsat(model)
+    invalid = cp.Validate()
+    if invalid:
+        raise ModelError("(model)", f"CP-SAT rejected the model: {invalid}")
+    solver = _solver(time_limit, threads)
+    started = time.perf_counter()
+    status = solver.Solve(cp)
+    out = read_status(solver, status, xs, model.objective is not None, time_limit)
+    out["solve_time"] = time.perf_counter() - started
+    if status == cp_model.INFEASIBLE:
+        out["unsat_core"] = unsat_core(model, time_limit)
+    return out
+
+
+def unsat_core(model: OptModel, time_limit: float) -> list[str]:
+    """Names of linear constraints that together are infeasible (with all-different/no-overlap kept hard)."""
+    from ortools.sat.python import cp_model
+
+    cp, _, literals = build_cpsat(model, with_assumptions=True)
+    solver = _solver(time_limit, 1)  # core extraction is reliable with one worker
+    if solver.Solve(cp) != cp_model.INFEASIBLE:
+        return []
+    core = [literals[i] for i in solver.SufficientAssumptionsForInfeasibility() if i in literals]
+    return core or ["(the hard all_different / no_overlap constraints alone are infeasible)"]
+
+
+_READ_BACK = """
+import json as _sg_json
+from solvegraph.tools.cp import read_back as _sg_read_back
+print(_sg_json.dumps(_sg_read_back(model, solver)))
+"""
+
+
+def read_back(cp: Any, solver: Any) -> dict[str, Any]:
+    """Inside the kernel: the declarative model and solution of a solved CpModel."""
+    from ortools.sat.python import cp_model
+
+    if not isinstance(cp, cp_model.CpModel):
+        return {"error": f"expected an ortools CpModel named 'model', found {type(cp).__name__}"}
+    if not isinstance(solver, cp_model.CpSolver):
+        return {"error": f"expected a CpSolver named 'solver', found {type(solver).__name__}"}
+    proto = cp.Proto()
+    try:
+        response = solver.ResponseProto()
+    except RuntimeError:
+        return {"error": "the model was built but never solved; call solver.Solve(model)"}
+    status = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible", cp_model.INFEASIBLE: "infeasible",
+              cp_model.UNKNOWN: "unknown", cp_model.MODEL_INVALID: "model_invalid"}.get(response.status)
+    if status == "unknown" and response.wall_time == 0:
+        return {"error": "the model was built but never solved; call solver.Solve(model)"}
+    names = [v.name or f"v{i}" for i, v in enumerate(proto.variables)]
+    # list() first: the 9.15 proto wrappers do not support negative indexing.
+    domains = [list(v.domain) for v in proto.variables]
+    variables = [{"name": names[i], "type": "integer", "lb": d[0], "ub": d[-1]} for i, d in enumerate(domains)]
+    constraints: list[dict[str, Any]] = []
+    all_different: list[dict[str, Any]] = []
+    for k, ct in enumerate(proto.constraints):
+        cname = ct.name or f"c{k}"
+        if ct.has_linear() and not ct.enforcement_literal:
+            coeffs = {names[v]: c for v, c in zip(list(ct.linear.vars), list(ct.linear.coeffs), strict=True)}
+            domain = list(ct.linear.domain)
+            lo, hi = domain[0], domain[-1]
+            if lo == hi:
+                constraints.append({"name": cname, "coeffs": coeffs, "sense": "=", "rhs": lo})
+            else:
+                if hi < 2**62:
+                    constraints.append({"name": cname, "coeffs": coeffs, "sense": "<=", "rhs": hi})
+                if lo > -(2**62):
+                    constraints.append({"name": cname + "_lo", "coeffs": coeffs, "sense": ">=", "rhs": lo})
+        elif ct.has_all_diff() and all(len(e.vars) == 1 and e.coeffs[0] == 1 and not e.offset
+                                        for e in ct.all_diff.exprs):
+            all_different.append({"name": cname, "vars": [names[e.vars[0]] for e in ct.all_diff.exprs]})
+    out: dict[str, Any] = {"status": status, "objective": None, "values": {}, "gap": None,
+                           "solve_time": response.wall_time}
+    model: dict[str, Any] = {"variables": variables, "constraints": constraints}
+    if all_different:
+        model["all_different"] = all_different
+    if proto.has_objective():
+        sign = -1 if proto.objective.scaling_factor < 0 else 1
+        model["objective"] = {"sense": "maximize" if sign < 0 else "minimize",
+                              "coeffs": {names[v]: sign * c for v, c in zip(proto.objective.vars,
+                                                                           proto.objective.coeffs, strict=True)},
+                              "constant": sign * proto.objective.offset}
+    out["model"] = model
+    if status in ("optimal", "feasible"):
+        out["values"] = {names[i]: int(x) for i, x in enumerate(response.solution)}
+        if proto.has_objective():
+            out["objective"] = response.objective_value
+    return out
+
+
+@tool(name="cp", timeout=None, input_schema=SCHEMA, prompt_hint=PROMPT_HINT, enforces_timeout=True)
+def cp(session: ToolSession, model: dict[str, Any] | None = None, code: str | None = None,
+       time_limit: float = 60.0, threads: int = 1) -> ToolResult:
+    """Build and solve a constraint program with OR-Tools CP-SAT; returns status, objective and values."""
+    if code is not None:
+        return code_mode(session, code, _READ_BACK, "model", "CpModel", kind="cp", time_limit=time_limit)
+    try:
+        parsed = parse_model(model, kind="cp")
+        _check_integral_objective(parsed)
+    except ModelError as exc:
+        return ToolResult.failure(f"invalid model: {exc}")
+    try:
+        result = solve_cpsat(parsed, time_limit, threads)
+    except ModelError as exc:
+        return ToolResult.failure(f"invalid model: {exc}")
+    except Exception as exc:
+        return ToolResult.failure(f"CP-SAT failed: {type(exc).__name__}: {exc}")
+    if result["status"] == "unbounded":
+        result["missing_bounds"] = likely_missing_bounds(parsed)
+    result["model"] = model
+    return render_result(result, parsed)
+
+
+@hookimpl
+def solvegraph_tools() -> list:
+    return [cp]
+
+
+@hookimpl
+def solvegraph_verifiers() -> list[Verifier]:
+    return [solution_verifier("cp")]

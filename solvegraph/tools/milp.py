@@ -1,0 +1,220 @@
+"""The ``milp`` tool: mixed-integer linear models solved by SCIP through pyscipopt.
+
+Two routes, one set of checks: the model is given in the declarative JSON format
+(validated before anything is built), or as pyscipopt code run in the session's
+kernel, whose resulting ``model`` object is read back. Either way the result
+carries status, objective, values, gap and time, and the ``milp-check`` verifier
+re-checks the solution independently. An infeasible model comes back with its
+irreducible infeasible subsystem (SCIP's IIS), so the refiner knows which
+constraints conflict.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from ..plugins import ToolResult, ToolSession, Verifier, hookimpl, tool
+from ._optmodel import ModelError, OptModel, likely_missing_bounds, parse_model
+from ._optresult import code_mode, render_result, solution_verifier
+
+PROMPT_HINT = (
+    "milp: solves a mixed-integer linear program with SCIP. Pass {\"model\": {variables: [{name, type "
+    "(continuous|integer|binary), lb, ub}], constraints: [{name, coeffs: {var: number}, sense (<=|>=|=), rhs}], "
+    "objective: {sense (minimize|maximize), coeffs}}} or {\"code\": pyscipopt code that builds and optimizes "
+    "a Model named `model`}. Name every constraint: an infeasible model reports the conflicting names."
+)
+
+_STATUS = {
+    "optimal": "optimal",
+    "infeasible": "infeasible",
+    "unbounded": "unbounded",
+    "inforunbd": "infeasible_or_unbounded",
+    "timelimit": "time_limit",
+    "gaplimit": "feasible",
+    "sollimit": "feasible",
+    "nodelimit": "feasible",
+    "userinterrupt": "interrupted",
+}
+
+MODEL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "model": {"type": "object", "description": "The declarative model: variables, constraints, objective."},
+        "code": {"type": "string", "description": "pyscipopt code that builds and optimizes a Model named `model`."},
+        "time_limit": {"type": "number", "exclusiveMinimum": 0, "default": 60,
+                       "description": "Seconds; at the limit the best solution found is returned."},
+        "threads": {"type": "integer", "minimum": 1, "default": 1},
+        "model_variable": {"type": "string", "default": "model",
+                           "description": "In code mode, the name of the pyscipopt Model variable."},
+    },
+    "oneOf": [{"required": ["model"]}, {"required": ["code"]}],
+    "additionalProperties": False,
+}
+
+
+def build_scip(model: OptModel) -> tuple[Any, dict[str, Any]]:
+    """A pyscipopt Model for ``model``, and its variables by name."""
+    from pyscipopt import Model, quicksum
+
+    scip = Model("solvegraph")
+    scip.hideOutput()
+    xs: dict[str, Any] = {}
+    for name, v in model.variables.items():
+        vtype = {"continuous": "C", "integer": "I"}.get(v.type, "B")
+        lb = None if math.isinf(v.lb) else v.lb
+        ub = None if math.isinf(v.ub) else v.ub
+        xs[name] = scip.addVar(name=name, vtype=vtype, lb=lb, ub=ub)
+    for c in model.constraints:
+        expr = quicksum(coef * xs[n] for n, coef in c.coeffs.items())
+        cons = expr <= c.rhs if c.sense == "<=" else expr >= c.rhs if c.sense == ">=" else expr == c.rhs
+        scip.addCons(cons, name=c.name)
+    if model.objective is not None:
+        scip.setObjective(quicksum(coef * xs[n] for n, coef in model.objective.items()) + model.constant,
+                          model.sense)
+    return scip, xs
+
+
+def solve_scip(scip: Any, time_limit: float, threads: int) -> dict[str, Any]:
+    """Optimize and read back status, objective, values, gap, time, and the IIS if infeasible."""
+    scip.setParam("limits/time", float(time_limit))
+    scip.setParam("parallel/maxnthreads", int(threads))
+    started = time.perf_counter()
+    scip.optimize()
+    elapsed = time.perf_counter() - started
+    status = _STATUS.get(scip.getStatus(), scip.getStatus())
+    out: dict[str, Any] = {"status": status, "solve_time": elapsed, "objective": None, "values": {}, "gap": None}
+    if scip.getNSols() > 0 and status not in ("infeasible",):
+        sol = scip.getBestSol()
+        out["values"] = {v.name: scip.getSolVal(sol, v) for v in scip.getVars()}
+        out["objective"] = scip.getSolObjVal(sol)
+        out["gap"] = scip.getGap()
+        if status == "unbounded":
+            out["objective"] = None
+    if status == "infeasible":
+        out["iis"] = scip_iis(scip)
+    return out
+
+
+def scip_iis(scip: Any) -> list[str]:
+    """Names of the constraints in SCIP's irreducible infeasible subsystem, plus the finite bounds in it."""
+    try:
+        sub = scip.generateIIS().getSubscip()
+    except Exception as exc:  # IIS is a diagnosis; never fail the solve for it
+        return [f"(IIS unavailable: {exc})"]
+    names = [c.name for c in sub.getConss()]
+    for v in sub.getVars():
+        lb, ub = v.getLbOriginal(), v.getUbOriginal()
+        if ub < 1e19:
+            names.append(f"bound {v.name} <= {ub:g}")
+        if lb > -1e19 and lb != 0:
+            names.append(f"bound {v.name} >= {lb:g}")
+    return names
+
+
+def model_from_scip(scip: Any) -> dict[str, Any]:
+    """Read a pyscipopt model back into the declarative format (linear constraints only)."""
+    variables, constraints = [], []
+    for v in scip.getVars(transformed=False):
+        vtype = {"CONTINUOUS": "continuous", "INTEGER": "integer", "BINARY": "binary",
+                 "IMPLINT": "integer"}.get(v.vtype(), "continuous")
+        lb, ub = v.getLbOriginal(), v.getUbOriginal()
+        variables.append({"name": v.name, "type": vtype, "lb": None if lb <= -1e19 else lb,
+                          "ub": None if ub >= 1e19 else ub})
+    for c in scip.getConss(transformed=False):
+        if c.getConshdlrName() != "linear":
+            raise ModelError(f"constraint '{c.name}'", f"is a {c.getConshdlrName()} constraint; code mode reads "
+                             "back linear constraints only")
+        coeffs = scip.getValsLinear(c)
+        lhs, rhs = scip.getLhs(c), scip.getRhs(c)
+        if lhs > -1e19 and rhs < 1e19 and abs(lhs - rhs) < 1e-12:
+            constraints.append({"name": c.name, "coeffs": coeffs, "sense": "=", "rhs": rhs})
+            continue
+        if rhs < 1e19:
+            constraints.append({"name": c.name, "coeffs": coeffs, "sense": "<=", "rhs": rhs})
+        if lhs > -1e19:
+            constraints.append({"name": c.name + ("_lhs" if rhs < 1e19 else ""), "coeffs": coeffs, "sense": ">=",
+                                "rhs": lhs})
+    objective = {}
+    for term, coef in scip.getObjective().terms.items():
+        if len(term.vartuple) != 1:
+            raise ModelError("objective", "non-linear objective term; code mode reads back linear objectives only")
+        objective[term.vartuple[0].name] = coef
+    data: dict[str, Any] = {"variables": variables, "constraints": constraints}
+    if objective:
+        data["objective"] = {"sense": scip.getObjectiveSense(), "coeffs": objective,
+                             "constant": scip.getObjoffset(original=True)}
+    return data
+
+
+# The kernel-side reader for code mode: it runs after the user's code, in the same kernel.
+_READ_BACK = """
+import json as _sg_json
+from solvegraph.tools.milp import read_back as _sg_read_back
+print(_sg_json.dumps(_sg_read_back({var})))
+"""
+
+
+def read_back(scip: Any) -> dict[str, Any]:
+    """Inside the kernel: status, solution and model of an optimized pyscipopt Model."""
+    from pyscipopt import Model
+
+    if not isinstance(scip, Model):
+        return {"error": f"expected a pyscipopt Model, found {type(scip).__name__}"}
+    status = _STATUS.get(scip.getStatus(), scip.getStatus())
+    if status == "unknown":
+        return {"error": "the model was built but never optimized; call model.optimize()"}
+    out: dict[str, Any] = {"status": status, "objective": None, "values": {}, "gap": None,
+                           "solve_time": scip.getSolvingTime()}
+    try:
+        out["model"] = model_from_scip(scip)
+    except ModelError as exc:
+        out["model_error"] = str(exc)
+    if scip.getNSols() > 0 and status != "infeasible":
+        sol = scip.getBestSol()
+        out["values"] = {v.name: scip.getSolVal(sol, v) for v in scip.getVars()}
+        out["objective"] = None if status == "unbounded" else scip.getSolObjVal(sol)
+        out["gap"] = scip.getGap()
+    return out
+
+
+@tool(name="milp", timeout=None, input_schema=MODEL_SCHEMA, prompt_hint=PROMPT_HINT, enforces_timeout=True)
+def milp(session: ToolSession, model: dict[str, Any] | None = None, code: str | None = None,
+         time_limit: float = 60.0, threads: int = 1, model_variable: str = "model") -> ToolResult:
+    """Build and solve a mixed-integer linear program with SCIP; returns status, objective, values, gap and time."""
+    if code is not None:
+        return code_mode(session, code, _READ_BACK.format(var=model_variable), model_variable, "pyscipopt Model",
+                         kind="milp", time_limit=time_limit)
+    try:
+        parsed = parse_model(model, kind="milp")
+    except ModelError as exc:
+        return ToolResult.failure(f"invalid model: {exc}")
+    try:
+        scip, _ = build_scip(parsed)
+        result = solve_scip(scip, time_limit, threads)
+    except Exception as exc:
+        return ToolResult.failure(f"SCIP failed: {type(exc).__name__}: {exc}")
+    if result["status"] == "unbounded":
+        result["missing_bounds"] = likely_missing_bounds(parsed)
+    result["model"] = model
+    return render_result(result, parsed)
+
+
+@hookimpl
+def solvegraph_tools() -> list:
+    return [milp]
+
+
+@hookimpl
+def solvegraph_verifiers() -> list[Verifier]:
+    return [solution_verifier("milp")]
+
+
+@hookimpl
+def solvegraph_prompt_fragments() -> dict[str, str]:
+    return {"planner": "For optimization word problems: identify the decision variables, classify the objective "
+                       "and constraints, then solve with the milp tool (or cp for scheduling/all-different); never "
+                       "trust an optimum you did not get from a solver."}
+
+

@@ -1,0 +1,137 @@
+"""The cp tool against real CP-SAT, with solutions checked by independent checkers written here."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from solvegraph.plugins import ToolSession
+from solvegraph.testing import assert_conformant
+from solvegraph.tools._optresult import review
+from solvegraph.tools.cp import cp
+
+
+def queens_model(n: int) -> dict:
+    qs = [f"q{i}" for i in range(n)]
+    variables = [{"name": q, "type": "integer", "lb": 0, "ub": n - 1} for q in qs]
+    variables += [{"name": f"u{i}", "type": "integer", "lb": -n, "ub": 2 * n} for i in range(n)]
+    variables += [{"name": f"v{i}", "type": "integer", "lb": -n, "ub": 2 * n} for i in range(n)]
+    constraints = [{"name": f"u_def{i}", "coeffs": {f"u{i}": 1, f"q{i}": -1}, "sense": "=", "rhs": i} for i in range(n)]
+    constraints += [{"name": f"v_def{i}", "coeffs": {f"v{i}": 1, f"q{i}": -1}, "sense": "=", "rhs": -i}
+                    for i in range(n)]
+    return {"variables": variables, "constraints": constraints,
+            "all_different": [{"name": "columns", "vars": qs}, {"name": "diag_up", "vars": [f"u{i}" for i in range(n)]},
+                              {"name": "diag_down", "vars": [f"v{i}" for i in range(n)]}]}
+
+
+def queens_ok(cols: list[int]) -> bool:
+    """Independent checker: no two queens share a column or a diagonal."""
+    return all(a != b and abs(a - b) != j - i for (i, a), (j, b) in itertools.combinations(enumerate(cols), 2))
+
+
+@pytest.mark.parametrize("n", [4, 8])
+def test_n_queens(n: int) -> None:
+    r = cp.run({"model": queens_model(n)})
+    assert r.ok and r.data["status"] == "optimal"
+    cols = [int(r.data["values"][f"q{i}"]) for i in range(n)]
+    assert queens_ok(cols), cols
+
+
+def test_three_queens_is_infeasible() -> None:
+    r = cp.run({"model": queens_model(3)})
+    assert r.data["status"] == "infeasible"
+
+
+JOBS = [[(0, 3), (1, 2), (2, 2)], [(0, 2), (2, 1), (1, 4)], [(1, 4), (2, 3)]]  # (machine, duration)
+
+
+def jobshop_model() -> dict:
+    horizon = sum(d for job in JOBS for _, d in job)
+    variables = [{"name": "makespan", "type": "integer", "lb": 0, "ub": horizon}]
+    constraints, intervals, machines = [], [], {}
+    for j, ops in enumerate(JOBS):
+        for o, (m, d) in enumerate(ops):
+            variables.append({"name": f"s{j}_{o}", "type": "integer", "lb": 0, "ub": horizon})
+            intervals.append({"name": f"op{j}_{o}", "start": f"s{j}_{o}", "duration": d})
+            machines.setdefault(m, []).append(f"op{j}_{o}")
+            if o:
+                constraints.append({"name": f"order{j}_{o}", "coeffs": {f"s{j}_{o}": 1, f"s{j}_{o - 1}": -1},
+                                    "sense": ">=", "rhs": ops[o - 1][1]})
+        constraints.append({"name": f"end{j}", "coeffs": {"makespan": 1, f"s{j}_{len(ops) - 1}": -1},
+                            "sense": ">=", "rhs": ops[-1][1]})
+    return {"variables": variables, "constraints": constraints, "intervals": intervals,
+            "no_overlap": [{"name": f"machine{m}", "intervals": names} for m, names in machines.items()],
+            "objective": {"sense": "minimize", "coeffs": {"makespan": 1}}}
+
+
+def jobshop_makespan(starts: dict[str, int]) -> int:
+    """Independent checker: precedence within jobs, no overlap per machine; returns the makespan."""
+    by_machine: dict[int, list[tuple[int, int]]] = {}
+    end = 0
+    for j, ops in enumerate(JOBS):
+        prev_end = 0
+        for o, (m, d) in enumerate(ops):
+            s = starts[f"s{j}_{o}"]
+            assert s >= prev_end, f"job {j} op {o} starts before its predecessor ends"
+            prev_end = s + d
+            by_machine.setdefault(m, []).append((s, s + d))
+        end = max(end, prev_end)
+    for spans in by_machine.values():
+        spans.sort()
+        assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False))
+    return end
+
+
+def test_small_job_shop() -> None:
+    r = cp.run({"model": jobshop_model()})
+    assert r.data["status"] == "optimal"
+    starts = {k: int(v) for k, v in r.data["values"].items()}
+    assert jobshop_makespan(starts) == r.data["objective"] == 11
+    assert review("cp", {"model": jobshop_model()}, r.data, "cp")["accepted"]
+
+
+def test_unsat_core_names_the_conflict() -> None:
+    model = {"variables": [{"name": "x", "type": "integer", "lb": 0, "ub": 10},
+                           {"name": "y", "type": "integer", "lb": 0, "ub": 10}],
+             "constraints": [{"name": "total", "coeffs": {"x": 1, "y": 1}, "sense": ">=", "rhs": 15},
+                             {"name": "x_small", "coeffs": {"x": 1}, "sense": "<=", "rhs": 3},
+                             {"name": "harmless", "coeffs": {"y": 1}, "sense": "<=", "rhs": 19}]}
+    r = cp.run({"model": model})
+    assert r.data["status"] == "infeasible"
+    assert set(r.data["unsat_core"]) == {"total", "x_small"}
+    assert "total" in review("cp", {"model": model}, r.data, "cp")["feedback"]
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ({"variables": [{"name": "x", "type": "continuous", "lb": 0, "ub": 1}]}, "CP-SAT has no continuous"),
+        ({"variables": [{"name": "x", "type": "integer"}]}, "CP-SAT needs finite bounds"),
+        ({"variables": [{"name": "x", "type": "integer", "lb": 0, "ub": 3}],
+          "constraints": [{"coeffs": {"x": 0.5}, "rhs": 1}]}, "constraints[0].coeffs.x: CP-SAT needs integer"),
+        ({"variables": [{"name": "x", "type": "integer", "lb": 0, "ub": 3}],
+          "all_different": [{"vars": ["x", "nope"]}]}, "all_different[0].vars[1]: unknown variable 'nope'"),
+    ],
+)
+def test_bad_cp_models(model: dict, message: str) -> None:
+    r = cp.run({"model": model})
+    assert not r.ok and message in r.error
+
+
+def test_cp_code_mode() -> None:
+    code = ("from ortools.sat.python import cp_model\nmodel = cp_model.CpModel()\n"
+            "x = model.NewIntVar(0, 10, 'x')\ny = model.NewIntVar(0, 10, 'y')\n"
+            "model.Add(x + y <= 7)\nmodel.AddAllDifferent([x, y])\nmodel.Maximize(2 * x + y)\n"
+            "solver = cp_model.CpSolver()\nsolver.Solve(model)")
+    with ToolSession() as session:
+        r = cp.run({"code": code}, session)
+        assert r.ok and r.data["objective"] == 14 and r.data["values"] == {"x": 7, "y": 0}
+        assert review("cp", {"code": code}, r.data, "cp")["accepted"]
+        r = cp.run({"code": "from ortools.sat.python import cp_model\nmodel = cp_model.CpModel()\n"
+                            "solver = cp_model.CpSolver()"}, session)
+        assert not r.ok and "never solved" in r.error
+
+
+def test_cp_is_conformant() -> None:
+    assert_conformant(cp, {"model": queens_model(4)}, invalid={"model": {"variables": []}})

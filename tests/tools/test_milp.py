@@ -1,0 +1,196 @@
+"""The milp tool against real SCIP: optima, IIS, unbounded, bad input, code mode, and the re-check."""
+
+from __future__ import annotations
+
+import pytest
+
+from solvegraph.plugins import ToolSession
+from solvegraph.testing import assert_conformant
+from solvegraph.tools import milp as milp_module
+from solvegraph.tools._optmodel import check_solution, parse_model
+from solvegraph.tools._optresult import review
+from solvegraph.tools.milp import milp
+
+
+def production(rhs_cap: float = 40) -> dict:
+    """max 3x + 5y s.t. x <= 4, 2y <= 12, 3x + 2y <= 18: the classic LP, optimum 36 at (2, 6)."""
+    return {
+        "variables": [{"name": "x", "type": "continuous"}, {"name": "y", "type": "continuous"}],
+        "constraints": [
+            {"name": "plant1", "coeffs": {"x": 1}, "sense": "<=", "rhs": 4},
+            {"name": "plant2", "coeffs": {"y": 2}, "sense": "<=", "rhs": 12},
+            {"name": "plant3", "coeffs": {"x": 3, "y": 2}, "sense": "<=", "rhs": 18},
+            {"name": "unused", "coeffs": {"x": 1, "y": 1}, "sense": "<=", "rhs": rhs_cap},
+        ],
+        "objective": {"sense": "maximize", "coeffs": {"x": 3, "y": 5}},
+    }
+
+
+def test_lp_optimum() -> None:
+    r = milp.run({"model": production()})
+    assert r.ok and r.data["status"] == "optimal"
+    assert r.data["objective"] == pytest.approx(36)
+    assert r.data["values"] == pytest.approx({"x": 2, "y": 6})
+    assert r.data["gap"] == pytest.approx(0) and r.data["solve_time"] >= 0
+    assert r.output.splitlines()[-1] == "objective = 36"
+
+
+def test_integer_knapsack_optimum() -> None:
+    items = {"a": (5, 10), "b": (4, 40), "c": (6, 30), "d": (3, 50)}  # weight, value; capacity 10 -> b + d = 90
+    model = {
+        "variables": [{"name": n, "type": "binary"} for n in items],
+        "constraints": [{"name": "capacity", "coeffs": {n: w for n, (w, _) in items.items()}, "sense": "<=", "rhs": 10}],
+        "objective": {"sense": "maximize", "coeffs": {n: v for n, (_, v) in items.items()}},
+    }
+    r = milp.run({"model": model})
+    assert r.data["status"] == "optimal" and r.data["objective"] == pytest.approx(90)
+    assert {n for n, v in r.data["values"].items() if v > 0.5} == {"b", "d"}
+
+
+def test_ducks_nl4opt_record_0_integer_optimum() -> None:
+    # NL4Opt record 0 (ducks): boat 10 ducks/20 min, canoe 8 ducks/40 min, <= 12 boat trips,
+    # >= 60% canoe trips, >= 300 ducks; minimize time. Gold: 1160.
+    model = {
+        "variables": [{"name": "boat", "type": "integer"}, {"name": "canoe", "type": "integer"}],
+        "constraints": [
+            {"name": "boat_limit", "coeffs": {"boat": 1}, "sense": "<=", "rhs": 12},
+            {"name": "canoe_share", "coeffs": {"canoe": 0.4, "boat": -0.6}, "sense": ">=", "rhs": 0},
+            {"name": "ducks", "coeffs": {"boat": 10, "canoe": 8}, "sense": ">=", "rhs": 300},
+        ],
+        "objective": {"sense": "minimize", "coeffs": {"boat": 20, "canoe": 40}},
+    }
+    assert milp.run({"model": model}).data["objective"] == pytest.approx(1160)
+
+
+def test_infeasible_model_names_the_conflicting_constraints() -> None:
+    model = production()
+    model["constraints"].append({"name": "too_much", "coeffs": {"x": 1, "y": 1}, "sense": ">=", "rhs": 20})
+    r = milp.run({"model": model})
+    assert r.ok and r.data["status"] == "infeasible"
+    iis = set(r.data["iis"])
+    assert "too_much" in iis and "unused" not in iis
+    assert {"plant1", "plant2"} <= iis or "plant3" in iis
+    assert "conflicting constraints: " in r.output and r.output.splitlines()[-1] == "infeasible"
+    verdict = review("milp", {"model": model}, r.data, "milp")
+    assert not verdict["accepted"] and "too_much" in verdict["feedback"]
+
+
+def test_unbounded_model_names_the_missing_bound() -> None:
+    model = {
+        "variables": [{"name": "x"}, {"name": "y"}],
+        "constraints": [{"name": "c", "coeffs": {"x": 1, "y": -1}, "sense": "<=", "rhs": 3}],
+        "objective": {"sense": "maximize", "coeffs": {"x": 1}},
+    }
+    r = milp.run({"model": model})
+    assert r.data["status"] in ("unbounded", "infeasible_or_unbounded")
+    if r.data["status"] == "unbounded":
+        assert "'x' has no upper bound" in r.output
+        verdict = review("milp", {"model": model}, r.data, "milp")
+        assert not verdict["accepted"] and "unbounded" in verdict["feedback"]
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ({"variables": [{"name": "x"}], "constraints": [{"name": "a", "coeffs": {"x": 1}, "rhs": 1},
+                                                        {"name": "b", "coeffs": {"x9": 1}, "rhs": 1}]},
+         "constraints[1].coeffs: unknown variable 'x9'"),
+        ({"variables": [{"name": "x"}, {"name": "y"}], "constraints": [{"coeffs": {"x*y": 1}, "rhs": 1}]},
+         "constraints[0].coeffs: non-linear term 'x*y'"),
+        ({"variables": [{"name": "x"}], "constraints": [{"coeffs": {"x": [1, 2]}, "rhs": 1}]},
+         "constraints[0].coeffs.x: non-linear term"),
+        ({"variables": [{"name": "x", "lb": 5, "ub": 2}]}, "variables[0]: bounds are crossed: lb 5 > ub 2"),
+        ({"variables": [{"name": "x"}], "objective": {"sense": "minimize", "coeffs": {}}},
+         "objective.coeffs: empty objective"),
+        ({"variables": []}, "variables: must be a non-empty list"),
+        ({"variables": [{"name": "x"}], "constraints": [{"coeffs": {"x": 1}, "sense": "<", "rhs": 1}]},
+         "constraints[0].sense: must be one of"),
+        ({"variables": [{"name": "x", "type": "real"}]}, "variables[0].type: unknown type 'real'"),
+    ],
+)
+def test_bad_models_get_json_pathed_errors(model: dict, message: str) -> None:
+    r = milp.run({"model": model})
+    assert not r.ok and message in r.error
+
+
+def test_solver_crash_is_a_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    def crash(*args, **kwargs):
+        raise RuntimeError("SCIP error -8")
+
+    monkeypatch.setattr(milp_module, "solve_scip", crash)
+    r = milp.run({"model": production()})
+    assert not r.ok and r.error == "SCIP failed: RuntimeError: SCIP error -8"
+
+
+def test_time_limit_returns_the_incumbent() -> None:
+    import random
+
+    rng = random.Random(7)
+    n = 120  # a strongly correlated knapsack with many side constraints: slow to prove
+    weights = [rng.randint(20, 100) for _ in range(n)]
+    model = {
+        "variables": [{"name": f"x{i}", "type": "binary"} for i in range(n)],
+        "constraints": [{"name": f"cap{k}", "coeffs": {f"x{i}": rng.randint(20, 100) for i in range(n)},
+                         "sense": "<=", "rhs": 1500 + k} for k in range(15)]
+        + [{"name": "main", "coeffs": {f"x{i}": w for i, w in enumerate(weights)}, "sense": "<=", "rhs": 2500}],
+        "objective": {"sense": "maximize", "coeffs": {f"x{i}": w + 10 for i, w in enumerate(weights)}},
+    }
+    r = milp.run({"model": model, "time_limit": 0.2})
+    assert r.ok and r.data["status"] == "time_limit"
+    assert r.data["values"] and r.data["objective"] > 0 and r.data["gap"] > 0
+    assert "not proven optimal" in r.output
+    assert check_solution(parse_model(model), r.data["values"], r.data["objective"]) == []
+
+
+def test_recheck_catches_a_corrupted_solution() -> None:
+    model = production()
+    r = milp.run({"model": model})
+    parsed = parse_model(model)
+    assert check_solution(parsed, r.data["values"], r.data["objective"]) == []
+    bad = dict(r.data["values"], x=5)
+    problems = check_solution(parsed, bad, r.data["objective"])
+    assert any("'x' = 5" in p or "plant1" in p for p in problems)
+    assert any("plant3" in p for p in check_solution(parsed, {"x": 4, "y": 6}))
+    assert any("differs from the recomputed" in p for p in check_solution(parsed, r.data["values"], 40))
+    ints = parse_model({"variables": [{"name": "n", "type": "integer"}]})
+    assert check_solution(ints, {"n": 2.5}) == ["variable 'n' = 2.5 must be integer"]
+    corrupted = dict(r.data, values=bad)
+    verdict = review("milp", {"model": model}, corrupted, "milp")
+    assert not verdict["accepted"] and "independent re-check" in verdict["feedback"]
+
+
+CODE = """
+from pyscipopt import Model
+model = Model()
+model.hideOutput()
+x = model.addVar("x", vtype="I", ub=10)
+y = model.addVar("y", vtype="C")
+model.addCons(x + y >= 7.5, name="need")
+model.addCons(y <= 2, name="ycap")
+model.setObjective(3 * x + y, "minimize")
+model.optimize()
+"""
+
+
+def test_code_mode_reads_the_model_back() -> None:
+    with ToolSession() as session:
+        r = milp.run({"code": CODE}, session)
+    assert r.ok and r.data["status"] == "optimal"
+    assert r.data["objective"] == pytest.approx(3 * 6 + 1.5)
+    names = {c["name"] for c in r.data["model"]["constraints"]}
+    assert names == {"need", "ycap"}
+    assert review("milp", {"code": CODE}, r.data, "milp")["accepted"]
+
+
+def test_code_mode_without_a_model_says_so() -> None:
+    with ToolSession() as session:
+        r = milp.run({"code": "answer = 42"}, session)
+        assert not r.ok and "never built a model" in r.error
+        r = milp.run({"code": "from pyscipopt import Model\nmodel = Model()"}, session)
+        assert not r.ok and "never optimized" in r.error
+        r = milp.run({"code": "model = 'not a model'"}, session)
+        assert not r.ok and "expected a pyscipopt Model" in r.error
+
+
+def test_milp_is_conformant() -> None:
+    assert_conformant(milp, {"model": production()}, invalid={"model": {"variables": "x"}})
