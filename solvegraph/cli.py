@@ -52,6 +52,13 @@ ConfigFile = Annotated[str | None, typer.Option("--config", help="Settings file 
 MaxRounds = Annotated[int | None, typer.Option("--max-rounds", help="Solver/verifier rounds before giving up [3].")]
 MaxToolCalls = Annotated[int | None, typer.Option("--max-tool-calls", help="Tool calls per problem [8].")]
 CellTimeout = Annotated[float | None, typer.Option("--cell-timeout", help="Seconds per Python cell [30].")]
+LeanProject = Annotated[
+    str | None,
+    typer.Option("--lean-project", help="Lake project with Mathlib for the lean tool [env SOLVEGRAPH_LEAN_PROJECT]."),
+]
+LeanPath = Annotated[
+    str | None, typer.Option("--lean-path", help="lean executable for the lean tool [env SOLVEGRAPH_LEAN].")
+]
 
 
 def _settings(**flags: Any) -> Settings:
@@ -66,8 +73,7 @@ def _graph(settings: Settings, on_error_exit: bool = True) -> Any:
 
     client = make_client(settings)
     budget = Budget(max_rounds=settings.max_rounds, max_tool_calls=settings.max_tool_calls)
-    options = {"cell_timeout": settings.cell_timeout, "kernel_memory_mb": settings.kernel_memory_mb}
-    return SolveGraph(client, PluginManager(), budget, session_options=options)
+    return SolveGraph(client, PluginManager(), budget, session_options=settings.session_options())
 
 
 @app.command()
@@ -83,6 +89,8 @@ def solve(
     max_rounds: MaxRounds = None,
     max_tool_calls: MaxToolCalls = None,
     cell_timeout: CellTimeout = None,
+    lean_project: LeanProject = None,
+    lean_path: LeanPath = None,
 ) -> None:
     """Solve one problem and print the answer (exit 0 solved, 1 not solved, 2 error)."""
     from ._console import EventPrinter
@@ -123,6 +131,8 @@ def chat(
     max_rounds: MaxRounds = None,
     max_tool_calls: MaxToolCalls = None,
     cell_timeout: CellTimeout = None,
+    lean_project: LeanProject = None,
+    lean_path: LeanPath = None,
 ) -> None:
     """Interactive multi-turn session; each agent's step is shown live. 'exit' or Ctrl-D ends it.
 

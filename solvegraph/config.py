@@ -21,6 +21,8 @@ ENV_VARS = {
     "base_url": "SOLVEGRAPH_BASE_URL",
     "api_key": "OPENAI_API_KEY",
     "model_path": "SOLVEGRAPH_MODEL_PATH",
+    "lean_path": "SOLVEGRAPH_LEAN",
+    "lean_project": "SOLVEGRAPH_LEAN_PROJECT",
 }
 
 
@@ -41,11 +43,20 @@ class Settings:
     temperature: float = 0.0
     max_tokens: int = 1024
     tool_mode: str = "auto"  # auto | native | text
+    lean_path: str | None = None  # a lean executable
+    lean_project: str | None = None  # a Lake project (for Mathlib): runs `lake env lean`
+    lean_timeout: float = 60.0
+    lean_memory_mb: int = 4096
     sources: dict[str, str] = field(default_factory=dict)
 
     @property
     def uses_embedded(self) -> bool:
         return not self.base_url
+
+    def session_options(self) -> dict[str, object]:
+        """What tools read from their session: limits and toolchain locations."""
+        keys = ("cell_timeout", "kernel_memory_mb", "lean_path", "lean_project", "lean_timeout", "lean_memory_mb")
+        return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
 
 
 def default_config_paths() -> list[Path]:

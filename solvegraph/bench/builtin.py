@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ..plugins import hookimpl
-from .datasets import Dataset, Sample, text_field
+from .datasets import Dataset, DatasetError, Loaded, Sample, text_field
 from .scorers import BUILTIN_SCORERS, Scorer, is_infeasible
 
 
@@ -31,20 +32,76 @@ def _opt_row(prefix: str) -> Any:
 
 
 OPTIMIZATION_DATASETS = [
-    Dataset("nl4opt", "NL4Opt LP/MILP word problems (245); 'No Best Solution' gold means infeasible",
-            _opt_row("nl4opt"), "objective", "nl4opt/NL4OPT.jsonl"),
-    Dataset("mamo_easy", "MAMO EasyLP optimization word problems (652)", _opt_row("mamo_easy"), "objective",
-            "mamo/MAMO_EasyLP.jsonl"),
-    Dataset("mamo_complex", "MAMO ComplexLP optimization word problems (211)", _opt_row("mamo_complex"),
-            "objective", "mamo/MAMO_ComplexLP.jsonl"),
-    Dataset("optmath", "OptMATH-Bench harder optimization modeling problems (166)", _opt_row("optmath"),
-            "objective", "optmath_bench/OptMATH_Bench.jsonl"),
+    Dataset(
+        "nl4opt",
+        "NL4Opt LP/MILP word problems (245); 'No Best Solution' gold means infeasible",
+        _opt_row("nl4opt"),
+        "objective",
+        "nl4opt/NL4OPT.jsonl",
+    ),
+    Dataset(
+        "mamo_easy",
+        "MAMO EasyLP optimization word problems (652)",
+        _opt_row("mamo_easy"),
+        "objective",
+        "mamo/MAMO_EasyLP.jsonl",
+    ),
+    Dataset(
+        "mamo_complex",
+        "MAMO ComplexLP optimization word problems (211)",
+        _opt_row("mamo_complex"),
+        "objective",
+        "mamo/MAMO_ComplexLP.jsonl",
+    ),
+    Dataset(
+        "optmath",
+        "OptMATH-Bench harder optimization modeling problems (166)",
+        _opt_row("optmath"),
+        "objective",
+        "optmath_bench/OptMATH_Bench.jsonl",
+    ),
 ]
+
+
+def read_lean_folder(path: Path) -> Loaded:
+    """One sample per ``.lean`` file (a folder, or one file): the statement to prove, named by its file."""
+    files = sorted(path.glob("*.lean")) if path.is_dir() else [path]
+    samples, skipped = [], []
+    for f in files:
+        try:
+            text = f.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            skipped.append(f"{f}:1: cannot read: {exc}")
+            continue
+        if f"theorem {f.stem}" not in text or "sorry" not in text:
+            skipped.append(f"{f}:1: expected 'theorem {f.stem} ... := by sorry'")
+            continue
+        samples.append(Sample(f"minif2f-{f.stem}", text, None, {"theorem": f.stem, "file": str(f)}))
+    return Loaded(samples, skipped)
+
+
+def needs_lean_project(options: dict[str, Any]) -> None:
+    if not options.get("lean_project"):
+        raise DatasetError(
+            "miniF2F needs Mathlib: pass --lean-project PATH, a Lake project with Mathlib (v4.24.0) built. "
+            "None is configured, so nothing was run: this machine has no Mathlib, and results are never faked"
+        )
+
+
+MINIF2F = Dataset(
+    "minif2f",
+    "miniF2F-lean4 test split: 244 competition statements to prove in Lean 4 with Mathlib",
+    lambda record, line: Sample("", "", None),
+    "proof",
+    "minif2f_lean4/Test",
+    reader=read_lean_folder,
+    check_ready=needs_lean_project,
+)
 
 
 @hookimpl
 def solvegraph_datasets() -> list[Dataset]:
-    return list(OPTIMIZATION_DATASETS)
+    return [*OPTIMIZATION_DATASETS, MINIF2F]
 
 
 @hookimpl

@@ -46,9 +46,21 @@ class Dataset:
     scorer: str
     file_hint: str = ""  # where the file usually sits, for messages only
     plugin: str = ""
+    # A dataset that is not JSONL (e.g. a folder of .lean files) brings its own reader.
+    reader: Callable[[Path], Loaded] | None = None
+    # Raises DatasetError when the run lacks what the dataset needs (e.g. a Mathlib project).
+    check_ready: Callable[[dict[str, Any]], None] | None = None
 
     def load(self, path: str | Path) -> Loaded:
+        if self.reader is not None:
+            if not Path(path).exists():
+                raise DatasetError(f"dataset path not found: {path}")
+            return self.reader(Path(path))
         return load_jsonl(path, self.row)
+
+    def ready(self, options: dict[str, Any]) -> None:
+        if self.check_ready is not None:
+            self.check_ready(options)
 
 
 def load_jsonl(path: str | Path, row: RowFn) -> Loaded:

@@ -21,7 +21,8 @@ class Score:
 class Scorer:
     name: str
     description: str
-    score: Callable[[str | None, Any], Score]
+    # score(prediction, gold) or, for scorers that need the evidence, score(prediction, gold, trajectory)
+    score: Callable[..., Score]
     plugin: str = ""
 
 
@@ -72,10 +73,34 @@ def exact_score(prediction: str | None, gold: Any) -> Score:
     return Score(ok, {})
 
 
+def proof_score(prediction: str | None, gold: Any, trajectory: dict[str, Any] | None = None) -> Score:
+    """Correct only when the lean tool itself accepted the proof: the model's claim is not evidence."""
+    results = [
+        r for s in (trajectory or {}).get("steps", []) for r in s.get("tool_results", []) if r.get("name") == "lean"
+    ]
+    if not results:
+        return Score(False, {"reason": "no proof was checked by Lean"})
+    last = results[-1]
+    accepted = bool(last.get("ok") and last.get("data", {}).get("accepted"))
+    return Score(accepted, {"reasons": last.get("data", {}).get("reasons", [])})
+
+
 BUILTIN_SCORERS = [
-    Scorer("objective", "optimal objective within 5% (lenient) and 1e-6 (strict) relative tolerance; "
-           "infeasible gold needs an infeasible answer", objective_score),
-    Scorer("numeric", "numbers equal within 1e-6 relative tolerance, after normalisation (commas, $, %, fractions)",
-           numeric_score),
+    Scorer(
+        "objective",
+        "optimal objective within 5% (lenient) and 1e-6 (strict) relative tolerance; "
+        "infeasible gold needs an infeasible answer",
+        objective_score,
+    ),
+    Scorer(
+        "numeric",
+        "numbers equal within 1e-6 relative tolerance, after normalisation (commas, $, %, fractions)",
+        numeric_score,
+    ),
     Scorer("exact", "normalised strings equal", exact_score),
+    Scorer(
+        "proof",
+        "the lean tool accepted the final proof (strict: no sorry, standard axioms, statement unchanged)",
+        proof_score,
+    ),
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import inspect
 import re
 import threading
@@ -126,6 +127,8 @@ class Tool:
     # Tools that enforce their own timeout (e.g. by killing a kernel) set this so
     # the generic thread-based guard is not layered on top.
     enforces_timeout: bool = False
+    # For such tools: the session option that holds their time limit (e.g. "cell_timeout").
+    timeout_option: str | None = None
     plugin: str = ""
 
     def openai_schema(self) -> dict[str, Any]:
@@ -134,11 +137,22 @@ class Tool:
             "function": {"name": self.name, "description": self.description, "parameters": self.input_schema},
         }
 
+    @functools.cached_property
+    def _validator(self) -> Any:
+        # Built once: jsonschema.validate() would re-check the schema itself on every call.
+        return jsonschema.validators.validator_for(self.input_schema)(self.input_schema)
+
+    @functools.cached_property
+    def _wants_session(self) -> bool:
+        return "session" in inspect.signature(self.fn).parameters
+
     def validate(self, arguments: Any) -> str | None:
         if not isinstance(arguments, dict):
             return f"arguments must be a JSON object, got {type(arguments).__name__}"
         try:
-            jsonschema.validate(arguments, self.input_schema)
+            error = jsonschema.exceptions.best_match(self._validator.iter_errors(arguments))
+            if error is not None:
+                raise error
         except jsonschema.ValidationError as exc:
             where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
             return f"invalid arguments at {where}: {exc.message}"
@@ -181,7 +195,7 @@ class Tool:
     def _call(self, arguments: dict[str, Any], session: ToolSession) -> ToolResult:
         try:
             kwargs = dict(arguments)
-            if "session" in inspect.signature(self.fn).parameters:
+            if self._wants_session:
                 kwargs["session"] = session
             value = self.fn(**kwargs)
         except Exception as exc:
@@ -238,6 +252,7 @@ def tool(
     input_schema: dict[str, Any] | None = None,
     prompt_hint: str = "",
     enforces_timeout: bool = False,
+    timeout_option: str | None = None,
 ) -> Callable[[RunFn], Tool]:
     """Turn a typed, documented function into a :class:`Tool`.
 
@@ -276,6 +291,7 @@ def tool(
             output_cap=output_cap,
             prompt_hint=prompt_hint,
             enforces_timeout=enforces_timeout,
+            timeout_option=timeout_option,
         )
 
     return decorate

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from ._tool import Tool
     from ..bench.datasets import Dataset
     from ..bench.scorers import Scorer
+    from ._tool import Tool
     from ._verifier import Verifier
 
 PROJECT = "solvegraph"

@@ -146,8 +146,13 @@ class PluginManager:
                 if not isinstance(item, kind):
                     log.warning("plugin '%s': %r is not a %s; skipped", impl.plugin_name, item, kind.__name__)
                 elif item.name in found:
-                    log.warning("plugin '%s': %s '%s' clashes with plugin '%s'; skipped", impl.plugin_name, label,
-                                item.name, found[item.name].plugin)
+                    log.warning(
+                        "plugin '%s': %s '%s' clashes with plugin '%s'; skipped",
+                        impl.plugin_name,
+                        label,
+                        item.name,
+                        found[item.name].plugin,
+                    )
                 else:
                     item.plugin = impl.plugin_name
                     found[item.name] = item

@@ -59,6 +59,7 @@ def check_tool(
     slow: dict[str, Any] | None = None,
     session_options: dict[str, Any] | None = None,
     other_tools: dict[str, Tool] | None = None,
+    timeout: float | None = None,
 ) -> ConformanceReport:
     """Run the contract checks on ``tool``.
 
@@ -69,6 +70,8 @@ def check_tool(
         slow: Arguments for a call that runs past the tool's timeout; without it the timeout check is skipped.
         session_options: Options for the sessions the checks open (e.g. ``{"cell_timeout": 2}``).
         other_tools: Tools the name must not clash with (default: every installed plugin's tools).
+        timeout: The limit the slow call must respect (default: the session option named by the tool's
+            ``timeout_option``, else its declared ``timeout``). Pass it for tools whose limit is an argument.
     """
     report = ConformanceReport(tool=getattr(tool, "name", repr(tool)))
     options = dict(session_options or {})
@@ -123,7 +126,9 @@ def check_tool(
     if slow is None:
         report.skipped.append("timeout is respected (no slow arguments given)")
     else:
-        limit = float(options.get("cell_timeout", tool.timeout or 0)) if tool.enforces_timeout else tool.timeout
+        limit = timeout
+        if limit is None:
+            limit = options.get(tool.timeout_option) if tool.timeout_option else tool.timeout
         with ToolSession(options=options) as session:
             started = time.perf_counter()
             result = _safe_run(tool, slow, session)
@@ -131,7 +136,7 @@ def check_tool(
         if not limit:
             check("timeout is respected", False, "the tool declares no timeout")
         else:
-            within = elapsed <= limit + TIMEOUT_GRACE_S
+            within = elapsed <= float(limit) + TIMEOUT_GRACE_S
             timed_out = isinstance(result, ToolResult) and not result.ok and "timeout" in result.error.lower()
             check(
                 "timeout is respected",

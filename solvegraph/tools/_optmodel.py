@@ -96,6 +96,11 @@ def _number(value: Any, path: str, *, allow_inf: bool = True) -> float:
 def _coeffs(raw: Any, path: str, names: dict[str, Var]) -> dict[str, float]:
     if not isinstance(raw, dict):
         raise ModelError(path, 'must be an object mapping variable names to numbers, e.g. {"x": 2}')
+    # Fast path for the common, valid case: known names and plain finite numbers (checked in C).
+    if names.keys() >= raw.keys():
+        values = [float(v) for v in raw.values() if type(v) is int or type(v) is float]
+        if len(values) == len(raw) and all(math.isfinite(v) for v in values):
+            return dict(zip(raw.keys(), values, strict=True))
     out: dict[str, float] = {}
     for key, value in raw.items():
         if key not in names:
@@ -105,7 +110,55 @@ def _coeffs(raw: Any, path: str, names: dict[str, Var]) -> dict[str, float]:
         if isinstance(value, list | dict):
             raise ModelError(f"{path}.{key}", f"non-linear term: the coefficient must be a number, got {value!r}")
         out[key] = _number(value, f"{path}.{key}", allow_inf=False)
+        if math.isinf(out[key]):
+            raise ModelError(f"{path}.{key}", "must be a finite number")
     return out
+
+
+def _fast_var(v: Any, kind: str, default_lb: float | None) -> Var | None:
+    """The common valid variable, checked with few calls; None sends it to the careful path."""
+    if type(v) is not dict:
+        return None
+    name, vtype = v.get("name"), v.get("type", "continuous")
+    if type(name) is not str or not name or type(vtype) is not str or vtype not in ("continuous", "integer"):
+        return None
+    if kind == "cp" and vtype == "continuous":
+        return None
+    lb, ub = v.get("lb", default_lb), v.get("ub")
+    if (lb is not None and type(lb) is not int and type(lb) is not float) or (
+        ub is not None and type(ub) is not int and type(ub) is not float
+    ):
+        return None
+    lo = -INF if lb is None else float(lb)
+    hi = INF if ub is None else float(ub)
+    if not lo <= hi or (kind == "cp" and (math.isinf(lo) or math.isinf(hi))):
+        return None
+    return Var(name, vtype, lo, hi)
+
+
+def variables_slow(v: Any, i: int, kind: str, variables: dict[str, Var]) -> None:
+    """Parse one variable with every check, raising a JSON-pathed error on the first problem."""
+    path = f"variables[{i}]"
+    if not isinstance(v, dict) or not isinstance(v.get("name"), str) or not v["name"]:
+        raise ModelError(path, "each variable needs a non-empty string 'name'")
+    name = v["name"]
+    if name in variables:
+        raise ModelError(f"{path}.name", f"duplicate variable '{name}'")
+    vtype = str(v.get("type", "continuous")).lower()
+    if vtype not in VAR_TYPES:
+        raise ModelError(f"{path}.type", f"unknown type '{vtype}'; use continuous, integer or binary")
+    if kind == "cp" and vtype == "continuous":
+        raise ModelError(f"{path}.type", "CP-SAT has no continuous variables; use integer or boolean")
+    binary = vtype in ("binary", "boolean")
+    # Like LP convention, a missing lower bound is 0 for milp; null means unbounded below.
+    raw_lb = v.get("lb", 0.0 if binary or kind == "milp" else None)
+    lb = -INF if raw_lb is None else _number(raw_lb, f"{path}.lb")
+    ub = _number(v.get("ub", 1.0 if binary else None), f"{path}.ub")
+    if lb > ub:
+        raise ModelError(path, f"bounds are crossed: lb {lb:g} > ub {ub:g}")
+    if kind == "cp" and (math.isinf(lb) or math.isinf(ub)):
+        raise ModelError(path, "CP-SAT needs finite bounds: give lb and ub")
+    variables[name] = Var(name, vtype, lb, ub)
 
 
 def parse_model(data: Any, *, kind: str = "milp") -> OptModel:
@@ -123,28 +176,13 @@ def parse_model(data: Any, *, kind: str = "milp") -> OptModel:
     if not isinstance(raw_vars, list) or not raw_vars:
         raise ModelError("variables", "must be a non-empty list of {name, type, lb, ub}")
     variables: dict[str, Var] = {}
+    default_lb = 0.0 if kind == "milp" else None
     for i, v in enumerate(raw_vars):
-        path = f"variables[{i}]"
-        if not isinstance(v, dict) or not isinstance(v.get("name"), str) or not v["name"]:
-            raise ModelError(path, "each variable needs a non-empty string 'name'")
-        name = v["name"]
-        if name in variables:
-            raise ModelError(f"{path}.name", f"duplicate variable '{name}'")
-        vtype = str(v.get("type", "continuous")).lower()
-        if vtype not in VAR_TYPES:
-            raise ModelError(f"{path}.type", f"unknown type '{vtype}'; use continuous, integer or binary")
-        if kind == "cp" and vtype == "continuous":
-            raise ModelError(f"{path}.type", "CP-SAT has no continuous variables; use integer or boolean")
-        binary = vtype in ("binary", "boolean")
-        # Like LP convention, a missing lower bound is 0 for milp; null means unbounded below.
-        raw_lb = v.get("lb", 0.0 if binary or kind == "milp" else None)
-        lb = -INF if raw_lb is None else _number(raw_lb, f"{path}.lb")
-        ub = _number(v.get("ub", 1.0 if binary else None), f"{path}.ub")
-        if lb > ub:
-            raise ModelError(path, f"bounds are crossed: lb {lb:g} > ub {ub:g}")
-        if kind == "cp" and (math.isinf(lb) or math.isinf(ub)):
-            raise ModelError(path, "CP-SAT needs finite bounds: give lb and ub")
-        variables[name] = Var(name, vtype, lb, ub)
+        fast = _fast_var(v, kind, default_lb)
+        if fast is not None and fast.name not in variables:
+            variables[fast.name] = fast
+            continue
+        variables_slow(v, i, kind, variables)
 
     constraints: list[Constraint] = []
     seen: set[str] = set()
@@ -166,8 +204,10 @@ def parse_model(data: Any, *, kind: str = "milp") -> OptModel:
         if kind == "cp":
             for key, value in [*coeffs.items(), ("rhs", rhs)]:
                 if value != int(value):
-                    raise ModelError(f"{path}.{'rhs' if key == 'rhs' else 'coeffs.' + key}",
-                                     f"CP-SAT needs integer coefficients, got {value:g}")
+                    raise ModelError(
+                        f"{path}.{'rhs' if key == 'rhs' else 'coeffs.' + key}",
+                        f"CP-SAT needs integer coefficients, got {value:g}",
+                    )
         constraints.append(Constraint(name, coeffs, "=" if sense == "==" else sense, rhs))
 
     objective = None
@@ -182,8 +222,10 @@ def parse_model(data: Any, *, kind: str = "milp") -> OptModel:
             raise ModelError("objective.sense", f"must be minimize or maximize, got {obj.get('sense')!r}")
         objective = _coeffs(obj.get("coeffs"), "objective.coeffs", variables)
         if not objective:
-            raise ModelError("objective.coeffs", "empty objective; give at least one coefficient, "
-                             "or omit 'objective' for a feasibility problem")
+            raise ModelError(
+                "objective.coeffs",
+                "empty objective; give at least one coefficient, or omit 'objective' for a feasibility problem",
+            )
         constant = _number(obj.get("constant", 0.0), "objective.constant", allow_inf=False)
 
     model = OptModel(variables, constraints, objective, sense, constant)
@@ -249,8 +291,11 @@ def check_solution(
     for c in model.constraints:
         lhs = sum(coef * float(values[n]) for n, coef in c.coeffs.items())
         slack = tol * max(1.0, abs(c.rhs))
-        violated = (c.sense == "<=" and lhs > c.rhs + slack) or (c.sense == ">=" and lhs < c.rhs - slack) or (
-            c.sense == "=" and abs(lhs - c.rhs) > slack)
+        violated = (
+            (c.sense == "<=" and lhs > c.rhs + slack)
+            or (c.sense == ">=" and lhs < c.rhs - slack)
+            or (c.sense == "=" and abs(lhs - c.rhs) > slack)
+        )
         if violated:
             problems.append(f"constraint '{c.name}' is violated: {lhs:g} {c.sense} {c.rhs:g} does not hold")
     for name, names in model.all_different:

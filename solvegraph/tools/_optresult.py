@@ -28,14 +28,22 @@ def render_result(result: dict[str, Any], model: OptModel | None = None) -> Tool
     lines = [f"status: {status}"]
     if status in SOLVED and result.get("values"):
         gap = result.get("gap")
-        lines.append(f"solve time: {result.get('solve_time', 0):.3f} s" + (f", gap: {gap:.3g}" if gap is not None else ""))
+        lines.append(
+            f"solve time: {result.get('solve_time', 0):.3f} s" + (f", gap: {gap:.3g}" if gap is not None else "")
+        )
         shown = list(result["values"].items())[:MAX_VALUES_SHOWN]
-        lines.append("values: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in shown)
-                     + (f" … ({len(result['values'])} in all)" if len(result["values"]) > MAX_VALUES_SHOWN else ""))
+        lines.append(
+            "values: "
+            + ", ".join(f"{k} = {_fmt(v)}" for k, v in shown)
+            + (f" … ({len(result['values'])} in all)" if len(result["values"]) > MAX_VALUES_SHOWN else "")
+        )
         if status == "time_limit":
             lines.append("the time limit was reached: this is the best solution found, not proven optimal")
-        lines.append(f"objective = {_fmt(result.get('objective'))}" if result.get("objective") is not None
-                     else "feasible (no objective)")
+        lines.append(
+            f"objective = {_fmt(result.get('objective'))}"
+            if result.get("objective") is not None
+            else "feasible (no objective)"
+        )
     elif status == "infeasible":
         core = result.get("iis") or result.get("unsat_core") or []
         if core:
@@ -50,8 +58,9 @@ def render_result(result: dict[str, Any], model: OptModel | None = None) -> Tool
     return ToolResult(ok=True, output="\n".join(lines), data=result)
 
 
-def code_mode(session: ToolSession, code: str, read_back: str, variable: str, what: str, *, kind: str,
-              time_limit: float) -> ToolResult:
+def code_mode(
+    session: ToolSession, code: str, read_back: str, variable: str, what: str, *, kind: str, time_limit: float
+) -> ToolResult:
     """Run solver code in the session's kernel, then read the model object back from it."""
     from .python_kernel import session_kernel
 
@@ -63,8 +72,10 @@ def code_mode(session: ToolSession, code: str, read_back: str, variable: str, wh
         return ToolResult.failure(f"the code failed: {error}", output=cell.text())
     exists = kernel.execute(f"print({variable!r} in globals())", timeout=10)
     if exists.stdout.strip() != "True":
-        return ToolResult.failure(f"code mode: the code never built a model: no variable named '{variable}' "
-                                  f"(a {what}) is defined", output=cell.text())
+        return ToolResult.failure(
+            f"code mode: the code never built a model: no variable named '{variable}' (a {what}) is defined",
+            output=cell.text(),
+        )
     back = kernel.execute(read_back, timeout=30)
     if not back.ok:
         return ToolResult.failure(f"could not read the model back: {back.error_name}: {back.error_value}")
@@ -92,9 +103,12 @@ def review(name: str, arguments: dict[str, Any], data: dict[str, Any], kind: str
     if status == "infeasible":
         core = data.get("iis") or data.get("unsat_core") or []
         names = ", ".join(core) if core else "(no subsystem could be extracted)"
-        return {"accepted": False, "feedback": f"The {name} model is infeasible. These constraints conflict: {names}. "
-                "Check their direction, right-hand side and units against the problem; if the problem really is "
-                "infeasible, answer 'infeasible'."}
+        return {
+            "accepted": False,
+            "feedback": f"The {name} model is infeasible. These constraints conflict: {names}. "
+            "Check their direction, right-hand side and units against the problem; if the problem really is "
+            "infeasible, answer 'infeasible'.",
+        }
     if status == "unbounded":
         hint = "; ".join(data.get("missing_bounds") or []) or "a variable without the bound the problem implies"
         return {"accepted": False, "feedback": f"The {name} model is unbounded: likely missing bound: {hint}."}
@@ -109,10 +123,15 @@ def review(name: str, arguments: dict[str, Any], data: dict[str, Any], kind: str
         return {"accepted": False, "feedback": f"The {name} model cannot be re-checked: {exc}"}
     problems = check_solution(model, data["values"], data.get("objective"))
     if problems:
-        return {"accepted": False, "feedback": f"The {name} solution fails the independent re-check: "
-                + "; ".join(problems[:5])}
-    return {"accepted": True, "feedback": f"{name} solution re-checked against every constraint, bound and "
-            "integrality requirement; objective recomputed"}
+        return {
+            "accepted": False,
+            "feedback": f"The {name} solution fails the independent re-check: " + "; ".join(problems[:5]),
+        }
+    return {
+        "accepted": True,
+        "feedback": f"{name} solution re-checked against every constraint, bound and "
+        "integrality requirement; objective recomputed",
+    }
 
 
 def solution_verifier(tool_name: str) -> Verifier:

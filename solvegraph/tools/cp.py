@@ -17,8 +17,8 @@ from ._optresult import code_mode, render_result, solution_verifier
 
 PROMPT_HINT = (
     "cp: solves a constraint program with OR-Tools CP-SAT (integer/boolean variables with finite lb and ub, integer "
-    "coefficients). Same {\"model\": ...} format as milp, plus all_different: [{name, vars}], intervals: [{name, "
-    "start (a variable), duration}], no_overlap: [{name, intervals}] for scheduling; or {\"code\": ortools code "
+    'coefficients). Same {"model": ...} format as milp, plus all_different: [{name, vars}], intervals: [{name, '
+    'start (a variable), duration}], no_overlap: [{name, intervals}] for scheduling; or {"code": ortools code '
     "defining a solved CpModel `model` and CpSolver `solver`}."
 )
 
@@ -26,8 +26,10 @@ SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "model": {"type": "object", "description": "The declarative model (see the milp tool) plus CP extras."},
-        "code": {"type": "string", "description": "ortools code defining a CpModel `model` and a solved CpSolver "
-                 "`solver`."},
+        "code": {
+            "type": "string",
+            "description": "ortools code defining a CpModel `model` and a solved CpSolver `solver`.",
+        },
         "time_limit": {"type": "number", "exclusiveMinimum": 0, "default": 60},
         "threads": {"type": "integer", "minimum": 1, "default": 1},
     },
@@ -86,14 +88,24 @@ def _solver(time_limit: float, threads: int) -> Any:
 def read_status(solver: Any, status: int, xs: dict[str, Any], has_objective: bool, time_limit: float) -> dict[str, Any]:
     from ortools.sat.python import cp_model
 
-    name = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible", cp_model.INFEASIBLE: "infeasible",
-            cp_model.MODEL_INVALID: "model_invalid", cp_model.UNKNOWN: "unknown"}.get(status, str(status))
+    name = {
+        cp_model.OPTIMAL: "optimal",
+        cp_model.FEASIBLE: "feasible",
+        cp_model.INFEASIBLE: "infeasible",
+        cp_model.MODEL_INVALID: "model_invalid",
+        cp_model.UNKNOWN: "unknown",
+    }.get(status, str(status))
     if name == "feasible" and solver.WallTime() >= time_limit * 0.98:
         name = "time_limit"
     if name == "unknown" and solver.WallTime() >= time_limit * 0.98:
         name = "time_limit_no_solution"
-    out: dict[str, Any] = {"status": name, "objective": None, "values": {}, "gap": None,
-                           "solve_time": solver.WallTime()}
+    out: dict[str, Any] = {
+        "status": name,
+        "objective": None,
+        "values": {},
+        "gap": None,
+        "solve_time": solver.WallTime(),
+    }
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         out["values"] = {n: solver.Value(x) for n, x in xs.items()}
         if has_objective:
@@ -152,8 +164,13 @@ def read_back(cp: Any, solver: Any) -> dict[str, Any]:
         response = solver.ResponseProto()
     except RuntimeError:
         return {"error": "the model was built but never solved; call solver.Solve(model)"}
-    status = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible", cp_model.INFEASIBLE: "infeasible",
-              cp_model.UNKNOWN: "unknown", cp_model.MODEL_INVALID: "model_invalid"}.get(response.status)
+    status = {
+        cp_model.OPTIMAL: "optimal",
+        cp_model.FEASIBLE: "feasible",
+        cp_model.INFEASIBLE: "infeasible",
+        cp_model.UNKNOWN: "unknown",
+        cp_model.MODEL_INVALID: "model_invalid",
+    }.get(response.status)
     if status == "unknown" and response.wall_time == 0:
         return {"error": "the model was built but never solved; call solver.Solve(model)"}
     names = [v.name or f"v{i}" for i, v in enumerate(proto.variables)]
@@ -175,20 +192,27 @@ def read_back(cp: Any, solver: Any) -> dict[str, Any]:
                     constraints.append({"name": cname, "coeffs": coeffs, "sense": "<=", "rhs": hi})
                 if lo > -(2**62):
                     constraints.append({"name": cname + "_lo", "coeffs": coeffs, "sense": ">=", "rhs": lo})
-        elif ct.has_all_diff() and all(len(e.vars) == 1 and e.coeffs[0] == 1 and not e.offset
-                                        for e in ct.all_diff.exprs):
+        elif ct.has_all_diff() and all(
+            len(e.vars) == 1 and e.coeffs[0] == 1 and not e.offset for e in ct.all_diff.exprs
+        ):
             all_different.append({"name": cname, "vars": [names[e.vars[0]] for e in ct.all_diff.exprs]})
-    out: dict[str, Any] = {"status": status, "objective": None, "values": {}, "gap": None,
-                           "solve_time": response.wall_time}
+    out: dict[str, Any] = {
+        "status": status,
+        "objective": None,
+        "values": {},
+        "gap": None,
+        "solve_time": response.wall_time,
+    }
     model: dict[str, Any] = {"variables": variables, "constraints": constraints}
     if all_different:
         model["all_different"] = all_different
     if proto.has_objective():
         sign = -1 if proto.objective.scaling_factor < 0 else 1
-        model["objective"] = {"sense": "maximize" if sign < 0 else "minimize",
-                              "coeffs": {names[v]: sign * c for v, c in zip(proto.objective.vars,
-                                                                           proto.objective.coeffs, strict=True)},
-                              "constant": sign * proto.objective.offset}
+        model["objective"] = {
+            "sense": "maximize" if sign < 0 else "minimize",
+            "coeffs": {names[v]: sign * c for v, c in zip(proto.objective.vars, proto.objective.coeffs, strict=True)},
+            "constant": sign * proto.objective.offset,
+        }
     out["model"] = model
     if status in ("optimal", "feasible"):
         out["values"] = {names[i]: int(x) for i, x in enumerate(response.solution)}
@@ -198,8 +222,13 @@ def read_back(cp: Any, solver: Any) -> dict[str, Any]:
 
 
 @tool(name="cp", timeout=None, input_schema=SCHEMA, prompt_hint=PROMPT_HINT, enforces_timeout=True)
-def cp(session: ToolSession, model: dict[str, Any] | None = None, code: str | None = None,
-       time_limit: float = 60.0, threads: int = 1) -> ToolResult:
+def cp(
+    session: ToolSession,
+    model: dict[str, Any] | None = None,
+    code: str | None = None,
+    time_limit: float = 60.0,
+    threads: int = 1,
+) -> ToolResult:
     """Build and solve a constraint program with OR-Tools CP-SAT; returns status, objective and values."""
     if code is not None:
         return code_mode(session, code, _READ_BACK, "model", "CpModel", kind="cp", time_limit=time_limit)

@@ -20,9 +20,9 @@ from ._optmodel import ModelError, OptModel, likely_missing_bounds, parse_model
 from ._optresult import code_mode, render_result, solution_verifier
 
 PROMPT_HINT = (
-    "milp: solves a mixed-integer linear program with SCIP. Pass {\"model\": {variables: [{name, type "
+    'milp: solves a mixed-integer linear program with SCIP. Pass {"model": {variables: [{name, type '
     "(continuous|integer|binary), lb, ub}], constraints: [{name, coeffs: {var: number}, sense (<=|>=|=), rhs}], "
-    "objective: {sense (minimize|maximize), coeffs}}} or {\"code\": pyscipopt code that builds and optimizes "
+    'objective: {sense (minimize|maximize), coeffs}}} or {"code": pyscipopt code that builds and optimizes '
     "a Model named `model`}. Name every constraint: an infeasible model reports the conflicting names."
 )
 
@@ -43,11 +43,18 @@ MODEL_SCHEMA: dict[str, Any] = {
     "properties": {
         "model": {"type": "object", "description": "The declarative model: variables, constraints, objective."},
         "code": {"type": "string", "description": "pyscipopt code that builds and optimizes a Model named `model`."},
-        "time_limit": {"type": "number", "exclusiveMinimum": 0, "default": 60,
-                       "description": "Seconds; at the limit the best solution found is returned."},
+        "time_limit": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "default": 60,
+            "description": "Seconds; at the limit the best solution found is returned.",
+        },
         "threads": {"type": "integer", "minimum": 1, "default": 1},
-        "model_variable": {"type": "string", "default": "model",
-                           "description": "In code mode, the name of the pyscipopt Model variable."},
+        "model_variable": {
+            "type": "string",
+            "default": "model",
+            "description": "In code mode, the name of the pyscipopt Model variable.",
+        },
     },
     "oneOf": [{"required": ["model"]}, {"required": ["code"]}],
     "additionalProperties": False,
@@ -56,23 +63,30 @@ MODEL_SCHEMA: dict[str, Any] = {
 
 def build_scip(model: OptModel) -> tuple[Any, dict[str, Any]]:
     """A pyscipopt Model for ``model``, and its variables by name."""
-    from pyscipopt import Model, quicksum
+    from pyscipopt import Model
+    from pyscipopt.scip import Expr
 
     scip = Model("solvegraph")
     scip.hideOutput()
     xs: dict[str, Any] = {}
+    objective = model.objective or {}
+    codes = {"continuous": "C", "integer": "I"}
     for name, v in model.variables.items():
-        vtype = {"continuous": "C", "integer": "I"}.get(v.type, "B")
-        lb = None if math.isinf(v.lb) else v.lb
-        ub = None if math.isinf(v.ub) else v.ub
-        xs[name] = scip.addVar(name=name, vtype=vtype, lb=lb, ub=ub)
+        lb = None if v.lb == -math.inf else v.lb
+        ub = None if v.ub == math.inf else v.ub
+        # The objective goes in with each variable: far cheaper than building an expression.
+        xs[name] = scip.addVar(name=name, vtype=codes.get(v.type, "B"), lb=lb, ub=ub, obj=objective.get(name, 0.0))
     for c in model.constraints:
-        expr = quicksum(coef * xs[n] for n, coef in c.coeffs.items())
-        cons = expr <= c.rhs if c.sense == "<=" else expr >= c.rhs if c.sense == ">=" else expr == c.rhs
-        scip.addCons(cons, name=c.name)
+        # An empty row filled with addConsCoeff: ~2x faster than building Expr objects per term.
+        empty = Expr()
+        row = empty <= c.rhs if c.sense == "<=" else empty >= c.rhs if c.sense == ">=" else empty == c.rhs
+        cons = scip.addCons(row, name=c.name)
+        for n, coef in c.coeffs.items():
+            scip.addConsCoeff(cons, xs[n], coef)
     if model.objective is not None:
-        scip.setObjective(quicksum(coef * xs[n] for n, coef in model.objective.items()) + model.constant,
-                          model.sense)
+        scip.setMaximize() if model.sense == "maximize" else scip.setMinimize()
+        if model.constant:
+            scip.addObjoffset(model.constant)
     return scip, xs
 
 
@@ -117,15 +131,19 @@ def model_from_scip(scip: Any) -> dict[str, Any]:
     """Read a pyscipopt model back into the declarative format (linear constraints only)."""
     variables, constraints = [], []
     for v in scip.getVars(transformed=False):
-        vtype = {"CONTINUOUS": "continuous", "INTEGER": "integer", "BINARY": "binary",
-                 "IMPLINT": "integer"}.get(v.vtype(), "continuous")
+        vtype = {"CONTINUOUS": "continuous", "INTEGER": "integer", "BINARY": "binary", "IMPLINT": "integer"}.get(
+            v.vtype(), "continuous"
+        )
         lb, ub = v.getLbOriginal(), v.getUbOriginal()
-        variables.append({"name": v.name, "type": vtype, "lb": None if lb <= -1e19 else lb,
-                          "ub": None if ub >= 1e19 else ub})
+        variables.append(
+            {"name": v.name, "type": vtype, "lb": None if lb <= -1e19 else lb, "ub": None if ub >= 1e19 else ub}
+        )
     for c in scip.getConss(transformed=False):
         if c.getConshdlrName() != "linear":
-            raise ModelError(f"constraint '{c.name}'", f"is a {c.getConshdlrName()} constraint; code mode reads "
-                             "back linear constraints only")
+            raise ModelError(
+                f"constraint '{c.name}'",
+                f"is a {c.getConshdlrName()} constraint; code mode reads back linear constraints only",
+            )
         coeffs = scip.getValsLinear(c)
         lhs, rhs = scip.getLhs(c), scip.getRhs(c)
         if lhs > -1e19 and rhs < 1e19 and abs(lhs - rhs) < 1e-12:
@@ -134,8 +152,9 @@ def model_from_scip(scip: Any) -> dict[str, Any]:
         if rhs < 1e19:
             constraints.append({"name": c.name, "coeffs": coeffs, "sense": "<=", "rhs": rhs})
         if lhs > -1e19:
-            constraints.append({"name": c.name + ("_lhs" if rhs < 1e19 else ""), "coeffs": coeffs, "sense": ">=",
-                                "rhs": lhs})
+            constraints.append(
+                {"name": c.name + ("_lhs" if rhs < 1e19 else ""), "coeffs": coeffs, "sense": ">=", "rhs": lhs}
+            )
     objective = {}
     for term, coef in scip.getObjective().terms.items():
         if len(term.vartuple) != 1:
@@ -143,8 +162,11 @@ def model_from_scip(scip: Any) -> dict[str, Any]:
         objective[term.vartuple[0].name] = coef
     data: dict[str, Any] = {"variables": variables, "constraints": constraints}
     if objective:
-        data["objective"] = {"sense": scip.getObjectiveSense(), "coeffs": objective,
-                             "constant": scip.getObjoffset(original=True)}
+        data["objective"] = {
+            "sense": scip.getObjectiveSense(),
+            "coeffs": objective,
+            "constant": scip.getObjoffset(original=True),
+        }
     return data
 
 
@@ -165,8 +187,13 @@ def read_back(scip: Any) -> dict[str, Any]:
     status = _STATUS.get(scip.getStatus(), scip.getStatus())
     if status == "unknown":
         return {"error": "the model was built but never optimized; call model.optimize()"}
-    out: dict[str, Any] = {"status": status, "objective": None, "values": {}, "gap": None,
-                           "solve_time": scip.getSolvingTime()}
+    out: dict[str, Any] = {
+        "status": status,
+        "objective": None,
+        "values": {},
+        "gap": None,
+        "solve_time": scip.getSolvingTime(),
+    }
     try:
         out["model"] = model_from_scip(scip)
     except ModelError as exc:
@@ -180,12 +207,25 @@ def read_back(scip: Any) -> dict[str, Any]:
 
 
 @tool(name="milp", timeout=None, input_schema=MODEL_SCHEMA, prompt_hint=PROMPT_HINT, enforces_timeout=True)
-def milp(session: ToolSession, model: dict[str, Any] | None = None, code: str | None = None,
-         time_limit: float = 60.0, threads: int = 1, model_variable: str = "model") -> ToolResult:
+def milp(
+    session: ToolSession,
+    model: dict[str, Any] | None = None,
+    code: str | None = None,
+    time_limit: float = 60.0,
+    threads: int = 1,
+    model_variable: str = "model",
+) -> ToolResult:
     """Build and solve a mixed-integer linear program with SCIP; returns status, objective, values, gap and time."""
     if code is not None:
-        return code_mode(session, code, _READ_BACK.format(var=model_variable), model_variable, "pyscipopt Model",
-                         kind="milp", time_limit=time_limit)
+        return code_mode(
+            session,
+            code,
+            _READ_BACK.format(var=model_variable),
+            model_variable,
+            "pyscipopt Model",
+            kind="milp",
+            time_limit=time_limit,
+        )
     try:
         parsed = parse_model(model, kind="milp")
     except ModelError as exc:
@@ -213,8 +253,8 @@ def solvegraph_verifiers() -> list[Verifier]:
 
 @hookimpl
 def solvegraph_prompt_fragments() -> dict[str, str]:
-    return {"planner": "For optimization word problems: identify the decision variables, classify the objective "
-                       "and constraints, then solve with the milp tool (or cp for scheduling/all-different); never "
-                       "trust an optimum you did not get from a solver."}
-
-
+    return {
+        "planner": "For optimization word problems: identify the decision variables, classify the objective "
+        "and constraints, then solve with the milp tool (or cp for scheduling/all-different); never "
+        "trust an optimum you did not get from a solver."
+    }

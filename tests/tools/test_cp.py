@@ -18,11 +18,18 @@ def queens_model(n: int) -> dict:
     variables += [{"name": f"u{i}", "type": "integer", "lb": -n, "ub": 2 * n} for i in range(n)]
     variables += [{"name": f"v{i}", "type": "integer", "lb": -n, "ub": 2 * n} for i in range(n)]
     constraints = [{"name": f"u_def{i}", "coeffs": {f"u{i}": 1, f"q{i}": -1}, "sense": "=", "rhs": i} for i in range(n)]
-    constraints += [{"name": f"v_def{i}", "coeffs": {f"v{i}": 1, f"q{i}": -1}, "sense": "=", "rhs": -i}
-                    for i in range(n)]
-    return {"variables": variables, "constraints": constraints,
-            "all_different": [{"name": "columns", "vars": qs}, {"name": "diag_up", "vars": [f"u{i}" for i in range(n)]},
-                              {"name": "diag_down", "vars": [f"v{i}" for i in range(n)]}]}
+    constraints += [
+        {"name": f"v_def{i}", "coeffs": {f"v{i}": 1, f"q{i}": -1}, "sense": "=", "rhs": -i} for i in range(n)
+    ]
+    return {
+        "variables": variables,
+        "constraints": constraints,
+        "all_different": [
+            {"name": "columns", "vars": qs},
+            {"name": "diag_up", "vars": [f"u{i}" for i in range(n)]},
+            {"name": "diag_down", "vars": [f"v{i}" for i in range(n)]},
+        ],
+    }
 
 
 def queens_ok(cols: list[int]) -> bool:
@@ -56,13 +63,24 @@ def jobshop_model() -> dict:
             intervals.append({"name": f"op{j}_{o}", "start": f"s{j}_{o}", "duration": d})
             machines.setdefault(m, []).append(f"op{j}_{o}")
             if o:
-                constraints.append({"name": f"order{j}_{o}", "coeffs": {f"s{j}_{o}": 1, f"s{j}_{o - 1}": -1},
-                                    "sense": ">=", "rhs": ops[o - 1][1]})
-        constraints.append({"name": f"end{j}", "coeffs": {"makespan": 1, f"s{j}_{len(ops) - 1}": -1},
-                            "sense": ">=", "rhs": ops[-1][1]})
-    return {"variables": variables, "constraints": constraints, "intervals": intervals,
-            "no_overlap": [{"name": f"machine{m}", "intervals": names} for m, names in machines.items()],
-            "objective": {"sense": "minimize", "coeffs": {"makespan": 1}}}
+                constraints.append(
+                    {
+                        "name": f"order{j}_{o}",
+                        "coeffs": {f"s{j}_{o}": 1, f"s{j}_{o - 1}": -1},
+                        "sense": ">=",
+                        "rhs": ops[o - 1][1],
+                    }
+                )
+        constraints.append(
+            {"name": f"end{j}", "coeffs": {"makespan": 1, f"s{j}_{len(ops) - 1}": -1}, "sense": ">=", "rhs": ops[-1][1]}
+        )
+    return {
+        "variables": variables,
+        "constraints": constraints,
+        "intervals": intervals,
+        "no_overlap": [{"name": f"machine{m}", "intervals": names} for m, names in machines.items()],
+        "objective": {"sense": "minimize", "coeffs": {"makespan": 1}},
+    }
 
 
 def jobshop_makespan(starts: dict[str, int]) -> int:
@@ -92,11 +110,17 @@ def test_small_job_shop() -> None:
 
 
 def test_unsat_core_names_the_conflict() -> None:
-    model = {"variables": [{"name": "x", "type": "integer", "lb": 0, "ub": 10},
-                           {"name": "y", "type": "integer", "lb": 0, "ub": 10}],
-             "constraints": [{"name": "total", "coeffs": {"x": 1, "y": 1}, "sense": ">=", "rhs": 15},
-                             {"name": "x_small", "coeffs": {"x": 1}, "sense": "<=", "rhs": 3},
-                             {"name": "harmless", "coeffs": {"y": 1}, "sense": "<=", "rhs": 19}]}
+    model = {
+        "variables": [
+            {"name": "x", "type": "integer", "lb": 0, "ub": 10},
+            {"name": "y", "type": "integer", "lb": 0, "ub": 10},
+        ],
+        "constraints": [
+            {"name": "total", "coeffs": {"x": 1, "y": 1}, "sense": ">=", "rhs": 15},
+            {"name": "x_small", "coeffs": {"x": 1}, "sense": "<=", "rhs": 3},
+            {"name": "harmless", "coeffs": {"y": 1}, "sense": "<=", "rhs": 19},
+        ],
+    }
     r = cp.run({"model": model})
     assert r.data["status"] == "infeasible"
     assert set(r.data["unsat_core"]) == {"total", "x_small"}
@@ -108,10 +132,20 @@ def test_unsat_core_names_the_conflict() -> None:
     [
         ({"variables": [{"name": "x", "type": "continuous", "lb": 0, "ub": 1}]}, "CP-SAT has no continuous"),
         ({"variables": [{"name": "x", "type": "integer"}]}, "CP-SAT needs finite bounds"),
-        ({"variables": [{"name": "x", "type": "integer", "lb": 0, "ub": 3}],
-          "constraints": [{"coeffs": {"x": 0.5}, "rhs": 1}]}, "constraints[0].coeffs.x: CP-SAT needs integer"),
-        ({"variables": [{"name": "x", "type": "integer", "lb": 0, "ub": 3}],
-          "all_different": [{"vars": ["x", "nope"]}]}, "all_different[0].vars[1]: unknown variable 'nope'"),
+        (
+            {
+                "variables": [{"name": "x", "type": "integer", "lb": 0, "ub": 3}],
+                "constraints": [{"coeffs": {"x": 0.5}, "rhs": 1}],
+            },
+            "constraints[0].coeffs.x: CP-SAT needs integer",
+        ),
+        (
+            {
+                "variables": [{"name": "x", "type": "integer", "lb": 0, "ub": 3}],
+                "all_different": [{"vars": ["x", "nope"]}],
+            },
+            "all_different[0].vars[1]: unknown variable 'nope'",
+        ),
     ],
 )
 def test_bad_cp_models(model: dict, message: str) -> None:
@@ -120,16 +154,23 @@ def test_bad_cp_models(model: dict, message: str) -> None:
 
 
 def test_cp_code_mode() -> None:
-    code = ("from ortools.sat.python import cp_model\nmodel = cp_model.CpModel()\n"
-            "x = model.NewIntVar(0, 10, 'x')\ny = model.NewIntVar(0, 10, 'y')\n"
-            "model.Add(x + y <= 7)\nmodel.AddAllDifferent([x, y])\nmodel.Maximize(2 * x + y)\n"
-            "solver = cp_model.CpSolver()\nsolver.Solve(model)")
+    code = (
+        "from ortools.sat.python import cp_model\nmodel = cp_model.CpModel()\n"
+        "x = model.NewIntVar(0, 10, 'x')\ny = model.NewIntVar(0, 10, 'y')\n"
+        "model.Add(x + y <= 7)\nmodel.AddAllDifferent([x, y])\nmodel.Maximize(2 * x + y)\n"
+        "solver = cp_model.CpSolver()\nsolver.Solve(model)"
+    )
     with ToolSession() as session:
         r = cp.run({"code": code}, session)
         assert r.ok and r.data["objective"] == 14 and r.data["values"] == {"x": 7, "y": 0}
         assert review("cp", {"code": code}, r.data, "cp")["accepted"]
-        r = cp.run({"code": "from ortools.sat.python import cp_model\nmodel = cp_model.CpModel()\n"
-                            "solver = cp_model.CpSolver()"}, session)
+        r = cp.run(
+            {
+                "code": "from ortools.sat.python import cp_model\nmodel = cp_model.CpModel()\n"
+                "solver = cp_model.CpSolver()"
+            },
+            session,
+        )
         assert not r.ok and "never solved" in r.error
 
 

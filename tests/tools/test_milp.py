@@ -39,7 +39,9 @@ def test_integer_knapsack_optimum() -> None:
     items = {"a": (5, 10), "b": (4, 40), "c": (6, 30), "d": (3, 50)}  # weight, value; capacity 10 -> b + d = 90
     model = {
         "variables": [{"name": n, "type": "binary"} for n in items],
-        "constraints": [{"name": "capacity", "coeffs": {n: w for n, (w, _) in items.items()}, "sense": "<=", "rhs": 10}],
+        "constraints": [
+            {"name": "capacity", "coeffs": {n: w for n, (w, _) in items.items()}, "sense": "<=", "rhs": 10}
+        ],
         "objective": {"sense": "maximize", "coeffs": {n: v for n, (_, v) in items.items()}},
     }
     r = milp.run({"model": model})
@@ -92,19 +94,34 @@ def test_unbounded_model_names_the_missing_bound() -> None:
 @pytest.mark.parametrize(
     ("model", "message"),
     [
-        ({"variables": [{"name": "x"}], "constraints": [{"name": "a", "coeffs": {"x": 1}, "rhs": 1},
-                                                        {"name": "b", "coeffs": {"x9": 1}, "rhs": 1}]},
-         "constraints[1].coeffs: unknown variable 'x9'"),
-        ({"variables": [{"name": "x"}, {"name": "y"}], "constraints": [{"coeffs": {"x*y": 1}, "rhs": 1}]},
-         "constraints[0].coeffs: non-linear term 'x*y'"),
-        ({"variables": [{"name": "x"}], "constraints": [{"coeffs": {"x": [1, 2]}, "rhs": 1}]},
-         "constraints[0].coeffs.x: non-linear term"),
+        (
+            {
+                "variables": [{"name": "x"}],
+                "constraints": [
+                    {"name": "a", "coeffs": {"x": 1}, "rhs": 1},
+                    {"name": "b", "coeffs": {"x9": 1}, "rhs": 1},
+                ],
+            },
+            "constraints[1].coeffs: unknown variable 'x9'",
+        ),
+        (
+            {"variables": [{"name": "x"}, {"name": "y"}], "constraints": [{"coeffs": {"x*y": 1}, "rhs": 1}]},
+            "constraints[0].coeffs: non-linear term 'x*y'",
+        ),
+        (
+            {"variables": [{"name": "x"}], "constraints": [{"coeffs": {"x": [1, 2]}, "rhs": 1}]},
+            "constraints[0].coeffs.x: non-linear term",
+        ),
         ({"variables": [{"name": "x", "lb": 5, "ub": 2}]}, "variables[0]: bounds are crossed: lb 5 > ub 2"),
-        ({"variables": [{"name": "x"}], "objective": {"sense": "minimize", "coeffs": {}}},
-         "objective.coeffs: empty objective"),
+        (
+            {"variables": [{"name": "x"}], "objective": {"sense": "minimize", "coeffs": {}}},
+            "objective.coeffs: empty objective",
+        ),
         ({"variables": []}, "variables: must be a non-empty list"),
-        ({"variables": [{"name": "x"}], "constraints": [{"coeffs": {"x": 1}, "sense": "<", "rhs": 1}]},
-         "constraints[0].sense: must be one of"),
+        (
+            {"variables": [{"name": "x"}], "constraints": [{"coeffs": {"x": 1}, "sense": "<", "rhs": 1}]},
+            "constraints[0].sense: must be one of",
+        ),
         ({"variables": [{"name": "x", "type": "real"}]}, "variables[0].type: unknown type 'real'"),
     ],
 )
@@ -130,8 +147,15 @@ def test_time_limit_returns_the_incumbent() -> None:
     weights = [rng.randint(20, 100) for _ in range(n)]
     model = {
         "variables": [{"name": f"x{i}", "type": "binary"} for i in range(n)],
-        "constraints": [{"name": f"cap{k}", "coeffs": {f"x{i}": rng.randint(20, 100) for i in range(n)},
-                         "sense": "<=", "rhs": 1500 + k} for k in range(15)]
+        "constraints": [
+            {
+                "name": f"cap{k}",
+                "coeffs": {f"x{i}": rng.randint(20, 100) for i in range(n)},
+                "sense": "<=",
+                "rhs": 1500 + k,
+            }
+            for k in range(15)
+        ]
         + [{"name": "main", "coeffs": {f"x{i}": w for i, w in enumerate(weights)}, "sense": "<=", "rhs": 2500}],
         "objective": {"sense": "maximize", "coeffs": {f"x{i}": w + 10 for i, w in enumerate(weights)}},
     }
