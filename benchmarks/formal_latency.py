@@ -43,8 +43,9 @@ theorem refl_z : Eq2 N.z N.z := Eq2.refl N.z
 def pigeonhole(n: int) -> tuple[str, list[dict[str, str]]]:
     """n+1 pigeons in n holes: unsat, and exponentially hard for resolution."""
     decls = " ".join(f"(declare-const p{i}_{j} Bool)" for i in range(n + 1) for j in range(n))
-    assertions = [{"name": f"pigeon{i}", "formula": "(or " + " ".join(f"p{i}_{j}" for j in range(n)) + ")"}
-                  for i in range(n + 1)]
+    assertions = [
+        {"name": f"pigeon{i}", "formula": "(or " + " ".join(f"p{i}_{j}" for j in range(n)) + ")"} for i in range(n + 1)
+    ]
     for j in range(n):
         for i in range(n + 1):
             for k in range(i + 1, n + 1):
@@ -119,17 +120,21 @@ def main() -> None:
 
     with ToolSession() as session:
         tool_z3(session, *pigeonhole(3))  # start the worker, as a running session has it
-        for label, problem, repeat in [("random 3-SAT, 250 vars (sat)", random_3sat(), max(3, args.repeat // 2)),
-                                       ("pigeonhole 8 (unsat, with core)", pigeonhole(8), max(3, args.repeat // 5)),
-                                       ("pigeonhole 3 (trivial)", pigeonhole(3), args.repeat)]:
+        for label, problem, repeat in [
+            ("random 3-SAT, 250 vars (sat)", random_3sat(), max(3, args.repeat // 2)),
+            ("pigeonhole 8 (unsat, with core)", pigeonhole(8), max(3, args.repeat // 5)),
+            ("pigeonhole 3 (trivial)", pigeonhole(3), args.repeat),
+        ]:
             direct, tool = [], []
             for _ in range(repeat):
                 direct.append(direct_z3(*problem))
                 tool.append(tool_z3(session, *problem))
             d, t = statistics.median(direct), statistics.median(tool)
             out[f"smt {label}"] = {"direct_s": d, "tool_s": t, "overhead": t / d - 1}
-            print(f"smt {label}, {len(problem[1])} assertions: z3 direct {d * 1000:.1f} ms, smt tool "
-                  f"{t * 1000:.1f} ms, overhead {100 * (t / d - 1):+.1f}% (target <= 10%)")
+            print(
+                f"smt {label}, {len(problem[1])} assertions: z3 direct {d * 1000:.1f} ms, smt tool "
+                f"{t * 1000:.1f} ms, overhead {100 * (t / d - 1):+.1f}% (target <= 10%)"
+            )
     print(json.dumps(out))
 
 

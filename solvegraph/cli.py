@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
+from ._cli_memory import memory_app, runs_app
 from .config import Settings, load_settings
 from .errors import SolvegraphError
 
@@ -30,6 +31,8 @@ app = typer.Typer(
 )
 plugins_app = typer.Typer(help="Inspect tool plugins.", no_args_is_help=True)
 app.add_typer(plugins_app, name="plugins")
+app.add_typer(runs_app, name="runs")
+app.add_typer(memory_app, name="memory")
 
 err = Console(stderr=True)
 out = Console()
@@ -56,6 +59,12 @@ LeanProject = Annotated[
     str | None,
     typer.Option("--lean-project", help="Lake project with Mathlib for the lean tool [env SOLVEGRAPH_LEAN_PROJECT]."),
 ]
+Db = Annotated[
+    str | None,
+    typer.Option("--db", help="Memory database URL (sqlite:///file or postgresql://...) [env SOLVEGRAPH_DB]."),
+]
+NoMemory = Annotated[bool, typer.Option("--no-memory", help="Neither store this run nor use past ones.")]
+NoCache = Annotated[bool, typer.Option("--no-cache", help="Do not reuse a verified answer to the same problem.")]
 LeanPath = Annotated[
     str | None, typer.Option("--lean-path", help="lean executable for the lean tool [env SOLVEGRAPH_LEAN].")
 ]
@@ -66,14 +75,17 @@ def _settings(**flags: Any) -> Settings:
     return load_settings(flags=flags, config_file=config)
 
 
-def _graph(settings: Settings, on_error_exit: bool = True) -> Any:
+def _graph(settings: Settings, run_kind: str = "solve") -> Any:
     from .agents import Budget, SolveGraph
     from .llm import make_client
+    from .memory import Memory, Store
     from .plugins import PluginManager
 
+    # Open the memory first: a bad --db fails before any model or kernel is started.
+    memory = Memory(Store(settings.db), use_cache=settings.cache, run_kind=run_kind) if settings.memory else None
     client = make_client(settings)
     budget = Budget(max_rounds=settings.max_rounds, max_tool_calls=settings.max_tool_calls)
-    return SolveGraph(client, PluginManager(), budget, session_options=settings.session_options())
+    return SolveGraph(client, PluginManager(), budget, session_options=settings.session_options(), memory=memory)
 
 
 @app.command()
@@ -91,6 +103,9 @@ def solve(
     cell_timeout: CellTimeout = None,
     lean_project: LeanProject = None,
     lean_path: LeanPath = None,
+    db: Db = None,
+    no_memory: NoMemory = False,
+    no_cache: NoCache = False,
 ) -> None:
     """Solve one problem and print the answer (exit 0 solved, 1 not solved, 2 error)."""
     from ._console import EventPrinter
@@ -108,6 +123,11 @@ def solve(
         max_rounds=max_rounds,
         max_tool_calls=max_tool_calls,
         cell_timeout=cell_timeout,
+        lean_project=lean_project,
+        lean_path=lean_path,
+        db=db,
+        memory=False if no_memory else None,
+        cache=False if no_cache else None,
     )
     graph = _graph(settings)
     printer = None if quiet or as_json else EventPrinter(err)
@@ -133,6 +153,9 @@ def chat(
     cell_timeout: CellTimeout = None,
     lean_project: LeanProject = None,
     lean_path: LeanPath = None,
+    db: Db = None,
+    no_memory: NoMemory = False,
+    no_cache: NoCache = False,
 ) -> None:
     """Interactive multi-turn session; each agent's step is shown live. 'exit' or Ctrl-D ends it.
 
@@ -150,8 +173,13 @@ def chat(
         max_rounds=max_rounds,
         max_tool_calls=max_tool_calls,
         cell_timeout=cell_timeout,
+        lean_project=lean_project,
+        lean_path=lean_path,
+        db=db,
+        memory=False if no_memory else None,
+        cache=False if no_cache else None,
     )
-    graph = _graph(settings)
+    graph = _graph(settings, run_kind="chat")
     printer = EventPrinter(err)
     history: list[tuple[str, str | None]] = []
     err.print(

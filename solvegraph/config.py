@@ -23,6 +23,7 @@ ENV_VARS = {
     "model_path": "SOLVEGRAPH_MODEL_PATH",
     "lean_path": "SOLVEGRAPH_LEAN",
     "lean_project": "SOLVEGRAPH_LEAN_PROJECT",
+    "db": "SOLVEGRAPH_DB",
 }
 
 
@@ -47,6 +48,9 @@ class Settings:
     lean_project: str | None = None  # a Lake project (for Mathlib): runs `lake env lean`
     lean_timeout: float = 60.0
     lean_memory_mb: int = 4096
+    db: str | None = None  # SQLAlchemy URL of the memory; default: a SQLite file in the user data folder
+    memory: bool = True  # store trajectories and reuse them (retrieval, made tools)
+    cache: bool = True  # exact cache: same problem + configuration reuses a verified answer
     sources: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -122,7 +126,13 @@ def load_settings(
 
 def _set(settings: Settings, key: str, value: Any, source: str) -> None:
     current = getattr(settings, key)
-    if isinstance(current, bool) or current is None or isinstance(current, str):
+    if isinstance(current, bool):
+        if isinstance(value, str):
+            if value.strip().lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                raise ConfigError(f"{source}: {key} must be true or false, got {value!r}")
+            value = value.strip().lower() in ("1", "true", "yes", "on")
+        setattr(settings, key, bool(value))
+    elif current is None or isinstance(current, str):
         setattr(settings, key, value)
     else:
         try:

@@ -135,3 +135,58 @@ def test_chat_with_the_real_embedded_model() -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("answer:")
     assert "solvegraph chat" in proc.stderr and "planner" in proc.stderr
+
+
+def test_every_solve_flag_reaches_the_settings(scripted, tmp_path: Path) -> None:
+    """Flags parsed but never passed on are silent bugs: check each one lands where it should."""
+    db = tmp_path / "flags.sqlite"
+    with scripted(SOLVES) as model:
+        proc = run_cli(
+            "solve",
+            "What is 6*7?",
+            "--json",
+            "--base-url",
+            model.base_url,
+            "--db",
+            f"sqlite:///{db}",
+            "--lean-path",
+            "/nonexistent/lean",
+            "--max-rounds",
+            "1",
+            "--cell-timeout",
+            "7",
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert db.is_file(), "--db was used"
+    from solvegraph.memory import Store
+
+    assert Store(f"sqlite:///{db}").stats()["trajectories"] == 1
+    with scripted(SOLVES) as model:
+        proc = run_cli(
+            "solve", "What is 6*7?", "-q", "--base-url", model.base_url, "--db", f"sqlite:///{db}", "--no-memory"
+        )
+    assert proc.returncode == 0 and Store(f"sqlite:///{db}").stats()["trajectories"] == 1, "--no-memory stored nothing"
+
+
+def test_lean_flags_reach_the_lean_tool(scripted, tmp_path: Path) -> None:
+    script = {
+        "planner": ["p"],
+        "solver": [{"tool_calls": [{"name": "lean", "arguments": {"proof": "prelude", "theorem": "t"}}]}, "x"],
+        "verifier": ["VERDICT: ACCEPT"],
+        "refiner": ["r"],
+    }
+    with scripted(script) as model:
+        proc = run_cli(
+            "solve",
+            "Prove t",
+            "--json",
+            "--base-url",
+            model.base_url,
+            "--max-rounds",
+            "1",
+            "--lean-path",
+            "/nonexistent/lean",
+        )
+    data = json.loads(proc.stdout)
+    error = data["steps"][1]["tool_results"][0]["error"]
+    assert "lean_path /nonexistent/lean is not an executable file" in error

@@ -1,5 +1,18 @@
-"""Trajectories: the in-memory record of a solve and its JSON form."""
+"""Trajectories, and the memory that stores and reuses them (SQLite or PostgreSQL)."""
 
+from ._memory import Memory, Preparation
+from .store import Store, StoreError, content_hash, default_db_url
 from .trajectory import Step, ToolCall, Trajectory, Usage
 
-__all__ = ["Step", "ToolCall", "Trajectory", "Usage"]
+__all__ = [
+    "Memory",
+    "Preparation",
+    "Step",
+    "Store",
+    "StoreError",
+    "ToolCall",
+    "Trajectory",
+    "Usage",
+    "content_hash",
+    "default_db_url",
+]

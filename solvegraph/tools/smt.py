@@ -140,7 +140,7 @@ def solve_tracked(
             tracker = z3.Solver()
             tracker.set("timeout", max(1, int(remaining * 1000)))
             tracker.add(formulas[: len(hard)])
-            for f, name in zip(formulas[len(hard):], names, strict=True):
+            for f, name in zip(formulas[len(hard) :], names, strict=True):
                 tracker.assert_and_track(f, z3.Bool(name))
             if tracker.check() == z3.unsat:
                 out["unsat_core"] = sorted(str(c) for c in tracker.unsat_core())
@@ -226,8 +226,11 @@ def smt(
         return ToolResult(True, "\n".join([*lines, "sat"]), data=result)
     if status == "unsat":
         core = result["unsat_core"]
-        detail = (f"conflicting assertions: {', '.join(core)}" if core
-                  else result.get("core_note", "no named assertions in the core"))
+        detail = (
+            f"conflicting assertions: {', '.join(core)}"
+            if core
+            else result.get("core_note", "no named assertions in the core")
+        )
         return ToolResult(True, f"{detail}\nunsat", data=result)
     if status == "timeout":
         return ToolResult(False, "", f"timeout: Z3 did not decide within {timeout:g} s", result)

@@ -1,0 +1,172 @@
+"""``solvegraph runs ...`` and ``solvegraph memory ...``: reading the trajectory store."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+runs_app = typer.Typer(help="Stored runs and their trajectories.", no_args_is_help=True)
+memory_app = typer.Typer(help="The trajectory memory: statistics, search and made tools.", no_args_is_help=True)
+
+out = Console()
+Db = Annotated[str | None, typer.Option("--db", help="Memory database URL [env SOLVEGRAPH_DB].")]
+Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _store(db: str | None) -> Any:
+    from .config import load_settings
+    from .memory import Store
+
+    return Store(load_settings(flags={"db": db}).db)
+
+
+@runs_app.command("list")
+def runs_list(
+    db: Db = None, limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20, as_json: Json = False
+) -> None:
+    """Recent runs with their trajectory and solved counts."""
+    rows = _store(db).runs(limit)
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table(title="solvegraph runs")
+    for col in ("id", "kind", "model", "dataset", "created", "trajectories", "solved"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["id"][:12],
+            r["kind"],
+            r["model"],
+            r["dataset"] or "-",
+            (r["created_at"] or "")[:19],
+            str(r["trajectories"]),
+            str(r["solved"]),
+        )
+    out.print(table)
+
+
+@runs_app.command("show")
+def runs_show(
+    ident: Annotated[str, typer.Argument(metavar="ID", help="Run or trajectory id (a prefix is enough).")],
+    db: Db = None,
+    as_json: Json = False,
+) -> None:
+    """The full trajectory (or every trajectory of a run), readable."""
+    store = _store(db)
+    _, ids = store.resolve(ident)
+    trajectories = [store.load(i) for i in ids]
+    if as_json:
+        print(json.dumps([t.to_dict() for t in trajectories], default=str))
+        return
+    for t in trajectories:
+        u = t.usage
+        out.print(
+            Panel(
+                f"{t.problem}\n\n[bold]answer[/]: {t.answer}   [bold]status[/]: {t.status}   "
+                f"[bold]tokens[/]: {u.total_tokens} ({u.calls} model calls)   [bold]model[/]: {t.model}",
+                title=f"trajectory {t.id}",
+                title_align="left",
+            )
+        )
+        for i, step in enumerate(t.steps):
+            body = [step.reply.strip()] if step.reply.strip() else []
+            for call, result in zip(step.tool_calls, step.tool_results, strict=False):
+                args = call.get("arguments")
+                shown = args.get("code") if isinstance(args, dict) and "code" in args else json.dumps(args)
+                body.append(f"[cyan]→ {call.get('name')}[/]\n{shown}")
+                status = "[green]ok[/]" if result.get("ok") else f"[red]error[/] {result.get('error')}"
+                body.append(f"[cyan]← {status}[/]\n{result.get('output', '')}")
+            if step.verdict:
+                mark = "ACCEPT" if step.verdict.get("accepted") else "REJECT"
+                body.append(
+                    f"[magenta]verdict {mark}[/] ({step.verdict.get('source')}): {step.verdict.get('feedback')}"
+                )
+            timing = ", ".join(f"{k} {v:.2f}s" for k, v in step.timings.items())
+            out.print(
+                Panel(
+                    "\n".join(body) or "(empty)",
+                    title=f"{i} · {step.agent} · round {step.round}",
+                    subtitle=f"{step.usage.total_tokens} tokens · {timing}",
+                    title_align="left",
+                ),
+                highlight=False,
+                markup=True,
+            )
+
+
+@runs_app.command("export")
+def runs_export(
+    ident: Annotated[str, typer.Argument(metavar="ID", help="Run or trajectory id.")],
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="One trajectory per line (the format).")] = True,
+    db: Db = None,
+) -> None:
+    """Write the run's trajectories as JSON Lines to stdout, one complete trajectory per line."""
+    store = _store(db)
+    _, ids = store.resolve(ident)
+    for i in ids:
+        print(store.load(i).to_json())
+
+
+@memory_app.command("stats")
+def memory_stats(db: Db = None, as_json: Json = False) -> None:
+    """Counts of runs, problems, trajectories (and verified ones), steps and made tools."""
+    stats = _store(db).stats()
+    if as_json:
+        print(json.dumps(stats))
+        return
+    table = Table(title="solvegraph memory", show_header=False)
+    for k, v in stats.items():
+        table.add_row(k, str(v))
+    out.print(table)
+
+
+@memory_app.command("search")
+def memory_search(
+    query: Annotated[str, typer.Argument(help="Text to look for (full-text, BM25).")],
+    db: Db = None,
+    k: Annotated[int, typer.Option("-k", help="How many results.")] = 5,
+    verified: Annotated[bool, typer.Option("--verified", help="Only verified trajectories.")] = False,
+    as_json: Json = False,
+) -> None:
+    """Stored problems most similar to TEXT, with their latest answer."""
+    hits = _store(db).search(query, k=k, verified_only=verified)
+    if as_json:
+        print(json.dumps(hits))
+        return
+    table = Table(title=f"memory search: {query}")
+    for col in ("trajectory", "verified", "answer", "problem"):
+        table.add_column(col)
+    for h in hits:
+        table.add_row(
+            (h["trajectory"] or "-")[:12], "yes" if h["verified"] else "no", str(h["answer"]), h["problem"][:100]
+        )
+    out.print(table)
+
+
+@memory_app.command("tools")
+def memory_tools(db: Db = None, as_json: Json = False) -> None:
+    """Tools made from verified code, with their use and success counts."""
+    from .memory.toolmaking import list_tools
+
+    rows = list_tools(_store(db))
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table(title="made tools")
+    for col in ("signature", "uses", "successes", "failures", "rank", "docstring"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["signature"],
+            str(r["uses"]),
+            str(r["successes"]),
+            str(r["failures"]),
+            str(r["rank"]),
+            (r["docstring"] or "").splitlines()[0] if r["docstring"] else "",
+        )
+    out.print(table)

@@ -1,0 +1,75 @@
+"""Memory as the graph sees it: before a solve (cache, examples, made tools) and around it (recording)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from .models import MadeTool
+from .retrieval import worked_examples
+from .store import Store
+from .toolmaking import harvest, record_outcome, tools_for
+from .trajectory import Step, Trajectory
+
+
+@dataclass
+class Preparation:
+    cached: tuple[str, str] | None = None  # (answer, trajectory id)
+    examples: str = ""
+    tools: list[MadeTool] = field(default_factory=list)
+
+
+class Memory:
+    """Stores every trajectory as it runs, and makes solved problems help the next ones."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        retrieve_k: int = 3,
+        use_cache: bool = True,
+        make_tools: bool = True,
+        run_kind: str = "solve",
+        run_id: str | None = None,
+    ) -> None:
+        self.store = store
+        self.retrieve_k = retrieve_k
+        self.use_cache = use_cache
+        self.make_tools = make_tools
+        self.run_kind = run_kind
+        self.run_id = run_id
+
+    def ensure_run(self, model: str, config: dict | None = None, dataset: str | None = None) -> str:
+        if self.run_id is None:
+            self.run_id = self.store.start_run(self.run_kind, model, dataset, config)
+        return self.run_id
+
+    def prepare(self, problem: str, config_hash: str, *, dataset_id: str | None = None) -> Preparation:
+        prep = Preparation()
+        if self.use_cache:
+            prep.cached = self.store.cached_answer(problem, config_hash)
+            if prep.cached:
+                return prep
+        if self.retrieve_k > 0:
+            prep.examples = worked_examples(self.store, problem, self.retrieve_k, exclude_dataset_id=dataset_id)
+        if self.make_tools:
+            prep.tools = tools_for(self.store, problem, exclude_dataset_id=dataset_id)
+        return prep
+
+    def cache_hit(self, trajectory: Trajectory, cached: tuple[str, str]) -> None:
+        answer, source = cached
+        trajectory.steps.append(
+            Step(
+                agent="memory",
+                round=0,
+                reply=f"exact cache hit: verified answer of {source}",
+                verdict={"accepted": True, "source": "cache", "feedback": source},
+            )
+        )
+        trajectory.answer, trajectory.solved, trajectory.status = answer, True, "solved"
+        trajectory.finished_at = time.time()
+
+    def after(self, trajectory: Trajectory, tools: list[MadeTool]) -> dict[str, list[str]]:
+        used = record_outcome(self.store, tools, trajectory) if tools else []
+        made = harvest(self.store, trajectory) if self.make_tools else []
+        return {"used_tools": used, "made_tools": made}

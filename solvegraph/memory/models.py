@@ -1,0 +1,120 @@
+"""SQLAlchemy 2 models for the trajectory memory. One schema for SQLite and PostgreSQL.
+
+Steps are rows of their own, written as the graph runs, so a crash loses at most
+the step in flight. ``SCHEMA_VERSION`` is stored in ``meta``; a database written by
+another version is refused with a clear message instead of being misread.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+SCHEMA_VERSION = 1
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Meta(Base):
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Run(Base):
+    """One invocation: a solve, a chat session or a benchmark run."""
+
+    __tablename__ = "runs"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # solve | chat | bench
+    model: Mapped[str] = mapped_column(String(200), default="")
+    dataset: Mapped[str | None] = mapped_column(String(200))
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    trajectories: Mapped[list[TrajectoryRow]] = relationship(back_populates="run")
+
+
+class Problem(Base):
+    """A problem text, once, by content hash; ``dataset_id`` ties it to a benchmark sample."""
+
+    __tablename__ = "problems"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    dataset_id: Mapped[str | None] = mapped_column(String(200), index=True)
+
+
+class TrajectoryRow(Base):
+    __tablename__ = "trajectories"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), index=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"), index=True)
+    model: Mapped[str] = mapped_column(String(200), default="")
+    config_hash: Mapped[str] = mapped_column(String(64), default="", index=True)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    answer: Mapped[str | None] = mapped_column(Text)
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    gold: Mapped[str | None] = mapped_column(Text)
+    score: Mapped[float | None] = mapped_column(Float)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    run: Mapped[Run] = relationship(back_populates="trajectories")
+    problem: Mapped[Problem] = relationship()
+    steps: Mapped[list[StepRow]] = relationship(order_by="StepRow.seq", back_populates="trajectory")
+
+    __table_args__ = (Index("ix_traj_problem_verified", "problem_id", "verified"),)
+
+
+class StepRow(Base):
+    __tablename__ = "steps"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    trajectory_id: Mapped[str] = mapped_column(ForeignKey("trajectories.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    agent: Mapped[str] = mapped_column(String(16))
+    round: Mapped[int] = mapped_column(Integer, default=0)
+    messages: Mapped[list[Any]] = mapped_column(default=list)
+    reply: Mapped[str] = mapped_column(Text, default="")
+    tool_calls: Mapped[list[Any]] = mapped_column(default=list)
+    tool_results: Mapped[list[Any]] = mapped_column(default=list)
+    verdict: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    model_calls: Mapped[int] = mapped_column(Integer, default=0)
+    timings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    started_at: Mapped[float] = mapped_column(Float, default=0.0)
+    trajectory: Mapped[TrajectoryRow] = relationship(back_populates="steps")
+
+
+class MadeTool(Base):
+    """A function extracted from verified code, kept for reuse (LATM / CRAFT)."""
+
+    __tablename__ = "made_tools"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    signature: Mapped[str] = mapped_column(Text)
+    docstring: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(Text)
+    source_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    problem_text: Mapped[str] = mapped_column(Text, default="")
+    origin_trajectory: Mapped[str | None] = mapped_column(String(32))
+    origin_problem_hash: Mapped[str] = mapped_column(String(64), default="")
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    successes: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    @property
+    def rank(self) -> float:
+        """Laplace-smoothed success rate: a tool that later fails verification sinks."""
+        return (self.successes + 1) / (self.successes + self.failures + 2)

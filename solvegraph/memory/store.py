@@ -1,0 +1,559 @@
+"""The trajectory store: SQLite by default, PostgreSQL through the same code.
+
+SQLite runs in WAL mode with a busy timeout so many benchmark workers can write at
+once; every step is its own short transaction, so a crash loses at most the step
+in flight. Problems are indexed for full-text search (FTS5 on SQLite, a tsvector
+GIN index on PostgreSQL). Every way a database can be unusable ends in one
+:class:`StoreError` line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sqlite3
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from sqlalchemy import create_engine, event, func, inspect, select, text, update
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from ..errors import SolvegraphError
+from .models import SCHEMA_VERSION, Base, MadeTool, Meta, Problem, Run, StepRow, TrajectoryRow
+from .trajectory import Step, Trajectory, Usage
+
+
+class StoreError(SolvegraphError):
+    """The database cannot be used; the message says why and which one."""
+
+
+def default_db_url() -> str:
+    folder = Path(platformdirs.user_data_dir("solvegraph"))
+    return f"sqlite:///{folder / 'memory.sqlite'}"
+
+
+def content_hash(text_: str) -> str:
+    return hashlib.sha256(" ".join(text_.split()).encode()).hexdigest()
+
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]{2,}")
+_STOP = frozenset(
+    [
+        "the",
+        "and",
+        "for",
+        "are",
+        "with",
+        "that",
+        "this",
+        "what",
+        "how",
+        "many",
+        "much",
+        "from",
+        "each",
+        "has",
+        "have",
+        "its",
+        "was",
+        "were",
+        "will",
+        "which",
+        "into",
+        "than",
+        "then",
+        "them",
+        "they",
+        "their",
+        "there",
+        "these",
+        "those",
+        "per",
+        "can",
+        "does",
+        "did",
+        "not",
+    ]
+)
+
+
+def query_terms(text_: str, limit: int = 24) -> list[str]:
+    """Distinct content words, for an OR full-text query (never raw user text in MATCH)."""
+    seen: dict[str, None] = {}
+    for w in _WORD.findall(text_.lower()):
+        if w not in _STOP:
+            seen.setdefault(w, None)
+        if len(seen) >= limit:
+            break
+    return list(seen)
+
+
+class Store:
+    def __init__(self, url: str | None = None) -> None:
+        url = url or os.environ.get("SOLVEGRAPH_DB") or default_db_url()
+        try:
+            self.url = make_url(url)
+        except ArgumentError:
+            raise StoreError(
+                f"invalid database URL {url!r}: expected e.g. sqlite:///path/memory.sqlite or "
+                "postgresql+psycopg://user@host/db"
+            ) from None
+        self.display = self.url.render_as_string(hide_password=True)
+        self.dialect = self.url.get_backend_name()
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise StoreError(f"unsupported database {self.display}: use sqlite or postgresql")
+        self.engine = self._engine()
+        self._session = sessionmaker(self.engine, expire_on_commit=False)
+        self._initialize()
+
+    # -- setup ------------------------------------------------------------------
+    def _engine(self) -> Engine:
+        try:
+            if self.dialect == "sqlite":
+                return self._sqlite_engine()
+            url = self.url
+            if url.drivername == "postgresql":
+                url = url.set(drivername="postgresql+psycopg")
+            return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+        except (NoSuchModuleError, ModuleNotFoundError) as exc:
+            raise StoreError(f"no driver for {self.display}: {exc}") from None
+
+    def _sqlite_engine(self) -> Engine:
+        database = self.url.database or ""
+        if database and database != ":memory:":
+            path = Path(database).expanduser()
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the folder for {path}: {exc.strerror}") from None
+            # No write bit at all counts as read-only even for root, who would otherwise write through it.
+            if path.exists() and (not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222):
+                raise StoreError(
+                    f"database file {path} is read-only; solvegraph needs to write to it "
+                    "(fix its permissions or pass another --db)"
+                )
+            if not os.access(path.parent, os.W_OK):
+                raise StoreError(f"the folder of {path} is read-only; SQLite needs it for its WAL files")
+        engine = create_engine(self.url, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA busy_timeout=60000")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+
+    def _initialize(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                tables = set(inspect(conn).get_table_names())
+            if "meta" in tables:
+                with self._session() as s:
+                    row = s.get(Meta, "schema_version")
+                version = int(row.value) if row is not None else None
+                if version != SCHEMA_VERSION:
+                    raise StoreError(
+                        f"database {self.display} has schema version {version}; this solvegraph uses "
+                        f"version {SCHEMA_VERSION}. Use another --db, or export and re-import the runs"
+                    )
+                return
+            if tables & {"runs", "trajectories", "steps"}:
+                raise StoreError(
+                    f"database {self.display} holds tables that are not a solvegraph memory "
+                    "(no schema version); use another --db"
+                )
+            Base.metadata.create_all(self.engine)
+            with self.engine.begin() as conn:
+                if self.dialect == "sqlite":
+                    conn.execute(
+                        text(
+                            "CREATE VIRTUAL TABLE IF NOT EXISTS problems_fts USING fts5(text, "
+                            "content='problems', content_rowid='id')"
+                        )
+                    )
+                    conn.execute(
+                        text(
+                            "CREATE TRIGGER IF NOT EXISTS problems_fts_ai AFTER INSERT ON problems BEGIN "
+                            "INSERT INTO problems_fts(rowid, text) VALUES (new.id, new.text); END"
+                        )
+                    )
+                else:
+                    conn.execute(
+                        text(
+                            "CREATE INDEX IF NOT EXISTS ix_problems_tsv ON problems "
+                            "USING GIN (to_tsvector('english', text))"
+                        )
+                    )
+                conn.execute(Meta.__table__.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+        except StoreError:
+            raise
+        except (OperationalError, DatabaseError, sqlite3.DatabaseError) as exc:
+            raise StoreError(self._explain(exc)) from None
+
+    def _explain(self, exc: Exception) -> str:
+        orig = getattr(exc, "orig", exc)
+        first = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+        if self.dialect == "sqlite":
+            if "not a database" in first or "malformed" in first:
+                return f"{self.url.database} is not a valid SQLite database (corrupt or another kind of file): {first}"
+            if "readonly" in first or "read-only" in first:
+                return f"database file {self.url.database} is read-only: {first}"
+            return f"cannot open SQLite database {self.url.database}: {first}"
+        return f"cannot use database {self.display}: {first}"
+
+    def session(self) -> Session:
+        return self._session()
+
+    def _guard(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except StoreError:
+            raise
+        except (SQLAlchemyError, sqlite3.DatabaseError) as exc:
+            raise StoreError(self._explain(exc)) from None
+
+    # -- writing ----------------------------------------------------------------
+    def start_run(
+        self,
+        kind: str,
+        model: str = "",
+        dataset: str | None = None,
+        config: dict[str, Any] | None = None,
+        run_id: str | None = None,
+    ) -> str:
+        run_id = run_id or uuid.uuid4().hex
+
+        def write() -> None:
+            with self._session.begin() as s:
+                s.add(Run(id=run_id, kind=kind, model=model, dataset=dataset, config=config or {}))
+
+        self._guard(write)
+        return run_id
+
+    def _problem_id(self, s: Session, problem: str, dataset_id: str | None) -> int:
+        h = content_hash(problem)
+        found = s.execute(select(Problem.id).where(Problem.content_hash == h)).scalar()
+        if found is not None:
+            return int(found)
+        row = Problem(content_hash=h, text=problem, dataset_id=dataset_id)
+        s.add(row)
+        s.flush()
+        return row.id
+
+    def begin(
+        self,
+        trajectory: Trajectory,
+        run_id: str,
+        *,
+        dataset_id: str | None = None,
+        gold: str | None = None,
+        config_hash: str = "",
+    ) -> None:
+        """Record a trajectory as started (before its first step)."""
+
+        def write() -> None:
+            with self._session.begin() as s:
+                pid = self._problem_id(s, trajectory.problem, dataset_id)
+                s.add(
+                    TrajectoryRow(
+                        id=trajectory.id,
+                        run_id=run_id,
+                        problem_id=pid,
+                        model=trajectory.model,
+                        config_hash=config_hash,
+                        status="running",
+                        gold=gold,
+                        started_at=_dt(trajectory.started_at),
+                    )
+                )
+
+        self._guard(write)
+
+    def add_step(self, trajectory_id: str, seq: int, step: Step) -> None:
+        """One step, one transaction: committed the moment it is taken."""
+
+        def write() -> None:
+            with self._session.begin() as s:
+                s.add(_step_row(trajectory_id, seq, step))
+
+        self._guard(write)
+
+    def finish(self, trajectory: Trajectory, *, score: float | None = None) -> None:
+        usage = trajectory.usage
+
+        def write() -> None:
+            with self._session.begin() as s:
+                s.execute(
+                    update(TrajectoryRow)
+                    .where(TrajectoryRow.id == trajectory.id)
+                    .values(
+                        status=trajectory.status,
+                        answer=trajectory.answer,
+                        verified=trajectory.solved,
+                        score=score,
+                        prompt_tokens=usage.prompt_tokens,
+                        completion_tokens=usage.completion_tokens,
+                        finished_at=_dt(trajectory.finished_at) if trajectory.finished_at else None,
+                    )
+                )
+
+        self._guard(write)
+
+    def save_many(self, items: list[tuple[Trajectory, str, str | None]]) -> None:
+        """Batched insert of finished trajectories: (trajectory, run_id, dataset_id)."""
+
+        def write() -> None:
+            with self._session.begin() as s:
+                for t, run_id, dataset_id in items:
+                    pid = self._problem_id(s, t.problem, dataset_id)
+                    u = t.usage
+                    s.add(
+                        TrajectoryRow(
+                            id=t.id,
+                            run_id=run_id,
+                            problem_id=pid,
+                            model=t.model,
+                            status=t.status,
+                            answer=t.answer,
+                            verified=t.solved,
+                            prompt_tokens=u.prompt_tokens,
+                            completion_tokens=u.completion_tokens,
+                            started_at=_dt(t.started_at),
+                            finished_at=_dt(t.finished_at) if t.finished_at else None,
+                        )
+                    )
+                    s.add_all(_step_row(t.id, i, step) for i, step in enumerate(t.steps))
+
+        self._guard(write)
+
+    def score(self, trajectory_id: str, score: float) -> None:
+        def write() -> None:
+            with self._session.begin() as s:
+                s.execute(update(TrajectoryRow).where(TrajectoryRow.id == trajectory_id).values(score=score))
+
+        self._guard(write)
+
+    # -- reading ----------------------------------------------------------------
+    def load(self, trajectory_id: str) -> Trajectory:
+        with self._session() as s:
+            row = s.execute(
+                select(TrajectoryRow)
+                .where(TrajectoryRow.id == trajectory_id)
+                .options(selectinload(TrajectoryRow.steps), selectinload(TrajectoryRow.problem))
+            ).scalar()
+            if row is None:
+                raise StoreError(f"no trajectory {trajectory_id!r} in {self.display}")
+            return _trajectory(row)
+
+    def resolve(self, ident: str) -> tuple[str, list[str]]:
+        """A run id or trajectory id (or a unique prefix of one) → (run id, trajectory ids)."""
+        with self._session() as s:
+            runs = s.execute(select(Run.id).where(Run.id.startswith(ident)).limit(2)).scalars().all()
+            trajs = s.execute(
+                select(TrajectoryRow.id, TrajectoryRow.run_id).where(TrajectoryRow.id.startswith(ident)).limit(2)
+            ).all()
+            if len(runs) + len(trajs) > 1 and not (len(runs) == 1 and runs[0] == ident):
+                raise StoreError(f"{ident!r} is ambiguous: give more characters")
+            if runs:
+                ids = (
+                    s.execute(
+                        select(TrajectoryRow.id)
+                        .where(TrajectoryRow.run_id == runs[0])
+                        .order_by(TrajectoryRow.started_at)
+                    )
+                    .scalars()
+                    .all()
+                )
+                return runs[0], list(ids)
+            if trajs:
+                return trajs[0].run_id, [trajs[0].id]
+        raise StoreError(f"no run or trajectory {ident!r} in {self.display}")
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        with self._session() as s:
+            counts = (
+                select(
+                    TrajectoryRow.run_id,
+                    func.count().label("n"),
+                    func.sum(func.cast(TrajectoryRow.verified, type_=TrajectoryRow.prompt_tokens.type)).label("solved"),
+                )
+                .group_by(TrajectoryRow.run_id)
+                .subquery()
+            )
+            rows = s.execute(
+                select(Run, counts.c.n, counts.c.solved)
+                .outerjoin(counts, counts.c.run_id == Run.id)
+                .order_by(Run.created_at.desc())
+                .limit(limit)
+            ).all()
+            return [
+                {
+                    "id": r.id,
+                    "kind": r.kind,
+                    "model": r.model,
+                    "dataset": r.dataset,
+                    "created_at": r.created_at.isoformat() if r.created_at else None,
+                    "trajectories": int(n or 0),
+                    "solved": int(solved or 0),
+                }
+                for r, n, solved in rows
+            ]
+
+    def stats(self) -> dict[str, Any]:
+        with self._session() as s:
+
+            def count(model: Any, *where: Any) -> int:
+                return int(s.execute(select(func.count()).select_from(model).where(*where)).scalar() or 0)
+
+            return {
+                "database": self.display,
+                "schema_version": SCHEMA_VERSION,
+                "runs": count(Run),
+                "problems": count(Problem),
+                "trajectories": count(TrajectoryRow),
+                "verified": count(TrajectoryRow, TrajectoryRow.verified.is_(True)),
+                "steps": count(StepRow),
+                "made_tools": count(MadeTool),
+            }
+
+    def cached_answer(self, problem: str, config_hash: str) -> tuple[str, str] | None:
+        """(answer, trajectory id) of a verified run of this exact problem and configuration."""
+        with self._session() as s:
+            row = s.execute(
+                select(TrajectoryRow.answer, TrajectoryRow.id)
+                .join(Problem)
+                .where(
+                    Problem.content_hash == content_hash(problem),
+                    TrajectoryRow.config_hash == config_hash,
+                    TrajectoryRow.verified.is_(True),
+                    TrajectoryRow.answer.is_not(None),
+                )
+                .order_by(TrajectoryRow.finished_at.desc())
+                .limit(1)
+            ).first()
+            return (row.answer, row.id) if row else None
+
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        verified_only: bool = False,
+        exclude_hash: str | None = None,
+        exclude_dataset_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Problems ranked by BM25 (FTS5) or ts_rank (PostgreSQL), each with its latest trajectory."""
+        terms = query_terms(query)
+        if not terms:
+            return []
+        verified = (
+            "AND EXISTS (SELECT 1 FROM trajectories t WHERE t.problem_id = p.id AND t.verified)"
+            if verified_only
+            else ""
+        )
+        excl = "AND p.content_hash != :h " if exclude_hash else ""
+        excl += "AND (p.dataset_id IS NULL OR p.dataset_id != :d) " if exclude_dataset_id else ""
+        if self.dialect == "sqlite":
+            sql = (
+                f"SELECT p.id, p.text, bm25(problems_fts) AS rank FROM problems_fts "
+                f"JOIN problems p ON p.id = problems_fts.rowid WHERE problems_fts MATCH :q {excl} {verified} "
+                f"ORDER BY rank LIMIT :k"
+            )
+            q = " OR ".join(f'"{t}"' for t in terms)
+        else:
+            sql = (
+                f"SELECT p.id, p.text, ts_rank_cd(to_tsvector('english', p.text), query) AS rank "
+                f"FROM problems p, to_tsquery('english', :q) query "
+                f"WHERE to_tsvector('english', p.text) @@ query {excl} {verified} ORDER BY rank DESC LIMIT :k"
+            )
+            q = " | ".join(terms)
+        params = {"q": q, "k": k, "h": exclude_hash, "d": exclude_dataset_id}
+
+        def run() -> list[dict[str, Any]]:
+            with self._session() as s:
+                hits = s.execute(text(sql), params).all()
+                out = []
+                for pid, ptext, rank in hits:
+                    cond = [TrajectoryRow.problem_id == pid]
+                    if verified_only:
+                        cond.append(TrajectoryRow.verified.is_(True))
+                    t = s.execute(
+                        select(TrajectoryRow.id, TrajectoryRow.answer, TrajectoryRow.verified)
+                        .where(*cond)
+                        .order_by(TrajectoryRow.started_at.desc())
+                        .limit(1)
+                    ).first()
+                    out.append(
+                        {
+                            "problem": ptext,
+                            "rank": float(rank),
+                            "trajectory": t.id if t else None,
+                            "answer": t.answer if t else None,
+                            "verified": bool(t.verified) if t else False,
+                        }
+                    )
+                return out
+
+        return self._guard(run)  # type: ignore[no-any-return]
+
+
+def _dt(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def _step_row(trajectory_id: str, seq: int, step: Step) -> StepRow:
+    return StepRow(
+        trajectory_id=trajectory_id,
+        seq=seq,
+        agent=step.agent,
+        round=step.round,
+        messages=step.messages,
+        reply=step.reply,
+        tool_calls=step.tool_calls,
+        tool_results=step.tool_results,
+        verdict=step.verdict,
+        prompt_tokens=step.usage.prompt_tokens,
+        completion_tokens=step.usage.completion_tokens,
+        model_calls=step.usage.calls,
+        timings=step.timings,
+        started_at=step.started_at,
+    )
+
+
+def _trajectory(row: TrajectoryRow) -> Trajectory:
+    steps = [
+        Step(
+            agent=r.agent,
+            round=r.round,
+            messages=r.messages or [],
+            reply=r.reply or "",
+            tool_calls=r.tool_calls or [],
+            tool_results=r.tool_results or [],
+            verdict=r.verdict,
+            usage=Usage(r.prompt_tokens, r.completion_tokens, r.model_calls),
+            started_at=r.started_at,
+            timings=r.timings or {},
+        )
+        for r in row.steps
+    ]
+    return Trajectory(
+        problem=row.problem.text,
+        id=row.id,
+        model=row.model,
+        steps=steps,
+        answer=row.answer,
+        solved=row.verified,
+        status=row.status,
+        started_at=row.started_at.timestamp(),
+        finished_at=row.finished_at.timestamp() if row.finished_at else None,
+    )

@@ -1,0 +1,159 @@
+"""Tool-making (LATM / CRAFT): functions from verified code become reusable tools.
+
+Top-level functions defined in the python calls of a *verified* trajectory are
+extracted with their source, signature and docstring, de-duplicated by normalised
+source, and stored. For a new, similar problem they are loaded into the kernel and
+the solver is told they exist. Each later use is counted; a tool used in a run that
+fails verification loses rank.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+
+from .models import MadeTool
+from .store import Store, content_hash
+from .trajectory import Trajectory
+
+
+@dataclass
+class Extracted:
+    name: str
+    signature: str
+    docstring: str
+    source: str
+    source_hash: str
+
+
+def extract_functions(code: str) -> list[Extracted]:
+    """Public top-level functions of ``code`` that parse; their normalised-source hash de-duplicates."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    out = []
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef) or node.name.startswith("_"):
+            continue
+        source = ast.get_source_segment(code, node) or ast.unparse(node)
+        normalised = ast.unparse(node)
+        signature = f"{node.name}({ast.unparse(node.args)})"
+        out.append(
+            Extracted(
+                node.name,
+                signature,
+                ast.get_docstring(node) or "",
+                source,
+                hashlib.sha256(normalised.encode()).hexdigest(),
+            )
+        )
+    return out
+
+
+def python_code(trajectory: Trajectory, *, ok_only: bool = True) -> list[str]:
+    """The code of the agents' python calls (not memory's own loading of made tools)."""
+    codes = []
+    for step in trajectory.steps:
+        if step.agent == "memory":
+            continue
+        results = {r.get("id"): r for r in step.tool_results}
+        for call in step.tool_calls:
+            if call.get("name") != "python" or not isinstance(call.get("arguments"), dict):
+                continue
+            if ok_only and not results.get(call.get("id"), {}).get("ok"):
+                continue
+            codes.append(str(call["arguments"].get("code", "")))
+    return codes
+
+
+def harvest(store: Store, trajectory: Trajectory) -> list[str]:
+    """Store the functions of a verified trajectory; returns the names newly added."""
+    if not trajectory.solved:
+        return []
+    added = []
+    with store.session() as s, s.begin():
+        for code in python_code(trajectory):
+            for fn in extract_functions(code):
+                exists = s.execute(select(MadeTool.id).where(MadeTool.source_hash == fn.source_hash)).scalar()
+                if exists is not None:
+                    continue
+                s.add(
+                    MadeTool(
+                        name=fn.name,
+                        signature=fn.signature,
+                        docstring=fn.docstring,
+                        source=fn.source,
+                        source_hash=fn.source_hash,
+                        problem_text=trajectory.problem[:2000],
+                        origin_trajectory=trajectory.id,
+                        origin_problem_hash=content_hash(trajectory.problem),
+                    )
+                )
+                added.append(fn.name)
+    return added
+
+
+def tools_for(
+    store: Store, problem: str, k: int = 3, *, exclude_dataset_id: str | None = None, min_rank: float = 0.25
+) -> list[MadeTool]:
+    """Made tools from the most similar verified problems, best rank first; never from this problem."""
+    h = content_hash(problem)
+    similar = store.search(problem, k=10, verified_only=True, exclude_hash=h, exclude_dataset_id=exclude_dataset_id)
+    texts = [hit["problem"][:2000] for hit in similar]
+    if not texts:
+        return []
+    with store.session() as s:
+        rows = (
+            s.execute(select(MadeTool).where(MadeTool.problem_text.in_(texts), MadeTool.origin_problem_hash != h))
+            .scalars()
+            .all()
+        )
+    order = {t: i for i, t in enumerate(texts)}
+    ranked = [r for r in rows if r.rank >= min_rank]
+    ranked.sort(key=lambda r: (order.get(r.problem_text, 99), -r.rank))
+    seen: set[str] = set()
+    out = []
+    for r in ranked:
+        if r.name not in seen:
+            seen.add(r.name)
+            out.append(r)
+    return out[:k]
+
+
+def record_outcome(store: Store, tools: list[MadeTool], trajectory: Trajectory) -> list[str]:
+    """Count a use for every loaded tool the code called; success or failure by the verdict."""
+    code = "\n".join(python_code(trajectory, ok_only=False))
+    used = [t for t in tools if re.search(rf"\b{re.escape(t.name)}\s*\(", code)]
+    if not used:
+        return []
+    field = MadeTool.successes if trajectory.solved else MadeTool.failures
+    with store.session() as s, s.begin():
+        for t in used:
+            s.execute(
+                update(MadeTool).where(MadeTool.id == t.id).values(uses=MadeTool.uses + 1, **{field.key: field + 1})
+            )
+    return [t.name for t in used]
+
+
+def list_tools(store: Store) -> list[dict[str, Any]]:
+    with store.session() as s:
+        rows = s.execute(select(MadeTool).order_by(MadeTool.uses.desc(), MadeTool.created_at)).scalars().all()
+        return [
+            {
+                "name": r.name,
+                "signature": r.signature,
+                "docstring": r.docstring,
+                "uses": r.uses,
+                "successes": r.successes,
+                "failures": r.failures,
+                "rank": round(r.rank, 3),
+                "origin_trajectory": r.origin_trajectory,
+            }
+            for r in rows
+        ]
