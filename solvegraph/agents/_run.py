@@ -69,6 +69,7 @@ class SolveGraph:
         on_event: EventSink | None = None,
         dataset_id: str | None = None,
         gold: str | None = None,
+        trajectory: Trajectory | None = None,
     ) -> Trajectory:
         """Run the graph; ``session`` may be passed to keep a kernel across chat turns."""
         problem = (problem or "").strip()
@@ -77,7 +78,7 @@ class SolveGraph:
         own_session = session is None
         session = session or ToolSession(options=self.session_options)
         sinks = [*self.event_sinks, *([on_event] if on_event else [])]
-        trajectory = Trajectory(problem=problem, model=self.client.model)
+        trajectory = trajectory or Trajectory(problem=problem, model=self.client.model)
         step_sinks = list(self.step_sinks)
         memory, made_tools = self.memory, []
         try:

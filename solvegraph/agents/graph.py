@@ -38,6 +38,7 @@ def finish_node(ctx: RunContext, state: SolveState) -> SolveState:
     t = ctx.trajectory
     t.answer, t.solved = attempt.get("answer"), solved
     t.status = "solved" if solved else "unsolved"
+    t.stop_reason = reason
     t.finished_at = time.time()
     ctx.emit("answer" if solved else "gave_up", "graph", state.get("round", 1), answer=t.answer, reason=reason)
     return {"answer": t.answer, "solved": solved, "stop_reason": reason}

@@ -99,9 +99,71 @@ MINIF2F = Dataset(
 )
 
 
+def _gsm8k_row(record: dict[str, Any], line: int) -> Sample:
+    question, answer = text_field(record, "question"), text_field(record, "answer")
+    if "####" not in answer:
+        raise ValueError("answer has no '####' final number")
+    gold = answer.rsplit("####", 1)[1].strip().replace(",", "")
+    return Sample(f"gsm8k-{line}", question, gold, {"line": line})
+
+
+def _mbpp_row(record: dict[str, Any], line: int) -> Sample:
+    tests = record["test_list"]
+    if not isinstance(tests, list) or not tests:
+        raise ValueError("test_list must be a non-empty list of asserts")
+    text_ = text_field(record, "text")
+    # The asserts show the expected function name and signature, as in the MBPP paper's prompt.
+    question = f"{text_}\nYour code should pass these tests:\n" + "\n".join(tests)
+    task = int(record["task_id"])
+    split = "test" if 11 <= task <= 510 else "prompt" if task <= 10 else "validation" if task <= 600 else "train"
+    return Sample(
+        f"mbpp-{task}",
+        question,
+        {"tests": tests, "setup": record.get("test_setup_code", "")},
+        {"line": line, "split": split, "kind": "code"},
+    )
+
+
+GSM8K = Dataset(
+    "gsm8k",
+    "GSM8K grade-school math (test split, 1319); gold is the number after ####",
+    _gsm8k_row,
+    "numeric",
+    "gsm8k/test.jsonl",
+)
+MBPP = Dataset(
+    "mbpp",
+    "MBPP Python tasks; the standard test split is task_id 11-510 (--split test)",
+    _mbpp_row,
+    "unit_tests",
+    "mbpp/mbpp.jsonl",
+)
+
+
+def jsonl_dataset(question_fields: list[str], answer_field: str, scorer: str = "numeric") -> Dataset:
+    """Any JSONL file: question from one or more fields (joined with a space), answer from one field."""
+
+    def row(record: dict[str, Any], line: int) -> Sample:
+        parts = [str(record[f]).strip() for f in question_fields]
+        question = " ".join(p for p in parts if p)
+        if not question:
+            raise ValueError(f"empty question in field(s) {', '.join(question_fields)}")
+        if answer_field not in record:
+            raise KeyError(answer_field)
+        sample_id = str(record.get("id", record.get("task_id", f"line{line}")))
+        return Sample(
+            f"jsonl-{sample_id}",
+            question,
+            record[answer_field],
+            {"line": line, "category": record.get("category") or record.get("type")},
+        )
+
+    return Dataset("jsonl", f"JSONL file: question {'+'.join(question_fields)}, answer {answer_field}", row, scorer)
+
+
 @hookimpl
 def solvegraph_datasets() -> list[Dataset]:
-    return [*OPTIMIZATION_DATASETS, MINIF2F]
+    return [GSM8K, MBPP, *OPTIMIZATION_DATASETS, MINIF2F]
 
 
 @hookimpl

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,13 +27,23 @@ class Scorer:
     plugin: str = ""
 
 
+_UNIT_TAIL = re.compile(r"^\s*([-+]?\$?[\d,]*\.?\d+(?:[eE][-+]?\d+)?\s*%?)\s*[A-Za-z][A-Za-z ./]*$")
+
+
 def _number(value: Any) -> float | None:
+    """A number from an answer: commas, $, %, fractions and a trailing unit ("18 dollars") are stripped."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
         return float(value)
     text = normalize(str(value)) if value is not None else None
-    return to_number(text) if text is not None else None
+    if text is None:
+        return None
+    number = to_number(text)
+    if number is None:
+        m = _UNIT_TAIL.match(text)
+        number = to_number(m.group(1)) if m else None
+    return number
 
 
 def is_infeasible(value: Any) -> bool:
@@ -83,6 +94,23 @@ def proof_score(prediction: str | None, gold: Any, trajectory: dict[str, Any] | 
     last = results[-1]
     accepted = bool(last.get("ok") and last.get("data", {}).get("accepted"))
     return Score(accepted, {"reasons": last.get("data", {}).get("reasons", [])})
+
+
+def unit_test_score(prediction: str | None, gold: Any, trajectory: dict[str, Any] | None = None) -> Score:
+    """Run the produced code and the task's asserts in a fresh, sandboxed kernel (its own process and limits)."""
+    from ..plugins import ToolSession
+    from ..tools.python_kernel import python
+
+    if not prediction or not prediction.strip():
+        return Score(False, {"reason": "no code was produced"})
+    tests = gold.get("tests", []) if isinstance(gold, dict) else list(gold)
+    setup = gold.get("setup", "") if isinstance(gold, dict) else ""
+    with ToolSession(options={"cell_timeout": 10}) as session:  # a clean kernel, not the solver's
+        ran = python.run({"code": prediction}, session)
+        if not ran.ok:
+            return Score(False, {"reason": f"the code failed: {ran.error}"})
+        result = python.run({"code": "\n".join([setup, *tests])}, session)
+    return Score(result.ok, {} if result.ok else {"reason": f"a test failed: {result.error}"})
 
 
 BUILTIN_SCORERS = [

@@ -187,6 +187,10 @@ class Store:
                             "INSERT INTO problems_fts(rowid, text) VALUES (new.id, new.text); END"
                         )
                     )
+                    conn.execute(
+                        text("CREATE VIRTUAL TABLE IF NOT EXISTS problems_fts_vocab USING fts5vocab(problems_fts, row)")
+                    )
+
                 else:
                     conn.execute(
                         text(
@@ -318,23 +322,44 @@ class Store:
         def write() -> None:
             with self._session.begin() as s:
                 hashes = {content_hash(t.problem): (t.problem, d) for t, _, d in items}
-                known = dict(s.execute(select(Problem.content_hash, Problem.id)
-                                       .where(Problem.content_hash.in_(list(hashes)))).tuples().all())
-                missing = [{"content_hash": h, "text": p, "dataset_id": d} for h, (p, d) in hashes.items()
-                           if h not in known]
+                known = dict(
+                    s.execute(select(Problem.content_hash, Problem.id).where(Problem.content_hash.in_(list(hashes))))
+                    .tuples()
+                    .all()
+                )
+                missing = [
+                    {"content_hash": h, "text": p, "dataset_id": d} for h, (p, d) in hashes.items() if h not in known
+                ]
                 if missing:
-                    rows = s.execute(insert(Problem).returning(Problem.content_hash, Problem.id,
-                                                               sort_by_parameter_order=True), missing)
+                    rows = s.execute(
+                        insert(Problem).returning(Problem.content_hash, Problem.id, sort_by_parameter_order=True),
+                        missing,
+                    )
                     known.update(rows.tuples().all())
                 trajectories, steps = [], []
                 for t, run_id, _ in items:
                     u = t.usage
-                    trajectories.append({
-                        "id": t.id, "run_id": run_id, "problem_id": known[content_hash(t.problem)], "model": t.model,
-                        "config_hash": "", "status": t.status, "answer": t.answer, "verified": t.solved,
-                        "gold": None, "score": None, "prompt_tokens": u.prompt_tokens,
-                        "completion_tokens": u.completion_tokens, "started_at": _dt(t.started_at),
-                        "finished_at": _dt(t.finished_at) if t.finished_at else None})
+                    trajectories.append(
+                        {
+                            "id": t.id,
+                            "run_id": run_id,
+                            "problem_id": known[content_hash(t.problem)],
+                            "model": t.model,
+                            "config_hash": "",
+                            "status": t.status,
+                            "answer": t.answer,
+                            "verified": t.solved,
+                            "gold": None,
+                            "score": None,
+                            "outcome": None,
+                            "details": None,
+                            "latency_s": None,
+                            "prompt_tokens": u.prompt_tokens,
+                            "completion_tokens": u.completion_tokens,
+                            "started_at": _dt(t.started_at),
+                            "finished_at": _dt(t.finished_at) if t.finished_at else None,
+                        }
+                    )
                     steps.extend(_step_dict(t.id, i, step) for i, step in enumerate(t.steps))
                 s.execute(insert(TrajectoryRow), trajectories)
                 if steps:
@@ -342,12 +367,77 @@ class Store:
 
         self._guard(write)
 
-    def score(self, trajectory_id: str, score: float) -> None:
+    def score(self, trajectory_id: str, score: float, outcome: str, details: dict[str, Any], latency_s: float) -> None:
+        """A benchmark sample's result; a trajectory with an outcome is finished for --resume."""
+
         def write() -> None:
             with self._session.begin() as s:
-                s.execute(update(TrajectoryRow).where(TrajectoryRow.id == trajectory_id).values(score=score))
+                s.execute(
+                    update(TrajectoryRow)
+                    .where(TrajectoryRow.id == trajectory_id)
+                    .values(score=score, outcome=outcome, details=details, latency_s=latency_s)
+                )
 
         self._guard(write)
+
+    def run_config(self, run_id: str) -> dict[str, Any]:
+        with self._session() as s:
+            run = s.get(Run, run_id)
+            if run is None:
+                raise StoreError(f"no run {run_id!r} in {self.display}")
+            return dict(run.config or {})
+
+    def update_run_config(self, run_id: str, **changes: Any) -> None:
+        def write() -> None:
+            with self._session.begin() as s:
+                run = s.get(Run, run_id)
+                if run is not None:
+                    run.config = {**(run.config or {}), **changes}
+
+        self._guard(write)
+
+    def finished_samples(self, run_id: str) -> dict[str, str]:
+        """dataset id → trajectory id of every sample of the run that has an outcome."""
+        with self._session() as s:
+            rows = s.execute(
+                select(Problem.dataset_id, TrajectoryRow.id)
+                .join(Problem)
+                .where(TrajectoryRow.run_id == run_id, TrajectoryRow.outcome.is_not(None))
+            ).all()
+            return {d: t for d, t in rows}
+
+    def abandon_unfinished(self, run_id: str) -> int:
+        """Mark trajectories of a crashed run that never got an outcome; they are kept, never counted."""
+        with self._session.begin() as s:
+            result = s.execute(
+                update(TrajectoryRow)
+                .where(TrajectoryRow.run_id == run_id, TrajectoryRow.outcome.is_(None))
+                .values(status="abandoned")
+            )
+            return int(result.rowcount or 0)
+
+    def results(self, run_id: str) -> list[dict[str, Any]]:
+        with self._session() as s:
+            rows = s.execute(
+                select(TrajectoryRow, Problem.dataset_id)
+                .join(Problem)
+                .where(TrajectoryRow.run_id == run_id, TrajectoryRow.outcome.is_not(None))
+                .order_by(TrajectoryRow.started_at)
+            ).all()
+            return [
+                {
+                    "trajectory": t.id,
+                    "sample": d,
+                    "score": t.score,
+                    "outcome": t.outcome,
+                    "details": t.details or {},
+                    "latency_s": t.latency_s,
+                    "answer": t.answer,
+                    "gold": t.gold,
+                    "tokens": t.prompt_tokens + t.completion_tokens,
+                }
+                for t, d in rows
+            ]
 
     # -- reading ----------------------------------------------------------------
     def load(self, trajectory_id: str) -> Trajectory:
@@ -432,6 +522,21 @@ class Store:
                 "made_tools": count(MadeTool),
             }
 
+    def _rarest(self, terms: list[str], keep: int = 8) -> list[str]:
+        """The query's rarest indexed terms: they carry most of BM25's weight and touch the fewest rows.
+
+        Querying all terms of a long problem made top-5 retrieval 2-3x slower at 100k problems.
+        """
+        marks = ", ".join(f":t{i}" for i in range(len(terms)))
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(f"SELECT term, doc FROM problems_fts_vocab WHERE term IN ({marks})"),
+                {f"t{i}": t for i, t in enumerate(terms)},
+            ).all()
+        df = dict(rows)
+        present = sorted((t for t in terms if df.get(t)), key=lambda t: df[t])
+        return present[:keep]
+
     def cached_answer(self, problem: str, config_hash: str) -> tuple[str, str] | None:
         """(answer, trajectory id) of a verified run of this exact problem and configuration."""
         with self._session() as s:
@@ -462,6 +567,10 @@ class Store:
         terms = query_terms(query)
         if not terms:
             return []
+        if self.dialect == "sqlite":
+            terms = self._rarest(terms)
+            if not terms:
+                return []
         verified = (
             "AND EXISTS (SELECT 1 FROM trajectories t WHERE t.problem_id = p.id AND t.verified)"
             if verified_only

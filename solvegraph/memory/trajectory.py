@@ -77,6 +77,7 @@ class Trajectory:
     answer: str | None = None
     solved: bool = False
     status: str = "running"  # running | solved | unsolved | error
+    stop_reason: str = ""
     started_at: float = field(default_factory=time.time)
     finished_at: float | None = None
 
@@ -99,6 +100,7 @@ class Trajectory:
             "answer": self.answer,
             "solved": self.solved,
             "status": self.status,
+            "stop_reason": self.stop_reason,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "duration_s": (self.finished_at or time.time()) - self.started_at,
