@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
+from ._cli_bench import bench_app
 from ._cli_memory import memory_app, runs_app
 from .config import Settings, load_settings
 from .errors import SolvegraphError
@@ -33,6 +34,8 @@ plugins_app = typer.Typer(help="Inspect tool plugins.", no_args_is_help=True)
 app.add_typer(plugins_app, name="plugins")
 app.add_typer(runs_app, name="runs")
 app.add_typer(memory_app, name="memory")
+app.add_typer(bench_app, name="bench")
+
 
 err = Console(stderr=True)
 out = Console()

@@ -42,6 +42,8 @@ class Settings:
     cell_timeout: float = 30.0
     kernel_memory_mb: int = 4096
     temperature: float = 0.0
+    samples_temperature: float | None = 0.7  # used instead of temperature when --samples > 1
+
     max_tokens: int = 1024
     tool_mode: str = "auto"  # auto | native | text
     lean_path: str | None = None  # a lean executable

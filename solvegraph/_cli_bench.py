@@ -1,0 +1,232 @@
+"""``solvegraph bench``: run a benchmark, resume one, report on it, compare two."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from typer.core import TyperGroup
+
+from .errors import SolvegraphError
+
+err = Console(stderr=True)
+out = Console()
+
+
+class _DefaultRun(TyperGroup):
+    """`bench DATASET ...` and `bench --resume ID` mean `bench run ...`; `report` and `compare` stay commands."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+bench_app = typer.Typer(
+    cls=_DefaultRun, help="Run agents over a benchmark; report and compare runs.", no_args_is_help=False
+)
+
+
+def _run_row(store: Any, run_id: str) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    rid, _ = store.resolve(run_id)
+    run = next((r for r in store.runs(10_000) if r["id"] == rid), {"id": rid, "model": ""})
+    return run, store.run_config(rid), store.results(rid)
+
+
+@bench_app.command("run")
+def bench_run(
+    dataset: Annotated[
+        str | None,
+        typer.Argument(
+            help="gsm8k, mbpp, nl4opt, mamo_easy, mamo_complex, optmath, minif2f, jsonl, or one a plugin adds."
+        ),
+    ] = None,
+    data: Annotated[str | None, typer.Option("--data", help="The dataset file (or folder, for minif2f).")] = None,
+    question_field: Annotated[
+        str | None,
+        typer.Option("--question-field", help="jsonl: question field(s), comma-separated and joined with a space."),
+    ] = None,
+    answer_field: Annotated[str | None, typer.Option("--answer-field", help="jsonl: the answer field.")] = None,
+    scorer: Annotated[str | None, typer.Option("--scorer", help="Override the dataset's scorer.")] = None,
+    strategy: Annotated[str, typer.Option("--strategy", help="direct, pal or graph.")] = "graph",
+    samples: Annotated[int, typer.Option("--samples", min=1, help="Attempts per problem (self-consistency).")] = 1,
+    select: Annotated[
+        str, typer.Option("--select", help="With --samples: majority, or verifier (graph).")
+    ] = "majority",
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N samples.")] = None,
+    split: Annotated[str | None, typer.Option("--split", help="Only samples of this split (e.g. mbpp: test).")] = None,
+    ids: Annotated[str | None, typer.Option("--ids", help="Comma-separated sample ids.")] = None,
+    jobs: Annotated[int, typer.Option("-j", "--jobs", min=1, help="Problems in flight at once.")] = 4,
+    max_seconds: Annotated[float | None, typer.Option("--max-seconds", help="Per-sample wall-time limit.")] = None,
+    max_tokens_per_sample: Annotated[int | None, typer.Option("--max-sample-tokens", help="Per-sample tokens.")] = None,
+    max_model_calls: Annotated[int | None, typer.Option("--max-model-calls", help="Per-sample model calls.")] = None,
+    max_tool_calls: Annotated[int | None, typer.Option("--max-tool-calls", help="Per-sample tool calls.")] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option("--resume", help="Continue a stopped run: finished samples are kept, none is run twice."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="End with one JSON summary line.")] = False,
+    model: Annotated[str | None, typer.Option("--model", help="Model name.")] = None,
+    base_url: Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint.")] = None,
+    api_key: Annotated[str | None, typer.Option("--api-key", help="API key.")] = None,
+    model_path: Annotated[str | None, typer.Option("--model-path", help="GGUF for the embedded server.")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="Memory database URL [env SOLVEGRAPH_DB].")] = None,
+    config: Annotated[str | None, typer.Option("--config", help="Settings file.")] = None,
+    lean_project: Annotated[str | None, typer.Option("--lean-project", help="Lake project with Mathlib.")] = None,
+) -> None:
+    """Run a strategy over a dataset, score every sample, store results as they complete, print accuracy."""
+    from .bench.report import render_text, summarize
+    from .bench.runner import BenchConfig, BenchRunner
+    from .config import load_settings
+    from .memory import Store
+
+    store = Store(load_settings(flags={"db": db}, config_file=config).db)
+    if resume:
+        run_id, _ = store.resolve(resume)
+        cfg = BenchConfig.from_dict(store.run_config(run_id))
+        model, base_url, model_path = model or cfg.model, base_url or cfg.base_url, model_path or cfg.model_path
+    else:
+        if not dataset:
+            raise SolvegraphError("name a dataset (gsm8k, mbpp, nl4opt, ..., jsonl) or pass --resume RUN_ID")
+        run_id = None
+        limits = {
+            k: v
+            for k, v in {
+                "wall_s": max_seconds,
+                "tokens": max_tokens_per_sample,
+                "model_calls": max_model_calls,
+                "tool_calls": max_tool_calls,
+            }.items()
+            if v is not None
+        }
+        cfg = BenchConfig(
+            dataset=dataset,
+            data=data,
+            scorer=scorer,
+            strategy=strategy,
+            samples=samples,
+            select=select,
+            limit=limit,
+            split=split,
+            jobs=jobs,
+            limits=limits,
+            question_fields=[f.strip() for f in question_field.split(",")] if question_field else [],
+            answer_field=answer_field,
+            ids=[i.strip() for i in ids.split(",")] if ids else None,
+            base_url=base_url,
+            model_path=model_path,
+        )
+    settings = load_settings(
+        flags={
+            "model": model,
+            "base_url": base_url,
+            "api_key": api_key,
+            "model_path": model_path,
+            "lean_project": lean_project,
+            "db": db,
+        },
+        config_file=config,
+    )
+    cfg.base_url = settings.base_url
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("acc {task.fields[acc]}"),
+        TextColumn("{task.fields[tokens]} tok"),
+        TimeRemainingColumn(),
+        console=err,
+        disable=as_json and not err.is_terminal,
+    )
+    state = {"done": 0, "correct": 0, "tokens": 0}
+
+    def on_result(result: dict[str, Any]) -> None:
+        state["done"] += 1
+        state["correct"] += result["correct"]
+        state["tokens"] += result["tokens"]
+        acc = f"{state['correct'] / state['done']:.1%}"
+        progress.update(task, advance=1, acc=acc, tokens=state["tokens"])
+        if not err.is_terminal and not as_json:
+            err.print(f"{result['sample']}: {result['outcome']}", highlight=False)
+
+    runner = BenchRunner(cfg, settings, store, run_id=run_id, on_result=on_result)
+    todo = runner.prepare()
+    for line in cfg.skipped[:20]:
+        err.print(f"[yellow]skipped[/] {line}", highlight=False)
+    if len(cfg.skipped) > 20:
+        err.print(f"[yellow]… and {len(cfg.skipped) - 20} more malformed lines[/]")
+    if resume:
+        err.print(f"resuming run {runner.run_id}: {runner.total - len(todo)} of {runner.total} samples already done")
+    with progress:
+        task = progress.add_task(
+            f"{cfg.dataset}/{cfg.strategy}", total=runner.total, completed=runner.total - len(todo), acc="-", tokens=0
+        )
+        runner.run(todo)
+    run, config_row, results = _run_row(store, runner.run_id or "")
+    summary = summarize(run, config_row, results)
+    render_text(summary, err)
+    if as_json:
+        print(json.dumps(summary))
+    else:
+        print(f"accuracy {summary['accuracy']:.4f} ({summary['correct']}/{summary['n']}) run {summary['run_id']}")
+
+
+@bench_app.command("report")
+def bench_report(
+    run_ids: Annotated[list[str], typer.Argument(metavar="RUN_ID...", help="One or more runs (strategies compared).")],
+    html_file: Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML report here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summaries as JSON.")] = False,
+    db: Annotated[str | None, typer.Option("--db", help="Memory database URL.")] = None,
+) -> None:
+    """Accuracy with a 95% CI, outcomes, categories, tokens and latency; optionally an HTML report with plots."""
+    from .bench.report import render_html, render_text, summarize
+    from .config import load_settings
+    from .memory import Store
+
+    store = Store(load_settings(flags={"db": db}).db)
+    rows = [_run_row(store, r) for r in run_ids]
+    summaries = [summarize(run, cfg, res) for run, cfg, res in rows]
+    if html_file is not None:
+        try:
+            html_file.write_text(render_html(summaries, [res for _, _, res in rows]), encoding="utf-8")
+        except OSError as exc:
+            raise SolvegraphError(f"cannot write {html_file}: {exc.strerror}") from None
+        err.print(f"wrote {html_file}")
+    if as_json:
+        print(json.dumps(summaries))
+    elif html_file is None:
+        for s in summaries:
+            render_text(s, out)
+
+
+@bench_app.command("compare")
+def bench_compare(
+    run_a: Annotated[str, typer.Argument(help="First run.")],
+    run_b: Annotated[str, typer.Argument(help="Second run.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    db: Annotated[str | None, typer.Option("--db", help="Memory database URL.")] = None,
+) -> None:
+    """Paired comparison on the samples both runs share, with an exact McNemar test."""
+    from .bench.report import compare
+    from .config import load_settings
+    from .memory import Store
+
+    store = Store(load_settings(flags={"db": db}).db)
+    (_, _, a), (_, _, b) = _run_row(store, run_a), _run_row(store, run_b)
+    result = compare(a, b)
+    if result["shared"] == 0:
+        raise SolvegraphError("the two runs share no samples")
+    if as_json:
+        print(json.dumps(result))
+        return
+    out.print(f"{result['shared']} shared samples: A {result['accuracy_a']:.1%} vs B {result['accuracy_b']:.1%}")
+    out.print(
+        f"both correct {result['both_correct']}, only A {result['only_a']}, only B {result['only_b']}, "
+        f"neither {result['neither']}; McNemar exact p = {result['mcnemar_p']:.3g}"
+    )
+    sys.stdout.flush()

@@ -1,0 +1,313 @@
+"""``solvegraph bench``: strategies over a dataset, concurrently, limited, scored, resumable.
+
+Every sample's trajectory is written to the memory store step by step and its
+result the moment it is scored, so a crashed or stopped run continues with
+``--resume RUN_ID``: finished samples are kept and none is run twice. Hitting a
+per-sample limit (wall time, tokens, model calls, tool calls) is a scored outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..config import Settings
+from ..errors import ModelConnectionError, SolvegraphError
+from ..llm import ModelClient, make_client
+from ..memory import Store, Trajectory
+from ..plugins import PluginManager, ToolSession
+from .datasets import Dataset, Sample
+from .scorers import Score, Scorer
+from .strategies import check_strategy, run_direct, run_graph, run_pal
+
+
+@dataclass
+class Limits:
+    wall_s: float | None = None
+    tokens: int | None = None
+    model_calls: int | None = None
+    tool_calls: int | None = None
+
+
+class LimitExceeded(Exception):
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(f"{kind} limit: {detail}")
+        self.kind = kind
+
+
+class MeteredClient:
+    """The model client with one sample's limits checked before every call."""
+
+    def __init__(self, inner: ModelClient, limits: Limits, started: float) -> None:
+        self.inner, self.limits, self.started = inner, limits, started
+        self.calls = 0
+        self.tokens = 0
+
+    @property
+    def model(self) -> str:
+        return self.inner.model
+
+    @property
+    def base_url(self) -> str:
+        return self.inner.base_url
+
+    def chat(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None, max_tokens: int | None = None
+    ) -> Any:
+        lim = self.limits
+        if lim.wall_s is not None and time.monotonic() - self.started > lim.wall_s:
+            raise LimitExceeded("wall time", f"{lim.wall_s:g} s")
+        if lim.model_calls is not None and self.calls >= lim.model_calls:
+            raise LimitExceeded("model calls", str(lim.model_calls))
+        if lim.tokens is not None and self.tokens >= lim.tokens:
+            raise LimitExceeded("tokens", str(lim.tokens))
+        reply = self.inner.chat(messages, tools, max_tokens)
+        self.calls += 1
+        self.tokens += reply.usage.total_tokens
+        return reply
+
+
+@dataclass
+class BenchConfig:
+    """Everything needed to run (and resume) a benchmark; stored with the run."""
+
+    dataset: str
+    data: str | None = None
+    question_fields: list[str] = field(default_factory=list)
+    answer_field: str | None = None
+    scorer: str | None = None
+    strategy: str = "graph"
+    samples: int = 1
+    select: str = "majority"  # majority | verifier
+    limit: int | None = None
+    split: str | None = None
+    ids: list[str] | None = None
+    jobs: int = 4
+    limits: dict[str, Any] = field(default_factory=dict)
+    model: str | None = None
+    base_url: str | None = None
+    model_path: str | None = None
+    skipped: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BenchConfig:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def resolve_dataset(plugins: PluginManager, config: BenchConfig) -> Dataset:
+    if config.dataset == "jsonl":
+        from .builtin import jsonl_dataset
+
+        if not config.data or not config.question_fields or not config.answer_field:
+            raise SolvegraphError("the jsonl dataset needs --data FILE, --question-field F and --answer-field F")
+        return jsonl_dataset(config.question_fields, config.answer_field, config.scorer or "numeric")
+    datasets = plugins.datasets()
+    if config.dataset not in datasets:
+        raise SolvegraphError(f"unknown dataset {config.dataset!r}; known: {', '.join(sorted([*datasets, 'jsonl']))}")
+    dataset = datasets[config.dataset]
+    if not config.data:
+        hint = f" (e.g. .../{dataset.file_hint})" if dataset.file_hint else ""
+        raise SolvegraphError(f"dataset {config.dataset!r} reads a local file: pass --data PATH{hint}")
+    return dataset
+
+
+def resolve_scorer(plugins: PluginManager, name: str) -> Scorer:
+    scorers = plugins.scorers()
+    if name not in scorers:
+        raise SolvegraphError(f"unknown scorer {name!r}; known: {', '.join(sorted(scorers))}")
+    return scorers[name]
+
+
+def select_samples(loaded: list[Sample], config: BenchConfig) -> list[Sample]:
+    samples = loaded
+    if config.split:
+        samples = [s for s in samples if s.metadata.get("split", config.split) == config.split]
+    if config.ids:
+        wanted = set(config.ids)
+        samples = [s for s in samples if s.id in wanted or s.id.split("-", 1)[-1] in wanted]
+        if not samples:
+            raise SolvegraphError(f"none of the ids {', '.join(config.ids)} is in the dataset")
+    if config.limit is not None:
+        samples = samples[: config.limit]
+    return samples
+
+
+def score(scorer: Scorer, prediction: str | None, gold: Any, trajectory: Trajectory) -> Score:
+    import inspect
+
+    if "trajectory" in inspect.signature(scorer.score).parameters:
+        return scorer.score(prediction, gold, trajectory=trajectory.to_dict())
+
+    return scorer.score(prediction, gold)
+
+
+def outcome_of(trajectory: Trajectory, result: Score, limits: Limits) -> str:
+    if result.correct:
+        return "correct"
+    calls = [r for s in trajectory.steps for r in s.tool_results if s.agent != "memory"]
+    if "tool-call budget" in trajectory.stop_reason and limits.tool_calls is not None:
+        return "limit"
+    if calls and not calls[-1].get("ok"):
+        return "timeout" if str(calls[-1].get("error", "")).startswith("timeout") else "tool_error"
+    return "wrong"
+
+
+def majority(answers: list[str | None]) -> str | None:
+    counted = Counter(a for a in answers if a is not None)
+    return counted.most_common(1)[0][0] if counted else None
+
+
+class BenchRunner:
+    def __init__(
+        self,
+        config: BenchConfig,
+        settings: Settings,
+        store: Store,
+        *,
+        run_id: str | None = None,
+        on_result: Any = None,
+        plugins: PluginManager | None = None,
+    ) -> None:
+        check_strategy(config.strategy)
+        if config.select not in ("majority", "verifier"):
+            raise SolvegraphError("--select must be majority or verifier")
+        if config.select == "verifier" and config.strategy != "graph":
+            raise SolvegraphError("--select verifier ranks samples by the verifier's verdict: use --strategy graph")
+        self.config, self.settings, self.store = config, settings, store
+        self.plugins = plugins or PluginManager()
+        self.dataset = resolve_dataset(self.plugins, config)
+        self.scorer = resolve_scorer(self.plugins, config.scorer or self.dataset.scorer)
+        self.dataset.ready(settings.session_options())
+        self.limits = Limits(**config.limits)
+        self.on_result = on_result
+        self.run_id = run_id
+        self.code = False
+        self.client: ModelClient | None = None
+
+    def prepare(self) -> list[Sample]:
+        """Load and filter the samples, start (or reopen) the run; returns the samples still to do."""
+        loaded = self.dataset.load(self.config.data or "")
+        self.config.skipped = loaded.skipped
+        samples = select_samples(loaded.samples, self.config)
+        self.code = any(s.metadata.get("kind") == "code" for s in samples)
+        if self.settings.samples_temperature is not None and self.config.samples > 1:
+            self.settings.temperature = self.settings.samples_temperature
+        self.client = make_client(self.settings)
+        if self.run_id is None:
+            self.config.model = self.client.model
+            self.run_id = self.store.start_run("bench", self.client.model, self.config.dataset, self.config.to_dict())
+            self.total = len(samples)
+            return samples
+        done = self.store.finished_samples(self.run_id)
+        self.store.abandon_unfinished(self.run_id)
+        self.total = len(samples)
+        return [s for s in samples if s.id not in done]
+
+    # -- one sample --------------------------------------------------------------
+    def run_sample(self, sample: Sample) -> dict[str, Any]:
+        assert self.client is not None and self.run_id is not None
+        started = time.monotonic()
+        client = MeteredClient(self.client, self.limits, started)
+        trajectory = Trajectory(problem=sample.question, model=self.client.model)
+        self.store.begin(trajectory, self.run_id, dataset_id=sample.id, gold=json.dumps(sample.answer, default=str))
+
+        def sink(t: Trajectory, step: Any) -> None:
+            if t is not trajectory:
+                trajectory.steps.append(step)
+            self.store.add_step(trajectory.id, len(trajectory.steps) - 1, step)
+
+        answers: list[tuple[str | None, bool]] = []
+        failure: tuple[str, str] | None = None
+        try:
+            for _ in range(max(1, self.config.samples)):
+                answers.append(self._attempt(client, sample, trajectory, sink))
+        except LimitExceeded as exc:
+            failure = ("limit", str(exc))
+        except ModelConnectionError:
+            raise  # after the client's own retries: the endpoint is down, stop the run (it can be resumed)
+        except Exception as exc:
+            failure = ("error", f"{type(exc).__name__}: {exc}")
+        if answers:
+            pool = [a for a, ok in answers if ok] if self.config.select == "verifier" else []
+            trajectory.answer = majority(pool or [a for a, _ in answers])
+            trajectory.solved = any(ok for a, ok in answers if a == trajectory.answer)
+        trajectory.status = "solved" if trajectory.solved else "unsolved"
+        trajectory.finished_at = time.time()
+        result = score(self.scorer, trajectory.answer, sample.answer, trajectory)
+        outcome = failure[0] if failure and not result.correct else outcome_of(trajectory, result, self.limits)
+        details = {
+            **result.detail,
+            **({"failure": failure[1]} if failure else {}),
+            **({"category": sample.metadata["category"]} if sample.metadata.get("category") else {}),
+        }
+        latency = time.monotonic() - started
+        self.store.finish(trajectory)
+        self.store.score(trajectory.id, 1.0 if result.correct else 0.0, outcome, details, latency)
+        return {
+            "sample": sample.id,
+            "outcome": outcome,
+            "correct": result.correct,
+            "answer": trajectory.answer,
+            "tokens": trajectory.usage.total_tokens,
+            "latency_s": latency,
+        }
+
+    def _attempt(self, client: MeteredClient, sample: Sample, main: Trajectory, sink: Any) -> tuple[str | None, bool]:
+        """One strategy run; its steps go into the sample's trajectory as they happen."""
+        sub = Trajectory(problem=sample.question, model=client.model)
+        strategy = self.config.strategy
+        if strategy == "direct":
+            run_direct(client, sample, sub, sink, self.code)
+            return sub.answer, sub.answer is not None
+        with ToolSession(options=self.settings.session_options()) as session:
+            if strategy == "pal":
+                run_pal(client, self.plugins, sample, sub, session, sink, self.code)
+                return sub.answer, sub.answer is not None
+            from ..agents import Budget, SolveGraph
+
+            tool_calls = self.settings.max_tool_calls
+            if self.limits.tool_calls is not None:
+                tool_calls = min(tool_calls, self.limits.tool_calls)
+            graph = SolveGraph(
+                client,
+                self.plugins,
+                Budget(
+                    max_rounds=self.settings.max_rounds,  # type: ignore[arg-type]
+                    max_tool_calls=tool_calls,
+                ),
+                session_options=self.settings.session_options(),
+            )
+            run_graph(graph, sample, sub, session, sink, self.code)
+            main.stop_reason = sub.stop_reason
+            return sub.answer, sub.solved
+
+    # -- the whole run -----------------------------------------------------------
+    async def _run_all(self, samples: list[Sample]) -> list[dict[str, Any]]:
+        gate = asyncio.Semaphore(max(1, self.config.jobs))
+        results: list[dict[str, Any]] = []
+
+        async def one(sample: Sample) -> None:
+            async with gate:
+                result = await asyncio.to_thread(self.run_sample, sample)
+            results.append(result)
+            if self.on_result:
+                self.on_result(result)
+
+        await asyncio.gather(*(one(s) for s in samples))
+        return results
+
+    def run(self, samples: list[Sample]) -> list[dict[str, Any]]:
+        if self.config.strategy in ("pal", "graph") or self.code:
+            from ..tools.python_kernel import default_pool
+
+            default_pool(memory_mb=self.settings.kernel_memory_mb, size=min(self.config.jobs, 8)).warm()
+        self.store.update_run_config(self.run_id or "", skipped=self.config.skipped)
+        return asyncio.run(self._run_all(samples))

@@ -1,0 +1,103 @@
+"""Ways to answer a benchmark sample, compared on the same run.
+
+- ``direct``: one model call, no tools (the baseline every tool-using method must beat);
+- ``pal``: one program, run once in the kernel (PAL / program-aided);
+- ``graph``: the full planner/solver/verifier/refiner.
+
+For code datasets (MBPP) the answer is the code itself, scored by the task's tests.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..agents import SolveGraph
+from ..agents._prompts import render
+from ..agents.answer import answer_from_output, code_blocks, explicit_answer, normalize
+from ..errors import SolvegraphError
+from ..memory import Step, Trajectory
+from ..memory.toolmaking import python_code
+from ..plugins import PluginManager, ToolSession
+from .datasets import Sample
+
+STRATEGIES = ("direct", "pal", "graph")
+StepSink = Callable[[Trajectory, Step], None]
+
+
+def _record(trajectory: Trajectory, step: Step, sink: StepSink | None) -> None:
+    trajectory.steps.append(step)
+    if sink:
+        sink(trajectory, step)
+
+
+def _ask(client: Any, system: str, question: str) -> tuple[list[dict[str, Any]], Any]:
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": question}]
+    return messages, client.chat(messages)
+
+
+def run_direct(client: Any, sample: Sample, trajectory: Trajectory, sink: StepSink | None, code: bool) -> None:
+    started = time.perf_counter()
+    messages, reply = _ask(client, render("code" if code else "direct"), sample.question)
+    _record(
+        trajectory,
+        Step(
+            "solver",
+            1,
+            messages,
+            reply.text,
+            usage=reply.usage,
+            timings={"model_s": reply.duration_s, "total_s": time.perf_counter() - started},
+        ),
+        sink,
+    )
+    blocks = code_blocks(reply.text)
+    trajectory.answer = ("\n\n".join(blocks) if blocks else None) if code else normalize(explicit_answer(reply.text))
+
+
+def run_pal(
+    client: Any,
+    plugins: PluginManager,
+    sample: Sample,
+    trajectory: Trajectory,
+    session: ToolSession,
+    sink: StepSink | None,
+    code: bool,
+) -> None:
+    started = time.perf_counter()
+    messages, reply = _ask(client, render("code" if code else "pal"), sample.question)
+    step = Step("solver", 1, messages, reply.text, usage=reply.usage)
+    blocks = code_blocks(reply.text)
+    tool_s = 0.0
+    if blocks:
+        program = "\n\n".join(blocks)
+        result = plugins.tools()["python"].run({"code": program}, session)
+        tool_s = result.duration_s
+        step.tool_calls.append({"id": "pal", "name": "python", "arguments": {"code": program}})
+        step.tool_results.append({"id": "pal", "name": "python", **result.to_dict()})
+        if code:
+            trajectory.answer = program
+        elif result.ok:
+            trajectory.answer = normalize(answer_from_output(result.output))
+    step.timings = {"model_s": reply.duration_s, "tool_s": tool_s, "total_s": time.perf_counter() - started}
+    _record(trajectory, step, sink)
+
+
+def run_graph(
+    graph: SolveGraph, sample: Sample, trajectory: Trajectory, session: ToolSession, sink: StepSink | None, code: bool
+) -> None:
+    saved = list(graph.step_sinks)
+    graph.step_sinks = [*saved, *([sink] if sink else [])]
+    try:
+        graph.solve(sample.question, session=session, trajectory=trajectory, dataset_id=sample.id)
+    finally:
+        graph.step_sinks = saved
+    if code:
+        codes = python_code(trajectory)
+        trajectory.answer = codes[-1] if codes else None
+
+
+def check_strategy(name: str) -> None:
+    if name not in STRATEGIES:
+        raise SolvegraphError(f"unknown strategy {name!r}; known: {', '.join(STRATEGIES)}")
