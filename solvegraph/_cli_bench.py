@@ -152,16 +152,20 @@ def bench_run(
         acc = f"{state['correct'] / state['done']:.1%}"
         progress.update(task, advance=1, acc=acc, tokens=state["tokens"])
         if not err.is_terminal and not as_json:
-            err.print(f"{result['sample']}: {result['outcome']}", highlight=False)
+            err.print(f"{result['sample']}: {result['outcome']}", highlight=False, soft_wrap=True)
 
     runner = BenchRunner(cfg, settings, store, run_id=run_id, on_result=on_result)
     todo = runner.prepare()
     for line in cfg.skipped[:20]:
-        err.print(f"[yellow]skipped[/] {line}", highlight=False)
+        err.print(f"[yellow]skipped[/] {line}", highlight=False, soft_wrap=True)
     if len(cfg.skipped) > 20:
         err.print(f"[yellow]… and {len(cfg.skipped) - 20} more malformed lines[/]")
     if resume:
-        err.print(f"resuming run {runner.run_id}: {runner.total - len(todo)} of {runner.total} samples already done")
+        err.print(
+            f"resuming run {runner.run_id}: {runner.total - len(todo)} of {runner.total} samples already done",
+            soft_wrap=True,
+        )
+
     with progress:
         task = progress.add_task(
             f"{cfg.dataset}/{cfg.strategy}", total=runner.total, completed=runner.total - len(todo), acc="-", tokens=0

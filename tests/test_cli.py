@@ -190,3 +190,28 @@ def test_lean_flags_reach_the_lean_tool(scripted, tmp_path: Path) -> None:
     data = json.loads(proc.stdout)
     error = data["steps"][1]["tool_results"][0]["error"]
     assert "lean_path /nonexistent/lean is not an executable file" in error
+
+
+@pytest.mark.embedded
+def test_bench_with_the_real_embedded_model(tmp_path: Path) -> None:
+    from tests.conftest import SHARED
+
+    proc = run_cli(
+        "bench",
+        "gsm8k",
+        "--data",
+        str(SHARED / "gsm8k/test.jsonl"),
+        "--limit",
+        "2",
+        "--strategy",
+        "pal",
+        "-j",
+        "1",
+        "--json",
+        "--db",
+        f"sqlite:///{tmp_path}/m.sqlite",
+    )
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["n"] == 2 and summary["model"] == "smollm2-135m-instruct"
+    assert sum(summary["outcomes"].values()) == 2  # the tiny model need not be right

@@ -126,6 +126,7 @@ BUILTIN_SCORERS = [
         numeric_score,
     ),
     Scorer("exact", "normalised strings equal", exact_score),
+    Scorer("unit_tests", "the produced code passes the task's asserts in a fresh sandboxed kernel", unit_test_score),
     Scorer(
         "proof",
         "the lean tool accepted the final proof (strict: no sorry, standard axioms, statement unchanged)",
