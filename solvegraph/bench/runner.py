@@ -12,6 +12,7 @@ import asyncio
 import json
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -249,8 +250,10 @@ class BenchRunner:
             **({"category": sample.metadata["category"]} if sample.metadata.get("category") else {}),
         }
         latency = time.monotonic() - started
-        self.store.finish(trajectory)
-        self.store.score(trajectory.id, 1.0 if result.correct else 0.0, outcome, details, latency)
+        self.store.finish(
+            trajectory, score=1.0 if result.correct else 0.0, outcome=outcome, details=details, latency_s=latency
+        )
+
         return {
             "sample": sample.id,
             "outcome": outcome,
@@ -291,23 +294,31 @@ class BenchRunner:
 
     # -- the whole run -----------------------------------------------------------
     async def _run_all(self, samples: list[Sample]) -> list[dict[str, Any]]:
-        gate = asyncio.Semaphore(max(1, self.config.jobs))
+        jobs = max(1, self.config.jobs)
+        gate = asyncio.Semaphore(jobs)
         results: list[dict[str, Any]] = []
+        # Our own pool: asyncio.to_thread's default executor has min(32, cores + 4) threads, which on a
+        # 2-core machine silently capped -j 16 at 6 problems in flight.
+        loop = asyncio.get_running_loop()
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="sg-bench") as pool:
 
-        async def one(sample: Sample) -> None:
-            async with gate:
-                result = await asyncio.to_thread(self.run_sample, sample)
-            results.append(result)
-            if self.on_result:
-                self.on_result(result)
+            async def one(sample: Sample) -> None:
+                async with gate:
+                    result = await loop.run_in_executor(pool, self.run_sample, sample)
+                results.append(result)
+                if self.on_result:
+                    self.on_result(result)
 
-        await asyncio.gather(*(one(s) for s in samples))
+            await asyncio.gather(*(one(s) for s in samples))
         return results
 
     def run(self, samples: list[Sample]) -> list[dict[str, Any]]:
         if self.config.strategy in ("pal", "graph") or self.code:
             from ..tools.python_kernel import default_pool
 
-            default_pool(memory_mb=self.settings.kernel_memory_mb, size=min(self.config.jobs, 8)).warm()
+            # One warm kernel per worker: a smaller pool retires kernels on release and boots new ones
+            # (~1 s of CPU each) on the next acquire, which dominated PAL runs at -j 16.
+            default_pool(memory_mb=self.settings.kernel_memory_mb, size=self.config.jobs).warm()
+
         self.store.update_run_config(self.run_id or "", skipped=self.config.skipped)
         return asyncio.run(self._run_all(samples))

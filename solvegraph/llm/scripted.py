@@ -81,6 +81,9 @@ class ScriptedModel:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in separate writes; with Nagle on, a keep-alive client's delayed ACK
+            # stalls each response ~40 ms, which would swamp any latency measured against this stub.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -140,7 +143,9 @@ class ScriptedModel:
                     return
                 self._send(200, completion(body, reply, model.model))
 
+        ThreadingHTTPServer.request_queue_size = 128  # many concurrent benchmark workers connect at once
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True, name="scripted-model").start()
         return self
@@ -189,3 +194,22 @@ def completion(body: dict[str, Any], reply: Any, model: str) -> dict[str, Any]:
             "total_tokens": prompt_words + len((content or "").split()) + 5 * len(tool_calls),
         },
     }
+
+
+def main() -> None:
+    """Serve one fixed reply after a fixed delay, in its own process (benchmarks' stub endpoint)."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description="A stub OpenAI-compatible endpoint for benchmarks and tests.")
+    parser.add_argument("--reply", action="append", required=True, help="reply text; repeat for a sequence")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    args = parser.parse_args()
+    model = ScriptedModel({"default": list(args.reply)}, delay_s=args.delay).start()
+    print(model.base_url, flush=True)
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    model.stop()
+
+
+if __name__ == "__main__":
+    main()

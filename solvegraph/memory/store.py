@@ -244,16 +244,19 @@ class Store:
         self._guard(write)
         return run_id
 
-    def _problem_id(self, s: Session, problem: str, dataset_id: str | None) -> int:
+    def _problem_id(self, conn: Any, problem: str, dataset_id: str | None) -> int:
         h = content_hash(problem)
-        found = s.execute(select(Problem.id).where(Problem.content_hash == h)).scalar()
+        found = conn.execute(select(Problem.id).where(Problem.content_hash == h)).scalar()
         if found is not None:
             return int(found)
-        row = Problem(content_hash=h, text=problem, dataset_id=dataset_id)
-        s.add(row)
-        s.flush()
-        return row.id
+        return int(
+            conn.execute(
+                insert(Problem).values(content_hash=h, text=problem, dataset_id=dataset_id).returning(Problem.id)
+            ).scalar_one()
+        )
 
+    # The per-step write paths use Core statements on a pooled connection, not ORM sessions: a benchmark
+    # makes several of these per sample from many threads, and the ORM's unit of work tripled their cost.
     def begin(
         self,
         trajectory: Trajectory,
@@ -266,10 +269,10 @@ class Store:
         """Record a trajectory as started (before its first step)."""
 
         def write() -> None:
-            with self._session.begin() as s:
-                pid = self._problem_id(s, trajectory.problem, dataset_id)
-                s.add(
-                    TrajectoryRow(
+            with self.engine.begin() as conn:
+                pid = self._problem_id(conn, trajectory.problem, dataset_id)
+                conn.execute(
+                    insert(TrajectoryRow).values(
                         id=trajectory.id,
                         run_id=run_id,
                         problem_id=pid,
@@ -277,6 +280,9 @@ class Store:
                         config_hash=config_hash,
                         status="running",
                         gold=gold,
+                        verified=False,
+                        prompt_tokens=0,
+                        completion_tokens=0,
                         started_at=_dt(trajectory.started_at),
                     )
                 )
@@ -287,29 +293,38 @@ class Store:
         """One step, one transaction: committed the moment it is taken."""
 
         def write() -> None:
-            with self._session.begin() as s:
-                s.add(_step_row(trajectory_id, seq, step))
+            with self.engine.begin() as conn:
+                conn.execute(insert(StepRow).values(_step_dict(trajectory_id, seq, step)))
 
         self._guard(write)
 
-    def finish(self, trajectory: Trajectory, *, score: float | None = None) -> None:
+    def finish(
+        self,
+        trajectory: Trajectory,
+        *,
+        score: float | None = None,
+        outcome: str | None = None,
+        details: dict[str, Any] | None = None,
+        latency_s: float | None = None,
+    ) -> None:
+        """The final answer and status; with ``outcome`` also a benchmark result, in the same transaction."""
         usage = trajectory.usage
+        values: dict[str, Any] = {
+            "status": trajectory.status,
+            "answer": trajectory.answer,
+            "verified": trajectory.solved,
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "finished_at": _dt(trajectory.finished_at) if trajectory.finished_at else None,
+        }
+        if score is not None:
+            values["score"] = score
+        if outcome is not None:
+            values.update(outcome=outcome, details=details or {}, latency_s=latency_s)
 
         def write() -> None:
-            with self._session.begin() as s:
-                s.execute(
-                    update(TrajectoryRow)
-                    .where(TrajectoryRow.id == trajectory.id)
-                    .values(
-                        status=trajectory.status,
-                        answer=trajectory.answer,
-                        verified=trajectory.solved,
-                        score=score,
-                        prompt_tokens=usage.prompt_tokens,
-                        completion_tokens=usage.completion_tokens,
-                        finished_at=_dt(trajectory.finished_at) if trajectory.finished_at else None,
-                    )
-                )
+            with self.engine.begin() as conn:
+                conn.execute(update(TrajectoryRow).where(TrajectoryRow.id == trajectory.id).values(**values))
 
         self._guard(write)
 
@@ -522,7 +537,7 @@ class Store:
                 "made_tools": count(MadeTool),
             }
 
-    def _rarest(self, terms: list[str], keep: int = 8) -> list[str]:
+    def _rarest(self, terms: list[str], keep: int = 6) -> list[str]:
         """The query's rarest indexed terms: they carry most of BM25's weight and touch the fewest rows.
 
         Querying all terms of a long problem made top-5 retrieval 2-3x slower at 100k problems.

@@ -132,7 +132,7 @@ def test_mbpp_unit_tests_pass_and_fail_for_real(scripted, tmp_path: Path) -> Non
 def test_nl4opt_objective_scorer_and_infeasible_gold(scripted, tmp_path: Path) -> None:
     records = [json.loads(line) for line in (SHARED / "nl4opt/NL4OPT.jsonl").read_text().splitlines()]
     infeasible = next(i for i, r in enumerate(records) if r["en_answer"] == "No Best Solution")
-    slice_ = records[:3] + [records[infeasible]]
+    slice_ = [*records[:3], records[infeasible]]
     data = tmp_path / "nl4opt_slice.jsonl"
     data.write_text("\n".join(json.dumps(r) for r in slice_) + "\n")
 

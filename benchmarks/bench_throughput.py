@@ -1,0 +1,117 @@
+"""Runner throughput against a stub endpoint on loopback that answers after a fixed 100 ms.
+
+    python benchmarks/bench_throughput.py [--n 200] [--jobs 16]
+
+1. ``direct`` over N GSM8K problems with -j JOBS: wall time against the ideal
+   (model calls x 100 ms / JOBS). Target: within 1.25x.
+2. ``pal`` over the same problems: problems per second, and the split of time
+   between the model, the kernel and the runner itself.
+3. Runner overhead per problem (time outside the model and the tools, from each
+   sample's own timings). Target: <= 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from solvegraph.bench.runner import BenchConfig, BenchRunner
+from solvegraph.config import load_settings
+from solvegraph.memory import Store
+
+GSM8K = Path(__file__).resolve().parent.parent.parent / "shared" / "benchmarks" / "gsm8k" / "test.jsonl"
+
+
+def run(strategy: str, n: int, jobs: int, data: Path, db: str) -> dict:
+    reply = "ANSWER: 18" if strategy == "direct" else "```python\nprint(18)\n```"
+    # The stub runs in its own process, as a real endpoint would: no shared GIL with the runner.
+    stub = subprocess.Popen(
+        [sys.executable, "-m", "solvegraph.llm.scripted", "--reply", reply, "--delay", "0.1"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert stub.stdout is not None
+        base_url = stub.stdout.readline().strip()
+        settings = load_settings(flags={"base_url": base_url}, env={})
+        store = Store(db)
+        runner = BenchRunner(
+            BenchConfig(dataset="gsm8k", data=str(data), strategy=strategy, limit=n, jobs=jobs), settings, store
+        )
+        samples = runner.prepare()
+        if strategy == "pal":  # steady state: a warm kernel per worker, as a long-running service has
+            from solvegraph.tools.python_kernel import default_pool
+
+            pool = default_pool(size=jobs)
+            pool.warm()
+            warm_started = time.perf_counter()
+            while len(pool._idle) < jobs:
+                time.sleep(0.1)
+            print(f"(warming {jobs} kernels took {time.perf_counter() - warm_started:.1f} s, not counted below)")
+        started = time.perf_counter()
+
+        runner.run(samples)
+        wall = time.perf_counter() - started
+    finally:
+        stub.terminate()
+        stub.wait()
+    calls = sum(store.load(r["trajectory"]).usage.calls for r in store.results(runner.run_id or ""))
+    results = store.results(runner.run_id or "")
+    model_s, tool_s, overhead = [], [], []
+    for r in results:
+        t = store.load(r["trajectory"])
+        m = sum(s.timings.get("model_s", 0.0) for s in t.steps)
+        k = sum(s.timings.get("tool_s", 0.0) for s in t.steps)
+        model_s.append(m)
+        tool_s.append(k)
+        overhead.append((r["latency_s"] or 0.0) - m - k)
+    return {
+        "wall_s": wall,
+        "model_calls": calls,
+        "n": len(results),
+        "model_s": sum(model_s),
+        "tool_s": sum(tool_s),
+        "overhead_median_ms": statistics.median(overhead) * 1000,
+        "overhead_p90_ms": sorted(overhead)[int(0.9 * len(overhead)) - 1] * 1000,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--jobs", type=int, default=16)
+    parser.add_argument("--data", type=Path, default=GSM8K)
+    args = parser.parse_args()
+    if not args.data.is_file():
+        sys.exit(f"GSM8K not found at {args.data}; pass --data")
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        d = run("direct", args.n, args.jobs, args.data, f"sqlite:///{tmp}/direct.sqlite")
+        ideal = d["model_calls"] * 0.1 / args.jobs
+        out["direct"] = {**d, "ideal_s": ideal, "ratio": d["wall_s"] / ideal}
+        print(
+            f"direct: {d['n']} problems, {d['model_calls']} model calls, -j {args.jobs}: {d['wall_s']:.2f} s vs "
+            f"ideal {ideal:.2f} s = {d['wall_s'] / ideal:.2f}x (target <= 1.25x); runner overhead per problem "
+            f"median {d['overhead_median_ms']:.1f} ms, p90 {d['overhead_p90_ms']:.1f} ms (target <= 50 ms)"
+        )
+        p = run("pal", args.n, args.jobs, args.data, f"sqlite:///{tmp}/pal.sqlite")
+        out["pal"] = {**p, "problems_per_s": p["n"] / p["wall_s"]}
+        busy = p["model_s"] + p["tool_s"] + p["overhead_median_ms"] / 1000 * p["n"]
+        print(
+            f"pal: {p['n'] / p['wall_s']:.1f} problems/s; time split over all problems: model "
+            f"{p['model_s']:.1f} s ({100 * p['model_s'] / busy:.0f}%), kernel {p['tool_s']:.1f} s "
+            f"({100 * p['tool_s'] / busy:.0f}%), runner ~{p['overhead_median_ms'] / 1000 * p['n']:.1f} s "
+            f"({100 * p['overhead_median_ms'] / 1000 * p['n'] / busy:.0f}%); runner overhead per problem median "
+            f"{p['overhead_median_ms']:.1f} ms"
+        )
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
