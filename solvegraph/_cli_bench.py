@@ -28,7 +28,11 @@ class _DefaultRun(TyperGroup):
 
 
 bench_app = typer.Typer(
-    cls=_DefaultRun, help="Run agents over a benchmark; report and compare runs.", no_args_is_help=False
+    cls=_DefaultRun,
+    help="Run agents over a benchmark; report and compare runs.\n\n`solvegraph bench DATASET --data FILE [options]` "
+    "is short for `bench run` (see `solvegraph bench run --help`); `solvegraph bench --resume RUN_ID` continues a "
+    "stopped run.",
+    no_args_is_help=False,
 )
 
 

@@ -73,9 +73,27 @@ LeanPath = Annotated[
 ]
 
 
-def _settings(**flags: Any) -> Settings:
-    config = flags.pop("config", None)
-    return load_settings(flags=flags, config_file=config)
+# The model-calling commands' flags that map one-to-one onto Settings fields.
+_SETTING_FLAGS = (
+    "model",
+    "base_url",
+    "api_key",
+    "model_path",
+    "max_rounds",
+    "max_tool_calls",
+    "cell_timeout",
+    "lean_project",
+    "lean_path",
+    "db",
+)
+
+
+def _settings(params: dict[str, Any]) -> Settings:
+    """Settings from a command's own parameters (its locals()), so no declared flag can be left out."""
+    flags = {k: params[k] for k in _SETTING_FLAGS}
+    flags["memory"] = False if params.get("no_memory") else None
+    flags["cache"] = False if params.get("no_cache") else None
+    return load_settings(flags=flags, config_file=params.get("config"))
 
 
 def _graph(settings: Settings, run_kind: str = "solve") -> Any:
@@ -117,21 +135,7 @@ def solve(
         problem = sys.stdin.read()
     if not problem.strip():
         raise SolvegraphError("the problem is empty; pass the problem text")
-    settings = _settings(
-        model=model,
-        base_url=base_url,
-        api_key=api_key,
-        model_path=model_path,
-        config=config,
-        max_rounds=max_rounds,
-        max_tool_calls=max_tool_calls,
-        cell_timeout=cell_timeout,
-        lean_project=lean_project,
-        lean_path=lean_path,
-        db=db,
-        memory=False if no_memory else None,
-        cache=False if no_cache else None,
-    )
+    settings = _settings(locals())
     graph = _graph(settings)
     printer = None if quiet or as_json else EventPrinter(err)
     trajectory = graph.solve(problem, on_event=printer)
@@ -167,21 +171,7 @@ def chat(
     from ._console import EventPrinter
     from .plugins import ToolSession
 
-    settings = _settings(
-        model=model,
-        base_url=base_url,
-        api_key=api_key,
-        model_path=model_path,
-        config=config,
-        max_rounds=max_rounds,
-        max_tool_calls=max_tool_calls,
-        cell_timeout=cell_timeout,
-        lean_project=lean_project,
-        lean_path=lean_path,
-        db=db,
-        memory=False if no_memory else None,
-        cache=False if no_cache else None,
-    )
+    settings = _settings(locals())
     graph = _graph(settings, run_kind="chat")
     printer = EventPrinter(err)
     history: list[tuple[str, str | None]] = []

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from ..plugins import ToolResult, ToolSession, Verifier
-from ._optmodel import ModelError, OptModel, check_solution, parse_model
+from ._optmodel import ModelError, OptModel, check_solution, likely_missing_bounds, parse_model
 
 SOLVED = ("optimal", "feasible", "time_limit")
 MAX_VALUES_SHOWN = 60
@@ -56,6 +56,14 @@ def render_result(result: dict[str, Any], model: OptModel | None = None) -> Tool
     else:
         lines.append(status)
     return ToolResult(ok=True, output="\n".join(lines), data=result)
+
+
+def declarative_result(result: dict[str, Any], parsed: OptModel, raw_model: dict[str, Any] | None) -> ToolResult:
+    """Finish a solve of a declarative model: name the likely missing bound, keep the model for the re-check."""
+    if result["status"] == "unbounded":
+        result["missing_bounds"] = likely_missing_bounds(parsed)
+    result["model"] = raw_model
+    return render_result(result, parsed)
 
 
 def code_mode(

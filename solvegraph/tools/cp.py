@@ -12,8 +12,8 @@ import time
 from typing import Any
 
 from ..plugins import ToolResult, ToolSession, Verifier, hookimpl, tool
-from ._optmodel import ModelError, OptModel, likely_missing_bounds, parse_model
-from ._optresult import code_mode, render_result, solution_verifier
+from ._optmodel import ModelError, OptModel, parse_model
+from ._optresult import code_mode, declarative_result, solution_verifier
 
 PROMPT_HINT = (
     "cp: solves a constraint program with OR-Tools CP-SAT (integer/boolean variables with finite lb and ub, integer "
@@ -243,10 +243,7 @@ def cp(
         return ToolResult.failure(f"invalid model: {exc}")
     except Exception as exc:
         return ToolResult.failure(f"CP-SAT failed: {type(exc).__name__}: {exc}")
-    if result["status"] == "unbounded":
-        result["missing_bounds"] = likely_missing_bounds(parsed)
-    result["model"] = model
-    return render_result(result, parsed)
+    return declarative_result(result, parsed, model)
 
 
 @hookimpl

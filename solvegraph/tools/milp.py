@@ -16,8 +16,8 @@ import time
 from typing import Any
 
 from ..plugins import ToolResult, ToolSession, Verifier, hookimpl, tool
-from ._optmodel import ModelError, OptModel, likely_missing_bounds, parse_model
-from ._optresult import code_mode, render_result, solution_verifier
+from ._optmodel import ModelError, OptModel, parse_model
+from ._optresult import code_mode, declarative_result, solution_verifier
 
 PROMPT_HINT = (
     'milp: solves a mixed-integer linear program with SCIP. Pass {"model": {variables: [{name, type '
@@ -235,10 +235,7 @@ def milp(
         result = solve_scip(scip, time_limit, threads)
     except Exception as exc:
         return ToolResult.failure(f"SCIP failed: {type(exc).__name__}: {exc}")
-    if result["status"] == "unbounded":
-        result["missing_bounds"] = likely_missing_bounds(parsed)
-    result["model"] = model
-    return render_result(result, parsed)
+    return declarative_result(result, parsed, model)
 
 
 @hookimpl
