@@ -70,6 +70,13 @@ def bench_run(
     max_tokens_per_sample: Annotated[int | None, typer.Option("--max-sample-tokens", help="Per-sample tokens.")] = None,
     max_model_calls: Annotated[int | None, typer.Option("--max-model-calls", help="Per-sample model calls.")] = None,
     max_tool_calls: Annotated[int | None, typer.Option("--max-tool-calls", help="Per-sample tool calls.")] = None,
+    response_cache: Annotated[
+        bool,
+        typer.Option(
+            "--response-cache",
+            help="Reuse model replies for identical model, messages and parameters (stored in the memory database).",
+        ),
+    ] = False,
     resume: Annotated[
         str | None,
         typer.Option("--resume", help="Continue a stopped run: finished samples are kept, none is run twice."),
@@ -124,6 +131,7 @@ def bench_run(
             ids=[i.strip() for i in ids.split(",")] if ids else None,
             base_url=base_url,
             model_path=model_path,
+            response_cache=response_cache,
         )
     settings = load_settings(
         flags={

@@ -101,3 +101,12 @@ def run_cli(
         timeout=timeout,
         cwd=cwd,
     )
+
+
+def pip_install_target(site: Path, project: Path) -> None:
+    """Install ``project`` as a real distribution into the folder ``site`` (put it on PYTHONPATH to use it)."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(project)],
+        check=True,
+        capture_output=True,
+    )

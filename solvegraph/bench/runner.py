@@ -92,6 +92,7 @@ class BenchConfig:
     model: str | None = None
     base_url: str | None = None
     model_path: str | None = None
+    response_cache: bool = False
     skipped: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -202,6 +203,9 @@ class BenchRunner:
         if self.settings.samples_temperature is not None and self.config.samples > 1:
             self.settings.temperature = self.settings.samples_temperature
         self.client = make_client(self.settings)
+        if self.config.response_cache:
+            self.client.cache = self.store  # replies keyed on model, messages and parameters
+
         if self.run_id is None:
             self.config.model = self.client.model
             self.run_id = self.store.start_run("bench", self.client.model, self.config.dataset, self.config.to_dict())

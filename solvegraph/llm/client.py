@@ -8,10 +8,11 @@ into one-line :class:`ModelConnectionError` messages that name the URL.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import openai
@@ -42,8 +43,12 @@ class ModelClient:
         temperature: float = 0.0,
         max_tokens: int = 1024,
         tool_mode: str = "auto",
+        cache: Any = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # Optional response cache: anything with cached_reply(key) and cache_reply(key, model, reply).
+        self.cache = cache
+
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.tool_mode = tool_mode
@@ -78,7 +83,19 @@ class ModelClient:
         }
         if tools and self.native_tools is not False:
             kwargs["tools"] = tools
+        key = None
+        if self.cache is not None:
+            key = hashlib.sha256(json.dumps(kwargs, sort_keys=True, default=str).encode()).hexdigest()
+            hit = self.cache.cached_reply(key)
+            if hit is not None:
+                return Reply(
+                    text=hit["text"],
+                    tool_calls=[ToolCall(**c) for c in hit["tool_calls"]],
+                    usage=Usage(),
+                    finish_reason="cached",
+                )
         started = time.perf_counter()
+
         try:
             response = self._client.chat.completions.create(**kwargs)
         except openai.BadRequestError as exc:
@@ -91,7 +108,12 @@ class ModelClient:
             raise self._explain(exc) from None
         if "tools" in kwargs:
             self.native_tools = True
-        return self._reply(response, time.perf_counter() - started)
+        reply = self._reply(response, time.perf_counter() - started)
+        if key is not None:
+            self.cache.cache_reply(
+                key, self.model, {"text": reply.text, "tool_calls": [asdict(c) for c in reply.tool_calls]}
+            )
+        return reply
 
     @staticmethod
     def _reply(response: Any, duration: float) -> Reply:

@@ -122,3 +122,13 @@ class MadeTool(Base):
     def rank(self) -> float:
         """Laplace-smoothed success rate: a tool that later fails verification sinks."""
         return (self.successes + 1) / (self.successes + self.failures + 2)
+
+
+class CachedResponse(Base):
+    """A model reply keyed on model, messages and parameters (benchmarks' optional response cache)."""
+
+    __tablename__ = "response_cache"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(200))
+    reply: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

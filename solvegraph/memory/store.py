@@ -21,11 +21,18 @@ from typing import Any
 import platformdirs
 from sqlalchemy import create_engine, event, func, insert, inspect, select, text, update
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DatabaseError,
+    IntegrityError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from ..errors import SolvegraphError
-from .models import SCHEMA_VERSION, Base, MadeTool, Meta, Problem, Run, StepRow, TrajectoryRow
+from .models import SCHEMA_VERSION, Base, CachedResponse, MadeTool, Meta, Problem, Run, StepRow, TrajectoryRow
 from .trajectory import Step, Trajectory, Usage
 
 
@@ -551,6 +558,21 @@ class Store:
         df = dict(rows)
         present = sorted((t for t in terms if df.get(t)), key=lambda t: df[t])
         return present[:keep]
+
+    def cached_reply(self, key: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(CachedResponse.reply).where(CachedResponse.key == key)).scalar()
+
+    def cache_reply(self, key: str, model: str, reply: dict[str, Any]) -> None:
+        def write() -> None:
+            try:
+                with self.engine.begin() as conn:
+                    if conn.execute(select(CachedResponse.key).where(CachedResponse.key == key)).first() is None:
+                        conn.execute(insert(CachedResponse).values(key=key, model=model, reply=reply))
+            except IntegrityError:
+                pass  # a concurrent worker stored the same reply first; keep theirs
+
+        self._guard(write)
 
     def cached_answer(self, problem: str, config_hash: str) -> tuple[str, str] | None:
         """(answer, trajectory id) of a verified run of this exact problem and configuration."""

@@ -79,21 +79,35 @@ class ToolSession:
         # Run settings a tool may read (cell_timeout, kernel_memory_mb, ...).
         self.options: dict[str, Any] = dict(options or {})
         self._resources: dict[str, Any] = {}
-        self._closers: list[Callable[[], None]] = []
+        # Insertion-ordered, so resources close in reverse order of creation.
+        self._closers: dict[str, Callable[[], None]] = {}
         self._lock = threading.Lock()
 
-    def resource(self, key: str, factory: Callable[[], Any], close: Callable[[Any], None] | None = None) -> Any:
+    def resource(
+        self,
+        key: str,
+        factory: Callable[[], Any],
+        close: Callable[[Any], None] | None = None,
+        alive: Callable[[Any], bool] | None = None,
+    ) -> Any:
+        """The session's ``key`` resource, made on first use; one that ``alive`` rejects is closed and remade."""
         with self._lock:
+            if key in self._resources and alive is not None and not alive(self._resources[key]):
+                del self._resources[key]
+                closer = self._closers.pop(key, None)
+                if closer is not None:
+                    with contextlib.suppress(Exception):
+                        closer()
             if key not in self._resources:
                 value = factory()
                 self._resources[key] = value
                 if close is not None:
-                    self._closers.append(lambda: close(value))
+                    self._closers[key] = lambda: close(value)
             return self._resources[key]
 
     def close(self) -> None:
         with self._lock:
-            closers, self._closers = self._closers, []
+            closers, self._closers = list(self._closers.values()), {}
             self._resources.clear()
         for closer in reversed(closers):
             with contextlib.suppress(Exception):  # closing must not mask the run's own outcome

@@ -181,12 +181,9 @@ def session_worker(session: ToolSession, memory_mb: int) -> Any:
     """This session's Z3 worker process, replaced when it died or the memory cap changed."""
     from ._z3worker import Z3Worker
 
-    key = f"z3_worker_{memory_mb}"
-    worker = session.resource(key, lambda: Z3Worker(memory_mb), lambda w: w.close())
-    if not worker.alive:
-        session._resources.pop(key, None)
-        worker = session.resource(key, lambda: Z3Worker(memory_mb), lambda w: w.close())
-    return worker
+    return session.resource(
+        f"z3_worker_{memory_mb}", lambda: Z3Worker(memory_mb), lambda w: w.close(), alive=lambda w: w.alive
+    )
 
 
 @tool(name="smt", timeout=None, input_schema=SCHEMA, prompt_hint=PROMPT_HINT, enforces_timeout=True)

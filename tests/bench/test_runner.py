@@ -377,3 +377,17 @@ def test_report_compare_and_html(scripted, tmp_path: Path) -> None:
     assert "<script" not in page and "http" not in page.split("<body>")[1], "self-contained"
     text = run_cli("bench", "report", a["run_id"], "--db", f"sqlite:///{db}")
     assert "accuracy 16.7% (1/6), 95% CI" in text.stdout
+
+
+def test_response_cache_reuses_identical_calls(scripted, tmp_path: Path) -> None:
+    db = tmp_path / "m.sqlite"
+    args = ["gsm8k", "--data", str(SHARED / "gsm8k/test.jsonl"), "--limit", "3", "--strategy", "direct"]
+    with scripted({"solver": ["ANSWER: 18"]}) as model:
+        _, first = bench(model, db, *args, "--response-cache")
+        calls = len(model.requests)
+        _, second = bench(model, db, *args, "--response-cache")
+        assert len(model.requests) == calls == 3, "the second run was answered from the cache"
+        _, third = bench(model, db, *args)
+        assert len(model.requests) == 6, "without the flag the model is called"
+    assert first["correct"] == second["correct"] == third["correct"] == 1
+    assert second["tokens"]["total"] == 0, "cached replies cost no tokens"

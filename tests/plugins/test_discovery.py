@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, run_cli
+from tests.conftest import FIXTURES, pip_install_target, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -17,21 +15,7 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Install the fixture plugins as real distributions into a site folder of their own."""
     site = tmp_path_factory.mktemp("site")
     for name in ("sg_good_plugin", "sg_broken_plugin"):
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "--no-deps",
-                "--target",
-                str(site),
-                str(FIXTURES / "plugins" / name),
-            ],
-            check=True,
-            capture_output=True,
-        )
+        pip_install_target(site, FIXTURES / "plugins" / name)
     return site
 
 

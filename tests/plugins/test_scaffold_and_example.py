@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, pip_install_target, run_cli
 
 
 def _venv(path: Path) -> Path:
@@ -59,21 +59,7 @@ def test_scaffold_never_overwrites(tmp_path: Path) -> None:
 def cas_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example installed as its own distribution."""
     site = tmp_path_factory.mktemp("cas-site")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--target",
-            str(site),
-            str(ROOT / "examples" / "sympy_cas"),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    pip_install_target(site, ROOT / "examples" / "sympy_cas")
     return site
 
 

@@ -83,3 +83,14 @@ def test_session_resources_are_closed() -> None:
 def test_result_render() -> None:
     assert ToolResult.failure("bad", output="partial").render() == "partial\nERROR: bad"
     assert ToolResult.success("").render() == "(no output)"
+
+
+def test_a_dead_resource_is_closed_once_and_remade() -> None:
+    closed: list[int] = []
+    made = iter([{"n": 1, "ok": False}, {"n": 2, "ok": True}])
+    with ToolSession() as session:
+        first = session.resource("w", lambda: next(made), lambda r: closed.append(r["n"]), alive=lambda r: r["ok"])
+        second = session.resource("w", lambda: next(made), lambda r: closed.append(r["n"]), alive=lambda r: r["ok"])
+        assert (first["n"], second["n"], closed) == (1, 2, [1])
+        assert session.resource("w", lambda: next(made), alive=lambda r: r["ok"]) is second
+    assert closed == [1, 2], "each resource closed exactly once"
