@@ -389,19 +389,6 @@ class Store:
 
         self._guard(write)
 
-    def score(self, trajectory_id: str, score: float, outcome: str, details: dict[str, Any], latency_s: float) -> None:
-        """A benchmark sample's result; a trajectory with an outcome is finished for --resume."""
-
-        def write() -> None:
-            with self._session.begin() as s:
-                s.execute(
-                    update(TrajectoryRow)
-                    .where(TrajectoryRow.id == trajectory_id)
-                    .values(score=score, outcome=outcome, details=details, latency_s=latency_s)
-                )
-
-        self._guard(write)
-
     def run_config(self, run_id: str) -> dict[str, Any]:
         with self._session() as s:
             run = s.get(Run, run_id)
@@ -671,10 +658,6 @@ def _step_dict(trajectory_id: str, seq: int, step: Step) -> dict[str, Any]:
         "completion_tokens": step.usage.completion_tokens, "model_calls": step.usage.calls,
         "timings": step.timings, "started_at": step.started_at,
     }  # fmt: skip
-
-
-def _step_row(trajectory_id: str, seq: int, step: Step) -> StepRow:
-    return StepRow(**_step_dict(trajectory_id, seq, step))
 
 
 def _trajectory(row: TrajectoryRow) -> Trajectory:

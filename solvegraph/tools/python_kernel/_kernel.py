@@ -14,7 +14,7 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from jupyter_client import KernelManager
@@ -86,14 +86,13 @@ class CellResult:
     crashed: bool = False
     truncated: bool = False
     duration_s: float = 0.0
-    displays: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not (self.error_name or self.timed_out or self.crashed)
 
     def text(self) -> str:
-        parts = [p for p in (self.stdout, self.result, *self.displays, self.stderr) if p]
+        parts = [p for p in (self.stdout, self.result, self.stderr) if p]
         if self.traceback:
             parts.append(self.traceback)
         return "\n".join(p.rstrip("\n") for p in parts)
