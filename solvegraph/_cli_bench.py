@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from typer.core import TyperGroup
 
+from ._cli_memory import open_store
 from .errors import SolvegraphError
 
 err = Console(stderr=True)
@@ -38,7 +39,7 @@ bench_app = typer.Typer(
 
 def _run_row(store: Any, run_id: str) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
     rid, _ = store.resolve(run_id)
-    run = next((r for r in store.runs(10_000) if r["id"] == rid), {"id": rid, "model": ""})
+    run = store.runs(1, run_id=rid)[0]
     return run, store.run_config(rid), store.results(rid)
 
 
@@ -94,9 +95,8 @@ def bench_run(
     from .bench.report import render_text, summarize
     from .bench.runner import BenchConfig, BenchRunner
     from .config import load_settings
-    from .memory import Store
 
-    store = Store(load_settings(flags={"db": db}, config_file=config).db)
+    store = open_store(db, config)
     if resume:
         run_id, _ = store.resolve(resume)
         cfg = BenchConfig.from_dict(store.run_config(run_id))
@@ -201,10 +201,8 @@ def bench_report(
 ) -> None:
     """Accuracy with a 95% CI, outcomes, categories, tokens and latency; optionally an HTML report with plots."""
     from .bench.report import render_html, render_text, summarize
-    from .config import load_settings
-    from .memory import Store
 
-    store = Store(load_settings(flags={"db": db}).db)
+    store = open_store(db)
     rows = [_run_row(store, r) for r in run_ids]
     summaries = [summarize(run, cfg, res) for run, cfg, res in rows]
     if html_file is not None:
@@ -229,10 +227,8 @@ def bench_compare(
 ) -> None:
     """Paired comparison on the samples both runs share, with an exact McNemar test."""
     from .bench.report import compare
-    from .config import load_settings
-    from .memory import Store
 
-    store = Store(load_settings(flags={"db": db}).db)
+    store = open_store(db)
     (_, _, a), (_, _, b) = _run_row(store, run_a), _run_row(store, run_b)
     result = compare(a, b)
     if result["shared"] == 0:

@@ -18,11 +18,12 @@ Db = Annotated[str | None, typer.Option("--db", help="Memory database URL [env S
 Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
-def _store(db: str | None) -> Any:
+def open_store(db: str | None, config: str | None = None) -> Any:
+    """The memory store named by --db, else $SOLVEGRAPH_DB or solvegraph.toml, else the default file."""
     from .config import load_settings
     from .memory import Store
 
-    return Store(load_settings(flags={"db": db}).db)
+    return Store(load_settings(flags={"db": db}, config_file=config).db)
 
 
 @runs_app.command("list")
@@ -30,7 +31,7 @@ def runs_list(
     db: Db = None, limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20, as_json: Json = False
 ) -> None:
     """Recent runs with their trajectory and solved counts."""
-    rows = _store(db).runs(limit)
+    rows = open_store(db).runs(limit)
     if as_json:
         print(json.dumps(rows))
         return
@@ -57,7 +58,7 @@ def runs_show(
     as_json: Json = False,
 ) -> None:
     """The full trajectory (or every trajectory of a run), readable."""
-    store = _store(db)
+    store = open_store(db)
     _, ids = store.resolve(ident)
     trajectories = [store.load(i) for i in ids]
     if as_json:
@@ -106,7 +107,7 @@ def runs_export(
     db: Db = None,
 ) -> None:
     """Write the run's trajectories as JSON Lines to stdout, one complete trajectory per line."""
-    store = _store(db)
+    store = open_store(db)
     _, ids = store.resolve(ident)
     for i in ids:
         print(store.load(i).to_json())
@@ -115,7 +116,7 @@ def runs_export(
 @memory_app.command("stats")
 def memory_stats(db: Db = None, as_json: Json = False) -> None:
     """Counts of runs, problems, trajectories (and verified ones), steps and made tools."""
-    stats = _store(db).stats()
+    stats = open_store(db).stats()
     if as_json:
         print(json.dumps(stats))
         return
@@ -134,7 +135,7 @@ def memory_search(
     as_json: Json = False,
 ) -> None:
     """Stored problems most similar to TEXT, with their latest answer."""
-    hits = _store(db).search(query, k=k, verified_only=verified)
+    hits = open_store(db).search(query, k=k, verified_only=verified)
     if as_json:
         print(json.dumps(hits))
         return
@@ -153,7 +154,7 @@ def memory_tools(db: Db = None, as_json: Json = False) -> None:
     """Tools made from verified code, with their use and success counts."""
     from .memory.toolmaking import list_tools
 
-    rows = list_tools(_store(db))
+    rows = list_tools(open_store(db))
     if as_json:
         print(json.dumps(rows))
         return

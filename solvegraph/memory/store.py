@@ -484,7 +484,8 @@ class Store:
                 return trajs[0].run_id, [trajs[0].id]
         raise StoreError(f"no run or trajectory {ident!r} in {self.display}")
 
-    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+    def runs(self, limit: int = 20, *, run_id: str | None = None) -> list[dict[str, Any]]:
+        """Newest runs first, with trajectory and solved counts; ``run_id`` selects exactly one."""
         with self._session() as s:
             counts = (
                 select(
@@ -495,12 +496,10 @@ class Store:
                 .group_by(TrajectoryRow.run_id)
                 .subquery()
             )
-            rows = s.execute(
-                select(Run, counts.c.n, counts.c.solved)
-                .outerjoin(counts, counts.c.run_id == Run.id)
-                .order_by(Run.created_at.desc())
-                .limit(limit)
-            ).all()
+            query = select(Run, counts.c.n, counts.c.solved).outerjoin(counts, counts.c.run_id == Run.id)
+            if run_id is not None:
+                query = query.where(Run.id == run_id)
+            rows = s.execute(query.order_by(Run.created_at.desc()).limit(limit)).all()
             return [
                 {
                     "id": r.id,
