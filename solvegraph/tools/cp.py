@@ -85,16 +85,23 @@ def _solver(time_limit: float, threads: int) -> Any:
     return solver
 
 
-def read_status(solver: Any, status: int, xs: dict[str, Any], has_objective: bool, time_limit: float) -> dict[str, Any]:
+def status_name(status: int) -> str:
     from ortools.sat.python import cp_model
 
-    name = {
+    names = {
         cp_model.OPTIMAL: "optimal",
         cp_model.FEASIBLE: "feasible",
         cp_model.INFEASIBLE: "infeasible",
         cp_model.MODEL_INVALID: "model_invalid",
         cp_model.UNKNOWN: "unknown",
-    }.get(status, str(status))
+    }
+    return names.get(status, str(status))
+
+
+def read_status(solver: Any, status: int, xs: dict[str, Any], has_objective: bool, time_limit: float) -> dict[str, Any]:
+    from ortools.sat.python import cp_model
+
+    name = status_name(status)
     if name == "feasible" and solver.WallTime() >= time_limit * 0.98:
         name = "time_limit"
     if name == "unknown" and solver.WallTime() >= time_limit * 0.98:
@@ -164,13 +171,7 @@ def read_back(cp: Any, solver: Any) -> dict[str, Any]:
         response = solver.ResponseProto()
     except RuntimeError:
         return {"error": "the model was built but never solved; call solver.Solve(model)"}
-    status = {
-        cp_model.OPTIMAL: "optimal",
-        cp_model.FEASIBLE: "feasible",
-        cp_model.INFEASIBLE: "infeasible",
-        cp_model.UNKNOWN: "unknown",
-        cp_model.MODEL_INVALID: "model_invalid",
-    }.get(response.status)
+    status = status_name(response.status)
     if status == "unknown" and response.wall_time == 0:
         return {"error": "the model was built but never solved; call solver.Solve(model)"}
     names = [v.name or f"v{i}" for i, v in enumerate(proto.variables)]

@@ -90,6 +90,18 @@ def build_scip(model: OptModel) -> tuple[Any, dict[str, Any]]:
     return scip, xs
 
 
+def _solution(scip: Any, status: str) -> dict[str, Any]:
+    """Values, objective and gap of the best solution (no objective when unbounded, nothing when infeasible)."""
+    if scip.getNSols() == 0 or status == "infeasible":
+        return {"objective": None, "values": {}, "gap": None}
+    sol = scip.getBestSol()
+    return {
+        "values": {v.name: scip.getSolVal(sol, v) for v in scip.getVars()},
+        "objective": None if status == "unbounded" else scip.getSolObjVal(sol),
+        "gap": scip.getGap(),
+    }
+
+
 def solve_scip(scip: Any, time_limit: float, threads: int) -> dict[str, Any]:
     """Optimize and read back status, objective, values, gap, time, and the IIS if infeasible."""
     scip.setParam("limits/time", float(time_limit))
@@ -98,14 +110,7 @@ def solve_scip(scip: Any, time_limit: float, threads: int) -> dict[str, Any]:
     scip.optimize()
     elapsed = time.perf_counter() - started
     status = _STATUS.get(scip.getStatus(), scip.getStatus())
-    out: dict[str, Any] = {"status": status, "solve_time": elapsed, "objective": None, "values": {}, "gap": None}
-    if scip.getNSols() > 0 and status not in ("infeasible",):
-        sol = scip.getBestSol()
-        out["values"] = {v.name: scip.getSolVal(sol, v) for v in scip.getVars()}
-        out["objective"] = scip.getSolObjVal(sol)
-        out["gap"] = scip.getGap()
-        if status == "unbounded":
-            out["objective"] = None
+    out: dict[str, Any] = {"status": status, "solve_time": elapsed, **_solution(scip, status)}
     if status == "infeasible":
         out["iis"] = scip_iis(scip)
     return out
@@ -198,11 +203,7 @@ def read_back(scip: Any) -> dict[str, Any]:
         out["model"] = model_from_scip(scip)
     except ModelError as exc:
         out["model_error"] = str(exc)
-    if scip.getNSols() > 0 and status != "infeasible":
-        sol = scip.getBestSol()
-        out["values"] = {v.name: scip.getSolVal(sol, v) for v in scip.getVars()}
-        out["objective"] = None if status == "unbounded" else scip.getSolObjVal(sol)
-        out["gap"] = scip.getGap()
+    out.update(_solution(scip, status))
     return out
 
 
