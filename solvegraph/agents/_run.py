@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -44,9 +45,6 @@ class SolveGraph:
 
     def config_hash(self) -> str:
         """Same problem + same configuration = the exact cache may answer without the model."""
-        prompts = hashlib.sha256()
-        for f in sorted((files("solvegraph.agents") / "prompts").iterdir(), key=lambda p: p.name):
-            prompts.update(f.read_bytes())
         b = self.budget
         config = {
             "model": self.client.model,
@@ -56,7 +54,7 @@ class SolveGraph:
             "turns": b.max_solver_turns,
             "verify": b.verify_with_model,
             "tools": sorted(self.plugins.tools()),
-            "prompts": prompts.hexdigest(),
+            "prompts": _prompts_digest(),
         }
         return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
 
@@ -165,6 +163,15 @@ class SolveGraph:
             "call them instead of rewriting them):\n" + "\n".join(lines)
         )
         return loaded, note
+
+
+@functools.cache
+def _prompts_digest() -> str:
+    """The prompt files do not change while the process runs: hash them once, not on every solve."""
+    digest = hashlib.sha256()
+    for f in sorted((files("solvegraph.agents") / "prompts").iterdir(), key=lambda p: p.name):
+        digest.update(f.read_bytes())
+    return digest.hexdigest()
 
 
 def _emit(sinks: list[EventSink], event: Event) -> None:
