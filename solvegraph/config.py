@@ -24,6 +24,7 @@ ENV_VARS = {
     "lean_path": "SOLVEGRAPH_LEAN",
     "lean_project": "SOLVEGRAPH_LEAN_PROJECT",
     "db": "SOLVEGRAPH_DB",
+    "sandbox": "SOLVEGRAPH_SANDBOX",
 }
 
 
@@ -53,6 +54,7 @@ class Settings:
     db: str | None = None  # SQLAlchemy URL of the memory; default: a SQLite file in the user data folder
     memory: bool = True  # store trajectories and reuse them (retrieval, made tools)
     cache: bool = True  # exact cache: same problem + configuration reuses a verified answer
+    sandbox: str = "auto"  # auto | bwrap | none: how model-written code is isolated (solvegraph.sandbox)
     sources: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -61,7 +63,15 @@ class Settings:
 
     def session_options(self) -> dict[str, object]:
         """What tools read from their session: limits and toolchain locations."""
-        keys = ("cell_timeout", "kernel_memory_mb", "lean_path", "lean_project", "lean_timeout", "lean_memory_mb")
+        keys = (
+            "cell_timeout",
+            "kernel_memory_mb",
+            "lean_path",
+            "lean_project",
+            "lean_timeout",
+            "lean_memory_mb",
+            "sandbox",
+        )
         return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
 
 
@@ -121,6 +131,8 @@ def load_settings(
 
     if settings.tool_mode not in {"auto", "native", "text"}:
         raise ConfigError(f"tool_mode must be auto, native or text, not {settings.tool_mode!r}")
+    if settings.sandbox not in {"auto", "bwrap", "none"}:
+        raise ConfigError(f"sandbox must be auto, bwrap or none, not {settings.sandbox!r}")
     if settings.max_rounds < 1:
         raise ConfigError("max_rounds must be at least 1")
     return settings

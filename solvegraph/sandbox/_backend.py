@@ -11,6 +11,7 @@ resource limits, and nothing else: an explicit choice, never a silent fallback.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import functools
 import json
@@ -36,6 +37,17 @@ _ENTER = str(Path(__file__).with_name("_enter.py"))
 PROC_COVERS = ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus"]
 # System folders every sandbox sees read-only (Debian/Ubuntu: /lib* are symlinks into /usr).
 SYSTEM_RO = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc/ld.so.cache", "/etc/alternatives"]
+
+
+# bubblewrap's --die-with-parent (PR_SET_PDEATHSIG) fires when the *thread* that started
+# it exits. Long-lived sandboxed processes are therefore started from one thread that
+# lives as long as solvegraph, never from a pool or warm-up thread that may end first.
+_launcher = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sg-sandbox-launcher")
+
+
+def launch(cmd: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    """subprocess.Popen from the long-lived launcher thread (see above)."""
+    return _launcher.submit(subprocess.Popen, list(cmd), **kwargs).result()
 
 
 def find_bwrap() -> tuple[str | None, str]:
@@ -254,7 +266,7 @@ class Sandbox:
         fds = cgroup.open_fds() if cgroup else []
         self.prepare_dir(workdir)
         try:
-            proc = subprocess.Popen(
+            proc = launch(
                 self.wrap(argv, workdir=workdir, limits=limits, ro=ro, cgroup_fds=fds),
                 stdin=stdin,
                 stdout=stdout,

@@ -1,45 +1,28 @@
 """One Jupyter kernel process and the execution of a cell in it, with hard limits.
 
-The timeout is enforced on the process, not a thread: interrupt first, and if the
-kernel is not idle after a short grace, restart it. The caller always gets a
-result and the kernel is usable afterwards.
+The timeout is enforced on the process, not a thread: interrupt first (by
+message), and if the kernel is not idle after a short grace, replace it with a
+fresh one. The caller always gets a result and the kernel is usable afterwards.
 """
 
 from __future__ import annotations
 
-import os
+import contextlib
 import queue
 import re
-import shutil
-import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from jupyter_client import KernelManager
-from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+from jupyter_client import BlockingKernelClient
 
 from ...errors import SolvegraphError
 from ...plugins import truncate
+from ...sandbox import Limits
+from ...sandbox._kernels import KernelFactory, KernelProcess
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 INTERRUPT_GRACE_S = 1.5
-# Imported while the kernel warms up, off the critical path: %reset clears names but
-# not sys.modules, so a session's own "import sympy" is then instant.
-PRELOAD = ("numpy", "sympy")
-
-
-class _SolvegraphSpecs(KernelSpecManager):  # type: ignore[misc]
-    """Serves one kernel spec: our rlimit launcher in front of ipykernel."""
-
-    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
-        return KernelSpec(
-            argv=[sys.executable, "-m", "solvegraph.tools.python_kernel._launch", "-f", "{connection_file}"],
-            display_name="solvegraph python",
-            language="python",
-            interrupt_mode="signal",
-        )
 
 
 class _Capped:
@@ -99,50 +82,33 @@ class CellResult:
 
 
 class Kernel:
-    """A started ipykernel over IPC sockets, with its own runtime folder."""
+    """A fresh ipykernel forked from the sandbox's template, for one session only.
 
-    def __init__(
-        self,
-        memory_mb: int = 4096,
-        output_cap: int = 20_000,
-        startup_timeout: float = 60.0,
-        preload: tuple[str, ...] = PRELOAD,
-    ) -> None:
-        self.memory_mb = memory_mb
-        self.preload = preload
-        self.output_cap = output_cap
+    The kernel lives in its own namespaces (see :mod:`solvegraph.sandbox`); the host
+    talks to it over IPC sockets in its run folder. It is never reset and reused:
+    a new session gets a new kernel, so nothing one problem did can reach another.
+    """
+
+    def __init__(self, factory: KernelFactory, limits: Limits, startup_timeout: float = 60.0) -> None:
+        self.factory = factory
+        self.limits = limits
+        self.output_cap = limits.output_chars
         self.uses = 0
         self.broken = False
-        self._runtime = tempfile.mkdtemp(prefix="sg-kernel-")
-        self.workdir = self._runtime
-        self.km = KernelManager(
-            kernel_name="solvegraph",
-            kernel_spec_manager=_SolvegraphSpecs(),
-            transport="ipc",
-            ip=os.path.join(self._runtime, "ipc"),
-            connection_file=os.path.join(self._runtime, "kernel.json"),
-        )
         self._startup_timeout = startup_timeout
+        self.proc: KernelProcess | None = None
         self._start()
 
     def _start(self) -> None:
-        env = {
-            **os.environ,
-            "SOLVEGRAPH_KERNEL_MEMORY_MB": str(self.memory_mb),
-            "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-            "MPLBACKEND": "Agg",
-        }
         try:
-            self.km.start_kernel(cwd=self._runtime, env=env)
-            self.kc = self.km.blocking_client()
+            self.proc = self.factory.spawn(self.limits)
+            self.kc = BlockingKernelClient(connection_file=self.proc.connection_file)
+            self.kc.load_connection_file()
             self.kc.start_channels()
             self.kc.wait_for_ready(timeout=self._startup_timeout)
         except Exception as exc:
             self.shutdown()
             raise SolvegraphError(f"could not start the Python kernel: {exc}") from None
-        if self.preload:
-            imports = "\n".join(f"try:\n    import {m}\nexcept Exception:\n    pass" for m in self.preload)
-            self.execute(imports, timeout=self._startup_timeout)
 
     # -- execution -----------------------------------------------------------
     def execute(self, code: str, timeout: float = 30.0) -> CellResult:
@@ -151,12 +117,14 @@ class Kernel:
         started = time.monotonic()
         out, err, res = _Capped(self.output_cap), _Capped(self.output_cap), _Capped(self.output_cap)
         result = CellResult()
-        msg_id = self.kc.execute(code, store_history=True, allow_stdin=False)
+        if self.broken:
+            self.restart()
+        msg_id = self.kc.execute(code, store_history=False, allow_stdin=False)
         finished = self._collect(msg_id, started + timeout, out, err, res, result)
         if not finished:
-            if self.km.is_alive():
+            if self.is_alive():
                 result.timed_out = True
-                self.km.interrupt_kernel()
+                self.interrupt()
                 if not self._collect(msg_id, time.monotonic() + INTERRUPT_GRACE_S, out, err, res, CellResult()):
                     self.restart()
                     result.restarted = True
@@ -172,6 +140,11 @@ class Kernel:
         result.duration_s = time.monotonic() - started
         return result
 
+    def interrupt(self) -> None:
+        """Interrupt by message: a signal from the host cannot cross the kernel's PID namespace."""
+        msg = self.kc.session.msg("interrupt_request", content={})
+        self.kc.control_channel.send(msg)
+
     def _collect(
         self, msg_id: str, deadline: float, out: _Capped, err: _Capped, res: _Capped, result: CellResult
     ) -> bool:
@@ -181,9 +154,9 @@ class Kernel:
             if remaining <= 0:
                 return False
             try:
-                msg = self.kc.get_iopub_msg(timeout=min(remaining, 0.5))
+                msg = self.kc.get_iopub_msg(timeout=min(remaining, 0.25))
             except queue.Empty:
-                if not self.km.is_alive():
+                if not self.is_alive():
                     return False
                 continue
             if msg["parent_header"].get("msg_id") != msg_id:
@@ -202,43 +175,30 @@ class Kernel:
 
     def _drain_shell(self) -> None:
         """Drop execute replies already received; iopub carries everything we read."""
-        while self.kc.shell_channel.msg_ready():
-            self.kc.get_shell_msg(timeout=0)
+        with contextlib.suppress(Exception):
+            while self.kc.shell_channel.msg_ready():
+                self.kc.get_shell_msg(timeout=0)
 
     # -- lifecycle -----------------------------------------------------------
-    def reset(self, workdir: str) -> None:
-        """Clear the namespace and move into ``workdir``: a clean kernel for a new session."""
-        code = f"__import__('solvegraph.tools.python_kernel._in_kernel', fromlist=['_']).reset({workdir!r})"
-        result = self.execute(code, timeout=10)
-        if not result.ok:
-            self.broken = True
-            raise SolvegraphError(f"could not reset the Python kernel: {result.error_value or 'timeout'}")
-        self.workdir = workdir
-        self.uses = 0
-
     def restart(self) -> None:
+        """Replace a dead or stuck kernel with a fresh one (its variables and files are gone)."""
+        self.shutdown()
+        self.broken = False
         try:
-            self.km.restart_kernel(now=True)
-            self.kc.wait_for_ready(timeout=self._startup_timeout)
-        except Exception:
+            self._start()
+        except SolvegraphError:
             self.broken = True
-            return
-        self._drain_shell()
-        if self.workdir != self._runtime:
-            self.execute(f"__import__('os').chdir({self.workdir!r})", timeout=10)
 
     def is_alive(self) -> bool:
-        return not self.broken and self.km.is_alive()
+        return not self.broken and self.proc is not None and self.proc.is_alive()
 
     def shutdown(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             if getattr(self, "kc", None) is not None:
                 self.kc.stop_channels()
-            if self.km.has_kernel:
-                self.km.shutdown_kernel(now=True)
-        except Exception:
-            pass
-        shutil.rmtree(self._runtime, ignore_errors=True)
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc = None
 
 
 def describe(result: CellResult) -> dict[str, Any]:

@@ -1,42 +1,53 @@
-"""A small warm pool of kernels, so a new solving session never waits for a boot.
+"""Fresh kernels prepared ahead, so a session never waits for one and never gets a used one.
 
-Booting ipykernel costs about 0.9 s of CPU here; a benchmark that boots one per
-problem is CPU-bound on boots alone. The pool keeps ``size`` kernels started,
-hands each session a clean one (fresh, or recycled with its namespace and working
-directory reset) and retires a kernel after ``max_uses`` sessions or any breakage.
+Each kernel serves exactly one session and is killed after it (with every process
+it started). The pool keeps ``size`` unused kernels forked from the sandbox's
+preloaded template (a few milliseconds of fork plus ipykernel's own set-up, instead
+of a 0.9 s boot), refilled in the background as sessions take them.
 """
 
 from __future__ import annotations
 
 import atexit
-import shutil
-import tempfile
+import contextlib
 import threading
 
+from ...sandbox import Limits, Sandbox, resolve_sandbox
+from ...sandbox._kernels import KernelFactory
 from ._kernel import Kernel
 
 
 class KernelPool:
-    def __init__(self, size: int = 1, memory_mb: int = 4096, max_uses: int = 20, output_cap: int = 20_000) -> None:
+    def __init__(self, size: int = 1, limits: Limits | None = None, sandbox: Sandbox | None = None) -> None:
         self.size = size
-        self.memory_mb = memory_mb
-        self.max_uses = max_uses
-        self.output_cap = output_cap
+        self.limits = limits or Limits()
+        self.sandbox = sandbox or resolve_sandbox("auto")
         self._idle: list[Kernel] = []
-        self._sessions: dict[int, int] = {}  # id(kernel) -> sessions served
         self._lock = threading.Lock()
         self._starting = 0
-        self._in_use = 0
         self._closed = False
-        self._workdirs: dict[int, str] = {}
+        self._factory: KernelFactory | None = None
+        self._factory_lock = threading.Lock()
+
+    @property
+    def memory_mb(self) -> int:
+        return self.limits.memory_mb
+
+    def factory(self) -> KernelFactory:
+        with self._factory_lock:
+            if self._factory is None or not self._factory.alive():
+                if self._factory is not None:
+                    self._factory.close()
+                self._factory = KernelFactory(self.sandbox, self.limits)
+            return self._factory
 
     def _new_kernel(self) -> Kernel:
-        return Kernel(memory_mb=self.memory_mb, output_cap=self.output_cap)
+        return Kernel(self.factory(), self.limits)
 
     def warm(self) -> None:
-        """Start kernels in the background until ``size`` exist (idle, starting or in use)."""
+        """Start kernels in the background until ``size`` unused ones exist or are starting."""
         with self._lock:
-            missing = self.size - len(self._idle) - self._starting - self._in_use
+            missing = self.size - len(self._idle) - self._starting
             if self._closed or missing <= 0:
                 return
             self._starting += missing
@@ -52,55 +63,29 @@ class KernelPool:
             return
         with self._lock:
             self._starting -= 1
-            if self._closed:
-                kernel.shutdown()
+            if not self._closed:
+                self._idle.append(kernel)
                 return
-            self._idle.append(kernel)
+        kernel.shutdown()
 
     def acquire(self) -> Kernel:
-        """A clean kernel in a fresh temporary working directory."""
+        """A kernel no session has used."""
+        kernel = None
         with self._lock:
-            kernel = self._idle.pop() if self._idle else None
-            self._in_use += 1
-        if kernel is not None and not kernel.is_alive():
-            kernel.shutdown()
-            kernel = None
-        try:
-            if kernel is None:
-                kernel = self._new_kernel()
-            workdir = tempfile.mkdtemp(prefix="sg-session-")
-            kernel.reset(workdir)
-        except BaseException:
-            with self._lock:
-                self._in_use -= 1
-            raise
-        with self._lock:
-            self._workdirs[id(kernel)] = workdir
+            while self._idle and kernel is None:
+                candidate = self._idle.pop(0)
+                if candidate.is_alive():
+                    kernel = candidate
+                else:
+                    candidate.shutdown()
+        if kernel is None:
+            kernel = self._new_kernel()
+        self.warm()
         return kernel
 
     def release(self, kernel: Kernel) -> None:
-        """Return a kernel after a session: recycle it clean, or retire it."""
-        with self._lock:
-            self._in_use -= 1
-            workdir = self._workdirs.pop(id(kernel), None)
-            served = self._sessions.get(id(kernel), 0) + 1
-            self._sessions[id(kernel)] = served
-            keep = not self._closed and len(self._idle) < self.size and served < self.max_uses
-        if keep and kernel.is_alive():
-            try:
-                kernel.reset(kernel._runtime)  # leave the session folder before it is removed
-            except Exception:
-                keep = False
-        if workdir:
-            shutil.rmtree(workdir, ignore_errors=True)
-        if keep and kernel.is_alive():
-            with self._lock:
-                self._idle.append(kernel)
-            return
-        with self._lock:
-            self._sessions.pop(id(kernel), None)
+        """End a session: its kernel, its processes and its files are gone."""
         kernel.shutdown()
-        self.warm()
 
     def close(self) -> None:
         with self._lock:
@@ -108,30 +93,37 @@ class KernelPool:
             idle, self._idle = self._idle, []
         for kernel in idle:
             kernel.shutdown()
+        with self._factory_lock:
+            if self._factory is not None:
+                with contextlib.suppress(Exception):
+                    self._factory.close()
+                self._factory = None
 
 
-_default: KernelPool | None = None
+_pools: dict[tuple[str, Limits], KernelPool] = {}
 _default_lock = threading.Lock()
 
 
-def default_pool(memory_mb: int = 4096, size: int = 1) -> KernelPool:
-    """The process-wide pool, created on first use and closed at exit."""
-    global _default
+def default_pool(memory_mb: int = 4096, size: int = 1, sandbox: str = "auto") -> KernelPool:
+    """The process-wide pool for these limits and sandbox mode, created on first use and closed at exit."""
+    limits = Limits(memory_mb=memory_mb)
+    backend = resolve_sandbox(sandbox)
+    key = (backend.mode, limits)
     with _default_lock:
-        if _default is None or _default._closed or _default.memory_mb != memory_mb:
-            if _default is not None:
-                _default.close()
-            _default = KernelPool(size=size, memory_mb=memory_mb)
-            _default.warm()
-            atexit.register(_default.close)
-        elif size > _default.size:
-            _default.size = size
-        return _default
+        pool = _pools.get(key)
+        if pool is None or pool._closed:
+            pool = KernelPool(size=size, limits=limits, sandbox=backend)
+            _pools[key] = pool
+            atexit.register(pool.close)
+        elif size > pool.size:
+            pool.size = size
+    pool.warm()
+    return pool
 
 
 def close_default_pool() -> None:
-    global _default
     with _default_lock:
-        if _default is not None:
-            _default.close()
-            _default = None
+        pools = list(_pools.values())
+        _pools.clear()
+    for pool in pools:
+        pool.close()

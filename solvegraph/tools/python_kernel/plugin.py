@@ -17,7 +17,10 @@ PROMPT_HINT = (
 
 def session_kernel(session: ToolSession) -> Kernel:
     """The kernel that belongs to this session, taken from the warm pool on first use."""
-    pool = default_pool(memory_mb=int(session.options.get("kernel_memory_mb", 4096)))
+    pool = default_pool(
+        memory_mb=int(session.options.get("kernel_memory_mb", 4096)),
+        sandbox=str(session.options.get("sandbox", "auto")),
+    )
     return session.resource("python_kernel", pool.acquire, pool.release)  # type: ignore[no-any-return]
 
 
@@ -41,7 +44,7 @@ def python(code: str, session: ToolSession) -> ToolResult:
         return ToolResult(
             False,
             cell.text(),
-            "the kernel died (crash or out of memory) and was restarted; variables were lost",
+            "the kernel died (crash, killed, or out of memory) and was replaced by a fresh one; variables were lost",
             data,
             cell.truncated,
         )

@@ -1,0 +1,245 @@
+"""Host side of the kernel template: fresh, isolated Jupyter kernels, one per session.
+
+:class:`KernelFactory` starts the template (``_zygote.py``) once in the sandbox and
+asks it for a kernel per session. Each kernel gets its own run folder (connection
+file and IPC sockets, the only thing the host and the kernel share), its own
+cgroup where the host allows one, and dies when its :class:`KernelProcess` is
+closed. No kernel ever serves two sessions.
+"""
+
+from __future__ import annotations
+
+import array
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from ._backend import PROC_COVERS, Sandbox, SandboxedProcess, launch
+from ._policy import Limits, SandboxError, clean_env
+
+_ZYGOTE = str(Path(__file__).with_name("_zygote.py"))
+SESSIONS_INSIDE = "/sg-sessions"
+
+
+class KernelProcess:
+    """One live kernel: where to connect, and how to tell whether it still runs."""
+
+    def __init__(self, conn: socket.socket, connection_file: str, run_dir: str, cgroup: Any) -> None:
+        self._conn = conn
+        self.connection_file = connection_file
+        self.run_dir = run_dir
+        self._cgroup = cgroup
+        self.exit_code: int | None = None
+        self._buf = b""
+        self._lock = threading.Lock()
+
+    def is_alive(self) -> bool:
+        with self._lock:
+            if self.exit_code is not None:
+                return False
+            try:
+                self._conn.setblocking(False)
+                try:
+                    data = self._conn.recv(4096)
+                except BlockingIOError:
+                    return True
+                finally:
+                    with contextlib.suppress(OSError):
+                        self._conn.setblocking(True)
+            except OSError:
+                self.exit_code = -1
+                return False
+            if not data:
+                self.exit_code = -1
+                return False
+            self._buf += data
+            for line in self._buf.split(b"\n"):
+                with contextlib.suppress(ValueError):
+                    msg = json.loads(line)
+                    if "exit" in msg:
+                        self.exit_code = int(msg["exit"])
+            return self.exit_code is None
+
+    def kill(self) -> None:
+        """Kill the kernel and everything it started (its PID namespace), and free its folders."""
+        with contextlib.suppress(OSError):
+            self._conn.close()
+        if self._cgroup is not None:
+            self._cgroup.remove()
+            self._cgroup = None
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    def memory_peak_mb(self) -> float | None:
+        return self._cgroup.memory_peak_mb() if self._cgroup is not None else None
+
+
+class KernelFactory:
+    """The preloaded template in its sandbox, forking fresh kernels on request."""
+
+    def __init__(self, sandbox: Sandbox, limits: Limits, preload: tuple[str, ...] = ("numpy", "sympy")) -> None:
+        self.sandbox = sandbox
+        self.limits = limits
+        self.isolate = sandbox.mode == "bwrap"
+        self.root = tempfile.mkdtemp(prefix="sg-kernels-")
+        os.chmod(self.root, 0o755)
+        self.sessions = os.path.join(self.root, "sessions")
+        os.mkdir(self.sessions)
+        sandbox.prepare_dir(self.sessions)
+        os.chmod(self.sessions, 0o711 if sandbox.mode == "bwrap" else 0o700)
+        self.socket_path = os.path.join(self.sessions, ".zygote.sock")
+        inside = SESSIONS_INSIDE if self.isolate else self.sessions
+        self._inside_sessions = inside
+        config = {"socket": os.path.join(inside, ".zygote.sock"), "preload": list(preload)}
+        argv = [sys.executable, "-I", _ZYGOTE, json.dumps(config)]
+        # The template is our code; each kernel lowers these limits to its session's own.
+        template_limits = Limits(memory_mb=1 << 20, max_processes=100_000, disk_mb=limits.disk_mb)
+        cmd = sandbox.wrap(
+            argv,
+            workdir=self.root,
+            limits=template_limits,
+            caps=["CAP_SYS_ADMIN"],
+            extra_spec={"umount": PROC_COVERS},
+        )
+        if self.isolate:
+            # The sessions folder appears at a fixed path inside; the template's own folder is not writable.
+            cmd = _rebind(cmd, self.root, self.sessions, SESSIONS_INSIDE)
+        self._log = open(os.path.join(self.root, "template.log"), "wb")  # noqa: SIM115
+        try:
+            proc = launch(
+                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log, start_new_session=True,
+                cwd=self.root,
+            )
+        except OSError as exc:
+            raise SandboxError(f"could not start the kernel template: {exc}") from None
+        self.process = SandboxedProcess(proc, None)
+        line = _readline(proc, 60.0)
+        if line.strip() != "ready":
+            self.close()
+            raise SandboxError(f"the kernel template did not start: {line.strip() or 'no output'}")
+        self._closed = False
+
+    def alive(self) -> bool:
+        return not self._closed and self.process.proc.poll() is None
+
+    def spawn(self, limits: Limits | None = None) -> KernelProcess:
+        """A fresh kernel in its own namespaces; raises SandboxError if it cannot start."""
+        limits = limits or self.limits
+        name = uuid.uuid4().hex[:16]
+        run_dir = os.path.join(self.sessions, name)
+        os.mkdir(run_dir)
+        self.sandbox.prepare_dir(run_dir)
+        run_inside = "/session/run" if self.isolate else run_dir
+        workdir = None
+        if not self.isolate:
+            workdir = os.path.join(run_dir, "work")
+            os.mkdir(workdir, 0o700)
+        key = secrets.token_hex(16)
+        ports = {n: i + 1 for i, n in enumerate(("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port"))}
+        base = {"transport": "ipc", "key": key, "signature_scheme": "hmac-sha256", "kernel_name": "solvegraph", **ports}
+        host_file = os.path.join(run_dir, "host.json")
+        inside_file = os.path.join(run_inside, "kernel.json")
+        Path(host_file).write_text(json.dumps({**base, "ip": os.path.join(run_dir, "k")}))
+        Path(os.path.join(run_dir, "kernel.json")).write_text(json.dumps({**base, "ip": os.path.join(run_inside, "k")}))
+        if self.sandbox.mode == "bwrap" and not self.sandbox.userns:
+            for f in ("kernel.json",):
+                os.chown(os.path.join(run_dir, f), 65534, 65534)
+        rlimits = limits.rlimits()
+        if self.isolate:
+            rlimits["RLIMIT_NPROC"] = limits.max_processes  # per session: each kernel has its own user namespace
+        home = "/session/work" if self.isolate else str(workdir)
+        req = {
+            "isolate": self.isolate,
+            "run_dir": os.path.join(self._inside_sessions, name),
+            "run_dir_inside": run_inside,
+            "sessions_root": self._inside_sessions,
+            "connection_file": inside_file,
+            "workdir": workdir,
+            "disk_mb": limits.disk_mb,
+            "rlimits": rlimits,
+            "env": clean_env(home=home, tmpdir="/tmp" if self.isolate else str(workdir)),
+        }
+        cgroup = self.sandbox.session_cgroup(limits)
+        fds = cgroup.open_fds() if cgroup else []
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            conn.connect(self.socket_path)
+            payload = (json.dumps(req) + "\n").encode()
+            anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())] if fds else []
+            conn.sendmsg([payload], anc)
+            conn.settimeout(30)
+            reply = b""
+            while not reply.endswith(b"\n"):
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+            conn.settimeout(None)
+            msg = json.loads(reply.split(b"\n")[0] or b"{}")
+        except (OSError, ValueError) as exc:
+            conn.close()
+            if cgroup:
+                cgroup.remove()
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise SandboxError(f"could not start a kernel: {exc}") from None
+        finally:
+            for fd in fds:
+                os.close(fd)
+        if not msg.get("ok"):
+            conn.close()
+            if cgroup:
+                cgroup.remove()
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise SandboxError(f"could not start a kernel: {msg.get('error', 'no reply from the template')}")
+        return KernelProcess(conn, host_file, run_dir, cgroup)
+
+    def close(self) -> None:
+        self._closed = True
+        self.process.close()
+        with contextlib.suppress(Exception):
+            self._log.close()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _rebind(cmd: list[str], root: str, sessions: str, inside: str) -> list[str]:
+    """Replace the template's writable home with a read-only one, and bind the sessions folder at ``inside``."""
+    out: list[str] = []
+    i = 0
+    while i < len(cmd):
+        if cmd[i] == "--bind" and cmd[i + 1] == root and cmd[i + 2] == root:
+            out += ["--ro-bind", root, root, "--bind", sessions, inside]
+            i += 3
+            continue
+        if cmd[i] == "--":
+            out += cmd[i:]
+            break
+        out.append(cmd[i])
+        i += 1
+    return out
+
+
+def _readline(proc: subprocess.Popen[bytes], timeout: float) -> str:
+    import select
+
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    data = b""
+    while not data.endswith(b"\n") and time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            break
+        chunk = os.read(proc.stdout.fileno(), 4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode(errors="replace")

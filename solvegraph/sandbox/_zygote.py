@@ -1,0 +1,223 @@
+"""The kernel template: runs inside the sandbox, preloaded, and forks one fresh kernel per session.
+
+Booting ipykernel with numpy and sympy costs about 0.9 s of CPU; forking this
+preloaded process costs a few milliseconds. Each fork then isolates itself from
+the template and from every other session before any model code runs:
+
+- a new user, mount, PID and IPC namespace (the kernel is PID 1 of its own
+  namespace, so when it dies every process it started dies with it, and no other
+  session's process can be seen or signalled);
+- its own ``/proc``; a size-capped tmpfs for its working folder and ``/tmp``; the
+  shared sessions folder hidden behind an empty mount, with only its own run
+  folder (IPC sockets) bound back;
+- rlimits, including RLIMIT_NPROC, which a per-session user namespace makes per
+  session; it joins the session cgroup through descriptors the host passed.
+
+Protocol on the control socket: the host connects, sends one JSON line (with the
+cgroup descriptors as SCM_RIGHTS), and keeps the connection: the intermediate
+process replies ``{"ok": true}`` once the kernel is launched, then
+``{"exit": status}`` when it dies. Closing the connection kills the kernel.
+Standard library only until a kernel starts: this file must not import solvegraph.
+"""
+
+from __future__ import annotations
+
+import array
+import ctypes
+import json
+import os
+import signal
+import socket
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _enter  # noqa: E402  (the shared setup helpers, next to this file)
+
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWIPC = 0x20000, 0x10000000, 0x20000000, 0x08000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(rc: int, what: str) -> None:
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    _check(
+        _libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None, flags,
+                    data.encode() if data else None),
+        f"mount {target}",
+    )
+
+
+def _isolate(req: dict) -> None:
+    """In the session's intermediate process: new namespaces (the next fork is PID 1)."""
+    uid, gid = os.getuid(), os.getgid()
+    _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC), "unshare")
+    with open("/proc/self/setgroups", "w") as fh:
+        fh.write("deny")
+    with open("/proc/self/uid_map", "w") as fh:
+        fh.write(f"{uid} {uid} 1")
+    with open("/proc/self/gid_map", "w") as fh:
+        fh.write(f"{gid} {gid} 1")
+
+
+def _private_view(req: dict) -> None:
+    """In the kernel (PID 1 of the new namespace): its own filesystem view and /proc."""
+    _mount("none", "/", None, MS_REC | MS_PRIVATE)
+    size = f"size={int(req['disk_mb'])}m,mode=0700"
+    _mount("tmpfs", "/session", "tmpfs", MS_NOSUID | MS_NODEV, size)
+    for sub in ("work", "run", "tmp"):
+        os.mkdir(f"/session/{sub}", 0o700)
+    _mount(req["run_dir"], "/session/run", None, MS_BIND)
+    # Hide every other session's run folder (and the control socket).
+    _mount("tmpfs", req["sessions_root"], "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555")
+    _mount("/session/tmp", "/tmp", None, MS_BIND)
+    if os.path.isdir("/dev/shm"):
+        _mount("/session/tmp", "/dev/shm", None, MS_BIND)
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
+def _launch_kernel(req: dict) -> None:
+    """Become the session's ipykernel (never returns)."""
+    if req["isolate"]:
+        _private_view(req)
+        workdir = "/session/work"
+    else:
+        workdir = req["workdir"]
+    _enter.set_rlimits(req["rlimits"])
+    os.chdir(workdir)
+    os.environ.clear()
+    os.environ.update(req["env"])
+    devnull = os.open(os.devnull, os.O_RDWR)
+    log = os.open(os.path.join(req["run_dir_inside"], "kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(devnull, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.closerange(3, 1 << 16)
+    os.setsid()  # its own process group, so an interrupt message reaches the whole group
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    sys.argv = ["ipykernel", "-f", req["connection_file"], "--HistoryManager.enabled=False", "--IPKernelApp.quiet=True"]
+    from ipykernel.kernelapp import IPKernelApp
+
+    app = IPKernelApp.instance()
+    app.initialize(sys.argv[1:])
+    app.start()
+    os._exit(0)
+
+
+def _serve_session(conn: socket.socket, req: dict, fds: list[int]) -> None:
+    """The intermediate process: isolates, forks the kernel, reports its exit, kills it on hang-up."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    try:
+        _enter.join_cgroups(fds)
+        if req["isolate"]:
+            _isolate(req)
+        pid = os.fork()
+    except OSError as exc:
+        conn.sendall((json.dumps({"ok": False, "error": str(exc)}) + "\n").encode())
+        os._exit(1)
+    if pid == 0:
+        try:
+            conn.close()
+            _launch_kernel(req)
+        except BaseException as exc:  # report and die: nothing may escape into the template's code
+            sys.stderr.write(f"kernel launch failed: {exc!r}\n")
+        os._exit(1)
+    conn.sendall((json.dumps({"ok": True}) + "\n").encode())
+    # Wait for either the kernel's death or the host's hang-up.
+    rfd, wfd = os.pipe()
+
+    def _reaped(*_: object) -> None:
+        os.write(wfd, b"x")
+
+    signal.signal(signal.SIGCHLD, _reaped)
+    import select
+
+    while True:
+        try:
+            ready, _, _ = select.select([conn, rfd], [], [])
+        except InterruptedError:
+            continue
+        if rfd in ready:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                code = os.waitstatus_to_exitcode(status)
+                with contextlib_suppress():
+                    conn.sendall((json.dumps({"exit": code}) + "\n").encode())
+                os._exit(0)
+            os.read(rfd, 64)
+        if conn in ready:
+            data = b""
+            with contextlib_suppress():
+                data = conn.recv(4096)
+            if not data:
+                os.kill(pid, signal.SIGKILL)  # PID 1 of its namespace: everything in it dies
+                os.waitpid(pid, 0)
+                os._exit(0)
+            if data.strip() == b"kill":
+                os.kill(pid, signal.SIGKILL)
+
+
+class contextlib_suppress:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return exc[0] is not None and issubclass(exc[0], OSError)  # type: ignore[arg-type]
+
+
+def _recv_request(conn: socket.socket) -> tuple[dict, list[int]]:
+    fds = array.array("i")
+    data = b""
+    while not data.endswith(b"\n"):
+        msg, anc, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(16 * fds.itemsize))
+        if not msg:
+            raise EOFError
+        data += msg
+        for level, kind, payload in anc:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds.frombytes(payload[: len(payload) - (len(payload) % fds.itemsize)])
+    return json.loads(data), list(fds)
+
+
+def main() -> None:
+    config = json.loads(sys.argv[1])  # limits and identity were set by _enter.py before this exec
+    for module in config.get("preload", []):
+        try:
+            __import__(module)
+        except Exception:
+            pass
+    # Import what a kernel needs before any fork, so the fork pays nothing for it.
+    import ipykernel.ipkernel  # noqa: F401
+    import ipykernel.kernelapp  # noqa: F401
+
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # sessions are reaped by the kernel; no zombies here
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(config["socket"])
+    server.listen(64)
+    print("ready", flush=True)
+    while True:
+        conn, _ = server.accept()
+        try:
+            req, fds = _recv_request(conn)
+        except (EOFError, OSError, ValueError):
+            conn.close()
+            continue
+        pid = os.fork()
+        if pid == 0:
+            server.close()
+            try:
+                _serve_session(conn, req, fds)
+            finally:
+                os._exit(1)
+        conn.close()
+        for fd in fds:
+            os.close(fd)
+
+
+if __name__ == "__main__":
+    main()
