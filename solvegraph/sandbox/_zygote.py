@@ -23,6 +23,7 @@ Standard library only until a kernel starts: this file must not import solvegrap
 from __future__ import annotations
 
 import array
+import contextlib
 import ctypes
 import json
 import os
@@ -31,7 +32,7 @@ import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _enter  # noqa: E402  (the shared setup helpers, next to this file)
+import _enter
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWIPC = 0x20000, 0x10000000, 0x20000000, 0x08000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
@@ -46,8 +47,13 @@ def _check(rc: int, what: str) -> None:
 
 def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
     _check(
-        _libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None, flags,
-                    data.encode() if data else None),
+        _libc.mount(
+            source.encode(),
+            target.encode(),
+            fstype.encode() if fstype else None,
+            flags,
+            data.encode() if data else None,
+        ),
         f"mount {target}",
     )
 
@@ -146,13 +152,13 @@ def _serve_session(conn: socket.socket, req: dict, fds: list[int]) -> None:
             done, status = os.waitpid(pid, os.WNOHANG)
             if done:
                 code = os.waitstatus_to_exitcode(status)
-                with contextlib_suppress():
+                with contextlib.suppress(OSError):
                     conn.sendall((json.dumps({"exit": code}) + "\n").encode())
                 os._exit(0)
             os.read(rfd, 64)
         if conn in ready:
             data = b""
-            with contextlib_suppress():
+            with contextlib.suppress(OSError):
                 data = conn.recv(4096)
             if not data:
                 os.kill(pid, signal.SIGKILL)  # PID 1 of its namespace: everything in it dies
@@ -160,14 +166,6 @@ def _serve_session(conn: socket.socket, req: dict, fds: list[int]) -> None:
                 os._exit(0)
             if data.strip() == b"kill":
                 os.kill(pid, signal.SIGKILL)
-
-
-class contextlib_suppress:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return exc[0] is not None and issubclass(exc[0], OSError)  # type: ignore[arg-type]
 
 
 def _recv_request(conn: socket.socket) -> tuple[dict, list[int]]:
@@ -187,12 +185,10 @@ def _recv_request(conn: socket.socket) -> tuple[dict, list[int]]:
 def main() -> None:
     config = json.loads(sys.argv[1])  # limits and identity were set by _enter.py before this exec
     for module in config.get("preload", []):
-        try:
+        with contextlib.suppress(Exception):
             __import__(module)
-        except Exception:
-            pass
     # Import what a kernel needs before any fork, so the fork pays nothing for it.
-    import ipykernel.ipkernel  # noqa: F401
+    import ipykernel.ipkernel
     import ipykernel.kernelapp  # noqa: F401
 
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # sessions are reaped by the kernel; no zombies here

@@ -10,6 +10,8 @@ import json
 from typing import Any
 
 from ..plugins import ToolResult, ToolSession, Verifier
+from ..sandbox import Limits, resolve_sandbox
+from ..sandbox._worker import SandboxWorker
 from ._optmodel import ModelError, OptModel, check_solution, likely_missing_bounds, parse_model
 
 SOLVED = ("optimal", "feasible", "time_limit")
@@ -56,6 +58,39 @@ def render_result(result: dict[str, Any], model: OptModel | None = None) -> Tool
     else:
         lines.append(status)
     return ToolResult(ok=True, output="\n".join(lines), data=result)
+
+
+def solve_in_worker(
+    session: ToolSession, kind: str, model: dict[str, Any], time_limit: float, threads: int
+) -> ToolResult | dict[str, Any]:
+    """Solve a validated declarative model in the session's sandboxed solver worker.
+
+    The solver never runs in solvegraph's process: a segfault, a memory blow-up or a
+    hang ends the worker (replaced on the next call), and the caller gets a tool error.
+    """
+    sandbox = resolve_sandbox(str(session.options.get("sandbox", "auto")))
+    memory_mb = int(session.options.get("solver_memory_mb", session.options.get("kernel_memory_mb", 4096)))
+    function = f"solvegraph.tools.{kind}:solve_declarative"
+    worker = session.resource(
+        f"{kind}_worker",
+        lambda: SandboxWorker(sandbox, [function], Limits(memory_mb=memory_mb)),
+        lambda w: w.close(),
+        alive=lambda w: w.alive,
+    )
+    solver = "SCIP" if kind == "milp" else "CP-SAT"
+    outcome, value = worker.call(function, model, time_limit, threads, deadline_s=time_limit + 30)
+    if outcome == "ok":
+        return value  # type: ignore[no-any-return]
+    if outcome == "error":
+        return ToolResult.failure(f"invalid model: {value}")
+    if outcome == "timeout":
+        return ToolResult.failure(f"{solver} did not return within {time_limit + 30:g} s; its process was stopped")
+    if outcome == "memory":
+        return ToolResult.failure(
+            f"{solver} crashed or ran out of memory ({memory_mb} MB) in its sandboxed process ({value}); "
+            "solvegraph is unaffected: simplify or shrink the model"
+        )
+    return ToolResult.failure(f"{solver} failed: {value}")
 
 
 def declarative_result(result: dict[str, Any], parsed: OptModel, raw_model: dict[str, Any] | None) -> ToolResult:

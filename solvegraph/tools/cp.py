@@ -13,7 +13,7 @@ from typing import Any
 
 from ..plugins import ToolResult, ToolSession, Verifier, hookimpl, tool
 from ._optmodel import ModelError, OptModel, parse_model
-from ._optresult import code_mode, declarative_result, solution_verifier
+from ._optresult import code_mode, declarative_result, solution_verifier, solve_in_worker
 
 PROMPT_HINT = (
     "cp: solves a constraint program with OR-Tools CP-SAT (integer/boolean variables with finite lb and ub, integer "
@@ -238,13 +238,18 @@ def cp(
         _check_integral_objective(parsed)
     except ModelError as exc:
         return ToolResult.failure(f"invalid model: {exc}")
-    try:
-        result = solve_cpsat(parsed, time_limit, threads)
-    except ModelError as exc:
-        return ToolResult.failure(f"invalid model: {exc}")
-    except Exception as exc:
-        return ToolResult.failure(f"CP-SAT failed: {type(exc).__name__}: {exc}")
+    result = solve_in_worker(session, "cp", model, time_limit, threads)  # type: ignore[arg-type]
+    if isinstance(result, ToolResult):
+        return result
     return declarative_result(result, parsed, model)
+
+
+def solve_declarative(raw_model: dict[str, Any], time_limit: float, threads: int) -> dict[str, Any]:
+    """In the sandboxed worker: parse, build and solve; a ModelError reaches the host as ValueError."""
+    try:
+        return solve_cpsat(parse_model(raw_model, kind="cp"), time_limit, threads)
+    except ModelError as exc:
+        raise ValueError(str(exc)) from None
 
 
 @hookimpl

@@ -10,20 +10,17 @@ theorem's statement is exactly the one that was asked.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from ..plugins import ToolResult, ToolSession, hookimpl, tool
+from ..sandbox import Limits, resolve_sandbox
 
 STANDARD_AXIOMS = frozenset({"propext", "Quot.sound", "Classical.choice"})
 _DECL = r"(?:theorem|lemma)\s+{name}(?=[\s(\[{{:])"
@@ -126,6 +123,21 @@ def find_toolchain(options: dict[str, Any]) -> tuple[list[str], str | None]:
     return [str(lean)], None
 
 
+def toolchain_paths(command: list[str], project: str | None) -> list[str]:
+    """What Lean needs to see, read-only: its toolchain folder (binary and libraries) and the Lake project."""
+    paths = []
+    for exe in command[:1]:
+        real = Path(exe).resolve()
+        # <toolchain>/bin/lean: the whole toolchain (lib/lean holds Init and the shared library).
+        paths.append(str(real.parent.parent if real.parent.name == "bin" else real.parent))
+    if project:
+        paths.append(str(Path(project).resolve()))
+        elan = Path.home() / ".elan"
+        if elan.is_dir():
+            paths.append(str(elan))
+    return paths
+
+
 def check_proof(
     source: str,
     *,
@@ -159,30 +171,28 @@ def check_proof(
     with tempfile.TemporaryDirectory(prefix="sg-lean-") as tmp:
         path = Path(tmp) / "Candidate.lean"
         path.write_text(source.rstrip() + "\n\n" + "".join(f"#print axioms {n}\n" for n in names), encoding="utf-8")
-        started = time.perf_counter()
-        proc = subprocess.Popen(
+        # Lean runs in the sandbox: the toolchain (and a Lake project) read-only, the candidate's folder writable.
+        sandbox = resolve_sandbox(str(options.get("sandbox", "auto")))
+        run = sandbox.run(
             [*command, "--json", f"--memory={memory_mb}", str(path)],
-            cwd=cwd or tmp,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
+            workdir=tmp,
+            limits=Limits(
+                memory_mb=memory_mb + 1024, max_processes=256, output_chars=2_000_000, address_space_limit=False
+            ),
+            timeout=timeout,
+            ro=toolchain_paths(command, cwd),
+            cwd=cwd,
         )
-        try:
-            stdout, stderr = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+        if run.timed_out:
             return LeanVerdict(
                 False,
                 [*reasons, f"timeout: Lean did not finish within {timeout:g} s"],
                 [],
                 {},
-                time.perf_counter() - started,
+                run.duration_s,
                 timed_out=True,
             )
-        duration = time.perf_counter() - started
+        stdout, stderr, duration = run.stdout, run.stderr, run.duration_s
 
     diagnostics, axioms = parse_messages(stdout)
     last_line = source.rstrip().count("\n") + 1
@@ -191,8 +201,13 @@ def check_proof(
         if d.line > last_line or "'#print'" in d.text:
             d.line, d.column = min(d.line, last_line), 0 if d.line > last_line else d.column
             d.text += " (at the end of the candidate: the proof or term is unfinished)"
-    if proc.returncode != 0 and not any(d.severity == "error" for d in diagnostics):
-        detail = (stderr.strip() or stdout.strip() or f"exit code {proc.returncode}").splitlines()[-1][:300]
+    if run.returncode in (-9, 137) and not any(d.severity == "error" for d in diagnostics):
+        # SIGKILL that was not our timeout: the sandbox's memory cap (cgroup OOM) stopped Lean.
+        diagnostics.append(
+            Diagnostic(0, 0, "error", f"Lean ran out of memory: killed at the sandbox's cap ({memory_mb + 1024} MB)")
+        )
+    if run.returncode != 0 and not any(d.severity == "error" for d in diagnostics):
+        detail = (stderr.strip() or stdout.strip() or f"exit code {run.returncode}").splitlines()[-1][:300]
         diagnostics.append(Diagnostic(0, 0, "error", f"Lean failed: {detail}"))
     errors = [d for d in diagnostics if d.severity == "error"]
     if errors:

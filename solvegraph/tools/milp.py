@@ -17,7 +17,7 @@ from typing import Any
 
 from ..plugins import ToolResult, ToolSession, Verifier, hookimpl, tool
 from ._optmodel import ModelError, OptModel, parse_model
-from ._optresult import code_mode, declarative_result, solution_verifier
+from ._optresult import code_mode, declarative_result, solution_verifier, solve_in_worker
 
 PROMPT_HINT = (
     'milp: solves a mixed-integer linear program with SCIP. Pass {"model": {variables: [{name, type '
@@ -231,12 +231,20 @@ def milp(
         parsed = parse_model(model, kind="milp")
     except ModelError as exc:
         return ToolResult.failure(f"invalid model: {exc}")
-    try:
-        scip, _ = build_scip(parsed)
-        result = solve_scip(scip, time_limit, threads)
-    except Exception as exc:
-        return ToolResult.failure(f"SCIP failed: {type(exc).__name__}: {exc}")
+    result = solve_in_worker(session, "milp", model, time_limit, threads)  # type: ignore[arg-type]
+    if isinstance(result, ToolResult):
+        return result
     return declarative_result(result, parsed, model)
+
+
+def solve_declarative(raw_model: dict[str, Any], time_limit: float, threads: int) -> dict[str, Any]:
+    """In the sandboxed worker: parse, build and solve with SCIP."""
+    try:
+        parsed = parse_model(raw_model, kind="milp")
+    except ModelError as exc:
+        raise ValueError(str(exc)) from None
+    scip, _ = build_scip(parsed)
+    return solve_scip(scip, time_limit, threads)
 
 
 @hookimpl

@@ -12,8 +12,11 @@ import re
 import time
 from typing import Any
 
-from ..plugins import ToolResult, ToolSession, hookimpl, tool
+from ..plugins import ToolResult, ToolSession, hookimpl
+from ..sandbox import Limits, resolve_sandbox
+from ..sandbox._worker import SandboxWorker
 
+SOLVE = "solvegraph.tools.smt:solve_tracked"
 _LINE = re.compile(r"line (\d+) column (\d+)")
 
 SCHEMA: dict[str, Any] = {
@@ -112,7 +115,7 @@ def solve_tracked(
 ) -> dict[str, Any]:
     """sat/unsat/unknown with a model or the core of named assertions; ValueError carries Z3's error text.
 
-    Runs in the calling process: the tool calls it inside a memory-capped worker (see _z3worker).
+    Runs in the calling process: the tool calls it inside a sandboxed, memory-capped worker.
     """
     import z3
 
@@ -177,16 +180,20 @@ PROMPT_HINT = (
 )
 
 
-def session_worker(session: ToolSession, memory_mb: int) -> Any:
-    """This session's Z3 worker process, replaced when it died or the memory cap changed."""
-    from ._z3worker import Z3Worker
+def session_worker(session: ToolSession, memory_mb: int) -> SandboxWorker:
+    """This session's Z3 worker, a sandboxed process replaced when it died or the memory cap changed.
 
-    return session.resource(
-        f"z3_worker_{memory_mb}", lambda: Z3Worker(memory_mb), lambda w: w.close(), alive=lambda w: w.alive
+    Z3's own memory cap can crash the process that hosts it, so Z3 never runs in ours.
+    """
+    sandbox = resolve_sandbox(str(session.options.get("sandbox", "auto")))
+    return session.resource(  # type: ignore[no-any-return]
+        f"z3_worker_{memory_mb}",
+        lambda: SandboxWorker(sandbox, [SOLVE], Limits(memory_mb=memory_mb)),
+        lambda w: w.close(),
+        alive=lambda w: w.alive,
     )
 
 
-@tool(name="smt", timeout=None, input_schema=SCHEMA, prompt_hint=PROMPT_HINT, enforces_timeout=True)
 def smt(
     session: ToolSession,
     smtlib: str | None = None,
@@ -203,7 +210,9 @@ def smt(
             named, hard = [(a["name"], a["formula"]) for a in assertions or []], []
     except ValueError as exc:
         return ToolResult.failure(str(exc))
-    kind, result = session_worker(session, memory_mb).solve((declarations, named, hard, timeout), timeout)
+    kind, result = session_worker(session, memory_mb).call(
+        SOLVE, declarations, named, hard, timeout, deadline_s=timeout
+    )
     if kind == "error":
         return ToolResult.failure(result)
     if kind == "timeout":

@@ -1,0 +1,123 @@
+"""A long-lived sandboxed worker that runs trusted solver functions on untrusted input.
+
+The SCIP and CP-SAT solves and Z3 run here, not in solvegraph's own process: a
+solver that segfaults, blows its memory cap or never returns kills only its worker,
+and the caller gets a result saying so. Requests and replies are JSON lines over
+the worker's stdin/stdout (never pickle: the reply comes from a process that read
+model-written input). Only functions named on the command line may be called.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import select
+import sys
+import tempfile
+import threading
+import time
+from typing import Any
+
+from ._backend import Sandbox, SandboxedProcess
+from ._policy import Limits
+
+GRACE_S = 2.0
+
+
+def _serve(allowed: set[str]) -> None:
+    out = sys.stdout
+    sys.stdout = sys.stderr  # a solver's own prints never corrupt the reply stream
+    for line in sys.stdin:
+        try:
+            request = json.loads(line)
+            name = request["call"]
+            if name not in allowed:
+                raise PermissionError(f"{name} is not callable in this worker")
+            module, _, attr = name.partition(":")
+            fn = getattr(importlib.import_module(module), attr)
+            reply = {"kind": "ok", "value": fn(*request.get("args", []), **request.get("kwargs", {}))}
+        except ValueError as exc:
+            reply = {"kind": "error", "value": str(exc)}
+        except MemoryError:
+            reply = {"kind": "memory", "value": ""}
+        except Exception as exc:
+            reply = {"kind": "crash", "value": f"{type(exc).__name__}: {exc}"}
+        out.write(json.dumps(reply) + "\n")
+        out.flush()
+
+
+class SandboxWorker:
+    """The host's handle: ``call`` always returns ``(kind, value)``, kind one of
+    ok | error | memory | crash | timeout."""
+
+    def __init__(self, sandbox: Sandbox, allowed: list[str], limits: Limits) -> None:
+        self.limits = limits
+        self.workdir = tempfile.mkdtemp(prefix="sg-worker-")
+        self._lock = threading.Lock()
+        argv = [sys.executable, "-I", "-m", "solvegraph.sandbox._worker", *allowed]
+        self.process: SandboxedProcess = sandbox.popen(argv, workdir=self.workdir, limits=limits)
+        self.proc = self.process.proc
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def call(self, name: str, *args: Any, deadline_s: float, **kwargs: Any) -> tuple[str, Any]:
+        with self._lock:
+            assert self.proc.stdin is not None and self.proc.stdout is not None
+            try:
+                self.proc.stdin.write((json.dumps({"call": name, "args": args, "kwargs": kwargs}) + "\n").encode())
+                self.proc.stdin.flush()
+                line = self._readline(deadline_s + GRACE_S)
+            except (BrokenPipeError, ConnectionResetError, OSError):
+                line = b""
+            if line is None:
+                self.close()
+                return "timeout", ""
+            if not line:
+                with contextlib.suppress(Exception):
+                    self.proc.wait(timeout=5)
+                code = self.proc.returncode
+                self.close()
+                # SIGSEGV, SIGKILL (cgroup OOM), SIGABRT, or Python's exit on an allocation failure
+                crashed = code in (-11, -9, -6, 1, 128 + 11, 128 + 9, 128 + 6)  # bwrap reports 128+signal
+                return ("memory" if crashed else "crash"), f"exit code {code}"
+            try:
+                reply = json.loads(line)
+                return str(reply["kind"]), reply["value"]
+            except (ValueError, KeyError, TypeError):
+                self.close()
+                return "crash", "the worker sent an unreadable reply"
+
+    def _readline(self, timeout: float) -> bytes | None:
+        """One reply line, b'' if the worker died, None on timeout."""
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        data = b""
+        while not data.endswith(b"\n"):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                return None
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return b""
+            data += chunk
+            if len(data) > 256 * 1024 * 1024:
+                return b""
+        return data
+
+    def close(self) -> None:
+        self.process.close()
+        import shutil
+
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    _serve(set(sys.argv[1:]))
