@@ -66,7 +66,16 @@ def find_bwrap() -> tuple[str | None, str]:
 def python_ro_paths() -> list[str]:
     """The interpreter, its standard library and every import location, read-only."""
     paths = {sys.base_prefix, sys.prefix, sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]}
-    paths |= {p for p in sys.path if p and os.path.isabs(p)}
+    # Import locations inside the installation or named like one; never a working folder on
+    # sys.path (a test runner's root, the current directory), which may hold secrets.
+    prefixes = tuple(os.path.realpath(p) + "/" for p in (sys.prefix, sys.base_prefix))
+    paths |= {
+        p
+        for p in sys.path
+        if p
+        and os.path.isabs(p)
+        and (os.path.realpath(p).startswith(prefixes) or os.path.basename(p) in ("site-packages", "dist-packages"))
+    }
     paths |= set(site.getsitepackages())
     # An editable install of solvegraph: its package folder only, never the repository around it.
     paths.add(str(Path(__file__).resolve().parent.parent))
