@@ -90,6 +90,9 @@ def bench_run(
     db: Annotated[str | None, typer.Option("--db", help="Memory database URL [env SOLVEGRAPH_DB].")] = None,
     config: Annotated[str | None, typer.Option("--config", help="Settings file.")] = None,
     lean_project: Annotated[str | None, typer.Option("--lean-project", help="Lake project with Mathlib.")] = None,
+    sandbox: Annotated[
+        str | None, typer.Option("--sandbox", help="auto, bwrap or none [env SOLVEGRAPH_SANDBOX; default auto].")
+    ] = None,
 ) -> None:
     """Run a strategy over a dataset, score every sample, store results as they complete, print accuracy."""
     from .bench.report import render_text, summarize
@@ -141,9 +144,13 @@ def bench_run(
             "model_path": model_path,
             "lean_project": lean_project,
             "db": db,
+            "sandbox": sandbox,
         },
         config_file=config,
     )
+    from .cli import check_sandbox
+
+    check_sandbox(settings.sandbox)
     cfg.base_url = settings.base_url
     progress = Progress(
         TextColumn("[bold]{task.description}"),

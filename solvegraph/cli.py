@@ -68,6 +68,14 @@ Db = Annotated[
 ]
 NoMemory = Annotated[bool, typer.Option("--no-memory", help="Neither store this run nor use past ones.")]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Do not reuse a verified answer to the same problem.")]
+SandboxOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--sandbox",
+        help="How model-written code is isolated: auto (bubblewrap when it works here, else a warning), "
+        "bwrap (fail if it cannot), none [env SOLVEGRAPH_SANDBOX; default auto].",
+    ),
+]
 LeanPath = Annotated[
     str | None, typer.Option("--lean-path", help="lean executable for the lean tool [env SOLVEGRAPH_LEAN].")
 ]
@@ -85,6 +93,7 @@ _SETTING_FLAGS = (
     "lean_project",
     "lean_path",
     "db",
+    "sandbox",
 )
 
 
@@ -96,12 +105,23 @@ def _settings(params: dict[str, Any]) -> Settings:
     return load_settings(flags=flags, config_file=params.get("config"))
 
 
+def check_sandbox(mode: str) -> None:
+    """Resolve the sandbox backend; in auto mode without bubblewrap, say once what is not isolated."""
+    from .sandbox import resolve_sandbox
+
+    backend = resolve_sandbox(mode)
+    if backend.warning:
+        err.print(backend.warning, markup=False, highlight=False)
+
+
 def _graph(settings: Settings, run_kind: str = "solve") -> Any:
     from .agents import Budget, SolveGraph
     from .llm import make_client
     from .memory import Memory, Store
     from .plugins import PluginManager
 
+    # Resolve the sandbox first: --sandbox bwrap on a machine without namespaces fails in one line.
+    check_sandbox(settings.sandbox)
     # Open the memory first: a bad --db fails before any model or kernel is started.
     memory = Memory(Store(settings.db), use_cache=settings.cache, run_kind=run_kind) if settings.memory else None
     client = make_client(settings)
@@ -124,6 +144,7 @@ def solve(
     cell_timeout: CellTimeout = None,
     lean_project: LeanProject = None,
     lean_path: LeanPath = None,
+    sandbox: SandboxOpt = None,
     db: Db = None,
     no_memory: NoMemory = False,
     no_cache: NoCache = False,
@@ -160,6 +181,7 @@ def chat(
     cell_timeout: CellTimeout = None,
     lean_project: LeanProject = None,
     lean_path: LeanPath = None,
+    sandbox: SandboxOpt = None,
     db: Db = None,
     no_memory: NoMemory = False,
     no_cache: NoCache = False,
@@ -198,10 +220,17 @@ def chat(
 
 
 @plugins_app.command("list")
-def plugins_list(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
-    """Show every plugin found, the tools it offers, and any that failed to load."""
+def plugins_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    sandbox: SandboxOpt = None,
+    config: Annotated[str | None, typer.Option("--config", help="A solvegraph.toml to read.")] = None,
+) -> None:
+    """Show every plugin found, the tools it offers, any that failed to load, and the active sandbox."""
     from .plugins import PluginManager
+    from .sandbox import resolve_sandbox
 
+    settings = load_settings(flags={"sandbox": sandbox}, config_file=config)
+    backend = resolve_sandbox(settings.sandbox).describe()
     pm = PluginManager()
     tools = pm.tools()
     rows = [
@@ -209,7 +238,7 @@ def plugins_list(as_json: Annotated[bool, typer.Option("--json", help="Machine-r
         for p in pm.plugins.values()
     ]
     if as_json:
-        print(json.dumps({"plugins": rows, "tools": sorted(tools)}))
+        print(json.dumps({"plugins": rows, "tools": sorted(tools), "sandbox": backend}))
         return
     table = Table(title="solvegraph plugins")
     for col in ("plugin", "status", "tools", "source / error"):
@@ -218,6 +247,10 @@ def plugins_list(as_json: Annotated[bool, typer.Option("--json", help="Machine-r
         status = "[green]loaded[/]" if r["ok"] else ("[yellow]partial[/]" if r["tools"] else "[red]failed[/]")
         table.add_row(r["plugin"], status, ", ".join(r["tools"]) or "-", r["error"] or r["source"])
     out.print(table)
+    line = f"sandbox: {backend['backend']} ({backend['reason']}); limits: {backend['limits']}"
+    out.print(line, markup=False, highlight=False)
+    if backend["warning"]:
+        err.print(backend["warning"], markup=False, highlight=False)
 
 
 @plugins_app.command("new")

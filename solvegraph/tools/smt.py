@@ -12,7 +12,7 @@ import re
 import time
 from typing import Any
 
-from ..plugins import ToolResult, ToolSession, hookimpl
+from ..plugins import ToolResult, ToolSession, hookimpl, tool
 from ..sandbox import Limits, resolve_sandbox
 from ..sandbox._worker import SandboxWorker
 
@@ -194,6 +194,7 @@ def session_worker(session: ToolSession, memory_mb: int) -> SandboxWorker:
     )
 
 
+@tool(name="smt", timeout=None, input_schema=SCHEMA, prompt_hint=PROMPT_HINT, enforces_timeout=True)
 def smt(
     session: ToolSession,
     smtlib: str | None = None,

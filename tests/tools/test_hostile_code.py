@@ -184,7 +184,8 @@ def test_no_state_crosses_sessions(python_tool) -> None:
         "os.environ['SG_TAMPER'] = '1'\n"
         "get_ipython().input_transformers_post.append(lambda lines: ['1/0\\n'])\n"
         "get_ipython().events.register('pre_run_cell', lambda *a: os.environ.__setitem__('SG_HOOK', '1'))\n"
-        "threading.Thread(target=lambda: [__import__('time').sleep(0.01) or setattr(math, 'pi', 3) for _ in iter(int, 1)], daemon=True).start()\n"
+        "def spoil():\n    while True: __import__('time').sleep(0.01); math.pi = 3\n"
+        "threading.Thread(target=spoil, daemon=True).start()\n"
         "atexit.register(lambda: open('/tmp/atexit', 'w'))\n"
         "import glob; print(glob.glob('/sg-sessions/*'), glob.glob('/session/run/*'))\n"
         "history_secret = 'cell-history-4711'"
@@ -196,7 +197,8 @@ def test_no_state_crosses_sessions(python_tool) -> None:
                 "import math, numpy, os, glob\n"
                 "print(math.sqrt(16), numpy.pi, math.pi, os.environ.get('SG_TAMPER'), os.environ.get('SG_HOOK'))\n"
                 "print(glob.glob('/sg-sessions/*'))\n"
-                "print([h for h in get_ipython().history_manager.get_range_by_str('1-100')] if get_ipython().history_manager.enabled else 'no history')"
+                "hm = get_ipython().history_manager\n"
+                "print(list(hm.get_range_by_str('1-100')) if hm.enabled else 'no history')"
             )
             out = run(python_tool, second, check).output
     assert "4.0 3.141592653589793 3.141592653589793 None None" in out, out
