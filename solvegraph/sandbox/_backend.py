@@ -24,7 +24,7 @@ import sys
 import sysconfig
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -111,7 +111,6 @@ class Sandbox:
     userns: bool = False  # bwrap entered through a user namespace (solvegraph not run as root)
     cgroups: Cgroups | None = None
     warning: str = ""
-    _closers: list[Any] = field(default_factory=list, repr=False)
 
     # -- description ---------------------------------------------------------
     def describe(self) -> dict[str, Any]:
@@ -222,27 +221,19 @@ class Sandbox:
     ) -> RunResult:
         """Run ``argv`` to completion in a fresh sandbox; a timeout kills the whole process tree."""
         limits = limits or Limits()
-        cgroup = self.session_cgroup(limits)
-        fds = cgroup.open_fds() if cgroup else []
-        self.prepare_dir(workdir)
         started = time.perf_counter()
-        try:
-            proc = subprocess.Popen(
-                self.wrap(argv, workdir=workdir, limits=limits, ro=ro, cgroup_fds=fds, cwd=cwd),
-                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                pass_fds=fds,
-                start_new_session=True,
-                cwd=workdir,
-            )
-        except OSError as exc:
-            if cgroup:
-                cgroup.remove()
-            raise SandboxError(f"could not start {argv[0]} in the sandbox: {exc}") from None
-        finally:
-            for fd in fds:
-                os.close(fd)
+        # Synchronous: the calling thread outlives the process, so it may start it itself.
+        proc, cgroup = self._start(
+            subprocess.Popen,
+            argv,
+            workdir=workdir,
+            limits=limits,
+            ro=ro,
+            cwd=cwd,
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         timed_out = False
         try:
             out, err = _communicate_capped(proc, input, timeout, limits.output_chars * 4)
@@ -275,19 +266,33 @@ class Sandbox:
         stderr: int | IO[Any] | None = subprocess.DEVNULL,
     ) -> SandboxedProcess:
         """Start a long-lived sandboxed process (a worker); close it to kill it and free its cgroup."""
-        limits = limits or Limits()
+        proc, cgroup = self._start(
+            launch, argv, workdir=workdir, limits=limits or Limits(), ro=ro, stdin=stdin, stdout=stdout, stderr=stderr
+        )
+        return SandboxedProcess(proc, cgroup)
+
+    def _start(
+        self,
+        spawn: Any,
+        argv: Sequence[str],
+        *,
+        workdir: str,
+        limits: Limits,
+        ro: Sequence[str],
+        cwd: str | None = None,
+        **streams: Any,
+    ) -> tuple[subprocess.Popen[bytes], SessionCgroup | None]:
+        """Make the session cgroup and folder, then start ``argv`` wrapped, with ``spawn`` (a Popen)."""
         cgroup = self.session_cgroup(limits)
         fds = cgroup.open_fds() if cgroup else []
         self.prepare_dir(workdir)
         try:
-            proc = launch(
-                self.wrap(argv, workdir=workdir, limits=limits, ro=ro, cgroup_fds=fds),
-                stdin=stdin,
-                stdout=stdout,
-                stderr=stderr,
+            proc = spawn(
+                self.wrap(argv, workdir=workdir, limits=limits, ro=ro, cgroup_fds=fds, cwd=cwd),
                 pass_fds=fds,
                 start_new_session=True,
                 cwd=workdir,
+                **streams,
             )
         except OSError as exc:
             if cgroup:
@@ -296,7 +301,7 @@ class Sandbox:
         finally:
             for fd in fds:
                 os.close(fd)
-        return SandboxedProcess(proc, cgroup)
+        return proc, cgroup
 
 
 class SandboxedProcess:
@@ -355,11 +360,7 @@ def _communicate_capped(proc: subprocess.Popen[bytes], input: str | None, timeou
                 buf += chunk[:room]
             dropped[key.fd] += max(0, len(chunk) - max(room, 0))
     sel.close()
-    remaining = max(0.1, deadline - time.monotonic())
-    try:
-        proc.wait(timeout=remaining)
-    except subprocess.TimeoutExpired:
-        raise
+    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
     texts = []
     for stream in (proc.stdout, proc.stderr):
         if stream is None:

@@ -80,9 +80,6 @@ class KernelProcess:
             self._cgroup = None
         shutil.rmtree(self.run_dir, ignore_errors=True)
 
-    def memory_peak_mb(self) -> float | None:
-        return self._cgroup.memory_peak_mb() if self._cgroup is not None else None
-
 
 class KernelFactory:
     """The preloaded template in its sandbox, forking fresh kernels on request."""

@@ -56,7 +56,6 @@ def test_host_secrets_are_not_in_the_environment_or_proc(python_tool, session, m
     with ToolSession(options={"cell_timeout": 5, "sandbox": "bwrap"}) as fresh:
         out = run(python_tool, fresh, code).output
     assert "sk-hostile-test-secret" not in out and "postgresql://" not in out
-    assert str(os.getpid()) not in out.split("dict_keys")[0] or True
     pids = [p for p in out.splitlines()[-1].strip("[]").replace("'", "").split(", ") if p.isdigit()]
     assert pids and max(int(p) for p in pids) < 50, f"only the session's own processes are visible: {pids}"
 
@@ -204,4 +203,4 @@ def test_no_state_crosses_sessions(python_tool) -> None:
     assert "4.0 3.141592653589793 3.141592653589793 None None" in out, out
     assert "cell-history-4711" not in out
     assert "[]" in out.splitlines()[1], "another session's run folder is visible"
-    assert "kernel.json" not in first_out or "/sg-sessions/" not in first_out
+    assert first_out.splitlines()[0].startswith("[] ["), "the shared sessions folder must look empty"
