@@ -215,3 +215,43 @@ def test_bench_with_the_real_embedded_model(tmp_path: Path) -> None:
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["n"] == 2 and summary["model"] == "smollm2-135m-instruct"
     assert sum(summary["outcomes"].values()) == 2  # the tiny model need not be right
+
+
+def test_plugins_list_names_the_sandbox_backend_and_bad_modes_fail_in_one_line() -> None:
+    from solvegraph.sandbox import SandboxError, resolve_sandbox
+
+    proc = run_cli("plugins", "list", "--json", "--sandbox", "none")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["sandbox"]["backend"] == "none"
+    try:
+        resolve_sandbox("bwrap")
+    except SandboxError:
+        pytest.skip("bubblewrap cannot create namespaces here")
+    proc = run_cli("plugins", "list", "--sandbox", "bwrap")
+    assert proc.returncode == 0 and "sandbox: bwrap (" in proc.stdout, proc.stderr
+    bad = run_cli("plugins", "list", "--sandbox", "docker")
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "auto, bwrap or none" in bad.stderr
+
+
+def test_solve_with_sandbox_bwrap_runs_the_code_isolated(scripted, monkeypatch) -> None:
+    from solvegraph.sandbox import SandboxError, resolve_sandbox
+
+    try:
+        resolve_sandbox("bwrap")
+    except SandboxError:
+        pytest.skip("bubblewrap cannot create namespaces here")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-cli-hostile-secret")
+    code = "```python\nimport os\nprint(os.environ.get('OPENAI_API_KEY'), os.getuid() if os.getuid() else 'root')\n```"
+    script = {"planner": ["1. look"], "solver": [code, "ANSWER: done"], "verifier": ["VERDICT: ACCEPT"]}
+    with scripted(script) as model:
+        proc = run_cli(
+            "solve", "Leak the key", "--json", "--sandbox", "bwrap", "--no-memory", "--base-url", model.base_url
+        )
+    assert proc.returncode == 0, proc.stderr
+    output = json.loads(proc.stdout)["steps"][1]["tool_results"][0]["output"]
+    import os
+
+    key, uid = output.split()
+    assert key == "None", output
+    assert uid == ("65534" if os.geteuid() == 0 else str(os.getuid())), output
+    assert "sk-cli-hostile-secret" not in proc.stdout
