@@ -16,8 +16,10 @@ from solvegraph.tools.python_kernel import close_default_pool
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="sg-test-data-")
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "benchmarks"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# Small committed slices of each benchmark dataset (source and license in its README): the tests never
+# need ../shared, which a user's clone does not have.
+DATA = FIXTURES / "datasets"
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import DATA, run_cli
 
 CODE = "```python\nprint({expr})\n```"
 SOLVES = {"planner": ["1. compute"], "solver": [CODE.format(expr="6*7"), "ANSWER: 42"], "verifier": ["VERDICT: ACCEPT"]}
@@ -194,13 +194,12 @@ def test_lean_flags_reach_the_lean_tool(scripted, tmp_path: Path) -> None:
 
 @pytest.mark.embedded
 def test_bench_with_the_real_embedded_model(tmp_path: Path) -> None:
-    from tests.conftest import SHARED
 
     proc = run_cli(
         "bench",
         "gsm8k",
         "--data",
-        str(SHARED / "gsm8k/test.jsonl"),
+        str(DATA / "gsm8k/test.jsonl"),
         "--limit",
         "2",
         "--strategy",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHARED, run_cli
+from tests.conftest import DATA, run_cli
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -38,7 +38,7 @@ def test_html_report_renders_in_chromium(scripted, tmp_path: Path) -> None:
             "bench",
             "gsm8k",
             "--data",
-            str(SHARED / "gsm8k/test.jsonl"),
+            str(DATA / "gsm8k/test.jsonl"),
             "--limit",
             "8",
             "--strategy",

@@ -1,4 +1,4 @@
-"""solvegraph bench over real slices of the shared datasets, with the scripted model and real tools."""
+"""solvegraph bench over committed slices of the benchmark datasets, with the scripted model and real tools."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from solvegraph.memory import Store
-from tests.conftest import ROOT, SHARED, run_cli
+from tests.conftest import DATA, ROOT, run_cli
 
 CODE = "```python\n{}\n```"
 
@@ -41,7 +41,7 @@ def test_gsm8k_direct_numeric_scorer(scripted, tmp_path: Path) -> None:
             tmp_path / "m.sqlite",
             "gsm8k",
             "--data",
-            str(SHARED / "gsm8k/test.jsonl"),
+            str(DATA / "gsm8k/test.jsonl"),
             "--limit",
             "4",
             "--strategy",
@@ -74,7 +74,7 @@ def test_mbpp_pal_unit_test_scorer(scripted, tmp_path: Path) -> None:
             tmp_path / "m.sqlite",
             "mbpp",
             "--data",
-            str(SHARED / "mbpp/mbpp.jsonl"),
+            str(DATA / "mbpp/mbpp.jsonl"),
             "--split",
             "test",
             "--limit",
@@ -95,7 +95,7 @@ def test_mbpp_pal_unit_test_scorer(scripted, tmp_path: Path) -> None:
 
 
 def test_mbpp_unit_tests_pass_and_fail_for_real(scripted, tmp_path: Path) -> None:
-    records = [json.loads(line) for line in (SHARED / "mbpp/mbpp.jsonl").read_text().splitlines()[:20]]
+    records = [json.loads(line) for line in (DATA / "mbpp/mbpp.jsonl").read_text().splitlines()[:20]]
     reference = {f"mbpp-{r['task_id']}": r["code"] for r in records}
 
     def solver(body):
@@ -112,7 +112,7 @@ def test_mbpp_unit_tests_pass_and_fail_for_real(scripted, tmp_path: Path) -> Non
             tmp_path / "m.sqlite",
             "mbpp",
             "--data",
-            str(SHARED / "mbpp/mbpp.jsonl"),
+            str(DATA / "mbpp/mbpp.jsonl"),
             "--ids",
             "11,12,13,14",
             "--strategy",
@@ -130,7 +130,7 @@ def test_mbpp_unit_tests_pass_and_fail_for_real(scripted, tmp_path: Path) -> Non
 
 
 def test_nl4opt_objective_scorer_and_infeasible_gold(scripted, tmp_path: Path) -> None:
-    records = [json.loads(line) for line in (SHARED / "nl4opt/NL4OPT.jsonl").read_text().splitlines()]
+    records = [json.loads(line) for line in (DATA / "nl4opt/NL4OPT.jsonl").read_text().splitlines()]
     infeasible = next(i for i, r in enumerate(records) if r["en_answer"] == "No Best Solution")
     slice_ = [*records[:3], records[infeasible]]
     data = tmp_path / "nl4opt_slice.jsonl"
@@ -160,7 +160,7 @@ def test_graph_strategy_on_nl4opt_with_the_milp_tool(scripted, tmp_path: Path) -
     from tests.agents.test_optimization_graph import RIGHT
 
     data = tmp_path / "ducks.jsonl"
-    data.write_text((SHARED / "nl4opt/NL4OPT.jsonl").read_text().splitlines()[0] + "\n")
+    data.write_text((DATA / "nl4opt/NL4OPT.jsonl").read_text().splitlines()[0] + "\n")
     script = {
         "planner": ["model it"],
         "solver": [{"tool_calls": [{"name": "milp", "arguments": {"model": RIGHT}}]}, "ANSWER: 1160"],
@@ -218,7 +218,7 @@ def test_minif2f_without_a_lean_project_says_so(tmp_path: Path) -> None:
         "bench",
         "minif2f",
         "--data",
-        str(SHARED / "minif2f_lean4/Test"),
+        str(DATA / "minif2f_lean4/Test"),
         "--base-url",
         "http://127.0.0.1:9/v1",
         "--db",
@@ -285,7 +285,7 @@ def test_kill_9_then_resume_runs_every_sample_exactly_once(scripted, tmp_path: P
                 "bench",
                 "gsm8k",
                 "--data",
-                str(SHARED / "gsm8k/test.jsonl"),
+                str(DATA / "gsm8k/test.jsonl"),
                 "--limit",
                 "12",
                 "--strategy",
@@ -342,7 +342,7 @@ def test_samples_with_majority_vote(scripted, tmp_path: Path) -> None:
             tmp_path / "m.sqlite",
             "gsm8k",
             "--data",
-            str(SHARED / "gsm8k/test.jsonl"),
+            str(DATA / "gsm8k/test.jsonl"),
             "--limit",
             "1",
             "--strategy",
@@ -361,7 +361,7 @@ def test_samples_with_majority_vote(scripted, tmp_path: Path) -> None:
 
 def test_report_compare_and_html(scripted, tmp_path: Path) -> None:
     db = tmp_path / "m.sqlite"
-    args = ["gsm8k", "--data", str(SHARED / "gsm8k/test.jsonl"), "--limit", "6", "-j", "3"]
+    args = ["gsm8k", "--data", str(DATA / "gsm8k/test.jsonl"), "--limit", "6", "-j", "3"]
     with scripted({"solver": ["ANSWER: 18"]}) as model:
         _, a = bench(model, db, *args, "--strategy", "direct")
     with scripted({"solver": [CODE.format("print(18)")]}) as model:
@@ -382,7 +382,7 @@ def test_report_compare_and_html(scripted, tmp_path: Path) -> None:
 
 def test_response_cache_reuses_identical_calls(scripted, tmp_path: Path) -> None:
     db = tmp_path / "m.sqlite"
-    args = ["gsm8k", "--data", str(SHARED / "gsm8k/test.jsonl"), "--limit", "3", "--strategy", "direct"]
+    args = ["gsm8k", "--data", str(DATA / "gsm8k/test.jsonl"), "--limit", "3", "--strategy", "direct"]
     with scripted({"solver": ["ANSWER: 18"]}) as model:
         _, first = bench(model, db, *args, "--response-cache")
         calls = len(model.requests)

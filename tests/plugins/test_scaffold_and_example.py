@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import site
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +14,25 @@ from tests.conftest import ROOT, pip_install_target, run_cli
 
 
 def _venv(path: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(path)], check=True)
-    return path / "bin" / "python"
+    """A new venv that also sees the running environment's packages (solvegraph, pytest), like a user's own.
+
+    ``--system-site-packages`` is not that when the tests themselves run in a venv: it exposes the base
+    interpreter's site-packages, where solvegraph is not installed. A ``.pth`` line that calls
+    ``site.addsitedir`` adds this environment's site-packages and runs its own ``.pth`` files (the
+    editable solvegraph install among them).
+    """
+    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+    python = path / "bin" / "python"
+    new_site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    dirs = [d for d in site.getsitepackages() if Path(d).is_dir()]
+    lines = "".join(f"import site; site.addsitedir({d!r})\n" for d in dirs)
+    (Path(new_site) / "_solvegraph_test_parent.pth").write_text(lines)
+    return python
 
 
 def test_scaffold_installs_and_is_found(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import pytest
 from solvegraph.plugins import ToolSession
 from solvegraph.testing import assert_conformant
 from solvegraph.tools.lean import check_proof, lean, theorem_header
+from tests.conftest import DATA
 
 PRELUDE = """prelude
 inductive N where
@@ -121,9 +122,8 @@ def test_missing_toolchain_names_the_setting(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_minif2f_headers_parse() -> None:
-    from tests.conftest import SHARED
 
-    text = (SHARED / "minif2f_lean4/Test/aime_1983_p1.lean").read_text()
+    text = (DATA / "minif2f_lean4/Test/aime_1983_p1.lean").read_text()
     header = theorem_header(text, "aime_1983_p1")
     assert header.startswith("theorem aime_1983_p1 (x y z w : ℕ)") and header.endswith("= 60")
 
