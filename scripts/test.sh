@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The README's test command: install everything the tests need, then run them. .ci/run calls exactly this.
+#
+#   Debian packages: PostgreSQL's server binaries (the tests start a throwaway server on loopback),
+#   Chromium (the HTML report is checked in headless Chromium), bubblewrap (the sandbox backend),
+#   and, on a bare machine, python3-venv and g++ (llama-cpp-python compiles on install).
+#   Python: a venv (default .venv, or $SOLVEGRAPH_VENV) with solvegraph[dev] installed editable.
+#
+# Arguments are passed to pytest, e.g. `scripts/test.sh -x tests/tools`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+command -v g++ >/dev/null 2>&1 || need+=(g++)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
+if ((${#need[@]})); then
+  sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  echo "scripts/test.sh: installing Debian packages: ${need[*]}" >&2
+  "${sudo[@]}" apt-get update
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}"
+fi
+
+venv="${SOLVEGRAPH_VENV:-.venv}"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/python" -m pip install -q --upgrade pip
+"$venv/bin/python" -m pip install -e ".[dev]"
+exec "$venv/bin/python" -m pytest "$@"
