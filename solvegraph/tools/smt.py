@@ -4,19 +4,26 @@ Input is SMT-LIB2 text or a structured list of named assertions. Every named
 assertion is tracked, so an unsat answer names the assertions that conflict: the
 feedback a refiner needs to repair an over-constrained query (as in LINC and the
 travel-planning repair loop).
+
+The answer must be faithful to the script. Commands are interpreted one by one with
+SMT-LIB's meaning (scopes, ``check-sat-assuming``, ``reset``); a command the tool does
+not interpret is an error, never skipped. Tracking literals are fresh constants, a
+``sat`` model is evaluated against every assertion before it is given, an unsat core
+is re-solved on its own, and each call gets a fresh Z3 context.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..plugins import ToolResult, ToolSession, hookimpl, tool
 from ..sandbox import Limits, resolve_sandbox
 from ..sandbox._worker import SandboxWorker
 
-SOLVE = "solvegraph.tools.smt:solve_tracked"
+SOLVE = "solvegraph.tools.smt:run_script"
 _LINE = re.compile(r"line (\d+) column (\d+)")
 
 SCHEMA: dict[str, Any] = {
@@ -51,8 +58,8 @@ SCHEMA: dict[str, Any] = {
 }
 
 
-def sexprs(text: str) -> list[str]:
-    """Top-level s-expressions of SMT-LIB text (comments and strings respected)."""
+def sexprs(text: str) -> list[tuple[int, str]]:
+    """Top-level s-expressions of SMT-LIB text with their offsets (comments, strings and |symbols| respected)."""
     out, depth, start, i, n = [], 0, -1, 0, len(text)
     while i < n:
         ch = text[i]
@@ -61,7 +68,12 @@ def sexprs(text: str) -> list[str]:
             i = n if end < 0 else end
             continue
         if ch == '"':
-            end = text.find('"', i + 1)
+            end = i + 1
+            while True:  # "" is an escaped quote inside an SMT-LIB string
+                end = text.find('"', end)
+                if end < 0 or not text.startswith('""', end):
+                    break
+                end += 2
             i = n if end < 0 else end + 1
             continue
         if ch == "|":
@@ -75,10 +87,13 @@ def sexprs(text: str) -> list[str]:
         elif ch == ")":
             depth -= 1
             if depth == 0:
-                out.append(text[start : i + 1])
+                out.append((start, text[start : i + 1]))
             elif depth < 0:
                 line = text.count("\n", 0, i) + 1
                 raise ValueError(f"SMT-LIB error at line {line}: unbalanced parentheses: an extra ')'")
+        elif depth == 0 and not ch.isspace():
+            line = text.count("\n", 0, i) + 1
+            raise ValueError(f"SMT-LIB error at line {line}: text outside a command: {text[i : i + 20]!r}")
         i += 1
     if depth > 0:
         line = text.count("\n", 0, start) + 1
@@ -89,66 +104,246 @@ def sexprs(text: str) -> list[str]:
 
 
 _NAMED = re.compile(r"^\(\s*!\s*(.*)\s:named\s+([^\s()]+)\s*\)$", re.S)
+_HEAD = re.compile(r"^\(\s*([^\s()]+)")
+DECLARATIONS = frozenset(
+    {
+        "declare-const",
+        "declare-fun",
+        "declare-sort",
+        "define-sort",
+        "define-fun",
+        "define-fun-rec",
+        "define-funs-rec",
+        "define-const",
+        "declare-datatype",
+        "declare-datatypes",
+    }
+)
+IGNORED = frozenset({"set-logic", "set-info", "set-option", "get-info", "get-option"})
+SUPPORTED = sorted(
+    DECLARATIONS
+    | IGNORED
+    | {"assert", "push", "pop", "check-sat", "check-sat-assuming", "get-model", "get-value", "get-unsat-core"}
+    | {"reset", "reset-assertions", "echo", "exit"}
+)
 
 
-def split_script(text: str) -> tuple[str, list[tuple[str, str]], list[str]]:
-    """Declarations, named assertions (name, formula), and unnamed assertions of an SMT-LIB script."""
-    declarations, named, hard = [], [], []
-    for expr in sexprs(text):
-        head = expr[1:].lstrip().split(None, 1)[0].rstrip(")") if len(expr) > 2 else ""
-        if head == "assert":
-            body = expr[1:-1].strip()[len("assert") :].strip()
-            m = _NAMED.match(body)
-            if m:
-                named.append((m.group(2), m.group(1).strip()))
-            else:
-                hard.append(body)
-        elif head in ("check-sat", "get-model", "get-unsat-core", "exit", "get-value", "check-sat-assuming"):
-            continue
-        else:
-            declarations.append(expr)
-    return "\n".join(declarations), named, hard
+@dataclass
+class Command:
+    """One top-level command of a script: where it starts, and the name of a structured assertion."""
+
+    text: str
+    line: int
+    column: int
+    label: str | None = None
+
+    @property
+    def head(self) -> str:
+        m = _HEAD.match(self.text)
+        return m.group(1) if m else ""
+
+    def body(self) -> str:
+        """The text after the command word, without the closing parenthesis."""
+        return self.text[1:-1].strip()[len(self.head) :].strip()
 
 
-def solve_tracked(
-    declarations: str, named: list[tuple[str, str]], hard: list[str], timeout_s: float = 10.0
-) -> dict[str, Any]:
-    """sat/unsat/unknown with a model or the core of named assertions; ValueError carries Z3's error text.
+def parse_script(text: str) -> list[Command]:
+    """An SMT-LIB script as commands; a command the tool does not interpret is an error, never dropped."""
+    commands = []
+    for offset, expr in sexprs(text):
+        line = text.count("\n", 0, offset) + 1
+        column = offset - (text.rfind("\n", 0, offset) + 1)
+        command = Command(expr, line, column)
+        if command.head not in SUPPORTED:
+            raise ValueError(
+                f"SMT-LIB error at line {line}: unsupported command '{command.head}' "
+                f"(supported: {', '.join(SUPPORTED)})"
+            )
+        commands.append(command)
+    return commands
 
-    Runs in the calling process: the tool calls it inside a sandboxed, memory-capped worker.
+
+def structured_script(declarations: str, assertions: list[tuple[str, str]]) -> list[Command]:
+    """The structured form as commands: the declarations, each named assertion, one check-sat."""
+    commands = parse_script(declarations)
+    bad = [c.head for c in commands if c.head not in DECLARATIONS and c.head not in IGNORED]
+    if bad:
+        raise ValueError(f"SMT-LIB error: 'declarations' may only declare or define, not '{bad[0]}'")
+    for name, formula in assertions:
+        commands.append(Command(f"(assert {formula})", 1, 0, label=name))
+    return [*commands, Command("(check-sat)", 0, 0)]
+
+
+@dataclass
+class _Assertion:
+    formula: Any
+    name: str | None
+    text: str
+
+
+@dataclass
+class _Frame:
+    declarations: list[str] = field(default_factory=list)
+    assertions: list[_Assertion] = field(default_factory=list)
+
+
+def run_script(commands: list[dict[str, Any]], timeout_s: float = 10.0) -> dict[str, Any]:
+    """Interpret SMT-LIB commands with Z3, in a fresh context, and re-check every answer before giving it.
+
+    Scopes (``push``/``pop``), ``check-sat-assuming`` and ``reset`` mean what SMT-LIB says. Named
+    assertions are tracked with fresh literals (never a symbol of the script), a ``sat`` model is
+    evaluated against every assertion in scope, and an unsat core is re-solved on its own. Runs in the
+    calling process: the tool calls it inside a sandboxed, memory-capped worker, one fresh context per
+    call, so nothing a script declares outlives it.
     """
     import z3
 
-    script = declarations + "\n" + "".join(f"(assert {f})\n" for f in [*hard, *(f for _, f in named)])
-    try:
-        formulas = list(z3.parse_smt2_string(script))
-    except z3.Z3Exception as exc:
-        raise ValueError(_z3_message(exc, script, declarations, hard, named)) from None
-    # Plain solve first: tracking literals (assumptions) can make Z3 far slower (25x on a
-    # pigeonhole instance here), so they are only added to explain an unsat answer.
+    ctx = z3.Context()
+    deadline = time.perf_counter() + timeout_s
+    frames = [_Frame()]
+    checks: list[dict[str, Any]] = []
+    output: list[str] = []
+    last: dict[str, Any] | None = None
+
+    def decl_text() -> str:
+        return "\n".join(d for f in frames for d in f.declarations)
+
+    def parse(cmd: Command, text: str) -> list[Any]:
+        prefix = decl_text()
+        try:
+            return list(z3.parse_smt2_string(prefix + "\n" + text, ctx=ctx))
+        except z3.Z3Exception as exc:
+            raise ValueError(_z3_message(exc, cmd, prefix.count("\n") + 1)) from None
+
+    def terms(cmd: Command, inner: str) -> list[_Assertion]:
+        """Each item of a parenthesized list of terms, parsed in the declarations in scope."""
+        if not (inner.startswith("(") and inner.endswith(")")):
+            raise ValueError(f"SMT-LIB error at line {cmd.line}: {cmd.head} takes a list of terms in parentheses")
+        return [_Assertion(_parse_term(cmd, t, parse), t, t) for t in _items(inner[1:-1])]
+
+    for raw in commands:
+        cmd = Command(**raw)
+        head = cmd.head
+        if head in IGNORED:
+            continue
+        if head == "exit":
+            break
+        if head == "echo":
+            output.append(cmd.body().strip('"'))
+        elif head in DECLARATIONS:
+            parse(cmd, cmd.text)  # checked now, so an error names this line
+            frames[-1].declarations.append(cmd.text)
+        elif head == "assert":
+            body = cmd.body()
+            name = cmd.label
+            m = _NAMED.match(body)
+            if m:
+                body, name = m.group(1).strip(), m.group(2)
+            frames[-1].assertions.append(_Assertion(parse(cmd, f"(assert {body})")[0], name, body))
+        elif head in ("push", "pop"):
+            count = int(cmd.body() or "1")
+            if head == "push":
+                frames.extend(_Frame() for _ in range(count))
+            elif count >= len(frames):
+                raise ValueError(f"SMT-LIB error at line {cmd.line}: pop {count} with only {len(frames) - 1} push")
+            else:
+                del frames[len(frames) - count :]
+        elif head == "reset":
+            frames, last = [_Frame()], None
+        elif head == "reset-assertions":
+            frames = [_Frame(declarations=[d for f in frames for d in f.declarations])]
+            last = None
+        elif head in ("check-sat", "check-sat-assuming"):
+            assumptions = terms(cmd, cmd.body()) if head == "check-sat-assuming" else []
+            live = [a for f in frames for a in f.assertions]
+            last = _check(z3, ctx, live, assumptions, max(0.001, deadline - time.perf_counter()))
+            checks.append(last)
+            output.append(last["status"])
+        elif head == "get-model":
+            if last is None or last["status"] != "sat":
+                raise ValueError(f"SMT-LIB error at line {cmd.line}: get-model needs a sat check-sat before it")
+            output.append("\n".join(f"{k} = {v}" for k, v in last["model"].items()))
+        elif head == "get-unsat-core":
+            if last is None or last["status"] != "unsat":
+                raise ValueError(f"SMT-LIB error at line {cmd.line}: get-unsat-core needs an unsat check-sat before it")
+            output.append("(" + " ".join(last.get("unsat_core", [])) + ")")
+        elif head == "get-value":
+            if last is None or last["status"] != "sat":
+                raise ValueError(f"SMT-LIB error at line {cmd.line}: get-value needs a sat check-sat before it")
+            model = last["_model"]
+            values = {t.text: str(model.eval(t.formula, model_completion=True)) for t in terms(cmd, cmd.body())}
+            last.setdefault("values", {}).update(values)
+            output.append("(" + " ".join(f"({k} {v})" for k, v in values.items()) + ")")
+    for check in checks:
+        check.pop("_model", None)
+    if not checks:
+        raise ValueError("SMT-LIB error: the script has no check-sat")
+    result = {k: v for k, v in checks[-1].items()}
+    result["checks"] = checks if len(checks) > 1 else []
+    result["output"] = output
+    return result
+
+
+def _items(text: str) -> list[str]:
+    """Top-level items of a list's inside: atoms and parenthesized terms."""
+    items, depth, start = [], 0, -1
+    for i, ch in enumerate(text + " "):
+        if ch == "(":
+            if depth == 0:
+                start = i
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                items.append(text[start : i + 1])
+                start = -1
+        elif depth == 0 and ch.isspace():
+            if start >= 0:
+                items.append(text[start:i])
+                start = -1
+        elif depth == 0 and start < 0:
+            start = i
+    return items
+
+
+def _parse_term(cmd: Command, term: str, parse: Any) -> Any:
+    """A term of any sort, parsed as ``(assert (= t t))`` in the declarations in scope."""
+    return parse(cmd, f"(assert (= {term} {term}))")[0].arg(0)
+
+
+def _check(z3: Any, ctx: Any, live: list[_Assertion], assumptions: list[_Assertion], timeout_s: float) -> dict:
+    """One check-sat: solve plainly, then re-check the model or extract and re-check the core."""
     started = time.perf_counter()
-    solver = z3.Solver()
-    solver.set("timeout", int(timeout_s * 1000))
-    solver.add(formulas)
-    result = solver.check()
+    solver = z3.Solver(ctx=ctx)
+    solver.set("timeout", max(1, int(timeout_s * 1000)))
+    solver.add([a.formula for a in live])
+    result = solver.check(*[a.formula for a in assumptions])
     out: dict[str, Any] = {"status": str(result), "solve_time": time.perf_counter() - started}
-    names = [name for name, _ in named]
     if result == z3.sat:
         model = solver.model()
+        out["_model"] = model
         out["model"] = {d.name(): str(model[d]) for d in sorted(model.decls(), key=lambda d: d.name())}
+        # The model must satisfy every assertion in scope and every assumption, evaluated independently.
+        unchecked = []
+        for a in [*live, *assumptions]:
+            value = model.eval(a.formula, model_completion=True)
+            if z3.is_false(value):
+                return {
+                    "status": "unknown",
+                    "reason": f"Z3's model does not satisfy {a.name or a.text}: the sat answer was not given",
+                    "solve_time": out["solve_time"],
+                }
+            if not z3.is_true(value):
+                unchecked.append(a.name or a.text)
+        out["model_checked"] = not unchecked
+        if unchecked:
+            out["model_note"] = f"not re-checked (the model does not decide them): {', '.join(unchecked[:5])}"
     elif result == z3.unsat:
         out["unsat_core"] = []
+        tracked = [a for a in live if a.name] + assumptions
         remaining = timeout_s - (time.perf_counter() - started)
-        if names and remaining > 0:
-            tracker = z3.Solver()
-            tracker.set("timeout", max(1, int(remaining * 1000)))
-            tracker.add(formulas[: len(hard)])
-            for f, name in zip(formulas[len(hard) :], names, strict=True):
-                tracker.assert_and_track(f, z3.Bool(name))
-            if tracker.check() == z3.unsat:
-                out["unsat_core"] = sorted(str(c) for c in tracker.unsat_core())
-            else:
-                out["core_note"] = "no core: extracting it did not finish within the time limit"
+        if tracked and remaining > 0:
+            out.update(_core(z3, ctx, [a for a in live if not a.name], tracked, remaining))
     else:
         reason = solver.reason_unknown()
         out["reason"] = reason
@@ -157,20 +352,46 @@ def solve_tracked(
     return out
 
 
-def _z3_message(exc: Exception, script: str, declarations: str, hard: list[str], named: list[tuple[str, str]]) -> str:
-    """Z3's error text, with the line number and, for a structured assertion, its name."""
+def _core(z3: Any, ctx: Any, hard: list[_Assertion], tracked: list[_Assertion], timeout_s: float) -> dict:
+    """The named assertions in conflict, tracked with fresh literals, and re-solved on their own."""
+    started = time.perf_counter()
+    tracker = z3.Solver(ctx=ctx)
+    tracker.set("timeout", max(1, int(timeout_s * 1000)))
+    tracker.add([a.formula for a in hard])
+    literals = {}
+    for a in tracked:
+        literal = z3.FreshBool("sg_track", ctx=ctx)  # a new constant: it cannot be one of the script's symbols
+        literals[literal.get_id()] = a
+        tracker.assert_and_track(a.formula, literal)
+    if tracker.check() != z3.unsat:
+        return {"core_note": "no core: extracting it did not finish within the time limit"}
+    core = [literals[c.get_id()] for c in tracker.unsat_core()]
+    names = sorted(str(a.name) for a in core)
+    recheck = z3.Solver(ctx=ctx)
+    recheck.set("timeout", max(1, int((timeout_s - (time.perf_counter() - started)) * 1000)))
+    recheck.add([a.formula for a in [*hard, *core]])
+    verdict = recheck.check()
+    if verdict == z3.unsat:
+        return {"unsat_core": names, "core_checked": True}
+    if verdict == z3.sat:
+        return {"unsat_core": [], "core_note": f"Z3's core {names} is satisfiable on its own: not given"}
+    return {"unsat_core": names, "core_checked": False, "core_note": "the core was not re-checked in time"}
+
+
+def _z3_message(exc: Exception, cmd: Command, prefix_lines: int) -> str:
+    """Z3's error text, placed at the script's own line, or named after a structured assertion."""
     raw = exc.args[0] if exc.args else str(exc)
     text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
     text = " ".join(text.replace('(error "', "").replace('")', "").split())
     m = _LINE.search(text)
+    detail = _LINE.sub("", text).lstrip(": ") if m else text
+    if cmd.label is not None:
+        return f"SMT-LIB error in assertion '{cmd.label}': {detail}"
     if not m:
-        return f"SMT-LIB error: {text}"
-    line = int(m.group(1))
-    first_assert = declarations.count("\n") + 2
-    index = line - first_assert - len(hard)
-    if 0 <= index < len(named):
-        return f"SMT-LIB error in assertion '{named[index][0]}': {text}"
-    return f"SMT-LIB error at line {line}, column {m.group(2)}: {text}"
+        return f"SMT-LIB error at line {cmd.line}: {detail}"
+    local = max(1, int(m.group(1)) - prefix_lines)
+    column = int(m.group(2)) + (cmd.column if local == 1 else 0)
+    return f"SMT-LIB error at line {cmd.line + local - 1}, column {column}: {detail}"
 
 
 PROMPT_HINT = (
@@ -206,13 +427,15 @@ def smt(
     """Check satisfiability with Z3: sat with a model, unsat with the names of the conflicting assertions."""
     try:
         if smtlib is not None:
-            declarations, named, hard = split_script(smtlib)
+            commands = parse_script(smtlib)
+            if not any(c.head.startswith("check-sat") for c in commands):
+                commands.append(Command("(check-sat)", 0, 0))
         else:
-            named, hard = [(a["name"], a["formula"]) for a in assertions or []], []
+            commands = structured_script(declarations, [(a["name"], a["formula"]) for a in assertions or []])
     except ValueError as exc:
         return ToolResult.failure(str(exc))
     kind, result = session_worker(session, memory_mb).call(
-        SOLVE, declarations, named, hard, timeout, deadline_s=timeout
+        SOLVE, [asdict(c) for c in commands], timeout, deadline_s=timeout
     )
     if kind == "error":
         return ToolResult.failure(result)
@@ -228,9 +451,13 @@ def smt(
     if kind == "crash":
         return ToolResult(False, "", f"Z3 failed: {result}", {"status": "crash"})
     status = result["status"]
+    # Earlier check-sats of a script (scopes, assumptions) come first, each with its answer.
+    earlier = [f"check-sat {i + 1}: {c['status']}" for i, c in enumerate(result["checks"][:-1])]
     if status == "sat":
         lines = [f"{k} = {v}" for k, v in result["model"].items()]
-        return ToolResult(True, "\n".join([*lines, "sat"]), data=result)
+        if result.get("model_note"):
+            lines.append(f"note: {result['model_note']}")
+        return ToolResult(True, "\n".join([*earlier, *lines, "sat"]), data=result)
     if status == "unsat":
         core = result["unsat_core"]
         detail = (
@@ -238,10 +465,10 @@ def smt(
             if core
             else result.get("core_note", "no named assertions in the core")
         )
-        return ToolResult(True, f"{detail}\nunsat", data=result)
+        return ToolResult(True, "\n".join([*earlier, detail, "unsat"]), data=result)
     if status == "timeout":
-        return ToolResult(False, "", f"timeout: Z3 did not decide within {timeout:g} s", result)
-    return ToolResult(True, f"unknown ({result.get('reason', '')})\nunknown", data=result)
+        return ToolResult(False, "\n".join(earlier), f"timeout: Z3 did not decide within {timeout:g} s", result)
+    return ToolResult(True, "\n".join([*earlier, f"unknown ({result.get('reason', '')})", "unknown"]), data=result)
 
 
 @hookimpl
