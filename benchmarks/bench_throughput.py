@@ -1,11 +1,13 @@
 """Runner throughput against a stub endpoint on loopback that answers after a fixed 100 ms.
 
-    python benchmarks/bench_throughput.py [--n 200] [--jobs 16]
+    python benchmarks/bench_throughput.py [--n 200] [--jobs 8]
 
 1. ``direct`` over N GSM8K problems with -j JOBS: wall time against the ideal
    (model calls x 100 ms / JOBS). Target: within 1.25x.
-2. ``pal`` over the same problems: problems per second, and the split of time
-   between the model, the kernel and the runner itself.
+2. ``pal`` over the same problems, a fresh kernel per problem, once with the sandbox
+   (bubblewrap) and once with ``--sandbox none`` as the baseline: problems per second,
+   and the split of time between the model, the kernel and the runner itself.
+   Target (sandbox on): >= 10 problems/s.
 3. Runner overhead per problem (time outside the model and the tools, from each
    sample's own timings). Target: <= 50 ms.
 """
@@ -28,7 +30,7 @@ from solvegraph.memory import Store
 GSM8K = Path(__file__).resolve().parent.parent.parent / "shared" / "benchmarks" / "gsm8k" / "test.jsonl"
 
 
-def run(strategy: str, n: int, jobs: int, data: Path, db: str) -> dict:
+def run(strategy: str, n: int, jobs: int, data: Path, db: str, sandbox: str = "auto") -> dict:
     reply = "ANSWER: 18" if strategy == "direct" else "```python\nprint(18)\n```"
     # The stub runs in its own process, as a real endpoint would: no shared GIL with the runner.
     stub = subprocess.Popen(
@@ -39,21 +41,22 @@ def run(strategy: str, n: int, jobs: int, data: Path, db: str) -> dict:
     try:
         assert stub.stdout is not None
         base_url = stub.stdout.readline().strip()
-        settings = load_settings(flags={"base_url": base_url}, env={})
+        settings = load_settings(flags={"base_url": base_url, "sandbox": sandbox}, env={})
         store = Store(db)
         runner = BenchRunner(
             BenchConfig(dataset="gsm8k", data=str(data), strategy=strategy, limit=n, jobs=jobs), settings, store
         )
         samples = runner.prepare()
-        if strategy == "pal":  # steady state: a warm kernel per worker, as a long-running service has
+        if strategy == "pal":
+            # The kernel template boots once per process (not counted); every problem still gets a new kernel.
             from solvegraph.tools.python_kernel import default_pool
 
-            pool = default_pool(size=jobs)
-            pool.warm()
             warm_started = time.perf_counter()
+            pool = default_pool(memory_mb=settings.kernel_memory_mb, size=jobs, sandbox=sandbox)
+            pool.factory()
             while len(pool._idle) < jobs:
-                time.sleep(0.1)
-            print(f"(warming {jobs} kernels took {time.perf_counter() - warm_started:.1f} s, not counted below)")
+                time.sleep(0.05)
+            print(f"(template boot and {jobs} first kernels: {time.perf_counter() - warm_started:.1f} s, not counted)")
         started = time.perf_counter()
 
         runner.run(samples)
@@ -85,7 +88,7 @@ def run(strategy: str, n: int, jobs: int, data: Path, db: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=200)
-    parser.add_argument("--jobs", type=int, default=16)
+    parser.add_argument("--jobs", type=int, default=8)
     parser.add_argument("--data", type=Path, default=GSM8K)
     args = parser.parse_args()
     if not args.data.is_file():
@@ -100,16 +103,19 @@ def main() -> None:
             f"ideal {ideal:.2f} s = {d['wall_s'] / ideal:.2f}x (target <= 1.25x); runner overhead per problem "
             f"median {d['overhead_median_ms']:.1f} ms, p90 {d['overhead_p90_ms']:.1f} ms (target <= 50 ms)"
         )
-        p = run("pal", args.n, args.jobs, args.data, f"sqlite:///{tmp}/pal.sqlite")
-        out["pal"] = {**p, "problems_per_s": p["n"] / p["wall_s"]}
-        busy = p["model_s"] + p["tool_s"] + p["overhead_median_ms"] / 1000 * p["n"]
-        print(
-            f"pal: {p['n'] / p['wall_s']:.1f} problems/s; time split over all problems: model "
-            f"{p['model_s']:.1f} s ({100 * p['model_s'] / busy:.0f}%), kernel {p['tool_s']:.1f} s "
-            f"({100 * p['tool_s'] / busy:.0f}%), runner ~{p['overhead_median_ms'] / 1000 * p['n']:.1f} s "
-            f"({100 * p['overhead_median_ms'] / 1000 * p['n'] / busy:.0f}%); runner overhead per problem median "
-            f"{p['overhead_median_ms']:.1f} ms"
-        )
+        for sandbox in ("bwrap", "none"):
+            p = run("pal", args.n, args.jobs, args.data, f"sqlite:///{tmp}/pal-{sandbox}.sqlite", sandbox)
+            out[f"pal_{sandbox}"] = {**p, "problems_per_s": p["n"] / p["wall_s"]}
+            busy = p["model_s"] + p["tool_s"] + p["overhead_median_ms"] / 1000 * p["n"]
+            print(
+                f"pal, sandbox {sandbox}: {p['n'] / p['wall_s']:.1f} problems/s; time split over all problems: "
+                f"model {p['model_s']:.1f} s ({100 * p['model_s'] / busy:.0f}%), kernel {p['tool_s']:.1f} s "
+                f"({100 * p['tool_s'] / busy:.0f}%), runner ~{p['overhead_median_ms'] / 1000 * p['n']:.1f} s "
+                f"({100 * p['overhead_median_ms'] / 1000 * p['n'] / busy:.0f}%); runner overhead per problem "
+                f"median {p['overhead_median_ms']:.1f} ms"
+            )
+        ratio = out["pal_bwrap"]["problems_per_s"] / out["pal_none"]["problems_per_s"]
+        print(f"pal sandboxed / unsandboxed throughput: {ratio:.2f}")
     print(json.dumps(out))
 
 

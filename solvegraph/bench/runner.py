@@ -142,13 +142,20 @@ def select_samples(loaded: list[Sample], config: BenchConfig) -> list[Sample]:
     return samples
 
 
-def score(scorer: Scorer, prediction: str | None, gold: Any, trajectory: Trajectory) -> Score:
+def score(
+    scorer: Scorer, prediction: str | None, gold: Any, trajectory: Trajectory, options: dict[str, Any] | None = None
+) -> Score:
+    """Call ``scorer`` with what it asks for: the trajectory (evidence) and the run's tool options
+    (a scorer that re-runs a tool, like ``proof``, must use the same Lean and project as the run)."""
     import inspect
 
-    if "trajectory" in inspect.signature(scorer.score).parameters:
-        return scorer.score(prediction, gold, trajectory=trajectory.to_dict())
-
-    return scorer.score(prediction, gold)
+    wanted = inspect.signature(scorer.score).parameters
+    extra: dict[str, Any] = {}
+    if "trajectory" in wanted:
+        extra["trajectory"] = trajectory.to_dict()
+    if "options" in wanted:
+        extra["options"] = options or {}
+    return scorer.score(prediction, gold, **extra)
 
 
 def outcome_of(trajectory: Trajectory, result: Score, limits: Limits) -> str:
@@ -246,7 +253,7 @@ class BenchRunner:
             trajectory.solved = any(ok for a, ok in answers if a == trajectory.answer)
         trajectory.status = "solved" if trajectory.solved else "unsolved"
         trajectory.finished_at = time.time()
-        result = score(self.scorer, trajectory.answer, sample.answer, trajectory)
+        result = score(self.scorer, trajectory.answer, sample.answer, trajectory, self.settings.session_options())
         outcome = failure[0] if failure and not result.correct else outcome_of(trajectory, result, self.limits)
         details = {
             **result.detail,
@@ -320,9 +327,10 @@ class BenchRunner:
         if self.config.strategy in ("pal", "graph") or self.code:
             from ..tools.python_kernel import default_pool
 
-            # One warm kernel per worker: a smaller pool retires kernels on release and boots new ones
-            # (~1 s of CPU each) on the next acquire, which dominated PAL runs at -j 16.
-            default_pool(memory_mb=self.settings.kernel_memory_mb, size=self.config.jobs).warm()
+            # One fresh kernel ready per worker, forked ahead from the template (never reused across problems).
+            default_pool(
+                memory_mb=self.settings.kernel_memory_mb, size=self.config.jobs, sandbox=self.settings.sandbox
+            ).warm()
 
         self.store.update_run_config(self.run_id or "", skipped=self.config.skipped)
         return asyncio.run(self._run_all(samples))

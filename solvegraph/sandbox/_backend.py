@@ -183,7 +183,7 @@ class Sandbox:
         ro_paths = [*python_ro_paths(), *ro]
         # Parents of bound paths are made world-traversable (bubblewrap copies /root's 0700).
         made: set[str] = set()
-        for path in ro_paths:
+        for path in [*ro_paths, workdir, *rw]:
             for parent in reversed(Path(path).parents):
                 text = str(parent)
                 if (
@@ -218,8 +218,12 @@ class Sandbox:
         input: str | None = None,
         ro: Sequence[str] = (),
         cwd: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> RunResult:
-        """Run ``argv`` to completion in a fresh sandbox; a timeout kills the whole process tree."""
+        """Run ``argv`` to completion in a fresh sandbox; a timeout kills the whole process tree.
+
+        ``env`` adds variables to the cleared environment; only allowlisted names are accepted.
+        """
         limits = limits or Limits()
         started = time.perf_counter()
         # Synchronous: the calling thread outlives the process, so it may start it itself.
@@ -230,6 +234,7 @@ class Sandbox:
             limits=limits,
             ro=ro,
             cwd=cwd,
+            env=env,
             stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -280,15 +285,17 @@ class Sandbox:
         limits: Limits,
         ro: Sequence[str],
         cwd: str | None = None,
+        env: dict[str, str] | None = None,
         **streams: Any,
     ) -> tuple[subprocess.Popen[bytes], SessionCgroup | None]:
         """Make the session cgroup and folder, then start ``argv`` wrapped, with ``spawn`` (a Popen)."""
         cgroup = self.session_cgroup(limits)
         fds = cgroup.open_fds() if cgroup else []
         self.prepare_dir(workdir)
+        full_env = clean_env(home=workdir, tmpdir="/tmp" if self.mode == "bwrap" else workdir, extra=env)
         try:
             proc = spawn(
-                self.wrap(argv, workdir=workdir, limits=limits, ro=ro, cgroup_fds=fds, cwd=cwd),
+                self.wrap(argv, workdir=workdir, limits=limits, ro=ro, cgroup_fds=fds, cwd=cwd, env=full_env),
                 pass_fds=fds,
                 start_new_session=True,
                 cwd=workdir,

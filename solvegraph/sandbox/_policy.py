@@ -23,7 +23,8 @@ class SandboxError(SolvegraphError):
 NOBODY = 65534
 
 # Variables a sandboxed process gets, and nothing else.
-ENV_ALLOWLIST = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "MPLBACKEND", "PYTHONDONTWRITEBYTECODE")
+# LEAN_PATH: where Lean finds the .olean files of the challenge and candidate modules (no secret).
+ENV_ALLOWLIST = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "MPLBACKEND", "PYTHONDONTWRITEBYTECODE", "LEAN_PATH")
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
