@@ -10,20 +10,36 @@ theorem's statement is exactly the one that was asked.
 
 from __future__ import annotations
 
+import atexit
+import hashlib
+import itertools
 import json
 import os
 import re
+import secrets
 import shutil
+import subprocess
 import tempfile
-from dataclasses import asdict, dataclass
+import threading
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..plugins import ToolResult, ToolSession, hookimpl, tool
 from ..sandbox import Limits, resolve_sandbox
+from ._lean_source import (
+    Asked,
+    Header,
+    LeanSourceError,
+    asked_theorems,
+    check_candidate,
+    commands_at_line_start,
+    read_header,
+    tokenize,
+)
 
 STANDARD_AXIOMS = frozenset({"propext", "Quot.sound", "Classical.choice"})
-_DECL = r"(?:theorem|lemma)\s+{name}(?=[\s(\[{{:])"
 _AXIOMS = re.compile(r"'(?P<name>[^']+)' (?:depends on axioms: \[(?P<axioms>[^\]]*)\]|does not depend on any axioms)")
 
 
@@ -52,6 +68,8 @@ class LeanVerdict:
     axioms: dict[str, list[str]]
     duration_s: float
     timed_out: bool = False
+    # Which checks ran and what each found, and which could not run: the record of how the verdict was reached.
+    checks: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -59,46 +77,23 @@ class LeanVerdict:
         return data
 
 
-def strip_comments(source: str) -> str:
-    """Drop ``--`` line comments and nested ``/- -/`` block comments (string literals are rare in proofs)."""
-    out, i, depth = [], 0, 0
-    while i < len(source):
-        if source.startswith("/-", i):
-            depth += 1
-            i += 2
-        elif depth and source.startswith("-/", i):
-            depth -= 1
-            i += 2
-        elif depth:
-            i += 1
-        elif source.startswith("--", i):
-            end = source.find("\n", i)
-            i = len(source) if end < 0 else end
-        else:
-            out.append(source[i])
-            i += 1
-    return "".join(out)
-
-
 def theorem_header(source: str, name: str) -> str | None:
-    """``theorem NAME binders : type`` up to the top-level ``:=``, whitespace-normalised."""
-    text = strip_comments(source)
-    m = re.search(_DECL.format(name=re.escape(name)), text)
-    if m is None:
-        return None
-    depth, i = 0, m.start()
-    pairs = {"(": 1, "[": 1, "{": 1, "⟨": 1, ")": -1, "]": -1, "}": -1, "⟩": -1}
-    while i < len(text):
-        ch = text[i]
-        depth += pairs.get(ch, 0)
-        if depth == 0 and text.startswith(":=", i):
-            return " ".join(text[m.start() : i].split()).replace("lemma ", "theorem ", 1)
-        i += 1
+    """``theorem NAME binders : type`` of one theorem of ``source``, whitespace-normalised (read by the lexer)."""
+    for a in asked_theorems(source):
+        if a.name == name or a.name.endswith("." + name):
+            short = a.name.rsplit(".", 1)[-1] if a.name.endswith("." + name) else a.name
+            return " ".join(f"theorem {short} {a.binders} : {a.type}".split())
     return None
 
 
 def theorem_names(source: str) -> list[str]:
-    return re.findall(r"(?:theorem|lemma)\s+([^\s(\[{:]+)", strip_comments(source))
+    """The names declared by ``theorem``/``lemma`` in ``source``, read with Lean's lexing rules."""
+    tokens = tokenize(source)
+    return [
+        tokens[k + 1].text
+        for k, t in enumerate(tokens[:-1])
+        if t.kind == "ident" and t.text in ("theorem", "lemma") and tokens[k + 1].kind == "ident"
+    ]
 
 
 def find_toolchain(options: dict[str, Any]) -> tuple[list[str], str | None]:
@@ -138,6 +133,91 @@ def toolchain_paths(command: list[str], project: str | None) -> list[str]:
     return paths
 
 
+@dataclass
+class _Run:
+    ok: bool
+    stdout: str
+    stderr: str
+    returncode: int
+    duration_s: float
+    timed_out: bool
+
+
+class _Lean:
+    """Lean under the sandbox: a toolchain, the folders it may read, and the limits of one check."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.command, self.project = find_toolchain(options)
+        self.timeout = float(options.get("lean_timeout", 60.0))
+        self.memory_mb = int(options.get("lean_memory_mb", 4096))
+        self.sandbox = resolve_sandbox(str(options.get("sandbox", "auto")))
+        self.search_path = _project_search_path(self.command, self.project) if self.project else []
+
+    def run(self, args: list[str], workdir: str, module_dirs: list[str], timeout: float) -> _Run:
+        run = self.sandbox.run(
+            [*self.command, f"--memory={self.memory_mb}", *args],
+            workdir=workdir,
+            limits=Limits(
+                memory_mb=self.memory_mb + 1024, max_processes=256, output_chars=2_000_000, address_space_limit=False
+            ),
+            timeout=timeout,
+            ro=[*toolchain_paths(self.command, self.project), *module_dirs],
+            cwd=self.project,
+            env={"LEAN_PATH": ":".join([*module_dirs, workdir, *self.search_path])},
+        )
+        return _Run(run.returncode == 0, run.stdout, run.stderr, run.returncode, run.duration_s, run.timed_out)
+
+
+def _project_search_path(command: list[str], project: str) -> list[str]:
+    """The .olean folders of a Lake project (Mathlib's among them), as ``lake env`` would set LEAN_PATH."""
+    key = (tuple(command), project)
+    if key not in _SEARCH_PATHS:
+        proc = subprocess.run(
+            [command[0], "env", "printenv", "LEAN_PATH"], cwd=project, capture_output=True, text=True, timeout=120
+        )
+        if proc.returncode != 0:
+            raise LeanNotConfigured(f"lake env failed in {project}: {proc.stderr.strip()[:300]}")
+        _SEARCH_PATHS[key] = [p for p in proc.stdout.strip().split(":") if p]
+    return _SEARCH_PATHS[key]
+
+
+_SEARCH_PATHS: dict[tuple[tuple[str, ...], str], list[str]] = {}
+_CHALLENGES: dict[str, str] = {}  # hash of (toolchain, challenge source) -> folder holding its .olean
+_CHALLENGE_LOCK = threading.Lock()
+_CACHE_ROOT: list[str] = []
+
+
+def _cache_dir() -> str:
+    if not _CACHE_ROOT:
+        root = tempfile.mkdtemp(prefix="sg-lean-challenges-")
+        os.chmod(root, 0o755)
+        atexit.register(shutil.rmtree, root, True)
+        _CACHE_ROOT.append(root)
+    return _CACHE_ROOT[0]
+
+
+def _header_text(header: Header) -> str:
+    return ("prelude\n" if header.prelude else "") + "".join(f"import {m}\n" for m in header.imports)
+
+
+def build_challenge(statement: str, asked: list[Asked]) -> tuple[str, list[str]]:
+    """The trusted challenge module: the statement with each asked theorem turned into a proposition.
+
+    ``theorem foo (x : α) : P x := by sorry`` becomes ``def _root_.SolvegraphStatement.s1 : Prop :=
+    ∀ (x : α), P x`` in the same place, so it is elaborated with the statement's own definitions,
+    ``open``s and namespaces, and nothing the candidate declares can be in scope.
+    """
+    out, last, names = [], 0, []
+    for i, a in enumerate(asked, 1):
+        name = f"SolvegraphStatement.s{i}"
+        body = f"∀ {a.binders}, {a.type}" if a.binders else a.type
+        out += [statement[last : a.start], f"def _root_.{name} : Prop :=\n  {body}\n\n"]
+        last = a.end
+        names.append(name)
+    out.append(statement[last:])
+    return "".join(out), names
+
+
 def check_proof(
     source: str,
     *,
@@ -145,87 +225,243 @@ def check_proof(
     theorem: str | None = None,
     options: dict[str, Any] | None = None,
 ) -> LeanVerdict:
-    """Run Lean on ``source`` and decide, strictly, whether it proves the asked theorem."""
-    options = options or {}
-    command, cwd = find_toolchain(options)
-    timeout = float(options.get("lean_timeout", 60.0))
-    memory_mb = int(options.get("lean_memory_mb", 4096))
-    reasons: list[str] = []
+    """Judge ``source`` as a proof of ``statement`` in three Lean runs, trusting nothing the candidate prints.
 
-    names = [theorem] if theorem else theorem_names(statement) if statement else theorem_names(source)
-    names = [n for n in names if n]
+    1. The statement is the challenge: solvegraph compiles it (once per process) with every asked
+       theorem turned into a proposition.
+    2. The candidate is read with Lean's lexing rules and its commands checked against an allowlist,
+       then compiled on its own, importing the challenge, in the sandbox.
+    3. A check file solvegraph writes imports both and closes each asked proposition with the
+       candidate's theorem, so Lean decides that the statements agree, then prints the axioms of
+       each check in this run, whose output the candidate cannot reach.
+    Without a statement only the candidate's own theorem is checked (``theorem``), which is not a
+    check of any asked statement; the verdict says so.
+    """
+    lean_run = _Lean(options or {})
+    checks: dict[str, str] = {}
+    started = time.perf_counter()
+
+    def verdict(
+        reasons: list[str], diagnostics: list[Diagnostic], axioms: dict, timed_out: bool = False
+    ) -> LeanVerdict:
+        return LeanVerdict(not reasons, reasons, diagnostics, axioms, time.perf_counter() - started, timed_out, checks)
+
+    try:
+        tokens = tokenize(source)
+        header = read_header(tokens)
+        asked = asked_theorems(statement) if statement else []
+        challenge_header = read_header(tokenize(statement)) if statement else header
+    except LeanSourceError as exc:
+        checks["lexer"] = f"rejected: {exc}"
+        return verdict([f"cannot read the source safely: {exc}"], [], {})
+    if statement and not asked:
+        return verdict(["the statement asks for no theorem"], [], {})
+    names = [a.name for a in asked] if statement else [theorem] if theorem else theorem_names(source)
     if not names:
-        reasons.append("no theorem to check: the source declares no theorem or lemma")
-    asked = theorem_header(statement, names[0]) if statement and names else None
-    if statement and names:
-        given = theorem_header(source, names[0])
-        if given is None:
-            reasons.append(f"the candidate does not contain theorem '{names[0]}'")
-        elif asked is not None and given != asked:
-            reasons.append(f"the statement of '{names[0]}' was changed: asked `{asked}`, got `{given}`")
-    code = strip_comments(source)
-    for word in ("sorry", "admit"):
-        if re.search(rf"(?<![\w.']){word}(?![\w'])", code):
-            reasons.append(f"the proof uses '{word}'")
+        return verdict(["no theorem to check: the source declares no theorem or lemma"], [], {})
+
+    reasons = check_candidate(tokens, header)
+    extra = [m for m in header.imports if m not in challenge_header.imports]
+    if extra:
+        reasons.append(f"the candidate imports {', '.join(extra)}, which the statement does not")
+    if header.prelude != challenge_header.prelude:
+        reasons.append("the candidate's header differs from the statement's (prelude)")
+    checks["allowlist"] = "passed" if not reasons else "rejected"
+    if reasons:
+        return verdict(reasons, [], {})
 
     with tempfile.TemporaryDirectory(prefix="sg-lean-") as tmp:
-        path = Path(tmp) / "Candidate.lean"
-        path.write_text(source.rstrip() + "\n\n" + "".join(f"#print axioms {n}\n" for n in names), encoding="utf-8")
-        # Lean runs in the sandbox: the toolchain (and a Lake project) read-only, the candidate's folder writable.
-        sandbox = resolve_sandbox(str(options.get("sandbox", "auto")))
-        run = sandbox.run(
-            [*command, "--json", f"--memory={memory_mb}", str(path)],
-            workdir=tmp,
-            limits=Limits(
-                memory_mb=memory_mb + 1024, max_processes=256, output_chars=2_000_000, address_space_limit=False
-            ),
-            timeout=timeout,
-            ro=toolchain_paths(command, cwd),
-            cwd=cwd,
+        deadline = started + lean_run.timeout
+        module_dirs: list[str] = []
+        body = source[header.end :]
+        prefix = _header_text(challenge_header)
+        if statement:
+            try:
+                challenge_dir = _compiled_challenge(lean_run, statement, asked, challenge_header)
+            except _ChallengeError as exc:
+                checks["challenge"] = f"failed: {exc}"
+                return verdict([f"the statement could not be compiled as a challenge: {exc}"], [], {})
+            checks["challenge"] = "compiled by solvegraph from the statement"
+            module_dirs.append(challenge_dir)
+            prefix += "import SolvegraphChallenge\n"
+            body = _drop_copies(body, statement, asked)
+        cand_dir = Path(tmp) / "candidate"
+        cand_dir.mkdir()
+        os.chmod(tmp, 0o755)
+        # The candidate keeps its line numbers: the new header replaces its own, on as few lines.
+        text = prefix + "\n" * max(0, source[: header.end].count("\n") - prefix.count("\n")) + body
+        shift = max(0, prefix.count("\n") - source[: header.end].count("\n"))
+        (cand_dir / "SolvegraphCandidate.lean").write_text(text, encoding="utf-8")
+        run = lean_run.run(
+            ["--json", "-o", str(cand_dir / "SolvegraphCandidate.olean"), str(cand_dir / "SolvegraphCandidate.lean")],
+            str(cand_dir),
+            module_dirs,
+            max(1.0, deadline - time.perf_counter()),
         )
+        diagnostics, _ = parse_messages(run.stdout)  # the candidate's own messages: feedback, never evidence
+        last_line = source.rstrip().count("\n") + 1
+        for d in diagnostics:
+            d.line = max(0, d.line - shift)
+            if d.line > last_line or "end of input" in d.text:
+                d.line, d.column = min(d.line, last_line), 0 if d.line > last_line else d.column
+                d.text += " (at the end of the candidate: the proof or term is unfinished)"
         if run.timed_out:
-            return LeanVerdict(
-                False,
-                [*reasons, f"timeout: Lean did not finish within {timeout:g} s"],
-                [],
-                {},
-                run.duration_s,
-                timed_out=True,
-            )
-        stdout, stderr, duration = run.stdout, run.stderr, run.duration_s
+            checks["candidate"] = "timed out"
+            return verdict([f"timeout: Lean did not finish within {lean_run.timeout:g} s"], diagnostics, {}, True)
+        problem = _failure(run, diagnostics, lean_run.memory_mb)
+        if problem or not (cand_dir / "SolvegraphCandidate.olean").is_file():
+            checks["candidate"] = "did not compile"
+            errors = [d for d in diagnostics if d.severity == "error"]
+            first = errors[0].render() if errors else problem or "no .olean was written"
+            return verdict([f"Lean reported {max(1, len(errors))} error(s); first: {first}"], diagnostics, {})
+        checks["candidate"] = "compiled in the sandbox"
+        os.chmod(cand_dir, 0o755)
+        module_dirs.append(str(cand_dir))
 
-    diagnostics, axioms = parse_messages(stdout)
-    last_line = source.rstrip().count("\n") + 1
-    for d in diagnostics:
-        # Past the candidate's end, or tripping on the #print axioms lines we appended.
-        if d.line > last_line or "'#print'" in d.text:
-            d.line, d.column = min(d.line, last_line), 0 if d.line > last_line else d.column
-            d.text += " (at the end of the candidate: the proof or term is unfinished)"
+        check_dir = Path(tmp) / "check"
+        check_dir.mkdir()
+        tag = secrets.token_hex(4)
+        lines = [_header_text(challenge_header)]
+        if statement:
+            lines.append("import SolvegraphChallenge\n")
+        lines.append("import SolvegraphCandidate\n")
+        checked = {}
+        for i, name in enumerate(names, 1):
+            check_name = f"SolvegraphCheck{tag}.c{i}"
+            if statement:
+                lines.append(f"theorem {check_name} : SolvegraphStatement.s{i} := @{name}\n")
+                checked[check_name] = name
+            else:
+                checked[name] = name
+        print_at = {}
+        for check_name in checked:
+            print_at[sum(x.count("\n") for x in lines) + 1] = check_name
+            lines.append(f"#print axioms {check_name}\n")
+        (check_dir / "SolvegraphCheck.lean").write_text("".join(lines), encoding="utf-8")
+        run = lean_run.run(
+            ["--json", str(check_dir / "SolvegraphCheck.lean")],
+            str(check_dir),
+            module_dirs,
+            max(1.0, deadline - time.perf_counter()),
+        )
+    if run.timed_out:
+        checks["statement"] = "timed out"
+        return verdict([f"timeout: Lean did not finish within {lean_run.timeout:g} s"], diagnostics, {}, True)
+    trusted, axioms_by_line = parse_messages(run.stdout, with_lines=True)
+    axioms = {checked[print_at[line]]: found for line, found in axioms_by_line.items() if line in print_at}
+    reasons = []
+    errors = [d for d in trusted if d.severity == "error"]
+    if errors or run.returncode != 0:
+        if statement:
+            checks["statement"] = "mismatch"
+            detail = errors[0].text.splitlines()[0][:300] if errors else f"exit code {run.returncode}"
+            reasons.append(f"the candidate does not prove the asked statement of {', '.join(names)}: {detail}")
+        else:
+            reasons.append(f"the theorem {', '.join(names)} is not in the candidate")
+    elif statement:
+        checks["statement"] = "matches: Lean closed each asked statement with the candidate's theorem"
+    else:
+        checks["statement"] = "not checked: no statement was given"
+    for name in names:
+        if name not in axioms:
+            if not reasons:
+                reasons.append(f"could not read the axioms of '{name}'")
+            continue
+        extra_axioms = sorted(set(axioms[name]) - STANDARD_AXIOMS)
+        if extra_axioms:
+            reasons.append(f"'{name}' rests on axioms outside the standard ones: {', '.join(extra_axioms)}")
+    checks["axioms"] = "read in the trusted check run" if axioms else "not read"
+    checks["kernel_replay"] = "not run: needs a full toolchain (a Lake project)"
+    return verdict(reasons, diagnostics, axioms)
+
+
+class _ChallengeError(Exception):
+    pass
+
+
+def _compiled_challenge(lean_run: _Lean, statement: str, asked: list[Asked], header: Header) -> str:
+    """The folder holding SolvegraphChallenge.olean for this statement, compiled once per process."""
+    source, _ = build_challenge(statement, asked)
+    key = hashlib.sha256(json.dumps([lean_run.command, lean_run.project, source]).encode()).hexdigest()
+    with _CHALLENGE_LOCK:
+        if key in _CHALLENGES:
+            return _CHALLENGES[key]
+    folder = Path(_cache_dir()) / key[:24]
+    build = Path(tempfile.mkdtemp(prefix="sg-lean-challenge-"))
+    try:
+        (build / "SolvegraphChallenge.lean").write_text(source, encoding="utf-8")
+        run = lean_run.run(
+            ["--json", "-o", str(build / "SolvegraphChallenge.olean"), str(build / "SolvegraphChallenge.lean")],
+            str(build),
+            [],
+            lean_run.timeout,
+        )
+        diagnostics, _ = parse_messages(run.stdout)
+        errors = [d for d in diagnostics if d.severity == "error"]
+        if run.timed_out or errors or run.returncode != 0 or not (build / "SolvegraphChallenge.olean").is_file():
+            detail = errors[0].render() if errors else "timed out" if run.timed_out else f"exit {run.returncode}"
+            raise _ChallengeError(detail)
+        folder.mkdir(exist_ok=True)
+        os.chmod(folder, 0o755)
+        target = folder / "SolvegraphChallenge.olean"
+        shutil.copyfile(build / "SolvegraphChallenge.olean", target)
+        os.chmod(target, 0o644)
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+    with _CHALLENGE_LOCK:
+        _CHALLENGES[key] = str(folder)
+    return str(folder)
+
+
+def _drop_copies(body: str, statement: str, asked: list[Asked]) -> str:
+    """Blank out the candidate's verbatim copies of the statement's declarations (they come from the challenge).
+
+    A candidate often repeats the statement's definitions; they would clash with the imported ones.
+    Only exact copies are dropped (token for token); anything else stays and Lean judges it.
+    """
+    stmt_tokens = tokenize(statement)
+    spans = []
+    starts = [*commands_at_line_start(statement, stmt_tokens), len(stmt_tokens)]
+    asked_starts = {a.start for a in asked}
+    for a, b in itertools.pairwise(starts):
+        if stmt_tokens[a].text in ("open", "namespace", "section", "end", "set_option", "universe"):
+            continue
+        if stmt_tokens[a].start in asked_starts:
+            continue
+        spans.append(tuple(t.text for t in stmt_tokens[a:b]))
+    wanted = set(spans)
+    if not wanted:
+        return body
+    tokens = tokenize(body)
+    cand_starts = [*commands_at_line_start(body, tokens), len(tokens)]
+    out, last = [], 0
+    for a, b in itertools.pairwise(cand_starts):
+        if tuple(t.text for t in tokens[a:b]) in wanted:
+            end = tokens[b].start if b < len(tokens) else len(body)
+            out += [body[last : tokens[a].start], re.sub(r"[^\n]", " ", body[tokens[a].start : end])]
+            last = end
+    out.append(body[last:])
+    return "".join(out)
+
+
+def _failure(run: _Run, diagnostics: list[Diagnostic], memory_mb: int) -> str | None:
+    """Why a Lean run failed when its messages do not say (out of memory, a crash), else None."""
     if run.returncode in (-9, 137) and not any(d.severity == "error" for d in diagnostics):
         # SIGKILL that was not our timeout: the sandbox's memory cap (cgroup OOM) stopped Lean.
-        diagnostics.append(
-            Diagnostic(0, 0, "error", f"Lean ran out of memory: killed at the sandbox's cap ({memory_mb + 1024} MB)")
-        )
+        text = f"Lean ran out of memory: killed at the sandbox's cap ({memory_mb + 1024} MB)"
+        diagnostics.append(Diagnostic(0, 0, "error", text))
+        return text
     if run.returncode != 0 and not any(d.severity == "error" for d in diagnostics):
-        detail = (stderr.strip() or stdout.strip() or f"exit code {run.returncode}").splitlines()[-1][:300]
+        detail = (run.stderr.strip() or run.stdout.strip() or f"exit code {run.returncode}").splitlines()[-1][:300]
         diagnostics.append(Diagnostic(0, 0, "error", f"Lean failed: {detail}"))
-    errors = [d for d in diagnostics if d.severity == "error"]
-    if errors:
-        reasons.append(f"Lean reported {len(errors)} error(s); first: {errors[0].render()}")
-    if any("declaration uses 'sorry'" in d.text for d in diagnostics):
-        reasons.append("Lean reports a declaration that uses 'sorry'")
-    for name in names:
-        if name not in axioms and not errors:
-            reasons.append(f"could not read the axioms of '{name}'")
-        extra = sorted(set(axioms.get(name, [])) - STANDARD_AXIOMS)
-        if extra:
-            reasons.append(f"'{name}' rests on axioms outside the standard ones: {', '.join(extra)}")
-    return LeanVerdict(not reasons, reasons, diagnostics, axioms, duration)
+        return detail
+    return None
 
 
-def parse_messages(stdout: str) -> tuple[list[Diagnostic], dict[str, list[str]]]:
+def parse_messages(stdout: str, with_lines: bool = False) -> tuple[list[Diagnostic], dict[Any, list[str]]]:
+    """Lean's JSON messages as diagnostics, and the ``#print axioms`` answers (by name, or by line)."""
     diagnostics: list[Diagnostic] = []
-    axioms: dict[str, list[str]] = {}
+    axioms: dict[Any, list[str]] = {}
     for line in stdout.splitlines():
         line = line.strip()
         if not line.startswith("{"):
@@ -235,11 +471,12 @@ def parse_messages(stdout: str) -> tuple[list[Diagnostic], dict[str, list[str]]]
         except json.JSONDecodeError:
             continue
         text = str(msg.get("data", ""))
-        m = _AXIOMS.search(text)
-        if m and msg.get("severity") == "information":
-            axioms[m.group("name")] = [a.strip() for a in (m.group("axioms") or "").split(",") if a.strip()]
-            continue
         pos, end = msg.get("pos") or {}, msg.get("endPos") or {}
+        m = _AXIOMS.fullmatch(text.strip())
+        if m and msg.get("severity") == "information":
+            found = [a.strip() for a in (m.group("axioms") or "").split(",") if a.strip()]
+            axioms[int(pos.get("line", 0)) if with_lines else m.group("name")] = found
+            continue
         diagnostics.append(
             Diagnostic(
                 int(pos.get("line", 0)),

