@@ -90,6 +90,9 @@ def bench_run(
     db: Annotated[str | None, typer.Option("--db", help="Memory database URL [env SOLVEGRAPH_DB].")] = None,
     config: Annotated[str | None, typer.Option("--config", help="Settings file.")] = None,
     lean_project: Annotated[str | None, typer.Option("--lean-project", help="Lake project with Mathlib.")] = None,
+    lean_path: Annotated[
+        str | None, typer.Option("--lean-path", help="lean executable for the lean tool [env SOLVEGRAPH_LEAN].")
+    ] = None,
     sandbox: Annotated[
         str | None, typer.Option("--sandbox", help="auto, bwrap or none [env SOLVEGRAPH_SANDBOX; default auto].")
     ] = None,
@@ -143,6 +146,7 @@ def bench_run(
             "api_key": api_key,
             "model_path": model_path,
             "lean_project": lean_project,
+            "lean_path": lean_path,
             "db": db,
             "sandbox": sandbox,
         },

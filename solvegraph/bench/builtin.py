@@ -76,7 +76,10 @@ def read_lean_folder(path: Path) -> Loaded:
         if f"theorem {f.stem}" not in text or "sorry" not in text:
             skipped.append(f"{f}:1: expected 'theorem {f.stem} ... := by sorry'")
             continue
-        samples.append(Sample(f"minif2f-{f.stem}", text, None, {"theorem": f.stem, "file": str(f)}))
+        # The statement is the gold: the proof scorer checks the run's final proof against it, not
+        # against whatever the model passed to its own lean calls.
+        gold = {"statement": text, "theorem": f.stem}
+        samples.append(Sample(f"minif2f-{f.stem}", text, gold, {"theorem": f.stem, "file": str(f)}))
     return Loaded(samples, skipped)
 
 

@@ -22,7 +22,8 @@ class Score:
 class Scorer:
     name: str
     description: str
-    # score(prediction, gold) or, for scorers that need the evidence, score(prediction, gold, trajectory)
+    # score(prediction, gold), plus keyword ``trajectory`` (the evidence) and/or ``options`` (the run's
+    # tool options) for scorers that declare them
     score: Callable[..., Score]
     plugin: str = ""
 
@@ -84,16 +85,58 @@ def exact_score(prediction: str | None, gold: Any) -> Score:
     return Score(ok, {})
 
 
-def proof_score(prediction: str | None, gold: Any, trajectory: dict[str, Any] | None = None) -> Score:
-    """Correct only when the lean tool itself accepted the proof: the model's claim is not evidence."""
-    results = [
-        r for s in (trajectory or {}).get("steps", []) for r in s.get("tool_results", []) if r.get("name") == "lean"
-    ]
-    if not results:
-        return Score(False, {"reason": "no proof was checked by Lean"})
-    last = results[-1]
-    accepted = bool(last.get("ok") and last.get("data", {}).get("accepted"))
-    return Score(accepted, {"reasons": last.get("data", {}).get("reasons", [])})
+_LEAN_BLOCK = re.compile(r"```lean4?[ \t]*\n(.*?)```", re.S)
+
+
+def final_proof(trajectory: dict[str, Any]) -> tuple[str, str] | None:
+    """The proof a run ended on, and where it was read: the last ```lean block of the solver's last
+    reply, else the ``proof`` argument of the last ``lean`` call. Either is only a candidate: the
+    scorer checks it again against the sample's own statement."""
+    solver_steps = [s for s in trajectory.get("steps", []) if s.get("agent") == "solver"]
+    for step in reversed(solver_steps):
+        if step.get("reply"):
+            blocks = _LEAN_BLOCK.findall(step["reply"])
+            if blocks:
+                return blocks[-1], "the last lean block of the final reply"
+            break
+    for step in reversed(trajectory.get("steps", [])):
+        for call in reversed(step.get("tool_calls", [])):
+            proof = (call.get("arguments") or {}).get("proof") if call.get("name") == "lean" else None
+            if isinstance(proof, str) and proof.strip():
+                return proof, "the proof of the last lean call"
+    return None
+
+
+def proof_score(
+    prediction: str | None,
+    gold: Any,
+    trajectory: dict[str, Any] | None = None,
+    options: dict[str, Any] | None = None,
+) -> Score:
+    """Correct only when the scorer's own Lean check accepts the run's final proof of the sample's statement.
+
+    Neither the model's claim nor the verdict of a ``lean`` call the model made is evidence: the model
+    chose that call's arguments (an unrelated trivial theorem would pass). The statement comes from
+    the dataset (``gold``: the statement text, or ``{"statement": ..., "theorem": ...}``).
+    """
+    from ..tools.lean import LeanNotConfigured, check_proof
+
+    statement = gold.get("statement") if isinstance(gold, dict) else gold
+    if not isinstance(statement, str) or not statement.strip():
+        return Score(False, {"reason": "the sample has no Lean statement to check a proof against"})
+    found = final_proof(trajectory or {})
+    if found is None:
+        return Score(False, {"reason": "the run produced no proof"})
+    proof, source = found
+    try:
+        verdict = check_proof(proof, statement=statement, options=options)
+    except LeanNotConfigured as exc:
+        return Score(False, {"reason": f"the proof could not be checked: {exc}", "proof_from": source})
+    detail: dict[str, Any] = {"checked_by": "lean, re-run by the scorer", "proof_from": source}
+    detail["checks"] = verdict.checks
+    if not verdict.accepted:
+        detail["reasons"] = verdict.reasons
+    return Score(verdict.accepted, detail)
 
 
 def unit_test_score(prediction: str | None, gold: Any, trajectory: dict[str, Any] | None = None) -> Score:

@@ -31,5 +31,6 @@ def test_lean_errors_drive_the_repair(scripted, lean_binary: str) -> None:
     assert t.solved and t.answer == "accepted"
     from solvegraph.bench.scorers import proof_score
 
-    assert proof_score(t.answer, None, t.to_dict()).correct
-    assert not proof_score("accepted", None, {"steps": []}).correct, "a claim without Lean's verdict scores 0"
+    options = {"lean_path": lean_binary}
+    assert proof_score(t.answer, STATEMENT, t.to_dict(), options).correct
+    assert not proof_score("accepted", STATEMENT, {"steps": []}, options).correct, "a claim without a proof scores 0"
