@@ -221,25 +221,58 @@ def run_script(commands: list[dict[str, Any]], timeout_s: float = 10.0) -> dict[
             raise ValueError(f"SMT-LIB error at line {cmd.line}: {cmd.head} takes a list of terms in parentheses")
         return [_Assertion(_parse_term(cmd, t, parse), t, t) for t in _items(inner[1:-1])]
 
+    # Consecutive declarations and asserts, parsed in one call: one pass over the declarations in
+    # scope, not one per command (250 declarations and 1000 asserts took 0.3 s one by one).
+    pending: list[tuple[Command, str | None, str | None]] = []  # (command, assert body or None, name)
+
+    def flush() -> None:
+        """Parse what is pending together. On an error, parse each command on its own, in order, so
+        the message names that command's own line."""
+        if not pending:
+            return
+        prefix = decl_text()
+        texts = [cmd.text if body is None else f"(assert {body})" for cmd, body, _ in pending]
+        asserts = [p for p in pending if p[1] is not None]
+        try:
+            formulas = list(z3.parse_smt2_string(prefix + "\n" + "\n".join(texts), ctx=ctx))
+            together = len(formulas) == len(asserts)
+        except z3.Z3Exception:
+            together = False
+        if together:
+            frames[-1].declarations.extend(cmd.text for cmd, body, _ in pending if body is None)
+        else:
+            formulas = []
+            for cmd, body, _ in pending:
+                if body is None:
+                    parse(cmd, cmd.text)
+                    frames[-1].declarations.append(cmd.text)
+                else:
+                    formulas.append(parse(cmd, f"(assert {body})")[0])
+        frames[-1].assertions.extend(
+            _Assertion(f, name, body) for f, (_, body, name) in zip(formulas, asserts, strict=True) if body is not None
+        )
+        pending.clear()
+
     for raw in commands:
         cmd = Command(**raw)
         head = cmd.head
         if head in IGNORED:
             continue
+        if head != "assert" and head not in DECLARATIONS:
+            flush()
         if head == "exit":
             break
         if head == "echo":
             output.append(cmd.body().strip('"'))
         elif head in DECLARATIONS:
-            parse(cmd, cmd.text)  # checked now, so an error names this line
-            frames[-1].declarations.append(cmd.text)
+            pending.append((cmd, None, None))  # checked at the next flush; an error names this line
         elif head == "assert":
             body = cmd.body()
             name = cmd.label
             m = _NAMED.match(body)
             if m:
                 body, name = m.group(1).strip(), m.group(2)
-            frames[-1].assertions.append(_Assertion(parse(cmd, f"(assert {body})")[0], name, body))
+            pending.append((cmd, body, name))  # parsed at the next flush
         elif head in ("push", "pop"):
             count = int(cmd.body() or "1")
             if head == "push":
@@ -274,6 +307,7 @@ def run_script(commands: list[dict[str, Any]], timeout_s: float = 10.0) -> dict[
             values = {t.text: str(model.eval(t.formula, model_completion=True)) for t in terms(cmd, cmd.body())}
             last.setdefault("values", {}).update(values)
             output.append("(" + " ".join(f"({k} {v})" for k, v in values.items()) + ")")
+    flush()
     for check in checks:
         check.pop("_model", None)
     if not checks:
@@ -311,12 +345,21 @@ def _parse_term(cmd: Command, term: str, parse: Any) -> Any:
     return parse(cmd, f"(assert (= {term} {term}))")[0].arg(0)
 
 
+def _conjunction(z3: Any, ctx: Any, formulas: list[Any]) -> Any:
+    """``And(formulas)`` built by Z3's C API: z3.And's Python-side coercion cost 33 ms on 1000 clauses."""
+    if len(formulas) == 1:
+        return formulas[0]
+    array = (z3.Ast * len(formulas))(*[f.as_ast() for f in formulas])
+    return z3.BoolRef(z3.Z3_mk_and(ctx.ref(), len(formulas), array), ctx)
+
+
 def _check(z3: Any, ctx: Any, live: list[_Assertion], assumptions: list[_Assertion], timeout_s: float) -> dict:
     """One check-sat: solve plainly, then re-check the model or extract and re-check the core."""
     started = time.perf_counter()
     solver = z3.Solver(ctx=ctx)
     solver.set("timeout", max(1, int(timeout_s * 1000)))
-    solver.add([a.formula for a in live])
+    if live:
+        solver.add(_conjunction(z3, ctx, [a.formula for a in live]))
     result = solver.check(*[a.formula for a in assumptions])
     out: dict[str, Any] = {"status": str(result), "solve_time": time.perf_counter() - started}
     if result == z3.sat:
@@ -325,7 +368,10 @@ def _check(z3: Any, ctx: Any, live: list[_Assertion], assumptions: list[_Asserti
         out["model"] = {d.name(): str(model[d]) for d in sorted(model.decls(), key=lambda d: d.name())}
         # The model must satisfy every assertion in scope and every assumption, evaluated independently.
         unchecked = []
-        for a in [*live, *assumptions]:
+        everything = [a.formula for a in [*live, *assumptions]]
+        # One evaluation of the conjunction settles the usual case; one per assertion only to say which.
+        whole = model.eval(_conjunction(z3, ctx, everything), model_completion=True) if everything else None
+        for a in [] if whole is None or z3.is_true(whole) else [*live, *assumptions]:
             value = model.eval(a.formula, model_completion=True)
             if z3.is_false(value):
                 return {
