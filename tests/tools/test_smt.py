@@ -71,6 +71,9 @@ def test_syntax_errors_carry_z3_text_and_line() -> None:
     assert not r.ok and "in assertion 'typo'" in r.error and "unknown constant zz" in r.error
     r = smt.run({"smtlib": "(declare-const x Int)\n(assert (> x 1)"})
     assert not r.ok and "line 2" in r.error and "unbalanced" in r.error
+    # Declarations and asserts are parsed in batches; an error still names its own command's line.
+    r = smt.run({"smtlib": "(declare-const x Int)\n(assert (> x 1))\n(declare-const y Foo)\n(assert (> x 2))"})
+    assert not r.ok and r.error.startswith("SMT-LIB error at line 3") and "Foo" in r.error, r.error
 
 
 def test_timeout_is_a_result() -> None:
