@@ -67,6 +67,7 @@ def trajectory(rng: random.Random) -> Trajectory:
         ),
     ]
     t.answer, t.solved, t.status, t.finished_at = "42", True, "solved", time.time()
+    t.reusable = True
     return t
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.syntax import Syntax
 
@@ -47,7 +48,8 @@ class EventPrinter:
             )
         elif event.kind == "verdict":
             mark = "[green]ACCEPT[/]" if d.get("accepted") else "[red]REJECT[/]"
-            self.console.print(f"{title}: {mark} ({d.get('source')}) {self._cut(d.get('feedback', ''))}")
+            how = escape(f"({d.get('source')}{', ' + d['trust'] if d.get('trust') else ''})")
+            self.console.print(f"{title}: {mark} {how} {escape(self._cut(d.get('feedback', '')))}")
         elif event.kind == "guidance":
             self.console.print(Panel(self._cut(d["guidance"]), title=title, title_align="left", border_style=style))
         elif event.kind == "gave_up":

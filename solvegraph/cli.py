@@ -1,7 +1,9 @@
 """The ``solvegraph`` command: solve, chat, plugins.
 
-Exit codes: 0 solved, 1 not solved within budget, 2 usage, configuration or
-connection error. Errors are one line on stderr, never a traceback.
+Exit codes of ``solve``: 0 answered and tool-verified (a tool's sound check: the Lean judge, the
+optimization re-check), 3 answered and model-accepted (only the verifier model said so), 4 answered
+but unchecked (mechanical checks only, or no clear verdict), 1 not solved within budget, 2 usage,
+configuration or connection error. Errors are one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -76,6 +78,14 @@ SandboxOpt = Annotated[
         "bwrap (fail if it cannot), none [env SOLVEGRAPH_SANDBOX; default auto].",
     ),
 ]
+ReuseModelAccepted = Annotated[
+    bool,
+    typer.Option(
+        "--reuse-model-accepted",
+        help="Let answers only the verifier model accepted become worked examples, cache answers and made "
+        "tools (by default only tool-verified ones do) [toml reuse_model_accepted].",
+    ),
+]
 LeanPath = Annotated[
     str | None, typer.Option("--lean-path", help="lean executable for the lean tool [env SOLVEGRAPH_LEAN].")
 ]
@@ -102,6 +112,7 @@ def _settings(params: dict[str, Any]) -> Settings:
     flags = {k: params[k] for k in _SETTING_FLAGS}
     flags["memory"] = False if params.get("no_memory") else None
     flags["cache"] = False if params.get("no_cache") else None
+    flags["reuse_model_accepted"] = True if params.get("reuse_model_accepted") else None
     return load_settings(flags=flags, config_file=params.get("config"))
 
 
@@ -125,7 +136,11 @@ def _graph(settings: Settings, run_kind: str = "solve") -> Any:
     # Open the memory first: a bad --db fails before any model or kernel is started.
     memory = Memory(Store(settings.db), use_cache=settings.cache, run_kind=run_kind) if settings.memory else None
     client = make_client(settings)
-    budget = Budget(max_rounds=settings.max_rounds, max_tool_calls=settings.max_tool_calls)
+    budget = Budget(
+        max_rounds=settings.max_rounds,
+        max_tool_calls=settings.max_tool_calls,
+        reuse_model_accepted=settings.reuse_model_accepted,
+    )
     return SolveGraph(client, PluginManager(), budget, session_options=settings.session_options(), memory=memory)
 
 
@@ -148,8 +163,12 @@ def solve(
     db: Db = None,
     no_memory: NoMemory = False,
     no_cache: NoCache = False,
+    reuse_model_accepted: ReuseModelAccepted = False,
 ) -> None:
-    """Solve one problem and print the answer (exit 0 solved, 1 not solved, 2 error)."""
+    """Solve one problem and print the answer.
+
+    Exit 0 tool-verified, 3 model-accepted, 4 unchecked, 1 not solved, 2 error.
+    """
     from ._console import EventPrinter
 
     if problem == "-":
@@ -166,7 +185,23 @@ def solve(
         print(trajectory.answer if trajectory.answer is not None else "")
         if not trajectory.solved and not quiet:
             err.print("[red]not solved within budget[/]")
-    raise typer.Exit(0 if trajectory.solved else 1)
+        elif not quiet:
+            err.print(TRUST_LINES.get(trajectory.trust, trajectory.trust), markup=False, highlight=False)
+    raise typer.Exit(exit_code(trajectory.solved, trajectory.trust))
+
+
+TRUST_LINES = {
+    "tool-verified": "tool-verified: a tool checked this answer",
+    "model-accepted": "model-accepted: only the verifier model checked this answer (exit 3)",
+    "unchecked": "unchecked: no tool and no clear model verdict checked this answer (exit 4)",
+}
+
+
+def exit_code(solved: bool, trust: str) -> int:
+    """0 tool-verified, 3 model-accepted, 4 unchecked, 1 not solved: a script can tell them apart."""
+    if not solved:
+        return 1
+    return {"tool-verified": 0, "model-accepted": 3}.get(trust, 4)
 
 
 @app.command()
@@ -185,6 +220,7 @@ def chat(
     db: Db = None,
     no_memory: NoMemory = False,
     no_cache: NoCache = False,
+    reuse_model_accepted: ReuseModelAccepted = False,
 ) -> None:
     """Interactive multi-turn session; each agent's step is shown live. 'exit' or Ctrl-D ends it.
 
@@ -214,7 +250,7 @@ def chat(
             context = "\n".join(f"Earlier question: {q}\nEarlier answer: {a}" for q, a in history[-5:])
             trajectory = graph.solve(line, context=context, session=session, on_event=printer)
             history.append((line, trajectory.answer))
-            status = "[green]solved[/]" if trajectory.solved else "[red]not solved[/]"
+            status = f"[green]solved[/] ({trajectory.trust})" if trajectory.solved else "[red]not solved[/]"
             err.print(f"{status} · {trajectory.usage.total_tokens} tokens · {len(trajectory.steps)} steps")
             print(f"answer: {trajectory.answer if trajectory.answer is not None else '(none)'}", flush=True)
 

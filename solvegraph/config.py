@@ -54,6 +54,8 @@ class Settings:
     db: str | None = None  # SQLAlchemy URL of the memory; default: a SQLite file in the user data folder
     memory: bool = True  # store trajectories and reuse them (retrieval, made tools)
     cache: bool = True  # exact cache: same problem + configuration reuses a verified answer
+    # Only tool-verified answers teach later runs (examples, cache, made tools) unless this is on.
+    reuse_model_accepted: bool = False
     sandbox: str = "auto"  # auto | bwrap | none: how model-written code is isolated (solvegraph.sandbox)
     sources: dict[str, str] = field(default_factory=dict)
 

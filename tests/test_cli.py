@@ -11,22 +11,48 @@ from tests.conftest import DATA, run_cli
 
 CODE = "```python\nprint({expr})\n```"
 SOLVES = {"planner": ["1. compute"], "solver": [CODE.format(expr="6*7"), "ANSWER: 42"], "verifier": ["VERDICT: ACCEPT"]}
+MODEL_ACCEPTED = 3  # exit code: answered, but only the verifier model checked it (python output is no proof)
 
 
 def test_solve_prints_the_answer(scripted) -> None:
     with scripted(SOLVES) as model:
         proc = run_cli("solve", "What is 6*7?", "--base-url", model.base_url)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == MODEL_ACCEPTED, proc.stderr
     assert proc.stdout.strip() == "42"
     assert "planner" in proc.stderr and "verifier" in proc.stderr  # live steps go to stderr
+    assert "model-accepted: only the verifier model checked this answer (exit 3)" in proc.stderr
+
+
+def test_exit_codes_say_how_the_answer_was_checked(scripted) -> None:
+    """0: a tool's sound check (the milp re-check); 4: no clear verdict; the JSON says the same."""
+    model_json = {
+        "variables": [{"name": "x", "type": "integer", "ub": 4}],
+        "constraints": [{"name": "cap", "coeffs": {"x": 1}, "sense": "<=", "rhs": 3}],
+        "objective": {"sense": "maximize", "coeffs": {"x": 2}},
+    }
+    verified = {
+        "planner": ["p"],
+        "solver": [{"tool_calls": [{"name": "milp", "arguments": {"model": model_json}}]}, "ANSWER: 6"],
+        "verifier": ["VERDICT: ACCEPT"],
+    }
+    with scripted(verified) as model:
+        proc = run_cli("solve", "Maximize 2x with x <= 3, x integer.", "--json", "--base-url", model.base_url)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["trust"] == "tool-verified" and data["answer"] == "6"
+    unclear = {**SOLVES, "verifier": ["Looks like some code ran."]}
+    with scripted(unclear) as model:
+        proc = run_cli("solve", "What is 6*7?", "--base-url", model.base_url)
+    assert proc.returncode == 4 and proc.stdout.strip() == "42", proc.stderr
+    assert "unchecked: no tool and no clear model verdict checked this answer (exit 4)" in proc.stderr
 
 
 def test_solve_json_is_the_whole_trajectory(scripted) -> None:
     with scripted(SOLVES) as model:
         proc = run_cli("solve", "What is 6*7?", "--json", "--base-url", model.base_url)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == MODEL_ACCEPTED, proc.stderr
     data = json.loads(proc.stdout)
-    assert data["answer"] == "42" and data["solved"] is True
+    assert data["answer"] == "42" and data["solved"] is True and data["trust"] == "model-accepted"
     assert [s["agent"] for s in data["steps"]] == ["planner", "solver", "solver", "verifier"]
     for step in data["steps"]:
         assert {"messages", "tool_calls", "tool_results", "verdict", "usage", "timings"} <= set(step)
@@ -46,7 +72,7 @@ def test_problem_from_stdin_and_env_precedence(scripted) -> None:
     with scripted(SOLVES, model="env-model") as model:
         proc = run_cli("solve", "-", "-q", input="What is 6*7?", env={"SOLVEGRAPH_BASE_URL": model.base_url})
         assert model.requests[0]["model"] == "env-model"
-    assert proc.returncode == 0 and proc.stdout.strip() == "42"
+    assert proc.returncode == MODEL_ACCEPTED and proc.stdout.strip() == "42"
 
 
 def test_toml_configures_the_endpoint(scripted, tmp_path: Path) -> None:
@@ -54,7 +80,7 @@ def test_toml_configures_the_endpoint(scripted, tmp_path: Path) -> None:
         (tmp_path / "solvegraph.toml").write_text(f'[solvegraph]\nbase_url = "{model.base_url}"\nmodel = "toml-m"\n')
         proc = run_cli("solve", "What is 6*7?", "-q", cwd=tmp_path)
         assert model.requests[0]["model"] == "toml-m"
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == MODEL_ACCEPTED, proc.stderr
 
 
 @pytest.mark.parametrize(
@@ -120,7 +146,7 @@ def test_chat_keeps_the_kernel_across_turns(scripted) -> None:
 @pytest.mark.embedded
 def test_solve_with_the_real_embedded_model() -> None:
     proc = run_cli("solve", "What is 1234*5678? Write Python code.", "--json", "--max-rounds", "2")
-    assert proc.returncode in (0, 1), proc.stderr  # the tiny model need not be right
+    assert proc.returncode in (0, 1, 3, 4), proc.stderr  # the tiny model need not be right
     data = json.loads(proc.stdout)
     assert data["status"] in ("solved", "unsolved")
     assert data["model"] == "smollm2-135m-instruct"
@@ -156,7 +182,7 @@ def test_every_solve_flag_reaches_the_settings(scripted, tmp_path: Path) -> None
             "--cell-timeout",
             "7",
         )
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == MODEL_ACCEPTED, proc.stderr
     assert db.is_file(), "--db was used"
     from solvegraph.memory import Store
 
@@ -165,7 +191,8 @@ def test_every_solve_flag_reaches_the_settings(scripted, tmp_path: Path) -> None
         proc = run_cli(
             "solve", "What is 6*7?", "-q", "--base-url", model.base_url, "--db", f"sqlite:///{db}", "--no-memory"
         )
-    assert proc.returncode == 0 and Store(f"sqlite:///{db}").stats()["trajectories"] == 1, "--no-memory stored nothing"
+    stored = Store(f"sqlite:///{db}").stats()["trajectories"]
+    assert proc.returncode == MODEL_ACCEPTED and stored == 1, "--no-memory stored nothing"
 
 
 def test_lean_flags_reach_the_lean_tool(scripted, tmp_path: Path) -> None:
@@ -246,7 +273,7 @@ def test_solve_with_sandbox_bwrap_runs_the_code_isolated(scripted, monkeypatch) 
         proc = run_cli(
             "solve", "Leak the key", "--json", "--sandbox", "bwrap", "--no-memory", "--base-url", model.base_url
         )
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == MODEL_ACCEPTED, proc.stderr
     output = json.loads(proc.stdout)["steps"][1]["tool_results"][0]["output"]
     import os
 

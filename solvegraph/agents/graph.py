@@ -37,10 +37,14 @@ def finish_node(ctx: RunContext, state: SolveState) -> SolveState:
         reason = f"round budget of {ctx.budget.max_rounds} used up"
     t = ctx.trajectory
     t.answer, t.solved = attempt.get("answer"), solved
+    t.trust = str(verdict.get("trust") or "unchecked") if solved else ""
+    t.reusable = t.trust == "tool-verified" or (t.trust == "model-accepted" and ctx.budget.reuse_model_accepted)
     t.status = "solved" if solved else "unsolved"
     t.stop_reason = reason
     t.finished_at = time.time()
-    ctx.emit("answer" if solved else "gave_up", "graph", state.get("round", 1), answer=t.answer, reason=reason)
+    ctx.emit(
+        "answer" if solved else "gave_up", "graph", state.get("round", 1), answer=t.answer, reason=reason, trust=t.trust
+    )
     return {"answer": t.answer, "solved": solved, "stop_reason": reason}
 
 

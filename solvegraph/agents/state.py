@@ -32,6 +32,8 @@ class Verdict(TypedDict, total=False):
     feedback: str
     source: str  # "deterministic", "verifier:<name>", "model" or "model-unclear"
     checks: list[str]  # notes from plugin verifiers that passed
+    trust: str  # accepted verdicts: "tool-verified", "model-accepted" or "unchecked"
+    verified_by: list[str]  # the plugin checks that explicitly accepted
 
 
 class SolveState(TypedDict, total=False):
@@ -69,6 +71,7 @@ class Budget:
     max_tool_calls: int = 8
     max_solver_turns: int = 3  # model turns per solver round
     verify_with_model: bool = True
+    reuse_model_accepted: bool = False  # may model-accepted answers teach later runs (not only tool-verified)
 
 
 @dataclass

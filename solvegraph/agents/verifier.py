@@ -48,11 +48,16 @@ def deterministic_verdict(attempt: Attempt) -> Verdict | None:
     return None
 
 
-def plugin_verdict(ctx: RunContext, problem: str, attempt: Attempt) -> tuple[Verdict | None, list[str]]:
-    """Run the plugins' independent checks; the first rejection wins. Also returns their notes."""
+def plugin_verdict(ctx: RunContext, problem: str, attempt: Attempt) -> tuple[Verdict | None, list[str], list[str]]:
+    """Run the plugins' independent checks; the first rejection wins.
+
+    Also returns their notes, and the names of the checks that explicitly accepted (``accepted: True``):
+    those make an accepted answer tool-verified. A check that has nothing to say returns None.
+    """
     if ctx.plugins is None:
-        return None, []
+        return None, [], []
     notes: list[str] = []
+    passed: list[str] = []
     for verifier in ctx.plugins.verifiers():
         try:
             said = verifier.check(problem, list(attempt.get("results", [])))
@@ -63,9 +68,24 @@ def plugin_verdict(ctx: RunContext, problem: str, attempt: Attempt) -> tuple[Ver
             continue
         feedback = str(said.get("feedback", ""))
         if not said.get("accepted", True):
-            return {"accepted": False, "source": f"verifier:{verifier.name}", "feedback": feedback}, notes
+            return {"accepted": False, "source": f"verifier:{verifier.name}", "feedback": feedback}, notes, passed
         notes.append(f"{verifier.name}: {feedback or 'passed'}")
-    return None, notes
+        if said.get("accepted") is True:
+            passed.append(verifier.name)
+    return None, notes, passed
+
+
+def trust_of(verdict: Verdict, tool_checks: list[str]) -> str:
+    """How an accepted verdict was reached: a tool's sound check beats the model's word, which beats none.
+
+    The model may still reject what a tool checked (a re-checked MILP solution of the wrong model), but
+    it cannot raise an unchecked answer to tool-verified, and an unclear reply is never a verification.
+    """
+    if tool_checks:
+        return "tool-verified"
+    if verdict.get("source") == "model":
+        return "model-accepted"
+    return "unchecked"
 
 
 def verifier_node(ctx: RunContext, state: SolveState) -> SolveState:
@@ -74,11 +94,13 @@ def verifier_node(ctx: RunContext, state: SolveState) -> SolveState:
     started = time.perf_counter()
     verdict = deterministic_verdict(attempt)
     notes: list[str] = []
+    tool_checks: list[str] = []
     if verdict is None:
-        verdict, notes = plugin_verdict(ctx, state["problem"], attempt)
+        verdict, notes, tool_checks = plugin_verdict(ctx, state["problem"], attempt)
     step = Step(agent="verifier", round=round_)
     if verdict is None and not ctx.budget.verify_with_model:
-        verdict = {"accepted": True, "source": "deterministic", "feedback": "mechanical checks passed"}
+        feedback = "checked by " + ", ".join(tool_checks) if tool_checks else "mechanical checks passed"
+        verdict = {"accepted": True, "source": "deterministic", "feedback": feedback}
     if verdict is None:
         messages = [
             {"role": "system", "content": render("verifier", fragments=ctx.fragments("verifier"))},
@@ -99,6 +121,10 @@ def verifier_node(ctx: RunContext, state: SolveState) -> SolveState:
         verdict = parse_verdict(reply.text)
     if notes:
         verdict["checks"] = notes
+    if verdict.get("accepted"):
+        verdict["trust"] = trust_of(verdict, tool_checks)
+        if tool_checks:
+            verdict["verified_by"] = tool_checks
     step.verdict = dict(verdict)
     step.timings["total_s"] = time.perf_counter() - started
     ctx.record(step)

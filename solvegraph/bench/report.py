@@ -66,6 +66,15 @@ def summarize(run: dict[str, Any], config: dict[str, Any], results: list[dict[st
         "latency_s": percentiles([r["latency_s"] or 0.0 for r in results]),
         "skipped_lines": len(config.get("skipped") or []),
     }
+    # How each answer was accepted, and how often each kind was right: tool-verified answers should be.
+    trust: dict[str, dict[str, int]] = {}
+    for r in results:
+        kind = r["details"].get("trust")
+        if kind:
+            row = trust.setdefault(str(kind), {"n": 0, "correct": 0})
+            row["n"] += 1
+            row["correct"] += r["outcome"] == "correct"
+    summary["trust"] = trust
     lenient = [r["details"].get("lenient") for r in results if "lenient" in r["details"]]
     if lenient:
         strict = [r["details"].get("strict") for r in results]
@@ -93,6 +102,9 @@ def render_text(summary: dict[str, Any], console: Any) -> None:
     for k, v in summary["outcomes"].items():
         table.add_row(k, str(v))
     console.print(table)
+    if summary.get("trust"):
+        kinds = ", ".join(f"{k} {v['n']} ({v['correct']} correct)" for k, v in summary["trust"].items())
+        console.print(f"answers accepted as: {kinds}", markup=False, highlight=False)
     if summary["categories"]:
         cats = Table(title="by category")
         for col in ("category", "accuracy", "n"):

@@ -142,6 +142,10 @@ def select_samples(loaded: list[Sample], config: BenchConfig) -> list[Sample]:
     return samples
 
 
+# Strongest first: with several samples of one answer, it keeps the best way it was checked.
+TRUST_ORDER = ("tool-verified", "model-accepted", "unchecked")
+
+
 def score(
     scorer: Scorer, prediction: str | None, gold: Any, trajectory: Trajectory, options: dict[str, Any] | None = None
 ) -> Score:
@@ -236,7 +240,7 @@ class BenchRunner:
                 trajectory.steps.append(step)
             self.store.add_step(trajectory.id, len(trajectory.steps) - 1, step)
 
-        answers: list[tuple[str | None, bool]] = []
+        answers: list[tuple[str | None, bool, str]] = []
         failure: tuple[str, str] | None = None
         try:
             for _ in range(max(1, self.config.samples)):
@@ -248,17 +252,29 @@ class BenchRunner:
         except Exception as exc:
             failure = ("error", f"{type(exc).__name__}: {exc}")
         if answers:
-            pool = [a for a, ok in answers if ok] if self.config.select == "verifier" else []
-            trajectory.answer = majority(pool or [a for a, _ in answers])
-            trajectory.solved = any(ok for a, ok in answers if a == trajectory.answer)
+            pool = [a for a, ok, _ in answers if ok] if self.config.select == "verifier" else []
+            trajectory.answer = majority(pool or [a for a, _, _ in answers])
+            trajectory.solved = any(ok for a, ok, _ in answers if a == trajectory.answer)
+            trusts = {t for a, ok, t in answers if ok and a == trajectory.answer}
+            trajectory.trust = next((t for t in TRUST_ORDER if t in trusts), "") if trajectory.solved else ""
         trajectory.status = "solved" if trajectory.solved else "unsolved"
         trajectory.finished_at = time.time()
         result = score(self.scorer, trajectory.answer, sample.answer, trajectory, self.settings.session_options())
+        trusted = trajectory.trust == "tool-verified" or (
+            trajectory.trust == "model-accepted" and self.settings.reuse_model_accepted
+        )
+        trajectory.reusable = trusted and result.correct  # an answer scored wrong never teaches
+        retracted = 0
+        if not result.correct and trajectory.answer is not None:
+            # An answer shown wrong: earlier runs that gave it stop teaching, and their made tools go.
+            retracted = self.store.retract_answer(sample.question, trajectory.answer)
         outcome = failure[0] if failure and not result.correct else outcome_of(trajectory, result, self.limits)
         details = {
             **result.detail,
             **({"failure": failure[1]} if failure else {}),
             **({"category": sample.metadata["category"]} if sample.metadata.get("category") else {}),
+            **({"trust": trajectory.trust} if trajectory.trust else {}),
+            **({"retracted_made_tools": retracted} if retracted else {}),
         }
         latency = time.monotonic() - started
         self.store.finish(
@@ -270,21 +286,27 @@ class BenchRunner:
             "outcome": outcome,
             "correct": result.correct,
             "answer": trajectory.answer,
+            "trust": trajectory.trust,
             "tokens": trajectory.usage.total_tokens,
             "latency_s": latency,
         }
 
-    def _attempt(self, client: MeteredClient, sample: Sample, main: Trajectory, sink: Any) -> tuple[str | None, bool]:
-        """One strategy run; its steps go into the sample's trajectory as they happen."""
+    def _attempt(
+        self, client: MeteredClient, sample: Sample, main: Trajectory, sink: Any
+    ) -> tuple[str | None, bool, str]:
+        """One strategy run: (answer, accepted, trust); its steps go into the sample's trajectory as they happen.
+
+        ``direct`` and ``pal`` have no verifier: their answers are unchecked.
+        """
         sub = Trajectory(problem=sample.question, model=client.model)
         strategy = self.config.strategy
         if strategy == "direct":
             run_direct(client, sample, sub, sink, self.code)
-            return sub.answer, sub.answer is not None
+            return sub.answer, sub.answer is not None, "unchecked"
         with ToolSession(options=self.settings.session_options()) as session:
             if strategy == "pal":
                 run_pal(client, self.plugins, sample, sub, session, sink, self.code)
-                return sub.answer, sub.answer is not None
+                return sub.answer, sub.answer is not None, "unchecked"
             from ..agents import Budget, SolveGraph
 
             tool_calls = self.settings.max_tool_calls
@@ -296,12 +318,13 @@ class BenchRunner:
                 Budget(
                     max_rounds=self.settings.max_rounds,  # type: ignore[arg-type]
                     max_tool_calls=tool_calls,
+                    reuse_model_accepted=self.settings.reuse_model_accepted,
                 ),
                 session_options=self.settings.session_options(),
             )
             run_graph(graph, sample, sub, session, sink, self.code)
             main.stop_reason = sub.stop_reason
-            return sub.answer, sub.solved
+            return sub.answer, sub.solved, sub.trust
 
     # -- the whole run -----------------------------------------------------------
     async def _run_all(self, samples: list[Sample]) -> list[dict[str, Any]]:

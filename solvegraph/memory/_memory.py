@@ -14,7 +14,7 @@ from .trajectory import Step, Trajectory
 
 @dataclass
 class Preparation:
-    cached: tuple[str, str] | None = None  # (answer, trajectory id)
+    cached: tuple[str, str, str] | None = None  # (answer, trajectory id, trust)
     examples: str = ""
     tools: list[MadeTool] = field(default_factory=list)
 
@@ -56,17 +56,20 @@ class Memory:
             prep.tools = tools_for(self.store, problem, exclude_dataset_id=dataset_id)
         return prep
 
-    def cache_hit(self, trajectory: Trajectory, cached: tuple[str, str]) -> None:
-        answer, source = cached
+    def cache_hit(self, trajectory: Trajectory, cached: tuple[str, str, str]) -> None:
+        """Answer from an earlier run; the answer keeps the trust it was given there."""
+        answer, source, trust = cached
         trajectory.steps.append(
             Step(
                 agent="memory",
                 round=0,
-                reply=f"exact cache hit: verified answer of {source}",
-                verdict={"accepted": True, "source": "cache", "feedback": source},
+                reply=f"exact cache hit: {trust} answer of {source}",
+                verdict={"accepted": True, "source": "cache", "feedback": source, "trust": trust},
             )
         )
         trajectory.answer, trajectory.solved, trajectory.status = answer, True, "solved"
+        trajectory.trust = trust
+        # Already stored as reusable under its own id; the copy does not need to teach again.
         trajectory.finished_at = time.time()
 
     def after(self, trajectory: Trajectory, tools: list[MadeTool]) -> dict[str, list[str]]:

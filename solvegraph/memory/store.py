@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from sqlalchemy import create_engine, event, func, insert, inspect, select, text, update
+from sqlalchemy import create_engine, delete, event, func, insert, inspect, select, text, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -319,7 +319,7 @@ class Store:
         values: dict[str, Any] = {
             "status": trajectory.status,
             "answer": trajectory.answer,
-            "verified": trajectory.solved,
+            "verified": trajectory.reusable,
             "prompt_tokens": usage.prompt_tokens,
             "completion_tokens": usage.completion_tokens,
             "finished_at": _dt(trajectory.finished_at) if trajectory.finished_at else None,
@@ -370,7 +370,7 @@ class Store:
                             "config_hash": "",
                             "status": t.status,
                             "answer": t.answer,
-                            "verified": t.solved,
+                            "verified": t.reusable,
                             "gold": None,
                             "score": None,
                             "outcome": None,
@@ -560,8 +560,38 @@ class Store:
 
         self._guard(write)
 
-    def cached_answer(self, problem: str, config_hash: str) -> tuple[str, str] | None:
-        """(answer, trajectory id) of a verified run of this exact problem and configuration."""
+    def retract_answer(self, problem: str, answer: str) -> int:
+        """An answer to ``problem`` was shown wrong: earlier runs that gave it stop teaching.
+
+        Their trajectories are no longer reusable (no worked example, no cache answer), and the
+        tools made from them are deleted. Returns how many made tools were removed.
+        """
+
+        def write() -> int:
+            with self._session.begin() as s:
+                ids = (
+                    s.execute(
+                        select(TrajectoryRow.id)
+                        .join(Problem)
+                        .where(
+                            Problem.content_hash == content_hash(problem),
+                            TrajectoryRow.answer == answer,
+                            TrajectoryRow.verified.is_(True),
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+                if not ids:
+                    return 0
+                s.execute(update(TrajectoryRow).where(TrajectoryRow.id.in_(ids)).values(verified=False))
+                removed = s.execute(delete(MadeTool).where(MadeTool.origin_trajectory.in_(ids)))
+                return int(removed.rowcount or 0)
+
+        return self._guard(write)
+
+    def cached_answer(self, problem: str, config_hash: str) -> tuple[str, str, str] | None:
+        """(answer, trajectory id, trust) of a reusable run of this exact problem and configuration."""
         with self._session() as s:
             row = s.execute(
                 select(TrajectoryRow.answer, TrajectoryRow.id)
@@ -575,7 +605,15 @@ class Store:
                 .order_by(TrajectoryRow.finished_at.desc())
                 .limit(1)
             ).first()
-            return (row.answer, row.id) if row else None
+            if row is None:
+                return None
+            verdicts = s.execute(
+                select(StepRow.verdict)
+                .where(StepRow.trajectory_id == row.id, StepRow.verdict.is_not(None))
+                .order_by(StepRow.seq.desc())
+            ).scalars()
+            trust = next((str(v["trust"]) for v in verdicts if isinstance(v, dict) and v.get("trust")), "unchecked")
+            return row.answer, row.id, trust
 
     def search(
         self,
@@ -681,7 +719,9 @@ def _trajectory(row: TrajectoryRow) -> Trajectory:
         model=row.model,
         steps=steps,
         answer=row.answer,
-        solved=row.verified,
+        solved=row.status == "solved",
+        trust=next((str(st.verdict["trust"]) for st in reversed(steps) if st.verdict and st.verdict.get("trust")), ""),
+        reusable=row.verified,
         status=row.status,
         started_at=row.started_at.timestamp(),
         finished_at=row.finished_at.timestamp() if row.finished_at else None,

@@ -73,8 +73,8 @@ def python_code(trajectory: Trajectory, *, ok_only: bool = True) -> list[str]:
 
 
 def harvest(store: Store, trajectory: Trajectory) -> list[str]:
-    """Store the functions of a verified trajectory; returns the names newly added."""
-    if not trajectory.solved:
+    """Store the functions of a reusable (tool-verified, or opted-in model-accepted) trajectory."""
+    if not trajectory.reusable:
         return []
     added = []
     with store.session() as s, s.begin():

@@ -77,6 +77,12 @@ class Trajectory:
     answer: str | None = None
     solved: bool = False
     status: str = "running"  # running | solved | unsolved | error
+    # How the answer was accepted: "tool-verified" (a sound check by a tool), "model-accepted" (the
+    # verifier model said ACCEPT) or "unchecked" (mechanical checks only, or no clear verdict); "" if none.
+    trust: str = ""
+    # May this answer teach later runs (worked example, exact-cache answer, made tools)? Tool-verified
+    # answers only, plus model-accepted ones where the user opted in; never one scored wrong.
+    reusable: bool = False
     stop_reason: str = ""
     started_at: float = field(default_factory=time.time)
     finished_at: float | None = None
@@ -99,6 +105,8 @@ class Trajectory:
             "model": self.model,
             "answer": self.answer,
             "solved": self.solved,
+            "trust": self.trust,
+            "reusable": self.reusable,
             "status": self.status,
             "stop_reason": self.stop_reason,
             "started_at": self.started_at,
@@ -121,7 +129,10 @@ class Trajectory:
             steps=[Step.from_dict(s) for s in data.get("steps", [])],
             answer=data.get("answer"),
             solved=bool(data.get("solved")),
+            trust=data.get("trust", ""),
+            reusable=bool(data.get("reusable")),
             status=data.get("status", "running"),
+            stop_reason=data.get("stop_reason", ""),
             started_at=data.get("started_at", 0.0),
             finished_at=data.get("finished_at"),
         )

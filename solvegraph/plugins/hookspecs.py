@@ -41,7 +41,9 @@ def solvegraph_verifiers() -> list[Verifier]:  # type: ignore[empty-body]
 
     Use it when your tool's results can be checked independently (re-check a
     solution against the model's constraints, re-run a proof). A rejection becomes
-    feedback for the refiner.
+    feedback for the refiner. Return ``{"accepted": True, ...}`` only for a sound check of
+    this problem's answer: it makes the answer "tool-verified", which lets it teach later runs.
+    Return None when the check has nothing to say.
     """
 
 

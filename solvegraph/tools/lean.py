@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..plugins import ToolResult, ToolSession, hookimpl, tool
+from ..plugins import ToolResult, ToolSession, Verifier, hookimpl, tool
 from ..sandbox import Limits, resolve_sandbox
 from ._lean_source import (
     Asked,
@@ -521,3 +521,36 @@ def lean(proof: str, session: ToolSession, statement: str | None = None, theorem
 @hookimpl
 def solvegraph_tools() -> list:
     return [lean]
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def judged_statement(problem: str, results: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Tool-verified when the last lean call was accepted by the judge *against the problem's own statement*.
+
+    The model chooses the statement it passes; a proof of some other (easier) statement verifies nothing.
+    So the statement Lean closed must appear in the problem text (whitespace aside). Otherwise this
+    check has no opinion and the verdict is left to the other checks and the model.
+    """
+    mine = [r for r in results if r.get("name") == "lean"]
+    if not mine:
+        return None
+    last = mine[-1]
+    data = (last.get("result") or {}).get("data") or {}
+    statement = (last.get("arguments") or {}).get("statement")
+    if not (data.get("accepted") and str(data.get("checks", {}).get("statement", "")).startswith("matches")):
+        return None
+    if not isinstance(statement, str) or _squash(statement) not in _squash(problem):
+        return None
+    return {
+        "accepted": True,
+        "feedback": "the Lean judge accepted a proof of the problem's own statement "
+        f"({', '.join(f'{k}: {v}' for k, v in data.get('checks', {}).items())})",
+    }
+
+
+@hookimpl
+def solvegraph_verifiers() -> list[Verifier]:
+    return [Verifier(name="lean-judge", check=judged_statement)]

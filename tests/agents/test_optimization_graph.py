@@ -47,3 +47,5 @@ def test_iis_drives_the_repair(scripted) -> None:
     last = [s.verdict for s in t.steps if s.agent == "verifier"][-1]
     assert last["accepted"] and any("milp-check" in c for c in last["checks"])
     assert t.solved and t.answer == "1160"
+    assert last["trust"] == "tool-verified" and last["verified_by"] == ["milp-check"]
+    assert t.trust == "tool-verified" and t.reusable, "a re-checked optimum may teach without the opt-in"

@@ -109,5 +109,7 @@ def test_bench_scores_proofs_with_its_own_check(scripted, lean_binary: str, tmp_
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["n"] == 2 and summary["correct"] == 1, summary
+    # The honest run's lean call closed the problem's own statement; the cheat's checked another theorem.
+    assert summary["trust"] == {"tool-verified": {"n": 1, "correct": 1}, "model-accepted": {"n": 1, "correct": 0}}
     outcomes = {r["sample"]: r["outcome"] for r in Store(f"sqlite:///{db}").results(summary["run_id"])}
     assert sorted(outcomes.values()) == ["correct", "wrong"], outcomes

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from solvegraph.agents import SolveGraph
+from solvegraph.agents import Budget, SolveGraph
 from solvegraph.llm import ModelClient
 from solvegraph.memory import Memory, Store, Trajectory
 from solvegraph.memory.toolmaking import extract_functions, list_tools
@@ -37,8 +37,10 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     return st
 
 
-def _graph(model, store: Store, **memory_kw) -> SolveGraph:
-    return SolveGraph(ModelClient(model.base_url), memory=Memory(store, **memory_kw))
+def _graph(model, store: Store, reuse_model_accepted: bool = True, **memory_kw) -> SolveGraph:
+    """These tests use the verifier model's ACCEPT, so they opt in to reusing model-accepted answers."""
+    budget = Budget(reuse_model_accepted=reuse_model_accepted)
+    return SolveGraph(ModelClient(model.base_url), budget=budget, memory=Memory(store, **memory_kw))
 
 
 def test_full_trajectory_round_trip(store: Store, scripted) -> None:
@@ -76,6 +78,7 @@ def test_retrieval_never_returns_the_problem_or_its_duplicates(store: Store) -> 
         t = Trajectory(problem=problem)
         store.begin(t, run, dataset_id=dataset_id)
         t.status, t.solved, t.answer, t.finished_at = "solved" if solved else "unsolved", solved, "1", time.time()
+        t.reusable = solved
         store.finish(t)
 
     target = "A farmer has 12 cows and buys 5 more cows. How many cows?"
@@ -179,3 +182,53 @@ def test_extract_functions_dedupes_by_normalised_source() -> None:
     b = extract_functions("def f( x ):\n    return (x + 1)\n")
     assert [e.name for e in a] == ["f"] and a[0].source_hash == b[0].source_hash
     assert extract_functions("def broken(:\n") == []
+
+
+def test_a_model_accepted_answer_does_not_teach_unless_the_user_opts_in(store: Store, scripted) -> None:
+    script = {
+        "planner": ["p"],
+        "solver": [CODE.format(body=AREA.format(w=6, h=7)), "ANSWER: 42"],
+        "verifier": ["VERDICT: ACCEPT"],
+    }
+    problem = "What is the area of a rectangle garden 6 m by 7 m?"
+    with scripted(script) as model:
+        first = _graph(model, store, reuse_model_accepted=False).solve(problem)
+        calls = len(model.requests)
+        again = _graph(model, store, reuse_model_accepted=False).solve(problem)
+        assert len(model.requests) > calls, "no cache answer from a model-accepted run"
+    assert (first.solved, first.trust, first.reusable) == (True, "model-accepted", False)
+    assert first.steps[-1].verdict["trust"] == "model-accepted"
+    assert list_tools(store) == [], "no made tool from an answer no tool checked"
+    assert store.search("rectangle garden area", verified_only=True) == []
+    assert again.steps[0].agent == "planner"
+    assert store.load(first.id).trust == "model-accepted" and not store.load(first.id).reusable
+
+
+def test_an_unclear_verdict_is_unchecked_never_verified(store: Store, scripted) -> None:
+    """The reported case: the tiny model's verifier said something that was not a verdict."""
+    script = {
+        "planner": ["p"],
+        "solver": [CODE.format(body=AREA.format(w=2, h=5)), "ANSWER: 10"],
+        "verifier": ["The provided code and tool does not provide a solution to the problem"],
+    }
+    with scripted(script) as model:
+        t = _graph(model, store, reuse_model_accepted=True).solve("Area of a rectangle 2 by 5?")
+    assert t.solved and t.trust == "unchecked" and not t.reusable
+    assert t.steps[-1].verdict["source"] == "model-unclear"
+    assert list_tools(store) == [] and store.stats()["verified"] == 0
+
+
+def test_an_answer_shown_wrong_is_retracted_with_its_made_tools(store: Store, scripted) -> None:
+    script = {
+        "planner": ["p"],
+        "solver": [CODE.format(body=AREA.format(w=6, h=7)), "ANSWER: 42"],
+        "verifier": ["VERDICT: ACCEPT"],
+    }
+    problem = "What is the area of a rectangle garden 6 m by 7 m?"
+    with scripted(script) as model:
+        t = _graph(model, store).solve(problem)
+    assert t.reusable and [x["name"] for x in list_tools(store)] == ["rect_area"]
+    assert store.retract_answer(problem, "41") == 0, "another answer retracts nothing"
+    assert store.retract_answer(problem, "42") == 1
+    assert list_tools(store) == [] and not store.load(t.id).reusable
+    assert store.cached_answer(problem, "") is None
