@@ -8,6 +8,7 @@ from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 
+from ..memory import may_teach
 from .planner import planner_node
 from .refiner import refiner_node
 from .solver import solver_node
@@ -38,7 +39,7 @@ def finish_node(ctx: RunContext, state: SolveState) -> SolveState:
     t = ctx.trajectory
     t.answer, t.solved = attempt.get("answer"), solved
     t.trust = str(verdict.get("trust") or "unchecked") if solved else ""
-    t.reusable = t.trust == "tool-verified" or (t.trust == "model-accepted" and ctx.budget.reuse_model_accepted)
+    t.reusable = may_teach(t.trust, ctx.budget.reuse_model_accepted)
     t.status = "solved" if solved else "unsolved"
     t.stop_reason = reason
     t.finished_at = time.time()

@@ -19,7 +19,7 @@ from typing import Any
 from ..config import Settings
 from ..errors import ModelConnectionError, SolvegraphError
 from ..llm import ModelClient, make_client
-from ..memory import Store, Trajectory
+from ..memory import Store, Trajectory, may_teach
 from ..plugins import PluginManager, ToolSession
 from .datasets import Dataset, Sample
 from .scorers import Score, Scorer
@@ -260,10 +260,8 @@ class BenchRunner:
         trajectory.status = "solved" if trajectory.solved else "unsolved"
         trajectory.finished_at = time.time()
         result = score(self.scorer, trajectory.answer, sample.answer, trajectory, self.settings.session_options())
-        trusted = trajectory.trust == "tool-verified" or (
-            trajectory.trust == "model-accepted" and self.settings.reuse_model_accepted
-        )
-        trajectory.reusable = trusted and result.correct  # an answer scored wrong never teaches
+        # An answer scored wrong never teaches.
+        trajectory.reusable = may_teach(trajectory.trust, self.settings.reuse_model_accepted) and result.correct
         retracted = 0
         if not result.correct and trajectory.answer is not None:
             # An answer shown wrong: earlier runs that gave it stop teaching, and their made tools go.

@@ -2,7 +2,7 @@
 
 from ._memory import Memory, Preparation
 from .store import Store, StoreError, content_hash, default_db_url
-from .trajectory import Step, ToolCall, Trajectory, Usage
+from .trajectory import Step, ToolCall, Trajectory, Usage, may_teach
 
 __all__ = [
     "Memory",
@@ -15,4 +15,5 @@ __all__ = [
     "Usage",
     "content_hash",
     "default_db_url",
+    "may_teach",
 ]

@@ -68,6 +68,12 @@ class Step:
         return cls(**data, usage=Usage(**usage))
 
 
+def may_teach(trust: str, reuse_model_accepted: bool = False) -> bool:
+    """Whether an answer accepted this way may teach later runs (worked example, cache, made tools):
+    tool-verified ones always, model-accepted ones only where the user opted in, unchecked ones never."""
+    return trust == "tool-verified" or (trust == "model-accepted" and reuse_model_accepted)
+
+
 @dataclass
 class Trajectory:
     problem: str

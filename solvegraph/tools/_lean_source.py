@@ -204,6 +204,18 @@ BANNED = {
     "import": "imports belong in the header, and only the statement's own",
     "prelude": "prelude belongs in the header",
 }
+# Attributes a proof may use: each tags a theorem or definition for existing tactics (simp sets,
+# instances, reducibility), none registers code. Any other is refused, because an attribute such as
+# command_elab, term_elab, tactic, delab or a norm_num/positivity extension makes Lean run the
+# candidate's own functions later, in the trusted check run that imports it.
+ALLOWED_ATTRIBUTES = frozenset(
+    {
+        "simp", "reducible", "irreducible", "semireducible", "instance", "inline", "noinline", "specialize",
+        "ext", "simps", "norm_cast", "push_cast", "symm", "refl", "trans", "congr", "gcongr", "mono",
+        "elab_as_elim", "match_pattern", "induction_eliminator", "cases_eliminator", "nolint", "deprecated",
+        "grind", "local", "scoped", "default_instance", "coe", "fun_prop", "continuity", "measurability",
+    }
+)  # fmt: skip
 ALLOWED_OPTIONS = frozenset({"maxHeartbeats", "maxRecDepth", "synthInstance.maxHeartbeats", "synthInstance.maxSize"})
 ALLOWED_OPTION_PREFIXES = ("linter.",)
 
@@ -262,7 +274,41 @@ def check_candidate(tokens: list[Token], header: Header) -> list[str]:
                 scopes.pop()
     for kind, name, line in scopes:
         reasons.append(f"line {line}: {kind} {name} is never closed".replace("  ", " "))
+    for tok in attribute_names(body):
+        if tok.text not in ALLOWED_ATTRIBUTES and tok.text not in BANNED:  # BANNED ones are reported above
+            reasons.append(
+                f"line {tok.line}: attribute '{tok.text}' is not accepted: it may register the candidate's "
+                "code with Lean; only attributes that tag lemmas and definitions are (simp, instance, ext, ...)"
+            )
     return reasons
+
+
+def attribute_names(tokens: list[Token]) -> list[Token]:
+    """The name of every attribute in ``@[...]`` and ``attribute [...]``: the first word of each entry,
+    after ``local``/``scoped``/``-`` (``@[simp, local instance 100]`` gives simp and instance)."""
+    names: list[Token] = []
+    for k, tok in enumerate(tokens):
+        opens = tok.text == "@[" or (
+            tok.kind == "ident" and tok.text == "attribute" and k + 1 < len(tokens) and tokens[k + 1].text == "["
+        )
+        if not opens:
+            continue
+        j, depth, expect_name = k + (1 if tok.text == "@[" else 2), 0, True
+        while j < len(tokens):
+            t = tokens[j]
+            if t.text in ("[", "(", "{", "@["):
+                depth += 1
+            elif t.text in ("]", ")", "}"):
+                if depth == 0:
+                    break
+                depth -= 1
+            elif depth == 0 and t.text == ",":
+                expect_name = True
+            elif expect_name and depth == 0 and t.text not in ("local", "scoped", "-"):
+                names.append(t)
+                expect_name = False
+            j += 1
+    return names
 
 
 @dataclass

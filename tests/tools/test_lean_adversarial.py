@@ -132,6 +132,24 @@ def test_the_lexer_reads_numbers_and_goes_on_after_them() -> None:
     ]
 
 
+def test_attributes_that_register_code_are_refused() -> None:
+    """With a library, @[command_elab] on a candidate's def would run it inside the trusted check run."""
+    src = (
+        "@[simp, local instance 100] def x := N.z\n"
+        "attribute [-simp] x\n"
+        "attribute [local command_elab Lean.Parser.Command.printAxioms] forge\n"
+        "@[term_elab explicit] def f := N.z\n"
+        "@[delab app.refl_z] def g := N.z\n"
+    )
+    tokens = tokenize(src)
+    reasons = check_candidate(tokens, read_header(tokens))
+    assert [r.split(":")[0] + ":" + r.split(":")[1] for r in reasons] == [
+        "line 3: attribute 'command_elab' is not accepted",
+        "line 4: attribute 'term_elab' is not accepted",
+        "line 5: attribute 'delab' is not accepted",
+    ]
+
+
 def test_a_fake_theorem_in_a_doc_comment_or_string_is_not_the_asked_one() -> None:
     statement = (
         "prelude\n/-- theorem decoy : True := by sorry -/\ntheorem asked (n : N) {m : N} : Eq2 n n := by sorry\n"
@@ -199,6 +217,8 @@ HONEST = [
     ),
     # a definition of the candidate's own, unfolded by the kernel
     (TRUE_STATEMENT, DEFS + "def zero : N := N.z\ntheorem good : Eq2 N.z N.z := (Eq2.refl zero : Eq2 zero zero)\n"),
+    # an attribute from the allowlist
+    (TRUE_STATEMENT, DEFS + "@[reducible] def zero : N := N.z\ntheorem good : Eq2 N.z N.z := Eq2.refl zero\n"),
 ]
 
 
