@@ -38,12 +38,6 @@ SCHEMA: dict[str, Any] = {
 }
 
 
-def _check_integral_objective(model: OptModel) -> None:
-    for name, coef in (model.objective or {}).items():
-        if coef != int(coef):
-            raise ModelError(f"objective.coeffs.{name}", f"CP-SAT needs integer coefficients, got {coef:g}")
-
-
 def build_cpsat(model: OptModel, with_assumptions: bool = False) -> tuple[Any, dict[str, Any], dict[int, str]]:
     """A CpModel, its variables by name, and (with assumptions) literal index → constraint name."""
     from ortools.sat.python import cp_model
@@ -235,7 +229,6 @@ def cp(
         return code_mode(session, code, _READ_BACK, "model", "CpModel", kind="cp", time_limit=time_limit)
     try:
         parsed = parse_model(model, kind="cp")
-        _check_integral_objective(parsed)
     except ModelError as exc:
         return ToolResult.failure(f"invalid model: {exc}")
     result = solve_in_worker(session, "cp", model, time_limit, threads)  # type: ignore[arg-type]

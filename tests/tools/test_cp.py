@@ -135,9 +135,39 @@ def test_unsat_core_names_the_conflict() -> None:
         (
             {
                 "variables": [{"name": "x", "type": "integer", "lb": 0, "ub": 3}],
-                "constraints": [{"coeffs": {"x": 0.5}, "rhs": 1}],
+                "constraints": [{"coeffs": {"x": 0.5}, "sense": "<=", "rhs": 1}],
             },
             "constraints[0].coeffs.x: CP-SAT needs integer",
+        ),
+        # Exact integers or an error naming the field: never truncated by int(), never a raw pybind error.
+        (
+            {"variables": [{"name": "x", "type": "integer", "lb": 0.5, "ub": 3}]},
+            "variables[0].lb: CP-SAT needs integers",
+        ),
+        (
+            {"variables": [{"name": "x", "type": "integer", "lb": 0, "ub": 1e19}]},
+            "variables[0].ub: 1e+19 is out of range",
+        ),
+        (
+            {
+                "variables": [{"name": "x", "type": "integer", "lb": 0, "ub": 3}],
+                "objective": {"sense": "maximize", "coeffs": {"x": 1}, "constant": 0.5},
+            },
+            "objective.constant: CP-SAT needs integers, got 0.5",
+        ),
+        (
+            {
+                "variables": [{"name": "x", "type": "integer", "lb": 0, "ub": 3}],
+                "constraints": [{"coeffs": {"x": 1}, "sense": "<=", "rhs": 2.5}],
+            },
+            "constraints[0].rhs: CP-SAT needs integers, got 2.5",
+        ),
+        (
+            {
+                "variables": [{"name": "s", "type": "integer", "lb": 0, "ub": 9}],
+                "intervals": [{"name": "a", "start": "s", "size": 3}],
+            },
+            "intervals[0].size: unknown field; did you mean 'duration'?",
         ),
         (
             {

@@ -99,18 +99,21 @@ def test_unbounded_model_names_the_missing_bound() -> None:
             {
                 "variables": [{"name": "x"}],
                 "constraints": [
-                    {"name": "a", "coeffs": {"x": 1}, "rhs": 1},
-                    {"name": "b", "coeffs": {"x9": 1}, "rhs": 1},
+                    {"name": "a", "coeffs": {"x": 1}, "sense": "<=", "rhs": 1},
+                    {"name": "b", "coeffs": {"x9": 1}, "sense": "<=", "rhs": 1},
                 ],
             },
             "constraints[1].coeffs: unknown variable 'x9'",
         ),
         (
-            {"variables": [{"name": "x"}, {"name": "y"}], "constraints": [{"coeffs": {"x*y": 1}, "rhs": 1}]},
+            {
+                "variables": [{"name": "x"}, {"name": "y"}],
+                "constraints": [{"coeffs": {"x*y": 1}, "sense": "<=", "rhs": 1}],
+            },
             "constraints[0].coeffs: non-linear term 'x*y'",
         ),
         (
-            {"variables": [{"name": "x"}], "constraints": [{"coeffs": {"x": [1, 2]}, "rhs": 1}]},
+            {"variables": [{"name": "x"}], "constraints": [{"coeffs": {"x": [1, 2]}, "sense": "<=", "rhs": 1}]},
             "constraints[0].coeffs.x: non-linear term",
         ),
         ({"variables": [{"name": "x", "lb": 5, "ub": 2}]}, "variables[0]: bounds are crossed: lb 5 > ub 2"),
@@ -124,6 +127,60 @@ def test_unbounded_model_names_the_missing_bound() -> None:
             "constraints[0].sense: must be one of",
         ),
         ({"variables": [{"name": "x", "type": "real"}]}, "variables[0].type: unknown type 'real'"),
+        # Unknown keys never change the model silently: each is an error naming its path and the likely field.
+        (
+            {"variables": [{"name": "x", "lower_bound": 2}]},
+            "variables[0].lower_bound: unknown field; did you mean 'lb'?",
+        ),
+        (
+            {"variables": [{"name": "x", "upper_bound": 2}]},
+            "variables[0].upper_bound: unknown field; did you mean 'ub'?",
+        ),
+        (
+            {"variables": [{"name": "x"}], "constraints": [{"coeffs": {"x": 1}, "type": "<=", "rhs": 1}]},
+            "constraints[0].type: unknown field; did you mean 'sense'?",
+        ),
+        (
+            {"variables": [{"name": "x"}], "constraints": [{"lhs": {"x": 1}, "sense": "<=", "rhs": 1}]},
+            "constraints[0].lhs: unknown field; did you mean 'coeffs'?",
+        ),
+        (
+            {"variables": [{"name": "x"}], "constraints": [{"coeffs": {"x": 1}, "rhs": 1}]},
+            "constraints[0].sense: is required",
+        ),
+        (
+            {
+                "variables": [{"name": "x"}, {"name": "b", "type": "binary"}],
+                "constraints": [{"coeffs": {"x": 1}, "sense": "<=", "rhs": 1, "indicator": {"var": "b"}}],
+            },
+            "constraints[0].indicator: indicator constraints are not part of the declarative model",
+        ),
+        (
+            {"variables": [{"name": "x"}], "objective": {"sense": "min", "coeffs": {"x": 1}, "quadratic": {}}},
+            "objective.quadratic: quadratic terms are not part of the declarative model",
+        ),
+        (
+            {"variables": [{"name": "x"}], "objective": {"type": "maximize", "coeffs": {"x": 1}}},
+            "objective.type: unknown field; did you mean 'sense'?",
+        ),
+        ({"variables": [{"name": "x"}], "objective": {"coeffs": {"x": 1}}}, "objective.sense: is required"),
+        # Infinity and out-of-range magnitudes, wherever they are not meaningful, with the path named.
+        ({"variables": [{"name": "x", "lb": float("inf")}]}, "variables[0].lb: cannot be +infinity"),
+        ({"variables": [{"name": "x", "lb": "inf"}]}, "variables[0].lb: cannot be +infinity"),
+        ({"variables": [{"name": "x", "ub": "-inf"}]}, "variables[0].ub: cannot be -infinity"),
+        (
+            {"variables": [{"name": "x"}], "constraints": [{"coeffs": {"x": 1}, "sense": "<=", "rhs": float("inf")}]},
+            "constraints[0].rhs: must be a finite number",
+        ),
+        (
+            {"variables": [{"name": "x"}], "objective": {"sense": "min", "coeffs": {"x": 1}, "constant": float("inf")}},
+            "objective.constant: must be a finite number",
+        ),
+        (
+            {"variables": [{"name": "x"}], "constraints": [{"coeffs": {"x": 1e300}, "sense": "<=", "rhs": 1}]},
+            "constraints[0].coeffs.x: 1e+300 is out of range",
+        ),
+        ({"variables": [{"name": "x", "ub": 1e20}]}, "variables[0].ub: 1e+20 is out of range"),
     ],
 )
 def test_bad_models_get_json_pathed_errors(model: dict, message: str) -> None:
