@@ -7,12 +7,13 @@ the kernel) produce the same result shape and go through the same re-check.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from ..plugins import ToolResult, ToolSession, Verifier
 from ..sandbox import Limits, resolve_sandbox
 from ..sandbox._worker import SandboxWorker
-from ._optmodel import ModelError, OptModel, check_solution, likely_missing_bounds, parse_model
+from ._optmodel import ModelError, OptModel, check_solution, likely_missing_bounds, objective_value, parse_model
 
 SOLVED = ("optimal", "feasible", "time_limit")
 MAX_VALUES_SHOWN = 60
@@ -29,9 +30,11 @@ def render_result(result: dict[str, Any], model: OptModel | None = None) -> Tool
     status = result["status"]
     lines = [f"status: {status}"]
     if status in SOLVED and result.get("values"):
-        gap = result.get("gap")
+        gap, bound = result.get("gap"), result.get("dual_bound")
         lines.append(
-            f"solve time: {result.get('solve_time', 0):.3f} s" + (f", gap: {gap:.3g}" if gap is not None else "")
+            f"solve time: {result.get('solve_time', 0):.3f} s"
+            + (f", dual bound: {_fmt(bound)}" if bound is not None else "")
+            + (f", gap: {gap:.3g}" if gap is not None else "")
         )
         shown = list(result["values"].items())[:MAX_VALUES_SHOWN]
         lines.append(
@@ -170,11 +173,39 @@ def review(name: str, arguments: dict[str, Any], data: dict[str, Any], kind: str
             "accepted": False,
             "feedback": f"The {name} solution fails the independent re-check: " + "; ".join(problems[:5]),
         }
+    unproven = optimality_problem(model, data)
+    if unproven:
+        return {"accepted": False, "feedback": f"The {name} result is labelled optimal, but {unproven}."}
+    proof = ""
+    if status == "optimal" and model.objective is not None:
+        proof = f"; optimal: dual bound {_fmt(data.get('dual_bound'))}, gap {data.get('gap') or 0:.2g}"
     return {
         "accepted": True,
         "feedback": f"{name} solution re-checked against every constraint, bound and "
-        "integrality requirement; objective recomputed",
+        f"integrality requirement; objective recomputed{proof}",
     }
+
+
+OPTIMALITY_GAP = 1e-6  # relative: "optimal" needs the solver's dual bound this close to the recomputed objective
+
+
+def optimality_problem(model: OptModel, data: dict[str, Any]) -> str | None:
+    """Why an "optimal" label is not backed by the solver's own evidence (its dual bound), or None.
+
+    The re-check proves the point feasible and its objective right; only the dual bound says no better
+    point exists. Without one, or with a gap beyond tolerance, "optimal" is not accepted.
+    """
+    if data.get("status") != "optimal" or model.objective is None:
+        return None
+    bound = data.get("dual_bound")
+    if bound is None or not math.isfinite(bound):
+        return "the solver gave no finite dual bound to prove it"
+    value = objective_value(model, data["values"])
+    assert value is not None
+    gap = abs(value - bound) / max(1.0, abs(value))
+    if gap > OPTIMALITY_GAP:
+        return f"the dual bound {_fmt(bound)} leaves a relative gap of {gap:.3g} to the objective {_fmt(value)}"
+    return None
 
 
 def solution_verifier(tool_name: str) -> Verifier:

@@ -111,7 +111,7 @@ def read_status(solver: Any, status: int, xs: dict[str, Any], has_objective: boo
         out["values"] = {n: solver.Value(x) for n, x in xs.items()}
         if has_objective:
             obj, bound = solver.ObjectiveValue(), solver.BestObjectiveBound()
-            out["objective"] = obj
+            out["objective"], out["dual_bound"] = obj, bound
             out["gap"] = abs(obj - bound) / max(1.0, abs(obj))
     return out
 
@@ -212,7 +212,8 @@ def read_back(cp: Any, solver: Any) -> dict[str, Any]:
     if status in ("optimal", "feasible"):
         out["values"] = {names[i]: int(x) for i, x in enumerate(response.solution)}
         if proto.has_objective():
-            out["objective"] = response.objective_value
+            out["objective"], out["dual_bound"] = response.objective_value, response.best_objective_bound
+            out["gap"] = abs(out["objective"] - out["dual_bound"]) / max(1.0, abs(out["objective"]))
     return out
 
 

@@ -95,9 +95,11 @@ def _solution(scip: Any, status: str) -> dict[str, Any]:
     if scip.getNSols() == 0 or status == "infeasible":
         return {"objective": None, "values": {}, "gap": None}
     sol = scip.getBestSol()
+    bounded = status != "unbounded"
     return {
         "values": {v.name: scip.getSolVal(sol, v) for v in scip.getVars()},
-        "objective": None if status == "unbounded" else scip.getSolObjVal(sol),
+        "objective": scip.getSolObjVal(sol) if bounded else None,
+        "dual_bound": scip.getDualbound() if bounded else None,  # the evidence behind "optimal"
         "gap": scip.getGap(),
     }
 

@@ -206,3 +206,20 @@ def test_cp_code_mode() -> None:
 
 def test_cp_is_conformant() -> None:
     assert_conformant(cp, {"model": queens_model(4)}, invalid={"model": {"variables": []}})
+
+
+def test_cp_reports_its_dual_bound_and_optimal_is_checked_against_it() -> None:
+    model = {
+        "variables": [
+            {"name": "x", "type": "integer", "lb": 0, "ub": 10},
+            {"name": "y", "type": "integer", "lb": 0, "ub": 10},
+        ],
+        "constraints": [{"name": "cap", "coeffs": {"x": 2, "y": 3}, "sense": "<=", "rhs": 12}],
+        "objective": {"sense": "maximize", "coeffs": {"x": 3, "y": 4}},
+    }
+    r = cp.run({"model": model})
+    assert r.data["status"] == "optimal" and r.data["objective"] == 18 and r.data["dual_bound"] == 18
+    assert review("cp", {"model": model}, r.data, "cp")["accepted"]
+    worse = {**r.data, "values": {"x": 0, "y": 0}, "objective": 0}
+    verdict = review("cp", {"model": model}, worse, "cp")
+    assert not verdict["accepted"] and "leaves a relative gap" in verdict["feedback"]

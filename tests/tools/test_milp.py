@@ -301,3 +301,28 @@ def test_code_mode_without_a_model_says_so() -> None:
 
 def test_milp_is_conformant() -> None:
     assert_conformant(milp, {"model": production()}, invalid={"model": {"variables": "x"}})
+
+
+KNAPSACK = {
+    "variables": [{"name": n, "type": "binary"} for n in ("a", "b", "c")],
+    "constraints": [{"name": "weight", "coeffs": {"a": 3, "b": 4, "c": 2}, "sense": "<=", "rhs": 6}],
+    "objective": {"sense": "maximize", "coeffs": {"a": 5, "b": 6, "c": 4}},
+}
+
+
+def test_optimal_needs_the_solvers_dual_bound_not_just_a_feasible_point() -> None:
+    r = milp.run({"model": KNAPSACK})
+    assert r.data["status"] == "optimal" and r.data["objective"] == 10 and r.data["dual_bound"] == 10
+    assert "dual bound: 10" in r.output
+    verdict = review("milp", {"model": KNAPSACK}, r.data, "milp")
+    assert verdict["accepted"] and "optimal: dual bound 10" in verdict["feedback"]
+    # A feasible but worse point (a only: 5) labelled optimal: every constraint holds, the objective is
+    # recomputed right, and only the dual bound shows it is not optimal.
+    worse = {**r.data, "values": {"a": 1, "b": 0, "c": 0}, "objective": 5}
+    verdict = review("milp", {"model": KNAPSACK}, worse, "milp")
+    assert (
+        not verdict["accepted"] and "dual bound 10 leaves a relative gap of 1 to the objective 5" in verdict["feedback"]
+    )
+    unbacked = {**worse, "dual_bound": None}
+    verdict = review("milp", {"model": KNAPSACK}, unbacked, "milp")
+    assert not verdict["accepted"] and "no finite dual bound" in verdict["feedback"]
