@@ -9,6 +9,7 @@ one assumption literal per named linear constraint, and CP-SAT's
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from ..plugins import ToolResult, ToolSession, Verifier, hookimpl, tool
@@ -137,7 +138,8 @@ def unsat_core(model: OptModel, time_limit: float) -> list[str]:
     """Names of linear constraints that together are infeasible (with all-different/no-overlap kept hard)."""
     from ortools.sat.python import cp_model
 
-    cp, _, literals = build_cpsat(model, with_assumptions=True)
+    # Without the objective: with one, CP-SAT returned every assumption as the "core".
+    cp, _, literals = build_cpsat(replace(model, objective=None, constant=0.0), with_assumptions=True)
     solver = _solver(time_limit, 1)  # core extraction is reliable with one worker
     if solver.Solve(cp) != cp_model.INFEASIBLE:
         return []

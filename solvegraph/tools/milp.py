@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from typing import Any
 
 from ..plugins import ToolResult, ToolSession, Verifier, hookimpl, tool
-from ._optmodel import ModelError, OptModel, parse_model
+from ._optmodel import ModelError, OptModel, Var, parse_model
 from ._optresult import code_mode, declarative_result, solution_verifier, solve_in_worker
 
 PROMPT_HINT = (
@@ -240,13 +241,100 @@ def milp(
 
 
 def solve_declarative(raw_model: dict[str, Any], time_limit: float, threads: int) -> dict[str, Any]:
-    """In the sandboxed worker: parse, build and solve with SCIP."""
+    """In the sandboxed worker: parse, build and solve with SCIP; resolve what SCIP leaves open.
+
+    ``infeasible_or_unbounded`` is settled by solving again without the objective (no feasible point:
+    infeasible; one: unbounded), and an infeasible model's conflict is made irreducible here.
+    """
     try:
         parsed = parse_model(raw_model, kind="milp")
     except ModelError as exc:
         raise ValueError(str(exc)) from None
+    deadline = time.monotonic() + time_limit
     scip, _ = build_scip(parsed)
-    return solve_scip(scip, time_limit, threads)
+    out = solve_scip(scip, time_limit, threads)
+    if out["status"] == "infeasible_or_unbounded":
+        feasible = _feasible(parsed, max(1.0, deadline - time.monotonic()))
+        if feasible is False:
+            out.update(status="infeasible", resolved="SCIP said infeasible or unbounded; without the objective "
+                       "no feasible point exists, so it is infeasible")  # fmt: skip
+        elif feasible is True:
+            out.update(status="unbounded", resolved="SCIP said infeasible or unbounded; without the objective a "
+                       "feasible point exists, so it is unbounded")  # fmt: skip
+    if out["status"] == "infeasible":
+        out.update(irreducible_conflict(parsed, out.get("iis") or [], deadline))
+    return out
+
+
+MAX_FILTER_CONSTRAINTS = 300  # a deletion filter is one feasibility solve per member: bounded work
+
+
+def _feasible(model: OptModel, time_limit: float) -> bool | None:
+    """Whether ``model`` (its objective ignored) has a feasible point; None when SCIP cannot tell in time."""
+    scip, _ = build_scip(replace(model, objective=None, constant=0.0))
+    scip.setParam("limits/time", max(0.1, time_limit))
+    scip.setParam("limits/solutions", 1)
+    scip.optimize()
+    if scip.getStatus() in ("infeasible", "inforunbd"):  # with no objective, nothing can be unbounded
+        return False
+    return True if scip.getNSols() > 0 else None
+
+
+def irreducible_conflict(model: OptModel, scip_iis: list[str], deadline: float) -> dict[str, Any]:
+    """An irreducible infeasible subsystem: a deletion filter over the constraints, then over the
+    finite bounds of the variables they use; each member is needed (removing it makes the rest
+    feasible), and the whole is confirmed infeasible.
+
+    Starts from SCIP's own IIS when it is infeasible on its own (fewer solves), else from every
+    constraint: SCIP's IIS can be empty, e.g. for an integer parity conflict like 2x - 2y = 1.
+    """
+    by_name = {c.name: c for c in model.constraints}
+    start = [by_name[n] for n in scip_iis if n in by_name]
+
+    def infeasible(constraints: list[Any], variables: dict[str, Var]) -> bool | None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        feasible = _feasible(replace(model, variables=variables, constraints=constraints), left)
+        return None if feasible is None else not feasible
+
+    if not start or infeasible(start, model.variables) is not True:
+        start = list(model.constraints)
+    if len(start) > MAX_FILTER_CONSTRAINTS:
+        return {"iis": scip_iis, "iis_note": f"not minimised: more than {MAX_FILTER_CONSTRAINTS} constraints"}
+    keep = list(start)
+    for c in start:  # deletion filter over the constraints, all bounds kept
+        trial = [k for k in keep if k is not c]
+        verdict = infeasible(trial, model.variables)
+        if verdict is None:
+            return {"iis": scip_iis or [k.name for k in keep], "iis_note": "not minimised: time limit"}
+        if verdict:
+            keep = trial
+    used = {n for c in keep for n in c.coeffs}
+    variables = dict(model.variables)
+    bounds: list[tuple[str, str]] = []
+    for name in sorted(used):  # then over the finite bounds of the variables those constraints use
+        for side in ("lb", "ub"):
+            v = variables[name]
+            if math.isinf(getattr(v, side)) or (v.type in ("binary", "boolean")):
+                continue
+            relaxed = {**variables, name: replace(v, **{side: -math.inf if side == "lb" else math.inf})}
+            verdict = infeasible(keep, relaxed)
+            if verdict is None:
+                return {"iis": scip_iis or [k.name for k in keep], "iis_note": "not minimised: time limit"}
+            if verdict:
+                variables = relaxed
+            else:
+                bounds.append((name, side))
+    names = [k.name for k in keep]
+    for name, side in bounds:
+        v = variables[name]
+        names.append(f"bound {name} >= {v.lb:g}" if side == "lb" else f"bound {name} <= {v.ub:g}")
+    integral = sorted(n for n in used if variables[n].integral)
+    out: dict[str, Any] = {"iis": names, "iis_confirmed": True}
+    if integral:
+        out["iis_integrality"] = integral  # the conflict may need them to be integers (2x - 2y = 1)
+    return out
 
 
 @hookimpl

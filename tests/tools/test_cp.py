@@ -125,6 +125,10 @@ def test_unsat_core_names_the_conflict() -> None:
     assert r.data["status"] == "infeasible"
     assert set(r.data["unsat_core"]) == {"total", "x_small"}
     assert "total" in review("cp", {"model": model}, r.data, "cp")["feedback"]
+    # With an objective the core is the same: it is computed without it (before, every constraint came back).
+    with_objective = {**model, "objective": {"sense": "maximize", "coeffs": {"x": 1, "y": 1}}}
+    r = cp.run({"model": with_objective})
+    assert r.data["status"] == "infeasible" and set(r.data["unsat_core"]) == {"total", "x_small"}
 
 
 @pytest.mark.parametrize(

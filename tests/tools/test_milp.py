@@ -326,3 +326,71 @@ def test_optimal_needs_the_solvers_dual_bound_not_just_a_feasible_point() -> Non
     unbacked = {**worse, "dual_bound": None}
     verdict = review("milp", {"model": KNAPSACK}, unbacked, "milp")
     assert not verdict["accepted"] and "no finite dual bound" in verdict["feedback"]
+
+
+def _without(model: dict, member: str) -> dict:
+    """``model`` with one IIS member removed: a constraint dropped, or a bound relaxed to infinity."""
+    if member.startswith("bound "):
+        name, side = member.split()[1], "lb" if ">=" in member else "ub"
+        variables = [{**v, side: None} if v["name"] == name else v for v in model["variables"]]
+        return {**model, "variables": variables}
+    return {**model, "constraints": [c for c in model["constraints"] if c["name"] != member]}
+
+
+def _assert_irreducible(model: dict, iis: list[str]) -> None:
+    assert iis, "an infeasible model gets a conflict"
+    for member in iis:
+        status = milp.run({"model": _without(model, member)}).data["status"]
+        assert status in ("optimal", "feasible", "unbounded"), f"without {member} it is still {status}"
+
+
+def test_the_iis_is_irreducible_and_lists_only_bounds_that_take_part() -> None:
+    model = {
+        "variables": [
+            {"name": "x", "type": "continuous", "lb": 0, "ub": 4},
+            {"name": "y", "type": "continuous", "lb": 0, "ub": 4},
+            {"name": "z", "type": "integer", "lb": 0, "ub": 9},  # in no conflicting constraint
+        ],
+        "constraints": [
+            {"name": "need", "coeffs": {"x": 1, "y": 1}, "sense": ">=", "rhs": 10},
+            {"name": "fine", "coeffs": {"z": 1}, "sense": "<=", "rhs": 5},
+        ],
+        "objective": {"sense": "minimize", "coeffs": {"x": 1, "y": 1, "z": 1}},
+    }
+    r = milp.run({"model": model})
+    assert r.data["status"] == "infeasible" and r.data["iis_confirmed"]
+    assert sorted(r.data["iis"]) == ["bound x <= 4", "bound y <= 4", "need"]
+    _assert_irreducible(model, r.data["iis"])
+
+
+def test_an_integer_parity_conflict_gets_a_core() -> None:
+    model = {
+        "variables": [
+            {"name": "x", "type": "integer", "lb": 0, "ub": 10},
+            {"name": "y", "type": "integer", "lb": 0, "ub": 10},
+        ],
+        "constraints": [
+            {"name": "parity", "coeffs": {"x": 2, "y": -2}, "sense": "=", "rhs": 1},
+            {"name": "other", "coeffs": {"x": 1}, "sense": "<=", "rhs": 8},
+        ],
+        "objective": {"sense": "maximize", "coeffs": {"x": 1}},
+    }
+    r = milp.run({"model": model})
+    assert r.data["status"] == "infeasible"
+    assert r.data["iis"] == ["parity"] and r.data["iis_integrality"] == ["x", "y"]
+    _assert_irreducible(model, r.data["iis"])
+
+
+def test_infeasible_or_unbounded_is_resolved_by_solving_without_the_objective() -> None:
+    model = {  # SCIP's presolve stops at "infeasible or unbounded": x is free and y is boxed out
+        "variables": [{"name": "x", "lb": None}, {"name": "y"}],
+        "constraints": [
+            {"name": "y_low", "coeffs": {"y": 1}, "sense": ">=", "rhs": 1},
+            {"name": "y_high", "coeffs": {"y": 1}, "sense": "<=", "rhs": 0},
+        ],
+        "objective": {"sense": "maximize", "coeffs": {"x": 1}},
+    }
+    r = milp.run({"model": model})
+    assert r.data["status"] == "infeasible" and "without the objective no feasible point" in r.data["resolved"]
+    assert sorted(r.data["iis"]) == ["y_high", "y_low"]
+    _assert_irreducible(model, r.data["iis"])
