@@ -67,7 +67,7 @@ def plugin_verdict(ctx: RunContext, problem: str, attempt: Attempt) -> tuple[Ver
         if not said:
             continue
         feedback = str(said.get("feedback", ""))
-        if not said.get("accepted", True):
+        if said.get("accepted") is False:  # True verifies, False rejects, absent is a note only
             return {"accepted": False, "source": f"verifier:{verifier.name}", "feedback": feedback}, notes, passed
         notes.append(f"{verifier.name}: {feedback or 'passed'}")
         if said.get("accepted") is True:

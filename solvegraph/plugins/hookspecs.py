@@ -43,7 +43,8 @@ def solvegraph_verifiers() -> list[Verifier]:  # type: ignore[empty-body]
     solution against the model's constraints, re-run a proof). A rejection becomes
     feedback for the refiner. Return ``{"accepted": True, ...}`` only for a sound check of
     this problem's answer: it makes the answer "tool-verified", which lets it teach later runs.
-    Return None when the check has nothing to say.
+    Without an ``accepted`` key the feedback is a note (a partial check). Return None when the check
+    has nothing to say.
     """
 
 

@@ -25,6 +25,12 @@ def _fmt(x: float | None) -> str:
     return str(round(x)) if abs(x - round(x)) < 1e-9 and abs(x) < 1e15 else f"{x:.10g}"
 
 
+def unique_name(name: str, seen: dict[str, int]) -> str:
+    """SCIP and CP-SAT allow repeated constraint names; the declarative model does not: number repeats."""
+    seen[name] = seen.get(name, 0) + 1
+    return name if seen[name] == 1 else f"{name}#{seen[name]}"
+
+
 def render_result(result: dict[str, Any], model: OptModel | None = None) -> ToolResult:
     """Text for the model (ending in the answer line) plus the structured data for checks."""
     status = result["status"]
@@ -160,6 +166,8 @@ def review(name: str, arguments: dict[str, Any], data: dict[str, Any], kind: str
         return {"accepted": False, "feedback": f"The {name} model is unbounded: likely missing bound: {hint}."}
     if status not in SOLVED or not data.get("values"):
         return None
+    if data.get("model_error"):  # code mode whose model could not be read back: say so, verify nothing
+        return {"feedback": f"the {name} solution was not re-checked: {data['model_error']}"}
     raw_model = data.get("model") or arguments.get("model")
     if raw_model is None:
         return None
@@ -179,6 +187,12 @@ def review(name: str, arguments: dict[str, Any], data: dict[str, Any], kind: str
     proof = ""
     if status == "optimal" and model.objective is not None:
         proof = f"; optimal: dual bound {_fmt(data.get('dual_bound'))}, gap {data.get('gap') or 0:.2g}"
+    if data.get("unchecked"):
+        # An honest partial re-check: no rejection, but no verification either (no "accepted" key).
+        return {
+            "feedback": f"{name} solution re-checked against the constraints the checker can evaluate{proof}; "
+            f"not checked: {', '.join(data['unchecked'])}, so it is not verified"
+        }
     return {
         "accepted": True,
         "feedback": f"{name} solution re-checked against every constraint, bound and "

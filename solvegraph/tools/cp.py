@@ -14,7 +14,7 @@ from typing import Any
 
 from ..plugins import ToolResult, ToolSession, Verifier, hookimpl, tool
 from ._optmodel import ModelError, OptModel, parse_model
-from ._optresult import code_mode, declarative_result, solution_verifier, solve_in_worker
+from ._optresult import code_mode, declarative_result, solution_verifier, solve_in_worker, unique_name
 
 PROMPT_HINT = (
     "cp: solves a constraint program with OR-Tools CP-SAT (integer/boolean variables with finite lb and ub, integer "
@@ -154,6 +154,18 @@ print(_sg_json.dumps(_sg_read_back(model, solver)))
 """
 
 
+_KINDS = (
+    "linear", "all_diff", "interval", "no_overlap", "no_overlap_2d", "cumulative", "element", "table",
+    "automaton", "bool_or", "bool_and", "bool_xor", "at_most_one", "exactly_one", "lin_max", "int_prod",
+    "int_div", "int_mod", "inverse", "circuit", "routes", "reservoir", "dummy_constraint",
+)  # fmt: skip
+
+
+def _kind(ct: Any) -> str:
+    """Which constraint a ConstraintProto holds (the 9.x wrappers have has_* but no WhichOneof)."""
+    return next((k for k in _KINDS if getattr(ct, f"has_{k}", lambda: False)()), "unknown")
+
+
 def read_back(cp: Any, solver: Any) -> dict[str, Any]:
     """Inside the kernel: the declarative model and solution of a solved CpModel."""
     from ortools.sat.python import cp_model
@@ -176,9 +188,17 @@ def read_back(cp: Any, solver: Any) -> dict[str, Any]:
     variables = [{"name": names[i], "type": "integer", "lb": d[0], "ub": d[-1]} for i, d in enumerate(domains)]
     constraints: list[dict[str, Any]] = []
     all_different: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    unchecked: dict[str, list[str]] = {}
     for k, ct in enumerate(proto.constraints):
-        cname = ct.name or f"c{k}"
-        if ct.has_linear() and not ct.enforcement_literal:
+        cname = unique_name(ct.name or f"c{k}", seen)
+        kind = _kind(ct)
+        if kind == "interval":
+            continue  # an interval alone constrains nothing; the no_overlap/cumulative using it does
+        if ct.enforcement_literal:
+            unchecked.setdefault(f"enforced {kind}", []).append(cname)
+            continue
+        if ct.has_linear():
             coeffs = {names[v]: c for v, c in zip(list(ct.linear.vars), list(ct.linear.coeffs), strict=True)}
             domain = list(ct.linear.domain)
             lo, hi = domain[0], domain[-1]
@@ -193,6 +213,8 @@ def read_back(cp: Any, solver: Any) -> dict[str, Any]:
             len(e.vars) == 1 and e.coeffs[0] == 1 and not e.offset for e in ct.all_diff.exprs
         ):
             all_different.append({"name": cname, "vars": [names[e.vars[0]] for e in ct.all_diff.exprs]})
+        else:  # no_overlap, cumulative, element, table, bool_or, lin_max, ...: listed, never claimed checked
+            unchecked.setdefault(str(kind), []).append(cname)
     out: dict[str, Any] = {
         "status": status,
         "objective": None,
@@ -211,6 +233,11 @@ def read_back(cp: Any, solver: Any) -> dict[str, Any]:
             "constant": sign * proto.objective.offset,
         }
     out["model"] = model
+    if unchecked:
+        out["unchecked"] = [
+            f"{len(cs)} {kind} constraint{'s' if len(cs) > 1 else ''} ({', '.join(cs[:5])})"
+            for kind, cs in sorted(unchecked.items())
+        ]
     if status in ("optimal", "feasible"):
         out["values"] = {names[i]: int(x) for i, x in enumerate(response.solution)}
         if proto.has_objective():

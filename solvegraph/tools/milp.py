@@ -18,7 +18,7 @@ from typing import Any
 
 from ..plugins import ToolResult, ToolSession, Verifier, hookimpl, tool
 from ._optmodel import ModelError, OptModel, Var, parse_model
-from ._optresult import code_mode, declarative_result, solution_verifier, solve_in_worker
+from ._optresult import code_mode, declarative_result, solution_verifier, solve_in_worker, unique_name
 
 PROMPT_HINT = (
     'milp: solves a mixed-integer linear program with SCIP. Pass {"model": {variables: [{name, type '
@@ -136,8 +136,14 @@ def scip_iis(scip: Any) -> list[str]:
 
 
 def model_from_scip(scip: Any) -> dict[str, Any]:
-    """Read a pyscipopt model back into the declarative format (linear constraints only)."""
+    """Read a pyscipopt model back into the declarative format.
+
+    Linear constraints are read back; every other kind is listed under ``unchecked`` by handler and
+    name, so the re-check says what it did not check instead of claiming it checked everything.
+    """
     variables, constraints = [], []
+    seen: dict[str, int] = {}
+    unchecked: dict[str, list[str]] = {}
     for v in scip.getVars(transformed=False):
         vtype = {"CONTINUOUS": "continuous", "INTEGER": "integer", "BINARY": "binary", "IMPLINT": "integer"}.get(
             v.vtype(), "continuous"
@@ -148,27 +154,30 @@ def model_from_scip(scip: Any) -> dict[str, Any]:
         )
     for c in scip.getConss(transformed=False):
         if c.getConshdlrName() != "linear":
-            raise ModelError(
-                f"constraint '{c.name}'",
-                f"is a {c.getConshdlrName()} constraint; code mode reads back linear constraints only",
-            )
+            unchecked.setdefault(c.getConshdlrName(), []).append(c.name)
+            continue
+        name = unique_name(c.name, seen)
         coeffs = scip.getValsLinear(c)
         lhs, rhs = scip.getLhs(c), scip.getRhs(c)
         if lhs > -1e19 and rhs < 1e19 and abs(lhs - rhs) < 1e-12:
-            constraints.append({"name": c.name, "coeffs": coeffs, "sense": "=", "rhs": rhs})
+            constraints.append({"name": name, "coeffs": coeffs, "sense": "=", "rhs": rhs})
             continue
         if rhs < 1e19:
-            constraints.append({"name": c.name, "coeffs": coeffs, "sense": "<=", "rhs": rhs})
+            constraints.append({"name": name, "coeffs": coeffs, "sense": "<=", "rhs": rhs})
         if lhs > -1e19:
-            constraints.append(
-                {"name": c.name + ("_lhs" if rhs < 1e19 else ""), "coeffs": coeffs, "sense": ">=", "rhs": lhs}
-            )
+            low = unique_name(name + "_lhs", seen) if rhs < 1e19 else name
+            constraints.append({"name": low, "coeffs": coeffs, "sense": ">=", "rhs": lhs})
     objective = {}
     for term, coef in scip.getObjective().terms.items():
         if len(term.vartuple) != 1:
             raise ModelError("objective", "non-linear objective term; code mode reads back linear objectives only")
         objective[term.vartuple[0].name] = coef
     data: dict[str, Any] = {"variables": variables, "constraints": constraints}
+    if unchecked:
+        data["unchecked"] = [
+            f"{len(names)} {kind} constraint{'s' if len(names) > 1 else ''} ({', '.join(names[:5])})"
+            for kind, names in sorted(unchecked.items())
+        ]
     if objective:
         data["objective"] = {
             "sense": scip.getObjectiveSense(),
@@ -204,6 +213,8 @@ def read_back(scip: Any) -> dict[str, Any]:
     }
     try:
         out["model"] = model_from_scip(scip)
+        if "unchecked" in out["model"]:
+            out["unchecked"] = out["model"].pop("unchecked")
     except ModelError as exc:
         out["model_error"] = str(exc)
     out.update(_solution(scip, status))

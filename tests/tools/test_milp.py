@@ -394,3 +394,26 @@ def test_infeasible_or_unbounded_is_resolved_by_solving_without_the_objective() 
     assert r.data["status"] == "infeasible" and "without the objective no feasible point" in r.data["resolved"]
     assert sorted(r.data["iis"]) == ["y_high", "y_low"]
     _assert_irreducible(model, r.data["iis"])
+
+
+def test_code_mode_lists_non_linear_constraints_and_keeps_repeated_names() -> None:
+    nonlinear = (
+        "from pyscipopt import Model\nmodel = Model()\nmodel.hideOutput()\n"
+        "x = model.addVar('x', ub=5)\ny = model.addVar('y', ub=5)\n"
+        "model.addCons(x * y <= 4, name='area')\nmodel.addCons(x + y <= 6, name='sum')\n"
+        "model.setObjective(x + y, 'maximize')\nmodel.optimize()"
+    )
+    with ToolSession() as session:
+        r = milp.run({"code": nonlinear}, session)
+        assert r.ok, r.error
+        assert len(r.data["unchecked"]) == 1 and "(area)" in r.data["unchecked"][0]
+        verdict = review("milp", {"code": nonlinear}, r.data, "milp")
+        assert "accepted" not in verdict and "not checked: 1" in verdict["feedback"], verdict
+        repeated = (
+            "from pyscipopt import Model\nmodel = Model()\nmodel.hideOutput()\n"
+            "x = model.addVar('x', ub=10)\nmodel.addCons(x <= 7, name='cap')\nmodel.addCons(x <= 9, name='cap')\n"
+            "model.setObjective(x, 'maximize')\nmodel.optimize()"
+        )
+        r = milp.run({"code": repeated}, session)
+    verdict = review("milp", {"code": repeated}, r.data, "milp")
+    assert verdict["accepted"], verdict  # a correct solution: repeated names no longer get it rejected
