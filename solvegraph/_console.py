@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 from rich.syntax import Syntax
+from rich.text import Text
 
 from .agents import Event
 
@@ -21,27 +22,32 @@ class EventPrinter:
         text = text.rstrip()
         return text if len(text) <= self.max_chars else text[: self.max_chars] + " …"
 
+    def _text(self, text: str) -> Text:
+        """Model and tool text as plain data: never read as rich markup (a '[/x]' in it must not raise)."""
+        return Text(self._cut(text))
+
     def __call__(self, event: Event) -> None:
         style = _STYLE.get(event.agent, "white")
         title = f"[{style}]{event.agent}[/] · round {event.round} · {event.kind}"
         d = event.data
         if event.kind == "plan":
-            self.console.print(Panel(self._cut(d["plan"]), title=title, title_align="left", border_style=style))
+            self.console.print(Panel(self._text(d["plan"]), title=title, title_align="left", border_style=style))
         elif event.kind == "code":
             args = d.get("arguments") or {}
             if d.get("tool") == "python" and isinstance(args, dict) and "code" in args:
                 body = Syntax(self._cut(str(args["code"])), "python", word_wrap=True)
                 self.console.print(Panel(body, title=title, title_align="left", border_style=style))
             else:
-                self.console.print(Panel(self._cut(f"{d.get('tool')}({args})"), title=title, title_align="left"))
+                self.console.print(Panel(self._text(f"{d.get('tool')}({args})"), title=title, title_align="left"))
         elif event.kind == "tool_output":
-            text = d.get("output") or ""
+            body = self._text(d.get("output") or "")
             if not d.get("ok"):
-                text = f"{text}\n[red]error:[/] {d.get('error')}".strip()
+                body.append("\nerror: " if body.plain else "error: ", style="red")
+                body.append(self._cut(str(d.get("error"))))
             self.console.print(
                 Panel(
-                    self._cut(text) or "(no output)",
-                    title=f"{title} · {d.get('tool')}",
+                    body if body.plain else Text("(no output)"),
+                    title=f"{title} · {escape(str(d.get('tool')))}",
                     title_align="left",
                     border_style="red" if not d.get("ok") else "dim",
                 )
@@ -51,6 +57,6 @@ class EventPrinter:
             how = escape(f"({d.get('source')}{', ' + d['trust'] if d.get('trust') else ''})")
             self.console.print(f"{title}: {mark} {how} {escape(self._cut(d.get('feedback', '')))}")
         elif event.kind == "guidance":
-            self.console.print(Panel(self._cut(d["guidance"]), title=title, title_align="left", border_style=style))
+            self.console.print(Panel(self._text(d["guidance"]), title=title, title_align="left", border_style=style))
         elif event.kind == "gave_up":
-            self.console.print(f"[bold red]not solved[/]: {d.get('reason')}")
+            self.console.print(f"[bold red]not solved[/]: {escape(str(d.get('reason')))}")

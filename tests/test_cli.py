@@ -23,6 +23,19 @@ def test_solve_prints_the_answer(scripted) -> None:
     assert "model-accepted: only the verifier model checked this answer (exit 3)" in proc.stderr
 
 
+def test_model_and_tool_text_is_never_read_as_markup(scripted) -> None:
+    """A tool output with a closing tag once raised rich's MarkupError and a traceback."""
+    script = {
+        "planner": ["plan [/x] with [bold]tags[/bold]"],
+        "solver": [CODE.format(expr="'closing [/x] tag'"), "ANSWER: [/x]"],
+        "verifier": ["VERDICT: ACCEPT [/red]"],
+    }
+    with scripted(script) as model:
+        proc = run_cli("solve", "Print a tag", "--base-url", model.base_url)
+    assert proc.returncode == MODEL_ACCEPTED and "Traceback" not in proc.stderr, proc.stderr
+    assert "closing [/x] tag" in proc.stderr and "plan [/x] with [bold]tags[/bold]" in proc.stderr
+
+
 def test_exit_codes_say_how_the_answer_was_checked(scripted) -> None:
     """0: a tool's sound check (the milp re-check); 4: no clear verdict; the JSON says the same."""
     model_json = {
