@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -42,8 +43,8 @@ def runs_list(
         table.add_row(
             r["id"][:12],
             r["kind"],
-            r["model"],
-            r["dataset"] or "-",
+            escape(r["model"]),
+            escape(r["dataset"] or "-"),
             (r["created_at"] or "")[:19],
             str(r["trajectories"]),
             str(r["solved"]),
@@ -68,25 +69,26 @@ def runs_show(
         u = t.usage
         out.print(
             Panel(
-                f"{t.problem}\n\n[bold]answer[/]: {t.answer}   [bold]status[/]: {t.status}   "
-                f"[bold]tokens[/]: {u.total_tokens} ({u.calls} model calls)   [bold]model[/]: {t.model}",
+                f"{escape(t.problem)}\n\n[bold]answer[/]: {escape(str(t.answer))}   [bold]status[/]: {t.status}"
+                f"{' (' + t.trust + ')' if t.trust else ''}   "
+                f"[bold]tokens[/]: {u.total_tokens} ({u.calls} model calls)   [bold]model[/]: {escape(t.model)}",
                 title=f"trajectory {t.id}",
                 title_align="left",
             )
         )
         for i, step in enumerate(t.steps):
-            body = [step.reply.strip()] if step.reply.strip() else []
+            # Model and tool text is data: escaped, so a '[/x]' in it is shown, never read as markup.
+            body = [escape(step.reply.strip())] if step.reply.strip() else []
             for call, result in zip(step.tool_calls, step.tool_results, strict=False):
                 args = call.get("arguments")
                 shown = args.get("code") if isinstance(args, dict) and "code" in args else json.dumps(args)
-                body.append(f"[cyan]→ {call.get('name')}[/]\n{shown}")
-                status = "[green]ok[/]" if result.get("ok") else f"[red]error[/] {result.get('error')}"
-                body.append(f"[cyan]← {status}[/]\n{result.get('output', '')}")
+                body.append(f"[cyan]→ {escape(str(call.get('name')))}[/]\n{escape(str(shown))}")
+                status = "[green]ok[/]" if result.get("ok") else f"[red]error[/] {escape(str(result.get('error')))}"
+                body.append(f"[cyan]← {status}[/]\n{escape(str(result.get('output', '')))}")
             if step.verdict:
                 mark = "ACCEPT" if step.verdict.get("accepted") else "REJECT"
-                body.append(
-                    f"[magenta]verdict {mark}[/] ({step.verdict.get('source')}): {step.verdict.get('feedback')}"
-                )
+                how = ", ".join(str(step.verdict[k]) for k in ("source", "trust") if step.verdict.get(k))
+                body.append(f"[magenta]verdict {mark}[/] ({escape(how)}): {escape(str(step.verdict.get('feedback')))}")
             timing = ", ".join(f"{k} {v:.2f}s" for k, v in step.timings.items())
             out.print(
                 Panel(
@@ -144,7 +146,10 @@ def memory_search(
         table.add_column(col)
     for h in hits:
         table.add_row(
-            (h["trajectory"] or "-")[:12], "yes" if h["verified"] else "no", str(h["answer"]), h["problem"][:100]
+            (h["trajectory"] or "-")[:12],
+            "yes" if h["verified"] else "no",
+            escape(str(h["answer"])),
+            escape(h["problem"][:100]),
         )
     out.print(table)
 
@@ -163,11 +168,11 @@ def memory_tools(db: Db = None, as_json: Json = False) -> None:
         table.add_column(col)
     for r in rows:
         table.add_row(
-            r["signature"],
+            escape(r["signature"]),
             str(r["uses"]),
             str(r["successes"]),
             str(r["failures"]),
             str(r["rank"]),
-            (r["docstring"] or "").splitlines()[0] if r["docstring"] else "",
+            escape((r["docstring"] or "").splitlines()[0]) if r["docstring"] else "",
         )
     out.print(table)

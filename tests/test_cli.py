@@ -23,17 +23,23 @@ def test_solve_prints_the_answer(scripted) -> None:
     assert "model-accepted: only the verifier model checked this answer (exit 3)" in proc.stderr
 
 
-def test_model_and_tool_text_is_never_read_as_markup(scripted) -> None:
-    """A tool output with a closing tag once raised rich's MarkupError and a traceback."""
+def test_model_and_tool_text_is_never_read_as_markup(scripted, tmp_path: Path) -> None:
+    """A tool output with a closing tag once raised rich's MarkupError and a traceback, live and in runs show."""
     script = {
         "planner": ["plan [/x] with [bold]tags[/bold]"],
         "solver": [CODE.format(expr="'closing [/x] tag'"), "ANSWER: [/x]"],
         "verifier": ["VERDICT: ACCEPT [/red]"],
     }
+    db = f"sqlite:///{tmp_path}/m.sqlite"
     with scripted(script) as model:
-        proc = run_cli("solve", "Print a tag", "--base-url", model.base_url)
+        proc = run_cli("solve", "Print a [/x] tag", "--base-url", model.base_url, "--db", db)
     assert proc.returncode == MODEL_ACCEPTED and "Traceback" not in proc.stderr, proc.stderr
     assert "closing [/x] tag" in proc.stderr and "plan [/x] with [bold]tags[/bold]" in proc.stderr
+    runs = json.loads(run_cli("runs", "list", "--json", "--db", db).stdout)
+    shown = run_cli("runs", "show", runs[0]["id"], "--db", db)
+    assert shown.returncode == 0 and "Traceback" not in shown.stderr, shown.stderr
+    assert "closing [/x] tag" in shown.stdout and "Print a [/x] tag" in shown.stdout
+    assert "(model, model-accepted)" in shown.stdout
 
 
 def test_exit_codes_say_how_the_answer_was_checked(scripted) -> None:
