@@ -93,6 +93,13 @@ def bench_run(
     lean_path: Annotated[
         str | None, typer.Option("--lean-path", help="lean executable for the lean tool [env SOLVEGRAPH_LEAN].")
     ] = None,
+    reuse_model_accepted: Annotated[
+        bool,
+        typer.Option(
+            "--reuse-model-accepted",
+            help="Let correct answers only the verifier model accepted teach later runs (default: tool-verified only).",
+        ),
+    ] = False,
     sandbox: Annotated[
         str | None, typer.Option("--sandbox", help="auto, bwrap or none [env SOLVEGRAPH_SANDBOX; default auto].")
     ] = None,
@@ -147,6 +154,7 @@ def bench_run(
             "model_path": model_path,
             "lean_project": lean_project,
             "lean_path": lean_path,
+            "reuse_model_accepted": True if reuse_model_accepted else None,
             "db": db,
             "sandbox": sandbox,
         },

@@ -42,6 +42,17 @@ def test_model_and_tool_text_is_never_read_as_markup(scripted, tmp_path: Path) -
     assert "(model, model-accepted)" in shown.stdout
 
 
+def test_reuse_model_accepted_is_an_opt_in(scripted, tmp_path: Path) -> None:
+    from solvegraph.memory import Store
+
+    for flag, verified in (([], 0), (["--reuse-model-accepted"], 1)):
+        db = f"sqlite:///{tmp_path}/m{verified}.sqlite"
+        with scripted(SOLVES) as model:
+            proc = run_cli("solve", "What is 6*7?", "-q", "--base-url", model.base_url, "--db", db, *flag)
+        assert proc.returncode == MODEL_ACCEPTED, proc.stderr
+        assert Store(db).stats()["verified"] == verified, flag
+
+
 def test_exit_codes_say_how_the_answer_was_checked(scripted) -> None:
     """0: a tool's sound check (the milp re-check); 4: no clear verdict; the JSON says the same."""
     model_json = {
