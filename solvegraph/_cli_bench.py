@@ -34,6 +34,7 @@ bench_app = typer.Typer(
     "is short for `bench run` (see `solvegraph bench run --help`); `solvegraph bench --resume RUN_ID` continues a "
     "stopped run.",
     no_args_is_help=False,
+    rich_markup_mode=None,
 )
 
 

@@ -11,8 +11,10 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-runs_app = typer.Typer(help="Stored runs and their trajectories.", no_args_is_help=True)
-memory_app = typer.Typer(help="The trajectory memory: statistics, search and made tools.", no_args_is_help=True)
+runs_app = typer.Typer(help="Stored runs and their trajectories.", no_args_is_help=True, rich_markup_mode=None)
+memory_app = typer.Typer(
+    help="The trajectory memory: statistics, search and made tools.", no_args_is_help=True, rich_markup_mode=None
+)
 
 out = Console()
 Db = Annotated[str | None, typer.Option("--db", help="Memory database URL [env SOLVEGRAPH_DB].")]

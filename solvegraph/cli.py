@@ -31,8 +31,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help texts are plain: "[env SOLVEGRAPH_LEAN]" and "[options]" were eaten as rich markup.
+    rich_markup_mode=None,
 )
-plugins_app = typer.Typer(help="Inspect tool plugins.", no_args_is_help=True)
+plugins_app = typer.Typer(help="Inspect tool plugins.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(plugins_app, name="plugins")
 app.add_typer(runs_app, name="runs")
 app.add_typer(memory_app, name="memory")

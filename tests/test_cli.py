@@ -311,3 +311,11 @@ def test_solve_with_sandbox_bwrap_runs_the_code_isolated(scripted, monkeypatch) 
     assert key == "None", output
     assert uid == ("65534" if os.geteuid() == 0 else str(os.getuid())), output
     assert "sk-cli-hostile-secret" not in proc.stdout
+
+
+def test_help_shows_bracketed_text_instead_of_eating_it_as_markup() -> None:
+    solve = run_cli("solve", "--help")
+    text = " ".join(solve.stdout.split())  # help is wrapped to the terminal
+    assert solve.returncode == 0 and "[env SOLVEGRAPH_LEAN]" in text and "--reuse-model-accepted" in text
+    bench = " ".join(run_cli("bench", "--help").stdout.split())
+    assert "solvegraph bench DATASET --data FILE [options]" in bench
