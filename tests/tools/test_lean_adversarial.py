@@ -8,15 +8,9 @@ import pytest
 from solvegraph.plugins import ToolSession
 from solvegraph.tools._lean_source import asked_theorems, check_candidate, read_header, tokenize
 from solvegraph.tools.lean import lean
+from tests.tools.test_lean import PRELUDE
 
-DEFS = """prelude
-inductive N where
-  | z : N
-  | s : N → N
-inductive Eq2 {a : Type} : a → a → Prop where
-  | refl (x : a) : Eq2 x x
-inductive False2 : Prop
-"""
+DEFS = PRELUDE + "inductive False2 : Prop\n"
 # A false theorem: nothing proves it honestly.
 FALSE_STATEMENT = DEFS + "theorem bad : Eq2 N.z (N.s N.z) := by sorry\n"
 TRUE_STATEMENT = DEFS + "theorem good : Eq2 N.z N.z := by sorry\n"
