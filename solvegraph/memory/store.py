@@ -14,6 +14,7 @@ import os
 import re
 import sqlite3
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -608,12 +609,9 @@ class Store:
             if row is None:
                 return None
             verdicts = s.execute(
-                select(StepRow.verdict)
-                .where(StepRow.trajectory_id == row.id, StepRow.verdict.is_not(None))
-                .order_by(StepRow.seq.desc())
+                select(StepRow.verdict).where(StepRow.trajectory_id == row.id).order_by(StepRow.seq)
             ).scalars()
-            trust = next((str(v["trust"]) for v in verdicts if isinstance(v, dict) and v.get("trust")), "unchecked")
-            return row.answer, row.id, trust
+            return row.answer, row.id, last_trust(verdicts) or "unchecked"
 
     def search(
         self,
@@ -697,6 +695,15 @@ def _step_dict(trajectory_id: str, seq: int, step: Step) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def last_trust(verdicts: Iterable[dict[str, Any] | None]) -> str:
+    """How the final answer was accepted: the trust of the last verdict that carries one ("" if none)."""
+    found = ""
+    for verdict in verdicts:
+        if isinstance(verdict, dict) and verdict.get("trust"):
+            found = str(verdict["trust"])
+    return found
+
+
 def _trajectory(row: TrajectoryRow) -> Trajectory:
     steps = [
         Step(
@@ -720,7 +727,7 @@ def _trajectory(row: TrajectoryRow) -> Trajectory:
         steps=steps,
         answer=row.answer,
         solved=row.status == "solved",
-        trust=next((str(st.verdict["trust"]) for st in reversed(steps) if st.verdict and st.verdict.get("trust")), ""),
+        trust=last_trust(st.verdict for st in steps),
         reusable=row.verified,
         status=row.status,
         started_at=row.started_at.timestamp(),

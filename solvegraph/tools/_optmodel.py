@@ -218,9 +218,8 @@ def variables_slow(v: Any, i: int, kind: str, variables: dict[str, Var]) -> None
     # Like LP convention, a missing lower bound is 0 for milp; null means unbounded below.
     raw_lb = v.get("lb", 0.0 if binary or kind == "milp" else None)
     cp = kind == "cp"
-    lb = -INF if raw_lb is None else _number(raw_lb, f"{path}.lb", cp=cp and raw_lb is not None)
-    raw_ub = v.get("ub", 1.0 if binary else None)
-    ub = _number(raw_ub, f"{path}.ub", cp=cp and raw_ub is not None)
+    lb = -INF if raw_lb is None else _number(raw_lb, f"{path}.lb", cp=cp)
+    ub = _number(v.get("ub", 1.0 if binary else None), f"{path}.ub", cp=cp)  # null (no bound) returns before cp
     if lb == INF:
         raise ModelError(f"{path}.lb", "cannot be +infinity (for no lower bound, use null)")
     if ub == -INF:

@@ -25,6 +25,19 @@ def _fmt(x: float | None) -> str:
     return str(round(x)) if abs(x - round(x)) < 1e-9 and abs(x) < 1e15 else f"{x:.10g}"
 
 
+def relative_gap(objective: float, bound: float) -> float:
+    """How far the solver's dual bound is from an objective value, relative to the objective (at least 1)."""
+    return abs(objective - bound) / max(1.0, abs(objective))
+
+
+def unchecked_summary(unchecked: dict[str, list[str]]) -> list[str]:
+    """Read-back constraint kinds the re-check cannot evaluate, as "2 nonlinear constraints (a, b)"."""
+    return [
+        f"{len(names)} {kind} constraint{'s' if len(names) > 1 else ''} ({', '.join(names[:5])})"
+        for kind, names in sorted(unchecked.items())
+    ]
+
+
 def unique_name(name: str, seen: dict[str, int]) -> str:
     """SCIP and CP-SAT allow repeated constraint names; the declarative model does not: number repeats."""
     seen[name] = seen.get(name, 0) + 1
@@ -216,7 +229,7 @@ def optimality_problem(model: OptModel, data: dict[str, Any]) -> str | None:
         return "the solver gave no finite dual bound to prove it"
     value = objective_value(model, data["values"])
     assert value is not None
-    gap = abs(value - bound) / max(1.0, abs(value))
+    gap = relative_gap(value, bound)
     if gap > OPTIMALITY_GAP:
         return f"the dual bound {_fmt(bound)} leaves a relative gap of {gap:.3g} to the objective {_fmt(value)}"
     return None

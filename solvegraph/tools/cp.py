@@ -14,7 +14,15 @@ from typing import Any
 
 from ..plugins import ToolResult, ToolSession, Verifier, hookimpl, tool
 from ._optmodel import ModelError, OptModel, parse_model
-from ._optresult import code_mode, declarative_result, solution_verifier, solve_in_worker, unique_name
+from ._optresult import (
+    code_mode,
+    declarative_result,
+    relative_gap,
+    solution_verifier,
+    solve_in_worker,
+    unchecked_summary,
+    unique_name,
+)
 
 PROMPT_HINT = (
     "cp: solves a constraint program with OR-Tools CP-SAT (integer/boolean variables with finite lb and ub, integer "
@@ -113,7 +121,7 @@ def read_status(solver: Any, status: int, xs: dict[str, Any], has_objective: boo
         if has_objective:
             obj, bound = solver.ObjectiveValue(), solver.BestObjectiveBound()
             out["objective"], out["dual_bound"] = obj, bound
-            out["gap"] = abs(obj - bound) / max(1.0, abs(obj))
+            out["gap"] = relative_gap(obj, bound)
     return out
 
 
@@ -234,15 +242,12 @@ def read_back(cp: Any, solver: Any) -> dict[str, Any]:
         }
     out["model"] = model
     if unchecked:
-        out["unchecked"] = [
-            f"{len(cs)} {kind} constraint{'s' if len(cs) > 1 else ''} ({', '.join(cs[:5])})"
-            for kind, cs in sorted(unchecked.items())
-        ]
+        out["unchecked"] = unchecked_summary(unchecked)
     if status in ("optimal", "feasible"):
         out["values"] = {names[i]: int(x) for i, x in enumerate(response.solution)}
         if proto.has_objective():
             out["objective"], out["dual_bound"] = response.objective_value, response.best_objective_bound
-            out["gap"] = abs(out["objective"] - out["dual_bound"]) / max(1.0, abs(out["objective"]))
+            out["gap"] = relative_gap(out["objective"], out["dual_bound"])
     return out
 
 

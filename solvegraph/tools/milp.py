@@ -18,7 +18,14 @@ from typing import Any
 
 from ..plugins import ToolResult, ToolSession, Verifier, hookimpl, tool
 from ._optmodel import ModelError, OptModel, Var, parse_model
-from ._optresult import code_mode, declarative_result, solution_verifier, solve_in_worker, unique_name
+from ._optresult import (
+    code_mode,
+    declarative_result,
+    solution_verifier,
+    solve_in_worker,
+    unchecked_summary,
+    unique_name,
+)
 
 PROMPT_HINT = (
     'milp: solves a mixed-integer linear program with SCIP. Pass {"model": {variables: [{name, type '
@@ -174,10 +181,7 @@ def model_from_scip(scip: Any) -> dict[str, Any]:
         objective[term.vartuple[0].name] = coef
     data: dict[str, Any] = {"variables": variables, "constraints": constraints}
     if unchecked:
-        data["unchecked"] = [
-            f"{len(names)} {kind} constraint{'s' if len(names) > 1 else ''} ({', '.join(names[:5])})"
-            for kind, names in sorted(unchecked.items())
-        ]
+        data["unchecked"] = unchecked_summary(unchecked)
     if objective:
         data["objective"] = {
             "sense": scip.getObjectiveSense(),
@@ -309,6 +313,9 @@ def irreducible_conflict(model: OptModel, scip_iis: list[str], deadline: float) 
         feasible = _feasible(replace(model, variables=variables, constraints=constraints), left)
         return None if feasible is None else not feasible
 
+    def out_of_time(keep: list[Any]) -> dict[str, Any]:
+        return {"iis": scip_iis or [k.name for k in keep], "iis_note": "not minimised: time limit"}
+
     if not start or infeasible(start, model.variables) is not True:
         start = list(model.constraints)
     if len(start) > MAX_FILTER_CONSTRAINTS:
@@ -318,7 +325,7 @@ def irreducible_conflict(model: OptModel, scip_iis: list[str], deadline: float) 
         trial = [k for k in keep if k is not c]
         verdict = infeasible(trial, model.variables)
         if verdict is None:
-            return {"iis": scip_iis or [k.name for k in keep], "iis_note": "not minimised: time limit"}
+            return out_of_time(keep)
         if verdict:
             keep = trial
     used = {n for c in keep for n in c.coeffs}
@@ -332,7 +339,7 @@ def irreducible_conflict(model: OptModel, scip_iis: list[str], deadline: float) 
             relaxed = {**variables, name: replace(v, **{side: -math.inf if side == "lb" else math.inf})}
             verdict = infeasible(keep, relaxed)
             if verdict is None:
-                return {"iis": scip_iis or [k.name for k in keep], "iis_note": "not minimised: time limit"}
+                return out_of_time(keep)
             if verdict:
                 variables = relaxed
             else:
