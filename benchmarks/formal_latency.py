@@ -111,6 +111,30 @@ def tool_z3(session: ToolSession, decls: str, assertions: list[dict[str, str]]) 
     return time.perf_counter() - started
 
 
+def time_lean(
+    lean: str, proof: str, repeat: int, checks: list[dict[str, str]], options: dict[str, str]
+) -> tuple[float, list[float]]:
+    """Median seconds of a bare ``lean --json`` on ``proof``, and of the judge with each of ``checks``
+    (keyword arguments of check_proof), interleaved in one loop. The challenge compiles before timing."""
+    for check in checks:
+        check_proof(proof, options=options, **check)
+    raw: list[float] = []
+    judged: list[list[float]] = [[] for _ in checks]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "Raw.lean"
+        path.write_text(proof)
+        for _ in range(repeat):
+            started = time.perf_counter()
+            subprocess.run([lean, "--json", str(path)], capture_output=True, check=True)
+            raw.append(time.perf_counter() - started)
+            for check, times in zip(checks, judged, strict=True):
+                started = time.perf_counter()
+                verdict = check_proof(proof, options=options, **check)
+                times.append(time.perf_counter() - started)
+                assert verdict.accepted, verdict.reasons
+    return statistics.median(raw), [statistics.median(t) for t in judged]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=20)
@@ -122,43 +146,14 @@ def main() -> None:
     if args.lean:
         options = {"lean_path": args.lean}
         proof, statement = heavy(args.heavy_k)
-        raw, judged = [], []
-        check_proof(proof, statement=statement, options=options)  # the challenge compiles once per process
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "Heavy.lean"
-            path.write_text(proof)
-            for _ in range(max(3, args.repeat // 5)):
-                started = time.perf_counter()
-                subprocess.run([args.lean, "--json", str(path)], capture_output=True, check=True)
-                raw.append(time.perf_counter() - started)
-                started = time.perf_counter()
-                verdict = check_proof(proof, statement=statement, options=options)
-                judged.append(time.perf_counter() - started)
-                assert verdict.accepted, verdict.reasons
-        r, j = statistics.median(raw), statistics.median(judged)
+        r, (j,) = time_lean(args.lean, proof, max(3, args.repeat // 5), [{"statement": statement}], options)
         out["lean_heavy"] = {"raw_s": r, "judge_s": j, "judge_ratio": j / r}
         print(
             f"lean, a proof with real kernel work (k={args.heavy_k}): raw lean --json {r * 1000:.1f} ms; "
             f"judge with statement {j * 1000:.1f} ms ({j / r:.2f}x, aim <= 2x)"
         )
-        raw, judged, alone = [], [], []
-        check_proof(PRELUDE, statement=STATEMENT, options=options)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "Raw.lean"
-            path.write_text(PRELUDE)
-            for _ in range(args.repeat):
-                started = time.perf_counter()
-                subprocess.run([args.lean, "--json", str(path)], capture_output=True, check=True)
-                raw.append(time.perf_counter() - started)
-                started = time.perf_counter()
-                verdict = check_proof(PRELUDE, statement=STATEMENT, options=options)
-                judged.append(time.perf_counter() - started)
-                assert verdict.accepted, verdict.reasons
-                started = time.perf_counter()
-                verdict = check_proof(PRELUDE, theorem="refl_z", options=options)
-                alone.append(time.perf_counter() - started)
-                assert verdict.accepted, verdict.reasons
-        r, j, a = statistics.median(raw), statistics.median(judged), statistics.median(alone)
+        checks = [{"statement": STATEMENT}, {"theorem": "refl_z"}]
+        r, (j, a) = time_lean(args.lean, PRELUDE, args.repeat, checks, options)
         out["lean"] = {"raw_s": r, "judge_s": j, "judge_ratio": j / r, "theorem_only_s": a, "theorem_only_ratio": a / r}
         print(
             f"lean, a small theorem: raw lean --json {r * 1000:.1f} ms; judge with statement {j * 1000:.1f} ms "
