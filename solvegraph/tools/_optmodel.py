@@ -26,25 +26,37 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-VAR_TYPES = {"continuous", "integer", "binary", "boolean"}
+from ._opterror import MAX_MAGNITUDE, ModelError
+from ._optexpr import expand
+
+VAR_TYPES = {"continuous", "integer", "binary", "boolean", "semicontinuous"}
 SENSES = {"<=", ">=", "=", "=="}
 INF = math.inf
 _NONLINEAR = re.compile(r"[*^/()]|\*\*")
-# Beyond this a coefficient, right-hand side or finite bound means nothing to a solver working with
-# 1e-6 tolerances (SCIP treats 1e20 as infinity and rejects 1e300 as "error in input data").
-MAX_MAGNITUDE = 1e12
 # CP-SAT works on exact 64-bit integers; keeping values exact as floats too (2**53) means no rounding.
 CP_MAX = 2**53
 
 # The fields each object may have: anything else is an error naming its path, never ignored.
-ROOT_FIELDS = {"name", "variables", "constraints", "objective", "description"}
-CP_ROOT_FIELDS = ROOT_FIELDS | {"all_different", "intervals", "no_overlap"}
+BASE_ROOT_FIELDS = {"name", "variables", "constraints", "objective", "description", "general"}
+ROOT_FIELDS = BASE_ROOT_FIELDS | {"sos", "pwl"}
+CP_ONLY = {"all_different", "intervals", "no_overlap", "cumulative", "element", "table", "boolean"}
+CP_ROOT_FIELDS = BASE_ROOT_FIELDS | CP_ONLY
 VAR_FIELDS = frozenset({"name", "type", "lb", "ub", "description"})
-CONSTRAINT_FIELDS = {"name", "coeffs", "sense", "rhs", "description"}
-OBJECTIVE_FIELDS = {"sense", "coeffs", "constant", "description"}
+CONSTRAINT_FIELDS = {"name", "coeffs", "sense", "rhs", "lb", "ub", "quadratic", "only_if", "description"}
+OBJECTIVE_FIELDS = {"sense", "coeffs", "constant", "quadratic", "description"}
 ALL_DIFFERENT_FIELDS = {"name", "vars", "description"}
-INTERVAL_FIELDS = {"name", "start", "duration", "description"}
+INTERVAL_FIELDS = {"name", "start", "duration", "end", "present", "description"}
 NO_OVERLAP_FIELDS = {"name", "intervals", "description"}
+CUMULATIVE_FIELDS = {"name", "intervals", "demands", "capacity", "description"}
+ELEMENT_FIELDS = {"name", "index", "array", "target", "description"}
+TABLE_FIELDS = {"name", "vars", "tuples", "forbidden", "description"}
+BOOLEAN_FIELDS = {"name", "op", "literals", "only_if", "description"}
+BOOLEAN_OPS = {"or", "and", "xor", "at_most_one", "exactly_one"}
+GENERAL_FIELDS = {"name", "fn", "result", "args", "description"}
+GENERAL_FNS = {"abs", "min", "max"}
+CP_GENERAL_FNS = GENERAL_FNS | {"mult", "div", "mod"}
+SOS_FIELDS = {"name", "type", "vars", "weights", "description"}
+PWL_FIELDS = {"name", "x", "y", "points", "description"}
 # What models write for a field, from LP/Pyomo/PuLP habits: suggested, never accepted silently.
 _ALIASES = {
     "lower_bound": "lb", "lower": "lb", "lowbound": "lb", "low": "lb", "min": "lb", "minimum": "lb",
@@ -55,20 +67,14 @@ _ALIASES = {
     "direction": "sense", "operator": "sense", "op": "sense", "relation": "sense", "type": "sense",
     "goal": "sense", "bound": "rhs", "value": "rhs", "b": "rhs", "limit": "rhs",
     "offset": "constant", "const": "constant", "variables": "vars", "size": "duration", "length": "duration",
+    "quad_coeffs": "quadratic", "quad": "quadratic", "qcoeffs": "quadratic", "enforce_if": "only_if",
+    "enforcement": "only_if", "if": "only_if", "when": "only_if", "condition": "only_if", "function": "fn",
+    "operands": "args", "arguments": "args", "target": "result", "demand": "demands", "optional": "present",
+    "is_present": "present", "breakpoints": "points",
 }  # fmt: skip
 _UNSUPPORTED = {
-    "indicator": "indicator constraints are not part of the declarative model; use code mode",
-    "quadratic": "quadratic terms are not part of the declarative model; use code mode",
-    "quad_coeffs": "quadratic terms are not part of the declarative model; use code mode",
+    "indicator": 'write an indicator as "only_if": ["z"] (active when z = 1) or ["~z"] (when z = 0)',
 }
-
-
-class ModelError(ValueError):
-    """A model that cannot be built; ``str()`` starts with the JSON path."""
-
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{path}: {message}")
-        self.path = path
 
 
 @dataclass
@@ -83,19 +89,95 @@ class Var:
         return self.type in ("integer", "binary", "boolean")
 
 
+Affine = tuple[dict[str, float], float]  # coefficients and constant: an expression like 2*x + 3
+Literal = tuple[str, bool]  # a boolean variable, and whether it is taken positively ("~z" is (z, False))
+
+
 @dataclass
 class Constraint:
+    """``coeffs·x (+ quadratic) sense rhs``; sense "range" means ``lo <= ... <= rhs``; ``only_if`` enforces it
+    only when all its literals hold (an indicator, or reification with a second, negated constraint)."""
+
     name: str
     coeffs: dict[str, float]
     sense: str
     rhs: float
+    lo: float = -math.inf
+    quadratic: list[tuple[str, str, float]] = field(default_factory=list)
+    only_if: list[Literal] = field(default_factory=list)
 
 
 @dataclass
 class Interval:
+    """A task: ``start + duration == end``; with ``present`` it is optional (absent when the literal is false)."""
+
     name: str
-    start: str
-    duration: int
+    start: Affine
+    duration: Affine
+    end: Affine | None = None
+    present: Literal | None = None
+
+
+@dataclass
+class General:
+    """``result == fn(args)`` for abs/min/max (and, for CP, mult/div/mod); linearised for SCIP."""
+
+    name: str
+    fn: str
+    result: Affine
+    args: list[Affine]
+
+
+@dataclass
+class Cumulative:
+    name: str
+    intervals: list[str]
+    demands: list[Affine]
+    capacity: Affine
+
+
+@dataclass
+class Element:
+    """``target == array[index]`` (index from 0)."""
+
+    name: str
+    index: Affine
+    array: list[Affine]
+    target: Affine
+
+
+@dataclass
+class Table:
+    name: str
+    vars: list[str]
+    tuples: list[list[int]]
+    forbidden: bool = False
+
+
+@dataclass
+class Boolean:
+    name: str
+    op: str
+    literals: list[Literal]
+    only_if: list[Literal] = field(default_factory=list)
+
+
+@dataclass
+class Sos:
+    name: str
+    type: int
+    vars: list[str]
+    weights: list[float]
+
+
+@dataclass
+class Pwl:
+    """``y == f(x)`` for the piecewise-linear f through ``points`` (x strictly increasing)."""
+
+    name: str
+    x: str
+    y: str
+    points: list[tuple[float, float]]
 
 
 @dataclass
@@ -108,6 +190,14 @@ class OptModel:
     all_different: list[tuple[str, list[str]]] = field(default_factory=list)
     intervals: dict[str, Interval] = field(default_factory=dict)
     no_overlap: list[tuple[str, list[str]]] = field(default_factory=list)
+    quadratic: list[tuple[str, str, float]] = field(default_factory=list)  # objective terms x*y*coef
+    general: list[General] = field(default_factory=list)
+    cumulative: list[Cumulative] = field(default_factory=list)
+    element: list[Element] = field(default_factory=list)
+    table: list[Table] = field(default_factory=list)
+    boolean: list[Boolean] = field(default_factory=list)
+    sos: list[Sos] = field(default_factory=list)
+    pwl: list[Pwl] = field(default_factory=list)
 
     @property
     def nonzeros(self) -> int:
@@ -212,7 +302,7 @@ def variables_slow(v: Any, i: int, kind: str, variables: dict[str, Var]) -> None
     vtype = str(v.get("type", "continuous")).lower()
     if vtype not in VAR_TYPES:
         raise ModelError(f"{path}.type", f"unknown type '{vtype}'; use continuous, integer or binary")
-    if kind == "cp" and vtype == "continuous":
+    if kind == "cp" and vtype in ("continuous", "semicontinuous"):
         raise ModelError(f"{path}.type", "CP-SAT has no continuous variables; use integer or boolean")
     binary = vtype in ("binary", "boolean")
     # Like LP convention, a missing lower bound is 0 for milp; null means unbounded below.
@@ -232,12 +322,18 @@ def variables_slow(v: Any, i: int, kind: str, variables: dict[str, Var]) -> None
 
 
 def parse_model(data: Any, *, kind: str = "milp") -> OptModel:
-    """Validate and parse a model; raises :class:`ModelError` naming the JSON path."""
+    """Validate and parse a model; raises :class:`ModelError` naming the JSON path.
+
+    Indexed sets, parameters and expression strings (:mod:`._optexpr`) are expanded first.
+    """
     if not isinstance(data, dict):
         raise ModelError("(root)", "the model must be a JSON object")
-    if kind == "milp" and data.keys() & (CP_ROOT_FIELDS - ROOT_FIELDS):
-        key = sorted(data.keys() & (CP_ROOT_FIELDS - ROOT_FIELDS))[0]
-        raise ModelError(key, "all_different, intervals and no_overlap need the cp tool")
+    data = expand(data)
+    if kind == "milp" and data.keys() & CP_ONLY:
+        key = sorted(data.keys() & CP_ONLY)[0]
+        raise ModelError(key, f"{', '.join(sorted(CP_ONLY))} need the cp tool")
+    if kind == "cp" and data.keys() & {"sos", "pwl"}:
+        raise ModelError(sorted(data.keys() & {"sos", "pwl"})[0], "SOS and piecewise-linear terms need the milp tool")
     check_fields(data, CP_ROOT_FIELDS if kind == "cp" else ROOT_FIELDS, "")
     raw_vars = data.get("variables")
     if not isinstance(raw_vars, list) or not raw_vars:
@@ -254,30 +350,11 @@ def parse_model(data: Any, *, kind: str = "milp") -> OptModel:
     constraints: list[Constraint] = []
     seen: set[str] = set()
     for i, c in enumerate(data.get("constraints") or []):
-        path = f"constraints[{i}]"
-        if not isinstance(c, dict):
-            raise ModelError(path, "must be an object {name, coeffs, sense, rhs}")
-        if c.keys() - CONSTRAINT_FIELDS:
-            check_fields(c, CONSTRAINT_FIELDS, path)
-        name = str(c.get("name") or f"c{i}")
-        if name in seen:
-            raise ModelError(f"{path}.name", f"duplicate constraint name '{name}'")
-        seen.add(name)
-        if "sense" not in c:
-            raise ModelError(f"{path}.sense", "is required: one of <=, >=, =")
-        sense = str(c["sense"])
-        if sense not in SENSES:
-            raise ModelError(f"{path}.sense", f"must be one of <=, >=, =, got {sense!r}")
-        coeffs = _coeffs(c.get("coeffs"), f"{path}.coeffs", variables)
-        if not coeffs:
-            raise ModelError(f"{path}.coeffs", "is empty")
-        rhs = _number(c.get("rhs"), f"{path}.rhs", allow_inf=False, cp=kind == "cp")
-        if kind == "cp":
-            _integral(coeffs, f"{path}.coeffs")
-        constraints.append(Constraint(name, coeffs, "=" if sense == "==" else sense, rhs))
+        constraints.append(_constraint(c, i, kind, variables, seen))
 
     objective = None
     sense, constant = "minimize", 0.0
+    quadratic: list[tuple[str, str, float]] = []
     if "objective" in data and data["objective"] is not None:
         obj = data["objective"]
         if not isinstance(obj, dict):
@@ -289,8 +366,9 @@ def parse_model(data: Any, *, kind: str = "milp") -> OptModel:
         sense = {"min": "minimize", "max": "maximize"}.get(sense, sense)
         if sense not in ("minimize", "maximize"):
             raise ModelError("objective.sense", f"must be minimize or maximize, got {obj.get('sense')!r}")
-        objective = _coeffs(obj.get("coeffs"), "objective.coeffs", variables)
-        if not objective:
+        objective = _coeffs(obj.get("coeffs", {}), "objective.coeffs", variables)
+        quadratic = _quadratic(obj.get("quadratic"), "objective.quadratic", variables, kind)
+        if not objective and not quadratic:
             raise ModelError(
                 "objective.coeffs",
                 "empty objective; give at least one coefficient, or omit 'objective' for a feasibility problem",
@@ -299,10 +377,226 @@ def parse_model(data: Any, *, kind: str = "milp") -> OptModel:
             _integral(objective, "objective.coeffs")
         constant = _number(obj.get("constant", 0), "objective.constant", allow_inf=False, cp=kind == "cp")
 
-    model = OptModel(variables, constraints, objective, sense, constant)
+    model = OptModel(variables, constraints, objective, sense, constant, quadratic=quadratic)
+    for i, g in enumerate(data.get("general") or []):
+        model.general.append(_general(g, f"general[{i}]", model, kind))
     if kind == "cp":
         _parse_cp(data, model)
+    else:
+        _parse_milp_extras(data, model)
     return model
+
+
+def _constraint(c: Any, i: int, kind: str, variables: dict[str, Var], seen: set[str]) -> Constraint:
+    path = f"constraints[{i}]"
+    if not isinstance(c, dict):
+        raise ModelError(path, "must be an object {name, coeffs, sense, rhs}")
+    if c.keys() - CONSTRAINT_FIELDS:
+        check_fields(c, CONSTRAINT_FIELDS, path)
+    name = str(c.get("name") or f"c{i}")
+    if name in seen:
+        raise ModelError(f"{path}.name", f"duplicate constraint name '{name}'")
+    seen.add(name)
+    cp = kind == "cp"
+    coeffs = _coeffs(c.get("coeffs"), f"{path}.coeffs", variables)
+    quadratic = _quadratic(c.get("quadratic"), f"{path}.quadratic", variables, kind)
+    if not coeffs and not quadratic:
+        raise ModelError(f"{path}.coeffs", "is empty")
+    if cp:
+        _integral(coeffs, f"{path}.coeffs")
+    only_if = _literals(c.get("only_if", []), f"{path}.only_if", variables)
+    if kind == "milp" and len(only_if) > 1:
+        raise ModelError(f"{path}.only_if", "SCIP indicator constraints take one binary variable")
+    if kind == "milp" and only_if and quadratic:
+        raise ModelError(f"{path}.only_if", "an indicator constraint must be linear")
+    if "lb" in c or "ub" in c:  # a ranged row: lb <= coeffs·x <= ub
+        if "sense" in c or "rhs" in c:
+            raise ModelError(path, "give either sense and rhs, or lb and/or ub (a range), not both")
+        lo = _number(c.get("lb"), f"{path}.lb", cp=cp)
+        hi = _number(c.get("ub"), f"{path}.ub", cp=cp)
+        if lo == math.inf or hi == -math.inf or lo > hi:
+            raise ModelError(path, f"the range [{lo:g}, {hi:g}] is empty")
+        if math.isinf(lo) and math.isinf(hi):
+            raise ModelError(path, "a range needs a finite lb or ub")
+        if math.isinf(lo):
+            return Constraint(name, coeffs, "<=", hi, quadratic=quadratic, only_if=only_if)
+        if math.isinf(hi):
+            return Constraint(name, coeffs, ">=", lo, quadratic=quadratic, only_if=only_if)
+        sense = "=" if lo == hi else "range"
+        return Constraint(name, coeffs, sense, hi, lo=lo, quadratic=quadratic, only_if=only_if)
+    if "sense" not in c:
+        raise ModelError(f"{path}.sense", "is required: one of <=, >=, = (or give lb/ub for a range)")
+    sense = str(c["sense"])
+    if sense not in SENSES:
+        raise ModelError(f"{path}.sense", f"must be one of <=, >=, =, got {sense!r}")
+    rhs = _number(c.get("rhs"), f"{path}.rhs", allow_inf=False, cp=cp)
+    return Constraint(name, coeffs, "=" if sense == "==" else sense, rhs, quadratic=quadratic, only_if=only_if)
+
+
+def _quadratic(raw: Any, path: str, variables: dict[str, Var], kind: str) -> list[tuple[str, str, float]]:
+    """Quadratic terms as ``[[x, y, coef], ...]`` (``[x, x, c]`` is c·x²)."""
+    if raw is None or raw == []:
+        return []
+    if kind == "cp":
+        raise ModelError(path, 'CP-SAT has no quadratic rows: use a general {"fn": "mult"} and a linear row')
+    if not isinstance(raw, list):
+        raise ModelError(path, 'must be a list of [var, var, coefficient], e.g. [["x", "y", 2]]')
+    out = []
+    for j, term in enumerate(raw):
+        if not isinstance(term, list) or len(term) != 3:
+            raise ModelError(f"{path}[{j}]", "must be [var, var, coefficient]")
+        for n in term[:2]:
+            if n not in variables:
+                raise ModelError(f"{path}[{j}]", f"unknown variable {n!r}")
+        out.append((term[0], term[1], _number(term[2], f"{path}[{j}][2]", allow_inf=False)))
+    return out
+
+
+def _literals(raw: Any, path: str, variables: dict[str, Var]) -> list[Literal]:
+    """Boolean literals: ``"z"`` (z is 1) or ``"~z"`` / ``"not z"`` (z is 0), on binary variables."""
+    items = [raw] if isinstance(raw, str) else raw
+    if not isinstance(items, list):
+        raise ModelError(path, 'must be a list of literals like ["z"] or ["~z"]')
+    out = []
+    for j, lit in enumerate(items):
+        where = f"{path}[{j}]" if not isinstance(raw, str) else path
+        if not isinstance(lit, str):
+            raise ModelError(where, f"must be a variable name, optionally with ~, got {lit!r}")
+        text = lit.strip()
+        positive = not (text.startswith("~") or text.startswith("not ") or text.startswith("!"))
+        name = text if positive else text.lstrip("~!").removeprefix("not ").strip()
+        var = variables.get(name)
+        if var is None:
+            raise ModelError(where, f"unknown variable '{name}'")
+        if not (var.type in ("binary", "boolean") or (var.type == "integer" and var.lb >= 0 and var.ub <= 1)):
+            raise ModelError(where, f"'{name}' must be binary to be used as a condition")
+        out.append((name, positive))
+    return out
+
+
+def _affine(raw: Any, path: str, variables: dict[str, Var], cp: bool) -> Affine:
+    """A number, a variable name, or ``{"coeffs": {...}, "constant": c}``."""
+    if isinstance(raw, str):
+        if raw not in variables:
+            raise ModelError(path, f"unknown variable '{raw}'")
+        return {raw: 1.0}, 0.0
+    if isinstance(raw, dict):
+        check_fields(raw, {"coeffs", "constant"}, path)
+        coeffs = _coeffs(raw.get("coeffs", {}), f"{path}.coeffs", variables)
+        if cp:
+            _integral(coeffs, f"{path}.coeffs")
+        return coeffs, _number(raw.get("constant", 0), f"{path}.constant", allow_inf=False, cp=cp)
+    return {}, _number(raw, path, allow_inf=False, cp=cp)
+
+
+def affine_bounds(expr: Affine, variables: dict[str, Var]) -> tuple[float, float]:
+    """Interval arithmetic: the least and greatest value ``expr`` can take within the variable bounds."""
+    coeffs, lo = expr
+    hi = lo
+    for n, c in coeffs.items():
+        v = variables[n]
+        a, b = (c * v.lb, c * v.ub) if c >= 0 else (c * v.ub, c * v.lb)
+        lo += a if c else 0.0
+        hi += b if c else 0.0
+    return lo, hi
+
+
+def _general(g: Any, path: str, model: OptModel, kind: str) -> General:
+    if not isinstance(g, dict):
+        raise ModelError(path, "must be an object {name, fn, result, args}")
+    check_fields(g, GENERAL_FIELDS, path)
+    fns = CP_GENERAL_FNS if kind == "cp" else GENERAL_FNS
+    fn = g.get("fn")
+    if fn not in fns:
+        raise ModelError(f"{path}.fn", f"must be one of {', '.join(sorted(fns))}, got {fn!r}")
+    raw_args = g.get("args")
+    if not isinstance(raw_args, list) or not raw_args:
+        raise ModelError(f"{path}.args", "must be a non-empty list of expressions")
+    want = {"abs": 1, "div": 2, "mod": 2}.get(fn)
+    if want and len(raw_args) != want:
+        raise ModelError(f"{path}.args", f"{fn} takes {want} argument{'s' if want > 1 else ''}")
+    cp = kind == "cp"
+    args = [_affine(a, f"{path}.args[{j}]", model.variables, cp) for j, a in enumerate(raw_args)]
+    result = _affine(g.get("result"), f"{path}.result", model.variables, cp)
+    name = str(g.get("name") or path)
+    bounds = [affine_bounds(a, model.variables) for a in args]
+    if kind == "milp" and any(math.isinf(b) for pair in bounds for b in pair):
+        raise ModelError(f"{path}.args", f"{fn}(...) is linearised with big-M: its variables need finite bounds")
+    if fn in GENERAL_FNS and len(result[0]) == 1 and not result[1]:
+        # result == fn(args) bounds the result variable: tighten an unbounded one (CP needs finite bounds)
+        (rname, rc), = result[0].items()  # fmt: skip
+        lo, hi = _fn_bounds(fn, bounds)
+        var = model.variables[rname]
+        if rc == 1 and (math.isinf(var.lb) or math.isinf(var.ub)):
+            model.variables[rname] = Var(rname, var.type, max(var.lb, lo), min(var.ub, hi))
+    return General(name, fn, result, args)
+
+
+def _fn_bounds(fn: str, bounds: list[tuple[float, float]]) -> tuple[float, float]:
+    if fn == "abs":
+        lo, hi = bounds[0]
+        return (0.0 if lo <= 0 <= hi else min(abs(lo), abs(hi))), max(abs(lo), abs(hi))
+    if fn == "max":
+        return max(b[0] for b in bounds), max(b[1] for b in bounds)
+    return min(b[0] for b in bounds), min(b[1] for b in bounds)
+
+
+def _names(raw: Any, path: str, known: dict[str, Any], what: str, least: int = 1) -> list[str]:
+    if not isinstance(raw, list) or len(raw) < least:
+        raise ModelError(path, f"needs a list of at least {least} {what} name{'s' if least > 1 else ''}")
+    for j, n in enumerate(raw):
+        if n not in known:
+            raise ModelError(f"{path}[{j}]", f"unknown {what} '{n}'")
+    return list(raw)
+
+
+def _entries(data: dict[str, Any], key: str, fields: set[str]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(path, name, object) for each entry of a list field, its fields checked."""
+    raw = data.get(key) or []
+    if not isinstance(raw, list):
+        raise ModelError(key, "must be a list")
+    out = []
+    for i, item in enumerate(raw):
+        path = f"{key}[{i}]"
+        if not isinstance(item, dict):
+            raise ModelError(path, f"must be an object with {', '.join(sorted(fields - {'description'}))}")
+        check_fields(item, fields, path)
+        out.append((path, str(item.get("name") or f"{key}{i}"), item))
+    return out
+
+
+def _parse_milp_extras(data: dict[str, Any], model: OptModel) -> None:
+    for path, name, item in _entries(data, "sos", SOS_FIELDS):
+        if item.get("type") not in (1, 2):
+            raise ModelError(f"{path}.type", "must be 1 (at most one nonzero) or 2 (at most two, adjacent)")
+        names = _names(item.get("vars"), f"{path}.vars", model.variables, "variable", 2)
+        weights = item.get("weights", list(range(1, len(names) + 1)))
+        if not isinstance(weights, list) or len(weights) != len(names):
+            raise ModelError(f"{path}.weights", "needs one weight per variable")
+        ws = [_number(w, f"{path}.weights[{j}]", allow_inf=False) for j, w in enumerate(weights)]
+        if len(set(ws)) != len(ws):
+            raise ModelError(f"{path}.weights", "must be distinct: they order the variables")
+        order = sorted(range(len(names)), key=lambda j: ws[j])
+        model.sos.append(Sos(name, int(item["type"]), [names[j] for j in order], [ws[j] for j in order]))
+    for path, name, item in _entries(data, "pwl", PWL_FIELDS):
+        x, y = item.get("x"), item.get("y")
+        for side, n in (("x", x), ("y", y)):
+            if n not in model.variables:
+                raise ModelError(f"{path}.{side}", f"unknown variable {n!r}")
+        raw = item.get("points")
+        if not isinstance(raw, list) or len(raw) < 2 or not all(isinstance(p, list) and len(p) == 2 for p in raw):
+            raise ModelError(f"{path}.points", "needs at least two [x, y] breakpoints")
+        points = [
+            (_number(p[0], f"{path}.points[{j}][0]", allow_inf=False),
+             _number(p[1], f"{path}.points[{j}][1]", allow_inf=False))
+            for j, p in enumerate(raw)
+        ]  # fmt: skip
+        if any(b[0] <= a[0] for a, b in itertools.pairwise(points)):
+            raise ModelError(f"{path}.points", "the x values must be strictly increasing")
+        model.pwl.append(Pwl(name, str(x), str(y), points))
+    for i, var in enumerate(model.variables.values()):
+        if var.type == "semicontinuous" and (math.isinf(var.ub) or var.lb < 0):
+            raise ModelError(f"variables[{i}]", f"semicontinuous '{var.name}' needs 0 <= lb and a finite ub")
 
 
 def _integral(coeffs: dict[str, float], path: str) -> None:
@@ -313,46 +607,161 @@ def _integral(coeffs: dict[str, float], path: str) -> None:
 
 
 def _parse_cp(data: dict[str, Any], model: OptModel) -> None:
-    for i, group in enumerate(data.get("all_different") or []):
-        path = f"all_different[{i}]"
-        if isinstance(group, dict):
-            check_fields(group, ALL_DIFFERENT_FIELDS, path)
-        names = group.get("vars") if isinstance(group, dict) else None
-        if not isinstance(names, list) or len(names) < 2:
-            raise ModelError(f"{path}.vars", "needs a list of at least two variable names")
-        for j, n in enumerate(names):
-            if n not in model.variables:
-                raise ModelError(f"{path}.vars[{j}]", f"unknown variable '{n}'")
-        model.all_different.append((str(group.get("name") or f"all_different{i}"), list(names)))
-    for i, iv in enumerate(data.get("intervals") or []):
-        path = f"intervals[{i}]"
-        if not isinstance(iv, dict) or not isinstance(iv.get("name"), str):
-            raise ModelError(path, "needs {name, start, duration}")
-        check_fields(iv, INTERVAL_FIELDS, path)
-        if iv.get("start") not in model.variables:
-            raise ModelError(f"{path}.start", f"unknown variable '{iv.get('start')}'")
-        duration = iv.get("duration")
-        if isinstance(duration, bool) or not isinstance(duration, int) or not 0 <= duration <= CP_MAX:
-            raise ModelError(f"{path}.duration", f"must be a non-negative integer, got {duration!r}")
-        model.intervals[iv["name"]] = Interval(iv["name"], iv["start"], duration)
-    for i, group in enumerate(data.get("no_overlap") or []):
-        path = f"no_overlap[{i}]"
-        if isinstance(group, dict):
-            check_fields(group, NO_OVERLAP_FIELDS, path)
-        names = group.get("intervals") if isinstance(group, dict) else None
-        if not isinstance(names, list):
-            raise ModelError(f"{path}.intervals", "needs a list of interval names")
-        for j, n in enumerate(names):
-            if n not in model.intervals:
-                raise ModelError(f"{path}.intervals[{j}]", f"unknown interval '{n}'")
-        model.no_overlap.append((str(group.get("name") or f"no_overlap{i}"), list(names)))
+    variables = model.variables
+    for path, name, group in _entries(data, "all_different", ALL_DIFFERENT_FIELDS):
+        model.all_different.append((name, _names(group.get("vars"), f"{path}.vars", variables, "variable", 2)))
+    for path, name, iv in _entries(data, "intervals", INTERVAL_FIELDS):
+        if "name" not in iv or not isinstance(iv["name"], str):
+            raise ModelError(f"{path}.name", "an interval needs a name")
+        if name in model.intervals:
+            raise ModelError(f"{path}.name", f"duplicate interval '{name}'")
+        start = _affine(iv.get("start"), f"{path}.start", variables, True)
+        duration = _affine(iv.get("duration"), f"{path}.duration", variables, True)
+        if affine_bounds(duration, variables)[0] < 0:
+            raise ModelError(f"{path}.duration", "must be non-negative (give the variable lb >= 0)")
+        end = _affine(iv["end"], f"{path}.end", variables, True) if "end" in iv else None
+        present = _literals(iv["present"], f"{path}.present", variables)[0] if "present" in iv else None
+        model.intervals[name] = Interval(name, start, duration, end, present)
+    for path, name, group in _entries(data, "no_overlap", NO_OVERLAP_FIELDS):
+        names = _names(group.get("intervals"), f"{path}.intervals", model.intervals, "interval")
+        model.no_overlap.append((name, names))
+    for path, name, item in _entries(data, "cumulative", CUMULATIVE_FIELDS):
+        names = _names(item.get("intervals"), f"{path}.intervals", model.intervals, "interval")
+        demands = item.get("demands")
+        if not isinstance(demands, list) or len(demands) != len(names):
+            raise ModelError(f"{path}.demands", "needs one demand per interval")
+        model.cumulative.append(
+            Cumulative(
+                name,
+                names,
+                [_affine(d, f"{path}.demands[{j}]", variables, True) for j, d in enumerate(demands)],
+                _affine(item.get("capacity"), f"{path}.capacity", variables, True),
+            )
+        )
+    for path, name, item in _entries(data, "element", ELEMENT_FIELDS):
+        array = item.get("array")
+        if not isinstance(array, list) or not array:
+            raise ModelError(f"{path}.array", "needs a non-empty list of numbers or variables")
+        model.element.append(
+            Element(
+                name,
+                _affine(item.get("index"), f"{path}.index", variables, True),
+                [_affine(a, f"{path}.array[{j}]", variables, True) for j, a in enumerate(array)],
+                _affine(item.get("target"), f"{path}.target", variables, True),
+            )
+        )
+    for path, name, item in _entries(data, "table", TABLE_FIELDS):
+        names = _names(item.get("vars"), f"{path}.vars", variables, "variable")
+        tuples = item.get("tuples")
+        if not isinstance(tuples, list) or not all(
+            isinstance(t, list) and len(t) == len(names) and all(type(x) is int for x in t) for t in tuples
+        ):
+            raise ModelError(f"{path}.tuples", f"must be a list of rows of {len(names)} integers")
+        model.table.append(Table(name, names, tuples, bool(item.get("forbidden", False))))
+    for path, name, item in _entries(data, "boolean", BOOLEAN_FIELDS):
+        op = item.get("op")
+        if op not in BOOLEAN_OPS:
+            raise ModelError(f"{path}.op", f"must be one of {', '.join(sorted(BOOLEAN_OPS))}, got {op!r}")
+        literals = _literals(item.get("literals"), f"{path}.literals", variables)
+        if not literals:
+            raise ModelError(f"{path}.literals", "is empty")
+        only_if = _literals(item.get("only_if", []), f"{path}.only_if", variables)
+        model.boolean.append(Boolean(name, str(op), literals, only_if))
 
 
 # -- independent re-check ------------------------------------------------------
 def objective_value(model: OptModel, values: dict[str, float]) -> float | None:
     if model.objective is None:
         return None
-    return model.constant + sum(c * float(values.get(n, 0.0)) for n, c in model.objective.items())
+    linear = sum(c * float(values.get(n, 0.0)) for n, c in model.objective.items())
+    quad = sum(c * float(values.get(a, 0.0)) * float(values.get(b, 0.0)) for a, b, c in model.quadratic)
+    return model.constant + linear + quad
+
+
+def evaluate(expr: Affine, values: dict[str, float]) -> float:
+    coeffs, constant = expr
+    return constant + sum(c * float(values[n]) for n, c in coeffs.items())
+
+
+def holds(literals: list[Literal], values: dict[str, float]) -> bool:
+    """Whether every literal is true (a binary at 1, or at 0 when negated)."""
+    return all((round(float(values[n])) == 1) == positive for n, positive in literals)
+
+
+def _close(a: float, b: float, tol: float) -> bool:
+    return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
+
+
+def _violated(c: Constraint, values: dict[str, float], tol: float) -> str | None:
+    lhs = sum(coef * float(values[n]) for n, coef in c.coeffs.items())
+    lhs += sum(coef * float(values[a]) * float(values[b]) for a, b, coef in c.quadratic)
+    slack = tol * max(1.0, abs(c.rhs))
+    if c.sense == "range":
+        low_slack = tol * max(1.0, abs(c.lo))
+        if lhs < c.lo - low_slack or lhs > c.rhs + slack:
+            return f"{lhs:g} is outside [{c.lo:g}, {c.rhs:g}]"
+        return None
+    violated = (
+        (c.sense == "<=" and lhs > c.rhs + slack)
+        or (c.sense == ">=" and lhs < c.rhs - slack)
+        or (c.sense == "=" and abs(lhs - c.rhs) > slack)
+    )
+    return f"{lhs:g} {c.sense} {c.rhs:g} does not hold" if violated else None
+
+
+def _general_value(g: General, args: list[float]) -> float | None:
+    if g.fn == "abs":
+        return abs(args[0])
+    if g.fn in ("min", "max"):
+        return min(args) if g.fn == "min" else max(args)
+    if g.fn == "mult":
+        return math.prod(args)
+    a, b = (round(x) for x in args)
+    if b == 0:
+        return None
+    quotient = abs(a) // abs(b) * (1 if (a >= 0) == (b > 0) else -1)  # CP-SAT rounds towards zero
+    return quotient if g.fn == "div" else a - b * quotient
+
+
+def _pwl_value(points: list[tuple[float, float]], x: float, tol: float) -> float | None:
+    if x < points[0][0] - tol or x > points[-1][0] + tol:
+        return None
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
+        if x <= x1 + tol:
+            return y0 + (y1 - y0) * (min(max(x, x0), x1) - x0) / (x1 - x0)
+    return points[-1][1]
+
+
+def _check_scheduling(model: OptModel, values: dict[str, float], tol: float) -> list[str]:
+    problems: list[str] = []
+    spans: dict[str, tuple[float, float] | None] = {}  # interval -> (start, end), None when absent
+    for name, iv in model.intervals.items():
+        if iv.present is not None and not holds([iv.present], values):
+            spans[name] = None
+            continue
+        start, duration = evaluate(iv.start, values), evaluate(iv.duration, values)
+        if duration < -tol:
+            problems.append(f"interval '{name}' has a negative duration {duration:g}")
+        if iv.end is not None and not _close(evaluate(iv.end, values), start + duration, tol):
+            problems.append(f"interval '{name}': end {evaluate(iv.end, values):g} != start {start:g} + "
+                            f"duration {duration:g}")  # fmt: skip
+        spans[name] = (start, start + duration)
+    for name, names in model.no_overlap:
+        present = sorted((spans[n], n) for n in names if spans[n] is not None and spans[n][1] > spans[n][0])  # type: ignore[index]
+        for ((_, e1), n1), ((s2, _), n2) in itertools.pairwise(present):
+            if e1 > s2 + tol:
+                problems.append(f"constraint '{name}' is violated: intervals '{n1}' and '{n2}' overlap")
+    for cu in model.cumulative:
+        capacity = evaluate(cu.capacity, values)
+        active = [(spans[n], evaluate(d, values), n) for n, d in zip(cu.intervals, cu.demands, strict=True)]
+        times = sorted({span[0] for span, _, _ in active if span is not None})
+        for t in times:  # the load only rises at a start
+            load = sum(d for span, d, _ in active if span is not None and span[0] <= t < span[1])
+            if load > capacity + tol:
+                problems.append(f"constraint '{cu.name}' is violated: load {load:g} at time {t:g} exceeds "
+                                f"capacity {capacity:g}")  # fmt: skip
+                break
+    return problems
 
 
 def check_solution(
@@ -365,31 +774,63 @@ def check_solution(
             problems.append(f"variable '{name}' has no value")
             continue
         x = float(values[name])
+        if var.type == "semicontinuous" and abs(x) <= tol:
+            continue
         if x < var.lb - tol * max(1.0, abs(var.lb)) or x > var.ub + tol * max(1.0, abs(var.ub)):
-            problems.append(f"variable '{name}' = {x:g} is outside its bounds [{var.lb:g}, {var.ub:g}]")
+            problems.append(f"variable '{name}' = {x:g} is outside its bounds [{var.lb:g}, {var.ub:g}]"
+                            + (" and is not 0" if var.type == "semicontinuous" else ""))  # fmt: skip
         if var.integral and abs(x - round(x)) > max(tol, 1e-5):
             problems.append(f"variable '{name}' = {x:g} must be integer")
     if problems:
         return problems
     for c in model.constraints:
-        lhs = sum(coef * float(values[n]) for n, coef in c.coeffs.items())
-        slack = tol * max(1.0, abs(c.rhs))
-        violated = (
-            (c.sense == "<=" and lhs > c.rhs + slack)
-            or (c.sense == ">=" and lhs < c.rhs - slack)
-            or (c.sense == "=" and abs(lhs - c.rhs) > slack)
-        )
-        if violated:
-            problems.append(f"constraint '{c.name}' is violated: {lhs:g} {c.sense} {c.rhs:g} does not hold")
+        if c.only_if and not holds(c.only_if, values):
+            continue
+        why = _violated(c, values, tol)
+        if why:
+            condition = f" (enforced: {', '.join(('' if p else '~') + n for n, p in c.only_if)})" if c.only_if else ""
+            problems.append(f"constraint '{c.name}' is violated{condition}: {why}")
     for name, names in model.all_different:
         vals = [round(float(values[n])) for n in names]
         if len(set(vals)) != len(vals):
             problems.append(f"constraint '{name}' is violated: values {vals} are not all different")
-    for name, names in model.no_overlap:
-        spans = sorted((float(values[model.intervals[n].start]), model.intervals[n].duration, n) for n in names)
-        for (s1, d1, n1), (s2, _, n2) in itertools.pairwise(spans):
-            if d1 > 0 and s1 + d1 > s2 + tol:
-                problems.append(f"constraint '{name}' is violated: intervals '{n1}' and '{n2}' overlap")
+    problems += _check_scheduling(model, values, tol)
+    for g in model.general:
+        want = _general_value(g, [evaluate(a, values) for a in g.args])
+        got = evaluate(g.result, values)
+        if want is None or not _close(got, want, tol * 10):
+            problems.append(f"constraint '{g.name}' is violated: {got:g} != {g.fn}(...) = {want}")
+    for e in model.element:
+        k = round(evaluate(e.index, values))
+        if not 0 <= k < len(e.array):
+            problems.append(f"constraint '{e.name}' is violated: index {k} is outside the array of {len(e.array)}")
+        elif not _close(evaluate(e.target, values), evaluate(e.array[k], values), tol):
+            problems.append(f"constraint '{e.name}' is violated: target != array[{k}]")
+    for t in model.table:
+        row = [round(float(values[n])) for n in t.vars]
+        if (row in t.tuples) == t.forbidden:
+            kind = "a forbidden" if t.forbidden else "no allowed"
+            problems.append(f"constraint '{t.name}' is violated: {row} is {kind} tuple")
+    for b in model.boolean:
+        if b.only_if and not holds(b.only_if, values):
+            continue
+        true = sum(holds([lit], values) for lit in b.literals)
+        ok = {
+            "or": true >= 1, "and": true == len(b.literals), "xor": true % 2 == 1,
+            "at_most_one": true <= 1, "exactly_one": true == 1,
+        }[b.op]  # fmt: skip
+        if not ok:
+            problems.append(f"constraint '{b.name}' is violated: {b.op} has {true} of {len(b.literals)} literals true")
+    for sos in model.sos:
+        nonzero = [j for j, n in enumerate(sos.vars) if abs(float(values[n])) > tol]
+        if len(nonzero) > sos.type or (len(nonzero) == 2 and nonzero[1] - nonzero[0] != 1):
+            problems.append(f"constraint '{sos.name}' is violated: SOS{sos.type} has nonzeros at "
+                            f"{[sos.vars[j] for j in nonzero]}")  # fmt: skip
+    for pw in model.pwl:
+        want = _pwl_value(pw.points, float(values[pw.x]), tol)
+        if want is None or not _close(float(values[pw.y]), want, tol * 10):
+            problems.append(f"constraint '{pw.name}' is violated: {pw.y} = {float(values[pw.y]):g} is not f("
+                            f"{pw.x} = {float(values[pw.x]):g}) = {want}")  # fmt: skip
     if objective is not None and model.objective is not None:
         recomputed = objective_value(model, values)
         assert recomputed is not None

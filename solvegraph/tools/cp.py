@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..plugins import ToolResult, ToolSession, Verifier, hookimpl, tool
-from ._optmodel import ModelError, OptModel, parse_model
+from ._optmodel import Affine, ModelError, OptModel, affine_bounds, parse_model
 from ._optresult import (
     code_mode,
     declarative_result,
@@ -55,12 +55,23 @@ def build_cpsat(model: OptModel, with_assumptions: bool = False) -> tuple[Any, d
     xs: dict[str, Any] = {}
     for name, v in model.variables.items():
         xs[name] = cp.NewBoolVar(name) if v.type in ("binary", "boolean") else cp.NewIntVar(int(v.lb), int(v.ub), name)
+
+    def expr(aff: Affine) -> Any:
+        coeffs, constant = aff
+        return sum((int(c) * xs[n] for n, c in coeffs.items()), int(constant))
+
+    def lits(literals: list[tuple[str, bool]]) -> list[Any]:
+        return [xs[n] if positive else xs[n].Not() for n, positive in literals]
+
     literals: dict[int, str] = {}
     assumptions = []
     for c in model.constraints:
-        expr = sum(int(coef) * xs[n] for n, coef in c.coeffs.items())
-        rhs = int(c.rhs)
-        ct = cp.Add(expr <= rhs) if c.sense == "<=" else cp.Add(expr >= rhs) if c.sense == ">=" else cp.Add(expr == rhs)
+        row = expr((c.coeffs, 0.0))
+        lo = int(c.lo) if c.sense == "range" else int(c.rhs) if c.sense in (">=", "=") else cp_model.INT_MIN
+        hi = int(c.rhs) if c.sense in ("<=", "=", "range") else cp_model.INT_MAX
+        ct = cp.AddLinearConstraint(row, lo, hi)
+        if c.only_if:
+            ct.OnlyEnforceIf(lits(c.only_if))
         if with_assumptions:
             lit = cp.NewBoolVar(f"assume[{c.name}]")
             ct.OnlyEnforceIf(lit)
@@ -68,11 +79,56 @@ def build_cpsat(model: OptModel, with_assumptions: bool = False) -> tuple[Any, d
             assumptions.append(lit)
     for _, names in model.all_different:
         cp.AddAllDifferent([xs[n] for n in names])
-    intervals = {n: cp.NewFixedSizeIntervalVar(xs[iv.start], iv.duration, n) for n, iv in model.intervals.items()}
+    def single(aff: Affine, name: str) -> Any:
+        """CP-SAT intervals take ``a*x + b``: a sum of several variables gets a variable of its own."""
+        if len(aff[0]) <= 1:
+            return expr(aff)
+        lo, hi = affine_bounds(aff, model.variables)
+        var = cp.NewIntVar(int(lo), int(hi), name)
+        cp.Add(var == expr(aff))
+        return var
+
+    intervals = {}
+    for n, iv in model.intervals.items():
+        start, size = single(iv.start, f"{n}.start"), single(iv.duration, f"{n}.duration")
+        if iv.end is not None:
+            end = single(iv.end, f"{n}.end")
+        else:
+            end = single((
+                {k: iv.start[0].get(k, 0) + iv.duration[0].get(k, 0) for k in {*iv.start[0], *iv.duration[0]}},
+                iv.start[1] + iv.duration[1],
+            ), f"{n}.end")  # fmt: skip
+        if iv.present is None:
+            intervals[n] = cp.NewIntervalVar(start, size, end, n)
+        else:
+            intervals[n] = cp.NewOptionalIntervalVar(start, size, end, lits([iv.present])[0], n)
     for _, names in model.no_overlap:
         cp.AddNoOverlap([intervals[n] for n in names])
+    for cu in model.cumulative:
+        cp.AddCumulative([intervals[n] for n in cu.intervals], [expr(d) for d in cu.demands], expr(cu.capacity))
+    for e in model.element:
+        cp.AddElement(expr(e.index), [expr(a) for a in e.array], expr(e.target))
+    for t in model.table:
+        add = cp.AddForbiddenAssignments if t.forbidden else cp.AddAllowedAssignments
+        add([xs[n] for n in t.vars], t.tuples)
+    for b in model.boolean:
+        adders = {"or": cp.AddBoolOr, "and": cp.AddBoolAnd, "xor": cp.AddBoolXOr,
+                  "at_most_one": cp.AddAtMostOne, "exactly_one": cp.AddExactlyOne}  # fmt: skip
+        ct = adders[b.op](lits(b.literals))
+        if b.only_if:
+            ct.OnlyEnforceIf(lits(b.only_if))
+    for g in model.general:
+        target, args = expr(g.result), [expr(a) for a in g.args]
+        if g.fn == "abs":
+            cp.AddAbsEquality(target, args[0])
+        elif g.fn in ("min", "max"):
+            (cp.AddMinEquality if g.fn == "min" else cp.AddMaxEquality)(target, args)
+        elif g.fn == "mult":
+            cp.AddMultiplicationEquality(target, args)
+        else:
+            (cp.AddDivisionEquality if g.fn == "div" else cp.AddModuloEquality)(target, args[0], args[1])
     if model.objective is not None:
-        obj = sum(int(coef) * xs[n] for n, coef in model.objective.items()) + int(model.constant)
+        obj = expr((model.objective, model.constant))
         cp.Minimize(obj) if model.sense == "minimize" else cp.Maximize(obj)
     if with_assumptions:
         cp.AddAssumptions(assumptions)

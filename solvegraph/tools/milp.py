@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..plugins import ToolResult, ToolSession, Verifier, hookimpl, tool
-from ._optmodel import ModelError, OptModel, Var, parse_model
+from ._optmodel import ModelError, OptModel, Var, affine_bounds, parse_model
 from ._optresult import (
     code_mode,
     declarative_result,
@@ -69,33 +69,110 @@ MODEL_SCHEMA: dict[str, Any] = {
 }
 
 
+AUX = "_sg_"  # prefix of the variables solvegraph adds when building (linearisations); not reported
+
+
 def build_scip(model: OptModel) -> tuple[Any, dict[str, Any]]:
-    """A pyscipopt Model for ``model``, and its variables by name."""
+    """A pyscipopt Model for ``model``, and its variables by name.
+
+    Ranges, quadratic rows and SOS go to SCIP as they are; ``only_if`` becomes indicator constraints,
+    and what SCIP has no constraint for is linearised here with auxiliary ``_sg_`` variables:
+    semicontinuous variables (an on/off binary), piecewise-linear terms (SOS2 weights),
+    abs/min/max (big-M from the variable bounds) and a quadratic objective (an epigraph variable).
+    """
     from pyscipopt import Model
-    from pyscipopt.scip import Expr
+    from pyscipopt.scip import Expr, ExprCons
 
     scip = Model("solvegraph")
     scip.hideOutput()
     xs: dict[str, Any] = {}
-    objective = model.objective or {}
-    codes = {"continuous": "C", "integer": "I"}
+    epigraph = bool(model.quadratic) and model.objective is not None
+    objective = {} if epigraph else model.objective or {}
+    codes = {"continuous": "C", "integer": "I", "semicontinuous": "C"}
     for name, v in model.variables.items():
-        lb = None if v.lb == -math.inf else v.lb
+        lb = None if v.lb == -math.inf else min(v.lb, 0.0) if v.type == "semicontinuous" else v.lb
         ub = None if v.ub == math.inf else v.ub
         # The objective goes in with each variable: far cheaper than building an expression.
         xs[name] = scip.addVar(name=name, vtype=codes.get(v.type, "B"), lb=lb, ub=ub, obj=objective.get(name, 0.0))
+
+    def linear(coeffs: dict[str, float], constant: float = 0.0) -> Any:
+        return Expr({}) + constant + sum((c * xs[n] for n, c in coeffs.items()), Expr())
+
     for c in model.constraints:
-        # An empty row filled with addConsCoeff: ~2x faster than building Expr objects per term.
-        empty = Expr()
-        row = empty <= c.rhs if c.sense == "<=" else empty >= c.rhs if c.sense == ">=" else empty == c.rhs
-        cons = scip.addCons(row, name=c.name)
-        for n, coef in c.coeffs.items():
-            scip.addConsCoeff(cons, xs[n], coef)
+        lo = c.lo if c.sense == "range" else c.rhs if c.sense in (">=", "=") else None
+        hi = c.rhs if c.sense in ("<=", "=", "range") else None
+        if c.only_if:
+            _indicator(scip, c, linear(c.coeffs), lo, hi, xs)
+        elif c.quadratic:
+            row = linear(c.coeffs) + sum((k * xs[a] * xs[b] for a, b, k in c.quadratic), Expr())
+            scip.addCons(ExprCons(row, lhs=lo, rhs=hi), name=c.name)
+        else:
+            # An empty row filled with addConsCoeff: ~2x faster than building Expr objects per term.
+            cons = scip.addCons(ExprCons(Expr(), lhs=lo, rhs=hi), name=c.name)
+            for n, coef in c.coeffs.items():
+                scip.addConsCoeff(cons, xs[n], coef)
+    for name, v in model.variables.items():
+        if v.type == "semicontinuous":  # x = 0, or lb <= x <= ub
+            on = scip.addVar(name=f"{AUX}on[{name}]", vtype="B")
+            scip.addCons(xs[name] <= v.ub * on, name=f"{AUX}semicontinuous_ub[{name}]")
+            scip.addCons(xs[name] >= v.lb * on, name=f"{AUX}semicontinuous_lb[{name}]")
+    for sos in model.sos:
+        add = scip.addConsSOS1 if sos.type == 1 else scip.addConsSOS2
+        add([xs[n] for n in sos.vars], weights=sos.weights, name=sos.name)
+    for pw in model.pwl:
+        weights = [scip.addVar(name=f"{AUX}{pw.name}[{k}]", lb=0, ub=1) for k in range(len(pw.points))]
+        scip.addCons(sum(weights, Expr()) == 1, name=f"{AUX}{pw.name}_convex")
+        scip.addCons(xs[pw.x] == sum((w * p[0] for w, p in zip(weights, pw.points, strict=True)), Expr()),
+                     name=f"{AUX}{pw.name}_x")  # fmt: skip
+        scip.addCons(xs[pw.y] == sum((w * p[1] for w, p in zip(weights, pw.points, strict=True)), Expr()),
+                     name=f"{AUX}{pw.name}_y")  # fmt: skip
+        scip.addConsSOS2(weights, weights=list(range(1, len(weights) + 1)), name=pw.name)
+    for g in model.general:
+        _linearise(scip, model, g, linear)
     if model.objective is not None:
         scip.setMaximize() if model.sense == "maximize" else scip.setMinimize()
+        if epigraph:  # SCIP objectives are linear: optimise t with t >= f(x) (t <= f(x) when maximising)
+            t = scip.addVar(name=f"{AUX}objective", lb=None, ub=None, obj=1.0)
+            f = linear(model.objective) + sum((k * xs[a] * xs[b] for a, b, k in model.quadratic), Expr())
+            scip.addCons(t - f >= 0 if model.sense == "minimize" else t - f <= 0, name=f"{AUX}objective")
         if model.constant:
             scip.addObjoffset(model.constant)
     return scip, xs
+
+
+def _indicator(scip: Any, c: Any, row: Any, lo: float | None, hi: float | None, xs: dict[str, Any]) -> None:
+    """``only_if`` on one binary: SCIP indicator constraints take one side each, so a range or = is two."""
+    from pyscipopt.scip import ExprCons
+
+    (var, positive), = c.only_if  # fmt: skip
+    sides = [(ExprCons(row, rhs=hi), c.name)] if hi is not None else []
+    if lo is not None:
+        sides.append((ExprCons(row, lhs=lo), c.name if hi is None else f"{c.name}{AUX}lhs"))
+    for cons, name in sides:
+        scip.addConsIndicator(cons, xs[var], activeone=positive, name=name)
+
+
+def _linearise(scip: Any, model: OptModel, g: Any, linear: Any) -> None:
+    """``result == abs/min/max(args)`` with one binary per argument choosing which one is attained."""
+    from pyscipopt.scip import Expr
+
+    args = [linear(*a) for a in g.args]
+    bounds = [affine_bounds(a, model.variables) for a in g.args]
+    if g.fn == "abs":  # |a| = max(a, -a)
+        args = [args[0], -1 * args[0]]
+        bounds = [bounds[0], (-bounds[0][1], -bounds[0][0])]
+    result = linear(*g.result)
+    pick = [scip.addVar(name=f"{AUX}{g.name}[{j}]", vtype="B") for j in range(len(args))]
+    scip.addCons(sum(pick, Expr()) == 1, name=f"{AUX}{g.name}_pick")
+    top = max(b[1] for b in bounds)
+    low = min(b[0] for b in bounds)
+    for j, (a, (lo, hi)) in enumerate(zip(args, bounds, strict=True)):
+        if g.fn in ("max", "abs"):  # result >= every argument, and <= the picked one
+            scip.addCons(result - a >= 0, name=f"{AUX}{g.name}_ge[{j}]")
+            scip.addCons(result - a <= (top - lo) * (1 - pick[j]), name=f"{AUX}{g.name}_le[{j}]")
+        else:  # min: result <= every argument, and >= the picked one
+            scip.addCons(result - a <= 0, name=f"{AUX}{g.name}_le[{j}]")
+            scip.addCons(result - a >= -(hi - low) * (1 - pick[j]), name=f"{AUX}{g.name}_ge[{j}]")
 
 
 def _solution(scip: Any, status: str) -> dict[str, Any]:
@@ -105,7 +182,7 @@ def _solution(scip: Any, status: str) -> dict[str, Any]:
     sol = scip.getBestSol()
     bounded = status != "unbounded"
     return {
-        "values": {v.name: scip.getSolVal(sol, v) for v in scip.getVars()},
+        "values": {v.name: scip.getSolVal(sol, v) for v in scip.getVars() if not v.name.startswith(AUX)},
         "objective": scip.getSolObjVal(sol) if bounded else None,
         "dual_bound": scip.getDualbound() if bounded else None,  # the evidence behind "optimal"
         "gap": scip.getGap(),
@@ -268,6 +345,8 @@ def solve_declarative(raw_model: dict[str, Any], time_limit: float, threads: int
     deadline = time.monotonic() + time_limit
     scip, _ = build_scip(parsed)
     out = solve_scip(scip, time_limit, threads)
+    # Only the model's own variables: not SCIP's indicator slacks (indslack_*) or solvegraph's _sg_ ones.
+    out["values"] = {n: x for n, x in out["values"].items() if n in parsed.variables}
     if out["status"] == "infeasible_or_unbounded":
         feasible = _feasible(parsed, max(1.0, deadline - time.monotonic()))
         if feasible is False:
@@ -286,7 +365,7 @@ MAX_FILTER_CONSTRAINTS = 300  # a deletion filter is one feasibility solve per m
 
 def _feasible(model: OptModel, time_limit: float) -> bool | None:
     """Whether ``model`` (its objective ignored) has a feasible point; None when SCIP cannot tell in time."""
-    scip, _ = build_scip(replace(model, objective=None, constant=0.0))
+    scip, _ = build_scip(replace(model, objective=None, constant=0.0, quadratic=[]))
     scip.setParam("limits/time", max(0.1, time_limit))
     scip.setParam("limits/solutions", 1)
     scip.optimize()

@@ -153,11 +153,11 @@ def test_unbounded_model_names_the_missing_bound() -> None:
                 "variables": [{"name": "x"}, {"name": "b", "type": "binary"}],
                 "constraints": [{"coeffs": {"x": 1}, "sense": "<=", "rhs": 1, "indicator": {"var": "b"}}],
             },
-            "constraints[0].indicator: indicator constraints are not part of the declarative model",
+            'constraints[0].indicator: write an indicator as "only_if": ["z"]',
         ),
         (
             {"variables": [{"name": "x"}], "objective": {"sense": "min", "coeffs": {"x": 1}, "quadratic": {}}},
-            "objective.quadratic: quadratic terms are not part of the declarative model",
+            "objective.quadratic: must be a list of [var, var, coefficient]",
         ),
         (
             {"variables": [{"name": "x"}], "objective": {"type": "maximize", "coeffs": {"x": 1}}},
