@@ -412,7 +412,7 @@ def _constraint(c: Any, i: int, kind: str, variables: dict[str, Var], seen: set[
     if "lb" in c or "ub" in c:  # a ranged row: lb <= coeffs·x <= ub
         if "sense" in c or "rhs" in c:
             raise ModelError(path, "give either sense and rhs, or lb and/or ub (a range), not both")
-        lo = _number(c.get("lb"), f"{path}.lb", cp=cp)
+        lo = -math.inf if c.get("lb") is None else _number(c["lb"], f"{path}.lb", cp=cp)
         hi = _number(c.get("ub"), f"{path}.ub", cp=cp)
         if lo == math.inf or hi == -math.inf or lo > hi:
             raise ModelError(path, f"the range [{lo:g}, {hi:g}] is empty")

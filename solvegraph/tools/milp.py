@@ -219,13 +219,81 @@ def scip_iis(scip: Any) -> list[str]:
     return names
 
 
+def _rows(name: str, coeffs: dict[str, float], lhs: float, rhs: float) -> list[dict[str, Any]]:
+    """A row ``lhs <= coeffs·x <= rhs`` with SCIP's ±1e20 infinities, in the declarative form."""
+    if lhs > -1e19 and rhs < 1e19 and abs(lhs - rhs) < 1e-12:
+        return [{"name": name, "coeffs": coeffs, "sense": "=", "rhs": rhs}]
+    return [{"name": name, "coeffs": coeffs, "lb": lhs if lhs > -1e19 else None, "ub": rhs if rhs < 1e19 else None}]
+
+
+def _literal(var: Any, names: set[str]) -> str | None:
+    """An indicator's binary as a literal; SCIP hands a negated one (activeone=False) over as ``z_neg``."""
+    if var.getStatus() != "NEGATED":
+        return str(var.name)
+    base = str(var.name).removesuffix("_neg")
+    return "~" + base if base != var.name and base in names else None
+
+
+def _read_constraint(scip: Any, c: Any, name: str, names: set[str]) -> dict[str, Any] | str:
+    """One SCIP constraint as declarative entries ({"constraints": [...], "sos": [...]}), or the kind it is
+    when the checker cannot evaluate it (it is then listed as not checked)."""
+    handler = c.getConshdlrName()
+    if handler == "linear":
+        return {"constraints": _rows(name, scip.getValsLinear(c), scip.getLhs(c), scip.getRhs(c))}
+    if handler == "nonlinear":
+        if not scip.checkQuadraticNonlinear(c):
+            return "nonlinear"
+        bilinear, square, linear_terms = scip.getTermsQuadratic(c)
+        coeffs: dict[str, float] = {}
+        quadratic = [[a.name, b.name, k] for a, b, k in bilinear]
+        for var, sqr, lin in square:
+            if sqr:
+                quadratic.append([var.name, var.name, sqr])
+            if lin:
+                coeffs[var.name] = coeffs.get(var.name, 0.0) + lin
+        for var, lin in linear_terms:
+            coeffs[var.name] = coeffs.get(var.name, 0.0) + lin
+        rows = _rows(name, coeffs, scip.getLhs(c), scip.getRhs(c))
+        return {"constraints": [{**row, "quadratic": quadratic} for row in rows]}
+    if handler == "indicator":  # binvar = 1 forces the slack of its linear row (read on its own) to 0
+        literal = _literal(scip.getConsVars(c)[0], names)
+        slack = scip.getSlackVarIndicator(c)
+        if literal is None or slack is None:
+            return "indicator"
+        row = {"name": name, "coeffs": {slack.name: 1.0}, "sense": "<=", "rhs": 0.0, "only_if": [literal]}
+        return {"constraints": [row]}
+    if handler in ("SOS1", "SOS2"):  # getConsVals would crash SCIP on an SOS2 without weights: order only
+        vars_ = [v.name for v in scip.getConsVars(c)]
+        return {"sos": [{"name": name, "type": int(handler[-1]), "vars": vars_}]}
+    if handler == "knapsack":
+        return {"constraints": _rows(name, dict(scip.getWeightsKnapsack(c)), -1e20, scip.getCapacityKnapsack(c))}
+    if handler == "logicor":
+        return {"constraints": _rows(name, {v.name: 1.0 for v in scip.getVarsLogicor(c)}, 1.0, 1e20)}
+    if handler in ("and", "or"):  # over binaries these are exactly linear
+        vars_ = [v.name for v in scip.getConsVars(c)]
+        *operands, result = vars_
+        n = len(operands)
+        if handler == "and":  # r <= each, r >= sum - (n - 1)
+            rows = [_rows(f"{name}[{v}]", {result: 1.0, v: -1.0}, -1e20, 0.0)[0] for v in operands]
+            total = {v: 1.0 for v in operands}
+            rows += _rows(f"{name}[all]", {**total, result: -1.0}, -1e20, n - 1.0)
+        else:  # r >= each, r <= sum
+            rows = [_rows(f"{name}[{v}]", {result: 1.0, v: -1.0}, 0.0, 1e20)[0] for v in operands]
+            rows += _rows(f"{name}[any]", {**{v: 1.0 for v in operands}, result: -1.0}, 0.0, 1e20)
+        if result in operands:
+            return handler
+        return {"constraints": rows}
+    return str(handler)
+
+
 def model_from_scip(scip: Any) -> dict[str, Any]:
     """Read a pyscipopt model back into the declarative format.
 
-    Linear constraints are read back; every other kind is listed under ``unchecked`` by handler and
-    name, so the re-check says what it did not check instead of claiming it checked everything.
+    Linear, quadratic, indicator, SOS1/SOS2, knapsack, logicor, and/or constraints are read back and
+    re-checked; every other kind (xor, cardinality, general nonlinear, ...) is listed under
+    ``unchecked`` by handler and name, so the re-check says what it did not check.
     """
-    variables, constraints = [], []
+    variables = []
     seen: dict[str, int] = {}
     unchecked: dict[str, list[str]] = {}
     for v in scip.getVars(transformed=False):
@@ -236,27 +304,21 @@ def model_from_scip(scip: Any) -> dict[str, Any]:
         variables.append(
             {"name": v.name, "type": vtype, "lb": None if lb <= -1e19 else lb, "ub": None if ub >= 1e19 else ub}
         )
+    names = {v["name"] for v in variables}
+    data: dict[str, Any] = {"variables": variables, "constraints": []}
     for c in scip.getConss(transformed=False):
-        if c.getConshdlrName() != "linear":
-            unchecked.setdefault(c.getConshdlrName(), []).append(c.name)
-            continue
         name = unique_name(c.name, seen)
-        coeffs = scip.getValsLinear(c)
-        lhs, rhs = scip.getLhs(c), scip.getRhs(c)
-        if lhs > -1e19 and rhs < 1e19 and abs(lhs - rhs) < 1e-12:
-            constraints.append({"name": name, "coeffs": coeffs, "sense": "=", "rhs": rhs})
+        entries = _read_constraint(scip, c, name, names)
+        if isinstance(entries, str):
+            unchecked.setdefault(entries, []).append(name)
             continue
-        if rhs < 1e19:
-            constraints.append({"name": name, "coeffs": coeffs, "sense": "<=", "rhs": rhs})
-        if lhs > -1e19:
-            low = unique_name(name + "_lhs", seen) if rhs < 1e19 else name
-            constraints.append({"name": low, "coeffs": coeffs, "sense": ">=", "rhs": lhs})
+        for key, items in entries.items():
+            data.setdefault(key, []).extend(items)
     objective = {}
     for term, coef in scip.getObjective().terms.items():
         if len(term.vartuple) != 1:
             raise ModelError("objective", "non-linear objective term; code mode reads back linear objectives only")
         objective[term.vartuple[0].name] = coef
-    data: dict[str, Any] = {"variables": variables, "constraints": constraints}
     if unchecked:
         data["unchecked"] = unchecked_summary(unchecked)
     if objective:

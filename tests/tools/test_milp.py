@@ -398,9 +398,9 @@ def test_infeasible_or_unbounded_is_resolved_by_solving_without_the_objective() 
 
 def test_code_mode_lists_non_linear_constraints_and_keeps_repeated_names() -> None:
     nonlinear = (
-        "from pyscipopt import Model\nmodel = Model()\nmodel.hideOutput()\n"
+        "from pyscipopt import Model, exp\nmodel = Model()\nmodel.hideOutput()\n"
         "x = model.addVar('x', ub=5)\ny = model.addVar('y', ub=5)\n"
-        "model.addCons(x * y <= 4, name='area')\nmodel.addCons(x + y <= 6, name='sum')\n"
+        "model.addCons(exp(x) <= 4 + y, name='area')\nmodel.addCons(x + y <= 6, name='sum')\n"
         "model.setObjective(x + y, 'maximize')\nmodel.optimize()"
     )
     with ToolSession() as session:
