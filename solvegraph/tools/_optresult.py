@@ -82,8 +82,17 @@ def render_result(result: dict[str, Any], model: OptModel | None = None) -> Tool
     return ToolResult(ok=True, output="\n".join(lines), data=result)
 
 
+WORKER_FUNCTIONS = {"milp": ["solve_declarative", "solve_text"], "cp": ["solve_declarative"]}
+
+
 def solve_in_worker(
-    session: ToolSession, kind: str, model: dict[str, Any], time_limit: float, threads: int
+    session: ToolSession,
+    kind: str,
+    model: dict[str, Any] | str,
+    time_limit: float,
+    threads: int,
+    function: str = "solve_declarative",
+    *extra: Any,
 ) -> ToolResult | dict[str, Any]:
     """Solve a validated declarative model in the session's sandboxed solver worker.
 
@@ -92,15 +101,16 @@ def solve_in_worker(
     """
     sandbox = resolve_sandbox(str(session.options.get("sandbox", "auto")))
     memory_mb = int(session.options.get("solver_memory_mb", session.options.get("kernel_memory_mb", 4096)))
-    function = f"solvegraph.tools.{kind}:solve_declarative"
+    allowed = [f"solvegraph.tools.{kind}:{name}" for name in WORKER_FUNCTIONS[kind]]
+    function = f"solvegraph.tools.{kind}:{function}"
     worker = session.resource(
         f"{kind}_worker",
-        lambda: SandboxWorker(sandbox, [function], Limits(memory_mb=memory_mb)),
+        lambda: SandboxWorker(sandbox, allowed, Limits(memory_mb=memory_mb)),
         lambda w: w.close(),
         alive=lambda w: w.alive,
     )
     solver = "SCIP" if kind == "milp" else "CP-SAT"
-    outcome, value = worker.call(function, model, time_limit, threads, deadline_s=time_limit + 30)
+    outcome, value = worker.call(function, model, *extra, time_limit, threads, deadline_s=time_limit + 30)
     if outcome == "ok":
         return value  # type: ignore[no-any-return]
     if outcome == "error":

@@ -26,9 +26,12 @@ from ._optresult import (
 
 PROMPT_HINT = (
     "cp: solves a constraint program with OR-Tools CP-SAT (integer/boolean variables with finite lb and ub, integer "
-    'coefficients). Same {"model": ...} format as milp, plus all_different: [{name, vars}], intervals: [{name, '
-    'start (a variable), duration}], no_overlap: [{name, intervals}] for scheduling; or {"code": ortools code '
-    "defining a solved CpModel `model` and CpSolver `solver`}."
+    'coefficients). Same {"model": ...} format as milp (sets, parameters, expr strings, only_if for reification), '
+    "plus all_different: [{name, vars}], intervals: [{name, start, duration (number or variable), end, present "
+    "(a boolean: optional task)}], no_overlap: [{name, intervals}], cumulative: [{name, intervals, demands, "
+    "capacity}], element: [{name, index, array, target}], table: [{name, vars, tuples}], boolean: [{name, op "
+    '(or|and|xor|at_most_one|exactly_one), literals: ["b", "~c"]}], general: [{name, fn (abs|min|max|mult|div|mod), '
+    'result, args}]; or {"code": ortools code defining a CpModel `model` and a solved CpSolver `solver`}.'
 )
 
 SCHEMA: dict[str, Any] = {

@@ -12,6 +12,8 @@ constraints conflict.
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 import time
 from dataclasses import replace
 from typing import Any
@@ -21,6 +23,7 @@ from ._optmodel import ModelError, OptModel, Var, affine_bounds, parse_model
 from ._optresult import (
     code_mode,
     declarative_result,
+    render_result,
     solution_verifier,
     solve_in_worker,
     unchecked_summary,
@@ -28,10 +31,14 @@ from ._optresult import (
 )
 
 PROMPT_HINT = (
-    'milp: solves a mixed-integer linear program with SCIP. Pass {"model": {variables: [{name, type '
-    "(continuous|integer|binary), lb, ub}], constraints: [{name, coeffs: {var: number}, sense (<=|>=|=), rhs}], "
-    'objective: {sense (minimize|maximize), coeffs}}} or {"code": pyscipopt code that builds and optimizes '
-    "a Model named `model`}. Name every constraint: an infeasible model reports the conflicting names."
+    'milp: solves a mixed-integer linear program with SCIP. Pass {"model": {sets: {"I": ["a", "b"], "T": 24}, '
+    'parameters: {"cost": {"a": 3, "b": 5}}, variables: [{name, type (continuous|integer|binary|semicontinuous), '
+    'lb, ub, index: ["I"]}], constraints: [{name, for: "i in I", expr: "sum(x[i,t] for t in T) <= cap[i]"} or '
+    '{name, coeffs: {var: number}, sense (<=|>=|=), rhs}; only_if: ["z"] makes it an indicator], objective: '
+    '{sense (minimize|maximize), expr: "sum(cost[i]*x[i,t] for i in I for t in T)"}}}; expressions may use '
+    '+ - * /, **2, abs/min/max and ranges lo <= e <= hi; also sos and pwl lists. Or {"lp": LP text}, '
+    '{"mps": MPS text}, or {"code": pyscipopt code that builds and optimizes a Model named `model`}. Name every '
+    "constraint: an infeasible model reports the conflicting names."
 )
 
 _STATUS = {
@@ -51,6 +58,8 @@ MODEL_SCHEMA: dict[str, Any] = {
     "properties": {
         "model": {"type": "object", "description": "The declarative model: variables, constraints, objective."},
         "code": {"type": "string", "description": "pyscipopt code that builds and optimizes a Model named `model`."},
+        "lp": {"type": "string", "description": "The model as CPLEX LP format text."},
+        "mps": {"type": "string", "description": "The model as MPS format text."},
         "time_limit": {
             "type": "number",
             "exclusiveMinimum": 0,
@@ -64,9 +73,10 @@ MODEL_SCHEMA: dict[str, Any] = {
             "description": "In code mode, the name of the pyscipopt Model variable.",
         },
     },
-    "oneOf": [{"required": ["model"]}, {"required": ["code"]}],
+    "oneOf": [{"required": ["model"]}, {"required": ["code"]}, {"required": ["lp"]}, {"required": ["mps"]}],
     "additionalProperties": False,
 }
+MAX_TEXT_CHARS = 50_000_000  # LP/MPS text: a 100k-nonzero model is a few MB
 
 
 AUX = "_sg_"  # prefix of the variables solvegraph adds when building (linearisations); not reported
@@ -372,8 +382,13 @@ def milp(
     time_limit: float = 60.0,
     threads: int = 1,
     model_variable: str = "model",
+    lp: str | None = None,
+    mps: str | None = None,
 ) -> ToolResult:
     """Build and solve a mixed-integer linear program with SCIP; returns status, objective, values, gap and time."""
+    if lp is not None or mps is not None:
+        return _text_mode("lp" if lp is not None else "mps", lp if lp is not None else mps or "", session,
+                          time_limit, threads)  # fmt: skip
     if code is not None:
         return code_mode(
             session,
@@ -392,6 +407,54 @@ def milp(
     if isinstance(result, ToolResult):
         return result
     return declarative_result(result, parsed, model)
+
+
+def _text_mode(fmt: str, text: str, session: ToolSession, time_limit: float, threads: int) -> ToolResult:
+    """LP or MPS text: SCIP reads it in the sandboxed worker, and the model it read is handed back for the re-check."""
+    if len(text) > MAX_TEXT_CHARS:
+        return ToolResult.failure(f"invalid model: the {fmt.upper()} text is over {MAX_TEXT_CHARS:,} characters")
+    if not text.strip():
+        return ToolResult.failure(f"invalid model: the {fmt.upper()} text is empty")
+    result = solve_in_worker(session, "milp", text, time_limit, threads, "solve_text", fmt)
+    if isinstance(result, ToolResult):
+        return result
+    parsed = None
+    if "model" in result:
+        try:
+            parsed = parse_model(result["model"], kind="milp")
+        except ModelError as exc:
+            result["model_error"] = str(exc)
+    return render_result(result, parsed)
+
+
+def solve_text(text: str, fmt: str, time_limit: float, threads: int) -> dict[str, Any]:
+    """In the sandboxed worker: read LP/MPS text with SCIP's own reader, solve, and read the model back."""
+    from pyscipopt import Model
+
+    if fmt not in ("lp", "mps"):
+        raise ValueError(f"unknown format {fmt!r}")
+    fd, path = tempfile.mkstemp(suffix=f".{fmt}", dir=".")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    scip = Model("solvegraph")
+    scip.hideOutput()
+    try:
+        scip.readProblem(path)
+    except Exception:
+        raise ValueError(f"SCIP could not read the {fmt.upper()} text: check its syntax") from None
+    finally:
+        os.unlink(path)
+    deadline = time.monotonic() + time_limit
+    out = solve_scip(scip, time_limit, threads)
+    try:
+        out["model"] = model_from_scip(scip)
+        if "unchecked" in out["model"]:
+            out["unchecked"] = out["model"].pop("unchecked")
+        if out["status"] == "infeasible" and "unchecked" not in out:  # the same irreducible conflict as JSON
+            out.update(irreducible_conflict(parse_model(out["model"], kind="milp"), out.get("iis") or [], deadline))
+    except ModelError as exc:
+        out["model_error"] = str(exc)
+    return out
 
 
 def solve_declarative(raw_model: dict[str, Any], time_limit: float, threads: int) -> dict[str, Any]:
