@@ -410,14 +410,12 @@ def cp(
     """Build and solve a constraint program with OR-Tools CP-SAT; returns status, objective and values."""
     if code is not None:
         return code_mode(session, code, _READ_BACK, "model", "CpModel", kind="cp", time_limit=time_limit)
-    try:
-        parsed = parse_model(model, kind="cp")
-    except ModelError as exc:
-        return ToolResult.failure(f"invalid model: {exc}")
+    if not isinstance(model, dict):
+        return ToolResult.failure("invalid model: (root): the model must be a JSON object")
     result = solve_in_worker(session, "cp", model, time_limit, threads)  # type: ignore[arg-type]
     if isinstance(result, ToolResult):
         return result
-    return declarative_result(result, parsed, model)
+    return declarative_result(result, model)
 
 
 def solve_declarative(raw_model: dict[str, Any], time_limit: float, threads: int) -> dict[str, Any]:

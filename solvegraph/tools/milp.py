@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..plugins import ToolResult, ToolSession, Verifier, hookimpl, tool
-from ._optmodel import ModelError, OptModel, Var, affine_bounds, parse_model
+from ._optmodel import ModelError, OptModel, Var, affine_bounds, likely_missing_bounds, parse_model
 from ._optresult import (
     code_mode,
     declarative_result,
@@ -399,14 +399,12 @@ def milp(
             kind="milp",
             time_limit=time_limit,
         )
-    try:
-        parsed = parse_model(model, kind="milp")
-    except ModelError as exc:
-        return ToolResult.failure(f"invalid model: {exc}")
+    if not isinstance(model, dict):
+        return ToolResult.failure("invalid model: (root): the model must be a JSON object")
     result = solve_in_worker(session, "milp", model, time_limit, threads)  # type: ignore[arg-type]
     if isinstance(result, ToolResult):
         return result
-    return declarative_result(result, parsed, model)
+    return declarative_result(result, model)
 
 
 def _text_mode(fmt: str, text: str, session: ToolSession, time_limit: float, threads: int) -> ToolResult:
@@ -482,6 +480,8 @@ def solve_declarative(raw_model: dict[str, Any], time_limit: float, threads: int
                        "feasible point exists, so it is unbounded")  # fmt: skip
     if out["status"] == "infeasible":
         out.update(irreducible_conflict(parsed, out.get("iis") or [], deadline))
+    if out["status"] == "unbounded":
+        out["missing_bounds"] = likely_missing_bounds(parsed)
     return out
 
 
