@@ -13,7 +13,8 @@ from typing import Any
 from ..plugins import ToolResult, ToolSession, Verifier
 from ..sandbox import Limits, resolve_sandbox
 from ..sandbox._worker import SandboxWorker
-from ._optmodel import ModelError, OptModel, check_solution, objective_value, parse_model
+from ._optcheck import check_solution, objective_value
+from ._optmodel import ModelError, OptModel, parse_model
 
 SOLVED = ("optimal", "feasible", "time_limit")
 MAX_VALUES_SHOWN = 60
@@ -44,7 +45,17 @@ def unique_name(name: str, seen: dict[str, int]) -> str:
     return name if seen[name] == 1 else f"{name}#{seen[name]}"
 
 
-def render_result(result: dict[str, Any], model: OptModel | None = None) -> ToolResult:
+def note_model_error(result: dict[str, Any], kind: str) -> None:
+    """A model read back from the solver (code mode, LP/MPS) that the declarative model cannot hold is
+    marked, so the verdict says the solution was not re-checked instead of rejecting it."""
+    if "model" in result:
+        try:
+            parse_model(result["model"], kind=kind)
+        except ModelError as exc:
+            result["model_error"] = str(exc)
+
+
+def render_result(result: dict[str, Any]) -> ToolResult:
     """Text for the model (ending in the answer line) plus the structured data for checks."""
     status = result["status"]
     lines = [f"status: {status}"]
@@ -162,13 +173,8 @@ def code_mode(
         return ToolResult.failure(f"could not read the model back: {back.stdout[-300:]!r}")
     if "error" in result:
         return ToolResult.failure(f"code mode: {result['error']}", output=cell.text())
-    parsed = None
-    if "model" in result:
-        try:
-            parsed = parse_model(result["model"], kind=kind)
-        except ModelError as exc:
-            result["model_error"] = str(exc)
-    rendered = render_result(result, parsed)
+    note_model_error(result, kind)
+    rendered = render_result(result)
     if cell.stdout.strip():
         rendered.output = cell.stdout.rstrip() + "\n" + rendered.output
     return rendered

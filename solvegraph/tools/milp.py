@@ -23,6 +23,7 @@ from ._optmodel import ModelError, OptModel, Var, affine_bounds, likely_missing_
 from ._optresult import (
     code_mode,
     declarative_result,
+    note_model_error,
     render_result,
     solution_verifier,
     solve_in_worker,
@@ -416,13 +417,8 @@ def _text_mode(fmt: str, text: str, session: ToolSession, time_limit: float, thr
     result = solve_in_worker(session, "milp", text, time_limit, threads, "solve_text", fmt)
     if isinstance(result, ToolResult):
         return result
-    parsed = None
-    if "model" in result:
-        try:
-            parsed = parse_model(result["model"], kind="milp")
-        except ModelError as exc:
-            result["model_error"] = str(exc)
-    return render_result(result, parsed)
+    note_model_error(result, "milp")
+    return render_result(result)
 
 
 def solve_text(text: str, fmt: str, time_limit: float, threads: int) -> dict[str, Any]:

@@ -8,7 +8,8 @@ import pytest
 
 from solvegraph.plugins import ToolSession
 from solvegraph.testing import assert_conformant
-from solvegraph.tools._optmodel import check_solution, parse_model
+from solvegraph.tools._optcheck import check_solution
+from solvegraph.tools._optmodel import parse_model
 from solvegraph.tools._optresult import review
 from solvegraph.tools.milp import milp
 

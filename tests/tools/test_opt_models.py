@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from solvegraph.tools._optmodel import check_solution, parse_model
+from solvegraph.tools._optcheck import check_solution
+from solvegraph.tools._optmodel import parse_model
 from solvegraph.tools._optresult import review
 from solvegraph.tools.cp import cp
 from solvegraph.tools.milp import milp
