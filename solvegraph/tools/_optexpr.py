@@ -284,7 +284,7 @@ class Expander:
             raise ModelError(path, "must be a comparison: expression <=, >= or == expression")
         if any(type(op) in (ast.Lt, ast.Gt) for op in tree.ops):
             raise ModelError(path, "strict < and > have no meaning for a solver: use <= or >=")
-        sides = [self._as_poly(self._eval(n, env, path), path) for n in (tree.left, *tree.comparators)]
+        sides = [self._as_poly(self._guarded(n, env, path), path) for n in (tree.left, *tree.comparators)]
         if len(tree.ops) == 1:
             diff = sides[0].plus(sides[1].scaled(-1.0))
             return {**self._row(diff, path), "sense": _COMPARE[type(tree.ops[0])], "rhs": -diff.const}
@@ -312,9 +312,18 @@ class Expander:
             return ast.parse(text.strip(), mode="eval").body
         except SyntaxError as exc:
             raise ModelError(path, f"cannot parse {text.strip()[:80]!r}: {exc.msg}") from None
+        except (RecursionError, MemoryError, ValueError):  # deep nesting; a NUL byte
+            raise ModelError(path, "cannot parse: nested too deeply or not text; use sum(...)") from None
 
     def evaluate(self, text: Any, path: str, env: dict[str, Any]) -> Value:
-        return self._eval(self._parse(text, path), env, path)
+        return self._guarded(self._parse(text, path), env, path)
+
+    def _guarded(self, node: ast.AST, env: dict[str, Any], path: str) -> Value:
+        """Evaluate, turning Python's recursion limit (a chain of thousands of '+') into a ModelError."""
+        try:
+            return self._eval(node, env, path)
+        except RecursionError:
+            raise ModelError(path, "is nested too deeply; use sum(...) over a set") from None
 
     def _step(self, n: int = 1) -> None:
         self.steps += n

@@ -257,6 +257,8 @@ def test_milp_tampered_solutions_of_each_feature_are_rejected() -> None:
         ("[x for x in S] <= 2", "is not allowed in a model expression"),
         ("2 <= 3", "has no variables left"),
         ("x[0] <= 1", "cannot be indexed"),
+        ("+".join(["x"] * 4500) + " <= 1", "nested too deeply"),
+        ("x\x00 <= 1", "cannot parse"),
     ],
 )
 def test_hostile_or_wrong_expressions_get_one_line_naming_the_field(expr: str, message: str) -> None:
