@@ -406,21 +406,19 @@ class Expander:
         if isinstance(node.op, ast.Sub):
             return lp.plus(rp.scaled(-1.0))
         if isinstance(node.op, ast.Mult):
-            product = lp.times(rp)
-            if product is None:
-                raise ModelError(path, f"{ast.unparse(node)[:60]!r} has a term of degree above 2")
-            return product
+            return self._product(lp, rp, node, path)
         if isinstance(node.op, ast.Div) and not isinstance(right, Poly):
             divisor = self.number(right, path)
             if divisor == 0:
                 raise ModelError(path, f"{ast.unparse(node)[:60]!r} divides by zero")
             return lp.scaled(1.0 / divisor)
         if isinstance(node.op, ast.Pow) and not isinstance(right, Poly) and self.number(right, path) in (1, 2):
-            return lp if self.number(right, path) == 1 else self._binop_product(lp, path, node)
+            return lp if self.number(right, path) == 1 else self._product(lp, lp, node, path)
         raise ModelError(path, f"{ast.unparse(node)[:60]!r}: only +, -, * and / by a constant, and **2, are allowed")
 
-    def _binop_product(self, p: Poly, path: str, node: ast.AST) -> Poly:
-        product = p.times(p)
+    def _product(self, a: Poly, b: Poly, node: ast.AST, path: str) -> Poly:
+        """``a * b`` (and ``a ** 2``), refused when a term would be of degree above 2."""
+        product = a.times(b)
         if product is None:
             raise ModelError(path, f"{ast.unparse(node)[:60]!r} has a term of degree above 2")
         return product

@@ -80,7 +80,7 @@ MODEL_SCHEMA: dict[str, Any] = {
 MAX_TEXT_CHARS = 50_000_000  # LP/MPS text: a 100k-nonzero model is a few MB
 
 
-AUX = "_sg_"  # prefix of the variables solvegraph adds when building (linearisations); not reported
+AUX = "_sg_"  # prefix of the variables solvegraph adds when building (linearisations); never reported
 
 
 def build_scip(model: OptModel) -> tuple[Any, dict[str, Any]]:
@@ -109,14 +109,16 @@ def build_scip(model: OptModel) -> tuple[Any, dict[str, Any]]:
     def linear(coeffs: dict[str, float], constant: float = 0.0) -> Any:
         return Expr({}) + constant + sum((c * xs[n] for n, c in coeffs.items()), Expr())
 
+    def quadratic(coeffs: dict[str, float], terms: list[tuple[str, str, float]]) -> Any:
+        return linear(coeffs) + sum((k * xs[a] * xs[b] for a, b, k in terms), Expr())
+
     for c in model.constraints:
         lo = c.lo if c.sense == "range" else c.rhs if c.sense in (">=", "=") else None
         hi = c.rhs if c.sense in ("<=", "=", "range") else None
         if c.only_if:
             _indicator(scip, c, linear(c.coeffs), lo, hi, xs)
         elif c.quadratic:
-            row = linear(c.coeffs) + sum((k * xs[a] * xs[b] for a, b, k in c.quadratic), Expr())
-            scip.addCons(ExprCons(row, lhs=lo, rhs=hi), name=c.name)
+            scip.addCons(ExprCons(quadratic(c.coeffs, c.quadratic), lhs=lo, rhs=hi), name=c.name)
         else:
             # An empty row filled with addConsCoeff: ~2x faster than building Expr objects per term.
             cons = scip.addCons(ExprCons(Expr(), lhs=lo, rhs=hi), name=c.name)
@@ -144,7 +146,7 @@ def build_scip(model: OptModel) -> tuple[Any, dict[str, Any]]:
         scip.setMaximize() if model.sense == "maximize" else scip.setMinimize()
         if epigraph:  # SCIP objectives are linear: optimise t with t >= f(x) (t <= f(x) when maximising)
             t = scip.addVar(name=f"{AUX}objective", lb=None, ub=None, obj=1.0)
-            f = linear(model.objective) + sum((k * xs[a] * xs[b] for a, b, k in model.quadratic), Expr())
+            f = quadratic(model.objective, model.quadratic)
             scip.addCons(t - f >= 0 if model.sense == "minimize" else t - f <= 0, name=f"{AUX}objective")
         if model.constant:
             scip.addObjoffset(model.constant)
@@ -193,7 +195,7 @@ def _solution(scip: Any, status: str) -> dict[str, Any]:
     sol = scip.getBestSol()
     bounded = status != "unbounded"
     return {
-        "values": {v.name: scip.getSolVal(sol, v) for v in scip.getVars() if not v.name.startswith(AUX)},
+        "values": {v.name: scip.getSolVal(sol, v) for v in scip.getVars()},
         "objective": scip.getSolObjVal(sol) if bounded else None,
         "dual_bound": scip.getDualbound() if bounded else None,  # the evidence behind "optimal"
         "gap": scip.getGap(),
@@ -283,6 +285,8 @@ def _read_constraint(scip: Any, c: Any, name: str, names: set[str]) -> dict[str,
     if handler in ("and", "or"):  # over binaries these are exactly linear
         vars_ = [v.name for v in scip.getConsVars(c)]
         *operands, result = vars_
+        if result in operands:
+            return handler
         n = len(operands)
         if handler == "and":  # r <= each, r >= sum - (n - 1)
             rows = [_rows(f"{name}[{v}]", {result: 1.0, v: -1.0}, -1e20, 0.0)[0] for v in operands]
@@ -291,8 +295,6 @@ def _read_constraint(scip: Any, c: Any, name: str, names: set[str]) -> dict[str,
         else:  # r >= each, r <= sum
             rows = [_rows(f"{name}[{v}]", {result: 1.0, v: -1.0}, 0.0, 1e20)[0] for v in operands]
             rows += _rows(f"{name}[any]", {**{v: 1.0 for v in operands}, result: -1.0}, 0.0, 1e20)
-        if result in operands:
-            return handler
         return {"constraints": rows}
     return str(handler)
 
@@ -341,6 +343,18 @@ def model_from_scip(scip: Any) -> dict[str, Any]:
     return data
 
 
+def _attach_model(out: dict[str, Any], scip: Any) -> None:
+    """The model SCIP holds, read back for the re-check (code mode, LP/MPS), with what it cannot check
+    moved to ``unchecked``; a model the declarative format cannot hold sets ``model_error`` instead."""
+    try:
+        out["model"] = model_from_scip(scip)
+    except ModelError as exc:
+        out["model_error"] = str(exc)
+        return
+    if "unchecked" in out["model"]:
+        out["unchecked"] = out["model"].pop("unchecked")
+
+
 # The kernel-side reader for code mode: it runs after the user's code, in the same kernel.
 _READ_BACK = """
 import json as _sg_json
@@ -365,12 +379,7 @@ def read_back(scip: Any) -> dict[str, Any]:
         "gap": None,
         "solve_time": scip.getSolvingTime(),
     }
-    try:
-        out["model"] = model_from_scip(scip)
-        if "unchecked" in out["model"]:
-            out["unchecked"] = out["model"].pop("unchecked")
-    except ModelError as exc:
-        out["model_error"] = str(exc)
+    _attach_model(out, scip)
     out.update(_solution(scip, status))
     return out
 
@@ -440,14 +449,14 @@ def solve_text(text: str, fmt: str, time_limit: float, threads: int) -> dict[str
         os.unlink(path)
     deadline = time.monotonic() + time_limit
     out = solve_scip(scip, time_limit, threads)
-    try:
-        out["model"] = model_from_scip(scip)
-        if "unchecked" in out["model"]:
-            out["unchecked"] = out["model"].pop("unchecked")
-        if out["status"] == "infeasible" and "unchecked" not in out:  # the same irreducible conflict as JSON
-            out.update(irreducible_conflict(parse_model(out["model"], kind="milp"), out.get("iis") or [], deadline))
-    except ModelError as exc:
-        out["model_error"] = str(exc)
+    _attach_model(out, scip)
+    if out["status"] == "infeasible" and "model" in out and "unchecked" not in out:  # as for a JSON model
+        try:
+            parsed = parse_model(out["model"], kind="milp")
+        except ModelError as exc:
+            out["model_error"] = str(exc)
+        else:
+            out.update(irreducible_conflict(parsed, out.get("iis") or [], deadline))
     return out
 
 
