@@ -12,69 +12,24 @@ plain declarative model of :mod:`._optmodel` (one scalar variable per index, one
                      {"name": "spend", "expr": "sum(cost[i][j]*x[i,j] for i in I for j in J) <= budget"}],
      "objective": {"sense": "minimize", "expr": "sum(cost[i,j]*x[i,j] for i in I for j in J)"}}
 
-Expressions are parsed with :mod:`ast` and evaluated by a small interpreter over a whitelist
-of node types (numbers, names, indexing, + - * / **2, comparisons, ``sum`` over generators,
-``abs``/``min``/``max``): never ``eval``, no attribute access, no calls but those four and
-``range``, and a step budget so a hostile nesting of generators cannot hang the host.
+Expressions are compiled once per text by :mod:`._optcompile` (a whitelist of node types,
+never ``eval``, and a step budget so a hostile nesting of generators cannot hang the host);
+this module reads the model's shape: sets, parameters, indexed variables, ``for``/``where``
+rows and the objective.
 """
 
 from __future__ import annotations
 
 import ast
-import difflib
 import itertools
 import math
-import operator
 from typing import Any
 
-from ._opterror import MAX_MAGNITUDE, ModelError
+from ._optcompile import MAX_SET_SIZE, Compiler, Poly, var_name
+from ._opterror import ModelError
 
-MAX_EXPR_CHARS = 20_000
-MAX_SET_SIZE = 1_000_000
-MAX_STEPS = 5_000_000  # interpreter steps for a whole model: bounded host work for any input
 _INDEXED_ROOT = ("sets", "parameters")
 _COMPARE = {ast.LtE: "<=", ast.GtE: ">=", ast.Eq: "=", ast.Lt: "<", ast.Gt: ">"}
-_INDEX_OPS = {
-    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-    ast.Gt: operator.gt, ast.GtE: operator.ge, ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
-}  # fmt: skip
-
-
-class Poly:
-    """A polynomial of degree at most 2 in the model's variables: linear, quadratic and constant parts."""
-
-    __slots__ = ("const", "lin", "quad")
-
-    def __init__(self, lin: dict[str, float] | None = None, quad: dict[tuple[str, str], float] | None = None,
-                 const: float = 0.0) -> None:  # fmt: skip
-        self.lin = lin or {}
-        self.quad = quad or {}
-        self.const = const
-
-    def scaled(self, k: float) -> Poly:
-        return Poly({n: k * c for n, c in self.lin.items()}, {p: k * c for p, c in self.quad.items()}, k * self.const)
-
-    def plus(self, other: Poly) -> Poly:
-        lin, quad = dict(self.lin), dict(self.quad)
-        for n, c in other.lin.items():
-            lin[n] = lin.get(n, 0.0) + c
-        for p, c in other.quad.items():
-            quad[p] = quad.get(p, 0.0) + c
-        return Poly(lin, quad, self.const + other.const)
-
-    def times(self, other: Poly) -> Poly | None:
-        """The product, or None when it would be of degree above 2."""
-        if (self.quad and (other.lin or other.quad)) or (other.quad and self.lin):
-            return None
-        out = self.scaled(other.const).plus(other.scaled(self.const)).plus(Poly(const=-self.const * other.const))
-        for a, ca in self.lin.items():
-            for b, cb in other.lin.items():
-                key = (a, b) if a <= b else (b, a)
-                out.quad[key] = out.quad.get(key, 0.0) + ca * cb
-        return out
-
-
-Value = Any  # an index value (int or str), a number, a list/dict parameter, or a Poly
 
 
 def is_indexed(data: dict[str, Any]) -> bool:
@@ -87,20 +42,15 @@ def is_indexed(data: dict[str, Any]) -> bool:
     return isinstance(data.get("objective"), dict) and "expr" in data["objective"]
 
 
-class Expander:
+class Expander(Compiler):
     """Expands an indexed, expression-based model into the plain declarative one."""
 
     def __init__(self, data: dict[str, Any]) -> None:
+        super().__init__()
         self.data = data
-        self.steps = 0
-        self.sets: dict[str, list[Any]] = {}
-        self.params: dict[str, Any] = {}
-        self.scalars: set[str] = set()  # scalar variable names
-        self.indexed: dict[str, int] = {}  # indexed variable name -> arity
-        self.names: set[str] = set()  # every expanded variable name
         self.aux: list[dict[str, Any]] = []  # variables introduced for abs/min/max
         self.general: list[dict[str, Any]] = []
-        self.path = ""
+        self._comparisons: dict[tuple[str, str], tuple[list[type], list[Any]]] = {}
 
     # -- the model ---------------------------------------------------------------
     def expand(self) -> dict[str, Any]:
@@ -175,13 +125,19 @@ class Expander:
             self._identifier(name, f"{path}.name")
             sets, letters = self._index(v, path)
             self.indexed[name] = len(sets)
+            template = {k: val for k, val in v.items() if k not in ("index", "for")}
+            computed = any(self._computed(template.get(side)) for side in ("lb", "ub"))
+            self.step(math.prod(len(self.sets[s]) for s in sets))  # before any is made: 10^6 x 10^6 is refused
             for combo in itertools.product(*(self.sets[s] for s in sets)):
-                self._step(1)
-                scalar = {k: val for k, val in v.items() if k not in ("index", "for")}
-                scalar["name"] = var_name(name, combo)
+                scalar = {**template, "name": var_name(name, combo)}
                 self.names.add(scalar["name"])
-                out.append(self._bounds(scalar, dict(zip(letters, combo, strict=True)), path))
+                out.append(self._bounds(scalar, dict(zip(letters, combo, strict=True)), path) if computed else scalar)
         return out
+
+    @staticmethod
+    def _computed(bound: Any) -> bool:
+        """Whether a bound is an expression to evaluate (``"cap[i]"``), not a number or an infinity."""
+        return isinstance(bound, str) and bound.strip().lower() not in ("inf", "+inf", "-inf", "infinity")
 
     def _index(self, v: dict[str, Any], path: str) -> tuple[list[str], list[str]]:
         """The sets an indexed variable ranges over, and the index names its bounds may use.
@@ -199,14 +155,14 @@ class Expander:
             raise ModelError(f"{path}.index", "must name a set, or a list of sets")
         for j, s in enumerate(index):
             if s not in self.sets:
-                raise ModelError(f"{path}.index[{j}]", self._unknown(s, self.sets, "set"))
+                raise ModelError(f"{path}.index[{j}]", self.unknown(s, self.sets, "set"))
         return index, [s.lower() for s in index]
 
     def _bounds(self, v: dict[str, Any], env: dict[str, Any], path: str) -> dict[str, Any]:
         """Bounds written as expressions of parameters (``"ub": "cap[i]"``) become numbers."""
         for side in ("lb", "ub"):
             bound = v.get(side)
-            if isinstance(bound, str) and bound.strip().lower() not in ("inf", "+inf", "-inf", "infinity"):
+            if self._computed(bound):
                 value = self.evaluate(bound, f"{path}.{side}", env)
                 if isinstance(value, Poly):
                     raise ModelError(f"{path}.{side}", "a bound must be a number, not an expression of variables")
@@ -227,7 +183,7 @@ class Expander:
                 if len(words) != 3 or words[1] != "in" or not words[0].isidentifier():
                     raise ModelError(path, f"cannot read {clause.strip()!r}: write 'i in I'")
                 if words[2] not in self.sets:
-                    raise ModelError(path, self._unknown(words[2], self.sets, "set"))
+                    raise ModelError(path, self.unknown(words[2], self.sets, "set"))
                 loops.append((words[0], words[2]))
         return loops
 
@@ -279,21 +235,30 @@ class Expander:
 
     def comparison(self, text: Any, path: str, env: dict[str, Any]) -> dict[str, Any]:
         """``lhs <= rhs``, ``==``, ``>=``, or a range ``lo <= expr <= hi``, as coeffs/sense/rhs (or lb/ub)."""
-        tree = self._parse(text, path)
-        if not isinstance(tree, ast.Compare) or not all(type(op) in _COMPARE for op in tree.ops):
-            raise ModelError(path, "must be a comparison: expression <=, >= or == expression")
-        if any(type(op) in (ast.Lt, ast.Gt) for op in tree.ops):
-            raise ModelError(path, "strict < and > have no meaning for a solver: use <= or >=")
-        sides = [self._as_poly(self._guarded(n, env, path), path) for n in (tree.left, *tree.comparators)]
-        if len(tree.ops) == 1:
+        key = (text, path) if isinstance(text, str) else None
+        compiled = self._comparisons.get(key) if key else None
+        if compiled is None:
+            tree = self.parse(text, path)
+            if not isinstance(tree, ast.Compare) or not all(type(op) in _COMPARE for op in tree.ops):
+                raise ModelError(path, "must be a comparison: expression <=, >= or == expression")
+            if any(type(op) in (ast.Lt, ast.Gt) for op in tree.ops):
+                raise ModelError(path, "strict < and > have no meaning for a solver: use <= or >=")
+            if len(tree.ops) == 2 and {type(op) for op in tree.ops} not in ({ast.LtE}, {ast.GtE}):
+                raise ModelError(path, "a range must read lo <= expression <= hi")
+            if len(tree.ops) > 2:
+                raise ModelError(path, "a range must read lo <= expression <= hi")
+            compiled = ([type(op) for op in tree.ops], [self.compile(n, path) for n in (tree.left, *tree.comparators)])
+            if key:
+                self._comparisons[key] = compiled
+        ops, side_fns = compiled
+        sides = [self.as_poly(self.run(fn, env, path), path) for fn in side_fns]
+        if len(ops) == 1:
             diff = sides[0].plus(sides[1].scaled(-1.0))
-            return {**self._row(diff, path), "sense": _COMPARE[type(tree.ops[0])], "rhs": -diff.const}
-        if len(tree.ops) == 2 and {type(op) for op in tree.ops} in ({ast.LtE}, {ast.GtE}):
-            lo, mid, hi = sides if type(tree.ops[0]) is ast.LtE else sides[::-1]
-            if lo.lin or lo.quad or hi.lin or hi.quad:
-                raise ModelError(path, "in a range lo <= expression <= hi, lo and hi must be constants")
-            return {**self._row(mid, path), "lb": lo.const - mid.const, "ub": hi.const - mid.const}
-        raise ModelError(path, "a range must read lo <= expression <= hi")
+            return {**self._row(diff, path), "sense": _COMPARE[ops[0]], "rhs": -diff.const}
+        lo, mid, hi = sides if ops[0] is ast.LtE else sides[::-1]
+        if lo.lin or lo.quad or hi.lin or hi.quad:
+            raise ModelError(path, "in a range lo <= expression <= hi, lo and hi must be constants")
+        return {**self._row(mid, path), "lb": lo.const - mid.const, "ub": hi.const - mid.const}
 
     def _row(self, poly: Poly, path: str) -> dict[str, Any]:
         coeffs = {n: c for n, c in poly.lin.items() if c}
@@ -302,253 +267,7 @@ class Expander:
             raise ModelError(path, "has no variables left once simplified; it is a constant comparison")
         return {"coeffs": coeffs, **({"quadratic": quad} if quad else {})}
 
-    # -- the interpreter -----------------------------------------------------------
-    def _parse(self, text: Any, path: str) -> ast.expr:
-        if not isinstance(text, str) or not text.strip():
-            raise ModelError(path, "must be an expression string")
-        if len(text) > MAX_EXPR_CHARS:
-            raise ModelError(path, f"is longer than {MAX_EXPR_CHARS} characters; use sets and sum(...)")
-        try:
-            return ast.parse(text.strip(), mode="eval").body
-        except SyntaxError as exc:
-            raise ModelError(path, f"cannot parse {text.strip()[:80]!r}: {exc.msg}") from None
-        except (RecursionError, MemoryError, ValueError):  # deep nesting; a NUL byte
-            raise ModelError(path, "cannot parse: nested too deeply or not text; use sum(...)") from None
-
-    def evaluate(self, text: Any, path: str, env: dict[str, Any]) -> Value:
-        return self._guarded(self._parse(text, path), env, path)
-
-    def _guarded(self, node: ast.AST, env: dict[str, Any], path: str) -> Value:
-        """Evaluate, turning Python's recursion limit (a chain of thousands of '+') into a ModelError."""
-        try:
-            return self._eval(node, env, path)
-        except RecursionError:
-            raise ModelError(path, "is nested too deeply; use sum(...) over a set") from None
-
-    def _step(self, n: int = 1) -> None:
-        self.steps += n
-        if self.steps > MAX_STEPS:
-            raise ModelError(self.path or "(model)", f"the model expands to more than {MAX_STEPS:,} terms")
-
-    def _eval(self, node: ast.AST, env: dict[str, Any], path: str) -> Value:
-        self._step()
-        self.path = path
-        if isinstance(node, ast.Constant):
-            if isinstance(node.value, bool) or not isinstance(node.value, int | float | str):
-                raise ModelError(path, f"unsupported constant {node.value!r}")
-            return node.value
-        if isinstance(node, ast.Name):
-            return self._name(node.id, env, path)
-        if isinstance(node, ast.Subscript):
-            return self._subscript(node, env, path)
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-            value = self._eval(node.operand, env, path)
-            if isinstance(node.op, ast.UAdd):
-                return value
-            return value.scaled(-1.0) if isinstance(value, Poly) else -self.number(value, path)
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            return not self._condition(node.operand, env, path)
-        if isinstance(node, ast.BinOp):
-            return self._binop(node, env, path)
-        if isinstance(node, ast.Call):
-            return self._call(node, env, path)
-        if isinstance(node, ast.Compare | ast.BoolOp):
-            return self._condition(node, env, path)
-        raise ModelError(path, f"'{ast.unparse(node)[:60]}' is not allowed in a model expression")
-
-    def _name(self, name: str, env: dict[str, Any], path: str) -> Value:
-        if name in env:
-            return env[name]
-        if name in self.params:
-            return self.params[name]
-        if name in self.scalars:
-            return Poly({name: 1.0})
-        if name in self.indexed:
-            raise ModelError(path, f"'{name}' is indexed: write {name}[...]")
-        if name in self.sets:
-            return self.sets[name]
-        known = {*env, *self.params, *self.scalars, *self.indexed, *self.sets}
-        raise ModelError(path, self._unknown(name, known, "name"))
-
-    def _subscript(self, node: ast.Subscript, env: dict[str, Any], path: str) -> Value:
-        parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-        keys = [self._eval(p, env, path) for p in parts]
-        for k in keys:
-            if isinstance(k, Poly) or not isinstance(k, int | str | float) or isinstance(k, bool):
-                raise ModelError(path, f"an index must be a set member or number, got {ast.unparse(node.slice)!r}")
-        keys = [int(k) if isinstance(k, float) and k == int(k) else k for k in keys]
-        if isinstance(node.value, ast.Name) and node.value.id in self.indexed and node.value.id not in env:
-            name = node.value.id
-            if len(keys) != self.indexed[name]:
-                raise ModelError(path, f"'{name}' takes {self.indexed[name]} indices, got {len(keys)}")
-            scalar = var_name(name, keys)
-            if scalar not in self.names:
-                raise ModelError(path, f"{scalar} is not a variable: an index is outside its set")
-            return Poly({scalar: 1.0})
-        return lookup(self._eval(node.value, env, path), keys, ast.unparse(node), path)
-
-    def _binop(self, node: ast.BinOp, env: dict[str, Any], path: str) -> Value:
-        left, right = self._eval(node.left, env, path), self._eval(node.right, env, path)
-        if not isinstance(left, Poly) and not isinstance(right, Poly):
-            if isinstance(left, str) or isinstance(right, str):
-                raise ModelError(path, f"cannot compute {ast.unparse(node)[:60]!r} on names")
-            a, b = self.number(left, path), self.number(right, path)
-            try:
-                result = {ast.Add: a + b, ast.Sub: a - b, ast.Mult: a * b}.get(type(node.op))
-                if result is None:
-                    result = self._numeric(node.op, a, b, path)
-            except (ZeroDivisionError, OverflowError) as exc:
-                raise ModelError(path, f"{ast.unparse(node)[:60]!r}: {exc}") from None
-            return result
-        lp, rp = self._as_poly(left, path), self._as_poly(right, path)
-        if isinstance(node.op, ast.Add):
-            return lp.plus(rp)
-        if isinstance(node.op, ast.Sub):
-            return lp.plus(rp.scaled(-1.0))
-        if isinstance(node.op, ast.Mult):
-            return self._product(lp, rp, node, path)
-        if isinstance(node.op, ast.Div) and not isinstance(right, Poly):
-            divisor = self.number(right, path)
-            if divisor == 0:
-                raise ModelError(path, f"{ast.unparse(node)[:60]!r} divides by zero")
-            return lp.scaled(1.0 / divisor)
-        if isinstance(node.op, ast.Pow) and not isinstance(right, Poly) and self.number(right, path) in (1, 2):
-            return lp if self.number(right, path) == 1 else self._product(lp, lp, node, path)
-        raise ModelError(path, f"{ast.unparse(node)[:60]!r}: only +, -, * and / by a constant, and **2, are allowed")
-
-    def _product(self, a: Poly, b: Poly, node: ast.AST, path: str) -> Poly:
-        """``a * b`` (and ``a ** 2``), refused when a term would be of degree above 2."""
-        product = a.times(b)
-        if product is None:
-            raise ModelError(path, f"{ast.unparse(node)[:60]!r} has a term of degree above 2")
-        return product
-
-    def _numeric(self, op: ast.operator, a: float, b: float, path: str) -> float:
-        if isinstance(op, ast.Div):
-            return a / b
-        if isinstance(op, ast.Pow):
-            if abs(b) > 64:
-                raise ModelError(path, "exponent out of range")
-            return float(a**b)
-        if isinstance(op, ast.Mod):
-            return a % b
-        if isinstance(op, ast.FloorDiv):
-            return a // b
-        raise ModelError(path, "unsupported operator")
-
-    def _call(self, node: ast.Call, env: dict[str, Any], path: str) -> Value:
-        fn = node.func.id if isinstance(node.func, ast.Name) else None
-        if fn not in ("sum", "abs", "min", "max", "range") or node.keywords:
-            raise ModelError(path, f"'{ast.unparse(node.func)[:40]}(...)': only sum, abs, min, max and range")
-        if fn == "range":
-            bounds = [int(self.number(self._eval(a, env, path), path)) for a in node.args]
-            if not 1 <= len(bounds) <= 2:
-                raise ModelError(path, "range takes one or two numbers")
-            members = range(*bounds)
-            if len(members) > MAX_SET_SIZE:
-                raise ModelError(path, f"range of more than {MAX_SET_SIZE} members")
-            return list(members)
-        items = self._items(node, env, path)
-        if fn == "sum":
-            return self._sum(items, path)
-        if not any(isinstance(x, Poly) for x in items):
-            nums = [self.number(x, path) for x in items]
-            if not nums:
-                raise ModelError(path, f"{fn} of nothing")
-            return abs(nums[0]) if fn == "abs" and len(nums) == 1 else {"abs": abs, "min": min, "max": max}[fn](nums)
-        if fn == "abs" and len(items) != 1:
-            raise ModelError(path, "abs takes one expression")
-        return self._general(fn, [self._as_poly(x, path) for x in items], path)
-
-    def _items(self, node: ast.Call, env: dict[str, Any], path: str) -> list[Value]:
-        if len(node.args) == 1 and isinstance(node.args[0], ast.GeneratorExp | ast.ListComp):
-            gen = node.args[0]
-            return list(self._generate(gen.elt, gen.generators, env, path))
-        if len(node.args) == 1 and not isinstance(node.args[0], ast.Starred):
-            value = self._eval(node.args[0], env, path)
-            if isinstance(value, list):
-                return value
-            if isinstance(value, dict):
-                return list(value.values())
-            return [value]
-        return [self._eval(a, env, path) for a in node.args]
-
-    def _generate(self, elt: ast.expr, gens: list[ast.comprehension], env: dict[str, Any], path: str) -> Any:
-        if not gens:
-            yield self._eval(elt, env, path)
-            return
-        first, rest = gens[0], gens[1:]
-        if first.is_async:
-            raise ModelError(path, "async comprehensions are not allowed")
-        members = self._eval(first.iter, env, path)
-        if isinstance(members, dict):
-            members = list(members)
-        if not isinstance(members, list):
-            raise ModelError(path, f"'{ast.unparse(first.iter)[:40]}' is not a set to iterate over")
-        for member in members:
-            self._step()
-            inner = dict(env)
-            self._bind(first.target, member, inner, path)
-            if all(self._condition(cond, inner, path) for cond in first.ifs):
-                yield from self._generate(elt, rest, inner, path)
-
-    def _bind(self, target: ast.expr, member: Any, env: dict[str, Any], path: str) -> None:
-        if isinstance(target, ast.Name):
-            env[target.id] = member
-            return
-        if isinstance(target, ast.Tuple) and all(isinstance(t, ast.Name) for t in target.elts):
-            values = member if isinstance(member, list | tuple) else str(member).split(",")
-            if len(values) != len(target.elts):
-                raise ModelError(path, f"cannot unpack {member!r} into {ast.unparse(target)}")
-            for t, v in zip(target.elts, values, strict=True):
-                env[t.id] = v  # type: ignore[attr-defined]
-            return
-        raise ModelError(path, f"cannot loop with '{ast.unparse(target)}'")
-
-    def _condition(self, node: ast.AST, env: dict[str, Any], path: str) -> bool:
-        self._step()
-        if isinstance(node, ast.BoolOp):
-            values = (self._condition(v, env, path) for v in node.values)
-            return all(values) if isinstance(node.op, ast.And) else any(values)
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            return not self._condition(node.operand, env, path)
-        if isinstance(node, ast.Compare):
-            left = self._eval(node.left, env, path)
-            for op, right_node in zip(node.ops, node.comparators, strict=True):
-                right = self._eval(right_node, env, path)
-                if isinstance(left, Poly) or isinstance(right, Poly):
-                    raise ModelError(path, "a condition on indices cannot involve variables")
-                if type(op) not in _INDEX_OPS:
-                    raise ModelError(path, "unsupported comparison")
-                try:
-                    if not _INDEX_OPS[type(op)](left, right):
-                        return False
-                except TypeError:
-                    raise ModelError(path, f"cannot compare {left!r} with {right!r}") from None
-                left = right
-            return True
-        raise ModelError(path, f"'{ast.unparse(node)[:60]}' is not a condition")
-
-    def _sum(self, items: list[Value], path: str) -> Value:
-        total: Poly | float = 0.0
-        lin: dict[str, float] = {}
-        for item in items:
-            self._step()
-            if isinstance(item, Poly):
-                if not item.quad and len(item.lin) == 1 and not item.const:  # the common term: fast
-                    (n, c), = item.lin.items()  # fmt: skip
-                    lin[n] = lin.get(n, 0.0) + c
-                    continue
-                total = item.plus(total if isinstance(total, Poly) else Poly(const=total))
-            elif isinstance(total, Poly):
-                total = total.plus(Poly(const=self.number(item, path)))
-            else:
-                total += self.number(item, path)
-        if not lin:
-            return total
-        return Poly(lin).plus(total if isinstance(total, Poly) else Poly(const=total))
-
-    def _general(self, fn: str, args: list[Poly], path: str) -> Poly:
+    def general_term(self, fn: str, args: list[Poly], path: str) -> Poly:
         """abs/min/max of expressions: a new variable, defined by a ``general`` constraint (linearised when built)."""
         for a in args:
             if a.quad:
@@ -566,59 +285,6 @@ class Expander:
         self.scalars.add(result)
         self.names.add(result)
         return Poly({result: 1.0})
-
-    # -- helpers ---------------------------------------------------------------------
-    def number(self, value: Value, path: str) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ModelError(path, f"expected a number, got {describe(value)}")
-        if not math.isfinite(value) or abs(value) > MAX_MAGNITUDE:
-            raise ModelError(path, f"{value!r} is out of range: |value| must be at most {MAX_MAGNITUDE:g}")
-        return value
-
-    def _as_poly(self, value: Value, path: str) -> Poly:
-        return value if isinstance(value, Poly) else Poly(const=self.number(value, path))
-
-    @staticmethod
-    def _unknown(name: str, known: Any, what: str) -> str:
-        close = difflib.get_close_matches(name, sorted(str(k) for k in known), n=1)
-        return f"unknown {what} '{name}'" + (f"; did you mean '{close[0]}'?" if close else "")
-
-
-def var_name(name: str, index: Any) -> str:
-    """The scalar variable for ``x[i, j]``: ``x[i,j]``."""
-    return f"{name}[{','.join(str(k) for k in index)}]"
-
-
-def describe(value: Any) -> str:
-    if isinstance(value, Poly):
-        return "an expression of variables"
-    if isinstance(value, list | dict):
-        return f"a {type(value).__name__} (index it)"
-    return repr(value)
-
-
-def lookup(table: Any, keys: list[Any], text: str, path: str) -> Any:
-    """``p[i, j]`` on nested lists/dicts (``p[i][j]``) or on a flat dict keyed "i,j"."""
-    if isinstance(table, dict) and len(keys) > 1:
-        flat = ",".join(str(k) for k in keys)
-        if flat in table:
-            return table[flat]
-    value = table
-    for k in keys:
-        if isinstance(value, dict):
-            if k in value:
-                value = value[k]
-            elif str(k) in value:
-                value = value[str(k)]
-            else:
-                raise ModelError(path, f"{text}: no entry for {k!r}")
-        elif isinstance(value, list):
-            if not isinstance(k, int) or not -len(value) <= k < len(value):
-                raise ModelError(path, f"{text}: index {k!r} is outside the list of {len(value)}")
-            value = value[k]
-        else:
-            raise ModelError(path, f"{text}: {describe(value)} cannot be indexed")
-    return value
 
 
 def expand(data: dict[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._opterror import MAX_MAGNITUDE, ModelError
+from ._opterror import MAX_MAGNITUDE, ModelError, without_cyclic_gc
 from ._optexpr import expand
 
 VAR_TYPES = {"continuous", "integer", "binary", "boolean", "semicontinuous"}
@@ -320,6 +320,7 @@ def variables_slow(v: Any, i: int, kind: str, variables: dict[str, Var]) -> None
     variables[name] = Var(name, vtype, lb, ub)
 
 
+@without_cyclic_gc
 def parse_model(data: Any, *, kind: str = "milp") -> OptModel:
     """Validate and parse a model; raises :class:`ModelError` naming the JSON path.
 

@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..plugins import ToolResult, ToolSession, Verifier, hookimpl, tool
+from ._opterror import without_cyclic_gc
 from ._optmodel import Affine, ModelError, OptModel, affine_bounds, parse_model
 from ._optresult import (
     code_mode,
@@ -50,6 +51,7 @@ SCHEMA: dict[str, Any] = {
 }
 
 
+@without_cyclic_gc
 def build_cpsat(model: OptModel, with_assumptions: bool = False) -> tuple[Any, dict[str, Any], dict[int, str]]:
     """A CpModel, its variables by name, and (with assumptions) literal index → constraint name."""
     from ortools.sat.python import cp_model

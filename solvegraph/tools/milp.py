@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..plugins import ToolResult, ToolSession, Verifier, hookimpl, tool
+from ._opterror import without_cyclic_gc
 from ._optmodel import ModelError, OptModel, Var, affine_bounds, likely_missing_bounds, parse_model
 from ._optresult import (
     code_mode,
@@ -83,6 +84,7 @@ MAX_TEXT_CHARS = 50_000_000  # LP/MPS text: a 100k-nonzero model is a few MB
 AUX = "_sg_"  # prefix of the variables solvegraph adds when building (linearisations); never reported
 
 
+@without_cyclic_gc
 def build_scip(model: OptModel) -> tuple[Any, dict[str, Any]]:
     """A pyscipopt Model for ``model``, and its variables by name.
 

@@ -259,6 +259,10 @@ def test_milp_tampered_solutions_of_each_feature_are_rejected() -> None:
         ("x[0] <= 1", "cannot be indexed"),
         ("+".join(["x"] * 4500) + " <= 1", "nested too deeply"),
         ("x\x00 <= 1", "cannot parse"),
+        # Building a range is charged even when nothing iterates it (max over 10^6 members, 10^6 times).
+        ("sum(max(range(1000000)) for a in range(1000000)) + x <= 1", "expands to more than 5,000,000 terms"),
+        ("sum(1 for a in S if a.real > 0) + x <= 1", "is not allowed in a model expression"),
+        ("x * S[int] <= 1", "unknown name 'int'"),  # no builtins but the five
     ],
 )
 def test_hostile_or_wrong_expressions_get_one_line_naming_the_field(expr: str, message: str) -> None:
@@ -267,6 +271,48 @@ def test_hostile_or_wrong_expressions_get_one_line_naming_the_field(expr: str, m
     )
     assert not r.ok and r.error.startswith("invalid model: constraints[0].expr: ") and message in r.error, r.error
     assert "\n" not in r.error
+
+
+def test_an_index_that_is_infinity_is_a_model_error_not_a_crash() -> None:
+    """json.loads reads Infinity; int(inf) raised OverflowError, which the worker reported as a crash."""
+    model = {
+        "sets": {"I": 2},
+        "parameters": {"far": float("inf")},
+        "variables": [{"name": "x", "index": "I"}],
+        "constraints": [{"name": "c", "expr": "x[far] <= 1"}],
+    }
+    r = milp.run({"model": model})
+    assert not r.ok
+    assert r.error == "invalid model: constraints[0].expr: an index must be a set member or number, got inf"
+
+
+def test_an_indexed_variable_too_big_to_build_is_refused_before_it_is_built() -> None:
+    """10^6 x 10^6 scalar variables: refused by counting, not after minutes of making names."""
+    model = {"sets": {"I": 1_000_000}, "variables": [{"name": "x", "index": ["I", "I"]}]}
+    r = milp.run({"model": model, "time_limit": 5})
+    assert not r.ok and "expands to more than 5,000,000 terms" in r.error
+
+
+def test_each_expression_is_compiled_once_and_rows_keep_their_values() -> None:
+    """A row written once for 300 instances: every instance gets its own coefficients and right-hand side."""
+    from solvegraph.tools._optexpr import Expander
+
+    n = 300
+    model = {
+        "sets": {"I": n},
+        "parameters": {"w": [i + 1 for i in range(n)]},
+        "variables": [{"name": "x", "index": "I", "ub": "w[i]"}],
+        "constraints": [{"name": "c", "for": "i in I", "where": "i % 2 == 0", "expr": "w[i] * x[i] <= 2 * w[i]"}],
+        "objective": {"sense": "max", "expr": "sum(x[i] for i in I)"},
+    }
+    expander = Expander(model)
+    out = expander.expand()
+    assert len(expander._compiled) == 3  # the bound, the where clause and the objective
+    assert len(expander._comparisons) == 1  # the row, once for its 150 instances
+    rows = {c["name"]: c for c in out["constraints"]}
+    assert len(rows) == n // 2
+    assert rows["c[10]"] == {"name": "c[10]", "coeffs": {"x[10]": 11.0}, "sense": "<=", "rhs": 22.0}
+    assert out["variables"][7] == {"name": "x[7]", "ub": 8}
 
 
 @pytest.mark.parametrize(
