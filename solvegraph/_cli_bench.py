@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from typer.core import TyperGroup
 
 from ._cli_memory import open_store
+from ._console import shown
 from .errors import SolvegraphError
 
 err = Console(stderr=True)
@@ -184,12 +185,12 @@ def bench_run(
         acc = f"{state['correct'] / state['done']:.1%}"
         progress.update(task, advance=1, acc=acc, tokens=state["tokens"])
         if not err.is_terminal and not as_json:
-            err.print(f"{result['sample']}: {result['outcome']}", highlight=False, soft_wrap=True)
+            err.print(f"{result['sample']}: {result['outcome']}", markup=False, highlight=False, soft_wrap=True)
 
     runner = BenchRunner(cfg, settings, store, run_id=run_id, on_result=on_result)
     todo = runner.prepare()
     for line in cfg.skipped[:20]:
-        err.print(f"[yellow]skipped[/] {line}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]skipped[/] {shown(line)}", highlight=False, soft_wrap=True)
     if len(cfg.skipped) > 20:
         err.print(f"[yellow]… and {len(cfg.skipped) - 20} more malformed lines[/]")
     if resume:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
+
+from ._console import shown
+from .errors import SolvegraphError
 
 runs_app = typer.Typer(help="Stored runs and their trajectories.", no_args_is_help=True, rich_markup_mode=None)
 memory_app = typer.Typer(
@@ -33,25 +36,28 @@ def open_store(db: str | None, config: str | None = None) -> Any:
 def runs_list(
     db: Db = None, limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20, as_json: Json = False
 ) -> None:
-    """Recent runs with their trajectory and solved counts."""
+    """Recent runs: status, the start of the (first) problem, trajectory and solved counts."""
     rows = open_store(db).runs(limit)
     if as_json:
         print(json.dumps(rows))
         return
     table = Table(title="solvegraph runs")
-    for col in ("id", "kind", "model", "dataset", "created", "trajectories", "solved"):
-        table.add_column(col)
+    for col in ("id", "kind", "status", "problem", "model", "dataset", "created", "trajectories", "solved"):
+        table.add_column(col, overflow="fold" if col == "problem" else "ellipsis")
     for r in rows:
+        problem = " ".join((r["problem"] or "-").split())
         table.add_row(
             r["id"][:12],
             r["kind"],
-            escape(r["model"]),
-            escape(r["dataset"] or "-"),
+            shown(r["status"]),
+            shown(problem if len(problem) <= 50 else problem[:49] + "…"),
+            shown(r["model"]),
+            shown(r["dataset"] or "-"),
             (r["created_at"] or "")[:19],
             str(r["trajectories"]),
             str(r["solved"]),
         )
-    out.print(table)
+    (out if out.is_terminal else Console(width=160)).print(table)  # piped: a row per line, not folded to 80
 
 
 @runs_app.command("show")
@@ -71,26 +77,26 @@ def runs_show(
         u = t.usage
         out.print(
             Panel(
-                f"{escape(t.problem)}\n\n[bold]answer[/]: {escape(str(t.answer))}   [bold]status[/]: {t.status}"
+                f"{shown(t.problem)}\n\n[bold]answer[/]: {shown(str(t.answer))}   [bold]status[/]: {t.status}"
                 f"{' (' + t.trust + ')' if t.trust else ''}   "
-                f"[bold]tokens[/]: {u.total_tokens} ({u.calls} model calls)   [bold]model[/]: {escape(t.model)}",
+                f"[bold]tokens[/]: {u.total_tokens} ({u.calls} model calls)   [bold]model[/]: {shown(t.model)}",
                 title=f"trajectory {t.id}",
                 title_align="left",
             )
         )
         for i, step in enumerate(t.steps):
             # Model and tool text is data: escaped, so a '[/x]' in it is shown, never read as markup.
-            body = [escape(step.reply.strip())] if step.reply.strip() else []
+            body = [shown(step.reply.strip())] if step.reply.strip() else []
             for call, result in zip(step.tool_calls, step.tool_results, strict=False):
                 args = call.get("arguments")
-                shown = args.get("code") if isinstance(args, dict) and "code" in args else json.dumps(args)
-                body.append(f"[cyan]→ {escape(str(call.get('name')))}[/]\n{escape(str(shown))}")
-                status = "[green]ok[/]" if result.get("ok") else f"[red]error[/] {escape(str(result.get('error')))}"
-                body.append(f"[cyan]← {status}[/]\n{escape(str(result.get('output', '')))}")
+                arguments_text = args.get("code") if isinstance(args, dict) and "code" in args else json.dumps(args)
+                body.append(f"[cyan]→ {shown(str(call.get('name')))}[/]\n{shown(str(arguments_text))}")
+                status = "[green]ok[/]" if result.get("ok") else f"[red]error[/] {shown(str(result.get('error')))}"
+                body.append(f"[cyan]← {status}[/]\n{shown(str(result.get('output', '')))}")
             if step.verdict:
                 mark = "ACCEPT" if step.verdict.get("accepted") else "REJECT"
                 how = ", ".join(str(step.verdict[k]) for k in ("source", "trust") if step.verdict.get(k))
-                body.append(f"[magenta]verdict {mark}[/] ({escape(how)}): {escape(str(step.verdict.get('feedback')))}")
+                body.append(f"[magenta]verdict {mark}[/] ({shown(how)}): {shown(str(step.verdict.get('feedback')))}")
             timing = ", ".join(f"{k} {v:.2f}s" for k, v in step.timings.items())
             out.print(
                 Panel(
@@ -115,6 +121,66 @@ def runs_export(
     _, ids = store.resolve(ident)
     for i in ids:
         print(store.load(i).to_json())
+
+
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking.")]
+
+
+def _confirm_delete(what: str, yes: bool) -> None:
+    """Ask on a terminal; without one, --yes is required (a script must say it means it)."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise SolvegraphError(f"refusing to delete {what} without confirmation: pass --yes")
+    if not typer.confirm(f"Delete {what}?", default=False, err=True):
+        print("nothing deleted", file=sys.stderr)
+        raise typer.Exit(1)
+
+
+def _report_deleted(counts: dict[str, int], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(counts))
+    else:
+        print(", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in counts.items()) + " deleted")
+
+
+@runs_app.command("delete")
+def runs_delete(
+    ident: Annotated[str, typer.Argument(metavar="ID", help="Run or trajectory id (a prefix is enough).")],
+    db: Db = None,
+    yes: Yes = False,
+    as_json: Json = False,
+) -> None:
+    """Delete a run (or one trajectory) with its steps and the tools made from it."""
+    store = open_store(db)
+    run_id, ids = store.resolve(ident)
+    label = f"trajectory {ids[0]}" if len(ids) == 1 and not run_id.startswith(ident) else f"run {run_id}"
+    _confirm_delete(f"{label} ({len(ids)} trajector{'y' if len(ids) == 1 else 'ies'})", yes)
+    _report_deleted(store.delete_trajectories(ids), as_json)
+
+
+@memory_app.command("prune")
+def memory_prune(
+    older_than: Annotated[
+        float | None, typer.Option("--older-than", metavar="DAYS", help="Trajectories started more than DAYS ago.")
+    ] = None,
+    status: Annotated[
+        str | None, typer.Option(help="Trajectories with this status: error, running, solved, unsolved, ...")
+    ] = None,
+    db: Db = None,
+    yes: Yes = False,
+    as_json: Json = False,
+) -> None:
+    """Delete old or failed trajectories (both filters apply when both are given), with their steps and tools."""
+    if older_than is not None and older_than < 0:
+        raise SolvegraphError("--older-than must be a number of days >= 0")
+    store = open_store(db)
+    ids = store.select_for_prune(older_than_days=older_than, status=status)
+    if not ids:
+        _report_deleted({"trajectories": 0}, as_json)
+        return
+    _confirm_delete(f"{len(ids)} trajector{'y' if len(ids) == 1 else 'ies'}", yes)
+    _report_deleted(store.delete_trajectories(ids), as_json)
 
 
 @memory_app.command("stats")
@@ -150,8 +216,8 @@ def memory_search(
         table.add_row(
             (h["trajectory"] or "-")[:12],
             "yes" if h["verified"] else "no",
-            escape(str(h["answer"])),
-            escape(h["problem"][:100]),
+            shown(str(h["answer"])),
+            shown(h["problem"][:100]),
         )
     out.print(table)
 
@@ -170,11 +236,11 @@ def memory_tools(db: Db = None, as_json: Json = False) -> None:
         table.add_column(col)
     for r in rows:
         table.add_row(
-            escape(r["signature"]),
+            shown(r["signature"]),
             str(r["uses"]),
             str(r["successes"]),
             str(r["failures"]),
             str(r["rank"]),
-            escape((r["docstring"] or "").splitlines()[0]) if r["docstring"] else "",
+            shown((r["docstring"] or "").splitlines()[0]) if r["docstring"] else "",
         )
     out.print(table)

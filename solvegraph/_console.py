@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+import re
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
 
-from .agents import Event
+if TYPE_CHECKING:  # the CLI's listing commands import this module without loading the graph
+    from .agents import Event
+
+# C0 controls but newline and tab, DEL, and the C1 controls (0x9b is a one-byte CSI on some terminals).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def safe(text: object) -> str:
+    """Model, tool or dataset text made inert for a terminal: each control character shown as ``\\xNN``.
+
+    Rich drops some controls but writes ESC through, so a tool output could recolour the terminal,
+    retitle it or move the cursor over earlier lines; it is data, and is shown as such.
+    """
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+
+
+def shown(text: object) -> str:
+    """``safe`` text escaped for a rich markup string, so a '[/x]' in it is shown, never read as markup."""
+    return escape(safe(text))
+
 
 _STYLE = {"planner": "cyan", "solver": "green", "verifier": "magenta", "refiner": "yellow", "graph": "bold"}
 
@@ -19,7 +41,7 @@ class EventPrinter:
         self.max_chars = max_chars
 
     def _cut(self, text: str) -> str:
-        text = text.rstrip()
+        text = safe(text).rstrip()
         return text if len(text) <= self.max_chars else text[: self.max_chars] + " …"
 
     def _text(self, text: str) -> Text:
@@ -47,16 +69,22 @@ class EventPrinter:
             self.console.print(
                 Panel(
                     body if body.plain else Text("(no output)"),
-                    title=f"{title} · {escape(str(d.get('tool')))}",
+                    title=f"{title} · {shown(d.get('tool'))}",
                     title_align="left",
                     border_style="red" if not d.get("ok") else "dim",
                 )
             )
         elif event.kind == "verdict":
             mark = "[green]ACCEPT[/]" if d.get("accepted") else "[red]REJECT[/]"
-            how = escape(f"({d.get('source')}{', ' + d['trust'] if d.get('trust') else ''})")
-            self.console.print(f"{title}: {mark} {how} {escape(self._cut(d.get('feedback', '')))}")
+            how = shown(f"({d.get('source')}{', ' + d['trust'] if d.get('trust') else ''})")
+            self.console.print(f"{title}: {mark} {how} {escape(self._cut(str(d.get('feedback', ''))))}")
         elif event.kind == "guidance":
             self.console.print(Panel(self._text(d["guidance"]), title=title, title_align="left", border_style=style))
+        elif event.kind == "answer" and event.agent == "memory":
+            self.console.print(
+                f"[bold]answered from the exact cache[/]: the same problem and configuration were answered by "
+                f"{shown(d.get('source'))}; no model was called",
+                highlight=False,
+            )
         elif event.kind == "gave_up":
-            self.console.print(f"[bold red]not solved[/]: {escape(str(d.get('reason')))}")
+            self.console.print(f"[bold red]not solved[/]: {shown(d.get('reason'))}")

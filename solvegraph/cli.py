@@ -21,6 +21,7 @@ from rich.table import Table
 from . import __version__
 from ._cli_bench import bench_app
 from ._cli_memory import memory_app, runs_app
+from ._console import safe, shown
 from .config import Settings, load_settings
 from .errors import SolvegraphError
 
@@ -184,7 +185,7 @@ def solve(
     if as_json:
         out.print_json(trajectory.to_json()) if sys.stdout.isatty() else print(trajectory.to_json())
     else:
-        print(trajectory.answer if trajectory.answer is not None else "")
+        print(safe(trajectory.answer) if trajectory.answer is not None else "")
         if not trajectory.solved and not quiet:
             err.print("[red]not solved within budget[/]")
         elif not quiet:
@@ -236,7 +237,8 @@ def chat(
     printer = EventPrinter(err)
     history: list[tuple[str, str | None]] = []
     err.print(
-        f"solvegraph chat · model [bold]{graph.client.model}[/] at {graph.client.base_url} · 'exit' or Ctrl-D to quit"
+        f"solvegraph chat · model [bold]{shown(graph.client.model)}[/] at {shown(graph.client.base_url)} · "
+        "'exit' or Ctrl-D to quit"
     )
     with ToolSession(options=graph.session_options) as session:
         while True:
@@ -254,7 +256,7 @@ def chat(
             history.append((line, trajectory.answer))
             status = f"[green]solved[/] ({trajectory.trust})" if trajectory.solved else "[red]not solved[/]"
             err.print(f"{status} · {trajectory.usage.total_tokens} tokens · {len(trajectory.steps)} steps")
-            print(f"answer: {trajectory.answer if trajectory.answer is not None else '(none)'}", flush=True)
+            print(f"answer: {safe(trajectory.answer) if trajectory.answer is not None else '(none)'}", flush=True)
 
 
 @plugins_app.command("list")
@@ -330,7 +332,7 @@ def main() -> None:
     try:
         app()  # standalone: click prints usage errors itself and exits 2
     except SolvegraphError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/] {shown(exc)}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted")

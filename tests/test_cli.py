@@ -27,7 +27,8 @@ def test_model_and_tool_text_is_never_read_as_markup(scripted, tmp_path: Path) -
     """A tool output with a closing tag once raised rich's MarkupError and a traceback, live and in runs show."""
     script = {
         "planner": ["plan [/x] with [bold]tags[/bold]"],
-        "solver": [CODE.format(expr="'closing [/x] tag'"), "ANSWER: [/x]"],
+        # Terminal escapes from the tool and the model: retitle the window, recolour, clear the screen.
+        "solver": [CODE.format(expr="'closing [/x] tag \\x1b]0;pwned\\x07\\x1b[31mred'"), "ANSWER: [/x] \x1b[2J"],
         "verifier": ["VERDICT: ACCEPT [/red]"],
     }
     db = f"sqlite:///{tmp_path}/m.sqlite"
@@ -35,11 +36,31 @@ def test_model_and_tool_text_is_never_read_as_markup(scripted, tmp_path: Path) -
         proc = run_cli("solve", "Print a [/x] tag", "--base-url", model.base_url, "--db", db)
     assert proc.returncode == MODEL_ACCEPTED and "Traceback" not in proc.stderr, proc.stderr
     assert "closing [/x] tag" in proc.stderr and "plan [/x] with [bold]tags[/bold]" in proc.stderr
+    # Escapes are shown as text, never sent to the terminal (rich writes ESC through as it is).
+    assert "\x1b" not in proc.stderr + proc.stdout and "\x07" not in proc.stderr
+    assert "\\x1b]0;pwned\\x07\\x1b[31mred" in proc.stderr and proc.stdout.strip() == "[/x] \\x1b[2J"
     runs = json.loads(run_cli("runs", "list", "--json", "--db", db).stdout)
     shown = run_cli("runs", "show", runs[0]["id"], "--db", db)
     assert shown.returncode == 0 and "Traceback" not in shown.stderr, shown.stderr
     assert "closing [/x] tag" in shown.stdout and "Print a [/x] tag" in shown.stdout
-    assert "(model, model-accepted)" in shown.stdout
+    assert "(model, model-accepted)" in shown.stdout and "\x1b" not in shown.stdout
+    # The record keeps the text exactly; only the terminal view makes it inert.
+    record = json.loads(run_cli("runs", "show", runs[0]["id"], "--json", "--db", db).stdout)
+    assert record[0]["answer"] == "[/x] \x1b[2J"
+
+
+def test_an_error_naming_bracketed_text_is_one_line_not_a_markup_traceback(tmp_path: Path) -> None:
+    """The error line once went through rich markup: a path with '[/x]' in it raised MarkupError."""
+    proc = run_cli("runs", "list", "--db", f"sqlite:///{tmp_path}/no[/x]dir/x.sqlite")
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith("error: ") and "[/x]" in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_a_db_in_a_missing_folder_is_an_error_not_a_new_folder(tmp_path: Path) -> None:
+    """A mistyped --db once created every missing folder on its path; only the default data folder is made."""
+    proc = run_cli("runs", "list", "--db", f"sqlite:///{tmp_path}/missing/deeper/x.sqlite")
+    assert proc.returncode == 2 and proc.stderr.strip().endswith("does not exist; create it or pass another --db")
+    assert not (tmp_path / "missing").exists()
 
 
 def test_reuse_model_accepted_is_an_opt_in(scripted, tmp_path: Path) -> None:
@@ -53,8 +74,9 @@ def test_reuse_model_accepted_is_an_opt_in(scripted, tmp_path: Path) -> None:
         assert Store(db).stats()["verified"] == verified, flag
 
 
-def test_exit_codes_say_how_the_answer_was_checked(scripted) -> None:
+def test_exit_codes_say_how_the_answer_was_checked(scripted, tmp_path: Path) -> None:
     """0: a tool's sound check (the milp re-check); 4: no clear verdict; the JSON says the same."""
+    tmp = tmp_path / "cache.sqlite"
     model_json = {
         "variables": [{"name": "x", "type": "integer", "ub": 4}],
         "constraints": [{"name": "cap", "coeffs": {"x": 1}, "sense": "<=", "rhs": 3}],
@@ -71,6 +93,13 @@ def test_exit_codes_say_how_the_answer_was_checked(scripted) -> None:
     data = json.loads(proc.stdout)
     assert data["trust"] == "tool-verified" and data["answer"] == "6"
     unclear = {**SOLVES, "verifier": ["Looks like some code ran."]}
+    with scripted(verified) as model:  # the same problem again, with a store: the exact cache answers, and says so
+        for _ in range(2):
+            again = run_cli(
+                "solve", "Maximize 2x with x <= 3, x integer.", "--base-url", model.base_url, "--db", f"sqlite:///{tmp}"
+            )
+            assert again.returncode == 0 and again.stdout.strip() == "6", again.stderr
+    assert "answered from the exact cache" in again.stderr and "no model was called" in again.stderr
     with scripted(unclear) as model:
         proc = run_cli("solve", "What is 6*7?", "--base-url", model.base_url)
     assert proc.returncode == 4 and proc.stdout.strip() == "42", proc.stderr
@@ -319,3 +348,43 @@ def test_help_shows_bracketed_text_instead_of_eating_it_as_markup() -> None:
     assert solve.returncode == 0 and "[env SOLVEGRAPH_LEAN]" in text and "--reuse-model-accepted" in text
     bench = " ".join(run_cli("bench", "--help").stdout.split())
     assert "solvegraph bench DATASET --data FILE [options]" in bench
+
+
+def test_runs_list_delete_and_memory_prune(scripted, tmp_path: Path) -> None:
+    """runs list says each run's status and problem; delete and prune ask first (or take --yes) and say what went."""
+    from solvegraph.memory import Store
+
+    db = f"sqlite:///{tmp_path}/m.sqlite"
+    twice = {"planner": ["1"] * 2, "solver": SOLVES["solver"] * 2, "verifier": ["VERDICT: ACCEPT"] * 2}
+    with scripted(twice) as m:
+        for problem in ("What is 6*7? (first)", "What is 6*7? (second)"):
+            assert run_cli("solve", problem, "-q", "--base-url", m.base_url, "--db", db).returncode == MODEL_ACCEPTED
+    runs = json.loads(run_cli("runs", "list", "--json", "--db", db).stdout)
+    assert [(r["status"], r["problem"]) for r in runs] == [
+        ("solved", "What is 6*7? (second)"),
+        ("solved", "What is 6*7? (first)"),
+    ]
+    table = run_cli("runs", "list", "--db", db).stdout
+    assert "status" in table and "What is 6*7? (first)" in table
+
+    refused = run_cli("runs", "delete", runs[0]["id"], "--db", db)  # no terminal to ask on, no --yes
+    assert refused.returncode == 2 and "pass --yes" in refused.stderr
+    assert Store(db).stats()["trajectories"] == 2
+
+    before = json.loads(run_cli("memory", "search", "first second", "--json", "--db", db).stdout)
+    assert sorted(h["problem"] for h in before) == ["What is 6*7? (first)", "What is 6*7? (second)"]
+    steps = len(json.loads(run_cli("runs", "show", runs[0]["id"], "--json", "--db", db).stdout)[0]["steps"])
+    gone = run_cli("runs", "delete", runs[0]["id"][:8], "--yes", "--json", "--db", db)
+    assert gone.returncode == 0, gone.stderr
+    assert json.loads(gone.stdout) == {"trajectories": 1, "steps": steps, "made_tools": 0, "runs": 1, "problems": 1}
+    left = json.loads(run_cli("runs", "list", "--json", "--db", db).stdout)
+    assert [r["id"] for r in left] == [runs[1]["id"]]
+    hits = json.loads(run_cli("memory", "search", "first second", "--json", "--db", db).stdout)
+    assert [h["problem"] for h in hits] == ["What is 6*7? (first)"]  # the deleted problem left the index too
+
+    assert "say what to prune" in run_cli("memory", "prune", "--yes", "--db", db).stderr
+    none = run_cli("memory", "prune", "--status", "error", "--yes", "--json", "--db", db)
+    assert json.loads(none.stdout) == {"trajectories": 0}
+    pruned = run_cli("memory", "prune", "--older-than", "0", "--status", "solved", "--yes", "--db", db)
+    assert pruned.returncode == 0 and pruned.stdout.startswith("1 trajectories"), pruned.stderr
+    assert Store(db).stats()["trajectories"] == 0

@@ -47,8 +47,8 @@ class SolveGraph:
         """Same problem + same configuration = the exact cache may answer without the model."""
         b = self.budget
         config = {
-            "model": self.client.model,
-            "base_url": self.client.base_url,
+            # The model's identity, not its URL: the embedded server's port changes every run.
+            "model": getattr(self.client, "identity", f"{self.client.base_url}#{self.client.model}"),
             "rounds": b.max_rounds,
             "tool_calls": b.max_tool_calls,
             "turns": b.max_solver_turns,
@@ -89,7 +89,8 @@ class SolveGraph:
                 if prep.cached is not None:
                     memory.cache_hit(trajectory, prep.cached)
                     memory.store.add_step(trajectory.id, 0, trajectory.steps[0])
-                    _emit(sinks, Event("answer", "memory", 0, {"answer": trajectory.answer, "reason": "exact cache"}))
+                    hit = {"answer": trajectory.answer, "reason": "exact cache", "source": prep.cached[1]}
+                    _emit(sinks, Event("answer", "memory", 0, hit))
                     return trajectory
                 if prep.examples:
                     context = f"{prep.examples}\n\n{context}".strip()

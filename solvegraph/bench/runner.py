@@ -56,6 +56,10 @@ class MeteredClient:
     def base_url(self) -> str:
         return self.inner.base_url
 
+    @property
+    def identity(self) -> str:
+        return self.inner.identity
+
     def chat(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None, max_tokens: int | None = None
     ) -> Any:

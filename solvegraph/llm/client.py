@@ -44,6 +44,7 @@ class ModelClient:
         max_tokens: int = 1024,
         tool_mode: str = "auto",
         cache: Any = None,
+        identity: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         # Optional response cache: anything with cached_reply(key) and cache_reply(key, model, reply).
@@ -58,6 +59,9 @@ class ModelClient:
             base_url=self.base_url, api_key=api_key or "sk-no-key", timeout=timeout, max_retries=max_retries
         )
         self.model = model or self._first_model()
+        # What decides the answers, for cache keys: the endpoint and model, or for the embedded server
+        # the model file (its port is random, so the URL would make every run a cache miss).
+        self.identity = identity or f"{self.base_url}#{self.model}"
 
     def _first_model(self) -> str:
         """With no model named, use the first one the endpoint serves (llama.cpp, vLLM, Ollama)."""
@@ -85,7 +89,8 @@ class ModelClient:
             kwargs["tools"] = tools
         key = None
         if self.cache is not None:
-            key = hashlib.sha256(json.dumps(kwargs, sort_keys=True, default=str).encode()).hexdigest()
+            keyed = {**kwargs, "identity": self.identity}
+            key = hashlib.sha256(json.dumps(keyed, sort_keys=True, default=str).encode()).hexdigest()
             hit = self.cache.cached_reply(key)
             if hit is not None:
                 return Reply(

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..config import Settings
 from .client import ModelClient
 from .embedded import MODEL_ALIAS, embedded_server
 
 
 def make_client(settings: Settings) -> ModelClient:
+    identity = None
     if settings.uses_embedded:
         server = embedded_server(settings.model_path)
         base_url, model, api_key = server.base_url, settings.model or MODEL_ALIAS, "sk-no-key"
+        identity = f"embedded:{model_file_identity(server.model_path)}#{model}"
     else:
         assert settings.base_url is not None
         base_url, model, api_key = settings.base_url, settings.model, settings.api_key
@@ -23,4 +27,12 @@ def make_client(settings: Settings) -> ModelClient:
         temperature=settings.temperature,
         max_tokens=settings.max_tokens,
         tool_mode=settings.tool_mode,
+        identity=identity,
     )
+
+
+def model_file_identity(path: Path) -> str:
+    """The GGUF file as the answers' source: its resolved path, size and modification time."""
+    resolved = path.resolve()
+    stat = resolved.stat()
+    return f"{resolved}:{stat.st_size}:{stat.st_mtime_ns}"

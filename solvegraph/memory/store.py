@@ -15,12 +15,12 @@ import re
 import sqlite3
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import platformdirs
-from sqlalchemy import create_engine, delete, event, func, insert, inspect, select, text, update
+from sqlalchemy import bindparam, create_engine, delete, event, func, insert, inspect, select, text, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -41,9 +41,21 @@ class StoreError(SolvegraphError):
     """The database cannot be used; the message says why and which one."""
 
 
+def _run_status(counts: dict[str, int]) -> str:
+    """One word for a run: its only trajectory's status, or what its trajectories came to."""
+    if not counts:
+        return "empty"
+    if len(counts) == 1:
+        return next(iter(counts))
+    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("solvegraph"))
+
+
 def default_db_url() -> str:
-    folder = Path(platformdirs.user_data_dir("solvegraph"))
-    return f"sqlite:///{folder / 'memory.sqlite'}"
+    return f"sqlite:///{default_data_dir() / 'memory.sqlite'}"
 
 
 def content_hash(text_: str) -> str:
@@ -136,10 +148,15 @@ class Store:
         database = self.url.database or ""
         if database and database != ":memory:":
             path = Path(database).expanduser()
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"cannot create the folder for {path}: {exc.strerror}") from None
+            if not path.parent.is_dir():
+                # Only solvegraph's own data folder is made on demand: a mistyped --db must not
+                # leave a tree of new folders behind it.
+                if path.parent.resolve() != default_data_dir().resolve():
+                    raise StoreError(f"the folder {path.parent} does not exist; create it or pass another --db")
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise StoreError(f"cannot create the folder for {path}: {exc.strerror}") from None
             # No write bit at all counts as read-only even for root, who would otherwise write through it.
             if path.exists() and (not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222):
                 raise StoreError(
@@ -485,6 +502,65 @@ class Store:
                 return trajs[0].run_id, [trajs[0].id]
         raise StoreError(f"no run or trajectory {ident!r} in {self.display}")
 
+    def delete_trajectories(self, ids: list[str]) -> dict[str, int]:
+        """Delete trajectories with their steps and the tools made from them; then runs and problems left empty.
+
+        One transaction: a failure deletes nothing. Returns how many of each were deleted.
+        """
+
+        def write() -> dict[str, int]:
+            with self._session.begin() as s:
+                problem_ids = set(
+                    s.execute(select(TrajectoryRow.problem_id).where(TrajectoryRow.id.in_(ids))).scalars().all()
+                )
+                run_ids = set(s.execute(select(TrajectoryRow.run_id).where(TrajectoryRow.id.in_(ids))).scalars().all())
+                steps = s.execute(delete(StepRow).where(StepRow.trajectory_id.in_(ids))).rowcount
+                tools = s.execute(delete(MadeTool).where(MadeTool.origin_trajectory.in_(ids))).rowcount
+                trajectories = s.execute(delete(TrajectoryRow).where(TrajectoryRow.id.in_(ids))).rowcount
+                still_used = select(TrajectoryRow.run_id).where(TrajectoryRow.run_id.in_(run_ids))
+                runs = s.execute(delete(Run).where(Run.id.in_(run_ids), Run.id.not_in(still_used))).rowcount
+                orphans = list(
+                    s.execute(
+                        select(Problem.id).where(
+                            Problem.id.in_(problem_ids),
+                            Problem.id.not_in(
+                                select(TrajectoryRow.problem_id).where(TrajectoryRow.problem_id.in_(problem_ids))
+                            ),
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+                if orphans and self.dialect == "sqlite":  # the FTS5 index is a table of its own
+                    s.execute(
+                        text("DELETE FROM problems_fts WHERE rowid IN :ids").bindparams(
+                            bindparam("ids", expanding=True)
+                        ),
+                        {"ids": orphans},
+                    )
+                problems = s.execute(delete(Problem).where(Problem.id.in_(orphans))).rowcount if orphans else 0
+                return {
+                    "trajectories": int(trajectories or 0),
+                    "steps": int(steps or 0),
+                    "made_tools": int(tools or 0),
+                    "runs": int(runs or 0),
+                    "problems": int(problems or 0),
+                }
+
+        return self._guard(write)  # type: ignore[no-any-return]
+
+    def select_for_prune(self, *, older_than_days: float | None = None, status: str | None = None) -> list[str]:
+        """Ids of the trajectories ``memory prune`` would delete: started before the cut-off and/or with a status."""
+        if older_than_days is None and status is None:
+            raise StoreError("say what to prune: --older-than DAYS and/or --status STATUS")
+        query = select(TrajectoryRow.id)
+        if older_than_days is not None:
+            query = query.where(TrajectoryRow.started_at < datetime.now(UTC) - timedelta(days=older_than_days))
+        if status is not None:
+            query = query.where(TrajectoryRow.status == status)
+        with self._session() as s:
+            return list(s.execute(query).scalars().all())
+
     def runs(self, limit: int = 20, *, run_id: str | None = None) -> list[dict[str, Any]]:
         """Newest runs first, with trajectory and solved counts; ``run_id`` selects exactly one."""
         with self._session() as s:
@@ -501,6 +577,22 @@ class Store:
             if run_id is not None:
                 query = query.where(Run.id == run_id)
             rows = s.execute(query.order_by(Run.created_at.desc()).limit(limit)).all()
+            ids = [r.id for r, _, _ in rows]
+            statuses: dict[str, dict[str, int]] = {i: {} for i in ids}
+            for run, status, n in s.execute(
+                select(TrajectoryRow.run_id, TrajectoryRow.status, func.count())
+                .where(TrajectoryRow.run_id.in_(ids))
+                .group_by(TrajectoryRow.run_id, TrajectoryRow.status)
+            ):
+                statuses[run][status] = int(n)
+            first: dict[str, str] = {}
+            for run, text_ in s.execute(
+                select(TrajectoryRow.run_id, Problem.text)
+                .join(Problem, Problem.id == TrajectoryRow.problem_id)
+                .where(TrajectoryRow.run_id.in_(ids))
+                .order_by(TrajectoryRow.started_at.desc())
+            ):
+                first[run] = text_  # the last one written is the earliest: ordered newest first
             return [
                 {
                     "id": r.id,
@@ -510,6 +602,9 @@ class Store:
                     "created_at": r.created_at.isoformat() if r.created_at else None,
                     "trajectories": int(n or 0),
                     "solved": int(solved or 0),
+                    "status": _run_status(statuses[r.id]),
+                    "statuses": statuses[r.id],
+                    "problem": first.get(r.id),
                 }
                 for r, n, solved in rows
             ]

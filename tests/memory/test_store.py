@@ -119,6 +119,26 @@ def test_exact_cache_skips_the_model(store: Store, scripted) -> None:
     assert second.steps[0].agent == "memory" and second.steps[0].verdict["source"] == "cache"
 
 
+def test_the_cache_key_is_the_models_identity_not_its_port(tmp_path) -> None:
+    """The embedded server listens on a random port: a key with its URL made every run a miss."""
+    from solvegraph.llm.factory import model_file_identity
+
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF" + b"\0" * 64)
+    identity = f"embedded:{model_file_identity(gguf)}#smollm2"
+    a = SolveGraph(ModelClient("http://127.0.0.1:41001/v1", model="smollm2", identity=identity))
+    b = SolveGraph(ModelClient("http://127.0.0.1:52002/v1", model="smollm2", identity=identity))
+    assert a.config_hash() == b.config_hash()
+    gguf.write_bytes(b"GGUF" + b"\1" * 80)  # another model file: another key
+    other = f"embedded:{model_file_identity(gguf)}#smollm2"
+    assert SolveGraph(ModelClient("http://127.0.0.1:41001/v1", model="smollm2", identity=other)).config_hash() != (
+        a.config_hash()
+    )
+    # A remote endpoint is still keyed on its URL: two servers may serve different models under one name.
+    remote = [SolveGraph(ModelClient(f"http://h{i}:8000/v1", model="m")).config_hash() for i in (1, 2)]
+    assert remote[0] != remote[1]
+
+
 def test_made_tool_is_extracted_and_used_in_the_next_similar_problem(store: Store, scripted) -> None:
     first = {
         "planner": ["p"],
