@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from typer.core import TyperGroup
 
 from ._cli_memory import open_store
-from ._console import shown
+from ._console import safe, shown
 from .errors import SolvegraphError
 
 err = Console(stderr=True)
@@ -185,7 +185,7 @@ def bench_run(
         acc = f"{state['correct'] / state['done']:.1%}"
         progress.update(task, advance=1, acc=acc, tokens=state["tokens"])
         if not err.is_terminal and not as_json:
-            err.print(f"{result['sample']}: {result['outcome']}", markup=False, highlight=False, soft_wrap=True)
+            err.print(safe(f"{result['sample']}: {result['outcome']}"), markup=False, highlight=False, soft_wrap=True)
 
     runner = BenchRunner(cfg, settings, store, run_id=run_id, on_result=on_result)
     todo = runner.prepare()

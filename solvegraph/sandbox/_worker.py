@@ -57,7 +57,7 @@ def decode(line: bytes) -> Any:
 
 def _widen(fd: int) -> None:
     with contextlib.suppress(OSError):  # F_SETPIPE_SZ: Linux only, capped by fs.pipe-max-size
-        fcntl.fcntl(fd, 1031, PIPE_BYTES)
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
 
 
 def _serve(allowed: set[str]) -> None:
