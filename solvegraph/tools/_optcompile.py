@@ -281,49 +281,19 @@ class Compiler:
                 raise ModelError(path, f"an index must be a set member or number, got {k!r}")
             return int(k) if k == int(k) else k
 
-        def keys_of(env: dict[str, Any]) -> list[Any]:
-            keys = [part(env) for part in part_fns]
-            return [k if type(k) is int or type(k) is str else key(k) for k in keys]
-
-        def variable(keys: list[Any]) -> Poly:
-            if len(keys) != indexed[var]:  # type: ignore[index]
-                raise ModelError(path, f"'{var}' takes {indexed[var]} indices, got {len(keys)}")  # type: ignore[index]
+        def subscript(env: dict[str, Any]) -> Value:
+            keys = []
+            for part in part_fns:
+                k = part(env)
+                keys.append(k if type(k) is int or type(k) is str else key(k))
+            if var is None or var not in indexed or var in env:  # a parameter (or a name shadowing a variable)
+                return lookup(base(env), keys, node, path)
+            if len(keys) != indexed[var]:
+                raise ModelError(path, f"'{var}' takes {indexed[var]} indices, got {len(keys)}")
             scalar = f"{var}[{','.join(map(str, keys))}]"
             if scalar not in names:
                 raise ModelError(path, f"{scalar} is not a variable: an index is outside its set")
             return Poly({scalar: 1.0})
-
-        if len(part_fns) in (1, 2):  # x[i], x[i,j], cost[i][j]: the usual terms, without a list
-            first, second = part_fns[0], part_fns[-1]
-            pair = len(part_fns) == 2
-
-            def short(env: dict[str, Any]) -> Value:
-                a = first(env)
-                if type(a) is not int and type(a) is not str:
-                    a = key(a)
-                if pair:
-                    b = second(env)
-                    if type(b) is not int and type(b) is not str:
-                        b = key(b)
-                if var is None or var not in indexed or var in env:
-                    table = base(env)
-                    if not pair and type(a) is int and type(table) is list and -len(table) <= a < len(table):
-                        return table[a]
-                    return lookup(table, [a, b] if pair else [a], node, path)
-                if indexed[var] != (2 if pair else 1):
-                    return variable([a, b] if pair else [a])
-                scalar = f"{var}[{a},{b}]" if pair else f"{var}[{a}]"
-                if scalar not in names:
-                    raise ModelError(path, f"{scalar} is not a variable: an index is outside its set")
-                return Poly({scalar: 1.0})
-
-            return short
-
-        def subscript(env: dict[str, Any]) -> Value:
-            keys = keys_of(env)
-            if var is not None and var in indexed and var not in env:
-                return variable(keys)
-            return lookup(base(env), keys, node, path)
 
         return subscript
 
