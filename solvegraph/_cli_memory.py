@@ -137,6 +137,10 @@ def _confirm_delete(what: str, yes: bool) -> None:
         raise typer.Exit(1)
 
 
+def _trajectories(n: int) -> str:
+    return f"{n} trajector{'y' if n == 1 else 'ies'}"
+
+
 def _report_deleted(counts: dict[str, int], as_json: bool) -> None:
     if as_json:
         print(json.dumps(counts))
@@ -155,7 +159,7 @@ def runs_delete(
     store = open_store(db)
     run_id, ids = store.resolve(ident)
     label = f"trajectory {ids[0]}" if len(ids) == 1 and not run_id.startswith(ident) else f"run {run_id}"
-    _confirm_delete(f"{label} ({len(ids)} trajector{'y' if len(ids) == 1 else 'ies'})", yes)
+    _confirm_delete(f"{label} ({_trajectories(len(ids))})", yes)
     _report_deleted(store.delete_trajectories(ids), as_json)
 
 
@@ -179,7 +183,7 @@ def memory_prune(
     if not ids:
         _report_deleted({"trajectories": 0}, as_json)
         return
-    _confirm_delete(f"{len(ids)} trajector{'y' if len(ids) == 1 else 'ies'}", yes)
+    _confirm_delete(_trajectories(len(ids)), yes)
     _report_deleted(store.delete_trajectories(ids), as_json)
 
 
