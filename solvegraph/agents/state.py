@@ -7,7 +7,6 @@ copied between nodes.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
@@ -15,6 +14,7 @@ from typing import Any, TypedDict
 from ..llm import ModelClient
 from ..memory import Step, Trajectory
 from ..plugins import PluginManager, Tool, ToolSession
+from ..types import Event, Verdict
 
 
 class Attempt(TypedDict, total=False):
@@ -25,15 +25,6 @@ class Attempt(TypedDict, total=False):
     results: list[dict[str, Any]]  # {"name", "arguments", "result"} for plugin verifiers
     last_ok: bool
     answer: str | None
-
-
-class Verdict(TypedDict, total=False):
-    accepted: bool
-    feedback: str
-    source: str  # "deterministic", "verifier:<name>", "model" or "model-unclear"
-    checks: list[str]  # notes from plugin verifiers that passed
-    trust: str  # accepted verdicts: "tool-verified", "model-accepted" or "unchecked"
-    verified_by: list[str]  # the plugin checks that explicitly accepted
 
 
 class SolveState(TypedDict, total=False):
@@ -48,17 +39,6 @@ class SolveState(TypedDict, total=False):
     answer: str | None
     solved: bool
     stop_reason: str
-
-
-@dataclass
-class Event:
-    """What a node reports as it happens: plan, code, tool_output, verdict, guidance, answer."""
-
-    kind: str
-    agent: str
-    round: int
-    data: dict[str, Any] = field(default_factory=dict)
-    at: float = field(default_factory=time.time)
 
 
 EventSink = Callable[[Event], None]

@@ -8,23 +8,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import SolvegraphError
+from ..types import Sample
 
 
 class DatasetError(SolvegraphError):
     """The dataset file cannot be used at all (missing, unreadable)."""
-
-
-@dataclass
-class Sample:
-    id: str
-    question: str
-    answer: Any
-    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..agents.answer import normalize, to_number
+from ..types import Score
 
 INFEASIBLE_WORDS = {"infeasible", "no best solution", "no solution", "no feasible solution", "none"}
-
-
-@dataclass
-class Score:
-    correct: bool
-    detail: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

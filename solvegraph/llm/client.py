@@ -12,13 +12,13 @@ import hashlib
 import json
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import openai
 
 from ..errors import ModelConnectionError
-from ..memory import ToolCall, Usage
+from ..types import ToolCall, Usage
 
 
 @dataclass
@@ -116,7 +116,7 @@ class ModelClient:
         reply = self._reply(response, time.perf_counter() - started)
         if key is not None:
             self.cache.cache_reply(
-                key, self.model, {"text": reply.text, "tool_calls": [asdict(c) for c in reply.tool_calls]}
+                key, self.model, {"text": reply.text, "tool_calls": [c.to_dict() for c in reply.tool_calls]}
             )
         return reply
 

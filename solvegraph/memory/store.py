@@ -9,7 +9,6 @@ GIN index on PostgreSQL). Every way a database can be unusable ends in one
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import sqlite3
@@ -33,8 +32,8 @@ from sqlalchemy.exc import (
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from ..errors import SolvegraphError
+from ..types import Step, Trajectory, Usage, content_hash
 from .models import SCHEMA_VERSION, Base, CachedResponse, MadeTool, Meta, Problem, Run, StepRow, TrajectoryRow
-from .trajectory import Step, Trajectory, Usage
 
 
 class StoreError(SolvegraphError):
@@ -56,10 +55,6 @@ def default_data_dir() -> Path:
 
 def default_db_url() -> str:
     return f"sqlite:///{default_data_dir() / 'memory.sqlite'}"
-
-
-def content_hash(text_: str) -> str:
-    return hashlib.sha256(" ".join(text_.split()).encode()).hexdigest()
 
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]{2,}")

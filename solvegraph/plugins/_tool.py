@@ -19,42 +19,14 @@ import types
 import typing
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jsonschema
 
+from ..types import ToolResult
+
 DEFAULT_OUTPUT_CAP = 20_000
-
-
-@dataclass
-class ToolResult:
-    """Structured outcome of a tool call: ok or not, its output, and the error text."""
-
-    ok: bool
-    output: str = ""
-    error: str = ""
-    data: dict[str, Any] = field(default_factory=dict)
-    truncated: bool = False
-    duration_s: float = 0.0
-
-    @classmethod
-    def success(cls, output: str = "", **data: Any) -> ToolResult:
-        return cls(ok=True, output=output, data=data)
-
-    @classmethod
-    def failure(cls, error: str, output: str = "", **data: Any) -> ToolResult:
-        return cls(ok=False, output=output, error=error, data=data)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def render(self) -> str:
-        """What the model sees: output, then the error if any."""
-        parts = [self.output.rstrip()] if self.output.strip() else []
-        if not self.ok:
-            parts.append(f"ERROR: {self.error}")
-        return "\n".join(parts) if parts else "(no output)"
 
 
 def truncate(text: str, cap: int) -> tuple[str, bool]:

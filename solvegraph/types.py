@@ -1,0 +1,261 @@
+"""The contracts every layer speaks: problem, step, tool call and result, verdict, trajectory, sample, score.
+
+This module imports nothing from solvegraph, so every layer may import it. The
+records are pydantic dataclasses: they keep positional construction (plugins
+write ``ToolResult(True, "ok")``) and attribute access, are validated when built,
+and dump to and load from JSON through one :class:`~pydantic.TypeAdapter` each,
+so a round trip (``Trajectory.from_dict(t.to_dict()) == t``) holds by construction
+rather than by three hand-written converters agreeing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from dataclasses import field
+from typing import Any, ClassVar, TypedDict
+
+from pydantic import ConfigDict, TypeAdapter
+from pydantic.dataclasses import dataclass
+
+# Unknown keys are ignored when loading, so the derived totals a dump adds (``duration_s``) load back.
+_CONFIG = ConfigDict(extra="ignore")
+
+
+def content_hash(text: str) -> str:
+    """The id of a text, as the store keys problems: sha256 of its words joined by single spaces,
+    so a problem pasted with other line breaks is the same problem."""
+    return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
+
+
+@dataclass(config=_CONFIG)
+class Problem:
+    """A problem as posed: its text, and the id the store files it under (the text's hash)."""
+
+    text: str
+
+    @property
+    def id(self) -> str:
+        return content_hash(self.text)
+
+
+@dataclass(config=_CONFIG)
+class Usage:
+    """Tokens spent, summed over model calls."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    calls: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def add(self, other: Usage) -> None:
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.calls += other.calls
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "calls": self.calls,
+            "total_tokens": self.total_tokens,
+        }
+
+
+@dataclass(config=_CONFIG)
+class ToolCall:
+    """A call the model asked for: its id, the tool's name and the arguments as the model wrote them."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "arguments": self.arguments}
+
+
+@dataclass(config=_CONFIG)
+class ToolResult:
+    """Structured outcome of a tool call: ok or not, its output, and the error text.
+
+    ``data`` carries a tool's structured result (status, objective, verdict); ``error_kind``
+    says what failed when it was not the tool's own work (``invalid_arguments`` names a bad
+    field before the tool ran).
+    """
+
+    ok: bool
+    output: str = ""
+    error: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    truncated: bool = False
+    duration_s: float = 0.0
+
+    @classmethod
+    def success(cls, output: str = "", **data: Any) -> ToolResult:
+        return cls(ok=True, output=output, data=data)
+
+    @classmethod
+    def failure(cls, error: str, output: str = "", **data: Any) -> ToolResult:
+        return cls(ok=False, output=output, error=error, data=data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _TOOL_RESULT.dump_python(self, mode="python")
+
+    def render(self) -> str:
+        """What the model sees: output, then the error if any."""
+        parts = [self.output.rstrip()] if self.output.strip() else []
+        if not self.ok:
+            parts.append(f"ERROR: {self.error}")
+        return "\n".join(parts) if parts else "(no output)"
+
+
+class Verdict(TypedDict, total=False):
+    """The verifier's judgement of one attempt, and how it was reached."""
+
+    accepted: bool
+    feedback: str
+    source: str  # "deterministic", "verifier:<name>", "model" or "model-unclear"
+    checks: list[str]  # notes from plugin verifiers that passed
+    trust: str  # accepted verdicts: "tool-verified", "model-accepted" or "unchecked"
+    verified_by: list[str]  # the plugin checks that explicitly accepted
+
+
+@dataclass(config=_CONFIG)
+class Step:
+    """One agent turn. ``agent`` is planner, solver, verifier or refiner."""
+
+    agent: str
+    round: int
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    reply: str = ""
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    tool_results: list[dict[str, Any]] = field(default_factory=list)
+    verdict: dict[str, Any] | None = None
+    usage: Usage = field(default_factory=Usage)
+    started_at: float = field(default_factory=time.time)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = _STEP.dump_python(self)
+        data["usage"] = self.usage.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Step:
+        return _STEP.validate_python(data)
+
+
+TRUST_LEVELS = ("tool-verified", "model-accepted", "unchecked")
+
+
+def may_teach(trust: str, reuse_model_accepted: bool = False) -> bool:
+    """Whether an answer accepted this way may teach later runs (worked example, cache, made tools):
+    tool-verified ones always, model-accepted ones only where the user opted in, unchecked ones never."""
+    return trust == "tool-verified" or (trust == "model-accepted" and reuse_model_accepted)
+
+
+@dataclass(config=_CONFIG)
+class Trajectory:
+    """The record of one solve: every agent step, in order, and how it ended."""
+
+    problem: str
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    model: str = ""
+    steps: list[Step] = field(default_factory=list)
+    answer: str | None = None
+    solved: bool = False
+    status: str = "running"  # running | solved | unsolved | error | refused
+    # How the answer was accepted: "tool-verified" (a sound check by a tool), "model-accepted" (the
+    # verifier model said ACCEPT) or "unchecked" (mechanical checks only, or no clear verdict); "" if none.
+    trust: str = ""
+    # May this answer teach later runs (worked example, exact-cache answer, made tools)? Tool-verified
+    # answers only, plus model-accepted ones where the user opted in; never one scored wrong.
+    reusable: bool = False
+    stop_reason: str = ""
+    started_at: float = field(default_factory=time.time)
+    finished_at: float | None = None
+
+    DERIVED: ClassVar[tuple[str, ...]] = ("duration_s", "usage", "tool_calls")
+
+    @property
+    def usage(self) -> Usage:
+        total = Usage()
+        for step in self.steps:
+            total.add(step.usage)
+        return total
+
+    @property
+    def tool_calls(self) -> int:
+        return sum(len(s.tool_results) for s in self.steps)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready record, with the derived totals (``duration_s``, ``usage``, ``tool_calls``) added."""
+        data = _TRAJECTORY.dump_python(self)
+        data["steps"] = [s.to_dict() for s in self.steps]
+        data["duration_s"] = (self.finished_at or time.time()) - self.started_at
+        data["usage"] = self.usage.to_dict()
+        data["tool_calls"] = self.tool_calls
+        return data
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent, default=str)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Trajectory:
+        """Load a dumped trajectory; derived totals are recomputed, never trusted from the dump."""
+        return _TRAJECTORY.validate_python(data)
+
+
+@dataclass(config=_CONFIG)
+class Event:
+    """What a node reports as it happens: plan, code, tool_output, verdict, guidance, answer."""
+
+    kind: str
+    agent: str
+    round: int
+    data: dict[str, Any] = field(default_factory=dict)
+    at: float = field(default_factory=time.time)
+
+
+@dataclass(config=_CONFIG)
+class Sample:
+    """One benchmark item: a stable id, the question, the gold answer and whatever else the dataset carries."""
+
+    id: str
+    question: str
+    answer: Any
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(config=_CONFIG)
+class Score:
+    """A scorer's judgement of one answer, and why."""
+
+    correct: bool
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+_TOOL_RESULT: TypeAdapter[ToolResult] = TypeAdapter(ToolResult)
+_STEP: TypeAdapter[Step] = TypeAdapter(Step)
+_TRAJECTORY: TypeAdapter[Trajectory] = TypeAdapter(Trajectory)
+
+__all__ = [
+    "TRUST_LEVELS",
+    "Event",
+    "Problem",
+    "Sample",
+    "Score",
+    "Step",
+    "ToolCall",
+    "ToolResult",
+    "Trajectory",
+    "Usage",
+    "Verdict",
+    "content_hash",
+    "may_teach",
+]
