@@ -34,7 +34,7 @@ def run(strategy: str, n: int, jobs: int, data: Path, db: str, sandbox: str = "a
     reply = "ANSWER: 18" if strategy == "direct" else "```python\nprint(18)\n```"
     # The stub runs in its own process, as a real endpoint would: no shared GIL with the runner.
     stub = subprocess.Popen(
-        [sys.executable, "-m", "solvegraph.llm.scripted", "--reply", reply, "--delay", "0.1"],
+        [sys.executable, "-m", "solvegraph.testing._scripted", "--reply", reply, "--delay", "0.1"],
         stdout=subprocess.PIPE,
         text=True,
     )

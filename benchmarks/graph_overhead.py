@@ -17,10 +17,10 @@ import json
 import statistics
 import time
 
-from solvegraph.agents import SolveGraph
+from solvegraph.agents import SolveRunner
 from solvegraph.llm import ModelClient
-from solvegraph.llm.scripted import ScriptedModel
 from solvegraph.plugins import PluginManager, ToolSession
+from solvegraph.testing import ScriptedModel
 from solvegraph.tools.python_kernel import default_pool
 
 SCRIPT = {
@@ -34,7 +34,7 @@ SCRIPT = {
 }
 
 
-def graph_run(graph: SolveGraph) -> tuple[float, float, int]:
+def graph_run(graph: SolveRunner) -> tuple[float, float, int]:
     started = time.perf_counter()
     t = graph.solve("What is 6*7?")
     wall = time.perf_counter() - started
@@ -76,7 +76,7 @@ def main() -> None:
     default_pool().warm()
     with ScriptedModel({k: v if isinstance(v, list) else [v] for k, v in SCRIPT.items()}) as model:
         client = ModelClient(model.base_url)
-        graph = SolveGraph(client, plugins)
+        graph = SolveRunner(client, plugins)
         graph_run(graph)  # warm up imports and the kernel
         tool = plugins.tools()["python"]
         g, p = [], []

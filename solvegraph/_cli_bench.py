@@ -162,7 +162,7 @@ def bench_run(
         },
         config_file=config,
     )
-    from .cli import check_sandbox
+    from ._console import check_sandbox
 
     check_sandbox(settings.sandbox)
     cfg.base_url = settings.base_url

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -11,8 +10,7 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
 
-if TYPE_CHECKING:  # the CLI's listing commands import this module without loading the graph
-    from .agents import Event
+from .types import Event
 
 # C0 controls but newline and tab, DEL, and the C1 controls (0x9b is a one-byte CSI on some terminals).
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -88,3 +86,12 @@ class EventPrinter:
             )
         elif event.kind == "gave_up":
             self.console.print(f"[bold red]not solved[/]: {shown(d.get('reason'))}")
+
+
+def check_sandbox(mode: str) -> None:
+    """Resolve the sandbox backend; in auto mode without bubblewrap, say once on stderr what is not isolated."""
+    from .sandbox import resolve_sandbox  # not at import: listing commands never load the sandbox
+
+    backend = resolve_sandbox(mode)
+    if backend.warning:
+        Console(stderr=True).print(backend.warning, markup=False, highlight=False)

@@ -21,7 +21,7 @@ from rich.table import Table
 from . import __version__
 from ._cli_bench import bench_app
 from ._cli_memory import memory_app, runs_app
-from ._console import safe, shown
+from ._console import check_sandbox, safe, shown
 from .config import Settings, load_settings
 from .errors import SolvegraphError
 
@@ -119,17 +119,8 @@ def _settings(params: dict[str, Any]) -> Settings:
     return load_settings(flags=flags, config_file=params.get("config"))
 
 
-def check_sandbox(mode: str) -> None:
-    """Resolve the sandbox backend; in auto mode without bubblewrap, say once what is not isolated."""
-    from .sandbox import resolve_sandbox
-
-    backend = resolve_sandbox(mode)
-    if backend.warning:
-        err.print(backend.warning, markup=False, highlight=False)
-
-
 def _graph(settings: Settings, run_kind: str = "solve") -> Any:
-    from .agents import Budget, SolveGraph
+    from .agents import Budget, SolveRunner
     from .llm import make_client
     from .memory import Memory, Store
     from .plugins import PluginManager
@@ -144,7 +135,7 @@ def _graph(settings: Settings, run_kind: str = "solve") -> Any:
         max_tool_calls=settings.max_tool_calls,
         reuse_model_accepted=settings.reuse_model_accepted,
     )
-    return SolveGraph(client, PluginManager(), budget, session_options=settings.session_options(), memory=memory)
+    return SolveRunner(client, PluginManager(), budget, session_options=settings.session_options(), memory=memory)
 
 
 @app.command()

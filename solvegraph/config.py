@@ -99,6 +99,15 @@ def _read_toml(path: Path) -> dict[str, Any]:
     return section
 
 
+def env_setting(key: str) -> str | None:
+    """One setting from its environment variable alone (e.g. ``lean_path`` from ``SOLVEGRAPH_LEAN``).
+
+    For a library caller who made a tool session without resolved settings: the tool still finds what
+    the environment names, and this module stays the only reader of the environment.
+    """
+    return os.environ.get(ENV_VARS[key]) or None
+
+
 def load_settings(
     flags: dict[str, Any] | None = None,
     config_file: str | Path | None = None,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from solvegraph.llm.scripted import ScriptedModel
+from solvegraph.testing import ScriptedModel
 from solvegraph.tools.python_kernel import close_default_pool
 
 # Never touch the real user data folder: the default memory database lives under XDG_DATA_HOME.

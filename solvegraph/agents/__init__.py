@@ -1,6 +1,7 @@
 """The four agents and the graph that connects them."""
 
-from ._run import SolveGraph
+from ._prompts import render as render_prompt
+from ._run import SolveRunner
 from .answer import code_blocks, explicit_answer, normalize
 from .graph import build_graph
 from .state import Budget, Event, RunContext, SolveState
@@ -10,9 +11,14 @@ __all__ = [
     "Event",
     "RunContext",
     "SolveGraph",
+    "SolveRunner",
     "SolveState",
     "build_graph",
     "code_blocks",
     "explicit_answer",
     "normalize",
+    "render_prompt",
 ]
+
+# The runner was called SolveGraph; the name misled (the graph is compiled inside it). Kept for callers.
+SolveGraph = SolveRunner

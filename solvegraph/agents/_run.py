@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ..memory.models import MadeTool
 
 
-class SolveGraph:
+class SolveRunner:
     """Solves problems with the planner/solver/verifier/refiner graph and the loaded tools."""
 
     def __init__(
@@ -180,4 +180,4 @@ def _emit(sinks: list[EventSink], event: Event) -> None:
         sink(event)
 
 
-__all__ = ["SolveGraph"]
+__all__ = ["SolveRunner"]

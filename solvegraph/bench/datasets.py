@@ -1,93 +1,16 @@
-"""Datasets: local JSONL files read into samples with stable ids.
+"""Datasets: local JSONL files read into samples with stable ids (the contract is in :mod:`solvegraph.plugins`).
 
-Data always comes from a file the user names; nothing is downloaded. A malformed
-line is reported as ``file:line: reason``, skipped and counted, never fatal.
+Data always comes from a file the user names; nothing is downloaded.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from ..errors import SolvegraphError
+from ..plugins import Dataset, DatasetError, Loaded, RowFn, load_jsonl
 from ..types import Sample
 
-
-class DatasetError(SolvegraphError):
-    """The dataset file cannot be used at all (missing, unreadable)."""
-
-
-@dataclass
-class Loaded:
-    samples: list[Sample]
-    skipped: list[str]  # "file:line: reason"
-
-
-RowFn = Callable[[dict[str, Any], int], Sample]
-
-
-@dataclass
-class Dataset:
-    """A named dataset: how to turn one JSON record into a :class:`Sample`, and how to score it."""
-
-    name: str
-    description: str
-    row: RowFn
-    scorer: str
-    file_hint: str = ""  # where the file usually sits, for messages only
-    plugin: str = ""
-    # A dataset that is not JSONL (e.g. a folder of .lean files) brings its own reader.
-    reader: Callable[[Path], Loaded] | None = None
-    # Raises DatasetError when the run lacks what the dataset needs (e.g. a Mathlib project).
-    check_ready: Callable[[dict[str, Any]], None] | None = None
-
-    def load(self, path: str | Path) -> Loaded:
-        if self.reader is not None:
-            if not Path(path).exists():
-                raise DatasetError(f"dataset path not found: {path}")
-            return self.reader(Path(path))
-        return load_jsonl(path, self.row)
-
-    def ready(self, options: dict[str, Any]) -> None:
-        if self.check_ready is not None:
-            self.check_ready(options)
-
-
-def load_jsonl(path: str | Path, row: RowFn) -> Loaded:
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"dataset file not found: {path}")
-    samples: list[Sample] = []
-    skipped: list[str] = []
-    seen: set[str] = set()
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"cannot read dataset file {path}: {exc}") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            if not isinstance(record, dict):
-                raise ValueError("a record must be a JSON object")
-            sample = row(record, number)
-        except json.JSONDecodeError as exc:
-            skipped.append(f"{path}:{number}: invalid JSON: {exc.msg}")
-            continue
-        except (KeyError, ValueError, TypeError) as exc:
-            reason = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
-            skipped.append(f"{path}:{number}: {reason}")
-            continue
-        if sample.id in seen:
-            skipped.append(f"{path}:{number}: duplicate sample id {sample.id!r}")
-            continue
-        seen.add(sample.id)
-        samples.append(sample)
-    return Loaded(samples, skipped)
+__all__ = ["Dataset", "DatasetError", "Loaded", "RowFn", "Sample", "load_jsonl", "text_field"]
 
 
 def text_field(record: dict[str, Any], key: str) -> str:

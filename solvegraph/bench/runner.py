@@ -151,10 +151,16 @@ TRUST_ORDER = ("tool-verified", "model-accepted", "unchecked")
 
 
 def score(
-    scorer: Scorer, prediction: str | None, gold: Any, trajectory: Trajectory, options: dict[str, Any] | None = None
+    scorer: Scorer,
+    prediction: str | None,
+    gold: Any,
+    trajectory: Trajectory,
+    options: dict[str, Any] | None = None,
+    plugins: PluginManager | None = None,
 ) -> Score:
-    """Call ``scorer`` with what it asks for: the trajectory (evidence) and the run's tool options
-    (a scorer that re-runs a tool, like ``proof``, must use the same Lean and project as the run)."""
+    """Call ``scorer`` with what it asks for: the trajectory (evidence), the run's tool options (a scorer
+    that re-runs a tool, like ``proof``, must use the same Lean and project as the run) and the plugin
+    manager (through which it reaches that tool)."""
     import inspect
 
     wanted = inspect.signature(scorer.score).parameters
@@ -163,6 +169,8 @@ def score(
         extra["trajectory"] = trajectory.to_dict()
     if "options" in wanted:
         extra["options"] = options or {}
+    if "plugins" in wanted:
+        extra["plugins"] = plugins
     return scorer.score(prediction, gold, **extra)
 
 
@@ -263,7 +271,8 @@ class BenchRunner:
             trajectory.trust = next((t for t in TRUST_ORDER if t in trusts), "") if trajectory.solved else ""
         trajectory.status = "solved" if trajectory.solved else "unsolved"
         trajectory.finished_at = time.time()
-        result = score(self.scorer, trajectory.answer, sample.answer, trajectory, self.settings.session_options())
+        options = self.settings.session_options()
+        result = score(self.scorer, trajectory.answer, sample.answer, trajectory, options, self.plugins)
         # An answer scored wrong never teaches.
         trajectory.reusable = may_teach(trajectory.trust, self.settings.reuse_model_accepted) and result.correct
         retracted = 0
@@ -309,12 +318,12 @@ class BenchRunner:
             if strategy == "pal":
                 run_pal(client, self.plugins, sample, sub, session, sink, self.code)
                 return sub.answer, sub.answer is not None, "unchecked"
-            from ..agents import Budget, SolveGraph
+            from ..agents import Budget, SolveRunner
 
             tool_calls = self.settings.max_tool_calls
             if self.limits.tool_calls is not None:
                 tool_calls = min(tool_calls, self.limits.tool_calls)
-            graph = SolveGraph(
+            graph = SolveRunner(
                 client,
                 self.plugins,
                 Budget(

@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from ..agents.answer import normalize, to_number
+from ..plugins import PluginManager, Scorer, Tool, ToolSession
 from ..types import Score
 
 INFEASIBLE_WORDS = {"infeasible", "no best solution", "no solution", "no feasible solution", "none"}
-
-
-@dataclass
-class Scorer:
-    name: str
-    description: str
-    # score(prediction, gold), plus keyword ``trajectory`` (the evidence) and/or ``options`` (the run's
-    # tool options) for scorers that declare them
-    score: Callable[..., Score]
-    plugin: str = ""
 
 
 _UNIT_TAIL = re.compile(r"^\s*([-+]?\$?[\d,]*\.?\d+(?:[eE][-+]?\d+)?\s*%?)\s*[A-Za-z][A-Za-z ./]*$")
@@ -102,11 +91,22 @@ def final_proof(trajectory: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
+def _tool(plugins: PluginManager | None, name: str) -> Tool | None:
+    """A tool as the agents reach it, through the plugin manager. Scorers run it in a session of their
+    own, never the solver's: its kernel and files are the model's work, not evidence."""
+    return (plugins or PluginManager()).tools().get(name)
+
+
+def _missing(name: str) -> str:
+    return f"the '{name}' tool is not installed or failed to load (see: solvegraph plugins list)"
+
+
 def proof_score(
     prediction: str | None,
     gold: Any,
     trajectory: dict[str, Any] | None = None,
     options: dict[str, Any] | None = None,
+    plugins: PluginManager | None = None,
 ) -> Score:
     """Correct only when the scorer's own Lean check accepts the run's final proof of the sample's statement.
 
@@ -114,8 +114,6 @@ def proof_score(
     chose that call's arguments (an unrelated trivial theorem would pass). The statement comes from
     the dataset (``gold``: the statement text, or ``{"statement": ..., "theorem": ...}``).
     """
-    from ..tools.lean import LeanNotConfigured, check_proof
-
     statement = gold.get("statement") if isinstance(gold, dict) else gold
     if not isinstance(statement, str) or not statement.strip():
         return Score(False, {"reason": "the sample has no Lean statement to check a proof against"})
@@ -123,31 +121,40 @@ def proof_score(
     if found is None:
         return Score(False, {"reason": "the run produced no proof"})
     proof, source = found
-    try:
-        verdict = check_proof(proof, statement=statement, options=options)
-    except LeanNotConfigured as exc:
-        return Score(False, {"reason": f"the proof could not be checked: {exc}", "proof_from": source})
+    lean = _tool(plugins, "lean")
+    if lean is None:
+        return Score(False, {"reason": f"the proof could not be checked: {_missing('lean')}", "proof_from": source})
+    with ToolSession(options=options) as session:
+        result = lean.run({"proof": proof, "statement": statement}, session)
+    verdict = result.data
+    if "accepted" not in verdict:  # the judge never ran: no toolchain, or the tool is missing
+        return Score(False, {"reason": f"the proof could not be checked: {result.error}", "proof_from": source})
     detail: dict[str, Any] = {"checked_by": "lean, re-run by the scorer", "proof_from": source}
-    detail["checks"] = verdict.checks
-    if not verdict.accepted:
-        detail["reasons"] = verdict.reasons
-    return Score(verdict.accepted, detail)
+    detail["checks"] = verdict.get("checks", {})
+    if not verdict["accepted"]:
+        detail["reasons"] = verdict.get("reasons", [])
+    return Score(bool(verdict["accepted"]), detail)
 
 
-def unit_test_score(prediction: str | None, gold: Any, trajectory: dict[str, Any] | None = None) -> Score:
+def unit_test_score(
+    prediction: str | None,
+    gold: Any,
+    trajectory: dict[str, Any] | None = None,
+    plugins: PluginManager | None = None,
+) -> Score:
     """Run the produced code and the task's asserts in a fresh, sandboxed kernel (its own process and limits)."""
-    from ..plugins import ToolSession
-    from ..tools.python_kernel import python
-
     if not prediction or not prediction.strip():
         return Score(False, {"reason": "no code was produced"})
     tests = gold.get("tests", []) if isinstance(gold, dict) else list(gold)
     setup = gold.get("setup", "") if isinstance(gold, dict) else ""
+    tool = _tool(plugins, "python")
+    if tool is None:
+        return Score(False, {"reason": _missing("python")})
     with ToolSession(options={"cell_timeout": 10}) as session:  # a clean kernel, not the solver's
-        ran = python.run({"code": prediction}, session)
+        ran = tool.run({"code": prediction}, session)
         if not ran.ok:
             return Score(False, {"reason": f"the code failed: {ran.error}"})
-        result = python.run({"code": "\n".join([setup, *tests])}, session)
+        result = tool.run({"code": "\n".join([setup, *tests])}, session)
     return Score(result.ok, {} if result.ok else {"reason": f"a test failed: {result.error}"})
 
 

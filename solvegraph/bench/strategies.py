@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..agents import SolveGraph
-from ..agents._prompts import render
+from ..agents import SolveRunner
+from ..agents import render_prompt as render
 from ..agents.answer import answer_from_output, code_blocks, explicit_answer, normalize
 from ..errors import SolvegraphError
 from ..memory import Step, Trajectory
@@ -85,7 +85,7 @@ def run_pal(
 
 
 def run_graph(
-    graph: SolveGraph, sample: Sample, trajectory: Trajectory, session: ToolSession, sink: StepSink | None, code: bool
+    graph: SolveRunner, sample: Sample, trajectory: Trajectory, session: ToolSession, sink: StepSink | None, code: bool
 ) -> None:
     saved = list(graph.step_sinks)
     graph.step_sinks = [*saved, *([sink] if sink else [])]

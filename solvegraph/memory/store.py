@@ -111,7 +111,12 @@ def query_terms(text_: str, limit: int = 24) -> list[str]:
 
 class Store:
     def __init__(self, url: str | None = None) -> None:
-        url = url or os.environ.get("SOLVEGRAPH_DB") or default_db_url()
+        """Open (and create or migrate) the store at ``url``; None is the default SQLite file.
+
+        The URL comes from resolved settings (flag, ``SOLVEGRAPH_DB``, solvegraph.toml): the store reads
+        no environment of its own.
+        """
+        url = url or default_db_url()
         try:
             self.url = make_url(url)
         except ArgumentError:

@@ -1,5 +1,6 @@
 """The plugin system: hook specs, the tool contract and the loader."""
 
+from ._bench import Dataset, DatasetError, Loaded, RowFn, Scorer, load_jsonl
 from ._tool import Tool, ToolResult, ToolSession, tool, truncate
 from ._verifier import Verifier
 from .hookspecs import hookimpl, hookspec
@@ -7,14 +8,20 @@ from .manager import ENTRY_POINT_GROUP, PluginInfo, PluginManager, tool_problem
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "Dataset",
+    "DatasetError",
+    "Loaded",
     "PluginInfo",
     "PluginManager",
+    "RowFn",
+    "Scorer",
     "Tool",
     "ToolResult",
     "ToolSession",
     "Verifier",
     "hookimpl",
     "hookspec",
+    "load_jsonl",
     "tool",
     "tool_problem",
     "truncate",

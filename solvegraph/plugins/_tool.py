@@ -77,6 +77,22 @@ class ToolSession:
                     self._closers[key] = lambda: close(value)
             return self._resources[key]
 
+    # Services one plugin offers another's tools (the python plugin's kernel, which the solvers' code mode
+    # runs in), by name, so that no tool imports another: name -> factory(session).
+    _services: typing.ClassVar[dict[str, Callable[[ToolSession], Any]]] = {}
+
+    @classmethod
+    def provide(cls, name: str, factory: Callable[[ToolSession], Any]) -> None:
+        """Offer a per-session service under ``name`` (a plugin does this when it is loaded)."""
+        cls._services[name] = factory
+
+    def service(self, name: str) -> Any:
+        """This session's ``name`` service, e.g. ``"python.kernel"``; LookupError when no loaded plugin offers it."""
+        factory = self._services.get(name)
+        if factory is None:
+            raise LookupError(f"no plugin offers the '{name}' service (is the plugin that provides it installed?)")
+        return factory(self)
+
     def close(self) -> None:
         with self._lock:
             closers, self._closers = list(self._closers.values()), {}

@@ -6,15 +6,11 @@ after these specs. It is found through the ``solvegraph`` entry-point group.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pluggy
 
-if TYPE_CHECKING:
-    from ..bench.datasets import Dataset
-    from ..bench.scorers import Scorer
-    from ._tool import Tool
-    from ._verifier import Verifier
+from ._bench import Dataset, Scorer
+from ._tool import Tool
+from ._verifier import Verifier
 
 PROJECT = "solvegraph"
 

@@ -10,18 +10,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jsonschema
 import pluggy
 
 from . import hookspecs
+from ._bench import Dataset, Scorer
 from ._tool import Tool
 from ._verifier import Verifier
-
-if TYPE_CHECKING:
-    from ..bench.datasets import Dataset
-    from ..bench.scorers import Scorer
 
 log = logging.getLogger("solvegraph.plugins")
 
@@ -159,13 +156,9 @@ class PluginManager:
         return found
 
     def datasets(self) -> dict[str, Dataset]:
-        from ..bench.datasets import Dataset
-
         return self._collect("solvegraph_datasets", Dataset, "dataset")
 
     def scorers(self) -> dict[str, Scorer]:
-        from ..bench.scorers import Scorer
-
         return self._collect("solvegraph_scorers", Scorer, "scorer")
 
     def prompt_fragments(self, agent: str) -> list[str]:

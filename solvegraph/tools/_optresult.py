@@ -149,10 +149,14 @@ def declarative_result(result: dict[str, Any], raw_model: dict[str, Any] | None)
 def code_mode(
     session: ToolSession, code: str, read_back: str, variable: str, what: str, *, kind: str, time_limit: float
 ) -> ToolResult:
-    """Run solver code in the session's kernel, then read the model object back from it."""
-    from .python_kernel import session_kernel
+    """Run solver code in the session's kernel, then read the model object back from it.
 
-    kernel = session_kernel(session)
+    The kernel is the python plugin's, reached through the session by name: no tool imports another.
+    """
+    try:
+        kernel = session.service("python.kernel")
+    except LookupError as exc:
+        return ToolResult.failure(f"code mode needs the python tool's kernel: {exc}")
     timeout = max(float(session.options.get("cell_timeout", 30.0)), time_limit + 5)
     cell = kernel.execute(code, timeout=timeout)
     if not cell.ok:

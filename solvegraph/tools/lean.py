@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..config import env_setting
 from ..plugins import ToolResult, ToolSession, Verifier, hookimpl, tool
 from ..sandbox import Limits, resolve_sandbox
 from ._lean_source import (
@@ -98,7 +99,7 @@ def theorem_names(source: str) -> list[str]:
 
 def find_toolchain(options: dict[str, Any]) -> tuple[list[str], str | None]:
     """The command prefix to run Lean, and the working directory (a Lake project, if any)."""
-    project = options.get("lean_project") or os.environ.get("SOLVEGRAPH_LEAN_PROJECT")
+    project = options.get("lean_project") or env_setting("lean_project")
     if project:
         path = Path(project)
         if not (path / "lakefile.lean").is_file() and not (path / "lakefile.toml").is_file():
@@ -107,7 +108,7 @@ def find_toolchain(options: dict[str, Any]) -> tuple[list[str], str | None]:
         if not lake:
             raise LeanNotConfigured("lean_project is set but no 'lake' executable was found; set lake_path")
         return [lake, "env", "lean"], str(path)
-    lean = options.get("lean_path") or os.environ.get("SOLVEGRAPH_LEAN") or shutil.which("lean")
+    lean = options.get("lean_path") or env_setting("lean_path") or shutil.which("lean")
     if not lean:
         raise LeanNotConfigured(
             "no Lean toolchain: set lean_path (a lean executable) or lean_project (a Lake project, for Mathlib) "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from solvegraph.agents import SolveGraph
+from solvegraph.agents import SolveRunner
 from solvegraph.llm import ModelClient
 from tests.tools.test_lean import PRELUDE, STATEMENT
 
@@ -22,7 +22,7 @@ def test_lean_errors_drive_the_repair(scripted, lean_binary: str) -> None:
         "refiner": ["Use Eq2.refl N.z: the argument must be N.z."],
     }
     with scripted(script) as model:
-        graph = SolveGraph(ModelClient(model.base_url), session_options={"lean_path": lean_binary})
+        graph = SolveRunner(ModelClient(model.base_url), session_options={"lean_path": lean_binary})
         t = graph.solve(f"Prove in Lean 4: {STATEMENT}")
         refiner_prompt = model.calls("refiner")[0]["messages"][1]["content"]
     first = next(s.verdict for s in t.steps if s.agent == "verifier")
@@ -49,7 +49,7 @@ def test_a_proof_of_some_other_statement_is_not_tool_verified(scripted, lean_bin
         "verifier": ["VERDICT: ACCEPT"],
     }
     with scripted(script) as model:
-        graph = SolveGraph(ModelClient(model.base_url), session_options={"lean_path": lean_binary})
+        graph = SolveRunner(ModelClient(model.base_url), session_options={"lean_path": lean_binary})
         t = graph.solve(f"Prove in Lean 4: {STATEMENT}")
     last = [s.verdict for s in t.steps if s.agent == "verifier"][-1]
     assert last["accepted"] and last["source"] == "model" and "verified_by" not in last

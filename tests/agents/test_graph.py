@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from solvegraph.agents import Budget, SolveGraph
+from solvegraph.agents import Budget, SolveRunner
 from solvegraph.llm import ModelClient
 
 CODE = "```python\nprint({expr})\n```"
@@ -10,7 +10,7 @@ CODE = "```python\nprint({expr})\n```"
 
 def _solve(model, problem="What is 6*7?", budget=None, **kw):
     events = []
-    graph = SolveGraph(ModelClient(model.base_url), budget=budget or Budget(), **kw)
+    graph = SolveRunner(ModelClient(model.base_url), budget=budget or Budget(), **kw)
     trajectory = graph.solve(problem, on_event=events.append)
     return trajectory, events
 

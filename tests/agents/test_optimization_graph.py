@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from solvegraph.agents import SolveGraph
+from solvegraph.agents import SolveRunner
 from solvegraph.llm import ModelClient
 
 WRONG = {
@@ -37,7 +37,7 @@ def test_iis_drives_the_repair(scripted) -> None:
         "refiner": ["Remove canoe_limit; the problem says at least 60% of trips are by canoe."],
     }
     with scripted(script) as model:
-        t = SolveGraph(ModelClient(model.base_url)).solve("Ducks: boats and canoes ... minimize time.")
+        t = SolveRunner(ModelClient(model.base_url)).solve("Ducks: boats and canoes ... minimize time.")
         refiner_prompt = model.calls("refiner")[0]["messages"][1]["content"]
     first = next(s.verdict for s in t.steps if s.agent == "verifier")
     assert first["source"] == "verifier:milp-check" and not first["accepted"]

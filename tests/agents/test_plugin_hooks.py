@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from solvegraph.agents import Budget, SolveGraph
+from solvegraph.agents import Budget, SolveRunner
 from solvegraph.llm import ModelClient
 from solvegraph.plugins import PluginManager, Verifier, hookimpl
 
@@ -47,7 +47,7 @@ def test_plugin_verifier_rejection_drives_the_refiner(scripted) -> None:
         "refiner": ["make it even"],
     }
     with scripted(script) as model:
-        t = SolveGraph(ModelClient(model.base_url), plugins, Budget()).solve("An even number near 41?")
+        t = SolveRunner(ModelClient(model.base_url), plugins, Budget()).solve("An even number near 41?")
         solver_system = model.calls("solver")[0]["messages"][0]["content"]
         refiner_prompt = model.calls("refiner")[0]["messages"][1]["content"]
     verdicts = [s.verdict for s in t.steps if s.agent == "verifier"]

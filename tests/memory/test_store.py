@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from solvegraph.agents import Budget, SolveGraph
+from solvegraph.agents import Budget, SolveRunner
 from solvegraph.llm import ModelClient
 from solvegraph.memory import Memory, Store, Trajectory
 from solvegraph.memory.toolmaking import extract_functions, list_tools
@@ -37,10 +37,10 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     return st
 
 
-def _graph(model, store: Store, reuse_model_accepted: bool = True, **memory_kw) -> SolveGraph:
+def _graph(model, store: Store, reuse_model_accepted: bool = True, **memory_kw) -> SolveRunner:
     """These tests use the verifier model's ACCEPT, so they opt in to reusing model-accepted answers."""
     budget = Budget(reuse_model_accepted=reuse_model_accepted)
-    return SolveGraph(ModelClient(model.base_url), budget=budget, memory=Memory(store, **memory_kw))
+    return SolveRunner(ModelClient(model.base_url), budget=budget, memory=Memory(store, **memory_kw))
 
 
 def test_full_trajectory_round_trip(store: Store, scripted) -> None:
@@ -126,16 +126,16 @@ def test_the_cache_key_is_the_models_identity_not_its_port(tmp_path) -> None:
     gguf = tmp_path / "m.gguf"
     gguf.write_bytes(b"GGUF" + b"\0" * 64)
     identity = f"embedded:{model_file_identity(gguf)}#smollm2"
-    a = SolveGraph(ModelClient("http://127.0.0.1:41001/v1", model="smollm2", identity=identity))
-    b = SolveGraph(ModelClient("http://127.0.0.1:52002/v1", model="smollm2", identity=identity))
+    a = SolveRunner(ModelClient("http://127.0.0.1:41001/v1", model="smollm2", identity=identity))
+    b = SolveRunner(ModelClient("http://127.0.0.1:52002/v1", model="smollm2", identity=identity))
     assert a.config_hash() == b.config_hash()
     gguf.write_bytes(b"GGUF" + b"\1" * 80)  # another model file: another key
     other = f"embedded:{model_file_identity(gguf)}#smollm2"
-    assert SolveGraph(ModelClient("http://127.0.0.1:41001/v1", model="smollm2", identity=other)).config_hash() != (
+    assert SolveRunner(ModelClient("http://127.0.0.1:41001/v1", model="smollm2", identity=other)).config_hash() != (
         a.config_hash()
     )
     # A remote endpoint is still keyed on its URL: two servers may serve different models under one name.
-    remote = [SolveGraph(ModelClient(f"http://h{i}:8000/v1", model="m")).config_hash() for i in (1, 2)]
+    remote = [SolveRunner(ModelClient(f"http://h{i}:8000/v1", model="m")).config_hash() for i in (1, 2)]
     assert remote[0] != remote[1]
 
 
@@ -185,7 +185,7 @@ def test_a_made_tool_that_fails_verification_loses_rank(store: Store, scripted) 
     }
     for sides in ("4 by 5", "5 by 6", "6 by 8"):
         with scripted(bad) as model:
-            SolveGraph(
+            SolveRunner(
                 ModelClient(model.base_url),
                 memory=Memory(store),
                 budget=__import__("solvegraph.agents", fromlist=["Budget"]).Budget(max_rounds=1),

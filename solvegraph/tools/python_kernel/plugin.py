@@ -24,6 +24,10 @@ def session_kernel(session: ToolSession) -> Kernel:
     return session.resource("python_kernel", pool.acquire, pool.release)  # type: ignore[no-any-return]
 
 
+# The solvers' code mode runs its model-building code in this kernel, reached by name through the session.
+ToolSession.provide("python.kernel", session_kernel)
+
+
 @tool(name="python", timeout=None, enforces_timeout=True, prompt_hint=PROMPT_HINT, timeout_option="cell_timeout")
 def python(code: str, session: ToolSession) -> ToolResult:
     """Run Python code in a persistent Jupyter kernel and return what it prints.

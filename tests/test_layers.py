@@ -1,0 +1,71 @@
+"""The one-way layers hold: import-linter's contracts (pyproject.toml), and config.py alone reads the environment."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "solvegraph"
+
+# The zygote rewrites the environment of the sandboxed child it becomes (from the request it was given);
+# it reads no setting from it.
+WRITES_A_CHILD_ENV = {"sandbox/_zygote.py"}
+
+
+def test_import_contracts_are_kept() -> None:
+    linter = Path(sys.executable).with_name("lint-imports")
+    proc = subprocess.run(
+        [str(linter), "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "Contracts: 2 kept, 0 broken." in proc.stdout
+
+
+def _reads_environment(tree: ast.AST) -> list[int]:
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb"):
+            if isinstance(node.value, ast.Name) and node.value.id == "os":
+                lines.append(node.lineno)
+        if isinstance(node, ast.ImportFrom) and node.module == "os":
+            if any(alias.name in ("environ", "getenv") for alias in node.names):
+                lines.append(node.lineno)
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            if "tomllib" in names or "tomli" in names:
+                lines.append(node.lineno)
+    return lines
+
+
+def test_only_config_reads_the_environment_and_toml() -> None:
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE).as_posix()
+        if rel == "config.py" or rel in WRITES_A_CHILD_ENV:
+            continue
+        for line in _reads_environment(ast.parse(path.read_text(encoding="utf-8"))):
+            offenders.append(f"solvegraph/{rel}:{line}")
+    assert not offenders, "only solvegraph/config.py may read environment variables or TOML: " + ", ".join(offenders)
+
+
+def test_the_contract_checker_catches_a_layer_break(tmp_path: Path) -> None:
+    """The contract is not vacuous: a copy of the package where plugins import bench is refused."""
+    copy = tmp_path / "solvegraph"
+    subprocess.run(["cp", "-r", str(PACKAGE), str(copy)], check=True)
+    (copy / "plugins" / "_bad.py").write_text("from ..bench import scorers  # noqa\n")
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("lint-imports")), "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
+    )
+    assert proc.returncode != 0 and "solvegraph.plugins is not allowed to import solvegraph.bench" in proc.stdout
