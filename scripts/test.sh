@@ -6,7 +6,7 @@
 #   and, on a bare machine, python3-venv and g++ (llama-cpp-python compiles on install).
 #   Python: a venv (default .venv, or $SOLVEGRAPH_VENV) with solvegraph[dev] installed editable.
 #
-# Arguments are passed to pytest, e.g. `scripts/test.sh -x tests/tools`.
+# Then ruff (lint and format) and mypy, then pytest. Arguments are passed to pytest, e.g. `scripts/test.sh -x tests/tools`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,4 +28,8 @@ venv="${SOLVEGRAPH_VENV:-.venv}"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip
 "$venv/bin/python" -m pip install -e ".[dev]"
+# Static checks first: lint, format, types (0 errors). The import contracts run inside pytest (tests/test_layers.py).
+"$venv/bin/ruff" check .
+"$venv/bin/ruff" format --check .
+"$venv/bin/mypy"
 exec "$venv/bin/python" -m pytest "$@"

@@ -55,8 +55,8 @@ class EventPrinter:
         elif event.kind == "code":
             args = d.get("arguments") or {}
             if d.get("tool") == "python" and isinstance(args, dict) and "code" in args:
-                body = Syntax(self._cut(str(args["code"])), "python", word_wrap=True)
-                self.console.print(Panel(body, title=title, title_align="left", border_style=style))
+                code = Syntax(self._cut(str(args["code"])), "python", word_wrap=True)
+                self.console.print(Panel(code, title=title, title_align="left", border_style=style))
             else:
                 self.console.print(Panel(self._text(f"{d.get('tool')}({args})"), title=title, title_align="left"))
         elif event.kind == "tool_output":

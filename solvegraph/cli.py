@@ -264,7 +264,7 @@ def plugins_list(
     backend = resolve_sandbox(settings.sandbox).describe()
     pm = PluginManager()
     tools = pm.tools()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"plugin": p.name, "source": p.source, "ok": p.ok and not p.error, "tools": p.tools, "error": p.error}
         for p in pm.plugins.values()
     ]

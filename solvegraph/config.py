@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -114,7 +115,7 @@ def load_settings(
     env: dict[str, str] | None = None,
 ) -> Settings:
     """Resolve settings in precedence order: flags > environment > toml > defaults."""
-    env = os.environ if env is None else env
+    environment: Mapping[str, str] = os.environ if env is None else env
     settings = Settings()
     known = {f.name: f for f in fields(Settings) if f.name != "sources"}
 
@@ -133,8 +134,8 @@ def load_settings(
             _set(settings, key, value, f"{path}")
 
     for key, var in ENV_VARS.items():
-        if env.get(var):
-            _set(settings, key, env[var], f"${var}")
+        if environment.get(var):
+            _set(settings, key, environment[var], f"${var}")
 
     for key, value in (flags or {}).items():
         if value is not None:

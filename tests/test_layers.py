@@ -31,12 +31,12 @@ def test_import_contracts_are_kept() -> None:
 def _reads_environment(tree: ast.AST) -> list[int]:
     lines = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb"):
-            if isinstance(node.value, ast.Name) and node.value.id == "os":
-                lines.append(node.lineno)
-        if isinstance(node, ast.ImportFrom) and node.module == "os":
-            if any(alias.name in ("environ", "getenv") for alias in node.names):
-                lines.append(node.lineno)
+        os_attribute = isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "os"
+        if os_attribute and node.attr in ("environ", "getenv", "environb"):
+            lines.append(node.lineno)
+        from_os = isinstance(node, ast.ImportFrom) and node.module == "os"
+        if from_os and {a.name for a in node.names} & {"environ", "getenv"}:
+            lines.append(node.lineno)
         if isinstance(node, ast.Import | ast.ImportFrom):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
             if "tomllib" in names or "tomli" in names:

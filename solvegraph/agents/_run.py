@@ -8,10 +8,10 @@ import json
 import time
 from collections.abc import Iterable
 from importlib.resources import files
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ..errors import SolvegraphError
-from ..llm import ModelClient
+from ..llm import ChatModel
 from ..memory import Step, Trajectory
 from ..plugins import PluginManager, ToolSession
 from .graph import build_graph
@@ -27,7 +27,7 @@ class SolveRunner:
 
     def __init__(
         self,
-        client: ModelClient,
+        client: ChatModel,
         plugins: PluginManager | None = None,
         budget: Budget | None = None,
         session_options: dict[str, object] | None = None,
@@ -78,7 +78,7 @@ class SolveRunner:
         sinks = [*self.event_sinks, *([on_event] if on_event else [])]
         trajectory = trajectory or Trajectory(problem=problem, model=self.client.model)
         step_sinks = list(self.step_sinks)
-        memory, made_tools = self.memory, []
+        memory, made_tools = self.memory, cast("list[MadeTool]", [])
         try:
             if memory is not None:
                 config_hash = self.config_hash()

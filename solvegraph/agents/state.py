@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
-from ..llm import ModelClient
+from ..llm import ChatModel
 from ..memory import Step, Trajectory
 from ..plugins import PluginManager, Tool, ToolSession
 from ..types import Event, Verdict
@@ -58,7 +58,7 @@ class Budget:
 class RunContext:
     """Everything the nodes share for one solve."""
 
-    client: ModelClient
+    client: ChatModel
     tools: dict[str, Tool]
     session: ToolSession
     trajectory: Trajectory

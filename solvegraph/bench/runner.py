@@ -18,7 +18,7 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import ModelConnectionError, SolvegraphError
-from ..llm import ModelClient, make_client
+from ..llm import ModelClient, Reply, make_client
 from ..memory import Store, Trajectory, may_teach
 from ..plugins import PluginManager, ToolSession
 from .datasets import Dataset, Sample
@@ -62,7 +62,7 @@ class MeteredClient:
 
     def chat(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None, max_tokens: int | None = None
-    ) -> Any:
+    ) -> Reply:
         lim = self.limits
         if lim.wall_s is not None and time.monotonic() - self.started > lim.wall_s:
             raise LimitExceeded("wall time", f"{lim.wall_s:g} s")
@@ -327,7 +327,7 @@ class BenchRunner:
                 client,
                 self.plugins,
                 Budget(
-                    max_rounds=self.settings.max_rounds,  # type: ignore[arg-type]
+                    max_rounds=self.settings.max_rounds,
                     max_tool_calls=tool_calls,
                     reuse_model_accepted=self.settings.reuse_model_accepted,
                 ),

@@ -13,7 +13,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import openai
 
@@ -28,6 +28,29 @@ class Reply:
     usage: Usage = field(default_factory=Usage)
     duration_s: float = 0.0
     finish_reason: str = ""
+
+
+class ChatModel(Protocol):
+    """What the agents need of a model: a name, an identity for cache keys, and one chat turn.
+
+    :class:`ModelClient` is the real one; wrappers (the bench runner's per-sample limits) satisfy it too.
+    """
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def identity(self) -> str: ...
+
+    def chat(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        max_tokens: int | None = None,
+    ) -> Reply: ...
 
 
 class ModelClient:

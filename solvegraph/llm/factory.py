@@ -10,14 +10,18 @@ from .embedded import MODEL_ALIAS, embedded_server
 
 
 def make_client(settings: Settings) -> ModelClient:
-    identity = None
+    identity: str | None = None
+    model: str | None
+    api_key: str | None
     if settings.uses_embedded:
         server = embedded_server(settings.model_path)
-        base_url, model, api_key = server.base_url, settings.model or MODEL_ALIAS, "sk-no-key"
+        base_url, api_key = server.base_url, "sk-no-key"
+        model = settings.model or MODEL_ALIAS
         identity = f"embedded:{model_file_identity(server.model_path)}#{model}"
     else:
         assert settings.base_url is not None
-        base_url, model, api_key = settings.base_url, settings.model, settings.api_key
+        base_url, api_key = settings.base_url, settings.api_key
+        model = settings.model  # None: the endpoint's first model
     return ModelClient(
         base_url=base_url,
         model=model,

@@ -109,6 +109,11 @@ def query_terms(text_: str, limit: int = 24) -> list[str]:
     return list(seen)
 
 
+def _rowcount(result: Any) -> int:
+    """Rows a DML statement touched (a CursorResult's rowcount; the generic Result type does not declare it)."""
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 class Store:
     def __init__(self, url: str | None = None) -> None:
         """Open (and create or migrate) the store at ``url``; None is the default SQLite file.
@@ -223,7 +228,7 @@ class Store:
                             "USING GIN (to_tsvector('english', text))"
                         )
                     )
-                conn.execute(Meta.__table__.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+                conn.execute(insert(Meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
         except StoreError:
             raise
         except (OperationalError, DatabaseError, sqlite3.DatabaseError) as exc:
@@ -376,7 +381,8 @@ class Store:
                         missing,
                     )
                     known.update(rows.tuples().all())
-                trajectories, steps = [], []
+                trajectories: list[dict[str, Any]] = []
+                steps: list[dict[str, Any]] = []
                 for t, run_id, _ in items:
                     u = t.usage
                     trajectories.append(
@@ -431,7 +437,7 @@ class Store:
                 .join(Problem)
                 .where(TrajectoryRow.run_id == run_id, TrajectoryRow.outcome.is_not(None))
             ).all()
-            return {d: t for d, t in rows}
+            return {str(d): t for d, t in rows}
 
     def abandon_unfinished(self, run_id: str) -> int:
         """Mark trajectories of a crashed run that never got an outcome; they are kept, never counted."""
@@ -441,7 +447,7 @@ class Store:
                 .where(TrajectoryRow.run_id == run_id, TrajectoryRow.outcome.is_(None))
                 .values(status="abandoned")
             )
-            return int(result.rowcount or 0)
+            return _rowcount(result)
 
     def results(self, run_id: str) -> list[dict[str, Any]]:
         with self._session() as s:
@@ -514,11 +520,11 @@ class Store:
                     s.execute(select(TrajectoryRow.problem_id).where(TrajectoryRow.id.in_(ids))).scalars().all()
                 )
                 run_ids = set(s.execute(select(TrajectoryRow.run_id).where(TrajectoryRow.id.in_(ids))).scalars().all())
-                steps = s.execute(delete(StepRow).where(StepRow.trajectory_id.in_(ids))).rowcount
-                tools = s.execute(delete(MadeTool).where(MadeTool.origin_trajectory.in_(ids))).rowcount
-                trajectories = s.execute(delete(TrajectoryRow).where(TrajectoryRow.id.in_(ids))).rowcount
+                steps = _rowcount(s.execute(delete(StepRow).where(StepRow.trajectory_id.in_(ids))))
+                tools = _rowcount(s.execute(delete(MadeTool).where(MadeTool.origin_trajectory.in_(ids))))
+                trajectories = _rowcount(s.execute(delete(TrajectoryRow).where(TrajectoryRow.id.in_(ids))))
                 still_used = select(TrajectoryRow.run_id).where(TrajectoryRow.run_id.in_(run_ids))
-                runs = s.execute(delete(Run).where(Run.id.in_(run_ids), Run.id.not_in(still_used))).rowcount
+                runs = _rowcount(s.execute(delete(Run).where(Run.id.in_(run_ids), Run.id.not_in(still_used))))
                 orphans = list(
                     s.execute(
                         select(Problem.id).where(
@@ -538,7 +544,7 @@ class Store:
                         ),
                         {"ids": orphans},
                     )
-                problems = s.execute(delete(Problem).where(Problem.id.in_(orphans))).rowcount if orphans else 0
+                problems = _rowcount(s.execute(delete(Problem).where(Problem.id.in_(orphans)))) if orphans else 0
                 return {
                     "trajectories": int(trajectories or 0),
                     "steps": int(steps or 0),
@@ -547,7 +553,7 @@ class Store:
                     "problems": int(problems or 0),
                 }
 
-        return self._guard(write)  # type: ignore[no-any-return]
+        return self._guard(write)
 
     def select_for_prune(self, *, older_than_days: float | None = None, status: str | None = None) -> list[str]:
         """Ids of the trajectories ``memory prune`` would delete: started before the cut-off and/or with a status."""
@@ -637,7 +643,7 @@ class Store:
                 text(f"SELECT term, doc FROM problems_fts_vocab WHERE term IN ({marks})"),
                 {f"t{i}": t for i, t in enumerate(terms)},
             ).all()
-        df = dict(rows)
+        df: dict[str, int] = {str(term): int(doc) for term, doc in rows}
         present = sorted((t for t in terms if df.get(t)), key=lambda t: df[t])
         return present[:keep]
 
@@ -682,7 +688,7 @@ class Store:
                     return 0
                 s.execute(update(TrajectoryRow).where(TrajectoryRow.id.in_(ids)).values(verified=False))
                 removed = s.execute(delete(MadeTool).where(MadeTool.origin_trajectory.in_(ids)))
-                return int(removed.rowcount or 0)
+                return _rowcount(removed)
 
         return self._guard(write)
 
@@ -773,7 +779,7 @@ class Store:
                     )
                 return out
 
-        return self._guard(run)  # type: ignore[no-any-return]
+        return self._guard(run)
 
 
 def _dt(ts: float) -> datetime:

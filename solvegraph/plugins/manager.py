@@ -8,9 +8,10 @@ its error, logged as a single warning line, and skipped.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import Any, cast
 
 import jsonschema
 import pluggy
@@ -92,7 +93,7 @@ class PluginManager:
         for impl in self.pm.hook.solvegraph_tools.get_hookimpls():
             info = self.plugins.setdefault(impl.plugin_name, PluginInfo(impl.plugin_name, "registered"))
             try:
-                offered = list(impl.function() or [])
+                offered: list[Any] = list(cast(Iterable[Any], impl.function() or []))
             except Exception as exc:
                 self._fail(info.name, info.source, f"solvegraph_tools() raised {type(exc).__name__}: {exc}")
                 continue
@@ -117,7 +118,7 @@ class PluginManager:
         found: list[Verifier] = []
         for impl in self.pm.hook.solvegraph_verifiers.get_hookimpls():
             try:
-                offered = list(impl.function() or [])
+                offered: list[Any] = list(cast(Iterable[Any], impl.function() or []))
             except Exception as exc:
                 log.warning("plugin '%s': verifiers skipped: %s", impl.plugin_name, exc)
                 continue
@@ -130,12 +131,12 @@ class PluginManager:
         self._verifiers = found
         return found
 
-    def _collect(self, hook: str, kind: type, label: str) -> dict[str, Any]:
+    def _collect(self, hook: str, kind: type[Any], label: str) -> dict[str, Any]:
         """Named objects from every implementation of ``hook``; bad ones and clashes are skipped with a warning."""
         found: dict[str, Any] = {}
         for impl in getattr(self.pm.hook, hook).get_hookimpls():
             try:
-                offered = list(impl.function() or [])
+                offered: list[Any] = list(cast(Iterable[Any], impl.function() or []))
             except Exception as exc:
                 log.warning("plugin '%s': %s skipped: %s", impl.plugin_name, label, exc)
                 continue

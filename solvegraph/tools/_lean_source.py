@@ -97,15 +97,15 @@ def tokenize(source: str) -> list[Token]:
             advance(j + len(close))
             continue
         if ch == "'" and i + 2 < n:
-            j = None
+            quote_end: int | None = None
             if source[i + 1] == "\\":
                 k = source.find("'", i + 2)
-                j = k if 0 < k <= i + 12 else None
+                quote_end = k if 0 < k <= i + 12 else None
             elif source[i + 2] == "'" and source[i + 1] != "\n":
-                j = i + 2
-            if j is not None:
-                tokens.append(Token("char", source[i : j + 1], ln, col, i, j + 1))
-                advance(j + 1)
+                quote_end = i + 2
+            if quote_end is not None:
+                tokens.append(Token("char", source[i : quote_end + 1], ln, col, i, quote_end + 1))
+                advance(quote_end + 1)
                 continue
         if _ident_start(ch):
             j = i

@@ -86,7 +86,8 @@ def _check_scheduling(model: OptModel, values: dict[str, float], tol: float) -> 
                             f"duration {duration:g}")  # fmt: skip
         spans[name] = (start, start + duration)
     for name, names in model.no_overlap:
-        present = sorted((spans[n], n) for n in names if spans[n] is not None and spans[n][1] > spans[n][0])  # type: ignore[index]
+        shown = [(span, n) for n in names if (span := spans[n]) is not None and span[1] > span[0]]
+        present = sorted(shown)
         for ((_, e1), n1), ((s2, _), n2) in itertools.pairwise(present):
             if e1 > s2 + tol:
                 problems.append(f"constraint '{name}' is violated: intervals '{n1}' and '{n2}' overlap")

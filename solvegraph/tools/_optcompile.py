@@ -381,7 +381,7 @@ class Compiler:
                 return {"abs": abs, "min": min, "max": max}[fn](nums)  # type: ignore[operator]
             if fn == "abs" and len(values) != 1:
                 raise ModelError(path, "abs takes one expression")
-            return self.general_term(fn, [self.as_poly(x, path) for x in values], path)  # type: ignore[arg-type]
+            return self.general_term(fn, [self.as_poly(x, path) for x in values], path)
 
         return general
 

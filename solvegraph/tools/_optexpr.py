@@ -29,7 +29,7 @@ from ._optcompile import MAX_SET_SIZE, Compiler, Poly, var_name
 from ._opterror import ModelError
 
 _INDEXED_ROOT = ("sets", "parameters")
-_COMPARE = {ast.LtE: "<=", ast.GtE: ">=", ast.Eq: "=", ast.Lt: "<", ast.Gt: ">"}
+_COMPARE: dict[type, str] = {ast.LtE: "<=", ast.GtE: ">=", ast.Eq: "=", ast.Lt: "<", ast.Gt: ">"}
 
 
 def is_indexed(data: dict[str, Any]) -> bool:
@@ -103,9 +103,10 @@ class Expander(Compiler):
                 raise ModelError(f"parameters.{name}", f"'{name}' is already a set")
             self.params[name] = value
 
-    def _identifier(self, name: Any, path: str) -> None:
+    def _identifier(self, name: Any, path: str) -> str:
         if not isinstance(name, str) or not name.isidentifier() or name in ("sum", "abs", "min", "max", "range"):
             raise ModelError(path, f"{name!r} is not a usable name (letters, digits and _; not a built-in)")
+        return name
 
     def _variables(self, raw: Any) -> list[dict[str, Any]]:
         if not isinstance(raw, list) or not raw:
@@ -122,7 +123,7 @@ class Expander(Compiler):
                     self.names.add(name)
                 out.append(self._bounds(v, {}, path))
                 continue
-            self._identifier(name, f"{path}.name")
+            name = self._identifier(name, f"{path}.name")
             sets, letters = self._index(v, path)
             self.indexed[name] = len(sets)
             template = {k: val for k, val in v.items() if k not in ("index", "for")}

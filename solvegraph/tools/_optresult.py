@@ -123,7 +123,7 @@ def solve_in_worker(
     solver = "SCIP" if kind == "milp" else "CP-SAT"
     outcome, value = worker.call(function, model, *extra, time_limit, threads, deadline_s=time_limit + 30)
     if outcome == "ok":
-        return value  # type: ignore[no-any-return]
+        return value
     if outcome == "error":
         return ToolResult.failure(f"invalid model: {value}")
     if outcome == "timeout":

@@ -59,7 +59,9 @@ def build_cpsat(model: OptModel, with_assumptions: bool = False) -> tuple[Any, d
     cp = cp_model.CpModel()
     xs: dict[str, Any] = {}
     for name, v in model.variables.items():
-        xs[name] = cp.NewBoolVar(name) if v.type in ("binary", "boolean") else cp.NewIntVar(int(v.lb), int(v.ub), name)
+        xs[name] = (
+            cp.new_bool_var(name) if v.type in ("binary", "boolean") else cp.new_int_var(int(v.lb), int(v.ub), name)
+        )
 
     def expr(aff: Affine) -> Any:
         coeffs, constant = aff
@@ -74,24 +76,24 @@ def build_cpsat(model: OptModel, with_assumptions: bool = False) -> tuple[Any, d
         row = expr((c.coeffs, 0.0))
         lo = int(c.lo) if c.sense == "range" else int(c.rhs) if c.sense in (">=", "=") else cp_model.INT_MIN
         hi = int(c.rhs) if c.sense in ("<=", "=", "range") else cp_model.INT_MAX
-        ct = cp.AddLinearConstraint(row, lo, hi)
+        ct = cp.add_linear_constraint(row, lo, hi)
         if c.only_if:
             ct.OnlyEnforceIf(lits(c.only_if))
         if with_assumptions:
-            lit = cp.NewBoolVar(f"assume[{c.name}]")
+            lit = cp.new_bool_var(f"assume[{c.name}]")
             ct.OnlyEnforceIf(lit)
             literals[lit.Index()] = c.name
             assumptions.append(lit)
     for _, names in model.all_different:
-        cp.AddAllDifferent([xs[n] for n in names])
+        cp.add_all_different([xs[n] for n in names])
 
     def single(aff: Affine, name: str) -> Any:
         """CP-SAT intervals take ``a*x + b``: a sum of several variables gets a variable of its own."""
         if len(aff[0]) <= 1:
             return expr(aff)
         lo, hi = affine_bounds(aff, model.variables)
-        var = cp.NewIntVar(int(lo), int(hi), name)
-        cp.Add(var == expr(aff))
+        var = cp.new_int_var(int(lo), int(hi), name)
+        cp.add(var == expr(aff))
         return var
 
     intervals = {}
@@ -105,39 +107,39 @@ def build_cpsat(model: OptModel, with_assumptions: bool = False) -> tuple[Any, d
                 iv.start[1] + iv.duration[1],
             ), f"{n}.end")  # fmt: skip
         if iv.present is None:
-            intervals[n] = cp.NewIntervalVar(start, size, end, n)
+            intervals[n] = cp.new_interval_var(start, size, end, n)
         else:
-            intervals[n] = cp.NewOptionalIntervalVar(start, size, end, lits([iv.present])[0], n)
+            intervals[n] = cp.new_optional_interval_var(start, size, end, lits([iv.present])[0], n)
     for _, names in model.no_overlap:
-        cp.AddNoOverlap([intervals[n] for n in names])
+        cp.add_no_overlap([intervals[n] for n in names])
     for cu in model.cumulative:
-        cp.AddCumulative([intervals[n] for n in cu.intervals], [expr(d) for d in cu.demands], expr(cu.capacity))
+        cp.add_cumulative([intervals[n] for n in cu.intervals], [expr(d) for d in cu.demands], expr(cu.capacity))
     for e in model.element:
-        cp.AddElement(expr(e.index), [expr(a) for a in e.array], expr(e.target))
+        cp.add_element(expr(e.index), [expr(a) for a in e.array], expr(e.target))
     for t in model.table:
-        add = cp.AddForbiddenAssignments if t.forbidden else cp.AddAllowedAssignments
+        add = cp.add_forbidden_assignments if t.forbidden else cp.add_allowed_assignments
         add([xs[n] for n in t.vars], t.tuples)
     for b in model.boolean:
-        adders = {"or": cp.AddBoolOr, "and": cp.AddBoolAnd, "xor": cp.AddBoolXOr,
-                  "at_most_one": cp.AddAtMostOne, "exactly_one": cp.AddExactlyOne}  # fmt: skip
+        adders = {"or": cp.add_bool_or, "and": cp.add_bool_and, "xor": cp.add_bool_xor,
+                  "at_most_one": cp.add_at_most_one, "exactly_one": cp.add_exactly_one}  # fmt: skip
         ct = adders[b.op](lits(b.literals))
         if b.only_if:
             ct.OnlyEnforceIf(lits(b.only_if))
     for g in model.general:
         target, args = expr(g.result), [expr(a) for a in g.args]
         if g.fn == "abs":
-            cp.AddAbsEquality(target, args[0])
+            cp.add_abs_equality(target, args[0])
         elif g.fn in ("min", "max"):
-            (cp.AddMinEquality if g.fn == "min" else cp.AddMaxEquality)(target, args)
+            (cp.add_min_equality if g.fn == "min" else cp.add_max_equality)(target, args)
         elif g.fn == "mult":
-            cp.AddMultiplicationEquality(target, args)
+            cp.add_multiplication_equality(target, args)
         else:
-            (cp.AddDivisionEquality if g.fn == "div" else cp.AddModuloEquality)(target, args[0], args[1])
+            (cp.add_division_equality if g.fn == "div" else cp.add_modulo_equality)(target, args[0], args[1])
     if model.objective is not None:
         obj = expr((model.objective, model.constant))
-        cp.Minimize(obj) if model.sense == "minimize" else cp.Maximize(obj)
+        cp.minimize(obj) if model.sense == "minimize" else cp.maximize(obj)
     if with_assumptions:
-        cp.AddAssumptions(assumptions)
+        cp.add_assumptions(assumptions)
     return cp, xs, literals
 
 
@@ -150,7 +152,7 @@ def _solver(time_limit: float, threads: int) -> Any:
     return solver
 
 
-def status_name(status: int) -> str:
+def status_name(status: Any) -> str:
     from ortools.sat.python import cp_model
 
     names = {
@@ -167,21 +169,21 @@ def read_status(solver: Any, status: int, xs: dict[str, Any], has_objective: boo
     from ortools.sat.python import cp_model
 
     name = status_name(status)
-    if name == "feasible" and solver.WallTime() >= time_limit * 0.98:
+    if name == "feasible" and solver.wall_time >= time_limit * 0.98:
         name = "time_limit"
-    if name == "unknown" and solver.WallTime() >= time_limit * 0.98:
+    if name == "unknown" and solver.wall_time >= time_limit * 0.98:
         name = "time_limit_no_solution"
     out: dict[str, Any] = {
         "status": name,
         "objective": None,
         "values": {},
         "gap": None,
-        "solve_time": solver.WallTime(),
+        "solve_time": solver.wall_time,
     }
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        out["values"] = {n: solver.Value(x) for n, x in xs.items()}
+        out["values"] = {n: solver.value(x) for n, x in xs.items()}
         if has_objective:
-            obj, bound = solver.ObjectiveValue(), solver.BestObjectiveBound()
+            obj, bound = solver.objective_value, solver.best_objective_bound
             out["objective"], out["dual_bound"] = obj, bound
             out["gap"] = relative_gap(obj, bound)
     return out
@@ -191,12 +193,12 @@ def solve_cpsat(model: OptModel, time_limit: float = 60.0, threads: int = 1) -> 
     from ortools.sat.python import cp_model
 
     cp, xs, _ = build_cpsat(model)
-    invalid = cp.Validate()
+    invalid = cp.validate()
     if invalid:
         raise ModelError("(model)", f"CP-SAT rejected the model: {invalid}")
     solver = _solver(time_limit, threads)
     started = time.perf_counter()
-    status = solver.Solve(cp)
+    status = solver.solve(cp)
     out = read_status(solver, status, xs, model.objective is not None, time_limit)
     out["solve_time"] = time.perf_counter() - started
     if status == cp_model.INFEASIBLE:
@@ -211,9 +213,9 @@ def unsat_core(model: OptModel, time_limit: float) -> list[str]:
     # Without the objective: with one, CP-SAT returned every assumption as the "core".
     cp, _, literals = build_cpsat(replace(model, objective=None, constant=0.0), with_assumptions=True)
     solver = _solver(time_limit, 1)  # core extraction is reliable with one worker
-    if solver.Solve(cp) != cp_model.INFEASIBLE:
+    if solver.solve(cp) != cp_model.INFEASIBLE:
         return []
-    core = [literals[i] for i in solver.SufficientAssumptionsForInfeasibility() if i in literals]
+    core = [literals[i] for i in solver.sufficient_assumptions_for_infeasibility() if i in literals]
     return core or ["(the hard all_different / no_overlap constraints alone are infeasible)"]
 
 
@@ -414,7 +416,7 @@ def cp(
         return code_mode(session, code, _READ_BACK, "model", "CpModel", kind="cp", time_limit=time_limit)
     if not isinstance(model, dict):
         return ToolResult.failure("invalid model: (root): the model must be a JSON object")
-    result = solve_in_worker(session, "cp", model, time_limit, threads)  # type: ignore[arg-type]
+    result = solve_in_worker(session, "cp", model, time_limit, threads)
     if isinstance(result, ToolResult):
         return result
     return declarative_result(result, model)

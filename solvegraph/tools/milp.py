@@ -413,7 +413,7 @@ def milp(
         )
     if not isinstance(model, dict):
         return ToolResult.failure("invalid model: (root): the model must be a JSON object")
-    result = solve_in_worker(session, "milp", model, time_limit, threads)  # type: ignore[arg-type]
+    result = solve_in_worker(session, "milp", model, time_limit, threads)
     if isinstance(result, ToolResult):
         return result
     return declarative_result(result, model)
@@ -547,7 +547,7 @@ def irreducible_conflict(model: OptModel, scip_iis: list[str], deadline: float) 
             v = variables[name]
             if math.isinf(getattr(v, side)) or (v.type in ("binary", "boolean")):
                 continue
-            relaxed = {**variables, name: replace(v, **{side: -math.inf if side == "lb" else math.inf})}
+            relaxed = {**variables, name: replace(v, lb=-math.inf) if side == "lb" else replace(v, ub=math.inf)}
             verdict = infeasible(keep, relaxed)
             if verdict is None:
                 return out_of_time(keep)

@@ -453,7 +453,7 @@ def session_worker(session: ToolSession, memory_mb: int) -> SandboxWorker:
     Z3's own memory cap can crash the process that hosts it, so Z3 never runs in ours.
     """
     sandbox = resolve_sandbox(str(session.options.get("sandbox", "auto")))
-    return session.resource(  # type: ignore[no-any-return]
+    return session.resource(
         f"z3_worker_{memory_mb}",
         lambda: SandboxWorker(sandbox, [SOLVE], Limits(memory_mb=memory_mb)),
         lambda w: w.close(),

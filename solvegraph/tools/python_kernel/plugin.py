@@ -21,7 +21,7 @@ def session_kernel(session: ToolSession) -> Kernel:
         memory_mb=int(session.options.get("kernel_memory_mb", 4096)),
         sandbox=str(session.options.get("sandbox", "auto")),
     )
-    return session.resource("python_kernel", pool.acquire, pool.release)  # type: ignore[no-any-return]
+    return session.resource("python_kernel", pool.acquire, pool.release)
 
 
 # The solvers' code mode runs its model-building code in this kernel, reached by name through the session.
