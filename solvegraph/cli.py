@@ -122,7 +122,7 @@ def _settings(params: dict[str, Any]) -> Settings:
 def _graph(settings: Settings, run_kind: str = "solve") -> Any:
     from .agents import Budget, SolveRunner
     from .llm import make_client
-    from .memory import Memory, Store
+    from .memory import Memory, Store, open_checkpointer
     from .plugins import PluginManager
 
     # Resolve the sandbox first: --sandbox bwrap on a machine without namespaces fails in one line.
@@ -135,12 +135,30 @@ def _graph(settings: Settings, run_kind: str = "solve") -> Any:
         max_tool_calls=settings.max_tool_calls,
         reuse_model_accepted=settings.reuse_model_accepted,
     )
-    return SolveRunner(client, PluginManager(), budget, session_options=settings.session_options(), memory=memory)
+    # Checkpoints live beside the store (solve --resume); without the memory there is nothing to resume from.
+    checkpointer = open_checkpointer(memory.store) if memory is not None else None
+    return SolveRunner(
+        client,
+        PluginManager(),
+        budget,
+        session_options=settings.session_options(),
+        memory=memory,
+        checkpointer=checkpointer,
+    )
 
 
 @app.command()
 def solve(
-    problem: Annotated[str, typer.Argument(help="The problem text; '-' reads it from stdin.")],
+    problem: Annotated[str | None, typer.Argument(help="The problem text; '-' reads it from stdin.")] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            "--resume",
+            metavar="ID",
+            help="Continue an interrupted or crashed solve from its last checkpoint (its id, or a unique prefix, "
+            "as printed when it started or by 'runs list').",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole trajectory as one JSON object.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not show the agents' steps.")] = False,
     model: Model = None,
@@ -164,15 +182,37 @@ def solve(
     Exit 0 tool-verified, 3 model-accepted, 4 unchecked, 1 not solved, 2 error.
     """
     from ._console import EventPrinter
+    from .types import Trajectory
 
-    if problem == "-":
-        problem = sys.stdin.read()
-    if not problem.strip():
-        raise SolvegraphError("the problem is empty; pass the problem text")
+    if resume is not None and problem is not None:
+        raise SolvegraphError("give a problem or --resume ID, not both")
+    if resume is None:
+        if problem is None:
+            raise SolvegraphError("missing the problem text (or --resume ID); see: solvegraph solve --help")
+        if problem == "-":
+            problem = sys.stdin.read()
+        if not problem.strip():
+            raise SolvegraphError("the problem is empty; pass the problem text")
     settings = _settings(locals())
     graph = _graph(settings)
     printer = None if quiet or as_json else EventPrinter(err)
-    trajectory = graph.solve(problem, on_event=printer)
+    if resume is not None:
+        if graph.memory is None:
+            raise SolvegraphError("--resume reads the memory store; drop --no-memory")
+        _, matches = graph.memory.store.resolve(resume)
+        if len(matches) != 1:
+            raise SolvegraphError(f"{resume!r} names a run of {len(matches)} solves: give one trajectory id")
+        full = matches[0]
+        if not quiet:
+            err.print(f"resuming {full} from its last checkpoint", markup=False, highlight=False)
+        trajectory = _interruptible(lambda: graph.resume(full, on_event=printer), full)
+    else:
+        trajectory = Trajectory(problem=(problem or "").strip(), model=graph.client.model)
+        if not quiet and graph.checkpointer is not None:
+            err.print(f"run {trajectory.id} (if stopped: solvegraph solve --resume {trajectory.id[:12]})", markup=False)
+        trajectory = _interruptible(
+            lambda: graph.solve(trajectory.problem, on_event=printer, trajectory=trajectory), trajectory.id
+        )
     if as_json:
         out.print_json(trajectory.to_json()) if sys.stdout.isatty() else print(trajectory.to_json())
     else:
@@ -182,6 +222,17 @@ def solve(
         elif not quiet:
             err.print(TRUST_LINES.get(trajectory.trust, trajectory.trust), markup=False, highlight=False)
     raise typer.Exit(exit_code(trajectory.solved, trajectory.trust))
+
+
+def _interruptible(run: Any, trajectory_id: str) -> Any:
+    """Run a solve; on Ctrl-C say how to continue it, and exit 130."""
+    try:
+        return run()
+    except KeyboardInterrupt:
+        err.print(
+            f"interrupted; continue with: solvegraph solve --resume {trajectory_id[:12]}", markup=False, highlight=False
+        )
+        raise typer.Exit(130) from None
 
 
 TRUST_LINES = {

@@ -6,24 +6,38 @@ import functools
 import hashlib
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterator
 from importlib.resources import files
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
+
+from langgraph.types import Command
 
 from ..errors import SolvegraphError
 from ..llm import ChatModel
-from ..memory import Step, Trajectory
 from ..plugins import PluginManager, ToolSession
-from .graph import build_graph
-from .state import Budget, Event, EventSink, RunContext, StepSink
+from ..types import Event, Step, Trajectory
+from .graph import compiled_graph
+from .state import Budget, SolveContext
 
 if TYPE_CHECKING:
     from ..memory import Memory
     from ..memory.models import MadeTool
 
 
+# What a solve streams to its caller: the events nodes report, each step as it is recorded, a request for
+# approval (chat --approve), and last the finished trajectory.
+Streamed = Event | Step | Trajectory
+Approver = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+
+
 class SolveRunner:
-    """Solves problems with the planner/solver/verifier/refiner graph and the loaded tools."""
+    """Solves problems with the planner/solver/verifier/refiner graph and the loaded tools.
+
+    It owns the configuration (model, tools, budget, memory, checkpointer); the graph itself is
+    compiled once per checkpointer and shared. :meth:`stream` is the primary interface: it yields
+    :class:`Event`\\ s, every recorded :class:`Step`, and finally the :class:`Trajectory`. :meth:`solve`
+    consumes it for callers who only want the result.
+    """
 
     def __init__(
         self,
@@ -31,24 +45,22 @@ class SolveRunner:
         plugins: PluginManager | None = None,
         budget: Budget | None = None,
         session_options: dict[str, object] | None = None,
-        event_sinks: Iterable[EventSink] = (),
-        step_sinks: Iterable[StepSink] = (),
         memory: Memory | None = None,
+        checkpointer: Any = None,
     ) -> None:
         self.client = client
         self.plugins = plugins if plugins is not None else PluginManager()
         self.budget = budget or Budget()
         self.session_options = dict(session_options or {})
-        self.event_sinks = list(event_sinks)
-        self.step_sinks = list(step_sinks)
         self.memory = memory
+        self.checkpointer = checkpointer
 
     def config_hash(self) -> str:
         """Same problem + same configuration = the exact cache may answer without the model."""
         b = self.budget
         config = {
             # The model's identity, not its URL: the embedded server's port changes every run.
-            "model": getattr(self.client, "identity", f"{self.client.base_url}#{self.client.model}"),
+            "model": self.client.identity,
             "rounds": b.max_rounds,
             "tool_calls": b.max_tool_calls,
             "turns": b.max_solver_turns,
@@ -64,20 +76,47 @@ class SolveRunner:
         *,
         context: str = "",
         session: ToolSession | None = None,
-        on_event: EventSink | None = None,
+        on_event: Callable[[Event], None] | None = None,
+        approver: Approver | None = None,
         dataset_id: str | None = None,
         gold: str | None = None,
         trajectory: Trajectory | None = None,
     ) -> Trajectory:
-        """Run the graph; ``session`` may be passed to keep a kernel across chat turns."""
+        """Run the graph to the end and return the trajectory; ``on_event`` sees each event as it happens."""
+        stream = self.stream(
+            problem,
+            context=context,
+            session=session,
+            approver=approver,
+            dataset_id=dataset_id,
+            gold=gold,
+            trajectory=trajectory,
+        )
+        return _drain(stream, on_event)
+
+    def stream(
+        self,
+        problem: str,
+        *,
+        context: str = "",
+        session: ToolSession | None = None,
+        approver: Approver | None = None,
+        dataset_id: str | None = None,
+        gold: str | None = None,
+        trajectory: Trajectory | None = None,
+    ) -> Iterator[Streamed]:
+        """Solve ``problem``, yielding events and steps as they happen and the trajectory last.
+
+        ``session`` may be passed to keep a kernel across chat turns. ``approver`` makes the solver ask
+        before each tool call: it gets the calls of one model turn and returns a decision for each
+        (approve, edit with new arguments, or reject with a reason the refiner will see).
+        """
         problem = (problem or "").strip()
         if not problem:
             raise SolvegraphError("the problem is empty; pass the problem text")
         own_session = session is None
         session = session or ToolSession(options=self.session_options)
-        sinks = [*self.event_sinks, *([on_event] if on_event else [])]
         trajectory = trajectory or Trajectory(problem=problem, model=self.client.model)
-        step_sinks = list(self.step_sinks)
         memory, made_tools = self.memory, cast("list[MadeTool]", [])
         try:
             if memory is not None:
@@ -85,65 +124,205 @@ class SolveRunner:
                 run_id = memory.ensure_run(self.client.model)
                 prep = memory.prepare(problem, config_hash, dataset_id=dataset_id)
                 memory.store.begin(trajectory, run_id, dataset_id=dataset_id, gold=gold, config_hash=config_hash)
-                step_sinks.append(lambda t, s: memory.store.add_step(t.id, len(t.steps) - 1, s))
                 if prep.cached is not None:
                     memory.cache_hit(trajectory, prep.cached)
                     memory.store.add_step(trajectory.id, 0, trajectory.steps[0])
                     hit = {"answer": trajectory.answer, "reason": "exact cache", "source": prep.cached[1]}
-                    _emit(sinks, Event("answer", "memory", 0, hit))
-                    return trajectory
+                    yield Event("answer", "memory", 0, hit)
+                    yield trajectory
+                    return
                 if prep.examples:
                     context = f"{prep.examples}\n\n{context}".strip()
                 if prep.tools:
-                    made_tools, note = self._load_made_tools(prep.tools, session, trajectory, step_sinks)
+                    made_tools, note, step = self._load_made_tools(prep.tools, session)
+                    if step is not None:
+                        yield from self._recorded(trajectory, [step])
                     context = f"{context}\n\n{note}".strip() if note else context
-            self._run_graph(problem, context, session, trajectory, sinks, step_sinks)
+            graph_input: dict[str, Any] = {
+                "problem": problem,
+                "context": context,
+                "round": 1,
+                "tool_calls": 0,
+                "steps": [s.to_dict() for s in trajectory.steps],
+            }
+            yield from self._run_graph(graph_input, session, trajectory, approver)
         except BaseException:
             trajectory.status = "error"
             trajectory.finished_at = time.time()
             raise
         finally:
-            if memory is not None and trajectory.status != "running":
-                memory.store.finish(trajectory)
-                if trajectory.status != "error":
-                    outcome = memory.after(trajectory, made_tools)
-                    if any(outcome.values()):
-                        _emit(sinks, Event("memory", "memory", 0, outcome))
-            if own_session:
-                session.close()
-        return trajectory
+            outcome = self._close(trajectory, memory, made_tools, session if own_session else None)
+        if any(outcome.values()):
+            yield Event("memory", "memory", 0, outcome)
+        yield trajectory
+
+    def resume(
+        self,
+        trajectory_id: str,
+        *,
+        session: ToolSession | None = None,
+        on_event: Callable[[Event], None] | None = None,
+        approver: Approver | None = None,
+    ) -> Trajectory:
+        """Continue a solve that was interrupted or killed, from its last checkpoint."""
+        return _drain(self.stream_resume(trajectory_id, session=session, approver=approver), on_event)
+
+    def stream_resume(
+        self, trajectory_id: str, *, session: ToolSession | None = None, approver: Approver | None = None
+    ) -> Iterator[Streamed]:
+        """Continue from the last checkpoint of ``trajectory_id``; see :meth:`stream`.
+
+        The kernel's memory died with the process and cannot be restored. The python cells the
+        checkpoint recorded as run (successfully) are replayed, in order, into a fresh kernel, so the
+        variables and functions later cells use exist again; a cell with outside effects (time, random
+        numbers, files) may give a different value the second time. The replay is recorded as a step.
+        """
+        if self.checkpointer is None:
+            raise SolvegraphError("resuming needs checkpoints: run with the memory store on (not --no-memory)")
+        graph = compiled_graph(self.checkpointer)
+        config = self._config(trajectory_id)
+        snapshot = graph.get_state(config)
+        if not snapshot.values:
+            raise SolvegraphError(f"no checkpoint for {trajectory_id}: it finished, or was not run with checkpoints")
+        values = snapshot.values
+        steps = [Step.from_dict(d) for d in values.get("steps", [])]
+        trajectory = Trajectory(problem=values["problem"], id=trajectory_id, model=self.client.model, steps=steps)
+        memory = self.memory
+        if memory is not None:
+            stored = memory.store.load(trajectory_id)
+            trajectory.started_at, trajectory.model = stored.started_at, stored.model or trajectory.model
+            memory.store.reopen(trajectory_id)
+            memory.store.keep_steps(trajectory_id, len(steps))
+            for seq in range(len(stored.steps), len(steps)):
+                memory.store.add_step(trajectory_id, seq, steps[seq])
+        own_session = session is None
+        session = session or ToolSession(options=self.session_options)
+        try:
+            replay = self._replay_cells(steps, session)
+            if replay is not None:
+                yield Event("resume", "runner", values.get("round", 1), {"note": replay.reply})
+                values_steps = [replay.to_dict()]
+                graph.update_state(config, {"steps": values_steps})
+                yield from self._recorded(trajectory, [replay])
+            yield from self._run_graph(None, session, trajectory, approver)
+        except BaseException:
+            trajectory.status = "error"
+            trajectory.finished_at = time.time()
+            raise
+        finally:
+            self._close(trajectory, memory, [], session if own_session else None)
+        yield trajectory
+
+    # -- internals -------------------------------------------------------------------------
+    def _config(self, thread_id: str) -> dict[str, Any]:
+        return {"configurable": {"thread_id": thread_id}, "recursion_limit": 8 * self.budget.max_rounds * 4 + 20}
 
     def _run_graph(
         self,
-        problem: str,
-        context: str,
+        graph_input: dict[str, Any] | None,
         session: ToolSession,
         trajectory: Trajectory,
-        sinks: list[EventSink],
-        step_sinks: list[StepSink],
-    ) -> None:
-        ctx = RunContext(
+        approver: Approver | None,
+    ) -> Iterator[Streamed]:
+        """Stream the graph: custom events and node updates; recorded steps go to the store as they come."""
+        checkpointer = self.checkpointer
+        if approver is not None and checkpointer is None:
+            checkpointer = _approval_saver()  # interrupts need somewhere to keep the paused state
+        graph = compiled_graph(checkpointer)
+        context = SolveContext(
             client=self.client,
             tools=self.plugins.tools(),
             session=session,
-            trajectory=trajectory,
             budget=self.budget,
             plugins=self.plugins,
-            event_sinks=sinks,
-            step_sinks=step_sinks,
+            approve=approver is not None,
         )
-        build_graph(ctx).invoke(
-            {"problem": problem, "context": context, "round": 1, "tool_calls": 0},
-            config={"recursion_limit": 4 * self.budget.max_rounds + 10},
-        )
+        config = self._config(trajectory.id)
+        # With checkpoints, each is written before the next node starts: a kill loses at most the node running.
+        durable: dict[str, Any] = {"durability": "sync"} if checkpointer is not None else {}
+        payload: Any = graph_input
+        final: dict[str, Any] = {}
+        while True:
+            asked: list[dict[str, Any]] | None = None
+            for mode, chunk in graph.stream(
+                payload, config, context=context, stream_mode=["custom", "updates"], **durable
+            ):
+                if mode == "custom":
+                    if isinstance(chunk, Event):
+                        yield chunk
+                    continue
+                for node, update in chunk.items():
+                    if node == "__interrupt__":
+                        asked = list(update[0].value.get("calls", [])) if update else []
+                        continue
+                    if node not in NODES or not isinstance(update, dict):
+                        continue  # a task's result (a model reply): not a step of its own
+                    yield from self._recorded(trajectory, [Step.from_dict(d) for d in update.get("steps", [])])
+                    if node == "finish":
+                        final = update
+            if asked is None:
+                break
+            if approver is None:  # paused by a checkpoint of an approving run, resumed without one
+                raise SolvegraphError("this run waits for tool-call approval: resume it with --approve")
+            payload = Command(resume=approver(asked))
+        trajectory.answer = final.get("answer")
+        trajectory.solved = bool(final.get("solved"))
+        trajectory.trust = str(final.get("trust") or "")
+        trajectory.reusable = bool(final.get("reusable"))
+        trajectory.status = "solved" if trajectory.solved else "unsolved"
+        trajectory.stop_reason = str(final.get("stop_reason") or "")
+        trajectory.finished_at = time.time()
+        if checkpointer is not None:
+            checkpointer.delete_thread(trajectory.id)  # finished: the store keeps the record
 
-    def _load_made_tools(
-        self, tools: list[MadeTool], session: ToolSession, trajectory: Trajectory, step_sinks: list[StepSink]
-    ) -> tuple[list[MadeTool], str]:
+    def _recorded(self, trajectory: Trajectory, steps: list[Step]) -> Iterator[Step]:
+        for step in steps:
+            trajectory.steps.append(step)
+            if self.memory is not None:
+                self.memory.store.add_step(trajectory.id, len(trajectory.steps) - 1, step)
+            yield step
+
+    def _close(
+        self, trajectory: Trajectory, memory: Memory | None, made_tools: list[MadeTool], session: ToolSession | None
+    ) -> dict[str, list[str]]:
+        """Write how the solve ended; what memory learned from it (examples, made tools) is returned."""
+        try:
+            if memory is not None and trajectory.status != "running":
+                memory.store.finish(trajectory)
+                if trajectory.status != "error":
+                    return memory.after(trajectory, made_tools)
+            return {}
+        finally:
+            if session is not None:
+                session.close()
+
+    def _replay_cells(self, steps: list[Step], session: ToolSession) -> Step | None:
+        python = self.plugins.tools().get("python")
+        cells = [
+            call["arguments"]["code"]
+            for step in steps
+            for call, result in zip(step.tool_calls, step.tool_results, strict=False)
+            if call.get("name") == "python" and result.get("ok") and isinstance(call.get("arguments"), dict)
+        ]
+        if python is None or not cells:
+            return None
+        step = Step(agent="runner", round=0)
+        failed = 0
+        for i, code in enumerate(cells):
+            result = python.run({"code": code}, session)
+            failed += not result.ok
+            step.tool_calls.append({"id": f"replay_{i}", "name": "python", "arguments": {"code": code}})
+            step.tool_results.append({"id": f"replay_{i}", "name": "python", **result.to_dict()})
+        step.reply = f"resumed in a fresh kernel: the {len(cells)} python cell(s) that had run were replayed" + (
+            f"; {failed} failed the second time" if failed else ""
+        )
+        return step
+
+    def _load_made_tools(self, tools: list[MadeTool], session: ToolSession) -> tuple[list[MadeTool], str, Step | None]:
         """Define made tools in the kernel through the python tool itself, and say so to the solver."""
         python = self.plugins.tools().get("python")
         if python is None:
-            return [], ""
+            return [], "", None
         step = Step(agent="memory", round=0, reply="loaded made tools into the Python kernel")
         loaded = []
         for t in tools:
@@ -153,17 +332,34 @@ class SolveRunner:
             step.tool_results.append({"id": call_id, "name": "python", **result.to_dict()})
             if result.ok:
                 loaded.append(t)
-        trajectory.steps.append(step)
-        for sink in step_sinks:
-            sink(trajectory, step)
         if not loaded:
-            return [], ""
+            return [], "", step
         lines = [f"- {t.signature}: {t.docstring.splitlines()[0] if t.docstring else 'no docstring'}" for t in loaded]
         note = (
             "Helper functions already defined in the Python kernel (made from earlier verified solutions; "
             "call them instead of rewriting them):\n" + "\n".join(lines)
         )
-        return loaded, note
+        return loaded, note, step
+
+
+NODES = frozenset({"planner", "solver", "verifier", "refiner", "finish"})
+
+
+def _drain(stream: Iterator[Streamed], on_event: Callable[[Event], None] | None) -> Trajectory:
+    for item in stream:
+        if isinstance(item, Event) and on_event is not None:
+            on_event(item)
+        elif isinstance(item, Trajectory):
+            return item
+    raise SolvegraphError("the solve ended without a trajectory")  # not reached: stream() always yields one
+
+
+@functools.cache
+def _approval_saver() -> Any:
+    """An in-process saver for approval pauses when no database checkpointer is configured."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    return InMemorySaver()
 
 
 @functools.cache
@@ -175,9 +371,4 @@ def _prompts_digest() -> str:
     return digest.hexdigest()
 
 
-def _emit(sinks: list[EventSink], event: Event) -> None:
-    for sink in sinks:
-        sink(event)
-
-
-__all__ = ["SolveRunner"]
+__all__ = ["Approver", "SolveRunner", "Streamed"]

@@ -1,68 +1,90 @@
-"""The LangGraph wiring: planner → solver → verifier → (refiner → solver)* → answer."""
+"""The LangGraph wiring: planner → solver (⟲ per model turn) → verifier → (refiner → solver)* → finish.
+
+The graph is compiled once per checkpointer and reused by every solve: what differs between solves (the
+model, the tools, their session, the budget) is the run's :class:`SolveContext`, passed as LangGraph's
+``context`` and read by nodes and routes from ``runtime.context``.
+"""
 
 from __future__ import annotations
 
-import time
-from functools import partial
+import threading
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
 
-from ..memory import may_teach
+from ..types import may_teach
 from .planner import planner_node
 from .refiner import refiner_node
 from .solver import solver_node
-from .state import RunContext, SolveState
+from .state import SolveContext, SolveState, emit
 from .verifier import verifier_node
 
 
-def route_after_verifier(ctx: RunContext, state: SolveState) -> str:
+def route_after_solver(state: SolveState, runtime: Runtime[SolveContext]) -> str:
+    """Another model turn while the solver is mid-conversation (it called tools, turns remain); else verify."""
+    return "solver" if state.get("turn", 0) > 0 else "verifier"
+
+
+def route_after_verifier(state: SolveState, runtime: Runtime[SolveContext]) -> str:
+    budget = runtime.context.budget
     if state.get("verdict", {}).get("accepted"):
         return "finish"
-    if state.get("round", 1) >= ctx.budget.max_rounds:
+    if state.get("round", 1) >= budget.max_rounds:
         return "finish"
-    if state.get("tool_calls", 0) >= ctx.budget.max_tool_calls:
+    if state.get("tool_calls", 0) >= budget.max_tool_calls:
         return "finish"
     return "refiner"
 
 
-def finish_node(ctx: RunContext, state: SolveState) -> SolveState:
+def finish_node(state: SolveState, runtime: Runtime[SolveContext]) -> SolveState:
+    budget = runtime.context.budget
     verdict = state.get("verdict", {})
     attempt = state.get("attempt", {})
     solved = bool(verdict.get("accepted")) and attempt.get("answer") is not None
     if solved:
         reason = "accepted"
-    elif state.get("tool_calls", 0) >= ctx.budget.max_tool_calls:
-        reason = f"tool-call budget of {ctx.budget.max_tool_calls} used up"
+    elif state.get("tool_calls", 0) >= budget.max_tool_calls:
+        reason = f"tool-call budget of {budget.max_tool_calls} used up"
     else:
-        reason = f"round budget of {ctx.budget.max_rounds} used up"
-    t = ctx.trajectory
-    t.answer, t.solved = attempt.get("answer"), solved
-    t.trust = str(verdict.get("trust") or "unchecked") if solved else ""
-    t.reusable = may_teach(t.trust, ctx.budget.reuse_model_accepted)
-    t.status = "solved" if solved else "unsolved"
-    t.stop_reason = reason
-    t.finished_at = time.time()
-    ctx.emit(
-        "answer" if solved else "gave_up", "graph", state.get("round", 1), answer=t.answer, reason=reason, trust=t.trust
-    )
-    return {"answer": t.answer, "solved": solved, "stop_reason": reason}
+        reason = f"round budget of {budget.max_rounds} used up"
+    trust = str(verdict.get("trust") or "unchecked") if solved else ""
+    answer = attempt.get("answer")
+    emit("answer" if solved else "gave_up", "graph", state.get("round", 1), answer=answer, reason=reason, trust=trust)
+    return {
+        "answer": answer,
+        "solved": solved,
+        "trust": trust,
+        "reusable": may_teach(trust, budget.reuse_model_accepted),
+        "stop_reason": reason,
+    }
 
 
-def build_graph(ctx: RunContext) -> Any:
-    """Compile the four-agent graph bound to one run's context."""
-    graph = StateGraph(SolveState)
-    graph.add_node("planner", partial(planner_node, ctx))
-    graph.add_node("solver", partial(solver_node, ctx))
-    graph.add_node("verifier", partial(verifier_node, ctx))
-    graph.add_node("refiner", partial(refiner_node, ctx))
-    graph.add_node("finish", partial(finish_node, ctx))
+def build_graph(checkpointer: Any = None) -> Any:
+    """Compile the four-agent graph (with ``checkpointer``, if given, for resume and interrupts)."""
+    graph = StateGraph(SolveState, context_schema=SolveContext)
+    graph.add_node("planner", planner_node)
+    graph.add_node("solver", solver_node)
+    graph.add_node("verifier", verifier_node)
+    graph.add_node("refiner", refiner_node)
+    graph.add_node("finish", finish_node)
     graph.add_edge(START, "planner")
     graph.add_edge("planner", "solver")
-    graph.add_edge("solver", "verifier")
-    graph.add_conditional_edges(
-        "verifier", partial(route_after_verifier, ctx), {"finish": "finish", "refiner": "refiner"}
-    )
+    graph.add_conditional_edges("solver", route_after_solver, ["solver", "verifier"])
+    graph.add_conditional_edges("verifier", route_after_verifier, {"finish": "finish", "refiner": "refiner"})
     graph.add_edge("refiner", "solver")
     graph.add_edge("finish", END)
-    return graph.compile()
+    return graph.compile(checkpointer=checkpointer)
+
+
+_compiled: dict[int, Any] = {}
+_lock = threading.Lock()
+
+
+def compiled_graph(checkpointer: Any = None) -> Any:
+    """The graph compiled once per checkpointer (None: no checkpoints) for the life of the process."""
+    key = id(checkpointer)
+    with _lock:
+        if key not in _compiled:
+            _compiled[key] = (build_graph(checkpointer), checkpointer)  # keep the saver alive with its key
+        return _compiled[key][0]

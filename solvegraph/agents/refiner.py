@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 
-from ..memory import Step
+from langgraph.runtime import Runtime
+
+from ..types import Step
 from ._prompts import render
-from .state import RunContext, SolveState
+from .state import SolveContext, SolveState, ask, emit
 
 
-def refiner_node(ctx: RunContext, state: SolveState) -> SolveState:
+def refiner_node(state: SolveState, runtime: Runtime[SolveContext]) -> SolveState:
+    ctx = runtime.context
     round_ = state.get("round", 1)
     attempt = state.get("attempt", {})
     feedback = state.get("verdict", {}).get("feedback", "")
@@ -28,15 +31,13 @@ def refiner_node(ctx: RunContext, state: SolveState) -> SolveState:
             ),
         },
     ]
-    reply = ctx.client.chat(messages, max_tokens=400)
+    reply = ask(runtime, messages, max_tokens=400)
     # The verifier's own feedback always travels with the refiner's advice, so a
     # weak refiner cannot lose the concrete error message.
     guidance = f"Verifier feedback: {feedback}\n{reply.text.strip()}".strip()
-    ctx.record(
-        Step(
-            agent="refiner", round=round_, messages=messages, reply=reply.text, usage=reply.usage,
-            timings={"model_s": reply.duration_s, "total_s": time.perf_counter() - started},
-        )
+    step = Step(
+        agent="refiner", round=round_, messages=messages, reply=reply.text, usage=reply.usage,
+        timings={"model_s": reply.duration_s, "total_s": time.perf_counter() - started},
     )  # fmt: skip
-    ctx.emit("guidance", "refiner", round_, guidance=guidance)
-    return {"guidance": guidance, "round": round_ + 1}
+    emit("guidance", "refiner", round_, guidance=guidance)
+    return {"guidance": guidance, "round": round_ + 1, "turn": 0, "steps": [step.to_dict()]}

@@ -8,24 +8,26 @@ turns it into feedback.
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
 import time
-import uuid
 from typing import Any
 
-from ..memory import Step
-from ..plugins import ToolResult
+from langgraph.runtime import Runtime
+from langgraph.types import interrupt
+
+from ..types import Step, ToolResult
 from ._prompts import render
 from .answer import answer_from_output, code_blocks, explicit_answer, normalize, text_tool_calls
-from .state import Attempt, RunContext, SolveState
+from .state import Attempt, SolveContext, SolveState, ask, emit
 
 
 def _context_block(state: SolveState) -> str:
     return f"\n{state['context']}\n" if state.get("context") else ""
 
 
-def solver_node(ctx: RunContext, state: SolveState) -> SolveState:
-    round_ = state.get("round", 1)
-    used = state.get("tool_calls", 0)
+def _opening(ctx: SolveContext, state: SolveState) -> list[dict[str, Any]]:
     guidance = state.get("guidance", "")
     system = render("solver", tools=ctx.tool_list(), fragments=ctx.fragments("solver"))
     user = render(
@@ -35,84 +37,125 @@ def solver_node(ctx: RunContext, state: SolveState) -> SolveState:
         plan=state.get("plan", ""),
         guidance=f"\nInstructions after the previous attempt was rejected:\n{guidance}\n" if guidance else "",
     )
-    messages: list[dict[str, Any]] = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-    schemas = [t.openai_schema() for t in ctx.tools.values()] or None
-    attempt: Attempt = {"reply": "", "work": [], "outputs": [], "tool_errors": [], "results": [], "last_ok": False}
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
-    for _turn in range(ctx.budget.max_solver_turns):
-        started = time.perf_counter()
-        reply = ctx.client.chat(messages, tools=schemas)
-        step = Step(agent="solver", round=round_, messages=list(messages), reply=reply.text, usage=reply.usage)
-        attempt["reply"] = reply.text
-        tool_time = 0.0
 
-        calls: list[tuple[str, str, Any]] = [(c.id, c.name, c.arguments) for c in reply.tool_calls]
-        native = bool(calls)
-        if not native:
-            blocks = code_blocks(reply.text)
-            if blocks:
-                calls.append((f"code_{uuid.uuid4().hex[:6]}", "python", {"code": "\n\n".join(blocks)}))
-            calls += [(f"text_{uuid.uuid4().hex[:6]}", n, a) for n, a in text_tool_calls(reply.text)]
+def approve_calls(calls: list[tuple[str, str, Any]]) -> list[tuple[str, str, Any, str | None]]:
+    """Ask the person, through ``interrupt()``, about every call of this turn before any runs.
 
-        if native:
-            messages.append(
-                {
-                    "role": "assistant",
-                    "content": reply.text or None,
-                    "tool_calls": [
-                        {"id": cid, "type": "function", "function": {"name": name, "arguments": _json(args)}}
-                        for cid, name, args in calls
-                    ],
-                }
-            )
+    One interrupt per turn, before any side effect: when the node resumes it replays the model's reply
+    (a checkpointed task) and this question's answer, and only then runs the tools, once. The answer is
+    a list with one decision per call: ``{"action": "approve"}``, ``{"action": "edit", "arguments": {...}}``
+    or ``{"action": "reject", "reason": "..."}``. Returns (id, name, arguments, rejection reason or None).
+    """
+    asked = [{"id": cid, "tool": name, "arguments": args} for cid, name, args in calls]
+    answer = interrupt({"kind": "approve_tool_calls", "calls": asked})
+    decisions = answer if isinstance(answer, list) else [answer] * len(calls)
+    out: list[tuple[str, str, Any, str | None]] = []
+    for (cid, name, args), decision in zip(calls, [*decisions, *[None] * len(calls)], strict=False):
+        decision = decision if isinstance(decision, dict) else {"action": "reject", "reason": "no answer"}
+        action = decision.get("action")
+        if action == "edit" and isinstance(decision.get("arguments"), dict):
+            out.append((cid, name, decision["arguments"], None))
+        elif action == "approve":
+            out.append((cid, name, args, None))
         else:
-            messages.append({"role": "assistant", "content": reply.text})
+            out.append((cid, name, args, str(decision.get("reason") or "no reason given")))
+    return out
 
-        rendered: list[str] = []
-        for cid, name, args in calls:
-            if used >= ctx.budget.max_tool_calls:
-                result = ToolResult.failure(f"tool-call budget of {ctx.budget.max_tool_calls} is used up")
-            else:
-                used += 1
-                result = _run_tool(ctx, name, args)
-            tool_time += result.duration_s
-            step.tool_calls.append({"id": cid, "name": name, "arguments": args})
-            step.tool_results.append({"id": cid, "name": name, **result.to_dict()})
-            work = args.get("code") if name == "python" and isinstance(args, dict) else f"{name}({_json(args)})"
-            attempt["work"].append(str(work))
-            attempt["outputs"].append(result.render())
-            attempt["results"].append({"name": name, "arguments": args, "result": result.to_dict()})
-            attempt["last_ok"] = result.ok
-            if not result.ok:
-                attempt["tool_errors"].append(f"{name}: {result.error}")
-            ctx.emit("code", "solver", round_, tool=name, arguments=args)
-            ctx.emit("tool_output", "solver", round_, tool=name, ok=result.ok, output=result.output, error=result.error)
-            if native:
-                messages.append({"role": "tool", "tool_call_id": cid, "content": result.render()})
-            else:
-                rendered.append(result.render())
-        if rendered:
-            messages.append({"role": "user", "content": render("continue", output="\n".join(rendered))})
 
-        step.timings = {
-            "model_s": reply.duration_s,
-            "tool_s": tool_time,
-            "total_s": time.perf_counter() - started,
-        }
-        ctx.record(step)
-        if not calls:
-            break
+def solver_node(state: SolveState, runtime: Runtime[SolveContext]) -> SolveState:
+    """One model turn of the solver and the tool calls it asked for.
+
+    The graph loops back here (``route_after_solver``) while the model keeps calling tools and turns
+    remain, so an approval interrupt or a crash only ever replays one turn.
+    """
+    ctx = runtime.context
+    round_ = state.get("round", 1)
+    turn = state.get("turn", 0)
+    used = state.get("tool_calls", 0)
+    fresh: Attempt = {"reply": "", "work": [], "outputs": [], "tool_errors": [], "results": [], "last_ok": False}
+    messages = [dict(m) for m in state.get("messages", [])] if turn else _opening(ctx, state)
+    attempt = copy.deepcopy(state.get("attempt", fresh)) if turn else fresh
+    schemas = [t.openai_schema() for t in ctx.tools.values()] or None
+
+    started = time.perf_counter()
+    reply = ask(runtime, messages, tools=schemas)
+    step = Step(agent="solver", round=round_, messages=list(messages), reply=reply.text, usage=reply.usage)
+    attempt["reply"] = reply.text
+    tool_time = 0.0
+
+    calls: list[tuple[str, str, Any]] = [(c.id, c.name, c.arguments) for c in reply.tool_calls]
+    native = bool(calls)
+    if not native:
+        blocks = code_blocks(reply.text)
+        if blocks:
+            calls.append((f"code_{_stable_id(reply.text)}", "python", {"code": "\n\n".join(blocks)}))
+        calls += [(f"text_{_stable_id(reply.text, i)}", n, a) for i, (n, a) in enumerate(text_tool_calls(reply.text))]
+    decided = approve_calls(calls) if ctx.approve and calls else [(*c, None) for c in calls]
+
+    if native:
+        messages.append(
+            {
+                "role": "assistant",
+                "content": reply.text or None,
+                "tool_calls": [
+                    {"id": cid, "type": "function", "function": {"name": name, "arguments": _json(args)}}
+                    for cid, name, args, _ in decided
+                ],
+            }
+        )
+    else:
+        messages.append({"role": "assistant", "content": reply.text})
+
+    rendered: list[str] = []
+    for cid, name, args, rejected in decided:
+        if rejected is not None:
+            result = ToolResult.failure(f"the user rejected this call: {rejected}", rejected=True)
+        elif used >= ctx.budget.max_tool_calls:
+            result = ToolResult.failure(f"tool-call budget of {ctx.budget.max_tool_calls} is used up")
+        else:
+            used += 1
+            result = _run_tool(ctx, name, args)
+        tool_time += result.duration_s
+        step.tool_calls.append({"id": cid, "name": name, "arguments": args})
+        step.tool_results.append({"id": cid, "name": name, **result.to_dict()})
+        work = args.get("code") if name == "python" and isinstance(args, dict) else f"{name}({_json(args)})"
+        attempt["work"].append(str(work))
+        attempt["outputs"].append(result.render())
+        attempt["results"].append({"name": name, "arguments": args, "result": result.to_dict()})
+        attempt["last_ok"] = result.ok
+        if not result.ok:
+            attempt["tool_errors"].append(f"{name}: {result.error}")
+        emit("code", "solver", round_, tool=name, arguments=args)
+        emit("tool_output", "solver", round_, tool=name, ok=result.ok, output=result.output, error=result.error)
+        if native:
+            messages.append({"role": "tool", "tool_call_id": cid, "content": result.render()})
+        else:
+            rendered.append(result.render())
+    if rendered:
+        messages.append({"role": "user", "content": render("continue", output="\n".join(rendered))})
+
+    step.timings = {"model_s": reply.duration_s, "tool_s": tool_time, "total_s": time.perf_counter() - started}
+    update: SolveState = {"tool_calls": used, "steps": [step.to_dict()]}
+    if calls and turn + 1 < ctx.budget.max_solver_turns:
+        return {**update, "turn": turn + 1, "messages": messages, "attempt": attempt}
 
     answer = explicit_answer(attempt["reply"])
     if answer is None and attempt["outputs"] and attempt["last_ok"]:
         answer = answer_from_output(attempt["outputs"][-1])
     attempt["answer"] = normalize(answer)
     if attempt["answer"] is not None:
-        ctx.emit("answer", "solver", round_, answer=attempt["answer"])
-    return {"attempt": attempt, "tool_calls": used}
+        emit("answer", "solver", round_, answer=attempt["answer"])
+    return {**update, "turn": 0, "messages": [], "attempt": attempt}
 
 
-def _run_tool(ctx: RunContext, name: str, args: Any) -> ToolResult:
+def _stable_id(text: str, index: int = 0) -> str:
+    """An id for a call read from text: the same reply gives the same id when a turn is replayed."""
+    return hashlib.sha256(f"{index}:{text}".encode()).hexdigest()[:6]
+
+
+def _run_tool(ctx: SolveContext, name: str, args: Any) -> ToolResult:
     if not name:
         return ToolResult.failure(str(args))
     tool = ctx.tools.get(name)
@@ -124,6 +167,4 @@ def _run_tool(ctx: RunContext, name: str, args: Any) -> ToolResult:
 
 
 def _json(value: Any) -> str:
-    import json
-
     return json.dumps(value, default=str)

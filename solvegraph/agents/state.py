@@ -1,20 +1,23 @@
 """The typed state that flows through the graph, and the run context beside it.
 
-State holds what routing needs (round, budgets, verdict); the full record of every
-step lives in the :class:`Trajectory` the context owns, so nothing large is
-copied between nodes.
+The state is the run: routing fields (round, budgets, verdict) and every step taken. The context
+(:class:`SolveContext`) holds the live objects a checkpoint cannot: the model client, the tools and
+their session. Nodes get it as ``runtime.context`` and report events on the stream writer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import operator
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Annotated, Any, TypedDict
 
-from ..llm import ChatModel
-from ..memory import Step, Trajectory
+from langgraph.config import get_stream_writer
+from langgraph.func import task
+from langgraph.runtime import Runtime
+
+from ..llm import ChatModel, Reply
 from ..plugins import PluginManager, Tool, ToolSession
-from ..types import Event, Verdict
+from ..types import Event, ToolCall, Usage, Verdict
 
 
 class Attempt(TypedDict, total=False):
@@ -28,21 +31,29 @@ class Attempt(TypedDict, total=False):
 
 
 class SolveState(TypedDict, total=False):
+    """The graph's state: what routing needs, and the run's record itself (``steps``).
+
+    Every node returns the steps it took; the ``operator.add`` reducer appends them, so the state (and
+    each checkpoint of it) holds the whole trajectory so far. Steps are kept as plain dicts
+    (:meth:`Step.to_dict`), the form the checkpointer serialises without trusting any class.
+    """
+
     problem: str
     context: str
     plan: str
     round: int
+    turn: int  # the solver's model turn within the round
+    messages: list[dict[str, Any]]  # the solver's conversation in the current round
     tool_calls: int
     attempt: Attempt
     verdict: Verdict
     guidance: str
     answer: str | None
     solved: bool
+    trust: str
+    reusable: bool
     stop_reason: str
-
-
-EventSink = Callable[[Event], None]
-StepSink = Callable[[Trajectory, Step], None]
+    steps: Annotated[list[dict[str, Any]], operator.add]
 
 
 @dataclass
@@ -55,28 +66,19 @@ class Budget:
 
 
 @dataclass
-class RunContext:
-    """Everything the nodes share for one solve."""
+class SolveContext:
+    """What the nodes share for one solve and never checkpoint: the model, the tools and their session.
+
+    It is the graph's ``context_schema``: LangGraph hands it to every node as ``runtime.context``.
+    ``approve`` makes the solver ask (through ``interrupt()``) before each tool call.
+    """
 
     client: ChatModel
     tools: dict[str, Tool]
     session: ToolSession
-    trajectory: Trajectory
-    budget: Budget
+    budget: Budget = field(default_factory=Budget)
     plugins: PluginManager | None = None
-    event_sinks: list[EventSink] = field(default_factory=list)
-    step_sinks: list[StepSink] = field(default_factory=list)
-
-    def emit(self, kind: str, agent: str, round_: int, **data: Any) -> None:
-        event = Event(kind, agent, round_, data)
-        for sink in self.event_sinks:
-            sink(event)
-
-    def record(self, step: Step) -> None:
-        """Append a step to the trajectory and hand it to every sink (e.g. the store) at once."""
-        self.trajectory.steps.append(step)
-        for sink in self.step_sinks:
-            sink(self.trajectory, step)
+    approve: bool = False
 
     def fragments(self, agent: str) -> str:
         if self.plugins is None:
@@ -85,3 +87,43 @@ class RunContext:
 
     def tool_list(self) -> str:
         return "\n".join(f"- {t.prompt_hint or f'{t.name}: {t.description}'}" for t in self.tools.values())
+
+
+def emit(kind: str, agent: str, round_: int, **data: Any) -> None:
+    """Report an event on the graph's ``custom`` stream (the CLI prints them; the bench ignores them)."""
+    get_stream_writer()(Event(kind, agent, round_, data))
+
+
+@task
+def chat_turn(
+    client: ChatModel,
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]] | None = None,
+    max_tokens: int | None = None,
+) -> dict[str, Any]:
+    """One model call as a LangGraph task: its result is checkpointed, so a node that is resumed (after an
+    approval interrupt, or a crash with a checkpointer) replays the reply instead of asking the model again."""
+    reply = client.chat(messages, tools=tools, max_tokens=max_tokens)
+    return {
+        "text": reply.text,
+        "tool_calls": [c.to_dict() for c in reply.tool_calls],
+        "usage": reply.usage.to_dict(),
+        "duration_s": reply.duration_s,
+        "finish_reason": reply.finish_reason,
+    }
+
+
+def ask(
+    runtime: Runtime[SolveContext],
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]] | None = None,
+    max_tokens: int | None = None,
+) -> Reply:
+    data = chat_turn(runtime.context.client, messages, tools, max_tokens).result()
+    return Reply(
+        text=data["text"],
+        tool_calls=[ToolCall(**c) for c in data["tool_calls"]],
+        usage=Usage(**{k: v for k, v in data["usage"].items() if k != "total_tokens"}),
+        duration_s=data["duration_s"],
+        finish_reason=data["finish_reason"],
+    )

@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 import time
 
-from ..memory import Step
+from langgraph.runtime import Runtime
+
+from ..types import Step
 from ._prompts import render
-from .state import Attempt, RunContext, SolveState, Verdict
+from .state import Attempt, SolveContext, SolveState, Verdict, ask, emit
 
 _VERDICT = re.compile(r"VERDICT\s*:\s*\**\s*(ACCEPT|REJECT)", re.I)
 
@@ -48,7 +50,7 @@ def deterministic_verdict(attempt: Attempt) -> Verdict | None:
     return None
 
 
-def plugin_verdict(ctx: RunContext, problem: str, attempt: Attempt) -> tuple[Verdict | None, list[str], list[str]]:
+def plugin_verdict(ctx: SolveContext, problem: str, attempt: Attempt) -> tuple[Verdict | None, list[str], list[str]]:
     """Run the plugins' independent checks; the first rejection wins.
 
     Also returns their notes, and the names of the checks that explicitly accepted (``accepted: True``):
@@ -88,7 +90,8 @@ def trust_of(verdict: Verdict, tool_checks: list[str]) -> str:
     return "unchecked"
 
 
-def verifier_node(ctx: RunContext, state: SolveState) -> SolveState:
+def verifier_node(state: SolveState, runtime: Runtime[SolveContext]) -> SolveState:
+    ctx = runtime.context
     round_ = state.get("round", 1)
     attempt = state.get("attempt", {})
     started = time.perf_counter()
@@ -115,7 +118,7 @@ def verifier_node(ctx: RunContext, state: SolveState) -> SolveState:
                 ),
             },
         ]
-        reply = ctx.client.chat(messages, max_tokens=300)
+        reply = ask(runtime, messages, max_tokens=300)
         step.messages, step.reply, step.usage = messages, reply.text, reply.usage
         step.timings["model_s"] = reply.duration_s
         verdict = parse_verdict(reply.text)
@@ -127,9 +130,8 @@ def verifier_node(ctx: RunContext, state: SolveState) -> SolveState:
             verdict["verified_by"] = tool_checks
     step.verdict = dict(verdict)
     step.timings["total_s"] = time.perf_counter() - started
-    ctx.record(step)
-    ctx.emit("verdict", "verifier", round_, **verdict)
-    return {"verdict": verdict}
+    emit("verdict", "verifier", round_, **verdict)
+    return {"verdict": verdict, "steps": [step.to_dict()]}
 
 
 def parse_verdict(text: str) -> Verdict:

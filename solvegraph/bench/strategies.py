@@ -87,12 +87,9 @@ def run_pal(
 def run_graph(
     graph: SolveRunner, sample: Sample, trajectory: Trajectory, session: ToolSession, sink: StepSink | None, code: bool
 ) -> None:
-    saved = list(graph.step_sinks)
-    graph.step_sinks = [*saved, *([sink] if sink else [])]
-    try:
-        graph.solve(sample.question, session=session, trajectory=trajectory, dataset_id=sample.id)
-    finally:
-        graph.step_sinks = saved
+    for item in graph.stream(sample.question, session=session, trajectory=trajectory, dataset_id=sample.id):
+        if isinstance(item, Step) and sink is not None:
+            sink(trajectory, item)
     if code:
         codes = python_code(trajectory)
         trajectory.answer = codes[-1] if codes else None

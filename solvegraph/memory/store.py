@@ -328,6 +328,30 @@ class Store:
 
         self._guard(write)
 
+    def keep_steps(self, trajectory_id: str, keep: int) -> int:
+        """Delete the steps from position ``keep`` on; returns how many went.
+
+        A resumed solve makes the store agree with its checkpoint: a step written after the last
+        checkpoint (the process died between the two) is taken again by the resumed node, so it must
+        not stay behind as a copy.
+        """
+
+        def write() -> int:
+            with self.engine.begin() as conn:
+                gone = conn.execute(delete(StepRow).where(StepRow.trajectory_id == trajectory_id, StepRow.seq >= keep))
+                return _rowcount(gone)
+
+        return self._guard(write)
+
+    def reopen(self, trajectory_id: str) -> None:
+        """Mark a trajectory running again (it is being resumed)."""
+
+        def write() -> None:
+            with self.engine.begin() as conn:
+                conn.execute(update(TrajectoryRow).where(TrajectoryRow.id == trajectory_id).values(status="running"))
+
+        self._guard(write)
+
     def finish(
         self,
         trajectory: Trajectory,

@@ -93,6 +93,11 @@ class ToolSession:
             raise LookupError(f"no plugin offers the '{name}' service (is the plugin that provides it installed?)")
         return factory(self)
 
+    def existing(self, key: str) -> Any:
+        """The ``key`` resource if it was made, else None (never makes one)."""
+        with self._lock:
+            return self._resources.get(key)
+
     def close(self) -> None:
         with self._lock:
             closers, self._closers = list(self._closers.values()), {}
