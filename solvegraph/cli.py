@@ -235,6 +235,36 @@ def _interruptible(run: Any, trajectory_id: str) -> Any:
         raise typer.Exit(130) from None
 
 
+def _ask_approval(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """chat --approve: one decision per tool call the solver wants to make, read from the terminal."""
+    decisions: list[dict[str, Any]] = []
+    for call in calls:
+        arguments = json.dumps(call.get("arguments"), ensure_ascii=False, default=str)
+        err.print(f"tool call: {call.get('tool')} {arguments}", markup=False, highlight=False)
+        while True:
+            answer = input("approve? [a]pprove / [e]dit / [r]eject: ").strip().lower()
+            if answer in ("a", "approve", "y", "yes", ""):
+                decisions.append({"action": "approve"})
+            elif answer in ("r", "reject", "n", "no"):
+                reason = input("reason (the refiner sees it): ").strip()
+                decisions.append({"action": "reject", "reason": reason or "rejected by the user"})
+            elif answer in ("e", "edit"):
+                raw = input("new arguments as one JSON object: ")
+                try:
+                    edited = json.loads(raw)
+                except json.JSONDecodeError as exc:
+                    err.print(f"not JSON ({exc.msg}); try again", markup=False, highlight=False)
+                    continue
+                if not isinstance(edited, dict):
+                    err.print("the arguments must be a JSON object; try again", markup=False, highlight=False)
+                    continue
+                decisions.append({"action": "edit", "arguments": edited})
+            else:
+                continue
+            break
+    return decisions
+
+
 TRUST_LINES = {
     "tool-verified": "tool-verified: a tool checked this answer",
     "model-accepted": "model-accepted: only the verifier model checked this answer (exit 3)",
@@ -266,10 +296,17 @@ def chat(
     no_memory: NoMemory = False,
     no_cache: NoCache = False,
     reuse_model_accepted: ReuseModelAccepted = False,
+    approve: Annotated[
+        bool,
+        typer.Option(
+            "--approve", help="Ask before each tool call: approve, edit its arguments, or reject with a reason."
+        ),
+    ] = False,
 ) -> None:
     """Interactive multi-turn session; each agent's step is shown live. 'exit' or Ctrl-D ends it.
 
-    The Python kernel persists across turns, so later questions can use earlier variables.
+    The Python kernel persists across turns, so later questions can use earlier variables. Ctrl-C
+    during a turn cancels that turn only (the running cell is interrupted; the session goes on).
     """
     from ._console import EventPrinter
     from .plugins import ToolSession
@@ -294,7 +331,20 @@ def chat(
             if line in {"exit", "quit", ":q"}:
                 break
             context = "\n".join(f"Earlier question: {q}\nEarlier answer: {a}" for q, a in history[-5:])
-            trajectory = graph.solve(line, context=context, session=session, on_event=printer)
+            try:
+                trajectory = graph.solve(
+                    line,
+                    context=context,
+                    session=session,
+                    on_event=printer,
+                    approver=_ask_approval if approve else None,
+                )
+            except KeyboardInterrupt:
+                kernel = session.existing("python_kernel")
+                if kernel is not None:
+                    kernel.interrupt()  # stop the cell that was running; its variables before it stay
+                err.print("turn cancelled; the session and its kernel go on", markup=False, highlight=False)
+                continue
             history.append((line, trajectory.answer))
             status = f"[green]solved[/] ({trajectory.trust})" if trajectory.solved else "[red]not solved[/]"
             err.print(f"{status} · {trajectory.usage.total_tokens} tokens · {len(trajectory.steps)} steps")

@@ -6,6 +6,7 @@ from ._run import Approver, SolveRunner, Streamed
 from .answer import code_blocks, explicit_answer, normalize
 from .graph import build_graph, compiled_graph, route_after_solver, route_after_verifier
 from .state import Budget, SolveContext, SolveState
+from .verifier import next_after_verdict
 
 __all__ = [
     "Approver",
@@ -20,6 +21,7 @@ __all__ = [
     "code_blocks",
     "compiled_graph",
     "explicit_answer",
+    "next_after_verdict",
     "normalize",
     "render_prompt",
     "route_after_solver",

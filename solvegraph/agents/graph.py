@@ -20,21 +20,17 @@ from .solver import solver_node
 from .state import SolveContext, SolveState, emit
 from .verifier import verifier_node
 
+# Routes read only the state: a checkpointed run that is resumed (or whose state is updated) takes the same
+# edge it would have taken, whatever context it is resumed with. The budget decision is the verifier's.
 
-def route_after_solver(state: SolveState, runtime: Runtime[SolveContext]) -> str:
+
+def route_after_solver(state: SolveState) -> str:
     """Another model turn while the solver is mid-conversation (it called tools, turns remain); else verify."""
     return "solver" if state.get("turn", 0) > 0 else "verifier"
 
 
-def route_after_verifier(state: SolveState, runtime: Runtime[SolveContext]) -> str:
-    budget = runtime.context.budget
-    if state.get("verdict", {}).get("accepted"):
-        return "finish"
-    if state.get("round", 1) >= budget.max_rounds:
-        return "finish"
-    if state.get("tool_calls", 0) >= budget.max_tool_calls:
-        return "finish"
-    return "refiner"
+def route_after_verifier(state: SolveState) -> str:
+    return "refiner" if state.get("route") == "refiner" else "finish"
 
 
 def finish_node(state: SolveState, runtime: Runtime[SolveContext]) -> SolveState:

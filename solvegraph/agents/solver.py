@@ -93,6 +93,7 @@ def solver_node(state: SolveState, runtime: Runtime[SolveContext]) -> SolveState
             calls.append((f"code_{_stable_id(reply.text)}", "python", {"code": "\n\n".join(blocks)}))
         calls += [(f"text_{_stable_id(reply.text, i)}", n, a) for i, (n, a) in enumerate(text_tool_calls(reply.text))]
     decided = approve_calls(calls) if ctx.approve and calls else [(*c, None) for c in calls]
+    edited = {cid for (cid, _, before), (_, _, after, _) in zip(calls, decided, strict=True) if before != after}
 
     if native:
         messages.append(
@@ -129,10 +130,13 @@ def solver_node(state: SolveState, runtime: Runtime[SolveContext]) -> SolveState
             attempt["tool_errors"].append(f"{name}: {result.error}")
         emit("code", "solver", round_, tool=name, arguments=args)
         emit("tool_output", "solver", round_, tool=name, ok=result.ok, output=result.output, error=result.error)
+        seen = result.render()
+        if cid in edited:  # the model must know that what ran is not what it wrote
+            seen = f"[the user changed this call's arguments to {_json(args)}]\n{seen}"
         if native:
-            messages.append({"role": "tool", "tool_call_id": cid, "content": result.render()})
+            messages.append({"role": "tool", "tool_call_id": cid, "content": seen})
         else:
-            rendered.append(result.render())
+            rendered.append(seen)
     if rendered:
         messages.append({"role": "user", "content": render("continue", output="\n".join(rendered))})
 

@@ -47,6 +47,7 @@ class SolveState(TypedDict, total=False):
     tool_calls: int
     attempt: Attempt
     verdict: Verdict
+    route: str  # after the verifier: "refiner" or "finish"
     guidance: str
     answer: str | None
     solved: bool

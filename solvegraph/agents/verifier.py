@@ -13,7 +13,7 @@ from langgraph.runtime import Runtime
 
 from ..types import Step
 from ._prompts import render
-from .state import Attempt, SolveContext, SolveState, Verdict, ask, emit
+from .state import Attempt, Budget, SolveContext, SolveState, Verdict, ask, emit
 
 _VERDICT = re.compile(r"VERDICT\s*:\s*\**\s*(ACCEPT|REJECT)", re.I)
 
@@ -131,7 +131,18 @@ def verifier_node(state: SolveState, runtime: Runtime[SolveContext]) -> SolveSta
     step.verdict = dict(verdict)
     step.timings["total_s"] = time.perf_counter() - started
     emit("verdict", "verifier", round_, **verdict)
-    return {"verdict": verdict, "steps": [step.to_dict()]}
+    return {"verdict": verdict, "route": next_after_verdict(state, verdict, ctx.budget), "steps": [step.to_dict()]}
+
+
+def next_after_verdict(state: SolveState, verdict: Verdict, budget: Budget) -> str:
+    """Finish on acceptance or when the round or tool-call budget is spent; else the refiner."""
+    if verdict.get("accepted"):
+        return "finish"
+    if state.get("round", 1) >= budget.max_rounds:
+        return "finish"
+    if state.get("tool_calls", 0) >= budget.max_tool_calls:
+        return "finish"
+    return "refiner"
 
 
 def parse_verdict(text: str) -> Verdict:

@@ -1,0 +1,152 @@
+"""Routing at the node level, resume after kill -9 from a checkpoint, and chat --approve through a pseudo-terminal."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from solvegraph.agents import Budget, next_after_verdict, route_after_solver, route_after_verifier
+from solvegraph.memory import Store
+from tests.conftest import run_cli
+
+CODE = "```python\n{code}\n```"
+
+
+def test_routes() -> None:
+    budget = Budget(max_rounds=3, max_tool_calls=4)
+    assert route_after_solver({"turn": 1}) == "solver", "the model called tools and turns remain"
+    assert route_after_solver({"turn": 0}) == "verifier"
+    assert next_after_verdict({"round": 1}, {"accepted": True}, budget) == "finish"
+    assert next_after_verdict({"round": 1, "tool_calls": 1}, {"accepted": False}, budget) == "refiner"
+    assert next_after_verdict({"round": 3}, {"accepted": False}, budget) == "finish", "round budget"
+    assert next_after_verdict({"round": 1, "tool_calls": 4}, {"accepted": False}, budget) == "finish", "tool budget"
+    assert route_after_verifier({"route": "refiner"}) == "refiner"
+    assert route_after_verifier({"route": "finish"}) == route_after_verifier({}) == "finish"
+
+
+def _running_trajectory(db: Path) -> str | None:
+    if not db.exists():
+        return None
+    with sqlite3.connect(db) as conn:
+        try:
+            row = conn.execute("SELECT id FROM trajectories WHERE status = 'running'").fetchone()
+        except sqlite3.OperationalError:
+            return None
+    return row[0] if row else None
+
+
+def test_resume_after_kill_9_completes_without_a_step_twice(scripted, tmp_path: Path) -> None:
+    slow = lambda body: (time.sleep(20), "ANSWER: too late")[1]  # noqa: E731  (the process is killed meanwhile)
+    script = {
+        "planner": ["1. compute"],
+        "solver": [
+            CODE.format(code="total = 40\nprint(total)"),
+            slow,
+            CODE.format(code="print(total + 2)"),
+            "ANSWER: 42",
+        ],
+        "verifier": ["VERDICT: ACCEPT"],
+    }
+    db = tmp_path / "memory.sqlite"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOLVEGRAPH_", "OPENAI_"))}
+    with scripted(script) as model:
+        url = model.base_url
+        args = ["solve", "Add 2 to 40", "--base-url", model.base_url, "--db", f"sqlite:///{db}", "--no-cache"]
+        proc = subprocess.Popen([sys.executable, "-m", "solvegraph.cli", *args], env=env, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while len(model.calls("solver")) < 2 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert len(model.calls("solver")) == 2, "the second solver turn is in flight"
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        trajectory_id = _running_trajectory(db)
+        assert trajectory_id, "the killed solve is still marked running in the store"
+        assert [s.agent for s in Store(f"sqlite:///{db}").load(trajectory_id).steps] == ["planner", "solver"]
+
+        resumed = run_cli(
+            "solve", "--resume", trajectory_id[:12], "--base-url", model.base_url, "--db", f"sqlite:///{db}"
+        )
+        again = run_cli("solve", "--resume", trajectory_id[:12], "--base-url", url, "--db", f"sqlite:///{db}")
+    assert resumed.returncode == 3, resumed.stderr  # answered; only the verifier model checked it
+    assert resumed.stdout.strip() == "42", "the replayed kernel had `total` again"
+    assert "resuming" in resumed.stderr
+    t = Store(f"sqlite:///{db}").load(trajectory_id)
+    assert t.status == "solved" and t.answer == "42"
+    assert [s.agent for s in t.steps] == ["planner", "solver", "runner", "solver", "solver", "verifier"]
+    assert "replayed" in t.steps[2].reply and t.steps[2].tool_calls[0]["arguments"]["code"].startswith("total = 40")
+    with sqlite3.connect(db) as conn:
+        seqs = [
+            r[0] for r in conn.execute("SELECT seq FROM steps WHERE trajectory_id = ? ORDER BY seq", (trajectory_id,))
+        ]
+        left = conn.execute("SELECT COUNT(*) FROM checkpoints WHERE thread_id = ?", (trajectory_id,)).fetchone()[0]
+    assert seqs == list(range(6)), "every step once, in order"
+    assert left == 0, "a finished solve leaves no checkpoint behind"
+    assert again.returncode == 2 and "no checkpoint" in again.stderr and "Traceback" not in again.stderr
+
+
+def _read_until(fd: int, marker: str, seen: list[str], timeout: float = 120) -> str:
+    deadline = time.monotonic() + timeout
+    while marker not in "".join(seen):
+        left = deadline - time.monotonic()
+        assert left > 0, f"never saw {marker!r} in:\n{''.join(seen)[-3000:]}"
+        ready, _, _ = select.select([fd], [], [], min(left, 1.0))
+        if ready:
+            try:
+                seen.append(os.read(fd, 65536).decode(errors="replace"))
+            except OSError:
+                break
+    text = "".join(seen)
+    seen.clear()
+    seen.append(text[text.index(marker) + len(marker) :])
+    return text
+
+
+def test_chat_approve_rejects_then_edits_a_call_through_a_pty(scripted, tmp_path: Path) -> None:
+    script = {
+        "planner": ["1. compute"],
+        "solver": [CODE.format(code="print(6*7)"), "ANSWER: 42", CODE.format(code="print(6*7)"), "ANSWER: 42"],
+        "refiner": ["Run it again."],
+        "verifier": ["VERDICT: ACCEPT"],
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOLVEGRAPH_", "OPENAI_"))}
+    with scripted(script) as model:
+        master, slave = pty.openpty()
+        args = ["chat", "--approve", "--base-url", model.base_url, "--db", f"sqlite:///{tmp_path / 'm.sqlite'}"]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "solvegraph.cli", *args], stdin=slave, stdout=slave, stderr=slave, env=env
+        )
+        os.close(slave)
+        seen: list[str] = []
+        try:
+            _read_until(master, "problem>", seen)
+            os.write(master, b"What is 6*7?\n")
+            shown = _read_until(master, "[e]dit / [r]eject:", seen)
+            assert 'tool call: python {"code": "print(6*7)"}' in shown
+            os.write(master, b"r\n")
+            _read_until(master, "reason", seen)
+            os.write(master, b"use 40+2 instead\n")
+            between = _read_until(master, "[e]dit / [r]eject:", seen)
+            assert "the user rejected this call: use 40+2 instead" in between, "the rejection is the tool's result"
+            os.write(master, b"e\n")
+            _read_until(master, "JSON object:", seen)
+            os.write(master, b'{"code": "print(40+2)"}\n')
+            _read_until(master, "answer: 42", seen)
+            _read_until(master, "problem>", seen)
+            os.write(master, b"exit\n")
+            assert proc.wait(timeout=60) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            os.close(master)
+        refiner_prompt = model.calls("refiner")[0]["messages"][1]["content"]
+        last_solver = model.calls("solver")[-1]["messages"]
+    assert "use 40+2 instead" in refiner_prompt, "the refiner sees the reason for the rejection"
+    assert any("print(40+2)" in str(m.get("content")) or "print(40+2)" in str(m) for m in last_solver)
