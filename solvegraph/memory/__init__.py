@@ -1,7 +1,7 @@
 """Trajectories, and the memory that stores and reuses them (SQLite or PostgreSQL)."""
 
 from ._memory import Memory, Preparation
-from .checkpoint import delete_checkpoints, open_checkpointer
+from .checkpoint import open_checkpointer
 from .store import Store, StoreError, content_hash, default_db_url
 from .trajectory import Step, ToolCall, Trajectory, Usage, may_teach
 
@@ -16,7 +16,6 @@ __all__ = [
     "Usage",
     "content_hash",
     "default_db_url",
-    "delete_checkpoints",
     "may_teach",
     "open_checkpointer",
 ]

@@ -40,8 +40,3 @@ def open_checkpointer(store: Store) -> Any:
         raise StoreError(f"cannot open checkpoints in {store.display}: {exc}") from None
     except Exception as exc:  # psycopg's errors, without importing it for SQLite users
         raise StoreError(f"cannot open checkpoints in {store.display}: {type(exc).__name__}: {exc}") from None
-
-
-def delete_checkpoints(saver: Any, thread_id: str) -> None:
-    """Drop a finished solve's checkpoints: the store keeps the record, nothing is left to resume."""
-    saver.delete_thread(thread_id)
