@@ -240,7 +240,8 @@ def _ask_approval(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
     decisions: list[dict[str, Any]] = []
     for call in calls:
         arguments = json.dumps(call.get("arguments"), ensure_ascii=False, default=str)
-        err.print(f"tool call: {call.get('tool')} {arguments}", markup=False, highlight=False)
+        # The model chose both the name and the arguments: shown inert (an ESC or a C1 CSI is written as \xNN).
+        err.print(f"tool call: {safe(call.get('tool'))} {safe(arguments)}", markup=False, highlight=False)
         while True:
             answer = input("approve? [a]pprove / [e]dit / [r]eject: ").strip().lower()
             if answer in ("a", "approve", "y", "yes", ""):

@@ -150,3 +150,15 @@ def test_chat_approve_rejects_then_edits_a_call_through_a_pty(scripted, tmp_path
         last_solver = model.calls("solver")[-1]["messages"]
     assert "use 40+2 instead" in refiner_prompt, "the refiner sees the reason for the rejection"
     assert any("print(40+2)" in str(m.get("content")) or "print(40+2)" in str(m) for m in last_solver)
+
+
+def test_approval_prompt_shows_a_hostile_call_inert(monkeypatch, capsys) -> None:
+    """The tool name and arguments the model wrote reach the terminal with their control characters escaped."""
+    from solvegraph import cli
+
+    monkeypatch.setattr("builtins.input", lambda prompt="": "a")
+    decisions = cli._ask_approval([{"tool": "py\x1b]0;pwned\x07thon", "arguments": {"code": "print(1)\x9b2J"}}])
+    shown = capsys.readouterr().err
+    assert decisions == [{"action": "approve"}]
+    assert "\x1b" not in shown and "\x9b" not in shown and "\x07" not in shown
+    assert "py\\x1b]0;pwned\\x07thon" in shown and "\\x9b2J" in shown
