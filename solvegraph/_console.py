@@ -84,6 +84,8 @@ class EventPrinter:
                 f"{shown(d.get('source'))}; no model was called",
                 highlight=False,
             )
+        elif event.kind == "resume":
+            self.console.print(self._text(str(d.get("note", ""))), highlight=False)
         elif event.kind == "gave_up":
             self.console.print(f"[bold red]not solved[/]: {shown(d.get('reason'))}")
 

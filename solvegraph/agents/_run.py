@@ -201,8 +201,7 @@ class SolveRunner:
             replay = self._replay_cells(steps, session)
             if replay is not None:
                 yield Event("resume", "runner", values.get("round", 1), {"note": replay.reply})
-                values_steps = [replay.to_dict()]
-                graph.update_state(config, {"steps": values_steps})
+                graph.update_state(config, {"steps": [replay.to_dict()]})
                 yield from self._recorded(trajectory, [replay])
             yield from self._run_graph(None, session, trajectory, approver)
         except BaseException:

@@ -77,7 +77,7 @@ def test_resume_after_kill_9_completes_without_a_step_twice(scripted, tmp_path: 
         again = run_cli("solve", "--resume", trajectory_id[:12], "--base-url", url, "--db", f"sqlite:///{db}")
     assert resumed.returncode == 3, resumed.stderr  # answered; only the verifier model checked it
     assert resumed.stdout.strip() == "42", "the replayed kernel had `total` again"
-    assert "resuming" in resumed.stderr
+    assert "resuming" in resumed.stderr and "resumed in a fresh kernel: the 1 python cell(s)" in resumed.stderr
     t = Store(f"sqlite:///{db}").load(trajectory_id)
     assert t.status == "solved" and t.answer == "42"
     assert [s.agent for s in t.steps] == ["planner", "solver", "runner", "solver", "solver", "verifier"]
