@@ -15,22 +15,21 @@ PACKAGE = ROOT / "solvegraph"
 WRITES_A_CHILD_ENV = {"sandbox/_zygote.py"}
 
 
-# import-linter's command, run by this interpreter whatever bin folder its script went to.
-LINT = [
-    sys.executable,
-    "-c",
-    "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())",
-]
-
-
-def test_import_contracts_are_kept() -> None:
-    proc = subprocess.run(
-        [*LINT, "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
-        cwd=ROOT,
+def lint_imports(cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """import-linter with this project's contracts, run by this interpreter (its script may be in another bin)."""
+    code = "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
+    return subprocess.run(
+        [sys.executable, "-c", code, "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=300,
+        env=env,
     )
+
+
+def test_import_contracts_are_kept() -> None:
+    proc = lint_imports(ROOT)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "Contracts: 2 kept, 0 broken." in proc.stdout
 
@@ -67,12 +66,5 @@ def test_the_contract_checker_catches_a_layer_break(tmp_path: Path) -> None:
     copy = tmp_path / "solvegraph"
     subprocess.run(["cp", "-r", str(PACKAGE), str(copy)], check=True)
     (copy / "plugins" / "_bad.py").write_text("from ..bench import scorers  # noqa\n")
-    proc = subprocess.run(
-        [*LINT, "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
-    )
+    proc = lint_imports(tmp_path, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
     assert proc.returncode != 0 and "solvegraph.plugins is not allowed to import solvegraph.bench" in proc.stdout
