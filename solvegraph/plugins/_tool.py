@@ -12,7 +12,8 @@ import concurrent.futures
 import contextlib
 import functools
 import inspect
-import re
+import json
+import sys
 import threading
 import time
 import types
@@ -22,7 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import docstring_parser
 import jsonschema
+import pydantic
+import typing_extensions
 
 from ..types import ToolResult
 
@@ -137,6 +141,8 @@ class Tool:
     # For such tools: the session option that holds their time limit (e.g. "cell_timeout").
     timeout_option: str | None = None
     plugin: str = ""
+    # For a decorated tool: the TypedDict of its parameters, which validates and converts the arguments.
+    arguments_type: Any = None
 
     def openai_schema(self) -> dict[str, Any]:
         return {
@@ -153,28 +159,51 @@ class Tool:
     def _wants_session(self) -> bool:
         return "session" in inspect.signature(self.fn).parameters
 
-    def validate(self, arguments: Any) -> str | None:
+    @functools.cached_property
+    def _adapter(self) -> pydantic.TypeAdapter[Any] | None:
+        return None if self.arguments_type is None else pydantic.TypeAdapter(self.arguments_type)
+
+    def check_arguments(self, arguments: Any) -> dict[str, Any] | ToolResult:
+        """The arguments the function will get (converted to its declared types), or why the call is refused.
+
+        A decorated tool checks them with pydantic against its signature; a tool given a hand-made
+        ``input_schema`` checks them with that schema.
+        """
         if not isinstance(arguments, dict):
-            return f"arguments must be a JSON object, got {type(arguments).__name__}"
-        try:
-            error = jsonschema.exceptions.best_match(self._validator.iter_errors(arguments))
-            if error is not None:
-                raise error
-        except jsonschema.ValidationError as exc:
-            where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
-            return f"invalid arguments at {where}: {exc.message}"
-        return None
+            return invalid_arguments(
+                [{"field": "(root)", "message": f"arguments must be a JSON object, got {type(arguments).__name__}",
+                  "type": "dict_type"}]
+            )  # fmt: skip
+        if self._adapter is not None:
+            try:
+                return dict(self._adapter.validate_python(arguments))
+            except pydantic.ValidationError as exc:
+                return invalid_arguments(_field_errors(exc))
+        errors = sorted(self._validator.iter_errors(arguments), key=jsonschema.exceptions.relevance)
+        if not errors:
+            return arguments
+        best = jsonschema.exceptions.best_match(errors)
+        ordered = [best] + [e for e in errors if e is not best]
+        return invalid_arguments(
+            [{"field": ".".join(str(p) for p in e.absolute_path) or "(root)", "message": e.message,
+              "type": str(e.validator)} for e in ordered]
+        )  # fmt: skip
+
+    def validate(self, arguments: Any) -> str | None:
+        """Why ``arguments`` would be refused, or None when the call may run."""
+        checked = self.check_arguments(arguments)
+        return checked.error if isinstance(checked, ToolResult) else None
 
     def run(self, arguments: Any, session: ToolSession | None = None) -> ToolResult:
         started = time.perf_counter()
-        problem = self.validate(arguments)
-        if problem is not None:
-            result = ToolResult.failure(problem)
+        checked = self.check_arguments(arguments)
+        if isinstance(checked, ToolResult):
+            result = checked
         else:
             own_session = session is None
             session = session or ToolSession()
             try:
-                result = self._invoke(arguments, session)
+                result = self._invoke(checked, session)
             finally:
                 if own_session:
                     session.close()
@@ -212,43 +241,133 @@ class Tool:
         return ToolResult.success("" if value is None else str(value))
 
 
-_JSON_TYPES: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean"}
+_PYDANTIC_TAKES_TYPING_TYPEDDICT = sys.version_info >= (3, 12)
 
 
-def _type_schema(annotation: Any) -> dict[str, Any]:
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if annotation in _JSON_TYPES:
-        return {"type": _JSON_TYPES[annotation]}
-    if origin is typing.Literal:
-        return {"enum": list(args)}
-    if origin in (list, tuple, set) or annotation in (list, tuple, set):
-        return {"type": "array", "items": _type_schema(args[0])} if args else {"type": "array"}
-    if origin is dict or annotation is dict:
-        return {"type": "object"}
+def _pydantic_ready(annotation: Any) -> Any:
+    """``annotation`` with every ``typing.TypedDict`` rebuilt as a ``typing_extensions`` one.
+
+    Pydantic refuses ``typing.TypedDict`` before Python 3.12, and a plugin author who writes
+    ``from typing import TypedDict`` on 3.11 should not have to know that.
+    """
+    if typing.is_typeddict(annotation) and not _PYDANTIC_TAKES_TYPING_TYPEDDICT:
+        return _rebuilt_typeddict(annotation)
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is None or not args or origin is typing.Literal:
+        return annotation
+    if origin is typing.Annotated:
+        return typing.Annotated[(_pydantic_ready(args[0]), *annotation.__metadata__)]
+    ready = tuple(_pydantic_ready(a) for a in args)
+    if ready == args:
+        return annotation
     if origin in (typing.Union, types.UnionType):
-        non_null = [a for a in args if a is not type(None)]
-        if len(non_null) == 1:
-            return _type_schema(non_null[0])
-        return {"anyOf": [_type_schema(a) for a in non_null]}
-    return {}
+        return typing.Union[ready]  # noqa: UP007 - a Union built from a tuple
+    return origin[ready[0] if len(ready) == 1 else ready]
 
 
-def _param_docs(doc: str) -> dict[str, str]:
-    """Parse a Google-style ``Args:`` section into {name: description}."""
-    match = re.search(r"^\s*Args:\s*$(.*?)(?=^\s*\w+:\s*$|\Z)", doc, re.M | re.S)
-    if not match:
-        return {}
-    out: dict[str, str] = {}
-    current = None
-    for line in match.group(1).splitlines():
-        m = re.match(r"^\s+(\w+)(?:\s*\([^)]*\))?:\s*(.*)$", line)
-        if m:
-            current = m.group(1)
-            out[current] = m.group(2).strip()
-        elif current and line.strip():
-            out[current] += " " + line.strip()
+@functools.cache
+def _rebuilt_typeddict(cls: Any) -> Any:
+    hints = typing.get_type_hints(cls, include_extras=True)
+    fields = {}
+    for key, hint in hints.items():
+        # A written Required/NotRequired decides; __required_keys__ misses it under string annotations on 3.11.
+        wrapper = typing.get_origin(hint)
+        if wrapper not in (typing.Required, typing.NotRequired):
+            wrapper = typing.Required if key in cls.__required_keys__ else typing.NotRequired
+        required = wrapper is typing.Required
+        fields[key] = (typing_extensions.Required if required else typing_extensions.NotRequired)[
+            _pydantic_ready(_bare(hint))
+        ]
+    rebuilt = typing_extensions.TypedDict(cls.__name__, fields)  # type: ignore[misc]
+    rebuilt.__doc__ = cls.__doc__
+    return rebuilt
+
+
+def _bare(hint: Any) -> Any:
+    """``hint`` without a ``Required``/``NotRequired`` wrapper (the rebuilt TypedDict adds its own)."""
+    while typing.get_origin(hint) in (typing.Required, typing.NotRequired):
+        hint = typing.get_args(hint)[0]
+    return hint
+
+
+def _tidy_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """Pydantic's JSON schema as a model should read it: refs inlined, and no generated titles.
+
+    Small models follow an inline schema far better than ``$ref`` chains, and the titles pydantic derives
+    from field names only cost tokens. A recursive type keeps its ``$defs``.
+    """
+    defs = schema.get("$defs", {})
+
+    def walk(node: Any, seen: tuple[str, ...]) -> Any:
+        if isinstance(node, list):
+            return [walk(n, seen) for n in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/") and len(node) == 1:
+            name = ref.removeprefix("#/$defs/")
+            if name in defs and name not in seen:
+                return walk(defs[name], (*seen, name))
+            return node
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key == "$defs" or (key == "title" and isinstance(value, str)):
+                continue
+            if key == "properties" and isinstance(value, dict):  # its keys are field names, not keywords
+                out[key] = {name: walk(sub, seen) for name, sub in value.items()}
+            else:
+                out[key] = walk(value, seen)
+        return out
+
+    tidy = walk(schema, ())
+    if "$ref" in json.dumps(tidy):  # recursive: keep what the refs point at
+        tidy["$defs"] = {name: walk(d, (name,)) for name, d in defs.items()}
+    return typing.cast(dict[str, Any], tidy)
+
+
+def _arguments_type(fn: Callable[..., Any], tool_name: str, param_docs: dict[str, str]) -> Any:
+    """A TypedDict of ``fn``'s parameters (not ``session``), each with its docstring description.
+
+    A TypedDict rather than a pydantic model, so that no parameter name clashes with a model
+    attribute (``json``, ``copy``, ``model_...``), and an argument the model left out stays out:
+    the function applies its own default.
+    """
+    hints = typing.get_type_hints(fn, include_extras=True)
+    fields: dict[str, Any] = {}
+    for pname, param in inspect.signature(fn).parameters.items():
+        if pname == "session":
+            continue
+        if param.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            raise TypeError(f"tool '{tool_name}': *{pname} cannot be described to a model; name each parameter")
+        if param.kind is inspect.Parameter.POSITIONAL_ONLY:
+            raise TypeError(f"tool '{tool_name}': parameter '{pname}' is positional-only; tools are called by name")
+        extra: dict[str, Any] = {}
+        if pname in param_docs:
+            extra["description"] = param_docs[pname]
+        if param.default is not inspect.Parameter.empty:
+            extra["default"] = param.default
+        hint = typing.Annotated[_pydantic_ready(hints.get(pname, Any)), pydantic.Field(**extra)]  # type: ignore[valid-type]
+        wrap = typing_extensions.Required if param.default is inspect.Parameter.empty else typing_extensions.NotRequired
+        fields[pname] = wrap[hint]
+    arguments = typing_extensions.TypedDict(f"{tool_name}_arguments", fields)  # type: ignore[misc]
+    arguments.__pydantic_config__ = pydantic.ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+    return arguments
+
+
+def _field_errors(exc: pydantic.ValidationError) -> list[dict[str, Any]]:
+    """Each problem of a bad call as {field, message, type}, the field a dotted path (``rows.0.coef``)."""
+    out = []
+    for err in exc.errors(include_url=False, include_context=False):
+        where = ".".join(str(part) for part in err["loc"]) or "(root)"
+        out.append({"field": where, "message": err["msg"], "type": err["type"]})
     return out
+
+
+def invalid_arguments(errors: list[dict[str, Any]]) -> ToolResult:
+    """The structured result of a call whose arguments failed validation; the tool did not run."""
+    shown = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    return ToolResult.failure(f"invalid arguments: {shown}{more}", error_kind="invalid_arguments", errors=errors)
 
 
 def tool(
@@ -263,34 +382,32 @@ def tool(
 ) -> Callable[[RunFn], Tool]:
     """Turn a typed, documented function into a :class:`Tool`.
 
-    The docstring's first paragraph becomes the description and its ``Args:``
-    section the parameter descriptions; the type hints become the JSON schema. A
-    ``session`` parameter, if declared, receives the :class:`ToolSession`.
+    The docstring's summary (and any further description) becomes the tool's description and
+    its ``Args:`` section the parameter descriptions (Google, NumPy or reST style, parsed by
+    docstring-parser). The type hints become the JSON schema through pydantic, and every
+    call is validated against them before the function runs: a wrong type, a missing or an
+    unknown field comes back as an ``invalid_arguments`` result naming the field, and the
+    function receives converted values (a ``Path`` as a Path, a float given as "2" as 2.0).
+    Any type pydantic knows works, nested ones included (TypedDict, pydantic models,
+    ``list[...]``, ``Literal``). A ``session`` parameter, if declared, receives the
+    :class:`ToolSession`. Pass ``input_schema`` to use a hand-made JSON schema instead.
     """
 
     def decorate(fn: RunFn) -> Tool:
-        doc = inspect.getdoc(fn) or ""
-        description = doc.split("\n\n", 1)[0].strip()
+        tool_name = name or fn.__name__
+        doc = docstring_parser.parse(inspect.getdoc(fn) or "")
+        description = "\n\n".join(p for p in (doc.short_description, doc.long_description) if p)
+        arguments_type = None
         schema = input_schema
         if schema is None:
-            hints = typing.get_type_hints(fn)
-            docs = _param_docs(doc)
-            props: dict[str, Any] = {}
-            required: list[str] = []
-            for pname, param in inspect.signature(fn).parameters.items():
-                if pname == "session":
-                    continue
-                prop = _type_schema(hints.get(pname, Any))
-                if pname in docs:
-                    prop["description"] = docs[pname]
-                if param.default is inspect.Parameter.empty:
-                    required.append(pname)
-                else:
-                    prop["default"] = param.default
-                props[pname] = prop
-            schema = {"type": "object", "properties": props, "required": required, "additionalProperties": False}
+            params = {p.arg_name: " ".join(p.description.split()) for p in doc.params if p.description}
+            arguments_type = _arguments_type(fn, tool_name, params)
+            try:
+                schema = _tidy_schema(pydantic.TypeAdapter(arguments_type).json_schema())
+            except pydantic.PydanticUserError as exc:
+                raise TypeError(f"tool '{tool_name}': its parameter types cannot be described: {exc}") from exc
         return Tool(
-            name=name or fn.__name__,
+            name=tool_name,
             description=description,
             input_schema=schema,
             fn=fn,
@@ -299,6 +416,7 @@ def tool(
             prompt_hint=prompt_hint,
             enforces_timeout=enforces_timeout,
             timeout_option=timeout_option,
+            arguments_type=arguments_type,
         )
 
     return decorate

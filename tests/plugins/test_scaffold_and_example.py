@@ -58,7 +58,7 @@ def test_scaffold_installs_and_is_found(tmp_path: Path) -> None:
         cwd=project,
     )
     assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert "3 passed" in tests.stdout
+    assert "4 passed" in tests.stdout
 
 
 @pytest.mark.parametrize("name", ["Bad-Name", "1abc"])
