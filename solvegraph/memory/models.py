@@ -1,8 +1,9 @@
 """SQLAlchemy 2 models for the trajectory memory. One schema for SQLite and PostgreSQL.
 
 Steps are rows of their own, written as the graph runs, so a crash loses at most
-the step in flight. ``SCHEMA_VERSION`` is stored in ``meta``; a database written by
-another version is refused with a clear message instead of being misread.
+the step in flight. The schema's version is stored in ``meta`` and brought up to date by
+``store/_migrations.py``; a database written by a newer version is refused with a clear
+message instead of being misread.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-
-SCHEMA_VERSION = 1
 
 
 def utcnow() -> datetime:
@@ -77,7 +76,10 @@ class TrajectoryRow(Base):
     problem: Mapped[Problem] = relationship()
     steps: Mapped[list[StepRow]] = relationship(order_by="StepRow.seq", back_populates="trajectory")
 
-    __table_args__ = (Index("ix_traj_problem_verified", "problem_id", "verified"),)
+    __table_args__ = (
+        Index("ix_traj_problem_verified", "problem_id", "verified"),
+        Index("ix_traj_run_started", "run_id", "started_at"),  # schema version 2
+    )
 
 
 class StepRow(Base):

@@ -15,8 +15,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
-
 from .models import MadeTool
 from .store import Store, content_hash
 from .trajectory import Trajectory
@@ -76,27 +74,21 @@ def harvest(store: Store, trajectory: Trajectory) -> list[str]:
     """Store the functions of a reusable (tool-verified, or opted-in model-accepted) trajectory."""
     if not trajectory.reusable:
         return []
-    added = []
-    with store.session() as s, s.begin():
-        for code in python_code(trajectory):
-            for fn in extract_functions(code):
-                exists = s.execute(select(MadeTool.id).where(MadeTool.source_hash == fn.source_hash)).scalar()
-                if exists is not None:
-                    continue
-                s.add(
-                    MadeTool(
-                        name=fn.name,
-                        signature=fn.signature,
-                        docstring=fn.docstring,
-                        source=fn.source,
-                        source_hash=fn.source_hash,
-                        problem_text=trajectory.problem[:2000],
-                        origin_trajectory=trajectory.id,
-                        origin_problem_hash=content_hash(trajectory.problem),
-                    )
-                )
-                added.append(fn.name)
-    return added
+    found = {
+        fn.source_hash: {
+            "name": fn.name,
+            "signature": fn.signature,
+            "docstring": fn.docstring,
+            "source": fn.source,
+            "source_hash": fn.source_hash,
+            "problem_text": trajectory.problem[:2000],
+            "origin_trajectory": trajectory.id,
+            "origin_problem_hash": content_hash(trajectory.problem),
+        }
+        for code in python_code(trajectory)
+        for fn in extract_functions(code)
+    }
+    return store.add_made_tools(found.values())
 
 
 def tools_for(
@@ -108,12 +100,7 @@ def tools_for(
     texts = [hit["problem"][:2000] for hit in similar]
     if not texts:
         return []
-    with store.session() as s:
-        rows = (
-            s.execute(select(MadeTool).where(MadeTool.problem_text.in_(texts), MadeTool.origin_problem_hash != h))
-            .scalars()
-            .all()
-        )
+    rows = store.made_tools_from(texts, exclude_problem_hash=h)
     order = {t: i for i, t in enumerate(texts)}
     ranked = [r for r in rows if r.rank >= min_rank]
     ranked.sort(key=lambda r: (order.get(r.problem_text, 99), -r.rank))
@@ -132,28 +119,21 @@ def record_outcome(store: Store, tools: list[MadeTool], trajectory: Trajectory) 
     used = [t for t in tools if re.search(rf"\b{re.escape(t.name)}\s*\(", code)]
     if not used:
         return []
-    field = MadeTool.successes if trajectory.solved else MadeTool.failures
-    with store.session() as s, s.begin():
-        for t in used:
-            s.execute(
-                update(MadeTool).where(MadeTool.id == t.id).values(uses=MadeTool.uses + 1, **{field.key: field + 1})
-            )
+    store.count_tool_uses([t.id for t in used], succeeded=trajectory.solved)
     return [t.name for t in used]
 
 
 def list_tools(store: Store) -> list[dict[str, Any]]:
-    with store.session() as s:
-        rows = s.execute(select(MadeTool).order_by(MadeTool.uses.desc(), MadeTool.created_at)).scalars().all()
-        return [
-            {
-                "name": r.name,
-                "signature": r.signature,
-                "docstring": r.docstring,
-                "uses": r.uses,
-                "successes": r.successes,
-                "failures": r.failures,
-                "rank": round(r.rank, 3),
-                "origin_trajectory": r.origin_trajectory,
-            }
-            for r in rows
-        ]
+    return [
+        {
+            "name": r.name,
+            "signature": r.signature,
+            "docstring": r.docstring,
+            "uses": r.uses,
+            "successes": r.successes,
+            "failures": r.failures,
+            "rank": round(r.rank, 3),
+            "origin_trajectory": r.origin_trajectory,
+        }
+        for r in store.made_tools()
+    ]

@@ -1,0 +1,66 @@
+"""The trajectory store: SQLite by default, PostgreSQL through the same code.
+
+Split by concern: ``_interface`` (the protocol the rest of solvegraph uses), ``_engine`` (URL to
+engine), ``_migrations`` (schema versions), ``_runs``, ``_trajectories``, ``_made_tools`` and
+``_cache`` (the tables), ``_search`` with one module per full-text dialect, and ``_errors`` (every
+database failure as one :class:`StoreError` line).
+
+SQLite runs in WAL mode with a busy timeout so many benchmark workers can write at once; every step
+is its own short transaction, so a crash loses at most the step in flight.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from ...types import content_hash
+from ..models import MadeTool, Problem, Run, StepRow, TrajectoryRow
+from ._cache import CacheMixin
+from ._engine import default_data_dir, default_db_url
+from ._errors import StoreError, guarded
+from ._interface import TrajectoryStore
+from ._made_tools import MadeToolsMixin
+from ._migrations import MIGRATIONS, SCHEMA_VERSION
+from ._rows import last_trust
+from ._runs import RunsMixin
+from ._search import SearchMixin
+from ._terms import query_terms
+from ._trajectories import TrajectoriesMixin
+
+
+class Store(RunsMixin, TrajectoriesMixin, SearchMixin, MadeToolsMixin, CacheMixin):
+    """The SQL implementation of :class:`TrajectoryStore`."""
+
+    @guarded
+    def stats(self) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+
+            def count(model: Any, *where: Any) -> int:
+                return int(conn.execute(select(func.count()).select_from(model).where(*where)).scalar() or 0)
+
+            return {
+                "database": self.display,
+                "schema_version": SCHEMA_VERSION,
+                "runs": count(Run),
+                "problems": count(Problem),
+                "trajectories": count(TrajectoryRow),
+                "verified": count(TrajectoryRow, TrajectoryRow.verified.is_(True)),
+                "steps": count(StepRow),
+                "made_tools": count(MadeTool),
+            }
+
+
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "Store",
+    "StoreError",
+    "TrajectoryStore",
+    "content_hash",
+    "default_data_dir",
+    "default_db_url",
+    "last_trust",
+    "query_terms",
+]

@@ -1,0 +1,105 @@
+"""Schema versions: how a database written by an older solvegraph is brought up to this one.
+
+Version 1 is the baseline (the first released schema). Each later version is a :class:`Migration`
+with its statements for both dialects, frozen once released: a new change is a new entry, never an
+edit, the way ``langgraph-checkpoint-postgres`` keeps its list. A fresh database is created from
+the current models and stamped with the newest version; ``tests/memory`` checks that it matches a
+version-1 database migrated step by step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import insert, inspect, select, text, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from ..models import Base, Meta
+from ._errors import StoreError
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    why: str
+    sqlite: tuple[str, ...]
+    postgresql: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        2,
+        "a run's trajectories in start order (results, runs show, resume and the viewer's run page)",
+        sqlite=("CREATE INDEX IF NOT EXISTS ix_traj_run_started ON trajectories (run_id, started_at)",),
+        postgresql=("CREATE INDEX IF NOT EXISTS ix_traj_run_started ON trajectories (run_id, started_at)",),
+    ),
+)
+BASELINE = 1
+SCHEMA_VERSION = MIGRATIONS[-1].version if MIGRATIONS else BASELINE
+
+# What the models alone do not make: the full-text index of each dialect, kept in step with its search module.
+_EXTRAS = {
+    "sqlite": (
+        "CREATE VIRTUAL TABLE IF NOT EXISTS problems_fts USING fts5(text, content='problems', content_rowid='id')",
+        "CREATE TRIGGER IF NOT EXISTS problems_fts_ai AFTER INSERT ON problems BEGIN "
+        "INSERT INTO problems_fts(rowid, text) VALUES (new.id, new.text); END",
+        "CREATE VIRTUAL TABLE IF NOT EXISTS problems_fts_vocab USING fts5vocab(problems_fts, row)",
+    ),
+    "postgresql": ("CREATE INDEX IF NOT EXISTS ix_problems_tsv ON problems USING GIN (to_tsvector('english', text))",),
+}
+
+
+def schema_version(conn: Connection) -> int | None:
+    """The version stamped in ``meta``, or None when the database holds no solvegraph memory yet."""
+    if "meta" not in inspect(conn).get_table_names():
+        return None
+    value = conn.execute(select(Meta.value).where(Meta.key == "schema_version")).scalar()
+    return int(value) if value is not None else None
+
+
+def prepare(engine: Engine, dialect: str, display: str) -> list[int]:
+    """Create a fresh memory, or migrate an older one; returns the versions applied (empty if none were).
+
+    A database from a newer solvegraph, or one with tables of the same names that is not a memory,
+    is refused, never written to.
+    """
+    with engine.connect() as conn:
+        tables = set(inspect(conn).get_table_names())
+        version = schema_version(conn) if "meta" in tables else None
+    if version is None:
+        if tables & {"meta", "runs", "trajectories", "steps"}:
+            raise StoreError(
+                f"database {display} holds tables that are not a solvegraph memory (no schema version); "
+                "use another --db"
+            )
+        _create(engine, dialect)
+        return []
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"database {display} has schema version {version}; this solvegraph uses version {SCHEMA_VERSION}. "
+            "Upgrade solvegraph, or use another --db"
+        )
+    applied = []
+    for migration in MIGRATIONS:
+        if migration.version <= version:
+            continue
+        # One transaction per version: a failure leaves the database at the last version that completed.
+        with engine.begin() as conn:
+            for statement in getattr(migration, dialect):
+                conn.execute(text(statement))
+            conn.execute(update(Meta).where(Meta.key == "schema_version").values(value=str(migration.version)))
+        applied.append(migration.version)
+    return applied
+
+
+def _create(engine: Engine, dialect: str) -> None:
+    Base.metadata.create_all(engine)
+    with engine.begin() as conn:
+        for statement in _EXTRAS[dialect]:
+            conn.execute(text(statement))
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(Meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
+    except IntegrityError:
+        pass  # another process created the same memory at the same moment

@@ -1,0 +1,163 @@
+"""Runs: one per solve, chat or benchmark, and what their trajectories came to."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from ..models import Problem, Run, TrajectoryRow
+from ._base import StoreBase
+from ._errors import StoreError, guarded
+from ._rows import rowcount, run_status
+
+
+class RunsMixin(StoreBase):
+    @guarded
+    def start_run(
+        self,
+        kind: str,
+        model: str = "",
+        dataset: str | None = None,
+        config: dict[str, Any] | None = None,
+        run_id: str | None = None,
+    ) -> str:
+        run_id = run_id or uuid.uuid4().hex
+        with self._session.begin() as s:
+            s.add(Run(id=run_id, kind=kind, model=model, dataset=dataset, config=config or {}))
+        return run_id
+
+    @guarded
+    def run_config(self, run_id: str) -> dict[str, Any]:
+        with self._session() as s:
+            run = s.get(Run, run_id)
+            if run is None:
+                raise StoreError(f"no run {run_id!r} in {self.display}")
+            return dict(run.config or {})
+
+    @guarded
+    def update_run_config(self, run_id: str, **changes: Any) -> None:
+        with self._session.begin() as s:
+            run = s.get(Run, run_id)
+            if run is not None:
+                run.config = {**(run.config or {}), **changes}
+
+    @guarded
+    def finished_samples(self, run_id: str) -> dict[str, str]:
+        """dataset id → trajectory id of every sample of the run that has an outcome."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(Problem.dataset_id, TrajectoryRow.id)
+                .join(Problem)
+                .where(TrajectoryRow.run_id == run_id, TrajectoryRow.outcome.is_not(None))
+            ).all()
+            return {str(d): t for d, t in rows}
+
+    @guarded
+    def abandon_unfinished(self, run_id: str) -> int:
+        """Mark trajectories of a crashed run that never got an outcome; they are kept, never counted."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(TrajectoryRow)
+                .where(TrajectoryRow.run_id == run_id, TrajectoryRow.outcome.is_(None))
+                .values(status="abandoned")
+            )
+            return rowcount(result)
+
+    @guarded
+    def results(self, run_id: str) -> list[dict[str, Any]]:
+        """The scored samples of a benchmark run, in the order they started."""
+        with self._session() as s:
+            rows = s.execute(
+                select(TrajectoryRow, Problem.dataset_id)
+                .join(Problem)
+                .where(TrajectoryRow.run_id == run_id, TrajectoryRow.outcome.is_not(None))
+                .order_by(TrajectoryRow.started_at)
+            ).all()
+            return [
+                {
+                    "trajectory": t.id,
+                    "sample": d,
+                    "score": t.score,
+                    "outcome": t.outcome,
+                    "details": t.details or {},
+                    "latency_s": t.latency_s,
+                    "answer": t.answer,
+                    "gold": t.gold,
+                    "tokens": t.prompt_tokens + t.completion_tokens,
+                }
+                for t, d in rows
+            ]
+
+    @guarded
+    def resolve(self, ident: str) -> tuple[str, list[str]]:
+        """A run id or trajectory id (or a unique prefix of one) → (run id, trajectory ids)."""
+        with self.engine.connect() as conn:
+            runs = (
+                conn.execute(select(Run.id).where(Run.id.startswith(ident, autoescape=True)).limit(2)).scalars().all()
+            )
+            trajs = conn.execute(
+                select(TrajectoryRow.id, TrajectoryRow.run_id)
+                .where(TrajectoryRow.id.startswith(ident, autoescape=True))
+                .limit(2)
+            ).all()
+            if len(runs) + len(trajs) > 1 and not (len(runs) == 1 and runs[0] == ident):
+                raise StoreError(f"{ident!r} is ambiguous: give more characters")
+            if runs:
+                ids = conn.execute(
+                    select(TrajectoryRow.id).where(TrajectoryRow.run_id == runs[0]).order_by(TrajectoryRow.started_at)
+                ).scalars()
+                return runs[0], list(ids)
+            if trajs:
+                return trajs[0].run_id, [trajs[0].id]
+        raise StoreError(f"no run or trajectory {ident!r} in {self.display}")
+
+    @guarded
+    def runs(self, limit: int = 20, *, run_id: str | None = None) -> list[dict[str, Any]]:
+        """Newest runs first, with trajectory and solved counts; ``run_id`` selects exactly one."""
+        with self._session() as s:
+            counts = (
+                select(
+                    TrajectoryRow.run_id,
+                    func.count().label("n"),
+                    func.sum(func.cast(TrajectoryRow.verified, type_=TrajectoryRow.prompt_tokens.type)).label("solved"),
+                )
+                .group_by(TrajectoryRow.run_id)
+                .subquery()
+            )
+            query = select(Run, counts.c.n, counts.c.solved).outerjoin(counts, counts.c.run_id == Run.id)
+            if run_id is not None:
+                query = query.where(Run.id == run_id)
+            rows = s.execute(query.order_by(Run.created_at.desc()).limit(limit)).all()
+            ids = [r.id for r, _, _ in rows]
+            statuses: dict[str, dict[str, int]] = {i: {} for i in ids}
+            for run, status, n in s.execute(
+                select(TrajectoryRow.run_id, TrajectoryRow.status, func.count())
+                .where(TrajectoryRow.run_id.in_(ids))
+                .group_by(TrajectoryRow.run_id, TrajectoryRow.status)
+            ):
+                statuses[run][status] = int(n)
+            first: dict[str, str] = {}
+            for run, text_ in s.execute(
+                select(TrajectoryRow.run_id, Problem.text)
+                .join(Problem, Problem.id == TrajectoryRow.problem_id)
+                .where(TrajectoryRow.run_id.in_(ids))
+                .order_by(TrajectoryRow.started_at.desc())
+            ):
+                first[run] = text_  # the last one written is the earliest: ordered newest first
+            return [
+                {
+                    "id": r.id,
+                    "kind": r.kind,
+                    "model": r.model,
+                    "dataset": r.dataset,
+                    "created_at": r.created_at.isoformat() if r.created_at else None,
+                    "trajectories": int(n or 0),
+                    "solved": int(solved or 0),
+                    "status": run_status(statuses[r.id]),
+                    "statuses": statuses[r.id],
+                    "problem": first.get(r.id),
+                }
+                for r, n, solved in rows
+            ]
