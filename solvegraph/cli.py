@@ -23,7 +23,7 @@ from ._cli_bench import bench_app
 from ._cli_memory import memory_app, runs_app
 from ._console import check_sandbox, safe, shown
 from .config import Settings, load_settings
-from .errors import SolvegraphError
+from .errors import PromptRefusedError, SolvegraphError
 
 app = typer.Typer(
     help="LLM agents that solve problems by calling real tools: a planner, solver, verifier and refiner.\n\n"
@@ -345,6 +345,10 @@ def chat(
                 if kernel is not None:
                     kernel.interrupt()  # stop the cell that was running; its variables before it stay
                 err.print("turn cancelled; the session and its kernel go on", markup=False, highlight=False)
+                continue
+            except PromptRefusedError as exc:
+                # Most often a long session outgrowing the context: this question fails, the session does not.
+                err.print(f"refused: {exc}; the session goes on", markup=False, highlight=False)
                 continue
             history.append((line, trajectory.answer))
             status = f"[green]solved[/] ({trajectory.trust})" if trajectory.solved else "[red]not solved[/]"

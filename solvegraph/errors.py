@@ -23,3 +23,12 @@ class ModelConnectionError(SolvegraphError):
 
 class EmbeddedModelError(SolvegraphError):
     """The embedded llama.cpp server could not be started."""
+
+
+class PromptRefusedError(SolvegraphError):
+    """The endpoint refused this request (over the context length, a content filter): 400, 413 or 422.
+
+    Only this problem is affected, not the endpoint: a bench records the sample as ``refused`` and
+    goes on, chat goes on to the next question, and the trajectory is stored with status ``refused``,
+    never as a normal unsolved one.
+    """

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from langgraph.types import Command
 
-from ..errors import SolvegraphError
+from ..errors import PromptRefusedError, SolvegraphError
 from ..llm import ChatModel
 from ..plugins import PluginManager, ToolSession
 from ..types import Event, Step, Trajectory
@@ -146,6 +146,9 @@ class SolveRunner:
                 "steps": [s.to_dict() for s in trajectory.steps],
             }
             yield from self._run_graph(graph_input, session, trajectory, approver)
+        except PromptRefusedError as exc:
+            yield from self._refused(trajectory, exc)
+            raise
         except BaseException:
             trajectory.status = "error"
             trajectory.finished_at = time.time()
@@ -204,6 +207,9 @@ class SolveRunner:
                 graph.update_state(config, {"steps": [replay.to_dict()]})
                 yield from self._recorded(trajectory, [replay])
             yield from self._run_graph(None, session, trajectory, approver)
+        except PromptRefusedError as exc:
+            yield from self._refused(trajectory, exc)
+            raise
         except BaseException:
             trajectory.status = "error"
             trajectory.finished_at = time.time()
@@ -274,6 +280,19 @@ class SolveRunner:
         if checkpointer is not None:
             checkpointer.delete_thread(trajectory.id)  # finished: the store keeps the record
 
+    def _refused(self, trajectory: Trajectory, exc: PromptRefusedError) -> Iterator[Step]:
+        """The endpoint refused the prompt: the run ends ``refused``, with a step saying why, and is not resumable.
+
+        Not ``unsolved``: nothing was tried past the refusal, so no statistic or memory may read it as a failed
+        attempt, and resuming would only send the same prompt again.
+        """
+        trajectory.status = "refused"
+        trajectory.stop_reason = "refused"
+        trajectory.finished_at = time.time()
+        yield from self._recorded(trajectory, [Step(agent="runner", round=0, reply=str(exc))])
+        if self.checkpointer is not None:
+            self.checkpointer.delete_thread(trajectory.id)
+
     def _recorded(self, trajectory: Trajectory, steps: list[Step]) -> Iterator[Step]:
         for step in steps:
             trajectory.steps.append(step)
@@ -288,7 +307,7 @@ class SolveRunner:
         try:
             if memory is not None and trajectory.status != "running":
                 memory.store.finish(trajectory)
-                if trajectory.status != "error":
+                if trajectory.status not in ("error", "refused"):
                     return memory.after(trajectory, made_tools)
             return {}
         finally:

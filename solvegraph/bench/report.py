@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from math import comb
 from typing import Any
 
-OUTCOMES = ("correct", "wrong", "tool_error", "timeout", "limit", "error")
+OUTCOMES = ("correct", "wrong", "tool_error", "timeout", "limit", "refused", "error")
 
 
 def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -157,6 +157,7 @@ _COLORS = {
     "tool_error": "#ef6c00",
     "timeout": "#6a1b9a",
     "limit": "#1565c0",
+    "refused": "#8d6e63",
     "error": "#455a64",
 }
 

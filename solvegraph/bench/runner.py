@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..config import Settings
-from ..errors import ModelConnectionError, SolvegraphError
+from ..errors import ModelConnectionError, PromptRefusedError, SolvegraphError
 from ..llm import ModelClient, Reply, make_client
 from ..memory import Store, Trajectory, may_teach
 from ..plugins import PluginManager, ToolSession
@@ -259,6 +259,8 @@ class BenchRunner:
                 answers.append(self._attempt(client, sample, trajectory, sink))
         except LimitExceeded as exc:
             failure = ("limit", str(exc))
+        except PromptRefusedError as exc:
+            failure = ("refused", str(exc))  # this sample's prompt, not the endpoint: the run goes on
         except ModelConnectionError:
             raise  # after the client's own retries: the endpoint is down, stop the run (it can be resumed)
         except Exception as exc:
@@ -270,6 +272,8 @@ class BenchRunner:
             trusts = {t for a, ok, t in answers if ok and a == trajectory.answer}
             trajectory.trust = next((t for t in TRUST_ORDER if t in trusts), "") if trajectory.solved else ""
         trajectory.status = "solved" if trajectory.solved else "unsolved"
+        if failure and failure[0] == "refused" and not answers:
+            trajectory.status = "refused"
         trajectory.finished_at = time.time()
         options = self.settings.session_options()
         result = score(self.scorer, trajectory.answer, sample.answer, trajectory, options, self.plugins)

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import openai
 
-from ..errors import ModelConnectionError
+from ..errors import ModelConnectionError, PromptRefusedError
 from ..types import ToolCall, Usage
 
 
@@ -131,6 +131,10 @@ class ModelClient:
                 # Endpoints without function calling reject ``tools``: fall back to text mode for good.
                 self.native_tools = False
                 return self.chat(messages, None, max_tokens)
+            raise self._refused(exc) from None
+        except openai.APIStatusError as exc:
+            if exc.status_code in (413, 422):  # too large, or unprocessable: this prompt, not the endpoint
+                raise self._refused(exc) from None
             raise self._explain(exc) from None
         except openai.OpenAIError as exc:
             raise self._explain(exc) from None
@@ -169,6 +173,11 @@ class ModelClient:
             usage=usage,
             duration_s=duration,
             finish_reason=choice.finish_reason or "",
+        )
+
+    def _refused(self, exc: openai.APIStatusError) -> PromptRefusedError:
+        return PromptRefusedError(
+            f"the model endpoint {self.base_url} refused the prompt ({exc.status_code}): {_short(exc)}"
         )
 
     def _explain(self, exc: Exception) -> ModelConnectionError:

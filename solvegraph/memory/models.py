@@ -64,7 +64,7 @@ class TrajectoryRow(Base):
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
     gold: Mapped[str | None] = mapped_column(Text)
     score: Mapped[float | None] = mapped_column(Float)
-    # Benchmarks: correct | wrong | tool_error | timeout | limit | error, and the scorer's details.
+    # Benchmarks: correct | wrong | tool_error | timeout | limit | refused | error, and the scorer's details.
     outcome: Mapped[str | None] = mapped_column(String(16), index=True)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     latency_s: Mapped[float | None] = mapped_column(Float)
