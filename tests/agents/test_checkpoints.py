@@ -6,15 +6,19 @@ import os
 import pty
 import select
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+from sqlalchemy import text
+
 from solvegraph.agents import Budget, next_after_verdict, route_after_solver, route_after_verifier
-from solvegraph.memory import Store
+from solvegraph.memory import Store, StoreError
 from tests.conftest import run_cli
+from tests.memory_backends import postgres_server
 
 CODE = "```python\n{code}\n```"
 
@@ -31,18 +35,25 @@ def test_routes() -> None:
     assert route_after_verifier({"route": "finish"}) == route_after_verifier({}) == "finish"
 
 
-def _running_trajectory(db: Path) -> str | None:
-    if not db.exists():
-        return None
-    with sqlite3.connect(db) as conn:
-        try:
-            row = conn.execute("SELECT id FROM trajectories WHERE status = 'running'").fetchone()
-        except sqlite3.OperationalError:
-            return None
-    return row[0] if row else None
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
 
 
-def test_resume_after_kill_9_completes_without_a_step_twice(scripted, tmp_path: Path) -> None:
+def _running_trajectory(url: str) -> str | None:
+    try:
+        with Store(url).engine.connect() as conn:
+            return conn.execute(text("SELECT id FROM trajectories WHERE status = 'running'")).scalar()
+    except StoreError:
+        return None  # not created yet
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_resume_after_kill_9_completes_without_a_step_twice(
+    backend: str, scripted, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """SqliteSaver and PostgresSaver, each in the database the user gave."""
     slow = lambda body: (time.sleep(20), "ANSWER: too late")[1]  # noqa: E731  (the process is killed meanwhile)
     script = {
         "planner": ["1. compute"],
@@ -54,11 +65,11 @@ def test_resume_after_kill_9_completes_without_a_step_twice(scripted, tmp_path: 
         ],
         "verifier": ["VERDICT: ACCEPT"],
     }
-    db = tmp_path / "memory.sqlite"
+    db = f"sqlite:///{tmp_path}/memory.sqlite" if backend == "sqlite" else request.getfixturevalue("pg_url")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOLVEGRAPH_", "OPENAI_"))}
     with scripted(script) as model:
         url = model.base_url
-        args = ["solve", "Add 2 to 40", "--base-url", model.base_url, "--db", f"sqlite:///{db}", "--no-cache"]
+        args = ["solve", "Add 2 to 40", "--base-url", model.base_url, "--db", db, "--no-cache"]
         proc = subprocess.Popen([sys.executable, "-m", "solvegraph.cli", *args], env=env, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 120
         while len(model.calls("solver")) < 2 and time.monotonic() < deadline and proc.poll() is None:
@@ -69,24 +80,27 @@ def test_resume_after_kill_9_completes_without_a_step_twice(scripted, tmp_path: 
         proc.wait(timeout=30)
         trajectory_id = _running_trajectory(db)
         assert trajectory_id, "the killed solve is still marked running in the store"
-        assert [s.agent for s in Store(f"sqlite:///{db}").load(trajectory_id).steps] == ["planner", "solver"]
+        assert [s.agent for s in Store(db).load(trajectory_id).steps] == ["planner", "solver"]
 
-        resumed = run_cli(
-            "solve", "--resume", trajectory_id[:12], "--base-url", model.base_url, "--db", f"sqlite:///{db}"
-        )
-        again = run_cli("solve", "--resume", trajectory_id[:12], "--base-url", url, "--db", f"sqlite:///{db}")
+        resumed = run_cli("solve", "--resume", trajectory_id[:12], "--base-url", model.base_url, "--db", db)
+        again = run_cli("solve", "--resume", trajectory_id[:12], "--base-url", url, "--db", db)
     assert resumed.returncode == 3, resumed.stderr  # answered; only the verifier model checked it
     assert resumed.stdout.strip() == "42", "the replayed kernel had `total` again"
     assert "resuming" in resumed.stderr and "resumed in a fresh kernel: the 1 python cell(s)" in resumed.stderr
-    t = Store(f"sqlite:///{db}").load(trajectory_id)
+    store = Store(db)
+    t = store.load(trajectory_id)
     assert t.status == "solved" and t.answer == "42"
     assert [s.agent for s in t.steps] == ["planner", "solver", "runner", "solver", "solver", "verifier"]
     assert "replayed" in t.steps[2].reply and t.steps[2].tool_calls[0]["arguments"]["code"].startswith("total = 40")
-    with sqlite3.connect(db) as conn:
-        seqs = [
-            r[0] for r in conn.execute("SELECT seq FROM steps WHERE trajectory_id = ? ORDER BY seq", (trajectory_id,))
-        ]
-        left = conn.execute("SELECT COUNT(*) FROM checkpoints WHERE thread_id = ?", (trajectory_id,)).fetchone()[0]
+    with store.engine.connect() as conn:
+        seqs = list(
+            conn.execute(
+                text("SELECT seq FROM steps WHERE trajectory_id = :t ORDER BY seq"), {"t": trajectory_id}
+            ).scalars()
+        )
+        left = conn.execute(
+            text("SELECT COUNT(*) FROM checkpoints WHERE thread_id = :t"), {"t": trajectory_id}
+        ).scalar()
     assert seqs == list(range(6)), "every step once, in order"
     assert left == 0, "a finished solve leaves no checkpoint behind"
     assert again.returncode == 2 and "no checkpoint" in again.stderr and "Traceback" not in again.stderr
