@@ -8,10 +8,13 @@ configuration or connection error. Errors are one line on stderr, never a traceb
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import signal
 import sys
+import threading
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
@@ -21,9 +24,11 @@ from rich.table import Table
 from . import __version__
 from ._cli_bench import bench_app
 from ._cli_memory import memory_app, runs_app
-from ._console import check_sandbox, safe, shown
+from ._console import EventPrinter, check_sandbox, safe, shown
 from .config import Settings, load_settings
 from .errors import PromptRefusedError, SolvegraphError
+from .plugins import ToolSession
+from .types import Trajectory
 
 app = typer.Typer(
     help="LLM agents that solve problems by calling real tools: a planner, solver, verifier and refiner.\n\n"
@@ -181,9 +186,6 @@ def solve(
 
     Exit 0 tool-verified, 3 model-accepted, 4 unchecked, 1 not solved, 2 error.
     """
-    from ._console import EventPrinter
-    from .types import Trajectory
-
     if resume is not None and problem is not None:
         raise SolvegraphError("give a problem or --resume ID, not both")
     if resume is None:
@@ -205,14 +207,18 @@ def solve(
         full = matches[0]
         if not quiet:
             err.print(f"resuming {full} from its last checkpoint", markup=False, highlight=False)
-        trajectory = _interruptible(lambda: graph.resume(full, on_event=printer), full)
+        with ToolSession(options=graph.session_options) as session:
+            trajectory = _interruptible(lambda: graph.resume(full, session=session, on_event=printer), full, session)
     else:
         trajectory = Trajectory(problem=(problem or "").strip(), model=graph.client.model)
         if not quiet and graph.checkpointer is not None:
             err.print(f"run {trajectory.id} (if stopped: solvegraph solve --resume {trajectory.id[:12]})", markup=False)
-        trajectory = _interruptible(
-            lambda: graph.solve(trajectory.problem, on_event=printer, trajectory=trajectory), trajectory.id
-        )
+        with ToolSession(options=graph.session_options) as session:
+            trajectory = _interruptible(
+                lambda: graph.solve(trajectory.problem, session=session, on_event=printer, trajectory=trajectory),
+                trajectory.id,
+                session,
+            )
     if as_json:
         out.print_json(trajectory.to_json()) if sys.stdout.isatty() else print(trajectory.to_json())
     else:
@@ -224,10 +230,36 @@ def solve(
     raise typer.Exit(exit_code(trajectory.solved, trajectory.trust))
 
 
-def _interruptible(run: Any, trajectory_id: str) -> Any:
-    """Run a solve; on Ctrl-C say how to continue it, and exit 130."""
+@contextlib.contextmanager
+def _ctrl_c_stops_the_cell(session: ToolSession) -> Iterator[None]:
+    """While this runs, Ctrl-C interrupts the running cell at once, then raises KeyboardInterrupt as usual.
+
+    LangGraph runs a node in a worker thread and, on KeyboardInterrupt, waits for it to end: without
+    this, Ctrl-C took effect only when the cell itself finished or timed out (30 s by default).
+    """
+
+    def stop(signum: int, frame: Any) -> None:
+        kernel = session.existing("python_kernel")
+        if kernel is not None:
+            with contextlib.suppress(Exception):  # a kernel already gone has nothing to stop
+                kernel.interrupt()
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread (a library caller may run the CLI elsewhere)
+        return
+    previous = signal.signal(signal.SIGINT, stop)
     try:
-        return run()
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _interruptible(run: Any, trajectory_id: str, session: ToolSession) -> Any:
+    """Run a solve; on Ctrl-C stop the running cell, say how to continue, and exit 130."""
+    try:
+        with _ctrl_c_stops_the_cell(session):
+            return run()
     except KeyboardInterrupt:
         err.print(
             f"interrupted; continue with: solvegraph solve --resume {trajectory_id[:12]}", markup=False, highlight=False
@@ -309,9 +341,6 @@ def chat(
     The Python kernel persists across turns, so later questions can use earlier variables. Ctrl-C
     during a turn cancels that turn only (the running cell is interrupted; the session goes on).
     """
-    from ._console import EventPrinter
-    from .plugins import ToolSession
-
     settings = _settings(locals())
     graph = _graph(settings, run_kind="chat")
     printer = EventPrinter(err)
@@ -332,18 +361,20 @@ def chat(
             if line in {"exit", "quit", ":q"}:
                 break
             context = "\n".join(f"Earlier question: {q}\nEarlier answer: {a}" for q, a in history[-5:])
+            trajectory = Trajectory(problem=line, model=graph.client.model)
             try:
-                trajectory = graph.solve(
-                    line,
-                    context=context,
-                    session=session,
-                    on_event=printer,
-                    approver=_ask_approval if approve else None,
-                )
+                with _ctrl_c_stops_the_cell(session):  # the running cell stops; its variables before it stay
+                    trajectory = graph.solve(
+                        line,
+                        context=context,
+                        session=session,
+                        on_event=printer,
+                        approver=_ask_approval if approve else None,
+                        trajectory=trajectory,
+                    )
             except KeyboardInterrupt:
-                kernel = session.existing("python_kernel")
-                if kernel is not None:
-                    kernel.interrupt()  # stop the cell that was running; its variables before it stay
+                if graph.checkpointer is not None:  # a cancelled turn is not for --resume: leave no checkpoint
+                    graph.checkpointer.delete_thread(trajectory.id)
                 err.print("turn cancelled; the session and its kernel go on", markup=False, highlight=False)
                 continue
             except PromptRefusedError as exc:

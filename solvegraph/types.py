@@ -169,7 +169,7 @@ class Trajectory:
     steps: list[Step] = field(default_factory=list)
     answer: str | None = None
     solved: bool = False
-    status: str = "running"  # running | solved | unsolved | error | refused
+    status: str = "running"  # running | solved | unsolved | error | refused | interrupted
     # How the answer was accepted: "tool-verified" (a sound check by a tool), "model-accepted" (the
     # verifier model said ACCEPT) or "unchecked" (mechanical checks only, or no clear verdict); "" if none.
     trust: str = ""

@@ -149,8 +149,9 @@ class SolveRunner:
         except PromptRefusedError as exc:
             yield from self._refused(trajectory, exc)
             raise
-        except BaseException:
-            trajectory.status = "error"
+        except BaseException as exc:
+            # Ctrl-C leaves a run that may be resumed (solve) or was cancelled (chat), not a failed one.
+            trajectory.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
             trajectory.finished_at = time.time()
             raise
         finally:
@@ -210,8 +211,9 @@ class SolveRunner:
         except PromptRefusedError as exc:
             yield from self._refused(trajectory, exc)
             raise
-        except BaseException:
-            trajectory.status = "error"
+        except BaseException as exc:
+            # Ctrl-C leaves a run that may be resumed (solve) or was cancelled (chat), not a failed one.
+            trajectory.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
             trajectory.finished_at = time.time()
             raise
         finally:
@@ -307,7 +309,7 @@ class SolveRunner:
         try:
             if memory is not None and trajectory.status != "running":
                 memory.store.finish(trajectory)
-                if trajectory.status not in ("error", "refused"):
+                if trajectory.status not in ("error", "refused", "interrupted"):
                     return memory.after(trajectory, made_tools)
             return {}
         finally:

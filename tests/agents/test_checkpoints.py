@@ -118,6 +118,7 @@ def _read_until(fd: int, marker: str, seen: list[str], timeout: float = 120) -> 
             except OSError:
                 break
     text = "".join(seen)
+    assert marker in text, f"the process ended without {marker!r}:\n{text[-3000:]}"
     seen.clear()
     seen.append(text[text.index(marker) + len(marker) :])
     return text
@@ -176,3 +177,64 @@ def test_approval_prompt_shows_a_hostile_call_inert(monkeypatch, capsys) -> None
     assert decisions == [{"action": "approve"}]
     assert "\x1b" not in shown and "\x9b" not in shown and "\x07" not in shown
     assert "py\\x1b]0;pwned\\x07thon" in shown and "\\x9b2J" in shown
+
+
+def _kernel_pids() -> set[int]:
+    """Kernel processes and their template: a sandboxed kernel is forked from `_zygote.py`, not below the chat."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if b"_zygote.py" in (entry / "cmdline").read_bytes():
+                    found.add(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_ctrl_c_in_chat_cancels_the_turn_keeps_the_kernel_and_leaves_no_checkpoint(scripted, tmp_path: Path) -> None:
+    script = {
+        "planner": ["1. compute"],
+        "solver": [CODE.format(code="total = 40\nimport time\ntime.sleep(120)"), CODE.format(code="print(total + 2)"),
+                   "ANSWER: 42"],
+        "verifier": ["VERDICT: ACCEPT"],
+    }  # fmt: skip
+    db = f"sqlite:///{tmp_path / 'm.sqlite'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOLVEGRAPH_", "OPENAI_"))}
+    with scripted(script) as model:
+        master, slave = pty.openpty()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "solvegraph.cli", "chat", "--base-url", model.base_url, "--db", db],
+            stdin=slave, stdout=slave, stderr=slave, env=env,
+        )  # fmt: skip
+        os.close(slave)
+        seen: list[str] = []
+        try:
+            _read_until(master, "problem>", seen)
+            before = _kernel_pids()
+            os.write(master, b"Set total to 40, then wait\n")
+            deadline = time.monotonic() + 60
+            while not _kernel_pids() - before and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert _kernel_pids() - before, "the chat's kernel started"
+            time.sleep(4)  # the kernel comes up and runs the cell, which sleeps for 120 s
+            asked = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            _read_until(master, "turn cancelled; the session and its kernel go on", seen)
+            waited = time.monotonic() - asked
+            _read_until(master, "problem>", seen)
+            os.write(master, b"Add 2 to total\n")
+            _read_until(master, "answer: 42", seen)
+            _read_until(master, "problem>", seen)
+            os.write(master, b"exit\n")
+            assert proc.wait(timeout=60) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            os.close(master)
+    assert waited < 15, f"Ctrl-C took {waited:.1f} s: it must stop the cell, not wait for its 30 s timeout"
+    store = Store(db)
+    assert store.runs()[0]["statuses"] == {"interrupted": 1, "solved": 1}, "the cancelled turn is kept as such"
+    with store.engine.connect() as conn:
+        left = conn.execute(text("SELECT COUNT(*) FROM checkpoints")).scalar()
+    assert left == 0, "neither the cancelled turn nor the finished one leaves a checkpoint"
