@@ -45,6 +45,10 @@ app.add_typer(plugins_app, name="plugins")
 app.add_typer(runs_app, name="runs")
 app.add_typer(memory_app, name="memory")
 app.add_typer(bench_app, name="bench")
+mcp_app = typer.Typer(
+    help="Serve solvegraph's checked tools to MCP clients.", no_args_is_help=True, rich_markup_mode=None
+)
+app.add_typer(mcp_app, name="mcp")
 
 
 err = Console(stderr=True)
@@ -434,6 +438,61 @@ def plugins_new(
     target = new_plugin(name, Path(directory))
     err.print(f"created {target}\nnext: pip install -e {target} && solvegraph plugins list")
     print(target)
+
+
+@mcp_app.command("serve")
+def mcp_serve(
+    tools: Annotated[
+        str | None,
+        typer.Option(
+            "--tools",
+            help="Comma-separated tools to serve (default: python,milp,cp,smt,lean,solve). "
+            "Outside plugins' tools are served only when named here.",
+        ),
+    ] = None,
+    max_concurrent: Annotated[
+        int, typer.Option("--max-concurrent", min=1, help="Tool calls run at once; more wait their turn.")
+    ] = 4,
+    model: Model = None,
+    base_url: BaseUrl = None,
+    api_key: ApiKey = None,
+    model_path: ModelPath = None,
+    config: ConfigFile = None,
+    max_rounds: MaxRounds = None,
+    max_tool_calls: MaxToolCalls = None,
+    cell_timeout: CellTimeout = None,
+    lean_project: LeanProject = None,
+    lean_path: LeanPath = None,
+    sandbox: SandboxOpt = None,
+    db: Db = None,
+    no_memory: NoMemory = False,
+    no_cache: NoCache = False,
+    reuse_model_accepted: ReuseModelAccepted = False,
+) -> None:
+    """Serve over stdio (the client starts this command): python, milp, cp, smt, lean and solve.
+
+    Each client gets its own sandboxed Python kernel, which keeps its variables between calls and is
+    killed when the client disconnects. `solve` runs the whole graph against the configured model
+    (started only when a solve is asked for) and reports each step as MCP progress. Nothing but the
+    protocol is written to stdout.
+    """
+    from .plugins import PluginManager
+    from .serve import ToolServer, serve_stdio
+
+    settings = _settings(locals())
+    check_sandbox(settings.sandbox)
+    chosen = [t.strip() for t in tools.split(",") if t.strip()] if tools is not None else None
+    try:
+        server = ToolServer(
+            PluginManager(),
+            tools=chosen,
+            session_options=settings.session_options(),
+            make_runner=lambda: _graph(settings),
+            max_concurrent=max_concurrent,
+        )
+    except ValueError as exc:
+        raise SolvegraphError(str(exc)) from None
+    serve_stdio(server)
 
 
 def _version(value: bool) -> None:
