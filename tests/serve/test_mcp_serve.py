@@ -162,3 +162,42 @@ def test_killing_the_server_mid_call_is_an_error_and_leaves_nothing_running(tmp_
     while _zygotes() - before and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _zygotes() - before, "the killed server's kernel processes are gone"
+
+
+def test_solve_reports_each_step_as_progress(scripted, tmp_path: Path) -> None:
+    script = {
+        "planner": ["1. compute 6*7"],
+        "solver": ["```python\nprint(6*7)\n```", "ANSWER: 42"],
+        "verifier": ["VERDICT: ACCEPT"],
+    }
+    progress: list[tuple[float, str | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append((done, message))
+
+    async def main() -> Any:
+        with scripted(script) as model:
+            args = ("--base-url", model.base_url, "--db", f"sqlite:///{tmp_path}/m.sqlite", "--no-cache")
+            async with served(*args) as client:
+                return await client.call_tool("solve", {"problem": "What is 6*7?"}, progress_callback=on_progress)
+
+    result = _run(main)
+    data = result.structured_content["data"]
+    assert not result.is_error and data["answer"] == "42" and data["solved"] is True and data["steps"] >= 4
+    messages = [m for _, m in progress]
+    assert "planner · round 0 · plan" in messages and "solver · round 1 · code" in messages
+    assert [d for d, _ in progress] == sorted(d for d, _ in progress), "progress only goes up"
+
+
+@pytest.mark.timeout(900)
+def test_solve_with_the_real_embedded_model(tmp_path: Path) -> None:
+    """The default model (SmolLM2 through llama.cpp) behind MCP; nothing but the protocol reaches stdout."""
+
+    async def main() -> Any:
+        args = ("--max-rounds", "1", "--db", f"sqlite:///{tmp_path}/m.sqlite", "--no-cache")
+        async with served(*args) as client:
+            return await client.call_tool("solve", {"problem": "What is 2 + 3?"})
+
+    result = _run(main)
+    data = result.structured_content["data"]
+    assert data["status"] in ("solved", "unsolved") and data["steps"] >= 2 and data["trajectory"]
