@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 
 from ._cli_memory import open_store
 from ._console import safe, shown
+from ._wiring import McpOpt, plugin_manager
 from .errors import SolvegraphError
 
 err = Console(stderr=True)
@@ -105,6 +106,7 @@ def bench_run(
     sandbox: Annotated[
         str | None, typer.Option("--sandbox", help="auto, bwrap or none [env SOLVEGRAPH_SANDBOX; default auto].")
     ] = None,
+    mcp: McpOpt = None,
 ) -> None:
     """Run a strategy over a dataset, score every sample, store results as they complete, print accuracy."""
     from .bench.report import render_text, summarize
@@ -150,6 +152,7 @@ def bench_run(
         )
     settings = load_settings(
         flags={
+            "mcp": mcp,
             "model": model,
             "base_url": base_url,
             "api_key": api_key,
@@ -187,7 +190,7 @@ def bench_run(
         if not err.is_terminal and not as_json:
             err.print(safe(f"{result['sample']}: {result['outcome']}"), markup=False, highlight=False, soft_wrap=True)
 
-    runner = BenchRunner(cfg, settings, store, run_id=run_id, on_result=on_result)
+    runner = BenchRunner(cfg, settings, store, run_id=run_id, on_result=on_result, plugins=plugin_manager(settings))
     todo = runner.prepare()
     for line in cfg.skipped[:20]:
         err.print(f"[yellow]skipped[/] {shown(line)}", highlight=False, soft_wrap=True)

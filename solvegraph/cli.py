@@ -20,14 +20,17 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from . import __version__
 from ._cli_bench import bench_app
 from ._cli_memory import memory_app, runs_app
 from ._console import EventPrinter, check_sandbox, safe, shown
+from ._wiring import McpOpt, plugin_manager
 from .config import Settings, load_settings
 from .errors import PromptRefusedError, SolvegraphError
 from .plugins import ToolSession
+from .tools.mcp import servers_for
 from .types import Trajectory
 
 app = typer.Typer(
@@ -105,6 +108,7 @@ LeanPath = Annotated[
 
 # The model-calling commands' flags that map one-to-one onto Settings fields.
 _SETTING_FLAGS = (
+    "mcp",
     "model",
     "base_url",
     "api_key",
@@ -132,7 +136,6 @@ def _graph(settings: Settings, run_kind: str = "solve") -> Any:
     from .agents import Budget, SolveRunner
     from .llm import make_client
     from .memory import Memory, Store, open_checkpointer
-    from .plugins import PluginManager
 
     # Resolve the sandbox first: --sandbox bwrap on a machine without namespaces fails in one line.
     check_sandbox(settings.sandbox)
@@ -148,7 +151,7 @@ def _graph(settings: Settings, run_kind: str = "solve") -> Any:
     checkpointer = open_checkpointer(memory.store) if memory is not None else None
     return SolveRunner(
         client,
-        PluginManager(),
+        plugin_manager(settings),
         budget,
         session_options=settings.session_options(),
         memory=memory,
@@ -171,6 +174,7 @@ def solve(
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole trajectory as one JSON object.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not show the agents' steps.")] = False,
     model: Model = None,
+    mcp: McpOpt = None,
     base_url: BaseUrl = None,
     api_key: ApiKey = None,
     model_path: ModelPath = None,
@@ -319,6 +323,7 @@ def exit_code(solved: bool, trust: str) -> int:
 @app.command()
 def chat(
     model: Model = None,
+    mcp: McpOpt = None,
     base_url: BaseUrl = None,
     api_key: ApiKey = None,
     model_path: ModelPath = None,
@@ -396,29 +401,40 @@ def plugins_list(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     sandbox: SandboxOpt = None,
     config: Annotated[str | None, typer.Option("--config", help="A solvegraph.toml to read.")] = None,
+    mcp: McpOpt = None,
 ) -> None:
-    """Show every plugin found, the tools it offers, any that failed to load, and the active sandbox."""
-    from .plugins import PluginManager
+    """Show every plugin found, the tools it offers, any that failed to load, the MCP servers, and the sandbox."""
     from .sandbox import resolve_sandbox
 
-    settings = load_settings(flags={"sandbox": sandbox}, config_file=config)
+    settings = load_settings(flags={"sandbox": sandbox, "mcp": mcp}, config_file=config)
     backend = resolve_sandbox(settings.sandbox).describe()
-    pm = PluginManager()
+    pm = plugin_manager(settings)
     tools = pm.tools()
+    servers = servers_for(settings.mcp_servers).status() if settings.mcp_servers else []
     rows: list[dict[str, Any]] = [
         {"plugin": p.name, "source": p.source, "ok": p.ok and not p.error, "tools": p.tools, "error": p.error}
         for p in pm.plugins.values()
     ]
     if as_json:
-        print(json.dumps({"plugins": rows, "tools": sorted(tools), "sandbox": backend}))
+        print(json.dumps({"plugins": rows, "tools": sorted(tools), "mcp_servers": servers, "sandbox": backend}))
         return
     table = Table(title="solvegraph plugins")
     for col in ("plugin", "status", "tools", "source / error"):
         table.add_column(col)
     for r in rows:
         status = "[green]loaded[/]" if r["ok"] else ("[yellow]partial[/]" if r["tools"] else "[red]failed[/]")
-        table.add_row(r["plugin"], status, ", ".join(r["tools"]) or "-", r["error"] or r["source"])
+        # Names and errors can come from outside code (an MCP server's stderr): shown as text, never markup.
+        table.add_row(Text(r["plugin"]), status, Text(", ".join(r["tools"]) or "-"), Text(r["error"] or r["source"]))
     out.print(table)
+    if servers:
+        mcp_table = Table(title="MCP servers")
+        for col in ("server", "transport", "status", "tools / error"):
+            mcp_table.add_column(col)
+        for srv in servers:
+            state = "[green]running[/]" if srv["running"] else "[red]not running[/]"
+            shown_tools = ", ".join(srv["tools"]) or "-"
+            mcp_table.add_row(Text(srv["server"]), srv["transport"], state, Text(srv["error"] or shown_tools))
+        out.print(mcp_table)
     line = f"sandbox: {backend['backend']} ({backend['reason']}); limits: {backend['limits']}"
     out.print(line, markup=False, highlight=False)
     if backend["warning"]:
@@ -454,6 +470,7 @@ def mcp_serve(
         int, typer.Option("--max-concurrent", min=1, help="Tool calls run at once; more wait their turn.")
     ] = 4,
     model: Model = None,
+    mcp: McpOpt = None,
     base_url: BaseUrl = None,
     api_key: ApiKey = None,
     model_path: ModelPath = None,
@@ -476,7 +493,6 @@ def mcp_serve(
     (started only when a solve is asked for) and reports each step as MCP progress. Nothing but the
     protocol is written to stdout.
     """
-    from .plugins import PluginManager
     from .serve import ToolServer, serve_stdio
 
     settings = _settings(locals())
@@ -484,7 +500,7 @@ def mcp_serve(
     chosen = [t.strip() for t in tools.split(",") if t.strip()] if tools is not None else None
     try:
         server = ToolServer(
-            PluginManager(),
+            plugin_manager(settings),
             tools=chosen,
             session_options=settings.session_options(),
             make_runner=lambda: _graph(settings),

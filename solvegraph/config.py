@@ -7,6 +7,8 @@ of the run (model client, kernel pool, budgets) reads the same values.
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -27,6 +29,25 @@ ENV_VARS = {
     "db": "SOLVEGRAPH_DB",
     "sandbox": "SOLVEGRAPH_SANDBOX",
 }
+
+
+@dataclass(frozen=True)
+class McpServerConfig:
+    """One MCP server whose tools become solvegraph tools, named ``<name>-<tool>``.
+
+    Either ``command`` (with ``args``) for a stdio server solvegraph starts, or ``url`` (with ``headers``)
+    for a streamable-HTTP one. ``env`` is all the stdio server gets of an environment beyond the MCP
+    SDK's minimal defaults (HOME, PATH, SHELL, TERM, USER, LOGNAME): never solvegraph's own, so never an
+    API key it was not given.
+    """
+
+    name: str
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    url: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    timeout: float = 60.0  # seconds per tool call; past it the call is cancelled on the server
 
 
 @dataclass
@@ -58,6 +79,7 @@ class Settings:
     # Only tool-verified answers teach later runs (examples, cache, made tools) unless this is on.
     reuse_model_accepted: bool = False
     sandbox: str = "auto"  # auto | bwrap | none: how model-written code is isolated (solvegraph.sandbox)
+    mcp_servers: tuple[McpServerConfig, ...] = ()  # [[mcp_servers]] in solvegraph.toml, --mcp NAME=COMMAND
     sources: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -129,6 +151,10 @@ def load_settings(
     for path in paths:
         for key, value in _read_toml(path).items():
             key = key.replace("-", "_")
+            if key == "mcp_servers":
+                settings.mcp_servers = _mcp_tables(value, f"{path}")
+                settings.sources[key] = f"{path}"
+                continue
             if key not in known:
                 raise ConfigError(f"{path}: unknown setting '{key}' (known: {', '.join(sorted(known))})")
             _set(settings, key, value, f"{path}")
@@ -138,6 +164,13 @@ def load_settings(
             _set(settings, key, environment[var], f"${var}")
 
     for key, value in (flags or {}).items():
+        if key == "mcp":
+            if value:  # --mcp NAME=COMMAND adds a server, or replaces the configured one of that name
+                given = {c.name: c for c in (_mcp_flag(v) for v in value)}
+                kept = tuple(c for c in settings.mcp_servers if c.name not in given)
+                settings.mcp_servers = kept + tuple(given.values())
+                settings.sources["mcp_servers"] = "flag"
+            continue
         if value is not None:
             _set(settings, key, value, "flag")
 
@@ -148,6 +181,63 @@ def load_settings(
     if settings.max_rounds < 1:
         raise ConfigError("max_rounds must be at least 1")
     return settings
+
+
+_MCP_NAME = re.compile(r"^[A-Za-z0-9_]{1,32}$")
+_MCP_KEYS = {"name", "command", "args", "env", "url", "headers", "timeout"}
+
+
+def _mcp_tables(value: Any, source: str) -> tuple[McpServerConfig, ...]:
+    """``[[mcp_servers]]`` tables: each a name and a command (stdio) or a url (streamable HTTP)."""
+    if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
+        raise ConfigError(f"{source}: mcp_servers must be tables: [[mcp_servers]] with name and command or url")
+    servers: dict[str, McpServerConfig] = {}
+    for table in value:
+        unknown = set(table) - _MCP_KEYS
+        if unknown:
+            raise ConfigError(f"{source}: [[mcp_servers]] has unknown key(s) {', '.join(sorted(unknown))}")
+        name = table.get("name")
+        where = f"{source}: [[mcp_servers]] {name!r}"
+        if not isinstance(name, str) or not _MCP_NAME.match(name):
+            raise ConfigError(f"{where}: name must be letters, digits or '_' (it prefixes the server's tool names)")
+        if name in servers:
+            raise ConfigError(f"{where}: two servers have this name")
+        command, url = table.get("command"), table.get("url")
+        if (command is None) == (url is None):
+            raise ConfigError(f"{where}: give exactly one of command (stdio) or url (streamable HTTP)")
+        args, env, headers = table.get("args", []), table.get("env", {}), table.get("headers", {})
+        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+            raise ConfigError(f"{where}: args must be a list of strings")
+        for label, mapping in (("env", env), ("headers", headers)):
+            if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+                raise ConfigError(f"{where}: {label} must be a table of strings")
+        timeout = table.get("timeout", 60.0)
+        if not isinstance(timeout, int | float) or timeout <= 0:
+            raise ConfigError(f"{where}: timeout must be a positive number of seconds")
+        servers[name] = McpServerConfig(
+            name=name,
+            command=command,
+            args=tuple(args),
+            env=tuple(sorted(env.items())),
+            url=url,
+            headers=tuple(sorted(headers.items())),
+            timeout=float(timeout),
+        )
+    return tuple(servers.values())
+
+
+def _mcp_flag(value: str) -> McpServerConfig:
+    """``--mcp NAME=COMMAND``: the command is split like a shell would split it, but never run by one."""
+    name, sep, command = value.partition("=")
+    if not sep or not _MCP_NAME.match(name) or not command.strip():
+        raise ConfigError(f"--mcp expects NAME=COMMAND (e.g. --mcp time='mcp-server-time'), got {value!r}")
+    try:
+        words = shlex.split(command)
+    except ValueError as exc:
+        raise ConfigError(f"--mcp {name}: cannot split the command: {exc}") from None
+    if words and words[0].startswith(("http://", "https://")) and len(words) == 1:
+        return McpServerConfig(name=name, url=words[0])
+    return McpServerConfig(name=name, command=words[0], args=tuple(words[1:]))
 
 
 def _set(settings: Settings, key: str, value: Any, source: str) -> None:

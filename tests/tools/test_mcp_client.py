@@ -1,0 +1,121 @@
+"""MCP servers' tools as solvegraph tools: a real third-party server from PyPI (mcp-server-time), and odd cases."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from solvegraph.config import ConfigError, McpServerConfig, load_settings
+from solvegraph.tools.mcp import McpServers
+from tests.conftest import run_cli
+
+ODD = str(Path(__file__).resolve().parent.parent / "fixtures" / "mcp" / "odd_server.py")
+TIME = f"time={sys.executable} -m mcp_server_time --local-timezone UTC"
+BROKEN = f"broken={sys.executable} -c 'import sys; sys.exit(3)'"
+
+
+def test_solve_calls_a_third_party_server_and_survives_a_broken_one(scripted, tmp_path: Path) -> None:
+    call = {"name": "time-convert_time",
+            "arguments": {"source_timezone": "UTC", "time": "12:00", "target_timezone": "Asia/Tokyo"}}  # fmt: skip
+    script = {
+        "planner": ["1. convert the time"],
+        "solver": [f"```tool\n{json.dumps(call)}\n```", "ANSWER: 21:00"],
+        "verifier": ["VERDICT: ACCEPT"],
+    }
+    with scripted(script) as model:
+        proc = run_cli(
+            "solve", "What time is 12:00 UTC in Tokyo?", "--json", "--base-url", model.base_url,
+            "--db", f"sqlite:///{tmp_path}/m.sqlite", "--mcp", TIME, "--mcp", BROKEN,
+        )  # fmt: skip
+        offered = [t["function"]["name"] for t in model.calls("solver")[0].get("tools", [])]
+        system = model.calls("solver")[0]["messages"][0]["content"]
+    assert proc.returncode in (0, 3, 4), proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if "MCP server 'broken'" in line]
+    assert len(warnings) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "time-convert_time" in offered or "time-convert_time" in system, "the server's tools reach the model"
+    trajectory = json.loads(proc.stdout)
+    results = [r for s in trajectory["steps"] for r in s["tool_results"] if r["name"] == "time-convert_time"]
+    assert results and results[0]["ok"] and "2026" in results[0]["output"] and "+09:00" in results[0]["output"]
+    assert results[0]["data"]["structured"]["time_difference"] == "+9.0h"
+    assert trajectory["answer"] == "21:00"
+
+
+def test_plugins_list_shows_servers_and_their_tools() -> None:
+    proc = run_cli("plugins", "list", "--json", "--mcp", TIME, "--mcp", "nothere=/no/such/binary")
+    assert proc.returncode == 0, proc.stderr
+    servers = {s["server"]: s for s in json.loads(proc.stdout)["mcp_servers"]}
+    assert servers["time"]["running"] and "time-get_current_time" in servers["time"]["tools"]
+    assert not servers["nothere"]["running"] and "No such file" in servers["nothere"]["error"]
+    assert "time-convert_time" in json.loads(proc.stdout)["tools"]
+
+
+@pytest.fixture(scope="module")
+def odd() -> McpServers:
+    config = McpServerConfig(name="odd", command=sys.executable, args=(ODD,), env=(("ONLY_THIS", "1"),), timeout=3)
+    os.environ["SOLVEGRAPH_TEST_SECRET"] = "do-not-leak"
+    servers = McpServers((config,))
+    try:
+        yield servers
+    finally:
+        servers.close()
+        os.environ.pop("SOLVEGRAPH_TEST_SECRET", None)
+
+
+def test_results_are_mapped_and_errors_are_structured(odd: McpServers) -> None:
+    tools = {t.name: t for t in odd.tools()}
+    assert set(tools) == {"odd-sleep", "odd-env", "odd-image", "odd-fail", "odd-crash"}
+    image = tools["odd-image"].run({})
+    assert image.ok and image.output.startswith("a caption\n[image: image/png, ") and "not shown" in image.output
+    failed = tools["odd-fail"].run({})
+    assert not failed.ok and failed.error == "it went wrong"
+    bad = tools["odd-sleep"].run({"seconds": "long"})
+    assert not bad.ok and bad.data["error_kind"] == "invalid_arguments", "the server's schema is checked first"
+
+
+def test_the_server_gets_only_its_configured_environment(odd: McpServers) -> None:
+    names = {t.name: t for t in odd.tools()}["odd-env"].run({}).output.split()
+    assert "ONLY_THIS" in names
+    assert "SOLVEGRAPH_TEST_SECRET" not in names and "OPENAI_API_KEY" not in names
+
+
+def test_a_slow_call_times_out_and_the_server_goes_on(odd: McpServers) -> None:
+    tools = {t.name: t for t in odd.tools()}
+    slow = tools["odd-sleep"].run({"seconds": 30})
+    assert not slow.ok and slow.error.startswith("timeout: odd-sleep did not finish within 3 s")
+    assert tools["odd-sleep"].run({"seconds": 0}).output == "slept 0"
+
+
+def test_a_crashed_server_is_an_error_result_not_a_crash(odd: McpServers) -> None:
+    tools = {t.name: t for t in odd.tools()}
+    crashed = tools["odd-crash"].run({})
+    assert not crashed.ok and "odd" in crashed.error
+    after = tools["odd-env"].run({})
+    assert not after.ok and "not running" in after.error
+
+
+def test_mcp_server_tables_and_flags(tmp_path: Path) -> None:
+    toml = tmp_path / "solvegraph.toml"
+    toml.write_text(
+        '[[mcp_servers]]\nname = "fs"\ncommand = "mcp-fs"\nargs = ["/data"]\nenv = {TOKEN = "x"}\ntimeout = 5\n'
+        '[[mcp_servers]]\nname = "web"\nurl = "http://127.0.0.1:9/mcp"\nheaders = {Authorization = "Bearer y"}\n'
+    )
+    settings = load_settings(config_file=toml, flags={"mcp": ["fs=other-fs --ro"]}, env={})
+    servers = {c.name: c for c in settings.mcp_servers}
+    assert servers["fs"] == McpServerConfig(name="fs", command="other-fs", args=("--ro",)), "the flag wins"
+    assert servers["web"].url == "http://127.0.0.1:9/mcp" and servers["web"].headers == (("Authorization", "Bearer y"),)
+    for bad, message in (
+        ('[[mcp_servers]]\nname = "a.b"\ncommand = "x"\n', "name must be"),
+        ('[[mcp_servers]]\nname = "a"\n', "exactly one of command"),
+        ('[[mcp_servers]]\nname = "a"\ncommand = "x"\nport = 3\n', "unknown key"),
+    ):
+        toml.write_text(bad)
+        with pytest.raises(ConfigError, match=message):
+            load_settings(config_file=toml, env={})
+    with pytest.raises(ConfigError, match="NAME=COMMAND"):
+        load_settings(flags={"mcp": ["no-equals-sign"]}, env={})
+    proc = run_cli("plugins", "list", "--mcp", "bad name=x")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
