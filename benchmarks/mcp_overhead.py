@@ -5,7 +5,9 @@
 Both run in this one process's run, on a warm kernel each: in-process through ``Tool.run`` with a
 ``ToolSession`` (what the agents do), and through the official SDK's client to ``solvegraph mcp serve``
 over stdio (what an MCP client does). The difference of the medians is MCP's cost per call (target:
-at most 5 ms added). Also reported: the time to start the server and list its tools.
+at most 5 ms added). Also reported: the time to start the server and list its tools, and, as the
+consuming side, the time solvegraph takes to start 3 configured MCP servers (mcp-server-time) and list
+their tools, against 1 server in the same run.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ import time
 import anyio
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
+from solvegraph.config import McpServerConfig
 from solvegraph.plugins import PluginManager, ToolSession
+from solvegraph.tools.mcp import McpServers
 
 CODE = {"code": "1 + 1"}
 
@@ -56,6 +60,20 @@ async def over_mcp(calls: int, db: str) -> tuple[list[float], float]:
     return times, listed
 
 
+def listing(servers: int) -> float:
+    """Seconds from nothing running to the tools of ``servers`` mcp-server-time servers listed."""
+    configs = tuple(
+        McpServerConfig(name=f"time{i}", command=sys.executable, args=("-m", "mcp_server_time")) for i in range(servers)
+    )
+    started = time.perf_counter()
+    manager = McpServers(configs)
+    tools = manager.tools()
+    took = time.perf_counter() - started
+    manager.close()
+    assert len(tools) == 2 * servers, [t.name for t in tools]
+    return took
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=200)
@@ -63,6 +81,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         local = in_process(args.calls)
         remote, listed = anyio.run(over_mcp, args.calls, f"sqlite:///{folder}/m.sqlite")
+    one = statistics.median(listing(1) for _ in range(3))
+    three = statistics.median(listing(3) for _ in range(3))
     local_ms, remote_ms = statistics.median(local) * 1000, statistics.median(remote) * 1000
     print(
         json.dumps(
@@ -72,6 +92,8 @@ def main() -> None:
                 "mcp_stdio_median_ms": round(remote_ms, 2),
                 "added_ms": round(remote_ms - local_ms, 2),
                 "start_and_list_tools_s": round(listed, 2),
+                "consume_list_1_server_s": round(one, 2),
+                "consume_list_3_servers_s": round(three, 2),
             }
         )
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -53,9 +55,13 @@ def test_plugins_list_shows_servers_and_their_tools() -> None:
     assert "time-convert_time" in json.loads(proc.stdout)["tools"]
 
 
+MARKER = Path(tempfile.mkdtemp(prefix="sg-mcp-")) / "slept"
+
+
 @pytest.fixture(scope="module")
 def odd() -> McpServers:
-    config = McpServerConfig(name="odd", command=sys.executable, args=(ODD,), env=(("ONLY_THIS", "1"),), timeout=3)
+    env = (("ODD_MARKER", str(MARKER)), ("ONLY_THIS", "1"))
+    config = McpServerConfig(name="odd", command=sys.executable, args=(ODD,), env=env, timeout=3)
     os.environ["SOLVEGRAPH_TEST_SECRET"] = "do-not-leak"
     servers = McpServers((config,))
     try:
@@ -82,11 +88,14 @@ def test_the_server_gets_only_its_configured_environment(odd: McpServers) -> Non
     assert "SOLVEGRAPH_TEST_SECRET" not in names and "OPENAI_API_KEY" not in names
 
 
-def test_a_slow_call_times_out_and_the_server_goes_on(odd: McpServers) -> None:
+def test_a_slow_call_times_out_is_cancelled_on_the_server_and_the_server_goes_on(odd: McpServers) -> None:
     tools = {t.name: t for t in odd.tools()}
-    slow = tools["odd-sleep"].run({"seconds": 30})
+    slow = tools["odd-sleep"].run({"seconds": 5})
     assert not slow.ok and slow.error.startswith("timeout: odd-sleep did not finish within 3 s")
+    time.sleep(4)  # past the 5 s the call would have slept had the server not cancelled it
+    assert not MARKER.exists(), "the server cancelled the call: it never reached the end of its sleep"
     assert tools["odd-sleep"].run({"seconds": 0}).output == "slept 0"
+    assert MARKER.read_text() == "slept 0\n"
 
 
 def test_a_crashed_server_is_an_error_result_not_a_crash(odd: McpServers) -> None:

@@ -73,12 +73,18 @@ class McpServers:
             self._portal_cm = start_blocking_portal()
             self._portal = self._portal_cm.__enter__()
             atexit.register(self.close)
+        # All start at once, then each is waited for: three servers take about as long as the slowest one.
         for server in self.servers.values():
             try:
                 self._portal.start_task_soon(self._hold, server)
-                self._portal.call(self._wait_ready, server)
             except Exception as exc:
-                server.error = server.error or _first_line(exc)
+                server.error = _first_line(exc)
+        for server in self.servers.values():
+            if not server.error:
+                try:
+                    self._portal.call(self._wait_ready, server)
+                except Exception as exc:
+                    server.error = server.error or _first_line(exc)
             if server.error:
                 self._warn(f"MCP server '{server.config.name}' is not available: {server.error}")
 
