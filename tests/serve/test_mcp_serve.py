@@ -16,6 +16,7 @@ import anyio
 import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
+from tests.conftest import kernel_pids
 from tests.tools.test_lean import PRELUDE, STATEMENT
 from tests.tools.test_milp import production
 
@@ -107,18 +108,6 @@ def test_cancelling_a_long_cell_stops_it_and_the_session_goes_on(tmp_path: Path)
     _run(main)
 
 
-def _zygotes() -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if b"_zygote.py" in (entry / "cmdline").read_bytes():
-                    found.add(int(entry.name))
-            except OSError:
-                continue
-    return found
-
-
 def _server_pid(marker: str) -> int:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -132,7 +121,7 @@ def _server_pid(marker: str) -> int:
 
 
 def test_killing_the_server_mid_call_is_an_error_and_leaves_nothing_running(tmp_path: Path) -> None:
-    before = _zygotes()
+    before = kernel_pids()
     outcome: list[str] = []
 
     async def main() -> None:
@@ -159,9 +148,9 @@ def test_killing_the_server_mid_call_is_an_error_and_leaves_nothing_running(tmp_
         _run(main)
     assert outcome and outcome[0].startswith("error"), outcome
     deadline = time.monotonic() + 20
-    while _zygotes() - before and time.monotonic() < deadline:
+    while kernel_pids() - before and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _zygotes() - before, "the killed server's kernel processes are gone"
+    assert not kernel_pids() - before, "the killed server's kernel processes are gone"
 
 
 def test_solve_reports_each_step_as_progress(scripted, tmp_path: Path) -> None:
