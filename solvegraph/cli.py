@@ -469,6 +469,15 @@ def mcp_serve(
     max_concurrent: Annotated[
         int, typer.Option("--max-concurrent", min=1, help="Tool calls run at once; more wait their turn.")
     ] = 4,
+    http: Annotated[
+        str | None,
+        typer.Option(
+            "--http",
+            metavar="HOST:PORT",
+            help="Serve streamable HTTP on HOST:PORT (e.g. 127.0.0.1:8765) instead of stdio; each MCP session "
+            "gets its own kernel, ended when the session ends.",
+        ),
+    ] = None,
     model: Model = None,
     mcp: McpOpt = None,
     base_url: BaseUrl = None,
@@ -486,14 +495,14 @@ def mcp_serve(
     no_cache: NoCache = False,
     reuse_model_accepted: ReuseModelAccepted = False,
 ) -> None:
-    """Serve over stdio (the client starts this command): python, milp, cp, smt, lean and solve.
+    """Serve over stdio (the client starts this command), or HTTP: python, milp, cp, smt, lean and solve.
 
     Each client gets its own sandboxed Python kernel, which keeps its variables between calls and is
     killed when the client disconnects. `solve` runs the whole graph against the configured model
     (started only when a solve is asked for) and reports each step as MCP progress. Nothing but the
     protocol is written to stdout.
     """
-    from .serve import ToolServer, serve_stdio
+    from .serve import ToolServer, serve_http, serve_stdio
 
     settings = _settings(locals())
     check_sandbox(settings.sandbox)
@@ -508,7 +517,17 @@ def mcp_serve(
         )
     except ValueError as exc:
         raise SolvegraphError(str(exc)) from None
-    serve_stdio(server)
+    if http is None:
+        serve_stdio(server)
+        return
+    host, _, port = http.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SolvegraphError(f"--http expects HOST:PORT, e.g. 127.0.0.1:8765, got {http!r}")
+    err.print(f"serving MCP on http://{host}:{port}/mcp (Ctrl-C stops)", markup=False, highlight=False)
+    try:
+        serve_http(server, host.strip("[]"), int(port))
+    except OSError as exc:
+        raise SolvegraphError(str(exc)) from None
 
 
 def _version(value: bool) -> None:

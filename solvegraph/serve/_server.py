@@ -4,10 +4,12 @@ Built on the official ``mcp`` SDK's low-level ``Server``: solvegraph's tools alr
 schemas and validate their own arguments, so they are listed and called as they are, through the
 same :meth:`Tool.run` the agents use (timeouts, output caps, structured errors).
 
-Lifetime: one :class:`ToolServer` per client connection. Over stdio the client starts one server
-process per connection, so the process's :class:`ToolSession` is the client's own: its Python kernel
-keeps variables between calls, no other client sees them, and it is killed when the client goes
-(stdin closes, or the process is stopped).
+Lifetime: one :class:`ToolSession` per client. Over stdio the client starts one server process per
+connection, so the process's session is the client's own. Over streamable HTTP (``--http``) each MCP
+session (its ``Mcp-Session-Id``) gets its own, ended when the client ends the session (HTTP DELETE)
+or leaves it idle; a client without a session (the stateless protocol) gets a fresh one per call. In
+every case a kernel keeps variables between one client's calls, no other client sees them, and it is
+killed when its client goes.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +27,7 @@ import anyio
 import anyio.from_thread
 import anyio.to_thread
 import mcp_types as types
+import uvicorn
 from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
 
@@ -32,6 +37,9 @@ from ..types import Event, Trajectory
 
 # Served unless --tools says otherwise: the built-in tools whose answers are checked, and the whole graph.
 DEFAULT_TOOLS = ("python", "milp", "cp", "smt", "lean", "solve")
+# An HTTP client that leaves without ending its session loses its kernel after this long (the SDK's own
+# session idle timeout is set to the same).
+IDLE_TIMEOUT_S = 30 * 60.0
 
 SOLVE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -74,8 +82,11 @@ class ToolServer:
         self.tools: dict[str, Tool] = {n: available[n] for n in wanted if n != "solve"}
         self.serves_solve = "solve" in wanted
         self.verifiers = plugins.verifiers()
-        self._locks: dict[str, threading.Lock] = {}
-        self.session = ToolSession(options=session_options)
+        self._locks: dict[tuple[int, str], threading.Lock] = {}
+        self.session = ToolSession(options=session_options)  # stdio's only client
+        self.http = False  # set by serve_http: then sessions come from Mcp-Session-Id
+        self._sessions: dict[str, tuple[ToolSession, float]] = {}
+        self._sessions_lock = threading.Lock()
         self._make_runner = make_runner
         self._runner: Any = None
         self._runner_lock = threading.Lock()
@@ -107,24 +118,28 @@ class ToolServer:
         tool = self.tools.get(params.name)
         if tool is None:
             return _as_mcp(ToolResult.failure(f"unknown tool '{params.name}'; this server offers {self._names()}"))
+        session, per_call = self._session_for(ctx)
         finished = threading.Event()
-        lock = self._locks.setdefault(tool.name, threading.Lock())
+        with self._sessions_lock:
+            lock = self._locks.setdefault((id(session), tool.name), threading.Lock())
 
         def run() -> ToolResult:
             # One call of a tool at a time per session: two threads reading one kernel's replies would each
             # take the other's output.
             with lock:
                 try:
-                    return tool.run(arguments, self.session)
+                    return tool.run(arguments, session)
                 finally:
                     finished.set()
+                    if per_call:
+                        self._forget(session)
 
         try:
             result = await anyio.to_thread.run_sync(run, limiter=self._limiter, abandon_on_cancel=True)
         except anyio.get_cancelled_exc_class():
             # The client cancelled: stop the cell instead of letting it run to its timeout, and answer the
             # cancellation only once the call has ended, so the next call finds the kernel idle.
-            self._interrupt()
+            _interrupt(session)
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(finished.wait, 30.0)
             raise
@@ -176,7 +191,7 @@ class ToolServer:
                 anyio.from_thread.run(ctx.session.report_progress, float(steps), None, message)
 
         def run() -> Trajectory:
-            with ToolSession(options=self.session.options) as session:
+            with ToolSession(options=self.session.options) as session:  # each solve its own kernel
                 return self.runner().solve(problem.strip(), session=session, on_event=on_event)
 
         try:
@@ -211,15 +226,45 @@ class ToolServer:
     def _names(self) -> str:
         return ", ".join([*self.tools, *(["solve"] if self.serves_solve else [])])
 
-    def _interrupt(self) -> None:
-        kernel = self.session.existing("python_kernel")
-        if kernel is not None:
-            with contextlib.suppress(Exception):
-                kernel.interrupt()
+    def _session_for(self, ctx: Any) -> tuple[ToolSession, bool]:
+        """The calling client's tool session, and whether it is for this call only."""
+        if not self.http:
+            return self.session, False
+        headers = getattr(getattr(ctx, "request", None), "headers", None)
+        sid = headers.get("mcp-session-id") if headers is not None else None
+        if not sid:
+            return ToolSession(options=self.session.options), True  # no session to keep state in
+        now = time.monotonic()
+        idle: list[ToolSession] = []
+        with self._sessions_lock:
+            for other, (_, used) in list(self._sessions.items()):
+                if other != sid and now - used > IDLE_TIMEOUT_S:  # a client that left without saying so
+                    idle.append(self._sessions.pop(other)[0])
+            session = self._sessions[sid][0] if sid in self._sessions else ToolSession(options=self.session.options)
+            self._sessions[sid] = (session, now)
+        for gone in idle:
+            self._forget(gone)
+        return session, False
+
+    def _forget(self, session: ToolSession) -> None:
+        with self._sessions_lock:
+            for key in [k for k in self._locks if k[0] == id(session)]:
+                del self._locks[key]
+        session.close()
+
+    def end_session(self, sid: str) -> None:
+        """The client ended its MCP session: its kernel and solver processes are killed."""
+        with self._sessions_lock:
+            ended = self._sessions.pop(sid, None)
+        if ended is not None:
+            self._forget(ended[0])
 
     def close(self) -> None:
-        """End the client's session: its kernel and solver processes are killed."""
-        self.session.close()
+        """End every client's session: their kernels and solver processes are killed."""
+        with self._sessions_lock:
+            sessions, self._sessions = [s for s, _ in self._sessions.values()], {}
+        for session in [self.session, *sessions]:
+            session.close()
 
     async def run_stdio(self) -> None:
         try:
@@ -227,6 +272,13 @@ class ToolServer:
                 await self.server.run(read, write, self.server.create_initialization_options())
         finally:
             self.close()
+
+
+def _interrupt(session: ToolSession) -> None:
+    kernel = session.existing("python_kernel")
+    if kernel is not None:
+        with contextlib.suppress(Exception):
+            kernel.interrupt()
 
 
 def _as_mcp(result: ToolResult) -> types.CallToolResult:
@@ -264,3 +316,34 @@ def _jsonable(value: Any) -> Any:
 def serve_stdio(server: ToolServer) -> None:
     """Serve one client over stdin/stdout until it disconnects."""
     anyio.run(server.run_stdio)
+
+
+class _EndSessions:
+    """ASGI wrapper: when a client ends its MCP session (HTTP DELETE with its Mcp-Session-Id), end its kernel."""
+
+    def __init__(self, app: Any, server: ToolServer) -> None:
+        self.app, self.server = app, server
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+        if scope.get("type") == "http" and scope.get("method") == "DELETE":
+            sid = dict(scope.get("headers") or []).get(b"mcp-session-id")
+            if sid:
+                await anyio.to_thread.run_sync(self.server.end_session, sid.decode("latin-1"))
+
+
+def serve_http(server: ToolServer, host: str, port: int) -> None:
+    """Serve many clients over streamable HTTP on ``host:port`` until stopped; each MCP session its own kernel."""
+    with socket.socket() as probe:  # a clear line for a busy port, before uvicorn logs a traceback-like error
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise OSError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    server.http = True
+    app = server.server.streamable_http_app(host=host, session_idle_timeout=IDLE_TIMEOUT_S)
+    config = uvicorn.Config(_EndSessions(app, server), host=host, port=port, log_level="warning", lifespan="on")
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        server.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -15,8 +17,9 @@ from typing import Any
 import anyio
 import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
 
-from tests.conftest import kernel_pids
+from tests.conftest import kernel_pids, run_cli
 from tests.tools.test_lean import PRELUDE, STATEMENT
 from tests.tools.test_milp import production
 
@@ -190,3 +193,59 @@ def test_solve_with_the_real_embedded_model(tmp_path: Path) -> None:
     result = _run(main)
     data = result.structured_content["data"]
     assert data["status"] in ("solved", "unsolved") and data["steps"] >= 2 and data["trajectory"]
+
+
+@asynccontextmanager
+async def over_http(url: str) -> AsyncIterator[ClientSession]:
+    async with streamable_http_client(url) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        yield session
+
+
+def test_http_gives_each_mcp_session_its_own_kernel_and_ends_it_with_the_session(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = [
+        "mcp",
+        "serve",
+        "--http",
+        f"127.0.0.1:{port}",
+        "--tools",
+        "python",
+        "--db",
+        f"sqlite:///{tmp_path}/m.sqlite",
+    ]
+    proc = subprocess.Popen([sys.executable, "-m", "solvegraph.cli", *args], env=_env(), stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/mcp"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        busy = run_cli("mcp", "serve", "--http", f"127.0.0.1:{port}")
+        assert busy.returncode == 2 and "cannot listen on 127.0.0.1" in busy.stderr and "Traceback" not in busy.stderr
+
+        async def main() -> list[set[int]]:
+            seen = []
+            async with over_http(url) as first:
+                await first.call_tool("python", {"code": "x = 41"})
+                async with over_http(url) as second:
+                    other = await second.call_tool("python", {"code": "print(x)"})
+                    assert other.is_error and "NameError" in other.structured_content["error"], "no state across"
+                    seen.append(kernel_pids())
+                got = await first.call_tool("python", {"code": "print(x + 1)"})
+                assert got.content[0].text.strip() == "42", "state persists within one MCP session"
+                with anyio.fail_after(30):  # the second session ended (DELETE): its kernel goes
+                    while kernel_pids() >= seen[0]:
+                        await anyio.sleep(0.2)
+                seen.append(kernel_pids())
+            return seen
+
+        with_two, after_one = _run(main)
+        assert len(after_one) < len(with_two)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
