@@ -26,5 +26,5 @@ def plugin_manager(settings: Settings) -> PluginManager:
     """Every installed plugin, plus the MCP servers of ``settings`` (started once per process, on first use)."""
     manager = PluginManager()
     if settings.mcp_servers:
-        manager.register(McpPlugin(servers_for(settings.mcp_servers)), "mcp", source="mcp_servers")
+        manager.register(McpPlugin(servers_for(settings.mcp_servers, settings.sandbox)), "mcp", source="mcp_servers")
     return manager

@@ -410,7 +410,7 @@ def plugins_list(
     backend = resolve_sandbox(settings.sandbox).describe()
     pm = plugin_manager(settings)
     tools = pm.tools()
-    servers = servers_for(settings.mcp_servers).status() if settings.mcp_servers else []
+    servers = servers_for(settings.mcp_servers, settings.sandbox).status() if settings.mcp_servers else []
     rows: list[dict[str, Any]] = [
         {"plugin": p.name, "source": p.source, "ok": p.ok and not p.error, "tools": p.tools, "error": p.error}
         for p in pm.plugins.values()

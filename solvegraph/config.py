@@ -48,6 +48,10 @@ class McpServerConfig:
     url: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
     timeout: float = 60.0  # seconds per tool call; past it the call is cancelled on the server
+    # A stdio server runs in solvegraph's sandbox (no network, no host files but these) unless sandbox=false.
+    sandbox: bool = True
+    network: bool = False
+    paths: tuple[str, ...] = ()  # host paths it may read (read-only)
 
 
 @dataclass
@@ -184,7 +188,7 @@ def load_settings(
 
 
 _MCP_NAME = re.compile(r"^[A-Za-z0-9_]{1,32}$")
-_MCP_KEYS = {"name", "command", "args", "env", "url", "headers", "timeout"}
+_MCP_KEYS = {"name", "command", "args", "env", "url", "headers", "timeout", "sandbox", "network", "paths"}
 
 
 def _mcp_tables(value: Any, source: str) -> tuple[McpServerConfig, ...]:
@@ -214,6 +218,12 @@ def _mcp_tables(value: Any, source: str) -> tuple[McpServerConfig, ...]:
         timeout = table.get("timeout", 60.0)
         if not isinstance(timeout, int | float) or timeout <= 0:
             raise ConfigError(f"{where}: timeout must be a positive number of seconds")
+        flags = {k: table.get(k, d) for k, d in (("sandbox", True), ("network", False))}
+        if not all(isinstance(v, bool) for v in flags.values()):
+            raise ConfigError(f"{where}: sandbox and network must be true or false")
+        paths = table.get("paths", [])
+        if not isinstance(paths, list) or not all(isinstance(x, str) and x.startswith("/") for x in paths):
+            raise ConfigError(f"{where}: paths must be a list of absolute host paths")
         servers[name] = McpServerConfig(
             name=name,
             command=command,
@@ -222,6 +232,9 @@ def _mcp_tables(value: Any, source: str) -> tuple[McpServerConfig, ...]:
             url=url,
             headers=tuple(sorted(headers.items())),
             timeout=float(timeout),
+            sandbox=flags["sandbox"],
+            network=flags["network"],
+            paths=tuple(paths),
         )
     return tuple(servers.values())
 

@@ -151,12 +151,15 @@ class Sandbox:
         caps: Sequence[str] = (),
         extra_spec: dict[str, Any] | None = None,
         cwd: str | None = None,
+        network: bool = False,
     ) -> list[str]:
         """The full command line that runs ``argv`` in this sandbox, with ``workdir`` as home and cwd.
 
         ``ro``/``rw`` are further host paths made visible at the same place. The
         command starts with ``_enter.py``, which applies the limits, joins the
-        session cgroup and drops privileges before exec.
+        session cgroup and drops privileges before exec. ``network`` keeps the host's network (for
+        trusted programs that need it, such as an MCP server configured with ``network = true``);
+        model-written code never gets it.
         """
         env = env or clean_env(home=workdir, tmpdir="/tmp" if self.mode == "bwrap" else workdir)
         spec: dict[str, Any] = {"rlimits": limits.rlimits(), "cgroup_fds": list(cgroup_fds), "chdir": cwd or workdir}
@@ -169,7 +172,9 @@ class Sandbox:
         else:
             spec["drop_to"] = NOBODY
         cmd = [self.bwrap or "bwrap", "--die-with-parent", "--new-session", "--clearenv"]
-        cmd += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+        cmd += ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
+        if not network:
+            cmd += ["--unshare-net"]
         if self.userns:
             cmd += ["--unshare-user", "--uid", str(os.getuid()), "--gid", str(os.getgid())]
         for cap in ["CAP_SETUID", "CAP_SETGID", *caps] if not self.userns else caps:

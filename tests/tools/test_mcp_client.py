@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -51,17 +51,15 @@ def test_plugins_list_shows_servers_and_their_tools() -> None:
     assert proc.returncode == 0, proc.stderr
     servers = {s["server"]: s for s in json.loads(proc.stdout)["mcp_servers"]}
     assert servers["time"]["running"] and "time-get_current_time" in servers["time"]["tools"]
-    assert not servers["nothere"]["running"] and "No such file" in servers["nothere"]["error"]
+    assert not servers["nothere"]["running"] and "no such command: /no/such/binary" in servers["nothere"]["error"]
     assert "time-convert_time" in json.loads(proc.stdout)["tools"]
-
-
-MARKER = Path(tempfile.mkdtemp(prefix="sg-mcp-")) / "slept"
 
 
 @pytest.fixture(scope="module")
 def odd() -> McpServers:
-    env = (("ODD_MARKER", str(MARKER)), ("ONLY_THIS", "1"))
-    config = McpServerConfig(name="odd", command=sys.executable, args=(ODD,), env=env, timeout=3)
+    env = (("ODD_MARKER", "1"), ("ONLY_THIS", "1"))
+    shared = str(Path(ODD).parent)  # the one host folder the sandboxed server may read: its own
+    config = McpServerConfig(name="odd", command=sys.executable, args=(ODD,), env=env, timeout=3, paths=(shared,))
     os.environ["SOLVEGRAPH_TEST_SECRET"] = "do-not-leak"
     servers = McpServers((config,))
     try:
@@ -73,7 +71,7 @@ def odd() -> McpServers:
 
 def test_results_are_mapped_and_errors_are_structured(odd: McpServers) -> None:
     tools = {t.name: t for t in odd.tools()}
-    assert set(tools) == {"odd-sleep", "odd-env", "odd-image", "odd-fail", "odd-crash"}
+    assert set(tools) == {"odd-sleep", "odd-env", "odd-image", "odd-fail", "odd-crash", "odd-read", "odd-connect"}
     image = tools["odd-image"].run({})
     assert image.ok and image.output.startswith("a caption\n[image: image/png, ") and "not shown" in image.output
     failed = tools["odd-fail"].run({})
@@ -88,14 +86,29 @@ def test_the_server_gets_only_its_configured_environment(odd: McpServers) -> Non
     assert "SOLVEGRAPH_TEST_SECRET" not in names and "OPENAI_API_KEY" not in names
 
 
+def test_a_stdio_server_runs_in_the_sandbox(odd: McpServers, tmp_path: Path) -> None:
+    """Trusted code, but through the execution seam: no host files beyond its paths, no network."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("host data")
+    tools = {t.name: t for t in odd.tools()}
+    assert not tools["odd-read"].run({"path": str(secret)}).ok, "a host file outside its paths is not there"
+    assert tools["odd-read"].run({"path": ODD}).ok, "its configured paths are"
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        refused = tools["odd-connect"].run({"port": listener.getsockname()[1]})
+    assert not refused.ok, "no network: not even the host's loopback"
+
+
 def test_a_slow_call_times_out_is_cancelled_on_the_server_and_the_server_goes_on(odd: McpServers) -> None:
     tools = {t.name: t for t in odd.tools()}
+    marker = Path(odd.servers["odd"].home or "/nonexistent") / "slept"  # the sandboxed server's own folder
     slow = tools["odd-sleep"].run({"seconds": 5})
     assert not slow.ok and slow.error.startswith("timeout: odd-sleep did not finish within 3 s")
     time.sleep(4)  # past the 5 s the call would have slept had the server not cancelled it
-    assert not MARKER.exists(), "the server cancelled the call: it never reached the end of its sleep"
+    assert not marker.exists(), "the server cancelled the call: it never reached the end of its sleep"
     assert tools["odd-sleep"].run({"seconds": 0}).output == "slept 0"
-    assert MARKER.read_text() == "slept 0\n"
+    assert marker.read_text() == "slept 0\n"
 
 
 def test_a_crashed_server_is_an_error_result_not_a_crash(odd: McpServers) -> None:

@@ -5,9 +5,11 @@ background event loop (an anyio blocking portal), each held open by a task of it
 call crosses into that loop and waits for its answer with the server's timeout. A server that fails
 to start, crashes, or lists tools that are not valid is one warning line; everything else goes on.
 
-MCP servers are trusted code, like plugins: solvegraph starts them as the user configured them. What
-they get of the environment is only their ``env`` (plus the SDK's minimal defaults), never
-solvegraph's own, so a model API key is not handed to them by accident.
+MCP servers are trusted code, like plugins, but a stdio server still runs through the execution seam:
+in solvegraph's sandbox (no network unless ``network = true``, no host files but the Python install,
+the system's programs and its ``paths``, as the unprivileged user), unless ``sandbox = false``. What it
+gets of an environment is only its ``env`` (on top of the sandbox's clean one), never solvegraph's own,
+so a model API key is not handed to it by accident.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
+import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Callable
@@ -30,10 +34,12 @@ from mcp.client.streamable_http import streamable_http_client
 
 from ...config import McpServerConfig
 from ...plugins import Tool, ToolResult, hookimpl
+from ...sandbox import Limits, clean_env, resolve_sandbox
 
 log = logging.getLogger("solvegraph.mcp")
 
 START_TIMEOUT_S = 30.0
+_NETWORK_FILES = ("/etc/resolv.conf", "/etc/hosts", "/etc/ssl", "/etc/ca-certificates")
 
 
 @dataclass
@@ -44,6 +50,7 @@ class _Server:
     error: str = ""  # why it is not usable, for `plugins list` and the warning line
     stop: anyio.Event | None = None
     stderr: Any = None  # the server's stderr, kept to explain a failure
+    home: str | None = None  # a sandboxed server's own folder, removed when it stops
 
     @property
     def running(self) -> bool:
@@ -53,8 +60,14 @@ class _Server:
 class McpServers:
     """The configured servers of this process: started together, shared by every session, stopped at exit."""
 
-    def __init__(self, configs: tuple[McpServerConfig, ...], warn: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        configs: tuple[McpServerConfig, ...],
+        warn: Callable[[str], None] | None = None,
+        sandbox: str = "auto",
+    ) -> None:
         self.servers = {c.name: _Server(c) for c in configs}
+        self.sandbox_mode = sandbox
         self._warn = warn or log.warning
         self._portal: BlockingPortal | None = None
         self._portal_cm: Any = None
@@ -111,14 +124,40 @@ class McpServers:
             server.session = None
             if not server.error:
                 server.error = "stopped"
+            if server.home is not None:
+                shutil.rmtree(server.home, ignore_errors=True)
 
     def _connect(self, server: _Server) -> Any:
         config = server.config
         if config.url is not None:
             return _http(config)
         server.stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - lives as long as the server
-        params = StdioServerParameters(command=config.command or "", args=list(config.args), env=dict(config.env))
+        argv = [config.command or "", *config.args]
+        env = dict(config.env)
+        if config.sandbox:
+            argv, env = self._sandboxed(server, argv)
+        params = StdioServerParameters(command=argv[0], args=argv[1:], env=env)
         return stdio_client(params, errlog=server.stderr)
+
+    def _sandboxed(self, server: _Server, argv: list[str]) -> tuple[list[str], dict[str, str]]:
+        """``argv`` wrapped by the sandbox, and the (empty) environment bwrap itself starts with."""
+        config = server.config
+        sandbox = resolve_sandbox(self.sandbox_mode)
+        found = shutil.which(argv[0])
+        if found is None:
+            raise FileNotFoundError(f"no such command: {argv[0]}")
+        home = server.home = tempfile.mkdtemp(prefix=f"sg-mcp-{config.name}-")
+        sandbox.prepare_dir(home)
+        ro = [os.path.dirname(os.path.realpath(found)), *config.paths]
+        if config.network:  # name resolution and certificates, which the sandbox otherwise hides
+            ro += [
+                p for p in ("/etc/resolv.conf", "/etc/hosts", "/etc/ssl", "/etc/ca-certificates") if os.path.exists(p)
+            ]
+        # The sandbox's clean environment, then the server's own env as configured (trusted, so not allowlisted).
+        env = {**clean_env(home=home, tmpdir="/tmp" if sandbox.mode == "bwrap" else home), **dict(config.env)}
+        limits = Limits(memory_mb=4096, max_processes=256, address_space_limit=False)
+        wrapped = sandbox.wrap([found, *argv[1:]], workdir=home, limits=limits, ro=ro, env=env, network=config.network)
+        return wrapped, {}
 
     def close(self) -> None:
         """Stop every server and the loop they run in (at exit, Ctrl-C included)."""
@@ -242,16 +281,16 @@ def _stderr_tail(server: _Server) -> str:
     return ""
 
 
-_PROCESS: dict[tuple[McpServerConfig, ...], McpServers] = {}
+_PROCESS: dict[tuple[tuple[McpServerConfig, ...], str], McpServers] = {}
 _PROCESS_LOCK = threading.Lock()
 
 
-def servers_for(configs: tuple[McpServerConfig, ...]) -> McpServers:
+def servers_for(configs: tuple[McpServerConfig, ...], sandbox: str = "auto") -> McpServers:
     """The process's servers for this configuration: started once, shared by every session and command part."""
     with _PROCESS_LOCK:
-        if configs not in _PROCESS:
-            _PROCESS[configs] = McpServers(configs)
-        return _PROCESS[configs]
+        if (configs, sandbox) not in _PROCESS:
+            _PROCESS[(configs, sandbox)] = McpServers(configs, sandbox=sandbox)
+        return _PROCESS[(configs, sandbox)]
 
 
 class McpPlugin:
