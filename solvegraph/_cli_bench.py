@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shlex
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -201,12 +206,23 @@ def bench_run(
             f"resuming run {runner.run_id}: {runner.total - len(todo)} of {runner.total} samples already done",
             soft_wrap=True,
         )
+    again = f"solvegraph bench --resume {(runner.run_id or '')[:12]}" + (f" --db {shlex.quote(db)}" if db else "")
+    err.print(f"run {runner.run_id} (if stopped: {again})", markup=False, highlight=False, soft_wrap=True)
 
-    with progress:
+    with progress, _ctrl_c_stops_gently(runner, again):
         task = progress.add_task(
             f"{cfg.dataset}/{cfg.strategy}", total=runner.total, completed=runner.total - len(todo), acc="-", tokens=0
         )
         runner.run(todo)
+    if runner.stopping.is_set():
+        left = "abandoned" if runner.abandon.is_set() else "finished"
+        err.print(
+            f"stopped: {state['done']} samples scored this time, those in flight {left}; continue with: {again}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(130)
     run, config_row, results = _run_row(store, runner.run_id or "")
     summary = summarize(run, config_row, results)
     render_text(summary, err)
@@ -214,6 +230,46 @@ def bench_run(
         print(json.dumps(summary))
     else:
         print(f"accuracy {summary['accuracy']:.4f} ({summary['correct']}/{summary['n']}) run {summary['run_id']}")
+
+
+@contextlib.contextmanager
+def _ctrl_c_stops_gently(runner: Any, again: str) -> Iterator[None]:
+    """Ctrl-C once: take no new sample and finish those in flight. Twice: abandon them. Three times: stop now.
+
+    Every sample is either scored and stored, or left unscored for ``--resume`` to run again: none twice.
+    """
+    presses = 0
+
+    def on_ctrl_c(signum: int, frame: Any) -> None:
+        nonlocal presses
+        presses += 1
+        if presses == 1:
+            runner.stopping.set()
+            err.print(
+                f"stopping: no new samples; finishing those in flight (Ctrl-C again abandons them). Later: {again}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+        elif presses == 2:
+            runner.abandon.set()
+            err.print(
+                "abandoning the samples in flight at their next model call; they stay unscored for --resume",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+        else:
+            raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @bench_app.command("report")

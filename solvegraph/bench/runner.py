@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -40,11 +41,17 @@ class LimitExceeded(Exception):
         self.kind = kind
 
 
+class Abandoned(BaseException):
+    """The user abandoned the samples in flight (a second Ctrl-C): they are not scored, and --resume runs them."""
+
+
 class MeteredClient:
     """The model client with one sample's limits checked before every call."""
 
-    def __init__(self, inner: ModelClient, limits: Limits, started: float) -> None:
-        self.inner, self.limits, self.started = inner, limits, started
+    def __init__(
+        self, inner: ModelClient, limits: Limits, started: float, abandon: threading.Event | None = None
+    ) -> None:
+        self.inner, self.limits, self.started, self.abandon = inner, limits, started, abandon
         self.calls = 0
         self.tokens = 0
 
@@ -63,6 +70,8 @@ class MeteredClient:
     def chat(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None, max_tokens: int | None = None
     ) -> Reply:
+        if self.abandon is not None and self.abandon.is_set():
+            raise Abandoned
         lim = self.limits
         if lim.wall_s is not None and time.monotonic() - self.started > lim.wall_s:
             raise LimitExceeded("wall time", f"{lim.wall_s:g} s")
@@ -71,6 +80,8 @@ class MeteredClient:
         if lim.tokens is not None and self.tokens >= lim.tokens:
             raise LimitExceeded("tokens", str(lim.tokens))
         reply = self.inner.chat(messages, tools, max_tokens)
+        if self.abandon is not None and self.abandon.is_set():
+            raise Abandoned  # abandoned while the model answered: the reply is dropped with the sample
         self.calls += 1
         self.tokens += reply.usage.total_tokens
         return reply
@@ -213,6 +224,10 @@ class BenchRunner:
         self.dataset.ready(settings.session_options())
         self.limits = Limits(**config.limits)
         self.on_result = on_result
+        # Ctrl-C once: start no new sample and finish those in flight; twice: abandon those too.
+        self.stopping = threading.Event()
+        self.abandon = threading.Event()
+        self.abandoned = 0
         self.run_id = run_id
         self.code = False
         self.client: ModelClient | None = None
@@ -243,7 +258,7 @@ class BenchRunner:
     def run_sample(self, sample: Sample) -> dict[str, Any]:
         assert self.client is not None and self.run_id is not None
         started = time.monotonic()
-        client = MeteredClient(self.client, self.limits, started)
+        client = MeteredClient(self.client, self.limits, started, self.abandon)
         trajectory = Trajectory(problem=sample.question, model=self.client.model)
         self.store.begin(trajectory, self.run_id, dataset_id=sample.id, gold=json.dumps(sample.answer, default=str))
 
@@ -275,6 +290,8 @@ class BenchRunner:
         if failure and failure[0] == "refused" and not answers:
             trajectory.status = "refused"
         trajectory.finished_at = time.time()
+        if self.abandon.is_set():
+            raise Abandoned  # not scored, nothing retracted: --resume runs it again
         options = self.settings.session_options()
         result = score(self.scorer, trajectory.answer, sample.answer, trajectory, options, self.plugins)
         # An answer scored wrong never teaches.
@@ -353,7 +370,13 @@ class BenchRunner:
 
             async def one(sample: Sample) -> None:
                 async with gate:
-                    result = await loop.run_in_executor(pool, self.run_sample, sample)
+                    if self.stopping.is_set():  # Ctrl-C: no new sample starts; --resume runs it later
+                        return
+                    try:
+                        result = await loop.run_in_executor(pool, self.run_sample, sample)
+                    except Abandoned:
+                        self.abandoned += 1  # left unscored: --resume runs it again, once
+                        return
                 results.append(result)
                 if self.on_result:
                     self.on_result(result)

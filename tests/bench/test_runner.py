@@ -392,3 +392,51 @@ def test_response_cache_reuses_identical_calls(scripted, tmp_path: Path) -> None
         assert len(model.requests) == 6, "without the flag the model is called"
     assert first["correct"] == second["correct"] == third["correct"] == 1
     assert second["tokens"]["total"] == 0, "cached replies cost no tokens"
+
+
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_finishes_or_abandons_the_samples_in_flight_and_resume_runs_the_rest_once(
+    presses: int, scripted, tmp_path: Path
+) -> None:
+    """Once: no new sample starts, those in flight are scored. Twice: those are left unscored. Then --resume."""
+    db = tmp_path / "stop.sqlite"
+    gate = {"release": False}
+
+    def solver(body):  # the first two samples are answered at once; later ones wait until the test lets them go
+        if len(model.calls("solver")) > 2:
+            deadline = time.monotonic() + 30
+            while not gate["release"] and time.monotonic() < deadline:
+                time.sleep(0.05)
+        return "ANSWER: 18"
+
+    with scripted({"solver": [solver]}) as model:
+        args = ["bench", "gsm8k", "--data", str(DATA / "gsm8k/test.jsonl"), "--limit", "8", "--strategy", "direct",
+                "-j", "2", "--base-url", model.base_url, "--db", f"sqlite:///{db}"]  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "solvegraph.cli", *args], cwd=ROOT, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while len(model.calls("solver")) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(model.calls("solver")) == 4, "two samples scored, two in flight"
+        for _ in range(presses):
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.5)
+        gate["release"] = True
+        _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 130, stderr
+        said = " ".join(stderr.split())
+        assert "stopping: no new samples" in said and "solvegraph bench --resume" in said
+        store = Store(f"sqlite:///{db}")
+        run_id = store.runs()[0]["id"]
+        scored = store.finished_samples(run_id)
+        assert len(scored) == (4 if presses == 1 else 2), "in flight: finished once, abandoned twice"
+        assert len(model.calls("solver")) == 4, "no sample started after Ctrl-C"
+        resumed = run_cli(
+            "bench", "--resume", run_id[:10], "--json", "--base-url", model.base_url, "--db", f"sqlite:///{db}"
+        )
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads(resumed.stdout.strip().splitlines()[-1])
+    assert summary["n"] == 8, "every sample scored exactly once"
+    assert len(Store(f"sqlite:///{db}").finished_samples(run_id)) == 8
