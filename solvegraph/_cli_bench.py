@@ -112,6 +112,16 @@ def bench_run(
         str | None, typer.Option("--sandbox", help="auto, bwrap or none [env SOLVEGRAPH_SANDBOX; default auto].")
     ] = None,
     mcp: McpOpt = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="[ADDRESS]",
+            help="Run the samples on a Ray cluster (host:port of its head; alone: RAY_ADDRESS or the cluster "
+            "started on this machine). Each node runs its share with its own kernels; results land in this "
+            "--db. Needs --base-url and solvegraph[ray].",
+        ),
+    ] = None,
 ) -> None:
     """Run a strategy over a dataset, score every sample, store results as they complete, print accuracy."""
     from .bench.report import render_text, summarize
@@ -195,7 +205,9 @@ def bench_run(
         if not err.is_terminal and not as_json:
             err.print(safe(f"{result['sample']}: {result['outcome']}"), markup=False, highlight=False, soft_wrap=True)
 
-    runner = BenchRunner(cfg, settings, store, run_id=run_id, on_result=on_result, plugins=plugin_manager(settings))
+    runner = BenchRunner(
+        cfg, settings, store, run_id=run_id, on_result=on_result, plugins=plugin_manager(settings), ray=ray
+    )
     todo = runner.prepare()
     for line in cfg.skipped[:20]:
         err.print(f"[yellow]skipped[/] {shown(line)}", highlight=False, soft_wrap=True)
@@ -207,6 +219,8 @@ def bench_run(
             soft_wrap=True,
         )
     again = f"solvegraph bench --resume {(runner.run_id or '')[:12]}" + (f" --db {shlex.quote(db)}" if db else "")
+    if ray:
+        again += f" --ray {shlex.quote(ray)}"
     err.print(f"run {runner.run_id} (if stopped: {again})", markup=False, highlight=False, soft_wrap=True)
 
     with progress, _ctrl_c_stops_gently(runner, again):

@@ -551,6 +551,11 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
     signal.signal(signal.SIGTERM, _on_sigterm)
+    # ``bench --ray`` with no address means the cluster Ray finds itself (RAY_ADDRESS, or one started here).
+    for i, arg in enumerate(sys.argv):
+        if arg == "--ray" and (i + 1 == len(sys.argv) or sys.argv[i + 1].startswith("-")):
+            sys.argv.insert(i + 1, "auto")
+            break
     try:
         app()  # standalone: click prints usage errors itself and exits 2
     except SolvegraphError as exc:

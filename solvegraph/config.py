@@ -64,6 +64,9 @@ class Settings:
     model_path: str | None = None
     request_timeout: float = 120.0
     max_retries: int = 3
+    # Requests one run keeps in flight to its endpoint (the adaptive cap halves on a 429 and grows back).
+    max_connections: int = 64
+    rate_limit_patience: float = 600.0  # seconds a request may spend waiting out 429s before it fails
     max_rounds: int = 3
     max_tool_calls: int = 8
     cell_timeout: float = 30.0
@@ -182,6 +185,8 @@ def load_settings(
         raise ConfigError(f"tool_mode must be auto, native or text, not {settings.tool_mode!r}")
     if settings.sandbox not in {"auto", "bwrap", "none"}:
         raise ConfigError(f"sandbox must be auto, bwrap or none, not {settings.sandbox!r}")
+    if settings.max_connections < 1:
+        raise ConfigError("max_connections must be at least 1")
     if settings.max_rounds < 1:
         raise ConfigError("max_rounds must be at least 1")
     return settings

@@ -9,22 +9,27 @@ per-sample limit (wall time, tokens, model calls, tool calls) is a scored outcom
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ..config import Settings
 from ..errors import ModelConnectionError, PromptRefusedError, SolvegraphError
 from ..llm import ModelClient, Reply, make_client
 from ..memory import Store, Trajectory, may_teach
 from ..plugins import PluginManager, ToolSession
+from ._writer import SampleWriter, StoreWriter
 from .datasets import Dataset, Sample
 from .scorers import Score, Scorer
 from .strategies import check_strategy, run_direct, run_graph, run_pal
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -46,12 +51,22 @@ class Abandoned(BaseException):
 
 
 class MeteredClient:
-    """The model client with one sample's limits checked before every call."""
+    """The model client with one sample's limits checked before every call.
+
+    Its calls are asyncio (``achat``) on the runner's event loop. A strategy that runs in a worker
+    thread (the graph) calls ``chat``, which hands the call to that loop and waits: every model call
+    of a run shares one connection pool and one adaptive per-endpoint limit.
+    """
 
     def __init__(
-        self, inner: ModelClient, limits: Limits, started: float, abandon: threading.Event | None = None
+        self,
+        inner: ModelClient,
+        limits: Limits,
+        started: float,
+        abandon: threading.Event | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
-        self.inner, self.limits, self.started, self.abandon = inner, limits, started, abandon
+        self.inner, self.limits, self.started, self.abandon, self.loop = inner, limits, started, abandon, loop
         self.calls = 0
         self.tokens = 0
 
@@ -67,9 +82,7 @@ class MeteredClient:
     def identity(self) -> str:
         return self.inner.identity
 
-    def chat(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None, max_tokens: int | None = None
-    ) -> Reply:
+    def _before(self) -> None:
         if self.abandon is not None and self.abandon.is_set():
             raise Abandoned
         lim = self.limits
@@ -79,12 +92,27 @@ class MeteredClient:
             raise LimitExceeded("model calls", str(lim.model_calls))
         if lim.tokens is not None and self.tokens >= lim.tokens:
             raise LimitExceeded("tokens", str(lim.tokens))
-        reply = self.inner.chat(messages, tools, max_tokens)
+
+    def _after(self, reply: Reply) -> Reply:
         if self.abandon is not None and self.abandon.is_set():
             raise Abandoned  # abandoned while the model answered: the reply is dropped with the sample
         self.calls += 1
         self.tokens += reply.usage.total_tokens
         return reply
+
+    async def achat(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None, max_tokens: int | None = None
+    ) -> Reply:
+        self._before()
+        return self._after(await self.inner.achat(messages, tools, max_tokens))
+
+    def chat(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None, max_tokens: int | None = None
+    ) -> Reply:
+        if self.loop is None:
+            self._before()
+            return self._after(self.inner.chat(messages, tools, max_tokens))
+        return asyncio.run_coroutine_threadsafe(self.achat(messages, tools, max_tokens), self.loop).result()
 
 
 @dataclass
@@ -172,8 +200,6 @@ def score(
     """Call ``scorer`` with what it asks for: the trajectory (evidence), the run's tool options (a scorer
     that re-runs a tool, like ``proof``, must use the same Lean and project as the run) and the plugin
     manager (through which it reaches that tool)."""
-    import inspect
-
     wanted = inspect.signature(scorer.score).parameters
     extra: dict[str, Any] = {}
     if "trajectory" in wanted:
@@ -206,18 +232,27 @@ class BenchRunner:
         self,
         config: BenchConfig,
         settings: Settings,
-        store: Store,
+        store: Store | None,
         *,
         run_id: str | None = None,
         on_result: Any = None,
         plugins: PluginManager | None = None,
+        ray: str | None = None,
     ) -> None:
         check_strategy(config.strategy)
         if config.select not in ("majority", "verifier"):
             raise SolvegraphError("--select must be majority or verifier")
         if config.select == "verifier" and config.strategy != "graph":
             raise SolvegraphError("--select verifier ranks samples by the verifier's verdict: use --strategy graph")
-        self.config, self.settings, self.store = config, settings, store
+        self.config, self.settings = config, settings
+        self.store: Store = store  # type: ignore[assignment]  # None only on a Ray worker, which never writes
+        self.ray, self.ray_nodes = ray, 0
+        if ray is not None and config.response_cache:
+            raise SolvegraphError("--response-cache is not available with --ray: the workers have no store")
+        if ray is not None and settings.uses_embedded:
+            raise SolvegraphError(
+                "--ray needs --base-url: workers on other machines cannot reach this machine's embedded model"
+            )
         self.plugins = plugins or PluginManager()
         self.dataset = resolve_dataset(self.plugins, config)
         self.scorer = resolve_scorer(self.plugins, config.scorer or self.dataset.scorer)
@@ -231,6 +266,26 @@ class BenchRunner:
         self.run_id = run_id
         self.code = False
         self.client: ModelClient | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        # A scorer that reaches a tool (tests in the sandbox, Lean) judges off the event loop; one that
+        # only compares answers is called on it.
+        self.scorer_blocks = "plugins" in inspect.signature(self.scorer.score).parameters
+
+    @classmethod
+    def on_worker(cls, config: BenchConfig, settings: Settings, run_id: str, code: bool) -> BenchRunner:
+        """The runner a Ray worker uses for its samples: no store (the driver writes), its own kernels."""
+        from ..tools.mcp import McpPlugin, servers_for
+
+        plugins = PluginManager()
+        if settings.mcp_servers:
+            plugins.register(McpPlugin(servers_for(settings.mcp_servers, settings.sandbox)), "mcp", source="mcp")
+        runner = cls(config, settings, None, run_id=run_id, plugins=plugins)
+        runner.code = code
+        if runner.settings.samples_temperature is not None and config.samples > 1:
+            runner.settings.temperature = runner.settings.samples_temperature
+        runner.client = make_client(settings)
+        runner._warm_kernels()
+        return runner
 
     def prepare(self) -> list[Sample]:
         """Load and filter the samples, start (or reopen) the run; returns the samples still to do."""
@@ -255,23 +310,24 @@ class BenchRunner:
         return [s for s in samples if s.id not in done]
 
     # -- one sample --------------------------------------------------------------
-    def run_sample(self, sample: Sample) -> dict[str, Any]:
+    async def run_sample(self, sample: Sample, writer: SampleWriter) -> dict[str, Any]:
+        """Run, score and queue the writes of one sample; returns its result once the result is committed."""
         assert self.client is not None and self.run_id is not None
         started = time.monotonic()
-        client = MeteredClient(self.client, self.limits, started, self.abandon)
+        client = MeteredClient(self.client, self.limits, started, self.abandon, asyncio.get_running_loop())
         trajectory = Trajectory(problem=sample.question, model=self.client.model)
-        self.store.begin(trajectory, self.run_id, dataset_id=sample.id, gold=json.dumps(sample.answer, default=str))
+        writer.begin(trajectory, self.run_id, sample.id, json.dumps(sample.answer, default=str))
 
         def sink(t: Trajectory, step: Any) -> None:
             if t is not trajectory:
                 trajectory.steps.append(step)
-            self.store.add_step(trajectory.id, len(trajectory.steps) - 1, step)
+            writer.step(trajectory.id, len(trajectory.steps) - 1, step)
 
         answers: list[tuple[str | None, bool, str]] = []
         failure: tuple[str, str] | None = None
         try:
             for _ in range(max(1, self.config.samples)):
-                answers.append(self._attempt(client, sample, trajectory, sink))
+                answers.append(await self._attempt(client, sample, trajectory, sink))
         except LimitExceeded as exc:
             failure = ("limit", str(exc))
         except PromptRefusedError as exc:
@@ -293,26 +349,31 @@ class BenchRunner:
         if self.abandon.is_set():
             raise Abandoned  # not scored, nothing retracted: --resume runs it again
         options = self.settings.session_options()
-        result = score(self.scorer, trajectory.answer, sample.answer, trajectory, options, self.plugins)
+        if self.scorer_blocks:
+            result = await self._blocking(
+                score, self.scorer, trajectory.answer, sample.answer, trajectory, options, self.plugins
+            )
+        else:
+            result = score(self.scorer, trajectory.answer, sample.answer, trajectory, options, self.plugins)
         # An answer scored wrong never teaches.
         trajectory.reusable = may_teach(trajectory.trust, self.settings.reuse_model_accepted) and result.correct
-        retracted = 0
+        retracting = None
         if not result.correct and trajectory.answer is not None:
             # An answer shown wrong: earlier runs that gave it stop teaching, and their made tools go.
-            retracted = self.store.retract_answer(sample.question, trajectory.answer)
+            retracting = writer.retract(sample.question, trajectory.answer)
         outcome = failure[0] if failure and not result.correct else outcome_of(trajectory, result, self.limits)
         details = {
             **result.detail,
             **({"failure": failure[1]} if failure else {}),
             **({"category": sample.metadata["category"]} if sample.metadata.get("category") else {}),
             **({"trust": trajectory.trust} if trajectory.trust else {}),
-            **({"retracted_made_tools": retracted} if retracted else {}),
         }
         latency = time.monotonic() - started
-        self.store.finish(
+        committed = writer.finish(
             trajectory, score=1.0 if result.correct else 0.0, outcome=outcome, details=details, latency_s=latency
         )
-
+        await asyncio.wrap_future(committed)  # counted done only once its result is in the store
+        retracted = (await asyncio.wrap_future(retracting)) if retracting is not None else 0
         return {
             "sample": sample.id,
             "outcome": outcome,
@@ -321,70 +382,93 @@ class BenchRunner:
             "trust": trajectory.trust,
             "tokens": trajectory.usage.total_tokens,
             "latency_s": latency,
+            **({"retracted_made_tools": retracted} if retracted else {}),
         }
 
-    def _attempt(
+    async def _attempt(
         self, client: MeteredClient, sample: Sample, main: Trajectory, sink: Any
     ) -> tuple[str | None, bool, str]:
         """One strategy run: (answer, accepted, trust); its steps go into the sample's trajectory as they happen.
 
-        ``direct`` and ``pal`` have no verifier: their answers are unchecked.
+        ``direct`` and ``pal`` have no verifier: their answers are unchecked. ``direct`` never leaves the
+        event loop; ``pal`` leaves it only for the kernel; the graph runs in a worker thread, its model
+        calls handed back to the loop.
         """
         sub = Trajectory(problem=sample.question, model=client.model)
         strategy = self.config.strategy
         if strategy == "direct":
-            run_direct(client, sample, sub, sink, self.code)
+            await run_direct(client, sample, sub, sink, self.code)
             return sub.answer, sub.answer is not None, "unchecked"
-        with ToolSession(options=self.settings.session_options()) as session:
+        session = ToolSession(options=self.settings.session_options())
+        try:
             if strategy == "pal":
-                run_pal(client, self.plugins, sample, sub, session, sink, self.code)
+                await run_pal(client, self.plugins, sample, sub, session, sink, self.code, self._blocking)
                 return sub.answer, sub.answer is not None, "unchecked"
-            from ..agents import Budget, SolveRunner
-
-            tool_calls = self.settings.max_tool_calls
-            if self.limits.tool_calls is not None:
-                tool_calls = min(tool_calls, self.limits.tool_calls)
-            graph = SolveRunner(
-                client,
-                self.plugins,
-                Budget(
-                    max_rounds=self.settings.max_rounds,
-                    max_tool_calls=tool_calls,
-                    reuse_model_accepted=self.settings.reuse_model_accepted,
-                ),
-                session_options=self.settings.session_options(),
-            )
-            run_graph(graph, sample, sub, session, sink, self.code)
+            await self._blocking(self._run_graph, client, sample, sub, session, sink)
             main.stop_reason = sub.stop_reason
             return sub.answer, sub.solved, sub.trust
+        finally:
+            await self._blocking(session.close)
+
+    def _run_graph(
+        self, client: MeteredClient, sample: Sample, sub: Trajectory, session: ToolSession, sink: Any
+    ) -> None:
+        from ..agents import Budget, SolveRunner
+
+        tool_calls = self.settings.max_tool_calls
+        if self.limits.tool_calls is not None:
+            tool_calls = min(tool_calls, self.limits.tool_calls)
+        graph = SolveRunner(
+            client,
+            self.plugins,
+            Budget(
+                max_rounds=self.settings.max_rounds,
+                max_tool_calls=tool_calls,
+                reuse_model_accepted=self.settings.reuse_model_accepted,
+            ),
+            session_options=self.settings.session_options(),
+        )
+        run_graph(graph, sample, sub, session, sink, self.code)
+
+    async def _blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in the run's pool for blocking work (kernels, solvers, Lean, the graph)."""
+        if self._pool is None:  # a Ray worker: its pool lives as long as the worker
+            self._pool = ThreadPoolExecutor(max_workers=max(1, self.config.jobs), thread_name_prefix="sg-bench")
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     # -- the whole run -----------------------------------------------------------
     async def _run_all(self, samples: list[Sample]) -> list[dict[str, Any]]:
         jobs = max(1, self.config.jobs)
         gate = asyncio.Semaphore(jobs)
         results: list[dict[str, Any]] = []
-        # Our own pool: asyncio.to_thread's default executor has min(32, cores + 4) threads, which on a
-        # 2-core machine silently capped -j 16 at 6 problems in flight.
-        loop = asyncio.get_running_loop()
-        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="sg-bench") as pool:
+        writer = StoreWriter(self.store)
+        # Blocking work gets its own pool, one thread per sample in flight at most (asyncio's default
+        # executor has min(32, cores + 4) threads, which on 2 cores would cap -j 16 at 6). ``direct``
+        # never uses it.
+        self._pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="sg-bench")
 
-            async def one(sample: Sample) -> None:
-                async with gate:
-                    if self.stopping.is_set():  # Ctrl-C: no new sample starts; --resume runs it later
-                        return
-                    try:
-                        result = await loop.run_in_executor(pool, self.run_sample, sample)
-                    except Abandoned:
-                        self.abandoned += 1  # left unscored: --resume runs it again, once
-                        return
-                results.append(result)
-                if self.on_result:
-                    self.on_result(result)
+        async def one(sample: Sample) -> None:
+            async with gate:
+                if self.stopping.is_set():  # Ctrl-C: no new sample starts; --resume runs it later
+                    return
+                try:
+                    result = await self.run_sample(sample, writer)
+                except Abandoned:
+                    self.abandoned += 1  # left unscored: --resume runs it again, once
+                    return
+            results.append(result)
+            if self.on_result:
+                self.on_result(result)
 
+        try:
             await asyncio.gather(*(one(s) for s in samples))
+        finally:
+            writer.close()
+            self._pool.shutdown(wait=True)
+            self._pool = None
         return results
 
-    def run(self, samples: list[Sample]) -> list[dict[str, Any]]:
+    def _warm_kernels(self) -> None:
         if self.config.strategy in ("pal", "graph") or self.code:
             from ..tools.python_kernel import default_pool
 
@@ -393,5 +477,12 @@ class BenchRunner:
                 memory_mb=self.settings.kernel_memory_mb, size=self.config.jobs, sandbox=self.settings.sandbox
             ).warm()
 
+    def run(self, samples: list[Sample]) -> list[dict[str, Any]]:
+        """The synchronous entry point: runs the asyncio core to the end (locally, or on Ray with ``ray``)."""
         self.store.update_run_config(self.run_id or "", skipped=self.config.skipped)
+        if self.ray is not None:
+            from ._ray import run_on_ray
+
+            return asyncio.run(run_on_ray(self, samples, self.ray))
+        self._warm_kernels()
         return asyncio.run(self._run_all(samples))

@@ -10,7 +10,7 @@ For code datasets (MBPP) the answer is the code itself, scored by the task's tes
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..agents import SolveRunner
@@ -24,6 +24,8 @@ from .datasets import Sample
 
 STRATEGIES = ("direct", "pal", "graph")
 StepSink = Callable[[Trajectory, Step], None]
+# Runs blocking work (a kernel cell, a solver) off the event loop, in a pool sized for it.
+Blocking = Callable[..., Awaitable[Any]]
 
 
 def _record(trajectory: Trajectory, step: Step, sink: StepSink | None) -> None:
@@ -32,14 +34,15 @@ def _record(trajectory: Trajectory, step: Step, sink: StepSink | None) -> None:
         sink(trajectory, step)
 
 
-def _ask(client: Any, system: str, question: str) -> tuple[list[dict[str, Any]], Any]:
+async def _ask(client: Any, system: str, question: str) -> tuple[list[dict[str, Any]], Any]:
     messages = [{"role": "system", "content": system}, {"role": "user", "content": question}]
-    return messages, client.chat(messages)
+    return messages, await client.achat(messages)
 
 
-def run_direct(client: Any, sample: Sample, trajectory: Trajectory, sink: StepSink | None, code: bool) -> None:
+async def run_direct(client: Any, sample: Sample, trajectory: Trajectory, sink: StepSink | None, code: bool) -> None:
+    """One model call on the event loop; no thread is held while the endpoint answers."""
     started = time.perf_counter()
-    messages, reply = _ask(client, render("code" if code else "direct"), sample.question)
+    messages, reply = await _ask(client, render("code" if code else "direct"), sample.question)
     _record(
         trajectory,
         Step(
@@ -56,7 +59,7 @@ def run_direct(client: Any, sample: Sample, trajectory: Trajectory, sink: StepSi
     trajectory.answer = ("\n\n".join(blocks) if blocks else None) if code else normalize(explicit_answer(reply.text))
 
 
-def run_pal(
+async def run_pal(
     client: Any,
     plugins: PluginManager,
     sample: Sample,
@@ -64,15 +67,17 @@ def run_pal(
     session: ToolSession,
     sink: StepSink | None,
     code: bool,
+    blocking: Blocking,
 ) -> None:
+    """The model call on the event loop; the program runs in the kernel through ``blocking`` (a bounded pool)."""
     started = time.perf_counter()
-    messages, reply = _ask(client, render("code" if code else "pal"), sample.question)
+    messages, reply = await _ask(client, render("code" if code else "pal"), sample.question)
     step = Step("solver", 1, messages, reply.text, usage=reply.usage)
     blocks = code_blocks(reply.text)
     tool_s = 0.0
     if blocks:
         program = "\n\n".join(blocks)
-        result = plugins.tools()["python"].run({"code": program}, session)
+        result = await blocking(plugins.tools()["python"].run, {"code": program}, session)
         tool_s = result.duration_s
         step.tool_calls.append({"id": "pal", "name": "python", "arguments": {"code": program}})
         step.tool_results.append({"id": "pal", "name": "python", **result.to_dict()})

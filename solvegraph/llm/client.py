@@ -1,15 +1,22 @@
 """The one way solvegraph talks to models: OpenAI chat completions over HTTP.
 
-Any OpenAI-compatible endpoint works (OpenAI, vLLM, Ollama, llama.cpp server).
-Retries with exponential backoff on 408/409/429/5xx and connection errors come
-from the openai client itself (``max_retries``); failures that remain are turned
-into one-line :class:`ModelConnectionError` messages that name the URL.
+Any OpenAI-compatible endpoint works (OpenAI, vLLM, SGLang, Ollama, llama.cpp server).
+Both a synchronous :meth:`ModelClient.chat` and an asyncio :meth:`ModelClient.achat`
+(on ``openai.AsyncOpenAI``, for the benchmark runner's many samples in flight) share one
+retry policy (:mod:`._retry`): connection errors, 408/409 and 5xx are retried with
+jittered exponential backoff up to ``max_retries``; a 429 waits what the endpoint's
+``Retry-After`` asks and is retried until ``rate_limit_patience`` seconds of waiting are
+spent. Async calls also pass an adaptive per-endpoint limit that halves on a 429.
+Failures that remain are turned into one-line :class:`ModelConnectionError` messages
+that name the URL.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -19,6 +26,7 @@ import openai
 
 from ..errors import ModelConnectionError, PromptRefusedError
 from ..types import ToolCall, Usage
+from ._retry import AdaptiveLimit, RetryPolicy
 
 
 @dataclass
@@ -53,6 +61,17 @@ class ChatModel(Protocol):
     ) -> Reply: ...
 
 
+class AsyncChatModel(ChatModel, Protocol):
+    """A :class:`ChatModel` that can also take a turn on an event loop without holding a thread."""
+
+    async def achat(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        max_tokens: int | None = None,
+    ) -> Reply: ...
+
+
 class ModelClient:
     """A chat-completions client bound to one endpoint and model."""
 
@@ -63,6 +82,8 @@ class ModelClient:
         api_key: str | None = None,
         timeout: float = 120.0,
         max_retries: int = 3,
+        max_connections: int = 64,
+        rate_limit_patience: float = 600.0,
         temperature: float = 0.0,
         max_tokens: int = 1024,
         tool_mode: str = "auto",
@@ -78,9 +99,15 @@ class ModelClient:
         self.tool_mode = tool_mode
         # None until we learn whether the endpoint accepts the ``tools`` parameter.
         self.native_tools: bool | None = {"native": True, "text": False}.get(tool_mode)
-        self._client = openai.OpenAI(
-            base_url=self.base_url, api_key=api_key or "sk-no-key", timeout=timeout, max_retries=max_retries
-        )
+        # The openai client's own retries are off: ours honour Retry-After past its 60 s cap, count 429s
+        # apart from failures, and tell the adaptive limit about them.
+        self.retry = RetryPolicy(max_retries=max_retries, rate_limit_patience=rate_limit_patience)
+        self.limit = AdaptiveLimit(max_connections)
+        self._api_key, self._timeout = api_key or "sk-no-key", timeout
+        self._client = openai.OpenAI(base_url=self.base_url, api_key=self._api_key, timeout=timeout, max_retries=0)
+        # One AsyncOpenAI per event loop: its connection pool belongs to the loop that opened it.
+        self._async: dict[int, tuple[asyncio.AbstractEventLoop, openai.AsyncOpenAI]] = {}
+        self._async_lock = threading.Lock()
         self.model = model or self._first_model()
         # What decides the answers, for cache keys: the endpoint and model, or for the embedded server
         # the model file (its port is random, so the URL would make every run a cache miss).
@@ -89,19 +116,17 @@ class ModelClient:
     def _first_model(self) -> str:
         """With no model named, use the first one the endpoint serves (llama.cpp, vLLM, Ollama)."""
         try:
-            models = list(self._client.models.list())
+            models = list(self.retry.call(self._client.models.list))
         except openai.OpenAIError as exc:
             raise self._explain(exc) from None
         if not models:
             raise ModelConnectionError(f"the endpoint {self.base_url} serves no models; pass --model NAME")
         return str(models[0].id)
 
-    def chat(
-        self,
-        messages: list[dict[str, Any]],
-        tools: list[dict[str, Any]] | None = None,
-        max_tokens: int | None = None,
-    ) -> Reply:
+    def _request(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, max_tokens: int | None
+    ) -> tuple[dict[str, Any], str | None, Reply | None]:
+        """The request's parameters, its response-cache key, and the cached reply if there is one."""
         kwargs: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
@@ -110,34 +135,22 @@ class ModelClient:
         }
         if tools and self.native_tools is not False:
             kwargs["tools"] = tools
-        key = None
-        if self.cache is not None:
-            keyed = {**kwargs, "identity": self.identity}
-            key = hashlib.sha256(json.dumps(keyed, sort_keys=True, default=str).encode()).hexdigest()
-            hit = self.cache.cached_reply(key)
-            if hit is not None:
-                return Reply(
-                    text=hit["text"],
-                    tool_calls=[ToolCall(**c) for c in hit["tool_calls"]],
-                    usage=Usage(),
-                    finish_reason="cached",
-                )
-        started = time.perf_counter()
+        if self.cache is None:
+            return kwargs, None, None
+        keyed = {**kwargs, "identity": self.identity}
+        key = hashlib.sha256(json.dumps(keyed, sort_keys=True, default=str).encode()).hexdigest()
+        hit = self.cache.cached_reply(key)
+        if hit is None:
+            return kwargs, key, None
+        cached = Reply(
+            text=hit["text"],
+            tool_calls=[ToolCall(**c) for c in hit["tool_calls"]],
+            usage=Usage(),
+            finish_reason="cached",
+        )
+        return kwargs, key, cached
 
-        try:
-            response = self._client.chat.completions.create(**kwargs)
-        except openai.BadRequestError as exc:
-            if "tools" in kwargs and self.tool_mode == "auto":
-                # Endpoints without function calling reject ``tools``: fall back to text mode for good.
-                self.native_tools = False
-                return self.chat(messages, None, max_tokens)
-            raise self._refused(exc) from None
-        except openai.APIStatusError as exc:
-            if exc.status_code in (413, 422):  # too large, or unprocessable: this prompt, not the endpoint
-                raise self._refused(exc) from None
-            raise self._explain(exc) from None
-        except openai.OpenAIError as exc:
-            raise self._explain(exc) from None
+    def _answered(self, kwargs: dict[str, Any], key: str | None, response: Any, started: float) -> Reply:
         if "tools" in kwargs:
             self.native_tools = True
         reply = self._reply(response, time.perf_counter() - started)
@@ -146,6 +159,71 @@ class ModelClient:
                 key, self.model, {"text": reply.text, "tool_calls": [c.to_dict() for c in reply.tool_calls]}
             )
         return reply
+
+    def _failed(self, exc: openai.OpenAIError, kwargs: dict[str, Any]) -> Exception | None:
+        """The error to raise for ``exc``; None when the request should be sent again without ``tools``."""
+        if isinstance(exc, openai.BadRequestError):
+            if "tools" in kwargs and self.tool_mode == "auto":
+                # Endpoints without function calling reject ``tools``: fall back to text mode for good.
+                self.native_tools = False
+                return None
+            return self._refused(exc)
+        if isinstance(exc, openai.APIStatusError) and exc.status_code in (413, 422):
+            return self._refused(exc)  # too large, or unprocessable: this prompt, not the endpoint
+        return self._explain(exc)
+
+    def chat(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        max_tokens: int | None = None,
+    ) -> Reply:
+        kwargs, key, hit = self._request(messages, tools, max_tokens)
+        if hit is not None:
+            return hit
+        started = time.perf_counter()
+        try:
+            response = self.retry.call(self._client.chat.completions.create, **kwargs)
+        except openai.OpenAIError as exc:
+            error = self._failed(exc, kwargs)
+            if error is None:
+                return self.chat(messages, None, max_tokens)
+            raise error from None
+        return self._answered(kwargs, key, response, started)
+
+    async def achat(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        max_tokens: int | None = None,
+    ) -> Reply:
+        """:meth:`chat` on the running event loop: no thread is held while the endpoint thinks."""
+        kwargs, key, hit = self._request(messages, tools, max_tokens)
+        if hit is not None:
+            return hit
+        started = time.perf_counter()
+        try:
+            response = await self.retry.acall(self._async_client().chat.completions.create, self.limit, **kwargs)
+        except openai.OpenAIError as exc:
+            error = self._failed(exc, kwargs)
+            if error is None:
+                return await self.achat(messages, None, max_tokens)
+            raise error from None
+        return self._answered(kwargs, key, response, started)
+
+    def _async_client(self) -> openai.AsyncOpenAI:
+        loop = asyncio.get_running_loop()
+        with self._async_lock:
+            for ident, (other, _) in list(self._async.items()):
+                if other.is_closed():
+                    del self._async[ident]
+            found = self._async.get(id(loop))
+            if found is None or found[0] is not loop:
+                client = openai.AsyncOpenAI(
+                    base_url=self.base_url, api_key=self._api_key, timeout=self._timeout, max_retries=0
+                )
+                found = self._async[id(loop)] = (loop, client)
+            return found[1]
 
     @staticmethod
     def _reply(response: Any, duration: float) -> Reply:

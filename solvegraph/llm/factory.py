@@ -28,6 +28,8 @@ def make_client(settings: Settings) -> ModelClient:
         api_key=api_key,
         timeout=settings.request_timeout,
         max_retries=settings.max_retries,
+        max_connections=settings.max_connections,
+        rate_limit_patience=settings.rate_limit_patience,
         temperature=settings.temperature,
         max_tokens=settings.max_tokens,
         tool_mode=settings.tool_mode,

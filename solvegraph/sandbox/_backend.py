@@ -30,6 +30,7 @@ from typing import IO, Any
 
 from ._cgroup import Cgroups, SessionCgroup, process_cgroups
 from ._policy import NOBODY, Limits, SandboxError, clean_env
+from ._scratch import scratch_dir
 
 MODES = ("auto", "bwrap", "none")
 _ENTER = str(Path(__file__).with_name("_enter.py"))
@@ -406,9 +407,7 @@ def _probe(bwrap: str, userns: bool) -> str:
 
 
 def _tempdir(prefix: str) -> str:
-    import tempfile
-
-    return tempfile.mkdtemp(prefix=prefix)
+    return scratch_dir(prefix)
 
 
 _resolved: dict[tuple[str, bool], Sandbox] = {}

@@ -18,7 +18,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -27,6 +26,7 @@ from typing import Any
 
 from ._backend import PROC_COVERS, Sandbox, SandboxedProcess, launch
 from ._policy import Limits, SandboxError, clean_env
+from ._scratch import scratch_dir
 
 _ZYGOTE = str(Path(__file__).with_name("_zygote.py"))
 SESSIONS_INSIDE = "/sg-sessions"
@@ -88,7 +88,7 @@ class KernelFactory:
         self.sandbox = sandbox
         self.limits = limits
         self.isolate = sandbox.mode == "bwrap"
-        self.root = tempfile.mkdtemp(prefix="sg-kernels-")
+        self.root = scratch_dir("sg-kernels-")
         os.chmod(self.root, 0o755)
         self.sessions = os.path.join(self.root, "sessions")
         os.mkdir(self.sessions)

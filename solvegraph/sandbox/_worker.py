@@ -22,7 +22,6 @@ import json
 import os
 import select
 import sys
-import tempfile
 import threading
 import time
 from typing import Any
@@ -31,6 +30,7 @@ import orjson
 
 from ._backend import Sandbox, SandboxedProcess
 from ._policy import Limits
+from ._scratch import scratch_dir
 
 GRACE_S = 2.0
 PIPE_BYTES = 1 << 20  # a 12k-nonzero model is ~440 KB: one pipe's worth, not seven 64 KB round trips
@@ -92,7 +92,7 @@ class SandboxWorker:
 
     def __init__(self, sandbox: Sandbox, allowed: list[str], limits: Limits) -> None:
         self.limits = limits
-        self.workdir = tempfile.mkdtemp(prefix="sg-worker-")
+        self.workdir = scratch_dir("sg-worker-")
         self._lock = threading.Lock()
         argv = [sys.executable, "-I", "-m", "solvegraph.sandbox._worker", *allowed]
         self.process: SandboxedProcess = sandbox.popen(argv, workdir=self.workdir, limits=limits)

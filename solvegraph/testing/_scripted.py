@@ -8,7 +8,7 @@ A script maps an agent ("planner", "solver", "verifier", "refiner"; found from t
 system prompt's first line) to a list of replies, consumed in order; the last one
 repeats. A reply is a string, a dict with ``content`` and/or ``tool_calls``
 (``[{"name": ..., "arguments": {...}}]``), a dict with ``status`` to answer an HTTP
-error, or a callable taking the request body and returning any of these.
+error (with ``headers``, e.g. ``Retry-After``), or a callable taking the request body and returning any of these.
 """
 
 from __future__ import annotations
@@ -88,9 +88,11 @@ class ScriptedModel:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def _send(self, status: int, payload: dict[str, Any]) -> None:
+            def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
                 data = json.dumps(payload).encode()
                 self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -139,7 +141,11 @@ class ScriptedModel:
                     time.sleep(model.delay_s)
                 reply = model.next_reply(body)
                 if isinstance(reply, dict) and "status" in reply:
-                    self._send(int(reply["status"]), {"error": {"message": reply.get("message", "scripted error")}})
+                    self._send(
+                        int(reply["status"]),
+                        {"error": {"message": reply.get("message", "scripted error")}},
+                        reply.get("headers"),
+                    )
                     return
                 self._send(200, completion(body, reply, model.model))
 

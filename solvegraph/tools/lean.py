@@ -28,7 +28,7 @@ from typing import Any
 
 from ..config import env_setting
 from ..plugins import ToolResult, ToolSession, Verifier, hookimpl, tool
-from ..sandbox import Limits, resolve_sandbox
+from ..sandbox import Limits, process_dir, resolve_sandbox, scratch_dir
 from ._lean_source import (
     Asked,
     Header,
@@ -190,7 +190,7 @@ _CACHE_ROOT: list[str] = []
 
 def _cache_dir() -> str:
     if not _CACHE_ROOT:
-        root = tempfile.mkdtemp(prefix="sg-lean-challenges-")
+        root = scratch_dir("sg-lean-challenges-")
         os.chmod(root, 0o755)
         atexit.register(shutil.rmtree, root, True)
         _CACHE_ROOT.append(root)
@@ -271,7 +271,7 @@ def check_proof(
     if reasons:
         return verdict(reasons, [], {})
 
-    with tempfile.TemporaryDirectory(prefix="sg-lean-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="sg-lean-", dir=process_dir()) as tmp:
         deadline = started + lean_run.timeout
         module_dirs: list[str] = []
         body = source[header.end :]
@@ -388,7 +388,7 @@ def _compiled_challenge(lean_run: _Lean, statement: str, asked: list[Asked], hea
         if key in _CHALLENGES:
             return _CHALLENGES[key]
     folder = Path(_cache_dir()) / key[:24]
-    build = Path(tempfile.mkdtemp(prefix="sg-lean-challenge-"))
+    build = Path(scratch_dir("sg-lean-challenge-"))
     try:
         (build / "SolvegraphChallenge.lean").write_text(source, encoding="utf-8")
         run = lean_run.run(

@@ -275,8 +275,12 @@ def test_limits_trip_as_scored_outcomes(scripted, tmp_path: Path) -> None:
 
 
 def test_kill_9_then_resume_runs_every_sample_exactly_once(scripted, tmp_path: Path) -> None:
+    """pal, so the killed run had kernels and scratch folders: the resumed run also sweeps those away."""
     db = tmp_path / "resume.sqlite"
-    with scripted({"solver": ["ANSWER: 18"]}, delay_s=0.3) as model:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(tmp)}
+    with scripted({"solver": [CODE.format("print(18)")]}, delay_s=0.3) as model:
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -289,7 +293,7 @@ def test_kill_9_then_resume_runs_every_sample_exactly_once(scripted, tmp_path: P
                 "--limit",
                 "12",
                 "--strategy",
-                "direct",
+                "pal",
                 "-j",
                 "2",
                 "--base-url",
@@ -301,7 +305,7 @@ def test_kill_9_then_resume_runs_every_sample_exactly_once(scripted, tmp_path: P
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env=env,
         )
         store = None
         deadline = time.monotonic() + 60
@@ -317,13 +321,18 @@ def test_kill_9_then_resume_runs_every_sample_exactly_once(scripted, tmp_path: P
                         break
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+        scratch = tmp / f"solvegraph-{os.getuid()}"
+        left = [p.name for p in scratch.iterdir() if p.name.startswith(f"{proc.pid}-")]
+        assert left, "the killed run had a scratch folder, which it could not remove"
         assert store is not None and 4 <= len(finished) < 12
         run_id = store.runs()[0]["id"]
         before = dict(store.finished_samples(run_id))
         resumed = run_cli(
-            "bench", "--resume", run_id[:10], "--json", "--base-url", model.base_url, "--db", f"sqlite:///{db}"
+            "bench", "--resume", run_id[:10], "--json", "--base-url", model.base_url, "--db", f"sqlite:///{db}", env=env
         )
     assert resumed.returncode == 0, resumed.stderr
+    assert not [p for p in scratch.iterdir() if p.name.startswith(f"{proc.pid}-")], "the resumed run swept it"
+    assert not list(scratch.iterdir()), "and removed its own when it ended"
     summary = json.loads(resumed.stdout.strip().splitlines()[-1])
     assert summary["run_id"] == run_id and summary["n"] == 12
     results = Store(f"sqlite:///{db}").results(run_id)

@@ -61,3 +61,41 @@ def test_endpoint_without_tool_support_falls_back_to_text(scripted) -> None:
         assert client.native_tools is False
         client.chat([{"role": "user", "content": "x"}], tools=schema)
         assert "tools" not in model.requests[-1], "once learned, tools are no longer sent"
+
+
+def test_async_and_sync_calls_give_the_same_reply(scripted) -> None:
+    import asyncio
+
+    with scripted(["same words back", "same words back"]) as model:
+        client = ModelClient(model.base_url)
+        sync = client.chat([{"role": "user", "content": "hi you"}])
+        async_ = asyncio.run(client.achat([{"role": "user", "content": "hi you"}]))
+        assert model.requests[0] == model.requests[1], "the same request went out"
+    assert (sync.text, sync.usage, sync.tool_calls) == (async_.text, async_.usage, async_.tool_calls)
+
+
+def test_retry_after_is_waited_out_and_429s_are_not_failures(scripted) -> None:
+    """Three 429s with Retry-After, and max_retries=0: a 429 is "later", not a failure, so it still succeeds."""
+    import asyncio
+    import time
+
+    limited = {"status": 429, "message": "slow down", "headers": {"Retry-After": "0.4"}}
+    with scripted([limited, limited, limited, "ok"]) as model:
+        client = ModelClient(model.base_url, max_retries=0)
+        started = time.monotonic()
+        assert client.chat([{"role": "user", "content": "x"}]).text == "ok"
+        assert time.monotonic() - started >= 1.2, "each Retry-After was honoured"
+        assert len(model.requests) == 4
+    with scripted([limited, "ok"]) as model:
+        client = ModelClient(model.base_url, max_retries=0)
+        assert asyncio.run(client.achat([{"role": "user", "content": "x"}])).text == "ok"
+        assert client.limit.lowest < client.limit.maximum, "a 429 halves the in-flight limit"
+
+
+def test_rate_limit_patience_runs_out_with_one_clear_line(scripted) -> None:
+    limited = {"status": 429, "message": "quota", "headers": {"Retry-After": "30"}}
+    with scripted([limited]) as model:
+        client = ModelClient(model.base_url, rate_limit_patience=5)
+        with pytest.raises(ModelConnectionError, match="answered 429"):
+            client.chat([{"role": "user", "content": "x"}])
+        assert len(model.requests) == 1, "a wait longer than the patience left is not started"

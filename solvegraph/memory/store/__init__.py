@@ -5,8 +5,10 @@ engine), ``_migrations`` (schema versions), ``_runs``, ``_trajectories``, ``_mad
 ``_cache`` (the tables), ``_search`` with one module per full-text dialect, and ``_errors`` (every
 database failure as one :class:`StoreError` line).
 
-SQLite runs in WAL mode with a busy timeout so many benchmark workers can write at once; every step
-is its own short transaction, so a crash loses at most the step in flight.
+SQLite runs in WAL mode with a busy timeout so many benchmark workers can write at once. A solve
+commits every step as its own short transaction, so a crash loses at most the step in flight; a
+benchmark queues its writes and lands them in batches (``write_batch``), a sample's result after
+its steps, so a crash loses only unscored samples, which ``--resume`` runs again.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from ._rows import last_trust
 from ._runs import RunsMixin
 from ._search import SearchMixin
 from ._terms import query_terms
-from ._trajectories import TrajectoriesMixin
+from ._trajectories import TrajectoriesMixin, Write, finish_values
 
 
 class Store(RunsMixin, TrajectoriesMixin, SearchMixin, MadeToolsMixin, CacheMixin):
@@ -58,9 +60,11 @@ __all__ = [
     "Store",
     "StoreError",
     "TrajectoryStore",
+    "Write",
     "content_hash",
     "default_data_dir",
     "default_db_url",
+    "finish_values",
     "last_trust",
     "query_terms",
 ]

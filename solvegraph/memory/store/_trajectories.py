@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,6 +30,84 @@ def _problem_id(conn: Connection, problem: str, dataset_id: str | None) -> int:
     )
 
 
+def _begin(
+    conn: Connection, trajectory: Trajectory, run_id: str, dataset_id: str | None, gold: str | None, config_hash: str
+) -> None:
+    conn.execute(
+        insert(TrajectoryRow).values(
+            id=trajectory.id,
+            run_id=run_id,
+            problem_id=_problem_id(conn, trajectory.problem, dataset_id),
+            model=trajectory.model,
+            config_hash=config_hash,
+            status="running",
+            gold=gold,
+            verified=False,
+            prompt_tokens=0,
+            completion_tokens=0,
+            started_at=to_datetime(trajectory.started_at),
+        )
+    )
+
+
+def finish_values(
+    trajectory: Trajectory,
+    *,
+    score: float | None = None,
+    outcome: str | None = None,
+    details: dict[str, Any] | None = None,
+    latency_s: float | None = None,
+) -> dict[str, Any]:
+    """The columns :meth:`TrajectoriesMixin.finish` writes, taken from the trajectory as it is now."""
+    usage = trajectory.usage
+    values: dict[str, Any] = {
+        "status": trajectory.status,
+        "answer": trajectory.answer,
+        "verified": trajectory.reusable,
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "finished_at": to_datetime(trajectory.finished_at) if trajectory.finished_at else None,
+    }
+    if score is not None:
+        values["score"] = score
+    if outcome is not None:
+        values.update(outcome=outcome, details=details or {}, latency_s=latency_s)
+    return values
+
+
+def _retract(conn: Connection, problem: str, answer: str) -> int:
+    ids = (
+        conn.execute(
+            select(TrajectoryRow.id)
+            .join(Problem)
+            .where(
+                Problem.content_hash == content_hash(problem),
+                TrajectoryRow.answer == answer,
+                TrajectoryRow.verified.is_(True),
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not ids:
+        return 0
+    conn.execute(update(TrajectoryRow).where(TrajectoryRow.id.in_(ids)).values(verified=False))
+    return rowcount(conn.execute(delete(MadeTool).where(MadeTool.origin_trajectory.in_(ids))))
+
+
+@dataclass
+class Write:
+    """One queued write of a running benchmark (see :meth:`TrajectoriesMixin.write_batch`).
+
+    ``kind`` is ``begin`` (args: trajectory, run_id, dataset_id, gold), ``step`` (trajectory id, seq,
+    step), ``retract`` (problem, answer; its result is the number of made tools removed) or ``finish``
+    (trajectory id, the values of :func:`finish_values`).
+    """
+
+    kind: str
+    args: tuple[Any, ...]
+
+
 class TrajectoriesMixin(StoreBase):
     # The per-step write paths use Core statements on a pooled connection, not ORM sessions: a benchmark
     # makes several of these per sample from many threads, and the ORM's unit of work tripled their cost.
@@ -44,27 +123,49 @@ class TrajectoriesMixin(StoreBase):
     ) -> None:
         """Record a trajectory as started (before its first step)."""
         with self.engine.begin() as conn:
-            conn.execute(
-                insert(TrajectoryRow).values(
-                    id=trajectory.id,
-                    run_id=run_id,
-                    problem_id=_problem_id(conn, trajectory.problem, dataset_id),
-                    model=trajectory.model,
-                    config_hash=config_hash,
-                    status="running",
-                    gold=gold,
-                    verified=False,
-                    prompt_tokens=0,
-                    completion_tokens=0,
-                    started_at=to_datetime(trajectory.started_at),
-                )
-            )
+            _begin(conn, trajectory, run_id, dataset_id, gold, config_hash)
 
     @guarded
     def add_step(self, trajectory_id: str, seq: int, step: Step) -> None:
         """One step, one transaction: committed the moment it is taken."""
         with self.engine.begin() as conn:
             conn.execute(insert(StepRow).values(step_values(trajectory_id, seq, step)))
+
+    @guarded
+    def write_batch(self, writes: list[Write]) -> list[int | None]:
+        """Several queued writes in one transaction, in order: all of them land, or none.
+
+        The benchmark runner queues its writes and a writer thread lands them in batches (one commit
+        for many samples' steps instead of one per step). A sample's ``finish`` comes after its steps
+        in the queue, so a sample that has an outcome always has all its steps: ``--resume`` keeps
+        exactly the samples with an outcome and runs the rest again.
+        """
+        out: list[int | None] = []
+        with self.engine.begin() as conn:
+            steps: list[dict[str, Any]] = []
+            for w in writes:
+                if w.kind == "step":
+                    steps.append(step_values(*w.args))
+                    out.append(None)
+                    continue
+                if steps:
+                    conn.execute(insert(StepRow), steps)
+                    steps = []
+                if w.kind == "begin":
+                    trajectory, run_id, dataset_id, gold = w.args
+                    _begin(conn, trajectory, run_id, dataset_id, gold, "")
+                    out.append(None)
+                elif w.kind == "retract":
+                    out.append(_retract(conn, *w.args))
+                elif w.kind == "finish":
+                    trajectory_id, values = w.args
+                    conn.execute(update(TrajectoryRow).where(TrajectoryRow.id == trajectory_id).values(**values))
+                    out.append(None)
+                else:
+                    raise ValueError(f"unknown write {w.kind!r}")
+            if steps:
+                conn.execute(insert(StepRow), steps)
+        return out
 
     @guarded
     def keep_steps(self, trajectory_id: str, keep: int) -> int:
@@ -95,19 +196,7 @@ class TrajectoriesMixin(StoreBase):
         latency_s: float | None = None,
     ) -> None:
         """The final answer and status; with ``outcome`` also a benchmark result, in the same transaction."""
-        usage = trajectory.usage
-        values: dict[str, Any] = {
-            "status": trajectory.status,
-            "answer": trajectory.answer,
-            "verified": trajectory.reusable,
-            "prompt_tokens": usage.prompt_tokens,
-            "completion_tokens": usage.completion_tokens,
-            "finished_at": to_datetime(trajectory.finished_at) if trajectory.finished_at else None,
-        }
-        if score is not None:
-            values["score"] = score
-        if outcome is not None:
-            values.update(outcome=outcome, details=details or {}, latency_s=latency_s)
+        values = finish_values(trajectory, score=score, outcome=outcome, details=details, latency_s=latency_s)
         with self.engine.begin() as conn:
             conn.execute(update(TrajectoryRow).where(TrajectoryRow.id == trajectory.id).values(**values))
 
@@ -217,23 +306,7 @@ class TrajectoriesMixin(StoreBase):
         tools made from them are deleted. Returns how many made tools were removed.
         """
         with self.engine.begin() as conn:
-            ids = (
-                conn.execute(
-                    select(TrajectoryRow.id)
-                    .join(Problem)
-                    .where(
-                        Problem.content_hash == content_hash(problem),
-                        TrajectoryRow.answer == answer,
-                        TrajectoryRow.verified.is_(True),
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            if not ids:
-                return 0
-            conn.execute(update(TrajectoryRow).where(TrajectoryRow.id.in_(ids)).values(verified=False))
-            return rowcount(conn.execute(delete(MadeTool).where(MadeTool.origin_trajectory.in_(ids))))
+            return _retract(conn, problem, answer)
 
     @guarded
     def cached_answer(self, problem: str, config_hash: str) -> tuple[str, str, str] | None:

@@ -34,7 +34,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from ...config import McpServerConfig
 from ...plugins import Tool, ToolResult, hookimpl
-from ...sandbox import Limits, clean_env, resolve_sandbox
+from ...sandbox import Limits, clean_env, resolve_sandbox, scratch_dir
 
 log = logging.getLogger("solvegraph.mcp")
 
@@ -146,7 +146,7 @@ class McpServers:
         found = shutil.which(argv[0])
         if found is None:
             raise FileNotFoundError(f"no such command: {argv[0]}")
-        home = server.home = tempfile.mkdtemp(prefix=f"sg-mcp-{config.name}-")
+        home = server.home = scratch_dir(f"sg-mcp-{config.name}-")
         sandbox.prepare_dir(home)
         ro = [os.path.dirname(os.path.realpath(found)), *config.paths]
         if config.network:  # name resolution and certificates, which the sandbox otherwise hides

@@ -1,0 +1,161 @@
+"""Samples on a Ray cluster: ``solvegraph bench ... --ray ADDRESS`` (the ``solvegraph[ray]`` extra).
+
+One actor per node (:class:`SampleWorker`) runs that node's share of the samples, many at once on
+its own event loop, with its own sandboxed kernels and solver processes. A worker never writes to
+the store: it returns each sample's result with the writes it would have made
+(:class:`RecordingWriter`), and the driver lands them through its :class:`StoreWriter`, so the
+results reach one store and ``--resume``, the limits, the progress bar and the report work as they
+do locally.
+
+A worker that dies mid-sample is restarted by Ray and its unfinished samples are sent again; since
+only a returned sample is written, each sample is counted once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import socket
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
+
+from ..errors import SolvegraphError
+from ..memory import Step, Trajectory
+from ..memory.store import Write, finish_values
+from ._writer import StoreWriter
+from .datasets import Sample
+
+if TYPE_CHECKING:
+    from .runner import BenchRunner
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise SolvegraphError("--ray needs Ray: pip install 'solvegraph[ray]'") from None
+    return ray
+
+
+class RecordingWriter:
+    """What a worker's sample would write, kept to be sent back to the driver."""
+
+    def __init__(self) -> None:
+        self.writes: list[Write] = []
+
+    def begin(self, trajectory: Trajectory, run_id: str, dataset_id: str | None, gold: str | None) -> None:
+        self.writes.append(Write("begin", (trajectory, run_id, dataset_id, gold)))
+
+    def step(self, trajectory_id: str, seq: int, step: Step) -> None:
+        self.writes.append(Write("step", (trajectory_id, seq, step)))
+
+    def retract(self, problem: str, answer: str) -> Future[int | None]:
+        self.writes.append(Write("retract", (problem, answer)))
+        return _done(0)  # the driver retracts, and reports the count
+
+    def finish(self, trajectory: Trajectory, **result: Any) -> Future[int | None]:
+        self.writes.append(Write("finish", (trajectory.id, finish_values(trajectory, **result))))
+        return _done(None)
+
+
+def _done(value: int | None) -> Future[int | None]:
+    done: Future[int | None] = Future()
+    done.set_result(value)
+    return done
+
+
+class SampleWorker:
+    """One per node: builds the run's parts once (model client, plugins, kernel pool) and runs samples."""
+
+    def __init__(self, config: dict[str, Any], settings: Any, run_id: str, code: bool) -> None:
+        from .runner import BenchConfig, BenchRunner
+
+        self.runner = BenchRunner.on_worker(BenchConfig.from_dict(config), settings, run_id, code)
+
+    def node(self) -> str:
+        return str(_ray().get_runtime_context().get_node_id())
+
+    async def run(self, sample: Sample) -> tuple[dict[str, Any], list[Write]]:
+        recorder = RecordingWriter()
+        result = await self.runner.run_sample(sample, recorder)
+        return result, recorder.writes
+
+
+async def run_on_ray(runner: BenchRunner, samples: list[Sample], address: str) -> list[dict[str, Any]]:
+    """The driver: start one worker per alive node, hand out samples (``-j`` at a time), land what returns."""
+    ray = _ray()
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    assert runner.run_id is not None
+    host, _, port = address.rpartition(":")
+    if host and port.isdigit() and "://" not in address:
+        # ray.init retries an unreachable head for minutes; one connection attempt says it at once.
+        try:
+            socket.create_connection((host, int(port)), timeout=5).close()
+        except OSError as exc:
+            raise SolvegraphError(f"cannot join the Ray cluster at {address}: {exc.strerror or exc}") from None
+    try:
+        ray.init(address=address, ignore_reinit_error=True, logging_level="ERROR", log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise SolvegraphError(f"cannot join the Ray cluster at {address}: {' '.join(str(exc).split())[:200]}") from None
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    # Restarted on death (the samples it had in flight are sent again), never placed where it cannot run.
+    actor = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1, max_concurrency=max(1, runner.config.jobs))(
+        SampleWorker
+    )
+    workers = [
+        actor.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=True)).remote(
+            runner.config.to_dict(), runner.settings, runner.run_id, runner.code
+        )
+        for n in nodes
+    ]
+    runner.ray_nodes = len(workers)
+    turn = itertools.cycle(workers)
+    gate = asyncio.Semaphore(max(1, runner.config.jobs))
+    writer = StoreWriter(runner.store)
+    results: list[dict[str, Any]] = []
+    in_flight: set[Any] = set()
+
+    async def one(sample: Sample) -> None:
+        async with gate:
+            if runner.stopping.is_set():
+                return
+            ref = next(turn).run.remote(sample)
+            in_flight.add(ref)
+            try:
+                result, writes = await ref
+            except ray.exceptions.TaskCancelledError:
+                runner.abandoned += 1  # a second Ctrl-C: unscored, --resume runs it again
+                return
+            except ray.exceptions.RayTaskError as exc:
+                cause = getattr(exc, "cause", None)  # e.g. the endpoint is down: the run stops
+                if isinstance(cause, Exception):
+                    raise cause from None
+                raise SolvegraphError(f"a sample failed on the Ray cluster: {str(exc).splitlines()[0]}") from None
+            finally:
+                in_flight.discard(ref)
+            landed = writer.replay(writes)
+            await asyncio.wrap_future(landed[-1])  # the sample is done once its result is committed
+            retracted = [f.result() for w, f in zip(writes, landed, strict=True) if w.kind == "retract"]
+            if retracted and retracted[0]:
+                result["retracted_made_tools"] = retracted[0]
+        results.append(result)
+        if runner.on_result:
+            runner.on_result(result)
+
+    async def watch_abandon() -> None:
+        while True:
+            if runner.abandon.is_set():
+                for ref in list(in_flight):
+                    ray.cancel(ref)
+            await asyncio.sleep(0.2)
+
+    watcher = asyncio.ensure_future(watch_abandon())
+    try:
+        await asyncio.gather(*(one(s) for s in samples))
+    finally:
+        watcher.cancel()
+        writer.close()
+        for worker in workers:
+            ray.kill(worker, no_restart=True)
+    return results

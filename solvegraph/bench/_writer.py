@@ -1,0 +1,96 @@
+"""A benchmark's store writes, off the hot path: queued by the samples, landed in batches by one thread.
+
+A sample in flight never waits on the database for its steps: :meth:`StoreWriter.step` only queues.
+One writer thread takes everything queued so far (up to ``max_batch``) and lands it in one
+transaction, in queue order. A sample's result (``finish``) is queued after its steps and returns a
+future that completes once the result is committed; the runner counts the sample done only then.
+
+So ``--resume`` keeps its promise: a sample has an outcome in the store only if it and all its steps
+are committed; if the process dies with writes still queued, those samples have no outcome and are
+run again, once.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from concurrent.futures import Future
+from typing import Any, Protocol
+
+from ..memory import Step, Store, Trajectory
+from ..memory.store import Write, finish_values
+
+_STOP = object()
+
+
+class SampleWriter(Protocol):
+    """Where a running sample's writes go: the store's writer thread, or a Ray worker's recording."""
+
+    def begin(self, trajectory: Trajectory, run_id: str, dataset_id: str | None, gold: str | None) -> None: ...
+    def step(self, trajectory_id: str, seq: int, step: Step) -> None: ...
+    def retract(self, problem: str, answer: str) -> Future[int | None]: ...
+    def finish(self, trajectory: Trajectory, **result: Any) -> Future[int | None]: ...
+
+
+class StoreWriter:
+    def __init__(self, store: Store, *, max_batch: int = 512) -> None:
+        self.store, self.max_batch = store, max_batch
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._drain, name="sg-store-writer", daemon=True)
+        self._thread.start()
+        self.batches = 0  # how many transactions it took, for benchmarks
+
+    def begin(self, trajectory: Trajectory, run_id: str, dataset_id: str | None, gold: str | None) -> None:
+        self._put(Write("begin", (trajectory, run_id, dataset_id, gold)))
+
+    def step(self, trajectory_id: str, seq: int, step: Step) -> None:
+        self._put(Write("step", (trajectory_id, seq, step)))
+
+    def retract(self, problem: str, answer: str) -> Future[int | None]:
+        return self._put(Write("retract", (problem, answer)))
+
+    def finish(self, trajectory: Trajectory, **result: Any) -> Future[int | None]:
+        # The values are taken now, from the trajectory as the sample left it.
+        return self._put(Write("finish", (trajectory.id, finish_values(trajectory, **result))))
+
+    def replay(self, writes: list[Write]) -> list[Future[int | None]]:
+        """Queue writes a Ray worker made for one sample, in their order; one future each."""
+        return [self._put(w) for w in writes]
+
+    def close(self) -> None:
+        """Land everything queued, then stop the thread."""
+        self._queue.put(_STOP)
+        self._thread.join()
+
+    def _put(self, write: Write) -> Future[int | None]:
+        done: Future[int | None] = Future()
+        self._queue.put((write, done))
+        return done
+
+    def _drain(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stop = True
+                    break
+                batch.append(item)
+            try:
+                results = self.store.write_batch([w for w, _ in batch])
+            except BaseException as exc:  # a StoreError: every waiting sample hears it
+                for _, done in batch:
+                    done.set_exception(exc)
+            else:
+                self.batches += 1
+                for (_, done), result in zip(batch, results, strict=True):
+                    done.set_result(result)
+            if stop:
+                return

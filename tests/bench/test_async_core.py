@@ -1,0 +1,101 @@
+"""The benchmark runner's asyncio core: the same trajectories as the synchronous path, and rate limits survived."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+from solvegraph.agents import SolveRunner
+from solvegraph.bench.runner import BenchConfig, BenchRunner
+from solvegraph.config import load_settings
+from solvegraph.llm import ModelClient
+from solvegraph.memory import Store
+
+GRAPH_SCRIPT = {
+    "planner": ["1. Compute 6 * 3."],
+    "solver": [
+        {"tool_calls": [{"name": "python", "arguments": {"code": "print(6 * 3)"}}]},
+        "ANSWER: 18",
+    ],
+    "verifier": ["VERDICT: ACCEPT\nThe program printed 18."],
+}
+
+
+def _bench(base_url: str, db: str, strategy: str, data: Path, limit: int, jobs: int, **cfg) -> BenchRunner:
+    settings = load_settings(flags={"base_url": base_url, "memory": False}, env={})
+    runner = BenchRunner(
+        BenchConfig(dataset="jsonl", data=str(data), strategy=strategy, limit=limit, jobs=jobs, **cfg),
+        settings,
+        Store(db),
+    )
+    runner.run(runner.prepare())
+    return runner
+
+
+def _questions(tmp_path: Path, n: int) -> Path:
+    path = tmp_path / "q.jsonl"
+    path.write_text("".join(json.dumps({"q": f"What is 6 * 3? (copy {i})", "a": "18"}) + "\n" for i in range(n)))
+    return path
+
+
+def _shape(steps) -> list[tuple]:
+    """What a step did, without its timings or ids."""
+    return [
+        (
+            s.agent,
+            s.reply,
+            [(c["name"], c["arguments"]) for c in s.tool_calls],
+            [(r["name"], r.get("ok"), r.get("output")) for r in s.tool_results],
+        )
+        for s in steps
+        if s.agent != "memory"
+    ]
+
+
+def test_async_bench_and_sync_solve_give_identical_trajectories(scripted, tmp_path: Path) -> None:
+    data = _questions(tmp_path, 1)
+    question = "What is 6 * 3? (copy 0)"
+    with scripted(GRAPH_SCRIPT) as model:
+        sync = SolveRunner(ModelClient(model.base_url)).solve(question)
+    with scripted(GRAPH_SCRIPT) as model:
+        db = f"sqlite:///{tmp_path / 'a.sqlite'}"
+        runner = _bench(
+            model.base_url, db, "graph", data, 1, 1, question_fields=["q"], answer_field="a", scorer="numeric"
+        )
+        store = Store(db)
+        (row,) = store.results(runner.run_id or "")
+        bench = store.load(row["trajectory"])
+    assert sync.answer == bench.answer == "18"
+    assert _shape(sync.steps) == _shape(bench.steps)
+    assert [s.agent for s in bench.steps if s.agent != "memory"] == ["planner", "solver", "solver", "verifier"]
+
+
+def test_a_429_storm_with_retry_after_is_survived_and_the_limit_adapts(scripted, tmp_path: Path) -> None:
+    """The endpoint serves 4 requests at a time and answers 429 (Retry-After 0.2 s) to the rest."""
+    data = _questions(tmp_path, 48)
+    state = {"now": 0, "refused": 0, "most": 0}
+    lock = threading.Lock()
+
+    def solver(body):
+        with lock:
+            if state["now"] >= 4:
+                state["refused"] += 1
+                return {"status": 429, "message": "slow down", "headers": {"Retry-After": "0.2"}}
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        time.sleep(0.05)
+        with lock:
+            state["now"] -= 1
+        return "ANSWER: 18"
+
+    with scripted({"default": [solver]}) as model:
+        db = f"sqlite:///{tmp_path / 's.sqlite'}"
+        runner = _bench(
+            model.base_url, db, "direct", data, 48, 16, question_fields=["q"], answer_field="a", scorer="numeric"
+        )
+    results = Store(db).results(runner.run_id or "")
+    assert len(results) == 48 and {r["outcome"] for r in results} == {"correct"}
+    assert state["refused"] > 0, "the storm happened"
+    assert runner.client is not None and runner.client.limit.lowest < 16, "the per-endpoint limit came down"
