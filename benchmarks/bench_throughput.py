@@ -1,21 +1,26 @@
 """Runner throughput against a stub endpoint on loopback that answers after a fixed 100 ms.
 
-    python benchmarks/bench_throughput.py [--n 200] [--jobs 8]
+    python benchmarks/bench_throughput.py [--n 400] [--jobs 32] [--pal-n 200] [--pal-jobs 8] [--no-inspect]
 
 1. ``direct`` over N GSM8K problems with -j JOBS: wall time against the ideal
-   (model calls x 100 ms / JOBS). Target: within 1.25x.
-2. ``pal`` over the same problems, a fresh kernel per problem, once with the sandbox
-   (bubblewrap) and once with ``--sandbox none`` as the baseline: problems per second,
-   and the split of time between the model, the kernel and the runner itself.
-   Target (sandbox on): >= 10 problems/s.
-3. Runner overhead per problem (time outside the model and the tools, from each
-   sample's own timings). Target: <= 50 ms.
+   (model calls x 100 ms / JOBS; target <= 1.5x), and the runner's CPU per sample
+   (the whole process, all threads; target <= 4 ms).
+2. The peer, in the same run: Inspect AI over the same problems, endpoint and
+   concurrency, a direct-answer task (benchmarks/_inspect_peer.py; skipped when
+   inspect-ai is not installed). Target: solvegraph's wall time <= Inspect AI's.
+3. ``pal`` over PAL_N problems with -j PAL_JOBS, a fresh kernel per problem, once with
+   the sandbox (bubblewrap) and once with ``--sandbox none`` as the baseline: problems
+   per second, the split of time between model, kernel and runner, and the runner
+   overhead per problem (time outside the model and the tools, from each sample's own
+   timings). Target (sandbox on): <= 30 ms.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -57,10 +62,12 @@ def run(strategy: str, n: int, jobs: int, data: Path, db: str, sandbox: str = "a
             while len(pool._idle) < jobs:
                 time.sleep(0.05)
             print(f"(template boot and {jobs} first kernels: {time.perf_counter() - warm_started:.1f} s, not counted)")
+        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
         started = time.perf_counter()
-
         runner.run(samples)
         wall = time.perf_counter() - started
+        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
     finally:
         stub.terminate()
         stub.wait()
@@ -76,6 +83,7 @@ def run(strategy: str, n: int, jobs: int, data: Path, db: str, sandbox: str = "a
         overhead.append((r["latency_s"] or 0.0) - m - k)
     return {
         "wall_s": wall,
+        "cpu_ms_per_sample": cpu / max(1, len(results)) * 1000,
         "model_calls": calls,
         "n": len(results),
         "model_s": sum(model_s),
@@ -85,10 +93,38 @@ def run(strategy: str, n: int, jobs: int, data: Path, db: str, sandbox: str = "a
     }
 
 
+def inspect_peer(n: int, jobs: int, data: Path) -> dict | None:
+    """Inspect AI over the same problems, against its own copy of the same stub, in its own process."""
+    if importlib.util.find_spec("inspect_ai") is None:
+        return None
+    stub = subprocess.Popen(
+        [sys.executable, "-m", "solvegraph.testing._scripted", "--reply", "ANSWER: 18", "--delay", "0.1"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert stub.stdout is not None
+        base_url = stub.stdout.readline().strip()
+        peer = Path(__file__).with_name("_inspect_peer.py")
+        done = subprocess.run(
+            [sys.executable, str(peer), base_url, str(data), str(n), str(jobs)], capture_output=True, text=True
+        )
+    finally:
+        stub.terminate()
+        stub.wait()
+    if done.returncode != 0:
+        print(f"inspect-ai run failed: {done.stderr.strip().splitlines()[-1:]}")
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=200)
-    parser.add_argument("--jobs", type=int, default=8)
+    parser.add_argument("--n", type=int, default=400)
+    parser.add_argument("--jobs", type=int, default=32)
+    parser.add_argument("--pal-n", type=int, default=200)
+    parser.add_argument("--pal-jobs", type=int, default=8)
+    parser.add_argument("--no-inspect", action="store_true", help="skip the Inspect AI comparison")
     parser.add_argument("--data", type=Path, default=GSM8K)
     args = parser.parse_args()
     if not args.data.is_file():
@@ -100,19 +136,27 @@ def main() -> None:
         out["direct"] = {**d, "ideal_s": ideal, "ratio": d["wall_s"] / ideal}
         print(
             f"direct: {d['n']} problems, {d['model_calls']} model calls, -j {args.jobs}: {d['wall_s']:.2f} s vs "
-            f"ideal {ideal:.2f} s = {d['wall_s'] / ideal:.2f}x (target <= 1.25x); runner overhead per problem "
-            f"median {d['overhead_median_ms']:.1f} ms, p90 {d['overhead_p90_ms']:.1f} ms (target <= 50 ms)"
+            f"ideal {ideal:.2f} s = {d['wall_s'] / ideal:.2f}x (target <= 1.5x); runner CPU per sample "
+            f"{d['cpu_ms_per_sample']:.2f} ms (target <= 4 ms)"
         )
+        peer = None if args.no_inspect else inspect_peer(args.n, args.jobs, args.data)
+        if peer is not None:
+            out["inspect_ai"] = peer
+            print(
+                f"inspect-ai: {peer['n']} samples, max_connections {args.jobs}: {peer['wall_s']:.2f} s "
+                f"({peer['wall_s'] / ideal:.2f}x ideal), CPU per sample {peer['cpu_s'] / max(1, peer['n']) * 1000:.2f} "
+                f"ms; solvegraph / inspect-ai wall time: {d['wall_s'] / peer['wall_s']:.2f} (target <= 1)"
+            )
         for sandbox in ("bwrap", "none"):
-            p = run("pal", args.n, args.jobs, args.data, f"sqlite:///{tmp}/pal-{sandbox}.sqlite", sandbox)
+            p = run("pal", args.pal_n, args.pal_jobs, args.data, f"sqlite:///{tmp}/pal-{sandbox}.sqlite", sandbox)
             out[f"pal_{sandbox}"] = {**p, "problems_per_s": p["n"] / p["wall_s"]}
             busy = p["model_s"] + p["tool_s"] + p["overhead_median_ms"] / 1000 * p["n"]
             print(
-                f"pal, sandbox {sandbox}: {p['n'] / p['wall_s']:.1f} problems/s; time split over all problems: "
+                f"pal, sandbox {sandbox}, -j {args.pal_jobs}: {p['n'] / p['wall_s']:.1f} problems/s; time split: "
                 f"model {p['model_s']:.1f} s ({100 * p['model_s'] / busy:.0f}%), kernel {p['tool_s']:.1f} s "
                 f"({100 * p['tool_s'] / busy:.0f}%), runner ~{p['overhead_median_ms'] / 1000 * p['n']:.1f} s "
                 f"({100 * p['overhead_median_ms'] / 1000 * p['n'] / busy:.0f}%); runner overhead per problem "
-                f"median {p['overhead_median_ms']:.1f} ms"
+                f"median {p['overhead_median_ms']:.1f} ms, p90 {p['overhead_p90_ms']:.1f} ms (target <= 30 ms)"
             )
         ratio = out["pal_bwrap"]["problems_per_s"] / out["pal_none"]["problems_per_s"]
         print(f"pal sandboxed / unsandboxed throughput: {ratio:.2f}")

@@ -31,8 +31,9 @@ def _free_port() -> int:
 
 
 def _ray(*args: str) -> None:
-    ray = Path(sys.executable).with_name("ray")
-    done = subprocess.run([str(ray), *args], env=ENV, capture_output=True, text=True, timeout=120)
+    """The ``ray`` command of the Ray this Python imports (a venv may reach it through system site-packages)."""
+    cli = [sys.executable, "-c", "import sys; from ray.scripts.scripts import main; sys.argv[0] = 'ray'; main()"]
+    done = subprocess.run([*cli, *args], env=ENV, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
 
 

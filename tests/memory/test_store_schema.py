@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 from solvegraph.memory import Step, Store, StoreError, Trajectory
-from solvegraph.memory.store import MIGRATIONS, SCHEMA_VERSION, TrajectoryStore
+from solvegraph.memory.store import MIGRATIONS, SCHEMA_VERSION, TrajectoryStore, Write
 from solvegraph.memory.toolmaking import list_tools
 from tests.memory_backends import postgres_server
 
@@ -88,6 +88,7 @@ def _calls(store: Store) -> dict[str, Callable[[], Any]]:
         "stats": lambda: store.stats(),
         "begin": lambda: store.begin(t, "r"),
         "add_step": lambda: store.add_step(t.id, 0, Step(agent="solver", round=0)),
+        "write_batch": lambda: store.write_batch([Write("begin", (t, "r", None, None))]),
         "keep_steps": lambda: store.keep_steps(t.id, 0),
         "reopen": lambda: store.reopen(t.id),
         "finish": lambda: store.finish(t),
