@@ -463,6 +463,8 @@ class BenchRunner:
         try:
             await asyncio.gather(*(one(s) for s in samples))
         finally:
+            if self.client is not None:
+                await self.client.aclose()
             writer.close()
             self._pool.shutdown(wait=True)
             self._pool = None

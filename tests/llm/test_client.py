@@ -69,7 +69,14 @@ def test_async_and_sync_calls_give_the_same_reply(scripted) -> None:
     with scripted(["same words back", "same words back"]) as model:
         client = ModelClient(model.base_url)
         sync = client.chat([{"role": "user", "content": "hi you"}])
-        async_ = asyncio.run(client.achat([{"role": "user", "content": "hi you"}]))
+
+        async def turn():
+            try:
+                return await client.achat([{"role": "user", "content": "hi you"}])
+            finally:
+                await client.aclose()
+
+        async_ = asyncio.run(turn())
         assert model.requests[0] == model.requests[1], "the same request went out"
     assert (sync.text, sync.usage, sync.tool_calls) == (async_.text, async_.usage, async_.tool_calls)
 
@@ -88,7 +95,14 @@ def test_retry_after_is_waited_out_and_429s_are_not_failures(scripted) -> None:
         assert len(model.requests) == 4
     with scripted([limited, "ok"]) as model:
         client = ModelClient(model.base_url, max_retries=0)
-        assert asyncio.run(client.achat([{"role": "user", "content": "x"}])).text == "ok"
+
+        async def turn():
+            try:
+                return await client.achat([{"role": "user", "content": "x"}])
+            finally:
+                await client.aclose()
+
+        assert asyncio.run(turn()).text == "ok"
         assert client.limit.lowest < client.limit.maximum, "a 429 halves the in-flight limit"
 
 
@@ -99,3 +113,23 @@ def test_rate_limit_patience_runs_out_with_one_clear_line(scripted) -> None:
         with pytest.raises(ModelConnectionError, match="answered 429"):
             client.chat([{"role": "user", "content": "x"}])
         assert len(model.requests) == 1, "a wait longer than the patience left is not started"
+
+
+def test_unreachable_endpoint_names_the_url_on_the_async_path_too() -> None:
+    import asyncio
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/v1"
+    client = ModelClient(url, model="m", max_retries=0)
+
+    async def turn():
+        try:
+            return await client.achat([{"role": "user", "content": "x"}])
+        finally:
+            await client.aclose()
+
+    with pytest.raises(ModelConnectionError, match="cannot reach") as info:
+        asyncio.run(turn())
+    assert url in str(info.value)

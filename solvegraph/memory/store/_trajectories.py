@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import selectinload
 
@@ -17,37 +17,51 @@ from ._base import StoreBase
 from ._errors import StoreError, guarded
 from ._rows import last_trust, rowcount, step_values, to_datetime, trajectory_from_row
 
+# The tables themselves, for the batched write path: Core statements on a Table skip the ORM's per-row
+# bookkeeping, which cost more than the SQL in a benchmark's writer thread.
+_TRAJECTORIES = cast(Table, TrajectoryRow.__table__)
+_STEPS = cast(Table, StepRow.__table__)
+_PROBLEMS = cast(Table, Problem.__table__)
 
-def _problem_id(conn: Connection, problem: str, dataset_id: str | None) -> int:
-    h = content_hash(problem)
-    found = conn.execute(select(Problem.id).where(Problem.content_hash == h)).scalar()
-    if found is not None:
-        return int(found)
-    return int(
-        conn.execute(
-            insert(Problem).values(content_hash=h, text=problem, dataset_id=dataset_id).returning(Problem.id)
-        ).scalar_one()
-    )
+
+def _problem_ids(conn: Connection, problems: list[tuple[str, str | None]]) -> dict[str, int]:
+    """content hash → problem id for each (text, dataset id), inserting the ones not yet known."""
+    wanted = {content_hash(text): (text, dataset_id) for text, dataset_id in problems}
+    known = {
+        str(h): int(i)
+        for h, i in conn.execute(
+            select(_PROBLEMS.c.content_hash, _PROBLEMS.c.id).where(_PROBLEMS.c.content_hash.in_(list(wanted)))
+        )
+    }
+    missing = [{"content_hash": h, "text": t, "dataset_id": d} for h, (t, d) in wanted.items() if h not in known]
+    if missing:
+        conn.execute(_PROBLEMS.insert(), missing)
+        known.update(
+            (str(h), int(i))
+            for h, i in conn.execute(
+                select(_PROBLEMS.c.content_hash, _PROBLEMS.c.id).where(
+                    _PROBLEMS.c.content_hash.in_([m["content_hash"] for m in missing])
+                )
+            )
+        )
+    return known
+
+
+def _begin_values(
+    trajectory: Trajectory, run_id: str, problem_id: int, gold: str | None, config_hash: str
+) -> dict[str, Any]:
+    return {
+        "id": trajectory.id, "run_id": run_id, "problem_id": problem_id, "model": trajectory.model,
+        "config_hash": config_hash, "status": "running", "gold": gold, "verified": False, "prompt_tokens": 0,
+        "completion_tokens": 0, "started_at": to_datetime(trajectory.started_at),
+    }  # fmt: skip
 
 
 def _begin(
     conn: Connection, trajectory: Trajectory, run_id: str, dataset_id: str | None, gold: str | None, config_hash: str
 ) -> None:
-    conn.execute(
-        insert(TrajectoryRow).values(
-            id=trajectory.id,
-            run_id=run_id,
-            problem_id=_problem_id(conn, trajectory.problem, dataset_id),
-            model=trajectory.model,
-            config_hash=config_hash,
-            status="running",
-            gold=gold,
-            verified=False,
-            prompt_tokens=0,
-            completion_tokens=0,
-            started_at=to_datetime(trajectory.started_at),
-        )
-    )
+    problem_id = _problem_ids(conn, [(trajectory.problem, dataset_id)])[content_hash(trajectory.problem)]
+    conn.execute(_TRAJECTORIES.insert(), [_begin_values(trajectory, run_id, problem_id, gold, config_hash)])
 
 
 def finish_values(
@@ -75,24 +89,35 @@ def finish_values(
     return values
 
 
-def _retract(conn: Connection, problem: str, answer: str) -> int:
-    ids = (
-        conn.execute(
-            select(TrajectoryRow.id)
-            .join(Problem)
-            .where(
-                Problem.content_hash == content_hash(problem),
-                TrajectoryRow.answer == answer,
-                TrajectoryRow.verified.is_(True),
-            )
+def _retract(conn: Connection, pairs: list[tuple[str, str]]) -> list[int]:
+    """For each (problem, answer): its earlier verified trajectories stop teaching and their made tools go.
+
+    One query finds them all; returns how many made tools each pair removed.
+    """
+    text_of = {content_hash(problem): problem for problem, _ in pairs}
+    wanted = set(pairs)
+    found = conn.execute(
+        select(_TRAJECTORIES.c.id, _PROBLEMS.c.content_hash, _TRAJECTORIES.c.answer)
+        .join(_PROBLEMS, _PROBLEMS.c.id == _TRAJECTORIES.c.problem_id)
+        .where(
+            _PROBLEMS.c.content_hash.in_(list(text_of)),
+            _TRAJECTORIES.c.answer.in_(list({a for _, a in pairs})),
+            _TRAJECTORIES.c.verified.is_(True),
         )
-        .scalars()
-        .all()
-    )
-    if not ids:
-        return 0
-    conn.execute(update(TrajectoryRow).where(TrajectoryRow.id.in_(ids)).values(verified=False))
-    return rowcount(conn.execute(delete(MadeTool).where(MadeTool.origin_trajectory.in_(ids))))
+    ).all()
+    ids_of: dict[tuple[str, str], list[str]] = {}
+    for trajectory_id, h, answer in found:
+        if (text_of[h], answer) in wanted:
+            ids_of.setdefault((text_of[h], answer), []).append(trajectory_id)
+    counts = []
+    for pair in pairs:
+        ids = ids_of.pop(pair, [])
+        if not ids:
+            counts.append(0)
+            continue
+        conn.execute(update(TrajectoryRow).where(TrajectoryRow.id.in_(ids)).values(verified=False))
+        counts.append(rowcount(conn.execute(delete(MadeTool).where(MadeTool.origin_trajectory.in_(ids)))))
+    return counts
 
 
 @dataclass
@@ -133,38 +158,47 @@ class TrajectoriesMixin(StoreBase):
 
     @guarded
     def write_batch(self, writes: list[Write]) -> list[int | None]:
-        """Several queued writes in one transaction, in order: all of them land, or none.
+        """Several queued writes in one transaction: all of them land, or none.
 
-        The benchmark runner queues its writes and a writer thread lands them in batches (one commit
-        for many samples' steps instead of one per step). A sample's ``finish`` comes after its steps
-        in the queue, so a sample that has an outcome always has all its steps: ``--resume`` keeps
-        exactly the samples with an outcome and runs the rest again.
+        The benchmark runner queues its writes and a writer thread lands them in batches: one commit,
+        and one statement per kind, for many samples' writes instead of a transaction per step. They
+        land kind by kind (starts, steps, results, retractions), which keeps each trajectory's order
+        (started, its steps, its result): a sample that has an outcome always has all its steps, so
+        ``--resume`` keeps exactly the samples with an outcome and runs the rest again. Retractions
+        land last: a retraction queued before a later result of the same problem and answer (which
+        a scorer called both right and wrong) retracts that result too, the cautious reading.
         """
-        out: list[int | None] = []
+        out: list[int | None] = [None] * len(writes)
+        trajectories, steps, finishes = _TRAJECTORIES, _STEPS, []
         with self.engine.begin() as conn:
-            steps: list[dict[str, Any]] = []
-            for w in writes:
-                if w.kind == "step":
-                    steps.append(step_values(*w.args))
-                    out.append(None)
-                    continue
-                if steps:
-                    conn.execute(insert(StepRow), steps)
-                    steps = []
-                if w.kind == "begin":
-                    trajectory, run_id, dataset_id, gold = w.args
-                    _begin(conn, trajectory, run_id, dataset_id, gold, "")
-                    out.append(None)
-                elif w.kind == "retract":
-                    out.append(_retract(conn, *w.args))
-                elif w.kind == "finish":
-                    trajectory_id, values = w.args
-                    conn.execute(update(TrajectoryRow).where(TrajectoryRow.id == trajectory_id).values(**values))
-                    out.append(None)
-                else:
-                    raise ValueError(f"unknown write {w.kind!r}")
-            if steps:
-                conn.execute(insert(StepRow), steps)
+            begins = [w.args for w in writes if w.kind == "begin"]
+            if begins:
+                ids = _problem_ids(conn, [(t.problem, dataset_id) for t, _, dataset_id, _ in begins])
+                conn.execute(
+                    trajectories.insert(),
+                    [_begin_values(t, run_id, ids[content_hash(t.problem)], gold, "") for t, run_id, _, gold in begins],
+                )
+            rows = [step_values(*w.args) for w in writes if w.kind == "step"]
+            if rows:
+                conn.execute(steps.insert(), rows)
+            finishes = [w.args for w in writes if w.kind == "finish"]
+            by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for trajectory_id, values in finishes:
+                by_columns.setdefault(tuple(sorted(values)), []).append({"_id": trajectory_id, **values})
+            for columns, params in by_columns.items():
+                statement = (
+                    trajectories.update()
+                    .where(trajectories.c.id == bindparam("_id"))
+                    .values({c: bindparam(c) for c in columns})
+                )
+                conn.execute(statement, params)
+            unknown = {w.kind for w in writes} - {"begin", "step", "finish", "retract"}
+            if unknown:
+                raise ValueError(f"unknown write {unknown.pop()!r}")
+            at = [i for i, w in enumerate(writes) if w.kind == "retract"]
+            if at:
+                for i, count in zip(at, _retract(conn, [writes[i].args for i in at]), strict=True):
+                    out[i] = count
         return out
 
     @guarded
@@ -306,7 +340,7 @@ class TrajectoriesMixin(StoreBase):
         tools made from them are deleted. Returns how many made tools were removed.
         """
         with self.engine.begin() as conn:
-            return _retract(conn, problem, answer)
+            return _retract(conn, [(problem, answer)])[0]
 
     @guarded
     def cached_answer(self, problem: str, config_hash: str) -> tuple[str, str, str] | None:
