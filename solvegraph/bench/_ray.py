@@ -14,8 +14,10 @@ only a returned sample is written, each sample is counted once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import socket
+import sys
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
@@ -82,7 +84,21 @@ class SampleWorker:
 
 
 async def run_on_ray(runner: BenchRunner, samples: list[Sample], address: str) -> list[dict[str, Any]]:
-    """The driver: start one worker per alive node, hand out samples (``-j`` at a time), land what returns."""
+    """The driver: start one worker per alive node, hand out samples (``-j`` at a time), land what returns.
+
+    Ray prints its own notices ("a worker died ..., the task will be retried") on standard output;
+    while it runs they go to standard error, so ``--json`` output stays one JSON line.
+    """
+    with contextlib.redirect_stdout(sys.stderr):
+        try:
+            return await _drive(runner, samples, address)
+        finally:
+            ray = sys.modules.get("ray")
+            if ray is not None and ray.is_initialized():
+                ray.shutdown()
+
+
+async def _drive(runner: BenchRunner, samples: list[Sample], address: str) -> list[dict[str, Any]]:
     ray = _ray()
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 

@@ -98,7 +98,8 @@ def test_bench_on_a_two_node_ray_cluster_survives_a_killed_worker(cluster: str, 
         out, errs = proc.communicate(timeout=300)
     assert killed is not None, "a worker was killed mid-run"
     assert proc.returncode == 0, errs[-3000:]
-    summary = json.loads(out.strip().splitlines()[-1])
+    (line,) = out.strip().splitlines()  # Ray's own notices about the dead worker went to stderr
+    summary = json.loads(line)
     assert summary["n"] == 12 == local_summary["n"]
     assert _outcomes(db, summary["run_id"]) == _outcomes(tmp_path / "l.db", local_summary["run_id"])
     store = Store(f"sqlite:///{db}")
