@@ -83,6 +83,8 @@ def _calls(store: Store) -> dict[str, Callable[[], Any]]:
         "finished_samples": lambda: store.finished_samples("r"),
         "abandon_unfinished": lambda: store.abandon_unfinished("r"),
         "results": lambda: store.results("r"),
+        "outcome_counts": lambda: store.outcome_counts(["r"]),
+        "result_of": lambda: store.result_of("t"),
         "resolve": lambda: store.resolve("r"),
         "runs": lambda: store.runs(),
         "stats": lambda: store.stats(),

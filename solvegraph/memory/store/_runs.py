@@ -66,11 +66,44 @@ class RunsMixin(StoreBase):
             return rowcount(result)
 
     @guarded
+    def outcome_counts(self, run_ids: list[str]) -> dict[str, dict[str, int]]:
+        """run id → {outcome: scored samples}, for many runs in one query (the viewer's run list)."""
+        out: dict[str, dict[str, int]] = {r: {} for r in run_ids}
+        with self.engine.connect() as conn:
+            for run, outcome, n in conn.execute(
+                select(TrajectoryRow.run_id, TrajectoryRow.outcome, func.count())
+                .where(TrajectoryRow.run_id.in_(run_ids), TrajectoryRow.outcome.is_not(None))
+                .group_by(TrajectoryRow.run_id, TrajectoryRow.outcome)
+            ):
+                out[run][str(outcome)] = int(n)
+        return out
+
+    @guarded
+    def result_of(self, trajectory_id: str) -> dict[str, Any] | None:
+        """The benchmark row of one trajectory (run, sample, gold, outcome, details), or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(
+                    TrajectoryRow.run_id, Problem.dataset_id, TrajectoryRow.gold, TrajectoryRow.outcome,
+                    TrajectoryRow.details, TrajectoryRow.score, TrajectoryRow.latency_s,
+                )
+                .join(Problem)
+                .where(TrajectoryRow.id == trajectory_id)
+            ).first()  # fmt: skip
+        if row is None:
+            return None
+        run_id, sample, gold, outcome, details, score, latency = row
+        return {
+            "run_id": run_id, "sample": sample, "gold": gold, "outcome": outcome, "details": details or {},
+            "score": score, "latency_s": latency,
+        }  # fmt: skip
+
+    @guarded
     def results(self, run_id: str) -> list[dict[str, Any]]:
         """The scored samples of a benchmark run, in the order they started."""
         with self._session() as s:
             rows = s.execute(
-                select(TrajectoryRow, Problem.dataset_id)
+                select(TrajectoryRow, Problem.dataset_id, Problem.text)
                 .join(Problem)
                 .where(TrajectoryRow.run_id == run_id, TrajectoryRow.outcome.is_not(None))
                 .order_by(TrajectoryRow.started_at)
@@ -86,8 +119,9 @@ class RunsMixin(StoreBase):
                     "answer": t.answer,
                     "gold": t.gold,
                     "tokens": t.prompt_tokens + t.completion_tokens,
+                    "question": q,
                 }
-                for t, d in rows
+                for t, d, q in rows
             ]
 
     @guarded

@@ -1,0 +1,185 @@
+"""solvegraph view in real Chromium (Debian's binary, driven by Playwright), over a store filled by real
+bench and solve runs with the scripted model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from solvegraph.memory import Store
+from solvegraph.view import make_app
+from tests.conftest import DATA, ROOT, run_cli
+
+playwright = pytest.importorskip("playwright.sync_api", reason="playwright is part of the test install")
+
+HOSTILE = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        pytest.fail("chromium is not installed: apt-get install -y chromium (see scripts/test.sh)")
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict]]:
+    """A store with a pal bench whose code prints markup, a direct bench to compare, and a solve."""
+    from solvegraph.testing import ScriptedModel
+
+    tmp = tmp_path_factory.mktemp("view")
+    db = tmp / "m.sqlite"
+    printing = "```python\nprint(" + repr(HOSTILE) + ")\nprint(18)\n```"
+    ids = {}
+    with ScriptedModel({"solver": [printing]}) as model:
+        proc = run_cli("bench", "gsm8k", "--data", str(DATA / "gsm8k/test.jsonl"), "--limit", "6", "--strategy",
+                       "pal", "-j", "2", "--json", "--base-url", model.base_url, "--db", f"sqlite:///{db}")  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        ids["pal"] = json.loads(proc.stdout.strip().splitlines()[-1])["run_id"]
+    with ScriptedModel({"solver": ["ANSWER: 18"]}) as model:
+        proc = run_cli("bench", "gsm8k", "--data", str(DATA / "gsm8k/test.jsonl"), "--limit", "6", "--strategy",
+                       "direct", "--json", "--base-url", model.base_url, "--db", f"sqlite:///{db}")  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        ids["direct"] = json.loads(proc.stdout.strip().splitlines()[-1])["run_id"]
+    yield db, ids
+
+
+@pytest.fixture(scope="module")
+def server(filled: tuple[Path, dict]) -> Iterator[str]:
+    db, _ = filled
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(make_app(Store(f"sqlite:///{db}")), port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=_chromium(), args=["--no-sandbox", "--disable-gpu"])
+        yield b
+        b.close()
+
+
+def test_runs_to_run_to_trajectory_with_markup_shown_as_text(server, browser, filled, tmp_path: Path) -> None:
+    _, ids = filled
+    page = browser.new_page()
+    page.goto(server + "/")
+    assert page.locator("#runs tr").count() == 3  # header + two runs
+    page.click(f"a[href='/runs/{ids['pal']}']")
+    assert "accuracy" in page.locator("#accuracy").inner_text()
+    rows = page.locator("#samples tr")
+    assert rows.count() == 7
+    table = page.locator("#samples").inner_text()
+    assert "Janet" in table, "the question is in the table"
+    assert '"18"' not in table and "18" in table, "the gold is shown as the value, not as its JSON"
+    page.screenshot(path=str(tmp_path / "run.png"), full_page=True)
+    rows.nth(1).locator("a").click()
+    page.wait_for_selector("#problem")
+    text = page.locator(".step").first.inner_text()
+    assert "print(" in text, "the code is shown"
+    output = page.locator("pre.output").first.inner_text()
+    assert HOSTILE in output, "the tool output's markup is shown as text"
+    assert page.evaluate("window.pwned") is None, "and none of it ran"
+    assert page.locator("img[src=x]").count() == 0
+    page.screenshot(path=str(tmp_path / "trajectory.png"), full_page=True)
+    assert (tmp_path / "trajectory.png").stat().st_size > 10_000
+
+
+def test_filters_and_search(server, browser, filled) -> None:
+    _, ids = filled
+    page = browser.new_page()
+    page.goto(server + "/?strategy=direct")
+    assert page.locator("#runs tr").count() == 2 and ids["direct"][:12] in page.locator("#runs").inner_text()
+    page.goto(server + f"/runs/{ids['pal']}?outcome=correct")
+    shown = page.locator("#samples tr").count() - 1
+    assert 0 < shown < 6 and "wrong" not in page.locator("#samples").inner_text()
+    page.goto(server + "/")
+    page.fill("header input[name=q]", "Janet ducks eggs")
+    page.press("header input[name=q]", "Enter")
+    page.wait_for_selector("#hits")
+    assert "Janet" in page.locator("#hits").inner_text()
+
+
+def test_a_corrupt_row_is_an_error_on_its_own_page(server, browser, filled) -> None:
+    db, ids = filled
+    store = Store(f"sqlite:///{db}")
+    victim = store.results(ids["direct"])[0]["trajectory"]
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE steps SET timings = 'not json' WHERE trajectory_id = ?", (victim,))
+    page = browser.new_page()
+    response = page.goto(server + f"/t/{victim}")
+    assert response is not None and response.status == 500
+    assert "cannot be shown" in page.locator("#error").inner_text()
+    assert page.goto(server + f"/runs/{ids['direct']}").status == 200, "the run page still renders"
+    assert page.goto(server + "/t/nosuchtrajectory").status == 404
+
+
+def test_a_live_run_advances_in_the_page(browser, scripted, tmp_path: Path) -> None:
+    db = tmp_path / "live.sqlite"
+    with scripted({"solver": ["ANSWER: 18"]}, delay_s=0.6) as model:
+        bench = subprocess.Popen(
+            [sys.executable, "-m", "solvegraph.cli", "bench", "gsm8k", "--data", str(DATA / "gsm8k/test.jsonl"),
+             "--limit", "12", "--strategy", "direct", "-j", "1", "--base-url", model.base_url, "--db", f"sqlite:///{db}"],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not (db.exists() and Store(f"sqlite:///{db}").runs()):
+                time.sleep(0.2)
+            run_id = Store(f"sqlite:///{db}").runs()[0]["id"]
+            port = _free_port()
+            srv = uvicorn.Server(uvicorn.Config(make_app(Store(f"sqlite:///{db}")), port=port, log_level="warning"))
+            threading.Thread(target=srv.run, daemon=True).start()
+            while not srv.started:
+                time.sleep(0.05)
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{port}/runs/{run_id}")
+            assert page.locator("#live").count() == 1
+            first = int(page.locator("#progress").inner_text().split()[0])
+            page.wait_for_function(
+                f"parseInt(document.getElementById('progress')?.textContent || '0') > {first}", timeout=20_000
+            )
+            srv.should_exit = True
+        finally:
+            bench.wait(timeout=60)
+
+
+def test_view_bad_input_is_one_line(tmp_path: Path) -> None:
+    proc = run_cli("view", "--db", f"sqlite:///{tmp_path}/missing.sqlite", "--no-open")
+    assert proc.returncode == 2 and "no memory database" in proc.stderr and "Traceback" not in proc.stderr
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not a database" * 100)
+    proc = run_cli("view", "--db", f"sqlite:///{junk}", "--no-open")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    Store(f"sqlite:///{tmp_path}/ok.sqlite").stats()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = run_cli("view", "--db", f"sqlite:///{tmp_path}/ok.sqlite", "--no-open", "--port", str(port))
+    assert proc.returncode == 2 and "in use" in proc.stderr and "Traceback" not in proc.stderr
