@@ -125,7 +125,6 @@ async def _drive(runner: BenchRunner, samples: list[Sample], address: str) -> li
         )
         for n in nodes
     ]
-    runner.ray_nodes = len(workers)
     turn = itertools.cycle(workers)
     gate = asyncio.Semaphore(max(1, runner.config.jobs))
     writer = StoreWriter(runner.store)

@@ -246,7 +246,7 @@ class BenchRunner:
             raise SolvegraphError("--select verifier ranks samples by the verifier's verdict: use --strategy graph")
         self.config, self.settings = config, settings
         self.store: Store = store  # type: ignore[assignment]  # None only on a Ray worker, which never writes
-        self.ray, self.ray_nodes = ray, 0
+        self.ray = ray
         if ray is not None and config.response_cache:
             raise SolvegraphError("--response-cache is not available with --ray: the workers have no store")
         if ray is not None and settings.uses_embedded:
@@ -439,10 +439,21 @@ class BenchRunner:
         return self._closing
 
     async def _blocking(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)`` in the run's pool for blocking work (kernels, solvers, Lean, the graph)."""
-        if self._pool is None:  # a Ray worker: its pool lives as long as the worker
+        """``fn(*args)`` in the run's pool for blocking work (kernels, solvers, Lean, the graph).
+
+        The pool has one thread per sample in flight (asyncio's default executor has min(32, cores + 4),
+        which on 2 cores would cap -j 16 at 6); ``direct`` never makes it.
+        """
+        if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=max(1, self.config.jobs), thread_name_prefix="sg-bench")
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def _stop_pools(self) -> None:
+        """Wait for the blocking work and the background closes: every kernel of the run is stopped."""
+        for pool in (self._pool, self._closing):
+            if pool is not None:
+                pool.shutdown(wait=True)
+        self._pool = self._closing = None
 
     # -- the whole run -----------------------------------------------------------
     async def _run_all(self, samples: list[Sample]) -> list[dict[str, Any]]:
@@ -450,10 +461,6 @@ class BenchRunner:
         gate = asyncio.Semaphore(jobs)
         results: list[dict[str, Any]] = []
         writer = StoreWriter(self.store)
-        # Blocking work gets its own pool, one thread per sample in flight at most (asyncio's default
-        # executor has min(32, cores + 4) threads, which on 2 cores would cap -j 16 at 6). ``direct``
-        # never uses it.
-        self._pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="sg-bench")
 
         async def one(sample: Sample) -> None:
             async with gate:
@@ -474,11 +481,7 @@ class BenchRunner:
             if self.client is not None:
                 await self.client.aclose()
             writer.close()
-            self._pool.shutdown(wait=True)
-            self._pool = None
-            if self._closing is not None:
-                self._closing.shutdown(wait=True)  # every kernel of the run is stopped before it returns
-                self._closing = None
+            self._stop_pools()
         return results
 
     def _warm_kernels(self) -> None:

@@ -67,17 +67,6 @@ class ChatModel(Protocol):
     ) -> Reply: ...
 
 
-class AsyncChatModel(ChatModel, Protocol):
-    """A :class:`ChatModel` that can also take a turn on an event loop without holding a thread."""
-
-    async def achat(
-        self,
-        messages: list[dict[str, Any]],
-        tools: list[dict[str, Any]] | None = None,
-        max_tokens: int | None = None,
-    ) -> Reply: ...
-
-
 class ModelClient:
     """A chat-completions client bound to one endpoint and model."""
 
