@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from ..bench.report import OUTCOMES, summarize
+from ..bench.report import OUTCOMES, compare, summarize
 from ..errors import SolvegraphError
 
 PAGE = 100  # samples per page of a run
@@ -169,6 +169,27 @@ def make_app(store: Any) -> Starlette:
         started = datetime.fromtimestamp(t.started_at, UTC).isoformat() if t.started_at else ""
         return _page("trajectory.html", t=t, steps=steps, result=result, started=started)
 
+    def compare_runs(request: Request) -> Response:
+        """Two runs on their shared samples: paired outcomes, McNemar, and the samples that flipped."""
+        a, b = request.query_params.get("a", ""), request.query_params.get("b", "")
+        if not a or not b:
+            return _error("pick two runs to compare (tick two on the runs page)", 400)
+        try:
+            ids = [store.resolve(x)[0] for x in (a, b)]
+            rows = [store.runs(1, run_id=i)[0] for i in ids]
+            results = [store.results(i) for i in ids]
+        except SolvegraphError as exc:
+            return _error(str(exc), 404)
+        paired = compare(*results)
+        by_sample = [{r["sample"]: r for r in rs} for rs in results]
+        flipped = [
+            {"sample": s, "a": by_sample[0][s], "b": by_sample[1][s]}
+            for s in sorted(set(by_sample[0]) & set(by_sample[1]))
+            if (by_sample[0][s]["outcome"] == "correct") != (by_sample[1][s]["outcome"] == "correct")
+        ]
+        configs = [store.run_config(i) for i in ids]
+        return _page("compare.html", runs=rows, configs=configs, paired=paired, flipped=flipped)
+
     def search(request: Request) -> Response:
         text = request.query_params.get("q", "").strip()
         hits = store.search(text, 50) if text else []
@@ -180,6 +201,7 @@ def make_app(store: Any) -> Starlette:
             Route("/runs/{run_id}", run),
             Route("/runs/{run_id}/progress", progress),
             Route("/t/{trajectory_id}", trajectory),
+            Route("/compare", compare_runs),
             Route("/search", search),
         ]
     )

@@ -52,7 +52,7 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dic
                        "pal", "-j", "2", "--json", "--base-url", model.base_url, "--db", f"sqlite:///{db}")  # fmt: skip
         assert proc.returncode == 0, proc.stderr
         ids["pal"] = json.loads(proc.stdout.strip().splitlines()[-1])["run_id"]
-    with ScriptedModel({"solver": ["ANSWER: 18"]}) as model:
+    with ScriptedModel({"solver": ["ANSWER: 3"]}) as model:  # right where pal is wrong, and the reverse
         proc = run_cli("bench", "gsm8k", "--data", str(DATA / "gsm8k/test.jsonl"), "--limit", "6", "--strategy",
                        "direct", "--json", "--base-url", model.base_url, "--db", f"sqlite:///{db}")  # fmt: skip
         assert proc.returncode == 0, proc.stderr
@@ -106,6 +106,25 @@ def test_runs_to_run_to_trajectory_with_markup_shown_as_text(server, browser, fi
     assert page.locator("img[src=x]").count() == 0
     page.screenshot(path=str(tmp_path / "trajectory.png"), full_page=True)
     assert (tmp_path / "trajectory.png").stat().st_size > 10_000
+
+
+def test_compare_two_runs_and_follow_a_flipped_sample(server, browser, filled, tmp_path: Path) -> None:
+    _, ids = filled
+    page = browser.new_page()
+    page.goto(server + "/")
+    for run_id in (ids["pal"], ids["direct"]):
+        page.check(f"input.pick[value='{run_id}']")
+    page.click("#compare button[type=submit]")
+    page.wait_for_selector("#paired")
+    paired = page.locator("#paired tr").nth(1).inner_text().split()
+    assert paired[:5] == ["6", "0", "1", "1", "4"], paired  # shared, both, only A, only B, neither
+    flipped = page.locator("#flipped tr")
+    assert flipped.count() == 3 and "gsm8k-1" in flipped.nth(1).inner_text()
+    page.screenshot(path=str(tmp_path / "compare.png"), full_page=True)
+    flipped.nth(1).locator("a").first.click()
+    page.wait_for_selector("#problem")
+    assert "Janet" in page.locator("#problem").inner_text()
+    assert page.goto(server + "/compare?a=" + ids["pal"]).status == 400
 
 
 def test_filters_and_search(server, browser, filled) -> None:
