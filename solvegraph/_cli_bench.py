@@ -294,14 +294,15 @@ def bench_report(
     db: Annotated[str | None, typer.Option("--db", help="Memory database URL.")] = None,
 ) -> None:
     """Accuracy with a 95% CI, outcomes, categories, tokens and latency; optionally an HTML report with plots."""
-    from .bench.report import render_html, render_text, summarize
+    from .bench.report import render_text, summarize
+    from .view import render_report
 
     store = open_store(db)
     rows = [_run_row(store, r) for r in run_ids]
     summaries = [summarize(run, cfg, res) for run, cfg, res in rows]
     if html_file is not None:
         try:
-            html_file.write_text(render_html(summaries, [res for _, _, res in rows]), encoding="utf-8")
+            html_file.write_text(render_report(rows), encoding="utf-8")
         except OSError as exc:
             raise SolvegraphError(f"cannot write {html_file}: {exc.strerror}") from None
         err.print(f"wrote {html_file}")

@@ -1,12 +1,11 @@
 """Benchmark reports: accuracy with a 95% interval, outcomes, categories, tokens and latency.
 
-``render_html`` writes one self-contained file (inline SVG, no scripts, no network)
-so a report can be mailed or archived and still open anywhere.
+The HTML report (``bench report --html``) is the viewer's run page saved as one file:
+:func:`solvegraph.view.render_report`.
 """
 
 from __future__ import annotations
 
-import html
 import math
 import statistics
 from collections import Counter, defaultdict
@@ -148,96 +147,3 @@ def compare(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> dict[str, Any]:
         "accuracy_b": (both + only_b) / n if n else 0.0,
         "mcnemar_p": mcnemar_p(only_a, only_b),
     }
-
-
-# -- HTML ---------------------------------------------------------------------------
-_COLORS = {
-    "correct": "#2e7d32",
-    "wrong": "#c62828",
-    "tool_error": "#ef6c00",
-    "timeout": "#6a1b9a",
-    "limit": "#1565c0",
-    "refused": "#8d6e63",
-    "error": "#455a64",
-}
-
-
-def _bars(items: list[tuple[str, float, str]], width: int = 560, unit: str = "%", scale: float = 100.0) -> str:
-    """Horizontal bars: (label, value in [0, 1] or count, colour)."""
-    top = max([v for _, v, _ in items] + [1e-9]) if unit != "%" else 1.0
-    row, out = 28, []
-    for i, (label, value, color) in enumerate(items):
-        w = (width - 200) * (value / top if top else 0)
-        y = i * row
-        text_ = f"{value * scale:.1f}{unit}" if unit == "%" else f"{value:g}"
-        out.append(
-            f'<text x="0" y="{y + 18}" font-size="13">{html.escape(label)}</text>'
-            f'<rect x="150" y="{y + 5}" width="{w:.1f}" height="18" fill="{color}"/>'
-            f'<text x="{155 + w:.1f}" y="{y + 18}" font-size="12">{text_}</text>'
-        )
-    return f'<svg width="{width}" height="{row * len(items) + 6}" role="img">{"".join(out)}</svg>'
-
-
-def _histogram(values: list[float], width: int = 560, height: int = 160, bins: int = 20) -> str:
-    if not values:
-        return "<p>no samples</p>"
-    lo, hi = min(values), max(values)
-    span = (hi - lo) or 1.0
-    counts = [0] * bins
-    for v in values:
-        counts[min(bins - 1, int((v - lo) / span * bins))] += 1
-    peak = max(counts)
-    bw = (width - 40) / bins
-    bars = "".join(
-        f'<rect x="{30 + i * bw:.1f}" y="{height - 20 - (c / peak) * (height - 40):.1f}" '
-        f'width="{bw - 2:.1f}" height="{(c / peak) * (height - 40):.1f}" fill="#1565c0"/>'
-        for i, c in enumerate(counts)
-    )
-    axis = (
-        f'<text x="30" y="{height - 4}" font-size="12">{lo:.2f}s</text>'
-        f'<text x="{width - 60}" y="{height - 4}" font-size="12">{hi:.2f}s</text>'
-    )
-    return f'<svg width="{width}" height="{height}" role="img">{bars}{axis}</svg>'
-
-
-def render_html(summaries: list[dict[str, Any]], results: list[list[dict[str, Any]]]) -> str:
-    """One self-contained page: accuracy per strategy, latency distribution, outcome breakdown."""
-    acc = [(f"{s['strategy']} ({s['run_id'][:8]})", s["accuracy"], "#2e7d32") for s in summaries]
-    sections = [f"<h2>Accuracy per strategy</h2>{_bars(acc)}"]
-    for s, rs in zip(summaries, results, strict=True):
-        lo, hi = s["ci95"]
-        outcome_bars = [(o, float(c), _COLORS[o]) for o, c in s["outcomes"].items()]
-        rows = "".join(
-            f"<tr><td>{html.escape(r['sample'] or '')}</td><td>{html.escape(r['outcome'])}</td>"
-            f"<td>{html.escape(str(r['answer'])[:60])}</td><td>{r['latency_s'] or 0:.2f}</td></tr>"
-            for r in rs[:200]
-        )
-        cats = "".join(
-            f"<tr><td>{html.escape(k)}</td><td>{v['accuracy']:.1%}</td><td>{v['n']}</td></tr>"
-            for k, v in s["categories"].items()
-        )
-        sections.append(
-            f"<h2>{html.escape(str(s['dataset']))} · {html.escape(str(s['strategy']))} · run {s['run_id'][:12]}</h2>"
-            f"<p class='big'>accuracy <b>{s['accuracy']:.1%}</b> ({s['correct']}/{s['n']}), 95% CI "
-            f"{lo:.1%}–{hi:.1%} · model {html.escape(str(s['model']))}</p>"
-            f"<h3>Outcomes</h3>{_bars(outcome_bars, unit='', scale=1)}"
-            f"<h3>Latency distribution</h3>{_histogram([r['latency_s'] or 0.0 for r in rs])}"
-            f"<p>p50 {s['latency_s']['p50']:.2f}s · p90 {s['latency_s']['p90']:.2f}s · p99 {s['latency_s']['p99']:.2f}s"
-            f" · {s['tokens']['total']} tokens</p>"
-            + (
-                f"<h3>By category</h3><table><tr><th>category</th><th>accuracy</th><th>n</th></tr>{cats}</table>"
-                if cats
-                else ""
-            )
-            + f"<h3>Samples</h3><table><tr><th>sample</th><th>outcome</th><th>answer</th><th>latency s</th></tr>"
-            f"{rows}</table>"
-        )
-    style = (
-        "body{font-family:system-ui,sans-serif;margin:2em;max-width:900px;color:#222}"
-        "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px}"
-        ".big{font-size:18px}h2{border-bottom:1px solid #ddd;padding-bottom:4px}"
-    )
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>solvegraph benchmark report</title>"
-        f"<style>{style}</style></head><body><h1>solvegraph benchmark report</h1>{''.join(sections)}</body></html>"
-    )

@@ -7,12 +7,10 @@ that page alone, in one line.
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import UTC, datetime
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -20,51 +18,18 @@ from starlette.routing import Route
 
 from ..bench.report import OUTCOMES, compare, summarize
 from ..errors import SolvegraphError
+from ._templates import histogram, render
 
 PAGE = 100  # samples per page of a run
 OUTPUT_SHOWN = 4000  # characters of a tool output shown before "truncated"
 
-_env = Environment(loader=PackageLoader("solvegraph.view", "templates"), autoescape=select_autoescape(default=True))
-_env.filters["pct"] = lambda v: f"{100 * (v or 0):.1f}%"
-_env.filters["secs"] = lambda v: f"{v or 0:.2f} s"
-_env.filters["when"] = lambda v: (v or "")[:19].replace("T", " ")
-
-
-def _gold(value: Any) -> str:
-    """The gold answer as stored (JSON, so a bench keeps its type), shown as its value."""
-    if value is None:
-        return ""
-    try:
-        decoded = json.loads(value)
-    except (TypeError, ValueError):
-        return str(value)
-    return decoded if isinstance(decoded, str) else json.dumps(decoded)
-
-
-_env.filters["gold"] = _gold
-
 
 def _page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    return HTMLResponse(_env.get_template(name).render(**context), status_code=status)
+    return HTMLResponse(render(name, **context), status_code=status)
 
 
 def _error(message: str, status: int) -> HTMLResponse:
     return _page("error.html", status=status, message=message)
-
-
-def histogram(values: list[float], bins: int | None = None) -> dict[str, Any]:
-    """Latency bins sized to the data (about sqrt(n), 3 to 20), with the axis' ends and the tallest bar."""
-    if not values:
-        return {"bars": [], "lo": 0.0, "hi": 0.0, "peak": 0}
-    bins = bins or max(3, min(20, round(math.sqrt(len(values)))))
-    lo, hi = min(values), max(values)
-    span = (hi - lo) or 1.0
-    counts = [0] * bins
-    for v in values:
-        counts[min(bins - 1, int((v - lo) / span * bins))] += 1
-    edges = [lo + span * i / bins for i in range(bins + 1)]
-    bars = [{"n": c, "from": edges[i], "to": edges[i + 1]} for i, c in enumerate(counts)]
-    return {"bars": bars, "lo": lo, "hi": hi, "peak": max(counts)}
 
 
 def make_app(store: Any) -> Starlette:

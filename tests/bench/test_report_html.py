@@ -64,7 +64,17 @@ def test_html_report_renders_in_chromium(scripted, tmp_path: Path) -> None:
         text=True,
         timeout=120,
     )
-    assert "Accuracy per strategy" in dom.stdout and "<svg" in dom.stdout, dom.stderr[-500:]
+    page = dom.stdout
+    assert "<svg" in page and "seconds per sample" in page, dom.stderr[-500:]  # the histogram has its axis
+    samples = page[page.index('class="samples"') :]
+    assert "Janet" in samples, "each sample shows its question"
+    assert "<td>18</td>" in samples and '"18"' not in samples, "and its gold, as the value"
+    assert samples.count("(none)") < 8 and samples.count("correct") >= 1, "and its answer and outcome"
+    assert "unchecked" in samples, "and how the answer was accepted"
+    assert "<script" not in page, "a saved report runs nothing"
+    two = tmp_path / "two.html"
+    assert run_cli("bench", "report", run_id, run_id, "--html", str(two), "--db", f"sqlite:///{db}").returncode == 0
+    assert "Accuracy per strategy" in two.read_text()
     png = tmp_path / "report.png"
     subprocess.run(
         [

@@ -1,0 +1,32 @@
+"""The static benchmark report (``bench report --html``): a saved snapshot of the viewer's run pages.
+
+One self-contained file (inline CSS and SVG, no script, nothing fetched) that still opens when mailed
+or archived: for each run its summary as the viewer shows it, and every sample (up to ``MAX_SAMPLES``)
+with question, gold, answer, outcome and how the answer was accepted; with several runs, their accuracy
+side by side first.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from ..bench.report import summarize
+from ._templates import histogram, render
+
+MAX_SAMPLES = 5000
+
+
+def render_report(runs: list[tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]]) -> str:
+    """HTML for ``runs``, each (run row, run config, results) as the store gives them."""
+    shown = [
+        {
+            "summary": summarize(run, config, results),
+            "histogram": histogram([r["latency_s"] or 0.0 for r in results]),
+            "samples": results[:MAX_SAMPLES],
+            "cut": len(results) > MAX_SAMPLES,
+        }
+        for run, config, results in runs
+    ]
+    written = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return render("report.html", runs=shown, static=True, written=written)
