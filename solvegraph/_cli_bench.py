@@ -112,6 +112,10 @@ def bench_run(
         str | None, typer.Option("--sandbox", help="auto, bwrap or none [env SOLVEGRAPH_SANDBOX; default auto].")
     ] = None,
     mcp: McpOpt = None,
+    otel: Annotated[
+        bool,
+        typer.Option("--otel", help="Send OpenTelemetry spans over OTLP/HTTP (also: OTEL_EXPORTER_OTLP_ENDPOINT set)."),
+    ] = False,
     ray: Annotated[
         str | None,
         typer.Option(
@@ -177,9 +181,14 @@ def bench_run(
             "reuse_model_accepted": True if reuse_model_accepted else None,
             "db": db,
             "sandbox": sandbox,
+            "otel": True if otel else None,
         },
         config_file=config,
     )
+    if settings.otel:
+        from . import tracing
+
+        tracing.enable()
     from ._console import check_sandbox
 
     check_sandbox(settings.sandbox)

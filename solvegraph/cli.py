@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__
+from . import __version__, tracing
 from ._cli_bench import bench_app
 from ._cli_memory import memory_app, runs_app
 from ._console import EventPrinter, check_sandbox, safe, shown
@@ -101,6 +101,14 @@ ReuseModelAccepted = Annotated[
         "tools (by default only tool-verified ones do) [toml reuse_model_accepted].",
     ),
 ]
+Otel = Annotated[
+    bool,
+    typer.Option(
+        "--otel",
+        help="Send OpenTelemetry spans (solve, node, model call, tool call) over OTLP/HTTP; also on when "
+        "OTEL_EXPORTER_OTLP_ENDPOINT is set. Needs solvegraph[otel].",
+    ),
+]
 LeanPath = Annotated[
     str | None, typer.Option("--lean-path", help="lean executable for the lean tool [env SOLVEGRAPH_LEAN].")
 ]
@@ -129,7 +137,11 @@ def _settings(params: dict[str, Any]) -> Settings:
     flags["memory"] = False if params.get("no_memory") else None
     flags["cache"] = False if params.get("no_cache") else None
     flags["reuse_model_accepted"] = True if params.get("reuse_model_accepted") else None
-    return load_settings(flags=flags, config_file=params.get("config"))
+    flags["otel"] = True if params.get("otel") else None
+    settings = load_settings(flags=flags, config_file=params.get("config"))
+    if settings.otel:
+        tracing.enable()
+    return settings
 
 
 def _graph(settings: Settings, run_kind: str = "solve") -> Any:
@@ -189,6 +201,7 @@ def solve(
     no_memory: NoMemory = False,
     no_cache: NoCache = False,
     reuse_model_accepted: ReuseModelAccepted = False,
+    otel: Otel = False,
 ) -> None:
     """Solve one problem and print the answer.
 
@@ -338,6 +351,7 @@ def chat(
     no_memory: NoMemory = False,
     no_cache: NoCache = False,
     reuse_model_accepted: ReuseModelAccepted = False,
+    otel: Otel = False,
     approve: Annotated[
         bool,
         typer.Option(
@@ -494,6 +508,7 @@ def mcp_serve(
     no_memory: NoMemory = False,
     no_cache: NoCache = False,
     reuse_model_accepted: ReuseModelAccepted = False,
+    otel: Otel = False,
 ) -> None:
     """Serve over stdio (the client starts this command), or HTTP: python, milp, cp, smt, lean and solve.
 

@@ -85,6 +85,7 @@ class Settings:
     cache: bool = True  # exact cache: same problem + configuration reuses a verified answer
     # Only tool-verified answers teach later runs (examples, cache, made tools) unless this is on.
     reuse_model_accepted: bool = False
+    otel: bool = False  # OpenTelemetry spans (solvegraph.tracing); on with --otel or OTEL_EXPORTER_OTLP_ENDPOINT
     sandbox: str = "auto"  # auto | bwrap | none: how model-written code is isolated (solvegraph.sandbox)
     mcp_servers: tuple[McpServerConfig, ...] = ()  # [[mcp_servers]] in solvegraph.toml, --mcp NAME=COMMAND
     sources: dict[str, str] = field(default_factory=dict)
@@ -169,6 +170,9 @@ def load_settings(
     for key, var in ENV_VARS.items():
         if environment.get(var):
             _set(settings, key, environment[var], f"${var}")
+
+    if environment.get("OTEL_EXPORTER_OTLP_ENDPOINT"):  # the standard switch: a collector is configured
+        _set(settings, "otel", True, "$OTEL_EXPORTER_OTLP_ENDPOINT")
 
     for key, value in (flags or {}).items():
         if key == "mcp":

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from langgraph.types import Command
 
+from .. import tracing
 from ..errors import PromptRefusedError, SolvegraphError
 from ..llm import ChatModel
 from ..plugins import PluginManager, ToolSession
@@ -118,6 +119,23 @@ class SolveRunner:
         session = session or ToolSession(options=self.session_options)
         trajectory = trajectory or Trajectory(problem=problem, model=self.client.model)
         memory, made_tools = self.memory, cast("list[MadeTool]", [])
+        with tracing.solve_span(problem, self.client.model):
+            yield from self._stream(problem, context, session, own_session, trajectory, memory, made_tools, approver,
+                                    dataset_id, gold)  # fmt: skip
+
+    def _stream(
+        self,
+        problem: str,
+        context: str,
+        session: ToolSession,
+        own_session: bool,
+        trajectory: Trajectory,
+        memory: Memory | None,
+        made_tools: list[MadeTool],
+        approver: Approver | None,
+        dataset_id: str | None,
+        gold: str | None,
+    ) -> Iterator[Streamed]:
         try:
             if memory is not None:
                 config_hash = self.config_hash()

@@ -13,6 +13,7 @@ from typing import Any
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
+from ..tracing import traced
 from ..types import may_teach
 from .planner import planner_node
 from .refiner import refiner_node
@@ -59,11 +60,15 @@ def finish_node(state: SolveState, runtime: Runtime[SolveContext]) -> SolveState
 def build_graph(checkpointer: Any = None) -> Any:
     """Compile the four-agent graph (with ``checkpointer``, if given, for resume and interrupts)."""
     graph = StateGraph(SolveState, context_schema=SolveContext)
-    graph.add_node("planner", planner_node)
-    graph.add_node("solver", solver_node)
-    graph.add_node("verifier", verifier_node)
-    graph.add_node("refiner", refiner_node)
-    graph.add_node("finish", finish_node)
+    nodes = {
+        "planner": planner_node,
+        "solver": solver_node,
+        "verifier": verifier_node,
+        "refiner": refiner_node,
+        "finish": finish_node,
+    }
+    for name, node in nodes.items():
+        graph.add_node(name, traced(f"solvegraph.node {name}")(node))  # a span per node run when tracing is on
     graph.add_edge(START, "planner")
     graph.add_edge("planner", "solver")
     graph.add_conditional_edges("solver", route_after_solver, ["solver", "verifier"])

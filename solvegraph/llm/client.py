@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 import openai
 
+from .. import tracing
 from ..errors import ModelConnectionError, PromptRefusedError
 from ..types import ToolCall, Usage
 from ._retry import AdaptiveLimit, RetryPolicy
@@ -176,15 +177,16 @@ class ModelClient:
         kwargs, key, hit = self._request(messages, tools, max_tokens)
         if hit is not None:
             return hit
-        started = time.perf_counter()
-        try:
-            response = self.retry.call(self._client.post, "/chat/completions", body=kwargs, cast_to=object)
-        except openai.OpenAIError as exc:
-            error = self._failed(exc, kwargs)
-            if error is None:
-                return self.chat(messages, None, max_tokens)
-            raise error from None
-        return self._answered(kwargs, key, response, started)
+        with self._span() as current:
+            started = time.perf_counter()
+            try:
+                response = self.retry.call(self._client.post, "/chat/completions", body=kwargs, cast_to=object)
+            except openai.OpenAIError as exc:
+                error = self._failed(exc, kwargs)
+                if error is None:
+                    return self.chat(messages, None, max_tokens)
+                raise error from None
+            return _traced_reply(current, self._answered(kwargs, key, response, started))
 
     async def achat(
         self,
@@ -196,17 +198,29 @@ class ModelClient:
         kwargs, key, hit = self._request(messages, tools, max_tokens)
         if hit is not None:
             return hit
-        started = time.perf_counter()
-        try:
-            response = await self.retry.acall(
-                self._async_client().post, self.limit, "/chat/completions", body=kwargs, cast_to=object
-            )
-        except openai.OpenAIError as exc:
-            error = self._failed(exc, kwargs)
-            if error is None:
-                return await self.achat(messages, None, max_tokens)
-            raise error from None
-        return self._answered(kwargs, key, response, started)
+        with self._span() as current:
+            started = time.perf_counter()
+            try:
+                response = await self.retry.acall(
+                    self._async_client().post, self.limit, "/chat/completions", body=kwargs, cast_to=object
+                )
+            except openai.OpenAIError as exc:
+                error = self._failed(exc, kwargs)
+                if error is None:
+                    return await self.achat(messages, None, max_tokens)
+                raise error from None
+            return _traced_reply(current, self._answered(kwargs, key, response, started))
+
+    def _span(self) -> Any:
+        return tracing.span(
+            f"chat {self.model}",
+            **{
+                "gen_ai.operation.name": "chat",
+                "gen_ai.provider.name": "openai",
+                "gen_ai.request.model": self.model,
+                "server.address": self.base_url,
+            },
+        )
 
     def _async_client(self) -> openai.AsyncOpenAI:
         loop = asyncio.get_running_loop()
@@ -284,6 +298,19 @@ class ModelClient:
         if isinstance(exc, openai.APIStatusError):
             return ModelConnectionError(f"the model endpoint {url} answered {exc.status_code}: {_short(exc)}")
         return ModelConnectionError(f"model call to {url} failed: {_short(exc)}")
+
+
+def _traced_reply(current: Any, reply: Reply) -> Reply:
+    tracing.set_attributes(
+        current,
+        **{
+            "gen_ai.usage.input_tokens": reply.usage.prompt_tokens,
+            "gen_ai.usage.output_tokens": reply.usage.completion_tokens,
+            "gen_ai.response.finish_reasons": [reply.finish_reason] if reply.finish_reason else None,
+            "solvegraph.tool_calls": len(reply.tool_calls),
+        },
+    )
+    return reply
 
 
 def _refused_connection(exc: BaseException) -> bool:

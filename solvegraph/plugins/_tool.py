@@ -28,6 +28,7 @@ import jsonschema
 import pydantic
 import typing_extensions
 
+from .. import tracing
 from ..types import ToolResult
 
 DEFAULT_OUTPUT_CAP = 20_000
@@ -195,6 +196,15 @@ class Tool:
         return checked.error if isinstance(checked, ToolResult) else None
 
     def run(self, arguments: Any, session: ToolSession | None = None) -> ToolResult:
+        attributes = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": self.name}
+        with tracing.span(f"execute_tool {self.name}", **attributes) as current:
+            result = self._run(arguments, session)
+            tracing.set_attributes(
+                current, **{"solvegraph.tool.ok": result.ok, "solvegraph.tool.duration_s": result.duration_s}
+            )
+            return result
+
+    def _run(self, arguments: Any, session: ToolSession | None) -> ToolResult:
         started = time.perf_counter()
         checked = self.check_arguments(arguments)
         if isinstance(checked, ToolResult):
