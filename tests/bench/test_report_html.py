@@ -33,7 +33,12 @@ def _chromium() -> str:
 
 def test_html_report_renders_in_chromium(scripted, tmp_path: Path) -> None:
     db = tmp_path / "m.sqlite"
-    with scripted({"solver": ["ANSWER: 18", "ANSWER: 3", "ANSWER: 1"]}) as model:
+
+    def solver(body):  # by question, not by arrival: -j 2 may take the samples in either order
+        q = body["messages"][-1]["content"]
+        return "ANSWER: 18" if "Janet" in q else "ANSWER: 3" if "robe" in q else "ANSWER: 1"
+
+    with scripted({"solver": [solver]}) as model:
         proc = run_cli(
             "bench",
             "gsm8k",
