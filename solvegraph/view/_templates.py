@@ -7,6 +7,11 @@ import math
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import TextLexer, get_lexer_by_name
+from pygments.util import ClassNotFound
 
 _env = Environment(loader=PackageLoader("solvegraph.view", "templates"), autoescape=select_autoescape(default=True))
 _env.filters["pct"] = lambda v: f"{100 * (v or 0):.1f}%"
@@ -26,6 +31,20 @@ def _gold(value: Any) -> str:
 
 
 _env.filters["gold"] = _gold
+
+_LEXERS = {"python": "python", "lean": "lean4", "smt": "smt"}
+
+
+def _code(source: Any, tool: str = "") -> Markup:
+    """Code as highlighted HTML (Pygments escapes every token, so model-written code stays text)."""
+    try:
+        lexer = get_lexer_by_name(_LEXERS.get(tool, tool or "text"))
+    except ClassNotFound:
+        lexer = TextLexer()
+    return Markup(highlight(str(source), lexer, HtmlFormatter(nowrap=True, noclasses=True, style="monokai")))
+
+
+_env.filters["code"] = _code
 
 
 def render(name: str, **context: Any) -> str:

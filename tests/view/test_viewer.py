@@ -100,6 +100,7 @@ def test_runs_to_run_to_trajectory_with_markup_shown_as_text(server, browser, fi
     page.wait_for_selector("#problem")
     text = page.locator(".step").first.inner_text()
     assert "print(" in text, "the code is shown"
+    assert page.locator("pre.code span").count() > 2, "highlighted"
     output = page.locator("pre.output").first.inner_text()
     assert HOSTILE in output, "the tool output's markup is shown as text"
     assert page.evaluate("window.pwned") is None, "and none of it ran"
