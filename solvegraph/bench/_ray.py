@@ -22,9 +22,8 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SolvegraphError
-from ..memory import Step, Trajectory
-from ..memory.store import Write, finish_values
-from ._writer import StoreWriter
+from ..memory.store import Write
+from ._writer import SampleWriter, StoreWriter
 from .datasets import Sample
 
 if TYPE_CHECKING:
@@ -39,31 +38,17 @@ def _ray() -> Any:
     return ray
 
 
-class RecordingWriter:
+class RecordingWriter(SampleWriter):
     """What a worker's sample would write, kept to be sent back to the driver."""
 
     def __init__(self) -> None:
         self.writes: list[Write] = []
 
-    def begin(self, trajectory: Trajectory, run_id: str, dataset_id: str | None, gold: str | None) -> None:
-        self.writes.append(Write("begin", (trajectory, run_id, dataset_id, gold)))
-
-    def step(self, trajectory_id: str, seq: int, step: Step) -> None:
-        self.writes.append(Write("step", (trajectory_id, seq, step)))
-
-    def retract(self, problem: str, answer: str) -> Future[int | None]:
-        self.writes.append(Write("retract", (problem, answer)))
-        return _done(0)  # the driver retracts, and reports the count
-
-    def finish(self, trajectory: Trajectory, **result: Any) -> Future[int | None]:
-        self.writes.append(Write("finish", (trajectory.id, finish_values(trajectory, **result))))
-        return _done(None)
-
-
-def _done(value: int | None) -> Future[int | None]:
-    done: Future[int | None] = Future()
-    done.set_result(value)
-    return done
+    def _put(self, write: Write) -> Future[int | None]:
+        self.writes.append(write)
+        done: Future[int | None] = Future()
+        done.set_result(0 if write.kind == "retract" else None)  # the driver retracts, and reports the count
+        return done
 
 
 class SampleWorker:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import queue
 import threading
 from concurrent.futures import Future
-from typing import Any, Protocol
+from typing import Any
 
 from ..memory import Step, Store, Trajectory
 from ..memory.store import Write, finish_values
@@ -23,22 +23,9 @@ from ..memory.store import Write, finish_values
 _STOP = object()
 
 
-class SampleWriter(Protocol):
-    """Where a running sample's writes go: the store's writer thread, or a Ray worker's recording."""
-
-    def begin(self, trajectory: Trajectory, run_id: str, dataset_id: str | None, gold: str | None) -> None: ...
-    def step(self, trajectory_id: str, seq: int, step: Step) -> None: ...
-    def retract(self, problem: str, answer: str) -> Future[int | None]: ...
-    def finish(self, trajectory: Trajectory, **result: Any) -> Future[int | None]: ...
-
-
-class StoreWriter:
-    def __init__(self, store: Store, *, max_batch: int = 512) -> None:
-        self.store, self.max_batch = store, max_batch
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._drain, name="sg-store-writer", daemon=True)
-        self._thread.start()
-        self.batches = 0  # how many transactions it took, for benchmarks
+class SampleWriter:
+    r"""Where a running sample's writes go, as :class:`Write`\ s: the store's writer thread
+    (:class:`StoreWriter`), or a Ray worker's recording. Subclasses say what ``_put`` does with one."""
 
     def begin(self, trajectory: Trajectory, run_id: str, dataset_id: str | None, gold: str | None) -> None:
         self._put(Write("begin", (trajectory, run_id, dataset_id, gold)))
@@ -47,11 +34,24 @@ class StoreWriter:
         self._put(Write("step", (trajectory_id, seq, step)))
 
     def retract(self, problem: str, answer: str) -> Future[int | None]:
+        """Its future holds how many made tools the retraction removed."""
         return self._put(Write("retract", (problem, answer)))
 
     def finish(self, trajectory: Trajectory, **result: Any) -> Future[int | None]:
         # The values are taken now, from the trajectory as the sample left it.
         return self._put(Write("finish", (trajectory.id, finish_values(trajectory, **result))))
+
+    def _put(self, write: Write) -> Future[int | None]:
+        raise NotImplementedError
+
+
+class StoreWriter(SampleWriter):
+    def __init__(self, store: Store, *, max_batch: int = 512) -> None:
+        self.store, self.max_batch = store, max_batch
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._drain, name="sg-store-writer", daemon=True)
+        self._thread.start()
+        self.batches = 0  # how many transactions it took, for benchmarks
 
     def replay(self, writes: list[Write]) -> list[Future[int | None]]:
         """Queue writes a Ray worker made for one sample, in their order; one future each."""

@@ -85,25 +85,15 @@ class RetryPolicy:
         return min(self.max_delay, self.base_delay * 2 ** min(attempt, 10)) * random.uniform(0.75, 1.0)
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        failures = rate_limits = 0
-        waited = 0.0
+        attempts = _Attempts(self)
         while True:
             try:
                 return fn(*args, **kwargs)
             except openai.OpenAIError as exc:
-                wait = self.delay(exc, failures, rate_limits, waited)
-                if wait is None:
-                    raise
-                if _rate_limited(exc):
-                    rate_limits += 1
-                else:
-                    failures += 1
-                waited += wait
-                time.sleep(wait)
+                time.sleep(attempts.wait_after(exc))
 
     async def acall(self, fn: Callable[..., Awaitable[T]], limit: AdaptiveLimit, *args: Any, **kwargs: Any) -> T:
-        failures = rate_limits = 0
-        waited = 0.0
+        attempts = _Attempts(self)
         while True:
             try:
                 async with limit.slot():
@@ -113,15 +103,30 @@ class RetryPolicy:
             except openai.OpenAIError as exc:
                 if _rate_limited(exc):
                     limit.rate_limited()
-                wait = self.delay(exc, failures, rate_limits, waited)
-                if wait is None:
-                    raise
-                if _rate_limited(exc):
-                    rate_limits += 1
-                else:
-                    failures += 1
-                waited += wait
-                await asyncio.sleep(wait)  # outside the slot: a waiting request holds no connection
+                # Outside the slot: a waiting request holds no connection.
+                await asyncio.sleep(attempts.wait_after(exc))
+
+
+@dataclass
+class _Attempts:
+    """One request's retries so far: failures and 429s counted apart, and the time spent waiting."""
+
+    policy: RetryPolicy
+    failures: int = 0
+    rate_limits: int = 0
+    waited: float = 0.0
+
+    def wait_after(self, exc: openai.OpenAIError) -> float:
+        """How long to wait before sending again; raises ``exc`` (in its ``except``) when it is time to give up."""
+        wait = self.policy.delay(exc, self.failures, self.rate_limits, self.waited)
+        if wait is None:
+            raise exc
+        if _rate_limited(exc):
+            self.rate_limits += 1
+        else:
+            self.failures += 1
+        self.waited += wait
+        return wait
 
 
 class AdaptiveLimit:

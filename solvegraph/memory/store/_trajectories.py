@@ -241,20 +241,7 @@ class TrajectoriesMixin(StoreBase):
         Core executemany, not the ORM unit of work: 10x faster for benchmark imports.
         """
         with self.engine.begin() as conn:
-            hashes = {content_hash(t.problem): (t.problem, d) for t, _, d in items}
-            known = dict(
-                conn.execute(select(Problem.content_hash, Problem.id).where(Problem.content_hash.in_(list(hashes))))
-                .tuples()
-                .all()
-            )
-            missing = [
-                {"content_hash": h, "text": p, "dataset_id": d} for h, (p, d) in hashes.items() if h not in known
-            ]
-            if missing:
-                rows = conn.execute(
-                    insert(Problem).returning(Problem.content_hash, Problem.id, sort_by_parameter_order=True), missing
-                )
-                known.update(rows.tuples().all())
+            known = _problem_ids(conn, [(t.problem, d) for t, _, d in items])
             trajectories: list[dict[str, Any]] = []
             steps: list[dict[str, Any]] = []
             for t, run_id, _ in items:
