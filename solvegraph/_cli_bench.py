@@ -79,6 +79,17 @@ def bench_run(
     max_tokens_per_sample: Annotated[int | None, typer.Option("--max-sample-tokens", help="Per-sample tokens.")] = None,
     max_model_calls: Annotated[int | None, typer.Option("--max-model-calls", help="Per-sample model calls.")] = None,
     max_tool_calls: Annotated[int | None, typer.Option("--max-tool-calls", help="Per-sample tool calls.")] = None,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(
+            "--max-cost",
+            min=0.0,
+            metavar="DOLLARS",
+            help="What the whole run may spend on model calls, in US dollars (needs the model's price under "
+            "[prices] in solvegraph.toml). Once spent, no call is made; the samples it stopped stay unscored, "
+            "and --resume with a higher --max-cost goes on.",
+        ),
+    ] = None,
     response_cache: Annotated[
         bool,
         typer.Option(
@@ -128,7 +139,7 @@ def bench_run(
     ] = None,
 ) -> None:
     """Run a strategy over a dataset, score every sample, store results as they complete, print accuracy."""
-    from .bench.report import render_text, summarize
+    from .bench.report import dollars, render_text, summarize
     from .bench.runner import BenchConfig, BenchRunner
     from .config import load_settings
 
@@ -137,6 +148,9 @@ def bench_run(
         run_id, _ = store.resolve(resume)
         cfg = BenchConfig.from_dict(store.run_config(run_id))
         model, base_url, model_path = model or cfg.model, base_url or cfg.base_url, model_path or cfg.model_path
+        if max_cost is not None:  # a resumed run may be given more money
+            cfg.max_cost = max_cost
+            store.update_run_config(run_id, max_cost=max_cost)
     else:
         if not dataset:
             raise SolvegraphError("name a dataset (gsm8k, mbpp, nl4opt, ..., jsonl) or pass --resume RUN_ID")
@@ -168,6 +182,7 @@ def bench_run(
             base_url=base_url,
             model_path=model_path,
             response_cache=response_cache,
+            max_cost=max_cost,
         )
     settings = load_settings(
         flags={
@@ -199,18 +214,25 @@ def bench_run(
         MofNCompleteColumn(),
         TextColumn("acc {task.fields[acc]}"),
         TextColumn("{task.fields[tokens]} tok"),
+        TextColumn("{task.fields[cost]}"),
         TimeRemainingColumn(),
         console=err,
         disable=as_json and not err.is_terminal,
     )
     state = {"done": 0, "correct": 0, "tokens": 0}
 
+    def spent() -> str:
+        budget = runner.budget
+        if runner.client is None or runner.client.price is None:
+            return ""
+        return dollars(budget.spent) + (f" of {dollars(budget.limit)}" if budget.limit is not None else "")
+
     def on_result(result: dict[str, Any]) -> None:
         state["done"] += 1
         state["correct"] += result["correct"]
         state["tokens"] += result["tokens"]
         acc = f"{state['correct'] / state['done']:.1%}"
-        progress.update(task, advance=1, acc=acc, tokens=state["tokens"])
+        progress.update(task, advance=1, acc=acc, tokens=state["tokens"], cost=spent())
         if not err.is_terminal and not as_json:
             err.print(safe(f"{result['sample']}: {result['outcome']}"), markup=False, highlight=False, soft_wrap=True)
 
@@ -234,8 +256,18 @@ def bench_run(
 
     with progress, _ctrl_c_stops_gently(runner, again):
         task = progress.add_task(
-            f"{cfg.dataset}/{cfg.strategy}", total=runner.total, completed=runner.total - len(todo), acc="-", tokens=0
+            f"{cfg.dataset}/{cfg.strategy}",
+            total=runner.total,
+            completed=runner.total - len(todo),
+            acc="-",
+            tokens=0,
+            cost=spent(),
         )
+        if runner.budget.reached.is_set() and todo:
+            raise SolvegraphError(
+                f"this run has spent {dollars(runner.budget.spent)} of its --max-cost {dollars(runner.budget.limit)}: "
+                f"{len(todo)} samples left; give a higher --max-cost to go on"
+            )
         runner.run(todo)
     if runner.stopping.is_set():
         left = "abandoned" if runner.abandon.is_set() else "finished"
@@ -247,12 +279,25 @@ def bench_run(
         )
         raise typer.Exit(130)
     run, config_row, results = _run_row(store, runner.run_id or "")
-    summary = summarize(run, config_row, results)
+    summary = summarize(run, config_row, results, store.run_costs([run["id"]])[run["id"]])
+    over_budget = runner.budget.reached.is_set() and len(results) < runner.total
+    if over_budget:
+        summary["stopped"] = "max_cost"
     render_text(summary, err)
+    if over_budget:
+        err.print(
+            f"cost limit reached: {dollars(runner.budget.spent)} spent of {dollars(runner.budget.limit)}; "
+            f"{runner.total - len(results)} samples left unscored; go on with: {again} --max-cost DOLLARS",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     if as_json:
         print(json.dumps(summary))
     else:
         print(f"accuracy {summary['accuracy']:.4f} ({summary['correct']}/{summary['n']}) run {summary['run_id']}")
+    if over_budget:
+        raise typer.Exit(3)
 
 
 @contextlib.contextmanager
@@ -302,16 +347,17 @@ def bench_report(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summaries as JSON.")] = False,
     db: Annotated[str | None, typer.Option("--db", help="Memory database URL.")] = None,
 ) -> None:
-    """Accuracy with a 95% CI, outcomes, categories, tokens and latency; optionally an HTML report with plots."""
+    """Accuracy with a 95% CI, outcomes, categories, tokens, cost and latency; optionally an HTML report."""
     from .bench.report import render_text, summarize
     from .view import render_report
 
     store = open_store(db)
     rows = [_run_row(store, r) for r in run_ids]
-    summaries = [summarize(run, cfg, res) for run, cfg, res in rows]
+    costs = store.run_costs([run["id"] for run, _, _ in rows])
+    summaries = [summarize(run, cfg, res, costs[run["id"]]) for run, cfg, res in rows]
     if html_file is not None:
         try:
-            html_file.write_text(render_report(rows), encoding="utf-8")
+            html_file.write_text(render_report(rows, costs), encoding="utf-8")
         except OSError as exc:
             raise SolvegraphError(f"cannot write {html_file}: {exc.strerror}") from None
         err.print(f"wrote {html_file}")

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from ._console import shown
 from .errors import SolvegraphError
+from .types import dollars
 
 runs_app = typer.Typer(help="Stored runs and their trajectories.", no_args_is_help=True, rich_markup_mode=None)
 memory_app = typer.Typer(
@@ -79,7 +80,9 @@ def runs_show(
             Panel(
                 f"{shown(t.problem)}\n\n[bold]answer[/]: {shown(str(t.answer))}   [bold]status[/]: {t.status}"
                 f"{' (' + t.trust + ')' if t.trust else ''}   "
-                f"[bold]tokens[/]: {u.total_tokens} ({u.calls} model calls)   [bold]model[/]: {shown(t.model)}",
+                f"[bold]tokens[/]: {u.total_tokens} ({u.calls} model calls)"
+                f"{f'   [bold]cost[/]: {dollars(u.cost_usd)}' if u.cost_usd is not None else ''}"
+                f"   [bold]model[/]: {shown(t.model)}",
                 title=f"trajectory {t.id}",
                 title_align="left",
             )

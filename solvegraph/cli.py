@@ -31,7 +31,7 @@ from .config import Settings, load_settings
 from .errors import PromptRefusedError, SolvegraphError
 from .plugins import ToolSession
 from .tools.mcp import servers_for
-from .types import Trajectory
+from .types import Trajectory, dollars
 
 app = typer.Typer(
     help="LLM agents that solve problems by calling real tools: a planner, solver, verifier and refiner.\n\n"
@@ -406,7 +406,9 @@ def chat(
                 continue
             history.append((line, trajectory.answer))
             status = f"[green]solved[/] ({trajectory.trust})" if trajectory.solved else "[red]not solved[/]"
-            err.print(f"{status} · {trajectory.usage.total_tokens} tokens · {len(trajectory.steps)} steps")
+            cost = trajectory.usage.cost_usd
+            priced = f" · {dollars(cost)}" if cost is not None else ""
+            err.print(f"{status} · {trajectory.usage.total_tokens} tokens{priced} · {len(trajectory.steps)} steps")
             print(f"answer: {safe(trajectory.answer) if trajectory.answer is not None else '(none)'}", flush=True)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import platformdirs
 
 from .errors import ConfigError
+from .types import Price, price_for
 
 ENV_VARS = {
     "model": "SOLVEGRAPH_MODEL",
@@ -88,11 +89,20 @@ class Settings:
     otel: bool = False  # OpenTelemetry spans (solvegraph.tracing); on with --otel or OTEL_EXPORTER_OTLP_ENDPOINT
     sandbox: str = "auto"  # auto | bwrap | none: how model-written code is isolated (solvegraph.sandbox)
     mcp_servers: tuple[McpServerConfig, ...] = ()  # [[mcp_servers]] in solvegraph.toml, --mcp NAME=COMMAND
+    # [prices] in solvegraph.toml: model name or glob pattern → US dollars per million tokens.
+    prices: dict[str, Price] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
 
     @property
     def uses_embedded(self) -> bool:
         return not self.base_url
+
+    def price(self, model: str) -> Price | None:
+        """What ``model`` costs: its configured price, or $0 for the embedded model (it runs here)."""
+        found = price_for(self.prices, model)
+        if found is None and self.uses_embedded:
+            return Price(0.0, 0.0)
+        return found
 
     def session_options(self) -> dict[str, object]:
         """What tools read from their session: limits and toolchain locations."""
@@ -127,6 +137,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
     section = data.get("solvegraph", data)
     if not isinstance(section, dict):
         raise ConfigError(f"{path}: [solvegraph] must be a table")
+    if section is not data and "prices" in data:  # [prices] beside a [solvegraph] table
+        section = {**section, "prices": data["prices"]}
     return section
 
 
@@ -163,6 +175,10 @@ def load_settings(
                 settings.mcp_servers = _mcp_tables(value, f"{path}")
                 settings.sources[key] = f"{path}"
                 continue
+            if key == "prices":
+                settings.prices = _price_table(value, f"{path}")
+                settings.sources[key] = f"{path}"
+                continue
             if key not in known:
                 raise ConfigError(f"{path}: unknown setting '{key}' (known: {', '.join(sorted(known))})")
             _set(settings, key, value, f"{path}")
@@ -194,6 +210,21 @@ def load_settings(
     if settings.max_rounds < 1:
         raise ConfigError("max_rounds must be at least 1")
     return settings
+
+
+def _price_table(value: Any, source: str) -> dict[str, Price]:
+    """``[prices]``: each model (or glob pattern) a table of ``input`` and ``output``, dollars per million tokens."""
+    if not isinstance(value, dict):
+        raise ConfigError(f'{source}: [prices] must be a table, e.g. "gpt-4o-mini" = {{ input = 0.15, output = 0.6 }}')
+    prices: dict[str, Price] = {}
+    for model, entry in value.items():
+        where = f"{source}: [prices] {model!r}"
+        if not isinstance(entry, dict) or set(entry) != {"input", "output"}:
+            raise ConfigError(f"{where}: give exactly input and output, US dollars per million tokens")
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in entry.values()):
+            raise ConfigError(f"{where}: input and output must be numbers of dollars, zero or more")
+        prices[model] = Price(float(entry["input"]), float(entry["output"]))
+    return prices
 
 
 _MCP_NAME = re.compile(r"^[A-Za-z0-9_]{1,32}$")

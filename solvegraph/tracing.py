@@ -24,6 +24,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
+import inspect
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -91,6 +92,15 @@ def traced(name: str) -> Callable[[F], F]:
     """Decorate a function (a graph node) so each call is a span; its signature is kept for LangGraph."""
 
     def decorate(fn: F) -> F:
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def awrapper(*args: Any, **kwargs: Any) -> Any:
+                with span(name):
+                    return await fn(*args, **kwargs)
+
+            return awrapper  # type: ignore[return-value]
+
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             with span(name):

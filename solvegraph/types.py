@@ -10,10 +10,12 @@ rather than by three hand-written converters agreeing.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import field
 from typing import Any, ClassVar, TypedDict
 
@@ -41,13 +43,45 @@ class Problem:
         return content_hash(self.text)
 
 
+@dataclass(config=_CONFIG, frozen=True)
+class Price:
+    """What a model costs: US dollars per million input (prompt) and output (completion) tokens."""
+
+    input: float
+    output: float
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (prompt_tokens * self.input + completion_tokens * self.output) / 1_000_000
+
+
+def price_for(prices: Mapping[str, Price], model: str) -> Price | None:
+    """The price of ``model``: its own entry, else the most specific glob pattern that matches
+    (``"gpt-4o*"``, ``"*"``), else None (unpriced: its cost is unknown, never shown as $0)."""
+    if model in prices:
+        return prices[model]
+    patterns = sorted((p for p in prices if any(c in p for c in "*?[")), key=len, reverse=True)
+    return next((prices[p] for p in patterns if fnmatch.fnmatchcase(model, p)), None)
+
+
+def dollars(value: float | None) -> str:
+    """A cost as people read it: under a dollar with four decimals, more with two; "—" when unknown."""
+    if value is None:
+        return "—"
+    return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
+
+
 @dataclass(config=_CONFIG)
 class Usage:
-    """Tokens spent, summed over model calls."""
+    """Tokens spent, summed over model calls, and what they cost.
+
+    ``cost_usd`` is None while no call was priced (the model has no known or configured price): an
+    unknown cost, not a free one.
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     calls: int = 0
+    cost_usd: float | None = None
 
     @property
     def total_tokens(self) -> int:
@@ -57,13 +91,16 @@ class Usage:
         self.prompt_tokens += other.prompt_tokens
         self.completion_tokens += other.completion_tokens
         self.calls += other.calls
+        if other.cost_usd is not None:
+            self.cost_usd = (self.cost_usd or 0.0) + other.cost_usd
 
-    def to_dict(self) -> dict[str, int]:
+    def to_dict(self) -> dict[str, int | float | None]:
         return {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "calls": self.calls,
             "total_tokens": self.total_tokens,
+            "cost_usd": self.cost_usd,
         }
 
 
@@ -247,6 +284,7 @@ _TRAJECTORY: TypeAdapter[Trajectory] = TypeAdapter(Trajectory)
 __all__ = [
     "TRUST_LEVELS",
     "Event",
+    "Price",
     "Problem",
     "Sample",
     "Score",
@@ -257,5 +295,7 @@ __all__ = [
     "Usage",
     "Verdict",
     "content_hash",
+    "dollars",
     "may_teach",
+    "price_for",
 ]

@@ -1,14 +1,25 @@
-"""Running the graph on one problem: the public entry point for callers."""
+"""Running the graph on one problem: the public entry point for callers.
+
+The core is asynchronous: :meth:`SolveRunner.astream` drives the compiled graph with LangGraph's
+``astream``, its nodes awaiting the model and handing blocking tool work to a thread pool. The
+synchronous :meth:`SolveRunner.stream` and :meth:`SolveRunner.solve` are thin wrappers that run it on
+a private event loop (:func:`iterate`).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import hashlib
+import inspect
 import json
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from importlib.resources import files
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from langgraph.types import Command
 
@@ -18,7 +29,7 @@ from ..llm import ChatModel
 from ..plugins import PluginManager, ToolSession
 from ..types import Event, Step, Trajectory
 from .graph import compiled_graph
-from .state import Budget, SolveContext
+from .state import Blocking, Budget, SolveContext, in_thread
 
 if TYPE_CHECKING:
     from ..memory import Memory
@@ -28,16 +39,19 @@ if TYPE_CHECKING:
 # What a solve streams to its caller: the events nodes report, each step as it is recorded, a request for
 # approval (chat --approve), and last the finished trajectory.
 Streamed = Event | Step | Trajectory
-Approver = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+# Gets the calls of one model turn, returns a decision for each; may be a coroutine function.
+Approver = Callable[[list[dict[str, Any]]], list[dict[str, Any]] | Awaitable[list[dict[str, Any]]]]
+T = TypeVar("T")
 
 
 class SolveRunner:
     """Solves problems with the planner/solver/verifier/refiner graph and the loaded tools.
 
     It owns the configuration (model, tools, budget, memory, checkpointer); the graph itself is
-    compiled once per checkpointer and shared. :meth:`stream` is the primary interface: it yields
-    :class:`Event`\\ s, every recorded :class:`Step`, and finally the :class:`Trajectory`. :meth:`solve`
-    consumes it for callers who only want the result.
+    compiled once per checkpointer and shared. :meth:`astream` is the primary interface: it yields
+    :class:`Event`\\ s, every recorded :class:`Step`, and finally the :class:`Trajectory`. :meth:`asolve`
+    consumes it for callers who only want the result; :meth:`stream` and :meth:`solve` are the same for
+    callers without an event loop.
     """
 
     def __init__(
@@ -95,6 +109,37 @@ class SolveRunner:
         )
         return _drain(stream, on_event)
 
+    async def asolve(
+        self,
+        problem: str,
+        *,
+        context: str = "",
+        session: ToolSession | None = None,
+        on_event: Callable[[Event], None] | None = None,
+        approver: Approver | None = None,
+        dataset_id: str | None = None,
+        gold: str | None = None,
+        trajectory: Trajectory | None = None,
+        blocking: Blocking | None = None,
+    ) -> Trajectory:
+        """:meth:`solve` on the running event loop."""
+        stream = self.astream(
+            problem,
+            context=context,
+            session=session,
+            approver=approver,
+            dataset_id=dataset_id,
+            gold=gold,
+            trajectory=trajectory,
+            blocking=blocking,
+        )
+        async for item in stream:
+            if isinstance(item, Event) and on_event is not None:
+                on_event(item)
+            elif isinstance(item, Trajectory):
+                return item
+        raise SolvegraphError("the solve ended without a trajectory")  # not reached: astream always yields one
+
     def stream(
         self,
         problem: str,
@@ -106,11 +151,39 @@ class SolveRunner:
         gold: str | None = None,
         trajectory: Trajectory | None = None,
     ) -> Iterator[Streamed]:
+        """:meth:`astream` for callers without an event loop: the same items, from a private loop."""
+        return iterate(
+            self.astream(
+                problem,
+                context=context,
+                session=session,
+                approver=approver,
+                dataset_id=dataset_id,
+                gold=gold,
+                trajectory=trajectory,
+            ),
+            self.client,
+        )
+
+    async def astream(
+        self,
+        problem: str,
+        *,
+        context: str = "",
+        session: ToolSession | None = None,
+        approver: Approver | None = None,
+        dataset_id: str | None = None,
+        gold: str | None = None,
+        trajectory: Trajectory | None = None,
+        blocking: Blocking | None = None,
+    ) -> AsyncGenerator[Streamed, None]:
         """Solve ``problem``, yielding events and steps as they happen and the trajectory last.
 
         ``session`` may be passed to keep a kernel across chat turns. ``approver`` makes the solver ask
         before each tool call: it gets the calls of one model turn and returns a decision for each
-        (approve, edit with new arguments, or reject with a reason the refiner will see).
+        (approve, edit with new arguments, or reject with a reason the refiner will see). ``blocking``
+        runs blocking tool work off the loop (default: the loop's thread pool); a caller running many
+        solves passes a bounded one.
         """
         problem = (problem or "").strip()
         if not problem:
@@ -120,10 +193,13 @@ class SolveRunner:
         trajectory = trajectory or Trajectory(problem=problem, model=self.client.model)
         memory, made_tools = self.memory, cast("list[MadeTool]", [])
         with tracing.solve_span(problem, self.client.model):
-            yield from self._stream(problem, context, session, own_session, trajectory, memory, made_tools, approver,
-                                    dataset_id, gold)  # fmt: skip
+            inner = self._stream(problem, context, session, own_session, trajectory, memory, made_tools, approver,
+                                 dataset_id, gold, blocking or in_thread)  # fmt: skip
+            async with contextlib.aclosing(inner) as items:
+                async for item in items:
+                    yield item
 
-    def _stream(
+    async def _stream(
         self,
         problem: str,
         context: str,
@@ -135,7 +211,8 @@ class SolveRunner:
         approver: Approver | None,
         dataset_id: str | None,
         gold: str | None,
-    ) -> Iterator[Streamed]:
+        blocking: Blocking,
+    ) -> AsyncGenerator[Streamed, None]:
         try:
             if memory is not None:
                 config_hash = self.config_hash()
@@ -152,9 +229,10 @@ class SolveRunner:
                 if prep.examples:
                     context = f"{prep.examples}\n\n{context}".strip()
                 if prep.tools:
-                    made_tools, note, step = self._load_made_tools(prep.tools, session)
+                    made_tools, note, step = await blocking(self._load_made_tools, prep.tools, session)
                     if step is not None:
-                        yield from self._recorded(trajectory, [step])
+                        for recorded in self._recorded(trajectory, [step]):
+                            yield recorded
                     context = f"{context}\n\n{note}".strip() if note else context
             graph_input: dict[str, Any] = {
                 "problem": problem,
@@ -163,13 +241,18 @@ class SolveRunner:
                 "tool_calls": 0,
                 "steps": [s.to_dict() for s in trajectory.steps],
             }
-            yield from self._run_graph(graph_input, session, trajectory, approver)
+            async with contextlib.aclosing(
+                self._run_graph(graph_input, session, trajectory, approver, blocking)
+            ) as run:
+                async for item in run:
+                    yield item
         except PromptRefusedError as exc:
-            yield from self._refused(trajectory, exc)
+            for step in await self._refused(trajectory, exc):
+                yield step
             raise
         except BaseException as exc:
-            # Ctrl-C leaves a run that may be resumed (solve) or was cancelled (chat), not a failed one.
-            trajectory.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
+            # Ctrl-C (or a cancelled task) leaves a run that may be resumed (solve) or was cancelled (chat).
+            trajectory.status = "interrupted" if isinstance(exc, _STOPPED) else "error"
             trajectory.finished_at = time.time()
             raise
         finally:
@@ -192,7 +275,18 @@ class SolveRunner:
     def stream_resume(
         self, trajectory_id: str, *, session: ToolSession | None = None, approver: Approver | None = None
     ) -> Iterator[Streamed]:
-        """Continue from the last checkpoint of ``trajectory_id``; see :meth:`stream`.
+        """:meth:`astream_resume` for callers without an event loop."""
+        return iterate(self.astream_resume(trajectory_id, session=session, approver=approver), self.client)
+
+    async def astream_resume(
+        self,
+        trajectory_id: str,
+        *,
+        session: ToolSession | None = None,
+        approver: Approver | None = None,
+        blocking: Blocking | None = None,
+    ) -> AsyncGenerator[Streamed, None]:
+        """Continue from the last checkpoint of ``trajectory_id``; see :meth:`astream`.
 
         The kernel's memory died with the process and cannot be restored. The python cells the
         checkpoint recorded as run (successfully) are replayed, in order, into a fresh kernel, so the
@@ -201,9 +295,10 @@ class SolveRunner:
         """
         if self.checkpointer is None:
             raise SolvegraphError("resuming needs checkpoints: run with the memory store on (not --no-memory)")
+        blocking = blocking or in_thread
         graph = compiled_graph(self.checkpointer)
         config = self._config(trajectory_id)
-        snapshot = graph.get_state(config)
+        snapshot = await graph.aget_state(config)
         if not snapshot.values:
             raise SolvegraphError(f"no checkpoint for {trajectory_id}: it finished, or was not run with checkpoints")
         values = snapshot.values
@@ -220,18 +315,22 @@ class SolveRunner:
         own_session = session is None
         session = session or ToolSession(options=self.session_options)
         try:
-            replay = self._replay_cells(steps, session)
+            replay = await blocking(self._replay_cells, steps, session)
             if replay is not None:
                 yield Event("resume", "runner", values.get("round", 1), {"note": replay.reply})
-                graph.update_state(config, {"steps": [replay.to_dict()]})
-                yield from self._recorded(trajectory, [replay])
-            yield from self._run_graph(None, session, trajectory, approver)
+                await graph.aupdate_state(config, {"steps": [replay.to_dict()]})
+                for step in self._recorded(trajectory, [replay]):
+                    yield step
+            async with contextlib.aclosing(self._run_graph(None, session, trajectory, approver, blocking)) as run:
+                async for item in run:
+                    yield item
         except PromptRefusedError as exc:
-            yield from self._refused(trajectory, exc)
+            for step in await self._refused(trajectory, exc):
+                yield step
             raise
         except BaseException as exc:
-            # Ctrl-C leaves a run that may be resumed (solve) or was cancelled (chat), not a failed one.
-            trajectory.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
+            # Ctrl-C (or a cancelled task) leaves a run that may be resumed (solve) or was cancelled (chat).
+            trajectory.status = "interrupted" if isinstance(exc, _STOPPED) else "error"
             trajectory.finished_at = time.time()
             raise
         finally:
@@ -242,13 +341,14 @@ class SolveRunner:
     def _config(self, thread_id: str) -> dict[str, Any]:
         return {"configurable": {"thread_id": thread_id}, "recursion_limit": 8 * self.budget.max_rounds * 4 + 20}
 
-    def _run_graph(
+    async def _run_graph(
         self,
         graph_input: dict[str, Any] | None,
         session: ToolSession,
         trajectory: Trajectory,
         approver: Approver | None,
-    ) -> Iterator[Streamed]:
+        blocking: Blocking,
+    ) -> AsyncGenerator[Streamed, None]:
         """Stream the graph: custom events and node updates; recorded steps go to the store as they come."""
         checkpointer = self.checkpointer
         if approver is not None and checkpointer is None:
@@ -261,6 +361,7 @@ class SolveRunner:
             budget=self.budget,
             plugins=self.plugins,
             approve=approver is not None,
+            blocking=blocking,
         )
         config = self._config(trajectory.id)
         # With checkpoints, each is written before the next node starts: a kill loses at most the node running.
@@ -269,9 +370,8 @@ class SolveRunner:
         final: dict[str, Any] = {}
         while True:
             asked: list[dict[str, Any]] | None = None
-            for mode, chunk in graph.stream(
-                payload, config, context=context, stream_mode=["custom", "updates"], **durable
-            ):
+            chunks = graph.astream(payload, config, context=context, stream_mode=["custom", "updates"], **durable)
+            async for mode, chunk in chunks:
                 if mode == "custom":
                     if isinstance(chunk, Event):
                         yield chunk
@@ -282,14 +382,16 @@ class SolveRunner:
                         continue
                     if node not in NODES or not isinstance(update, dict):
                         continue  # a task's result (a model reply): not a step of its own
-                    yield from self._recorded(trajectory, [Step.from_dict(d) for d in update.get("steps", [])])
+                    for step in self._recorded(trajectory, [Step.from_dict(d) for d in update.get("steps", [])]):
+                        yield step
                     if node == "finish":
                         final = update
             if asked is None:
                 break
             if approver is None:  # paused by a checkpoint of an approving run, resumed without one
                 raise SolvegraphError("this run waits for tool-call approval: resume it with --approve")
-            payload = Command(resume=approver(asked))
+            decided = approver(asked)
+            payload = Command(resume=await decided if inspect.isawaitable(decided) else decided)
         trajectory.answer = final.get("answer")
         trajectory.solved = bool(final.get("solved"))
         trajectory.trust = str(final.get("trust") or "")
@@ -298,9 +400,9 @@ class SolveRunner:
         trajectory.stop_reason = str(final.get("stop_reason") or "")
         trajectory.finished_at = time.time()
         if checkpointer is not None:
-            checkpointer.delete_thread(trajectory.id)  # finished: the store keeps the record
+            await checkpointer.adelete_thread(trajectory.id)  # finished: the store keeps the record
 
-    def _refused(self, trajectory: Trajectory, exc: PromptRefusedError) -> Iterator[Step]:
+    async def _refused(self, trajectory: Trajectory, exc: PromptRefusedError) -> list[Step]:
         """The endpoint refused the prompt: the run ends ``refused``, with a step saying why, and is not resumable.
 
         Not ``unsolved``: nothing was tried past the refusal, so no statistic or memory may read it as a failed
@@ -309,9 +411,10 @@ class SolveRunner:
         trajectory.status = "refused"
         trajectory.stop_reason = "refused"
         trajectory.finished_at = time.time()
-        yield from self._recorded(trajectory, [Step(agent="runner", round=0, reply=str(exc))])
+        recorded = list(self._recorded(trajectory, [Step(agent="runner", round=0, reply=str(exc))]))
         if self.checkpointer is not None:
-            self.checkpointer.delete_thread(trajectory.id)
+            await self.checkpointer.adelete_thread(trajectory.id)
+        return recorded
 
     def _recorded(self, trajectory: Trajectory, steps: list[Step]) -> Iterator[Step]:
         for step in steps:
@@ -381,6 +484,120 @@ class SolveRunner:
 
 
 NODES = frozenset({"planner", "solver", "verifier", "refiner", "finish"})
+# Ctrl-C, a cancelled task, or a caller that stopped reading: the run was stopped, it did not fail.
+_STOPPED = (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit)
+
+
+def iterate(stream: AsyncGenerator[T, None], client: Any = None) -> Iterator[T]:
+    """Drive an async generator from synchronous code, item by item.
+
+    It runs on a private event loop in the calling thread; in a thread that already runs a loop (a
+    notebook), on a worker thread's loop. The whole generator runs inside one task, so context set
+    across its yields (a tracing span) stays consistent. Ctrl-C (or the caller stopping early) cancels
+    that task, which cancels the graph; the exception is then raised here. ``client``'s connections
+    for that loop are closed at the end (``aclose``).
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _on_private_loop(stream, client)
+    return _on_worker_thread(stream, client)
+
+
+async def _pump(
+    stream: AsyncGenerator[T, None], put: Callable[[tuple[bool, Any]], None], more: Any, body: list[Any]
+) -> None:
+    """Run ``stream`` to its end inside one task, handing each item to ``put`` (then awaiting ``more``, if
+    given); the end is ``(False, None)``, a failure ``(False, exc)``. Only that inner task (``body[0]``) is
+    cancelled when the caller stops, so closing ``client``'s connections afterwards is never cut short."""
+
+    async def consume() -> None:
+        # Closed in this task, even when cancelled: what the solve set in its context (a tracing span) is
+        # unwound in the context that set it.
+        async with contextlib.aclosing(stream) as items:
+            async for item in items:
+                put((True, item))
+                if more is not None:
+                    await more.wait()  # the caller takes one item at a time, as from a plain generator
+                    more.clear()
+
+    body.append(asyncio.ensure_future(consume()))
+    try:
+        await body[0]
+        put((False, None))
+    except asyncio.CancelledError:
+        put((False, None))
+    except BaseException as exc:  # handed to the caller, raised there
+        put((False, exc))
+
+
+async def _closing(client: Any) -> None:
+    closer = getattr(client, "aclose", None)
+    if closer is not None:
+        with contextlib.suppress(Exception):
+            await closer()
+
+
+def _on_private_loop(stream: AsyncGenerator[T, None], client: Any) -> Iterator[T]:
+    loop = asyncio.new_event_loop()
+    items: asyncio.Queue[tuple[bool, Any]] = asyncio.Queue()
+    more = asyncio.Event()
+    body: list[asyncio.Future[None]] = []
+    task = loop.create_task(_pump(stream, items.put_nowait, more, body))
+    try:
+        while True:
+            ok, value = loop.run_until_complete(items.get())
+            if not ok:
+                if value is not None:
+                    raise value
+                return
+            yield value
+            more.set()
+    except BaseException:  # Ctrl-C while waiting, or the caller stopped early: cancel the solve
+        if body and not body[0].done():
+            body[0].cancel()
+        raise
+    finally:
+        with contextlib.suppress(BaseException):
+            loop.run_until_complete(task)
+        with contextlib.suppress(BaseException):
+            loop.run_until_complete(_closing(client))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()
+
+
+def _on_worker_thread(stream: AsyncGenerator[T, None], client: Any) -> Iterator[T]:
+    out: queue.Queue[tuple[bool, Any]] = queue.Queue()
+    body: list[asyncio.Future[None]] = []
+    started = threading.Event()
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    async def main() -> None:
+        loops.append(asyncio.get_running_loop())
+        pumping = asyncio.ensure_future(_pump(stream, out.put, None, body))
+        await asyncio.sleep(0)  # the pump has made its inner task
+        started.set()
+        try:
+            await pumping
+        finally:
+            await _closing(client)
+
+    worker = threading.Thread(target=lambda: asyncio.run(main()), name="sg-solve", daemon=True)
+    worker.start()
+    started.wait()
+    try:
+        while True:
+            ok, value = out.get()
+            if not ok:
+                if value is not None:
+                    raise value
+                return
+            yield value
+    finally:
+        if body and not body[0].done():
+            loops[0].call_soon_threadsafe(body[0].cancel)
+        worker.join()
 
 
 def _drain(stream: Iterator[Streamed], on_event: Callable[[Event], None] | None) -> Trajectory:
@@ -409,4 +626,4 @@ def _prompts_digest() -> str:
     return digest.hexdigest()
 
 
-__all__ = ["Approver", "SolveRunner", "Streamed"]
+__all__ = ["Approver", "SolveRunner", "Streamed", "iterate"]

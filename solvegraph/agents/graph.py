@@ -34,7 +34,7 @@ def route_after_verifier(state: SolveState) -> str:
     return "refiner" if state.get("route") == "refiner" else "finish"
 
 
-def finish_node(state: SolveState, runtime: Runtime[SolveContext]) -> SolveState:
+async def finish_node(state: SolveState, runtime: Runtime[SolveContext]) -> SolveState:
     budget = runtime.context.budget
     verdict = state.get("verdict", {})
     attempt = state.get("attempt", {})

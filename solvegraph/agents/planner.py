@@ -11,13 +11,13 @@ from ._prompts import render
 from .state import SolveContext, SolveState, ask, emit
 
 
-def planner_node(state: SolveState, runtime: Runtime[SolveContext]) -> SolveState:
+async def planner_node(state: SolveState, runtime: Runtime[SolveContext]) -> SolveState:
     ctx = runtime.context
     started = time.perf_counter()
     system = render("planner", tools=ctx.tool_list(), fragments=ctx.fragments("planner"))
     user = state["problem"] + (f"\n\n{state['context']}" if state.get("context") else "")
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-    reply = ask(runtime, messages, max_tokens=400)
+    reply = await ask(runtime, messages, max_tokens=400)
     plan = reply.text.strip() or "1. Write and run Python code that computes the answer."
     step = Step(
         agent="planner", round=0, messages=messages, reply=reply.text, usage=reply.usage,

@@ -11,7 +11,7 @@ from ._prompts import render
 from .state import SolveContext, SolveState, ask, emit
 
 
-def refiner_node(state: SolveState, runtime: Runtime[SolveContext]) -> SolveState:
+async def refiner_node(state: SolveState, runtime: Runtime[SolveContext]) -> SolveState:
     ctx = runtime.context
     round_ = state.get("round", 1)
     attempt = state.get("attempt", {})
@@ -31,7 +31,7 @@ def refiner_node(state: SolveState, runtime: Runtime[SolveContext]) -> SolveStat
             ),
         },
     ]
-    reply = ask(runtime, messages, max_tokens=400)
+    reply = await ask(runtime, messages, max_tokens=400)
     # The verifier's own feedback always travels with the refiner's advice, so a
     # weak refiner cannot lose the concrete error message.
     guidance = f"Verifier feedback: {feedback}\n{reply.text.strip()}".strip()

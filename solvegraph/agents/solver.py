@@ -64,7 +64,7 @@ def approve_calls(calls: list[tuple[str, str, Any]]) -> list[tuple[str, str, Any
     return out
 
 
-def solver_node(state: SolveState, runtime: Runtime[SolveContext]) -> SolveState:
+async def solver_node(state: SolveState, runtime: Runtime[SolveContext]) -> SolveState:
     """One model turn of the solver and the tool calls it asked for.
 
     The graph loops back here (``route_after_solver``) while the model keeps calling tools and turns
@@ -80,7 +80,7 @@ def solver_node(state: SolveState, runtime: Runtime[SolveContext]) -> SolveState
     schemas = [t.openai_schema() for t in ctx.tools.values()] or None
 
     started = time.perf_counter()
-    reply = ask(runtime, messages, tools=schemas)
+    reply = await ask(runtime, messages, tools=schemas)
     step = Step(agent="solver", round=round_, messages=list(messages), reply=reply.text, usage=reply.usage)
     attempt["reply"] = reply.text
     tool_time = 0.0
@@ -117,7 +117,7 @@ def solver_node(state: SolveState, runtime: Runtime[SolveContext]) -> SolveState
             result = ToolResult.failure(f"tool-call budget of {ctx.budget.max_tool_calls} is used up")
         else:
             used += 1
-            result = _run_tool(ctx, name, args)
+            result = await ctx.blocking(_run_tool, ctx, name, args)  # a kernel cell, a solver: off the loop
         tool_time += result.duration_s
         step.tool_calls.append({"id": cid, "name": name, "arguments": args})
         step.tool_results.append({"id": cid, "name": name, **result.to_dict()})

@@ -3,13 +3,19 @@
 The state is the run: routing fields (round, budgets, verdict) and every step taken. The context
 (:class:`SolveContext`) holds the live objects a checkpoint cannot: the model client, the tools and
 their session. Nodes get it as ``runtime.context`` and report events on the stream writer.
+
+The nodes are coroutines: a model call is awaited on the event loop (``ChatModel.achat``), and blocking
+work (a kernel cell, a solver, Lean, a plugin's check) goes to ``SolveContext.blocking``, a thread pool
+the caller bounds, so many solves share one loop without a thread each.
 """
 
 from __future__ import annotations
 
+import asyncio
 import operator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, TypedDict, TypeVar
 
 from langgraph.config import get_stream_writer
 from langgraph.func import task
@@ -66,12 +72,23 @@ class Budget:
     reuse_model_accepted: bool = False  # may model-accepted answers teach later runs (not only tool-verified)
 
 
+T = TypeVar("T")
+Blocking = Callable[..., Awaitable[Any]]
+
+
+async def in_thread(fn: Callable[..., T], *args: Any) -> T:
+    """The default for blocking work: the running loop's default thread pool, in a copy of this context
+    (so a tool's tracing span is the node's child)."""
+    return await asyncio.to_thread(fn, *args)
+
+
 @dataclass
 class SolveContext:
     """What the nodes share for one solve and never checkpoint: the model, the tools and their session.
 
     It is the graph's ``context_schema``: LangGraph hands it to every node as ``runtime.context``.
-    ``approve`` makes the solver ask (through ``interrupt()``) before each tool call.
+    ``approve`` makes the solver ask (through ``interrupt()``) before each tool call. ``blocking`` runs
+    blocking work off the event loop: ``await ctx.blocking(fn, *args)``.
     """
 
     client: ChatModel
@@ -80,6 +97,7 @@ class SolveContext:
     budget: Budget = field(default_factory=Budget)
     plugins: PluginManager | None = None
     approve: bool = False
+    blocking: Blocking = in_thread
 
     def fragments(self, agent: str) -> str:
         if self.plugins is None:
@@ -96,7 +114,7 @@ def emit(kind: str, agent: str, round_: int, **data: Any) -> None:
 
 
 @task
-def chat_turn(
+async def chat_turn(
     client: ChatModel,
     messages: list[dict[str, Any]],
     tools: list[dict[str, Any]] | None = None,
@@ -104,7 +122,7 @@ def chat_turn(
 ) -> dict[str, Any]:
     """One model call as a LangGraph task: its result is checkpointed, so a node that is resumed (after an
     approval interrupt, or a crash with a checkpointer) replays the reply instead of asking the model again."""
-    reply = client.chat(messages, tools=tools, max_tokens=max_tokens)
+    reply = await client.achat(messages, tools=tools, max_tokens=max_tokens)
     return {
         "text": reply.text,
         "tool_calls": [c.to_dict() for c in reply.tool_calls],
@@ -114,13 +132,13 @@ def chat_turn(
     }
 
 
-def ask(
+async def ask(
     runtime: Runtime[SolveContext],
     messages: list[dict[str, Any]],
     tools: list[dict[str, Any]] | None = None,
     max_tokens: int | None = None,
 ) -> Reply:
-    data = chat_turn(runtime.context.client, messages, tools, max_tokens).result()
+    data = await chat_turn(runtime.context.client, messages, tools, max_tokens)
     return Reply(
         text=data["text"],
         tool_calls=[ToolCall(**c) for c in data["tool_calls"]],

@@ -90,7 +90,7 @@ def trust_of(verdict: Verdict, tool_checks: list[str]) -> str:
     return "unchecked"
 
 
-def verifier_node(state: SolveState, runtime: Runtime[SolveContext]) -> SolveState:
+async def verifier_node(state: SolveState, runtime: Runtime[SolveContext]) -> SolveState:
     ctx = runtime.context
     round_ = state.get("round", 1)
     attempt = state.get("attempt", {})
@@ -99,7 +99,8 @@ def verifier_node(state: SolveState, runtime: Runtime[SolveContext]) -> SolveSta
     notes: list[str] = []
     tool_checks: list[str] = []
     if verdict is None:
-        verdict, notes, tool_checks = plugin_verdict(ctx, state["problem"], attempt)
+        # A plugin's check may run a tool (Lean, a solver): off the event loop.
+        verdict, notes, tool_checks = await ctx.blocking(plugin_verdict, ctx, state["problem"], attempt)
     step = Step(agent="verifier", round=round_)
     if verdict is None and not ctx.budget.verify_with_model:
         feedback = "checked by " + ", ".join(tool_checks) if tool_checks else "mechanical checks passed"
@@ -118,7 +119,7 @@ def verifier_node(state: SolveState, runtime: Runtime[SolveContext]) -> SolveSta
                 ),
             },
         ]
-        reply = ask(runtime, messages, max_tokens=300)
+        reply = await ask(runtime, messages, max_tokens=300)
         step.messages, step.reply, step.usage = messages, reply.text, reply.usage
         step.timings["model_s"] = reply.duration_s
         verdict = parse_verdict(reply.text)

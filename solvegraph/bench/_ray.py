@@ -118,7 +118,8 @@ async def _drive(runner: BenchRunner, samples: list[Sample], address: str) -> li
 
     async def one(sample: Sample) -> None:
         async with gate:
-            if runner.stopping.is_set():
+            # Ctrl-C, or the run's money spent (counted here as samples return: those in flight finish).
+            if runner.stopping.is_set() or runner.budget.reached.is_set():
                 return
             ref = next(turn).run.remote(sample)
             in_flight.add(ref)
@@ -134,6 +135,7 @@ async def _drive(runner: BenchRunner, samples: list[Sample], address: str) -> li
                 raise SolvegraphError(f"a sample failed on the Ray cluster: {str(exc).splitlines()[0]}") from None
             finally:
                 in_flight.discard(ref)
+            runner.budget.spend(result.get("cost_usd"))
             landed = writer.replay(writes)
             await asyncio.wrap_future(landed[-1])  # the sample is done once its result is committed
             retracted = [f.result() for w, f in zip(writes, landed, strict=True) if w.kind == "retract"]

@@ -1,4 +1,4 @@
-"""Benchmark reports: accuracy with a 95% interval, outcomes, categories, tokens and latency.
+"""Benchmark reports: accuracy with a 95% interval, outcomes, categories, tokens, cost and latency.
 
 The HTML report (``bench report --html``) is the viewer's run page saved as one file:
 :func:`solvegraph.view.render_report`.
@@ -11,6 +11,8 @@ import statistics
 from collections import Counter, defaultdict
 from math import comb
 from typing import Any
+
+from ..types import dollars
 
 OUTCOMES = ("correct", "wrong", "tool_error", "timeout", "limit", "refused", "error")
 
@@ -37,7 +39,11 @@ def percentiles(values: list[float]) -> dict[str, float]:
     return {"p50": at(0.5), "p90": at(0.9), "p99": at(0.99)}
 
 
-def summarize(run: dict[str, Any], config: dict[str, Any], results: list[dict[str, Any]]) -> dict[str, Any]:
+def summarize(
+    run: dict[str, Any], config: dict[str, Any], results: list[dict[str, Any]], spent_usd: float | None = None
+) -> dict[str, Any]:
+    """The run's figures. ``cost_usd`` is what the scored samples cost (None where the model had no price);
+    ``spent_usd``, when given, is all the run spent, samples left unscored included."""
     n = len(results)
     correct = sum(1 for r in results if r["outcome"] == "correct")
     low, high = wilson(correct, n)
@@ -62,6 +68,7 @@ def summarize(run: dict[str, Any], config: dict[str, Any], results: list[dict[st
         "outcomes": {o: outcomes.get(o, 0) for o in OUTCOMES},
         "categories": {k: {"correct": c, "n": m, "accuracy": c / m} for k, (c, m) in sorted(categories.items())},
         "tokens": {"total": sum(tokens), "mean": statistics.fmean(tokens) if tokens else 0.0},
+        "cost_usd": _cost(results, spent_usd, config.get("max_cost")),
         "latency_s": percentiles([r["latency_s"] or 0.0 for r in results]),
         "skipped_lines": len(config.get("skipped") or []),
     }
@@ -79,6 +86,18 @@ def summarize(run: dict[str, Any], config: dict[str, Any], results: list[dict[st
         strict = [r["details"].get("strict") for r in results]
         summary["objective"] = {"strict_accuracy": sum(map(bool, strict)) / n, "lenient_accuracy": sum(lenient) / n}
     return summary
+
+
+def _cost(results: list[dict[str, Any]], spent: float | None, limit: float | None) -> dict[str, Any]:
+    priced = [r["cost_usd"] for r in results if r.get("cost_usd") is not None]
+    total = sum(priced) if priced else None
+    return {
+        "total": total,
+        "mean": total / len(results) if total is not None and results else None,
+        "unpriced": len(results) - len(priced),
+        **({"spent": spent} if spent is not None else {}),
+        **({"limit": limit} if limit is not None else {}),
+    }
 
 
 def render_text(summary: dict[str, Any], console: Any) -> None:
@@ -116,6 +135,22 @@ def render_text(summary: dict[str, Any], console: Any) -> None:
         f"latency p50 {lat['p50']:.2f}s p90 {lat['p90']:.2f}s p99 {lat['p99']:.2f}s · tokens "
         f"{tok['total']} total, {tok['mean']:.0f} per problem"
     )
+    cost = summary.get("cost_usd") or {}
+    if cost.get("total") is not None:
+        line = f"cost {dollars(cost['total'])} total, {dollars(cost['mean'])} per problem"
+        if cost.get("spent") is not None and cost["spent"] - cost["total"] > 1e-9:
+            line += f"; {dollars(cost['spent'])} spent in all, unscored samples included"
+        if cost.get("limit") is not None:
+            line += f" (limit {dollars(cost['limit'])})"
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    elif summary["n"]:
+        console.print(
+            f"cost unknown: model {summary['model']} has no price ([prices] in solvegraph.toml)",
+            style="dim",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     if summary["skipped_lines"]:
         console.print(f"[yellow]{summary['skipped_lines']} malformed dataset line(s) skipped[/]")
 

@@ -4,11 +4,15 @@ Every sample's trajectory is written to the memory store step by step and its
 result the moment it is scored, so a crashed or stopped run continues with
 ``--resume RUN_ID``: finished samples are kept and none is run twice. Hitting a
 per-sample limit (wall time, tokens, model calls, tool calls) is a scored outcome.
+The run's cost limit (``--max-cost``) is not: once the run has spent it, no model
+call is made, and the samples it stopped stay unscored for ``--resume``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import inspect
 import json
 import threading
@@ -50,12 +54,37 @@ class Abandoned(BaseException):
     """The user abandoned the samples in flight (a second Ctrl-C): they are not scored, and --resume runs them."""
 
 
+class CostBudget:
+    """What the whole run may spend on model calls (``--max-cost``), shared by all its samples.
+
+    Checked before every call: once ``spent`` reaches ``limit`` no sample starts and no call is
+    made, so a run overshoots by at most the calls that were already in flight. A resumed run
+    starts from what its earlier attempts spent, unscored samples included.
+    """
+
+    def __init__(self, limit_usd: float | None, spent_usd: float = 0.0) -> None:
+        self.limit, self.spent = limit_usd, spent_usd
+        self.reached = threading.Event()
+        self._lock = threading.Lock()
+        self._check()
+
+    def _check(self) -> None:
+        if self.limit is not None and self.spent >= self.limit:
+            self.reached.set()
+
+    def spend(self, cost_usd: float | None) -> None:
+        if cost_usd:
+            with self._lock:
+                self.spent += cost_usd
+                self._check()
+
+
 class MeteredClient:
     """The model client with one sample's limits checked before every call.
 
-    Its calls are asyncio (``achat``) on the runner's event loop. A strategy that runs in a worker
-    thread (the graph) calls ``chat``, which hands the call to that loop and waits: every model call
-    of a run shares one connection pool and one adaptive per-endpoint limit.
+    Its calls are asyncio (``achat``) on the runner's event loop, so every model call of a run shares
+    one connection pool and one adaptive per-endpoint limit. ``chat`` is for code in a worker thread
+    (a plugin's blocking work that asks the model): it hands the call to that loop and waits.
     """
 
     def __init__(
@@ -65,8 +94,10 @@ class MeteredClient:
         started: float,
         abandon: threading.Event | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
+        budget: CostBudget | None = None,
     ) -> None:
         self.inner, self.limits, self.started, self.abandon, self.loop = inner, limits, started, abandon, loop
+        self.budget = budget
         self.calls = 0
         self.tokens = 0
 
@@ -85,6 +116,8 @@ class MeteredClient:
     def _before(self) -> None:
         if self.abandon is not None and self.abandon.is_set():
             raise Abandoned
+        if self.budget is not None and self.budget.reached.is_set():
+            raise Abandoned  # the run's money is spent: unscored, --resume with a higher --max-cost runs it
         lim = self.limits
         if lim.wall_s is not None and time.monotonic() - self.started > lim.wall_s:
             raise LimitExceeded("wall time", f"{lim.wall_s:g} s")
@@ -98,6 +131,8 @@ class MeteredClient:
             raise Abandoned  # abandoned while the model answered: the reply is dropped with the sample
         self.calls += 1
         self.tokens += reply.usage.total_tokens
+        if self.budget is not None:
+            self.budget.spend(reply.usage.cost_usd)
         return reply
 
     async def achat(
@@ -136,6 +171,7 @@ class BenchConfig:
     base_url: str | None = None
     model_path: str | None = None
     response_cache: bool = False
+    max_cost: float | None = None  # US dollars the whole run may spend (--max-cost)
     skipped: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -266,6 +302,7 @@ class BenchRunner:
         self.run_id = run_id
         self.code = False
         self.client: ModelClient | None = None
+        self.budget = CostBudget(None)
         self._pool: ThreadPoolExecutor | None = None
         self._closing: ThreadPoolExecutor | None = None
         # A scorer that reaches a tool (tests in the sandbox, Lean) judges off the event loop; one that
@@ -300,11 +337,18 @@ class BenchRunner:
         if self.config.response_cache:
             self.client.cache = self.store  # replies keyed on model, messages and parameters
 
+        if self.config.max_cost is not None and self.client.price is None:
+            raise SolvegraphError(
+                f"--max-cost needs the price of model {self.client.model!r}: add it under [prices] in solvegraph.toml "
+                f'(e.g. "{self.client.model}" = {{ input = 0.15, output = 0.6 }}, dollars per million tokens)'
+            )
         if self.run_id is None:
             self.config.model = self.client.model
             self.run_id = self.store.start_run("bench", self.client.model, self.config.dataset, self.config.to_dict())
             self.total = len(samples)
+            self.budget = CostBudget(self.config.max_cost)
             return samples
+        self.budget = CostBudget(self.config.max_cost, self.store.run_costs([self.run_id])[self.run_id] or 0.0)
         done = self.store.finished_samples(self.run_id)
         self.store.abandon_unfinished(self.run_id)
         self.total = len(samples)
@@ -315,7 +359,7 @@ class BenchRunner:
         """Run, score and queue the writes of one sample; returns its result once the result is committed."""
         assert self.client is not None and self.run_id is not None
         started = time.monotonic()
-        client = MeteredClient(self.client, self.limits, started, self.abandon, asyncio.get_running_loop())
+        client = MeteredClient(self.client, self.limits, started, self.abandon, asyncio.get_running_loop(), self.budget)
         trajectory = Trajectory(problem=sample.question, model=self.client.model)
         writer.begin(trajectory, self.run_id, sample.id, json.dumps(sample.answer, default=str))
 
@@ -382,6 +426,7 @@ class BenchRunner:
             "answer": trajectory.answer,
             "trust": trajectory.trust,
             "tokens": trajectory.usage.total_tokens,
+            "cost_usd": trajectory.usage.cost_usd,
             "latency_s": latency,
             **({"retracted_made_tools": retracted} if retracted else {}),
         }
@@ -391,9 +436,9 @@ class BenchRunner:
     ) -> tuple[str | None, bool, str]:
         """One strategy run: (answer, accepted, trust); its steps go into the sample's trajectory as they happen.
 
-        ``direct`` and ``pal`` have no verifier: their answers are unchecked. ``direct`` never leaves the
-        event loop; ``pal`` leaves it only for the kernel; the graph runs in a worker thread, its model
-        calls handed back to the loop.
+        ``direct`` and ``pal`` have no verifier: their answers are unchecked. All three run on the event
+        loop; ``pal`` and the graph leave it only for blocking tool work (kernel cells, solvers, Lean),
+        which goes to the run's bounded pool.
         """
         sub = Trajectory(problem=sample.question, model=client.model)
         strategy = self.config.strategy
@@ -405,14 +450,14 @@ class BenchRunner:
             if strategy == "pal":
                 await run_pal(client, self.plugins, sample, sub, session, sink, self.code, self._blocking)
                 return sub.answer, sub.answer is not None, "unchecked"
-            await self._blocking(self._run_graph, client, sample, sub, session, sink)
+            await self._run_graph(client, sample, sub, session, sink)
             main.stop_reason = sub.stop_reason
             return sub.answer, sub.solved, sub.trust
         finally:
             # Stopping its kernel (~80 ms) is not the sample's work: it happens beside the next samples.
             self._closer().submit(session.close)
 
-    def _run_graph(
+    async def _run_graph(
         self, client: MeteredClient, sample: Sample, sub: Trajectory, session: ToolSession, sink: Any
     ) -> None:
         from ..agents import Budget, SolveRunner
@@ -430,7 +475,7 @@ class BenchRunner:
             ),
             session_options=self.settings.session_options(),
         )
-        run_graph(graph, sample, sub, session, sink, self.code)
+        await run_graph(graph, sample, sub, session, sink, self.code, self._blocking)
 
     def _closer(self) -> ThreadPoolExecutor:
         """Two threads that close finished samples' tool sessions (their kernels) in the background."""
@@ -442,11 +487,14 @@ class BenchRunner:
         """``fn(*args)`` in the run's pool for blocking work (kernels, solvers, Lean, the graph).
 
         The pool has one thread per sample in flight (asyncio's default executor has min(32, cores + 4),
-        which on 2 cores would cap -j 16 at 6); ``direct`` never makes it.
+        which on 2 cores would cap -j 16 at 6); ``direct`` never makes it. A graph sample holds a thread
+        only while one of its tools runs, never while it waits for the model.
         """
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=max(1, self.config.jobs), thread_name_prefix="sg-bench")
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        # In a copy of this context, as asyncio.to_thread does: a tool's tracing span is its node's child.
+        call = functools.partial(contextvars.copy_context().run, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
 
     def _stop_pools(self) -> None:
         """Wait for the blocking work and the background closes: every kernel of the run is stopped."""
@@ -464,7 +512,8 @@ class BenchRunner:
 
         async def one(sample: Sample) -> None:
             async with gate:
-                if self.stopping.is_set():  # Ctrl-C: no new sample starts; --resume runs it later
+                # Ctrl-C, or the run's money spent: no new sample starts; --resume runs it later.
+                if self.stopping.is_set() or self.budget.reached.is_set():
                     return
                 try:
                     result = await self.run_sample(sample, writer)

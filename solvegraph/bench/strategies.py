@@ -89,10 +89,20 @@ async def run_pal(
     _record(trajectory, step, sink)
 
 
-def run_graph(
-    graph: SolveRunner, sample: Sample, trajectory: Trajectory, session: ToolSession, sink: StepSink | None, code: bool
+async def run_graph(
+    graph: SolveRunner,
+    sample: Sample,
+    trajectory: Trajectory,
+    session: ToolSession,
+    sink: StepSink | None,
+    code: bool,
+    blocking: Blocking,
 ) -> None:
-    for item in graph.stream(sample.question, session=session, trajectory=trajectory, dataset_id=sample.id):
+    """The four agents on the event loop (LangGraph's ``astream``); their tool work goes to ``blocking``."""
+    stream = graph.astream(
+        sample.question, session=session, trajectory=trajectory, dataset_id=sample.id, blocking=blocking
+    )
+    async for item in stream:
         if isinstance(item, Step) and sink is not None:
             sink(trajectory, item)
     if code:

@@ -25,6 +25,7 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -32,7 +33,7 @@ import openai
 
 from .. import tracing
 from ..errors import ModelConnectionError, PromptRefusedError
-from ..types import ToolCall, Usage
+from ..types import Price, ToolCall, Usage
 from ._retry import AdaptiveLimit, RetryPolicy
 
 
@@ -46,7 +47,8 @@ class Reply:
 
 
 class ChatModel(Protocol):
-    """What the agents need of a model: a name, an identity for cache keys, and one chat turn.
+    """What the agents need of a model: a name, an identity for cache keys, and one chat turn (the graph's
+    nodes await ``achat``; ``chat`` is for callers without an event loop).
 
     :class:`ModelClient` is the real one; wrappers (the bench runner's per-sample limits) satisfy it too.
     """
@@ -61,6 +63,13 @@ class ChatModel(Protocol):
     def identity(self) -> str: ...
 
     def chat(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        max_tokens: int | None = None,
+    ) -> Reply: ...
+
+    async def achat(
         self,
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]] | None = None,
@@ -85,6 +94,7 @@ class ModelClient:
         tool_mode: str = "auto",
         cache: Any = None,
         identity: str | None = None,
+        price: Price | Callable[[str], Price | None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         # Optional response cache: anything with cached_reply(key) and cache_reply(key, model, reply).
@@ -108,6 +118,8 @@ class ModelClient:
         # What decides the answers, for cache keys: the endpoint and model, or for the embedded server
         # the model file (its port is random, so the URL would make every run a cache miss).
         self.identity = identity or f"{self.base_url}#{self.model}"
+        # What a call costs: a price, or a lookup by model name (the endpoint may name the model only now).
+        self.price: Price | None = price(self.model) if callable(price) else price
 
     def _first_model(self) -> str:
         """With no model named, use the first one the endpoint serves (llama.cpp, vLLM, Ollama)."""
@@ -141,7 +153,7 @@ class ModelClient:
         cached = Reply(
             text=hit["text"],
             tool_calls=[ToolCall(**c) for c in hit["tool_calls"]],
-            usage=Usage(),
+            usage=Usage(cost_usd=0.0 if self.price is not None else None),  # nothing spent on a cached reply
             finish_reason="cached",
         )
         return kwargs, key, cached
@@ -247,8 +259,7 @@ class ModelClient:
         if found is not None:
             await found[1].close()
 
-    @staticmethod
-    def _reply(data: Any, duration: float) -> Reply:
+    def _reply(self, data: Any, duration: float) -> Reply:
         """The reply from the response's JSON, read as plain data: a non-conforming field is skipped, not fatal."""
         choices = data.get("choices") if isinstance(data, dict) else None
         if not choices or not isinstance(choices[0], dict):
@@ -270,6 +281,8 @@ class ModelClient:
         if isinstance(counted, dict):
             usage.prompt_tokens = int(counted.get("prompt_tokens") or 0)
             usage.completion_tokens = int(counted.get("completion_tokens") or 0)
+        if self.price is not None:
+            usage.cost_usd = self.price.cost(usage.prompt_tokens, usage.completion_tokens)
         return Reply(
             text=message.get("content") or "",
             tool_calls=calls,
@@ -306,6 +319,7 @@ def _traced_reply(current: Any, reply: Reply) -> Reply:
         **{
             "gen_ai.usage.input_tokens": reply.usage.prompt_tokens,
             "gen_ai.usage.output_tokens": reply.usage.completion_tokens,
+            "solvegraph.cost_usd": reply.usage.cost_usd,
             "gen_ai.response.finish_reasons": [reply.finish_reason] if reply.finish_reason else None,
             "solvegraph.tool_calls": len(reply.tool_calls),
         },

@@ -34,6 +34,7 @@ def make_client(settings: Settings) -> ModelClient:
         max_tokens=settings.max_tokens,
         tool_mode=settings.tool_mode,
         identity=identity,
+        price=settings.price,
     )
 
 

@@ -70,6 +70,7 @@ class TrajectoryRow(Base):
     latency_s: Mapped[float | None] = mapped_column(Float)
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float | None] = mapped_column(Float)  # schema version 3; None: unpriced
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     run: Mapped[Run] = relationship(back_populates="trajectories")
@@ -97,6 +98,7 @@ class StepRow(Base):
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     model_calls: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float | None] = mapped_column(Float)  # schema version 3; None: unpriced
     timings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     started_at: Mapped[float] = mapped_column(Float, default=0.0)
     trajectory: Mapped[TrajectoryRow] = relationship(back_populates="steps")

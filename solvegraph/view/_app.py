@@ -32,6 +32,12 @@ def _error(message: str, status: int) -> HTMLResponse:
     return _page("error.html", status=status, message=message)
 
 
+def _cost_of(results: list[dict[str, Any]]) -> float | None:
+    """What these samples cost, or None when none of them was priced."""
+    priced = [r["cost_usd"] for r in results if r.get("cost_usd") is not None]
+    return sum(priced) if priced else None
+
+
 def make_app(store: Any) -> Starlette:
     """The ASGI app over ``store`` (a :class:`~solvegraph.memory.Store`)."""
 
@@ -39,6 +45,7 @@ def make_app(store: Any) -> Starlette:
         q = request.query_params
         rows = store.runs(1000)
         counts = store.outcome_counts([r["id"] for r in rows])
+        costs = store.run_costs([r["id"] for r in rows])
         items = []
         for r in rows:
             config = store.run_config(r["id"]) if r["kind"] == "bench" else {}
@@ -51,6 +58,7 @@ def make_app(store: Any) -> Starlette:
                     "scored": n,
                     "outcomes": scored,
                     "accuracy": scored.get("correct", 0) / n if n else None,
+                    "cost_usd": costs.get(r["id"]),
                 }
             )
         for key in ("dataset", "strategy", "model", "kind"):
@@ -65,6 +73,7 @@ def make_app(store: Any) -> Starlette:
             "created": lambda i: i["created_at"] or "",
             "accuracy": lambda i: -1 if i["accuracy"] is None else i["accuracy"],
             "n": lambda i: i["trajectories"],
+            "cost": lambda i: -1 if i["cost_usd"] is None else i["cost_usd"],
         }
         items.sort(key=keys.get(sort, keys["created"]), reverse=q.get("order", "desc") == "desc")
         choices = {
@@ -79,9 +88,10 @@ def make_app(store: Any) -> Starlette:
             (row,) = store.runs(1, run_id=run_id)
             config = store.run_config(run_id)
             results = store.results(run_id)
+            spent = store.run_costs([run_id])[run_id]
         except SolvegraphError as exc:
             return _error(str(exc), 404)
-        summary = summarize(row, config, results)
+        summary = summarize(row, config, results, spent)
         outcome = request.query_params.get("outcome", "")
         shown = [r for r in results if not outcome or r["outcome"] == outcome]
         asked = request.query_params.get("page", "1")
@@ -143,6 +153,7 @@ def make_app(store: Any) -> Starlette:
             ids = [store.resolve(x)[0] for x in (a, b)]
             rows = [store.runs(1, run_id=i)[0] for i in ids]
             results = [store.results(i) for i in ids]
+            costs = store.run_costs(ids)
         except SolvegraphError as exc:
             return _error(str(exc), 404)
         paired = compare(*results)
@@ -153,7 +164,17 @@ def make_app(store: Any) -> Starlette:
             if (by_sample[0][s]["outcome"] == "correct") != (by_sample[1][s]["outcome"] == "correct")
         ]
         configs = [store.run_config(i) for i in ids]
-        return _page("compare.html", runs=rows, configs=configs, paired=paired, flipped=flipped)
+        shared = set(by_sample[0]) & set(by_sample[1])
+        shared_cost = [_cost_of([r for r in rs if r["sample"] in shared]) for rs in results]
+        return _page(
+            "compare.html",
+            runs=rows,
+            configs=configs,
+            paired=paired,
+            flipped=flipped,
+            costs=[costs[i] for i in ids],
+            shared_cost=shared_cost,
+        )
 
     def search(request: Request) -> Response:
         text = request.query_params.get("q", "").strip()

@@ -13,9 +13,12 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import TextLexer, get_lexer_by_name
 from pygments.util import ClassNotFound
 
+from ..types import dollars
+
 _env = Environment(loader=PackageLoader("solvegraph.view", "templates"), autoescape=select_autoescape(default=True))
 _env.filters["pct"] = lambda v: f"{100 * (v or 0):.1f}%"
 _env.filters["secs"] = lambda v: f"{v or 0:.2f} s"
+_env.filters["usd"] = dollars
 _env.filters["when"] = lambda v: (v or "")[:19].replace("T", " ")
 
 

@@ -99,3 +99,55 @@ def test_a_429_storm_with_retry_after_is_survived_and_the_limit_adapts(scripted,
     assert len(results) == 48 and {r["outcome"] for r in results} == {"correct"}
     assert state["refused"] > 0, "the storm happened"
     assert runner.client is not None and runner.client.limit.lowest < 16, "the per-endpoint limit came down"
+
+
+def test_graph_samples_wait_for_the_model_on_the_loop_without_a_thread_each(scripted, tmp_path: Path) -> None:
+    """16 graph samples in flight, none calling a tool: the run's pool for blocking work is never made, and
+    the endpoint sees the samples' calls at once (LangGraph's astream on one event loop, no thread per sample)."""
+    data = _questions(tmp_path, 16)
+    script = {"planner": ["1. Answer."], "solver": ["ANSWER: 18"], "verifier": ["VERDICT: ACCEPT"]}
+    in_flight, most = [0], [0]
+    lock = threading.Lock()
+
+    with scripted(script, delay_s=0.3) as model:
+        handle = model.next_reply
+
+        def counted(body):  # runs in the server's thread for each request, during its delay
+            with lock:
+                in_flight[0] += 1
+                most[0] = max(most[0], in_flight[0])
+            try:
+                time.sleep(0.2)
+                return handle(body)
+            finally:
+                with lock:
+                    in_flight[0] -= 1
+
+        model.next_reply = counted
+        db = f"sqlite:///{tmp_path / 'g.sqlite'}"
+        runner = _bench(
+            model.base_url, db, "graph", data, 16, 16, question_fields=["q"], answer_field="a", scorer="numeric"
+        )
+    results = Store(db).results(runner.run_id or "")
+    assert len(results) == 16
+    assert runner._pool is None, "no sample needed a thread: none ran a tool"
+    assert most[0] >= 12, f"the samples' model calls overlapped ({most[0]} at most at once)"
+
+
+def test_solve_called_from_inside_a_running_event_loop_gives_the_same_trajectory(scripted) -> None:
+    """A notebook runs a loop in its thread: the synchronous API then runs the solve on a worker thread's loop."""
+    import asyncio
+
+    question = "What is 6 * 3? (copy 0)"
+    with scripted(GRAPH_SCRIPT) as model:
+        outside = SolveRunner(ModelClient(model.base_url)).solve(question)
+    with scripted(GRAPH_SCRIPT) as model:
+
+        async def notebook_cell():
+            return SolveRunner(ModelClient(model.base_url)).solve(question)
+
+        inside = asyncio.run(notebook_cell())
+    with scripted(GRAPH_SCRIPT) as model:
+        awaited = asyncio.run(SolveRunner(ModelClient(model.base_url)).asolve(question))
+    assert outside.answer == inside.answer == awaited.answer == "18"
+    assert _shape(outside.steps) == _shape(inside.steps) == _shape(awaited.steps)

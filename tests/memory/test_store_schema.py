@@ -65,6 +65,8 @@ def test_each_migration_runs_on_both_dialects(backend: str, tmp_path: Path, requ
     target = _schema(store)
     with store.engine.begin() as conn:  # back to version 1: drop what the later versions added
         conn.execute(text("DROP INDEX IF EXISTS ix_traj_run_started"))
+        conn.execute(text("ALTER TABLE steps DROP COLUMN cost_usd"))
+        conn.execute(text("ALTER TABLE trajectories DROP COLUMN cost_usd"))
         conn.execute(text("UPDATE meta SET value = '1' WHERE key = 'schema_version'"))
     assert _schema(store) != target
     store.close()
@@ -84,6 +86,7 @@ def _calls(store: Store) -> dict[str, Callable[[], Any]]:
         "abandon_unfinished": lambda: store.abandon_unfinished("r"),
         "results": lambda: store.results("r"),
         "outcome_counts": lambda: store.outcome_counts(["r"]),
+        "run_costs": lambda: store.run_costs(["r"]),
         "result_of": lambda: store.result_of("t"),
         "resolve": lambda: store.resolve("r"),
         "runs": lambda: store.runs(),

@@ -52,9 +52,12 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dic
                        "pal", "-j", "2", "--json", "--base-url", model.base_url, "--db", f"sqlite:///{db}")  # fmt: skip
         assert proc.returncode == 0, proc.stderr
         ids["pal"] = json.loads(proc.stdout.strip().splitlines()[-1])["run_id"]
+    priced = tmp / "solvegraph.toml"  # "ANSWER: 3" is 2 completion tokens: a cent a call
+    priced.write_text("[prices]\nscripted = { input = 0, output = 5000 }\n")
     with ScriptedModel({"solver": ["ANSWER: 3"]}) as model:  # right where pal is wrong, and the reverse
         proc = run_cli("bench", "gsm8k", "--data", str(DATA / "gsm8k/test.jsonl"), "--limit", "6", "--strategy",
-                       "direct", "--json", "--base-url", model.base_url, "--db", f"sqlite:///{db}")  # fmt: skip
+                       "direct", "--json", "--base-url", model.base_url, "--db", f"sqlite:///{db}",
+                       "--config", str(priced))  # fmt: skip
         assert proc.returncode == 0, proc.stderr
         ids["direct"] = json.loads(proc.stdout.strip().splitlines()[-1])["run_id"]
     yield db, ids
@@ -107,6 +110,26 @@ def test_runs_to_run_to_trajectory_with_markup_shown_as_text(server, browser, fi
     assert page.locator("img[src=x]").count() == 0
     page.screenshot(path=str(tmp_path / "trajectory.png"), full_page=True)
     assert (tmp_path / "trajectory.png").stat().st_size > 10_000
+
+
+def test_cost_shown_for_a_priced_run_and_unknown_for_an_unpriced_one(server, browser, filled) -> None:
+    _, ids = filled
+    page = browser.new_page()
+    page.goto(server + "/?sort=cost")
+    rows = page.locator("#runs tr")
+    assert "$0.0600" in rows.nth(1).inner_text(), "the priced run first, with what it cost"
+    assert "$" not in rows.nth(2).locator("td.cost").inner_text(), "the unpriced one: unknown, not $0"
+    page.click(f"a[href='/runs/{ids['direct']}']")
+    assert page.locator("#cost").inner_text() == "cost $0.0600 ($0.0100 per sample)"
+    assert "$0.0100" in page.locator("#samples tr").nth(1).inner_text()
+    page.locator("#samples tr").nth(1).locator("a").click()
+    page.wait_for_selector("#problem")
+    assert page.locator("#cost").inner_text() == "$0.0100"
+    assert "2 tokens · $0.0100" in page.locator(".step").first.inner_text()
+    page.goto(server + f"/runs/{ids['pal']}")
+    assert "cost unknown: model scripted has no price" in page.locator("#cost").inner_text()
+    page.goto(server + f"/compare?a={ids['pal']}&b={ids['direct']}")
+    assert page.locator("#pair tr").nth(2).inner_text().split()[-2:] == ["$0.0600", "$0.0600"]
 
 
 def test_compare_two_runs_and_follow_a_flipped_sample(server, browser, filled, tmp_path: Path) -> None:

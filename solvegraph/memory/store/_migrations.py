@@ -34,6 +34,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         sqlite=("CREATE INDEX IF NOT EXISTS ix_traj_run_started ON trajectories (run_id, started_at)",),
         postgresql=("CREATE INDEX IF NOT EXISTS ix_traj_run_started ON trajectories (run_id, started_at)",),
     ),
+    Migration(
+        3,
+        "what each step and trajectory cost in US dollars (NULL: the model had no known or configured price)",
+        sqlite=("ALTER TABLE steps ADD COLUMN cost_usd FLOAT", "ALTER TABLE trajectories ADD COLUMN cost_usd FLOAT"),
+        postgresql=(
+            "ALTER TABLE steps ADD COLUMN IF NOT EXISTS cost_usd FLOAT",
+            "ALTER TABLE trajectories ADD COLUMN IF NOT EXISTS cost_usd FLOAT",
+        ),
+    ),
 )
 BASELINE = 1
 SCHEMA_VERSION = MIGRATIONS[-1].version if MIGRATIONS else BASELINE

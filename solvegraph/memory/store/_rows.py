@@ -25,7 +25,7 @@ def step_values(trajectory_id: str, seq: int, step: Step) -> dict[str, Any]:
         "messages": step.messages, "reply": step.reply, "tool_calls": step.tool_calls,
         "tool_results": step.tool_results, "verdict": step.verdict, "prompt_tokens": step.usage.prompt_tokens,
         "completion_tokens": step.usage.completion_tokens, "model_calls": step.usage.calls,
-        "timings": step.timings, "started_at": step.started_at,
+        "cost_usd": step.usage.cost_usd, "timings": step.timings, "started_at": step.started_at,
     }  # fmt: skip
 
 
@@ -57,7 +57,7 @@ def trajectory_from_row(row: TrajectoryRow) -> Trajectory:
             tool_calls=r.tool_calls or [],
             tool_results=r.tool_results or [],
             verdict=r.verdict,
-            usage=Usage(r.prompt_tokens, r.completion_tokens, r.model_calls),
+            usage=Usage(r.prompt_tokens, r.completion_tokens, r.model_calls, r.cost_usd),
             started_at=r.started_at,
             timings=r.timings or {},
         )

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from ..models import Problem, Run, TrajectoryRow
+from ..models import Problem, Run, StepRow, TrajectoryRow
 from ._base import StoreBase
 from ._errors import StoreError, guarded
 from ._rows import rowcount, run_status
@@ -79,6 +79,21 @@ class RunsMixin(StoreBase):
         return out
 
     @guarded
+    def run_costs(self, run_ids: list[str]) -> dict[str, float | None]:
+        """run id → US dollars its model calls cost, every step of every trajectory counted (also those
+        abandoned or left unscored: that money is spent), or None where no call was priced. One query."""
+        out: dict[str, float | None] = dict.fromkeys(run_ids)
+        with self.engine.connect() as conn:
+            for run, cost in conn.execute(
+                select(TrajectoryRow.run_id, func.sum(StepRow.cost_usd))
+                .join(StepRow, StepRow.trajectory_id == TrajectoryRow.id)
+                .where(TrajectoryRow.run_id.in_(run_ids))
+                .group_by(TrajectoryRow.run_id)
+            ):
+                out[run] = float(cost) if cost is not None else None
+        return out
+
+    @guarded
     def result_of(self, trajectory_id: str) -> dict[str, Any] | None:
         """The benchmark row of one trajectory (run, sample, gold, outcome, details), or None."""
         with self.engine.connect() as conn:
@@ -109,7 +124,7 @@ class RunsMixin(StoreBase):
             rows = conn.execute(
                 select(
                     t.id, Problem.dataset_id, t.score, t.outcome, t.details, t.latency_s, t.answer, t.gold,
-                    t.prompt_tokens, t.completion_tokens, Problem.text,
+                    t.prompt_tokens, t.completion_tokens, t.cost_usd, Problem.text,
                 )
                 .join(Problem, Problem.id == t.problem_id)
                 .where(t.run_id == run_id, t.outcome.is_not(None))
@@ -118,9 +133,10 @@ class RunsMixin(StoreBase):
         return [
             {
                 "trajectory": tid, "sample": d, "score": score, "outcome": outcome, "details": details or {},
-                "latency_s": latency, "answer": answer, "gold": gold, "tokens": (pt or 0) + (ct or 0), "question": q,
+                "latency_s": latency, "answer": answer, "gold": gold, "tokens": (pt or 0) + (ct or 0), "cost_usd": cost,
+                "question": q,
             }
-            for tid, d, score, outcome, details, latency, answer, gold, pt, ct, q in rows
+            for tid, d, score, outcome, details, latency, answer, gold, pt, ct, cost, q in rows
         ]  # fmt: skip
 
     @guarded

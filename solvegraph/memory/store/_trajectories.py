@@ -80,6 +80,7 @@ def finish_values(
         "verified": trajectory.reusable,
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
+        "cost_usd": usage.cost_usd,
         "finished_at": to_datetime(trajectory.finished_at) if trajectory.finished_at else None,
     }
     if score is not None:
@@ -252,7 +253,7 @@ class TrajectoriesMixin(StoreBase):
                         "model": t.model, "config_hash": "", "status": t.status, "answer": t.answer,
                         "verified": t.reusable, "gold": None, "score": None, "outcome": None, "details": None,
                         "latency_s": None, "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
-                        "started_at": to_datetime(t.started_at),
+                        "cost_usd": u.cost_usd, "started_at": to_datetime(t.started_at),
                         "finished_at": to_datetime(t.finished_at) if t.finished_at else None,
                     }
                 )  # fmt: skip
