@@ -1,6 +1,7 @@
 """Runner throughput against a stub endpoint on loopback that answers after a fixed 100 ms.
 
-    python benchmarks/bench_throughput.py [--n 400] [--jobs 32] [--pal-n 200] [--pal-jobs 8] [--no-inspect]
+    python benchmarks/bench_throughput.py [--n 400] [--jobs 32] [--pal-n 200] [--pal-jobs 8]
+                                          [--graph-n 64] [--graph-jobs 16] [--no-inspect]
 
 1. ``direct`` over N GSM8K problems with -j JOBS: wall time against the ideal
    (model calls x 100 ms / JOBS; target <= 1.5x), and the runner's CPU per sample
@@ -13,6 +14,11 @@
    per second, the split of time between model, kernel and runner, and the runner
    overhead per problem (time outside the model and the tools, from each sample's own
    timings). Target (sandbox on): <= 30 ms.
+4. ``graph`` (the four agents on LangGraph's astream) over GRAPH_N problems with
+   -j GRAPH_JOBS, sandbox on: each problem makes about five model calls and runs three
+   cells. Reported: problems per second, runner overhead per problem, and the most
+   threads the process had at once (sampled every 20 ms), which shows whether samples
+   in flight hold a thread each.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -33,6 +40,27 @@ from solvegraph.config import load_settings
 from solvegraph.memory import Store
 
 GSM8K = Path(__file__).resolve().parent.parent.parent / "shared" / "benchmarks" / "gsm8k" / "test.jsonl"
+
+
+class _Threads:
+    """The most threads this process had at once while it ran, sampled every 20 ms."""
+
+    def __init__(self) -> None:
+        self.most = threading.active_count()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            self.most = max(self.most, threading.active_count())
+
+    def __enter__(self) -> _Threads:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def run(strategy: str, n: int, jobs: int, data: Path, db: str, sandbox: str = "auto") -> dict:
@@ -52,7 +80,7 @@ def run(strategy: str, n: int, jobs: int, data: Path, db: str, sandbox: str = "a
             BenchConfig(dataset="gsm8k", data=str(data), strategy=strategy, limit=n, jobs=jobs), settings, store
         )
         samples = runner.prepare()
-        if strategy == "pal":
+        if strategy in ("pal", "graph"):
             # The kernel template boots once per process (not counted); every problem still gets a new kernel.
             from solvegraph.tools.python_kernel import default_pool
 
@@ -64,7 +92,9 @@ def run(strategy: str, n: int, jobs: int, data: Path, db: str, sandbox: str = "a
             print(f"(template boot and {jobs} first kernels: {time.perf_counter() - warm_started:.1f} s, not counted)")
         cpu0 = resource.getrusage(resource.RUSAGE_SELF)
         started = time.perf_counter()
-        runner.run(samples)
+        before = threading.active_count()
+        with _Threads() as threads:
+            runner.run(samples)
         wall = time.perf_counter() - started
         cpu1 = resource.getrusage(resource.RUSAGE_SELF)
         cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
@@ -90,6 +120,8 @@ def run(strategy: str, n: int, jobs: int, data: Path, db: str, sandbox: str = "a
         "tool_s": sum(tool_s),
         "overhead_median_ms": statistics.median(overhead) * 1000,
         "overhead_p90_ms": sorted(overhead)[int(0.9 * len(overhead)) - 1] * 1000,
+        "threads_before": before,
+        "threads_most": threads.most,
     }
 
 
@@ -124,6 +156,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=32)
     parser.add_argument("--pal-n", type=int, default=200)
     parser.add_argument("--pal-jobs", type=int, default=8)
+    parser.add_argument("--graph-n", type=int, default=64)
+    parser.add_argument("--graph-jobs", type=int, default=16)
     parser.add_argument("--no-inspect", action="store_true", help="skip the Inspect AI comparison")
     parser.add_argument("--data", type=Path, default=GSM8K)
     args = parser.parse_args()
@@ -152,7 +186,8 @@ def main() -> None:
             out[f"pal_{sandbox}"] = {**p, "problems_per_s": p["n"] / p["wall_s"]}
             busy = p["model_s"] + p["tool_s"] + p["overhead_median_ms"] / 1000 * p["n"]
             print(
-                f"pal, sandbox {sandbox}, -j {args.pal_jobs}: {p['n'] / p['wall_s']:.1f} problems/s; time split: "
+                f"pal, sandbox {sandbox}, -j {args.pal_jobs}: {p['n'] / p['wall_s']:.1f} problems/s; threads "
+                f"{p['threads_before']} before, at most {p['threads_most']}; time split: "
                 f"model {p['model_s']:.1f} s ({100 * p['model_s'] / busy:.0f}%), kernel {p['tool_s']:.1f} s "
                 f"({100 * p['tool_s'] / busy:.0f}%), runner ~{p['overhead_median_ms'] / 1000 * p['n']:.1f} s "
                 f"({100 * p['overhead_median_ms'] / 1000 * p['n'] / busy:.0f}%); runner overhead per problem "
@@ -160,6 +195,15 @@ def main() -> None:
             )
         ratio = out["pal_bwrap"]["problems_per_s"] / out["pal_none"]["problems_per_s"]
         print(f"pal sandboxed / unsandboxed throughput: {ratio:.2f}")
+        g = run("graph", args.graph_n, args.graph_jobs, args.data, f"sqlite:///{tmp}/graph.sqlite", "bwrap")
+        out["graph"] = {**g, "problems_per_s": g["n"] / g["wall_s"]}
+        print(
+            f"graph, sandbox on, -j {args.graph_jobs}: {g['n']} problems, {g['model_calls']} model calls, "
+            f"{g['n'] / g['wall_s']:.1f} problems/s; model {g['model_s']:.1f} s, kernel {g['tool_s']:.1f} s; runner "
+            f"overhead per problem median {g['overhead_median_ms']:.1f} ms, p90 {g['overhead_p90_ms']:.1f} ms; "
+            f"threads: {g['threads_before']} before, at most {g['threads_most']} while {args.graph_jobs} problems "
+            "were in flight"
+        )
     print(json.dumps(out))
 
 

@@ -117,7 +117,7 @@ async def solver_node(state: SolveState, runtime: Runtime[SolveContext]) -> Solv
             result = ToolResult.failure(f"tool-call budget of {ctx.budget.max_tool_calls} is used up")
         else:
             used += 1
-            result = await ctx.blocking(_run_tool, ctx, name, args)  # a kernel cell, a solver: off the loop
+            result = await _run_tool(ctx, name, args)
         tool_time += result.duration_s
         step.tool_calls.append({"id": cid, "name": name, "arguments": args})
         step.tool_results.append({"id": cid, "name": name, **result.to_dict()})
@@ -159,7 +159,9 @@ def _stable_id(text: str, index: int = 0) -> str:
     return hashlib.sha256(f"{index}:{text}".encode()).hexdigest()[:6]
 
 
-def _run_tool(ctx: SolveContext, name: str, args: Any) -> ToolResult:
+async def _run_tool(ctx: SolveContext, name: str, args: Any) -> ToolResult:
+    """Run the call: a tool with an asyncio implementation (the python kernel) on the loop, any other
+    in ``ctx.blocking`` (a thread pool), so no node blocks the loop."""
     if not name:
         return ToolResult.failure(str(args))
     tool = ctx.tools.get(name)
@@ -167,7 +169,7 @@ def _run_tool(ctx: SolveContext, name: str, args: Any) -> ToolResult:
         return ToolResult.failure(f"unknown tool '{name}'; available: {', '.join(sorted(ctx.tools)) or 'none'}")
     if isinstance(args, dict) and "__unparsed__" in args:
         return ToolResult.failure(f"tool arguments are not valid JSON: {args['__unparsed__']!r}")
-    return tool.run(args, ctx.session)
+    return await tool.arun(args, ctx.session, ctx.blocking)
 
 
 def _json(value: Any) -> str:

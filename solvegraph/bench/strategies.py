@@ -69,7 +69,8 @@ async def run_pal(
     code: bool,
     blocking: Blocking,
 ) -> None:
-    """The model call on the event loop; the program runs in the kernel through ``blocking`` (a bounded pool)."""
+    """The model call and the program's cell on the event loop (the kernel's asyncio client); a python tool
+    without one (a plugin's replacement) runs through ``blocking``, a bounded pool."""
     started = time.perf_counter()
     messages, reply = await _ask(client, render("code" if code else "pal"), sample.question)
     step = Step("solver", 1, messages, reply.text, usage=reply.usage)
@@ -77,7 +78,7 @@ async def run_pal(
     tool_s = 0.0
     if blocks:
         program = "\n\n".join(blocks)
-        result = await blocking(plugins.tools()["python"].run, {"code": program}, session)
+        result = await plugins.tools()["python"].arun({"code": program}, session, blocking)
         tool_s = result.duration_s
         step.tool_calls.append({"id": "pal", "name": "python", "arguments": {"code": program}})
         step.tool_results.append({"id": "pal", "name": "python", **result.to_dict()})

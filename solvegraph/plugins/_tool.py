@@ -8,6 +8,7 @@ feedback for the refiner rather than into a crash.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextlib
 import functools
@@ -19,7 +20,7 @@ import time
 import types
 import typing
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,6 +120,12 @@ class ToolSession:
 
 
 RunFn = Callable[..., "ToolResult | str"]
+AsyncRunFn = Callable[..., Awaitable["ToolResult | str"]]
+Blocking = Callable[..., Awaitable[Any]]
+
+
+async def _in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    return await asyncio.to_thread(fn, *args)
 
 
 @dataclass
@@ -126,7 +133,10 @@ class Tool:
     """A callable capability offered to the agents.
 
     ``run(arguments, session)`` validates the arguments, enforces the timeout and
-    the output cap, and always returns a :class:`ToolResult`.
+    the output cap, and always returns a :class:`ToolResult`. ``await arun(...)`` is the
+    same for a caller on an event loop: a tool with an asyncio implementation
+    (``afn``, set with :meth:`asynchronous`) runs it there; any other runs ``run``
+    through the caller's ``blocking`` (a thread pool).
     """
 
     name: str
@@ -144,6 +154,14 @@ class Tool:
     plugin: str = ""
     # For a decorated tool: the TypedDict of its parameters, which validates and converts the arguments.
     arguments_type: Any = None
+    # The same function as ``fn`` written for asyncio (same parameters, same results), if the tool has one.
+    afn: AsyncRunFn | None = None
+
+    def asynchronous(self, afn: AsyncRunFn) -> AsyncRunFn:
+        """Give the tool an asyncio implementation of ``fn``, used by :meth:`arun`. As a decorator:
+        ``@python.asynchronous`` over ``async def python_async(code: str, session: ToolSession)``."""
+        self.afn = afn
+        return afn
 
     def openai_schema(self) -> dict[str, Any]:
         return {
@@ -204,6 +222,52 @@ class Tool:
             )
             return result
 
+    async def arun(
+        self, arguments: Any, session: ToolSession | None = None, blocking: Blocking | None = None
+    ) -> ToolResult:
+        """:meth:`run` on the running event loop: the asyncio implementation if the tool has one, else
+        ``run`` through ``blocking`` (default: the loop's thread pool)."""
+        if self.afn is None:
+            result: ToolResult = await (blocking or _in_thread)(self.run, arguments, session)
+            return result
+        attributes = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": self.name}
+        with tracing.span(f"execute_tool {self.name}", **attributes) as current:
+            started = time.perf_counter()
+            checked = self.check_arguments(arguments)
+            if isinstance(checked, ToolResult):
+                result = checked
+            elif session is None:  # a session of its own, closed (its kernel stopped) off the loop
+                own = ToolSession()
+                try:
+                    result = await self._acall(checked, own)
+                finally:
+                    await asyncio.to_thread(own.close)
+            else:
+                result = await self._acall(checked, session)
+            result = self._capped(result, started)
+            tracing.set_attributes(
+                current, **{"solvegraph.tool.ok": result.ok, "solvegraph.tool.duration_s": result.duration_s}
+            )
+            return result
+
+    async def _acall(self, arguments: dict[str, Any], session: ToolSession) -> ToolResult:
+        assert self.afn is not None
+        kwargs = dict(arguments)
+        if self._wants_session:
+            kwargs["session"] = session
+        try:
+            if self.timeout is None or self.enforces_timeout:
+                value = await self.afn(**kwargs)
+            else:  # unlike a thread, a coroutine can be stopped at its timeout
+                value = await asyncio.wait_for(self.afn(**kwargs), self.timeout)
+        except TimeoutError:
+            return ToolResult.failure(f"timeout: {self.name} did not finish within {self.timeout:g} s")
+        except Exception as exc:
+            return ToolResult.failure(f"{type(exc).__name__}: {exc}")
+        if isinstance(value, ToolResult):
+            return value
+        return ToolResult.success("" if value is None else str(value))
+
     def _run(self, arguments: Any, session: ToolSession | None) -> ToolResult:
         started = time.perf_counter()
         checked = self.check_arguments(arguments)
@@ -217,6 +281,10 @@ class Tool:
             finally:
                 if own_session:
                     session.close()
+        return self._capped(result, started)
+
+    def _capped(self, result: ToolResult, started: float) -> ToolResult:
+        """The output cap, and the duration, as every caller sees them."""
         result.output, cut_out = truncate(result.output, self.output_cap)
         result.error, cut_err = truncate(result.error, self.output_cap)
         result.truncated = result.truncated or cut_out or cut_err

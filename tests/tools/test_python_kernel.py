@@ -1,7 +1,13 @@
-"""The python tool against a real Jupyter kernel (sandboxed by default where bubblewrap works)."""
+"""The python tool against a real Jupyter kernel (sandboxed by default where bubblewrap works).
+
+Each behaviour is checked through both ways a cell runs: ``run`` (the blocking client, for callers in
+a thread) and ``arun`` (the asyncio client, for the graph's nodes and the benchmark runner).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from collections.abc import Iterator
 
@@ -11,9 +17,29 @@ from solvegraph.plugins import PluginManager, ToolSession
 from solvegraph.tools.python_kernel import KernelPool
 
 
-@pytest.fixture(scope="module")
-def python_tool():
-    return PluginManager().tools()["python"]
+class _Both:
+    """The python tool, called as ``run`` or as ``arun`` on an event loop (one loop for the whole test, as a
+    graph run has: the session's asyncio client stays bound to it)."""
+
+    def __init__(self, tool, way: str) -> None:
+        self.tool, self.way = tool, way
+        self.loop = asyncio.new_event_loop() if way == "arun" else None
+
+    def run(self, arguments, session=None):
+        if self.loop is None:
+            return self.tool.run(arguments, session)
+        return self.loop.run_until_complete(self.tool.arun(arguments, session))
+
+    def close(self) -> None:
+        if self.loop is not None:
+            self.loop.close()
+
+
+@pytest.fixture(params=["run", "arun"])
+def python_tool(request) -> Iterator[_Both]:
+    both = _Both(PluginManager().tools()["python"], request.param)
+    yield both
+    both.close()
 
 
 @pytest.fixture
@@ -98,3 +124,30 @@ def test_pool_never_hands_out_a_used_kernel() -> None:
         pool.release(k2)
     finally:
         pool.close()
+
+
+def test_cells_awaited_on_one_loop_hold_no_thread_while_they_run() -> None:
+    """Six sessions' cells run at once on one event loop through the kernel's asyncio client: while they
+    sleep in their kernels, no thread waits for them."""
+    tool = PluginManager().tools()["python"]
+    sessions = [ToolSession() for _ in range(6)]
+    seen: list[int] = []
+    try:
+        for s in sessions:  # each takes its kernel first (from the pool, which may start one in a thread)
+            assert tool.run({"code": "pass"}, s).ok
+
+        async def main() -> list:
+            cells = asyncio.gather(
+                *(tool.arun({"code": "import time; time.sleep(1.5); print(7)"}, s) for s in sessions)
+            )
+            await asyncio.sleep(0.7)
+            seen.append(threading.active_count())
+            return await cells
+
+        before = threading.active_count()
+        results = asyncio.run(main())
+    finally:
+        for s in sessions:
+            s.close()
+    assert [r.output.strip() for r in results] == ["7"] * 6
+    assert seen[0] - before <= 1, f"{seen[0] - before} more threads while six cells ran"

@@ -3,18 +3,25 @@
 The timeout is enforced on the process, not a thread: interrupt first (by
 message), and if the kernel is not idle after a short grace, replace it with a
 fresh one. The caller always gets a result and the kernel is usable afterwards.
+
+A cell runs either through jupyter_client's blocking client (:meth:`Kernel.execute`,
+for callers in a thread) or its asyncio client (:meth:`Kernel.aexecute`, for the
+graph's nodes and the benchmark runner): the async one waits for the kernel on the
+event loop, holding no thread while the cell runs.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import queue
 import re
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from jupyter_client import BlockingKernelClient
+from jupyter_client import AsyncKernelClient, BlockingKernelClient
 
 from ...errors import SolvegraphError
 from ...plugins import truncate
@@ -54,6 +61,46 @@ class _Capped:
     @property
     def truncated(self) -> bool:
         return self.dropped > 0
+
+
+class _Cell:
+    """What one cell is producing: its capped streams and result, fed message by message."""
+
+    def __init__(self, cap: int) -> None:
+        self.out, self.err, self.res = _Capped(cap), _Capped(cap), _Capped(cap)
+        self.result = CellResult()
+
+    def spare(self) -> _Cell:
+        """The same streams with a result of its own: what the interrupt itself reports is not the cell's."""
+        other = _Cell(1)
+        other.out, other.err, other.res = self.out, self.err, self.res
+        return other
+
+    def take(self, msg: dict[str, Any], msg_id: str) -> bool:
+        """Take one iopub message; True once the cell is idle (finished)."""
+        if msg["parent_header"].get("msg_id") != msg_id:
+            return False
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "stream":
+            (self.out if content.get("name") == "stdout" else self.err).write(content.get("text", ""))
+        elif kind in ("execute_result", "display_data"):
+            self.res.write(str(content.get("data", {}).get("text/plain", "")) + "\n")
+        elif kind == "error":
+            self.result.error_name = content.get("ename", "Error")
+            self.result.error_value = content.get("evalue", "")
+            self.result.traceback = _ANSI.sub("", "\n".join(content.get("traceback", [])))
+        elif kind == "status" and content.get("execution_state") == "idle":
+            return True
+        return False
+
+    def done(self, started: float, cap: int) -> CellResult:
+        result = self.result
+        result.stdout, result.stderr, result.result = self.out.value(), self.err.value(), self.res.value()
+        result.truncated = self.out.truncated or self.err.truncated or self.res.truncated
+        result.traceback, cut = truncate(result.traceback, cap)
+        result.truncated |= cut
+        result.duration_s = time.monotonic() - started
+        return result
 
 
 @dataclass
@@ -97,6 +144,10 @@ class Kernel:
         self.broken = False
         self._startup_timeout = startup_timeout
         self.proc: KernelProcess | None = None
+        # One asyncio client per event loop (its sockets belong to the loop), for the kernel process it
+        # was made for: a restart replaces the process and so its clients.
+        self._async: dict[int, tuple[asyncio.AbstractEventLoop, AsyncKernelClient, KernelProcess]] = {}
+        self._async_lock = threading.Lock()
         self._start()
 
     def _start(self) -> None:
@@ -115,39 +166,79 @@ class Kernel:
         """Run one cell. Never raises for anything the cell does."""
         self.uses += 1
         started = time.monotonic()
-        out, err, res = _Capped(self.output_cap), _Capped(self.output_cap), _Capped(self.output_cap)
-        result = CellResult()
+        cell = _Cell(self.output_cap)
         if self.broken:
             self.restart()
         msg_id = self.kc.execute(code, store_history=False, allow_stdin=False)
-        finished = self._collect(msg_id, started + timeout, out, err, res, result)
+        finished = self._collect(msg_id, started + timeout, cell)
         if not finished:
             if self.is_alive():
-                result.timed_out = True
+                cell.result.timed_out = True
                 self.interrupt()
-                if not self._collect(msg_id, time.monotonic() + INTERRUPT_GRACE_S, out, err, res, CellResult()):
+                if not self._collect(msg_id, time.monotonic() + INTERRUPT_GRACE_S, cell.spare()):
                     self.restart()
-                    result.restarted = True
+                    cell.result.restarted = True
             else:
-                result.crashed = True
+                cell.result.crashed = True
                 self.restart()
-                result.restarted = True
+                cell.result.restarted = True
         self._drain_shell()
-        result.stdout, result.stderr, result.result = out.value(), err.value(), res.value()
-        result.truncated = out.truncated or err.truncated or res.truncated
-        result.traceback, cut = truncate(result.traceback, self.output_cap)
-        result.truncated |= cut
-        result.duration_s = time.monotonic() - started
-        return result
+        return cell.done(started, self.output_cap)
+
+    async def aexecute(self, code: str, timeout: float = 30.0) -> CellResult:
+        """:meth:`execute` on the running event loop: the same limits and results, no thread held."""
+        self.uses += 1
+        started = time.monotonic()
+        cell = _Cell(self.output_cap)
+        if self.broken:
+            await asyncio.to_thread(self.restart)
+        client = await self._async_client()
+        msg_id = client.execute(code, store_history=False, allow_stdin=False)
+        finished = await self._acollect(client, msg_id, started + timeout, cell)
+        if not finished:
+            if self.is_alive():
+                cell.result.timed_out = True
+                self.interrupt()
+                if not await self._acollect(client, msg_id, time.monotonic() + INTERRUPT_GRACE_S, cell.spare()):
+                    await asyncio.to_thread(self.restart)
+                    cell.result.restarted = True
+            else:
+                cell.result.crashed = True
+                await asyncio.to_thread(self.restart)
+                cell.result.restarted = True
+        return cell.done(started, self.output_cap)
+
+    async def _async_client(self) -> AsyncKernelClient:
+        """This loop's asyncio client for the current kernel process, connected and heard from.
+
+        It waits for the kernel to answer once: a SUB socket that has only just connected misses what is
+        published before its subscription lands, so the cell's output would be lost.
+        """
+        loop = asyncio.get_running_loop()
+        with self._async_lock:
+            for key, (other, old, proc) in list(self._async.items()):
+                if other.is_closed() or proc is not self.proc:
+                    del self._async[key]
+                    with contextlib.suppress(Exception):
+                        old.stop_channels()
+            found = self._async.get(id(loop))
+        if found is not None and found[0] is loop:
+            return found[1]
+        assert self.proc is not None
+        client = AsyncKernelClient(connection_file=self.proc.connection_file)
+        client.load_connection_file()
+        client.start_channels(stdin=False, hb=False)
+        await client.wait_for_ready(timeout=self._startup_timeout)
+        with self._async_lock:
+            self._async[id(loop)] = (loop, client, self.proc)
+        return client
 
     def interrupt(self) -> None:
         """Interrupt by message: a signal from the host cannot cross the kernel's PID namespace."""
         msg = self.kc.session.msg("interrupt_request", content={})
         self.kc.control_channel.send(msg)
 
-    def _collect(
-        self, msg_id: str, deadline: float, out: _Capped, err: _Capped, res: _Capped, result: CellResult
-    ) -> bool:
+    def _collect(self, msg_id: str, deadline: float, cell: _Cell) -> bool:
         """Read iopub until the cell is idle (True) or the deadline or a crash (False)."""
         while True:
             remaining = deadline - time.monotonic()
@@ -159,18 +250,22 @@ class Kernel:
                 if not self.is_alive():
                     return False
                 continue
-            if msg["parent_header"].get("msg_id") != msg_id:
+            if cell.take(msg, msg_id):
+                return True
+
+    async def _acollect(self, client: AsyncKernelClient, msg_id: str, deadline: float, cell: _Cell) -> bool:
+        """:meth:`_collect` with the asyncio client."""
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            try:
+                msg = await client.get_iopub_msg(timeout=min(remaining, 0.25))
+            except queue.Empty:
+                if not self.is_alive():
+                    return False
                 continue
-            kind, content = msg["msg_type"], msg["content"]
-            if kind == "stream":
-                (out if content.get("name") == "stdout" else err).write(content.get("text", ""))
-            elif kind in ("execute_result", "display_data"):
-                res.write(str(content.get("data", {}).get("text/plain", "")) + "\n")
-            elif kind == "error":
-                result.error_name = content.get("ename", "Error")
-                result.error_value = content.get("evalue", "")
-                result.traceback = _ANSI.sub("", "\n".join(content.get("traceback", [])))
-            elif kind == "status" and content.get("execution_state") == "idle":
+            if cell.take(msg, msg_id):
                 return True
 
     def _drain_shell(self) -> None:
@@ -193,6 +288,11 @@ class Kernel:
         return not self.broken and self.proc is not None and self.proc.is_alive()
 
     def shutdown(self) -> None:
+        with self._async_lock:
+            clients, self._async = [c for _, c, _ in self._async.values()], {}
+        for client in clients:
+            with contextlib.suppress(Exception):
+                client.stop_channels()
         with contextlib.suppress(Exception):
             if getattr(self, "kc", None) is not None:
                 self.kc.stop_channels()

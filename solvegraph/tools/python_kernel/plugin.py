@@ -5,8 +5,10 @@ Registered through the ``solvegraph`` entry point like any outside plugin.
 
 from __future__ import annotations
 
+import asyncio
+
 from ...plugins import ToolResult, ToolSession, hookimpl, tool
-from ._kernel import Kernel, describe
+from ._kernel import CellResult, Kernel, describe
 from ._pool import default_pool
 
 PROMPT_HINT = (
@@ -35,9 +37,21 @@ def python(code: str, session: ToolSession) -> ToolResult:
     Args:
         code: Python source to execute as one cell; the value of a final expression is shown too.
     """
-    kernel = session_kernel(session)
     timeout = float(session.options.get("cell_timeout", 30.0))
-    cell = kernel.execute(code, timeout=timeout)
+    return _result(session_kernel(session).execute(code, timeout=timeout), timeout)
+
+
+@python.asynchronous
+async def python_async(code: str, session: ToolSession) -> ToolResult:
+    """The same cell through the kernel's asyncio client: the event loop waits for it, no thread does."""
+    timeout = float(session.options.get("cell_timeout", 30.0))
+    kernel = session.existing("python_kernel")
+    if kernel is None:  # the first cell of the session: taking a kernel from the pool may wait for one to start
+        kernel = await asyncio.to_thread(session_kernel, session)
+    return _result(await kernel.aexecute(code, timeout=timeout), timeout)
+
+
+def _result(cell: CellResult, timeout: float) -> ToolResult:
     data = describe(cell)
     if cell.timed_out:
         lost = " (the kernel was restarted; variables were lost)" if cell.restarted else ""
