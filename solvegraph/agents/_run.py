@@ -133,11 +133,12 @@ class SolveRunner:
             trajectory=trajectory,
             blocking=blocking,
         )
-        async for item in stream:
-            if isinstance(item, Event) and on_event is not None:
-                on_event(item)
-            elif isinstance(item, Trajectory):
-                return item
+        async with contextlib.aclosing(stream) as items:  # closed in this task, where its tracing span was set
+            async for item in items:
+                if isinstance(item, Event) and on_event is not None:
+                    on_event(item)
+                elif isinstance(item, Trajectory):
+                    return item
         raise SolvegraphError("the solve ended without a trajectory")  # not reached: astream always yields one
 
     def stream(
