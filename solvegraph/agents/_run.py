@@ -26,10 +26,10 @@ from langgraph.types import Command
 from .. import tracing
 from ..errors import PromptRefusedError, SolvegraphError
 from ..llm import ChatModel
-from ..plugins import PluginManager, ToolSession
+from ..plugins import Blocking, PluginManager, ToolSession, in_thread
 from ..types import Event, Step, Trajectory
 from .graph import compiled_graph
-from .state import Blocking, Budget, SolveContext, in_thread
+from .state import Budget, SolveContext
 
 if TYPE_CHECKING:
     from ..memory import Memory

@@ -11,18 +11,16 @@ the caller bounds, so many solves share one loop without a thread each.
 
 from __future__ import annotations
 
-import asyncio
 import operator
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypedDict, TypeVar
+from typing import Annotated, Any, TypedDict
 
 from langgraph.config import get_stream_writer
 from langgraph.func import task
 from langgraph.runtime import Runtime
 
 from ..llm import ChatModel, Reply
-from ..plugins import PluginManager, Tool, ToolSession
+from ..plugins import Blocking, PluginManager, Tool, ToolSession, in_thread
 from ..types import Event, ToolCall, Usage, Verdict
 
 
@@ -70,16 +68,6 @@ class Budget:
     max_solver_turns: int = 3  # model turns per solver round
     verify_with_model: bool = True
     reuse_model_accepted: bool = False  # may model-accepted answers teach later runs (not only tool-verified)
-
-
-T = TypeVar("T")
-Blocking = Callable[..., Awaitable[Any]]
-
-
-async def in_thread(fn: Callable[..., T], *args: Any) -> T:
-    """The default for blocking work: the running loop's default thread pool, in a copy of this context
-    (so a tool's tracing span is the node's child)."""
-    return await asyncio.to_thread(fn, *args)
 
 
 @dataclass

@@ -10,7 +10,7 @@ For code datasets (MBPP) the answer is the code itself, scored by the task's tes
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from ..agents import SolveRunner
@@ -19,13 +19,12 @@ from ..agents.answer import answer_from_output, code_blocks, explicit_answer, no
 from ..errors import SolvegraphError
 from ..memory import Step, Trajectory
 from ..memory.toolmaking import python_code
-from ..plugins import PluginManager, ToolSession
+from ..plugins import Blocking, PluginManager, ToolSession
 from .datasets import Sample
 
 STRATEGIES = ("direct", "pal", "graph")
 StepSink = Callable[[Trajectory, Step], None]
 # Runs blocking work (a kernel cell, a solver) off the event loop, in a pool sized for it.
-Blocking = Callable[..., Awaitable[Any]]
 
 
 def _record(trajectory: Trajectory, step: Step, sink: StepSink | None) -> None:

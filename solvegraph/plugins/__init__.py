@@ -1,13 +1,14 @@
 """The plugin system: hook specs, the tool contract and the loader."""
 
 from ._bench import Dataset, DatasetError, Loaded, RowFn, Scorer, load_jsonl
-from ._tool import Tool, ToolResult, ToolSession, tool, truncate
+from ._tool import Blocking, Tool, ToolResult, ToolSession, in_thread, tool, truncate
 from ._verifier import Verifier
 from .hookspecs import hookimpl, hookspec
 from .manager import ENTRY_POINT_GROUP, PluginInfo, PluginManager, tool_problem
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "Blocking",
     "Dataset",
     "DatasetError",
     "Loaded",
@@ -21,6 +22,7 @@ __all__ = [
     "Verifier",
     "hookimpl",
     "hookspec",
+    "in_thread",
     "load_jsonl",
     "tool",
     "tool_problem",

@@ -121,10 +121,14 @@ class ToolSession:
 
 RunFn = Callable[..., "ToolResult | str"]
 AsyncRunFn = Callable[..., Awaitable["ToolResult | str"]]
+T = typing.TypeVar("T")
+# How a caller on an event loop runs blocking work: ``await blocking(fn, *args)`` in some thread pool.
 Blocking = Callable[..., Awaitable[Any]]
 
 
-async def _in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+async def in_thread(fn: Callable[..., T], *args: Any) -> T:
+    """The default :data:`Blocking`: the running loop's default thread pool, in a copy of this context
+    (so a tool's tracing span stays the child of the node that called it)."""
     return await asyncio.to_thread(fn, *args)
 
 
@@ -228,7 +232,7 @@ class Tool:
         """:meth:`run` on the running event loop: the asyncio implementation if the tool has one, else
         ``run`` through ``blocking`` (default: the loop's thread pool)."""
         if self.afn is None:
-            result: ToolResult = await (blocking or _in_thread)(self.run, arguments, session)
+            result: ToolResult = await (blocking or in_thread)(self.run, arguments, session)
             return result
         attributes = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": self.name}
         with tracing.span(f"execute_tool {self.name}", **attributes) as current:

@@ -63,6 +63,21 @@ class _Capped:
         return self.dropped > 0
 
 
+def _stop_on(loop: asyncio.AbstractEventLoop, client: AsyncKernelClient) -> None:
+    """Close an asyncio client's sockets on the loop they are registered with, when it still runs: the
+    kernel is often shut down from another thread (a finished sample's session is closed in the background)."""
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is not loop and loop.is_running():
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nothing is registered any more
+            loop.call_soon_threadsafe(client.stop_channels)
+            return
+    with contextlib.suppress(Exception):
+        client.stop_channels()
+
+
 async def _heard_from(client: AsyncKernelClient, timeout: float) -> None:
     """Ask the kernel for its info until its answer arrives on iopub: then this client's subscription is live.
 
@@ -238,8 +253,7 @@ class Kernel:
             for key, (other, old, proc) in list(self._async.items()):
                 if other.is_closed() or proc is not self.proc:
                     del self._async[key]
-                    with contextlib.suppress(Exception):
-                        old.stop_channels()
+                    _stop_on(other, old)
             found = self._async.get(id(loop))
         if found is not None and found[0] is loop:
             return found[1]
@@ -308,10 +322,9 @@ class Kernel:
 
     def shutdown(self) -> None:
         with self._async_lock:
-            clients, self._async = [c for _, c, _ in self._async.values()], {}
-        for client in clients:
-            with contextlib.suppress(Exception):
-                client.stop_channels()
+            clients, self._async = [(loop, c) for loop, c, _ in self._async.values()], {}
+        for loop, client in clients:
+            _stop_on(loop, client)
         with contextlib.suppress(Exception):
             if getattr(self, "kc", None) is not None:
                 self.kc.stop_channels()
