@@ -278,9 +278,9 @@ class ModelClient:
             calls.append(ToolCall(id=call.get("id") or uuid.uuid4().hex[:8], name=fn["name"], arguments=args))
         usage = Usage(calls=1)
         counted = data.get("usage")
-        if isinstance(counted, dict):
-            usage.prompt_tokens = int(counted.get("prompt_tokens") or 0)
-            usage.completion_tokens = int(counted.get("completion_tokens") or 0)
+        if isinstance(counted, dict):  # counts the endpoint reports: a malformed or negative one is 0, never a crash
+            usage.prompt_tokens = _count(counted.get("prompt_tokens"))
+            usage.completion_tokens = _count(counted.get("completion_tokens"))
         if self.price is not None:
             usage.cost_usd = self.price.cost(usage.prompt_tokens, usage.completion_tokens)
         return Reply(
@@ -311,6 +311,13 @@ class ModelClient:
         if isinstance(exc, openai.APIStatusError):
             return ModelConnectionError(f"the model endpoint {url} answered {exc.status_code}: {_short(exc)}")
         return ModelConnectionError(f"model call to {url} failed: {_short(exc)}")
+
+
+def _count(value: Any) -> int:
+    """A token count from the reply's JSON: a whole number of zero or more, else 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0 or value != int(value):
+        return 0
+    return int(value)
 
 
 def _traced_reply(current: Any, reply: Reply) -> Reply:

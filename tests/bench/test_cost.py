@@ -63,6 +63,25 @@ def test_usage_sums_cost_and_keeps_unknown_apart_from_free() -> None:
     assert [dollars(v) for v in (None, 0.0123456, 1234.5)] == ["—", "$0.0123", "$1,234.50"]
 
 
+def test_a_reply_with_malformed_or_negative_counts_costs_nothing_and_does_not_crash() -> None:
+    """An endpoint's usage is read as data: a negative count would let a run spend past --max-cost."""
+    from solvegraph.llm import ModelClient
+
+    client = ModelClient("http://127.0.0.1:9/v1", model="m", price=Price(1000.0, 1000.0))
+    choice = {"message": {"content": "ANSWER: 1"}, "finish_reason": "stop"}
+    for usage, cost in [
+        ({"prompt_tokens": 1000, "completion_tokens": 2000}, 3.0),
+        ({"prompt_tokens": -(10**9), "completion_tokens": 1000}, 1.0),
+        ({"prompt_tokens": "many", "completion_tokens": None}, 0.0),
+        ({"prompt_tokens": 1e308, "completion_tokens": float("nan")}, None),
+        ({"prompt_tokens": True, "completion_tokens": 1000.0}, 1.0),
+    ]:
+        reply = client._reply({"choices": [choice], "usage": usage}, 0.1)
+        assert reply.text == "ANSWER: 1" and reply.usage.prompt_tokens >= 0 and reply.usage.completion_tokens >= 0
+        if cost is not None:
+            assert reply.usage.cost_usd == pytest.approx(cost)
+
+
 def test_cost_per_call_sample_and_run_in_json_store_and_report(scripted, tmp_path: Path) -> None:
     db = tmp_path / "m.sqlite"
     with scripted({"solver": ["ANSWER: 12"]}) as model:
