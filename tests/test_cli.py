@@ -210,6 +210,7 @@ def test_solve_with_the_real_embedded_model() -> None:
     assert data["status"] in ("solved", "unsolved")
     assert data["model"] == "smollm2-135m-instruct"
     assert data["steps"][0]["agent"] == "planner" and data["usage"]["calls"] >= 3
+    assert data["usage"]["cost_usd"] == 0.0, "the embedded model runs here: a known price of $0, not unknown"
     tool_results = [r for s in data["steps"] for r in s["tool_results"]]
     assert tool_results and tool_results[0]["name"] == "python", "the kernel was called"
 
@@ -220,6 +221,7 @@ def test_chat_with_the_real_embedded_model() -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("answer:")
     assert "solvegraph chat" in proc.stderr and "planner" in proc.stderr
+    assert "tokens · $0.0000 · " in proc.stderr
 
 
 def test_every_solve_flag_reaches_the_settings(scripted, tmp_path: Path) -> None:
@@ -300,6 +302,7 @@ def test_bench_with_the_real_embedded_model(tmp_path: Path) -> None:
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["n"] == 2 and summary["model"] == "smollm2-135m-instruct"
     assert sum(summary["outcomes"].values()) == 2  # the tiny model need not be right
+    assert summary["cost_usd"]["total"] == 0.0 and summary["cost_usd"]["unpriced"] == 0
 
 
 def test_plugins_list_names_the_sandbox_backend_and_bad_modes_fail_in_one_line() -> None:

@@ -180,3 +180,21 @@ def test_max_cost_without_a_price_is_one_line(scripted, tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "--max-cost needs the price of model 'scripted': add it under [prices]" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and not model.calls()
+
+
+def test_chat_and_runs_show_say_what_a_priced_turn_cost(scripted, tmp_path: Path) -> None:
+    script = {"planner": ["p"], "solver": ["```python\nprint(42)\n```", "ANSWER: 42"], "verifier": ["VERDICT: ACCEPT"]}
+    db = f"sqlite:///{tmp_path / 'm.sqlite'}"
+    with scripted(script) as model:
+        proc = run_cli("chat", "--base-url", model.base_url, "--db", db, "--config", str(_config(tmp_path)),
+                       input="What is 6 * 7?\nexit\n")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    calls = len(model.calls())
+    line = next(x for x in proc.stderr.splitlines() if " tokens · " in x)
+    assert "solved" in line and " tokens · $0.0" in line, line
+    (run,) = Store(db).runs()
+    (trajectory_id,) = Store(db).resolve(run["id"])[1]
+    cost = Store(db).load(trajectory_id).usage.cost_usd
+    assert cost is not None and cost > 0 and f"{dollars(cost)} · " in line and calls >= 3
+    shown = run_cli("runs", "show", run["id"], "--db", db)
+    assert shown.returncode == 0 and f"cost: {dollars(cost)}" in shown.stdout
