@@ -88,13 +88,18 @@ def summarize(
     return summary
 
 
-def _cost(results: list[dict[str, Any]], spent: float | None, limit: float | None) -> dict[str, Any]:
+def cost_total(results: list[dict[str, Any]]) -> float | None:
+    """What these scored samples cost, or None when none of them was priced."""
     priced = [r["cost_usd"] for r in results if r.get("cost_usd") is not None]
-    total = sum(priced) if priced else None
+    return sum(priced) if priced else None
+
+
+def _cost(results: list[dict[str, Any]], spent: float | None, limit: float | None) -> dict[str, Any]:
+    total = cost_total(results)
     return {
         "total": total,
         "mean": total / len(results) if total is not None and results else None,
-        "unpriced": len(results) - len(priced),
+        "unpriced": sum(1 for r in results if r.get("cost_usd") is None),
         **({"spent": spent} if spent is not None else {}),
         **({"limit": limit} if limit is not None else {}),
     }

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from ..bench.report import OUTCOMES, compare, summarize
+from ..bench.report import OUTCOMES, compare, cost_total, summarize
 from ..errors import SolvegraphError
 from ._templates import histogram, render
 
@@ -30,12 +30,6 @@ def _page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
 
 def _error(message: str, status: int) -> HTMLResponse:
     return _page("error.html", status=status, message=message)
-
-
-def _cost_of(results: list[dict[str, Any]]) -> float | None:
-    """What these samples cost, or None when none of them was priced."""
-    priced = [r["cost_usd"] for r in results if r.get("cost_usd") is not None]
-    return sum(priced) if priced else None
 
 
 def make_app(store: Any) -> Starlette:
@@ -165,7 +159,7 @@ def make_app(store: Any) -> Starlette:
         ]
         configs = [store.run_config(i) for i in ids]
         shared = set(by_sample[0]) & set(by_sample[1])
-        shared_cost = [_cost_of([r for r in rs if r["sample"] in shared]) for rs in results]
+        shared_cost = [cost_total([r for r in rs if r["sample"] in shared]) for rs in results]
         return _page(
             "compare.html",
             runs=rows,
