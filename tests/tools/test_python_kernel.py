@@ -7,6 +7,7 @@ a thread) and ``arun`` (the asyncio client, for the graph's nodes and the benchm
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -126,24 +127,41 @@ def test_pool_never_hands_out_a_used_kernel() -> None:
         pool.close()
 
 
+def _threads_waiting_for_a_cell() -> list[str]:
+    """Threads (other than this one) with a cell's execution on their stack: the blocking client's
+    ``execute``/``_collect``, or a tool's ``run`` (the pool's kernel start-ups are not that)."""
+    waiting = []
+    for ident, frame in sys._current_frames().items():
+        if ident == threading.get_ident():
+            continue
+        f = frame
+        while f is not None:
+            code = f.f_code
+            if code.co_filename.endswith(("python_kernel/_kernel.py", "plugins/_tool.py")) and code.co_name in (
+                "execute", "_collect", "run", "_run", "_invoke", "_call"
+            ):  # fmt: skip
+                waiting.append(f"{ident}: {code.co_name}")
+                break
+            f = f.f_back
+    return waiting
+
+
 def test_cells_awaited_on_one_loop_hold_no_thread_while_they_run() -> None:
     """Six sessions' cells run at once on one event loop through the kernel's asyncio client: while they
-    sleep in their kernels, no thread waits for them (the pool's own warm-up threads aside)."""
+    sleep in their kernels, no thread waits for any of them."""
     tool = PluginManager().tools()["python"]
     sessions = [ToolSession() for _ in range(6)]
     seen: list[list[str]] = []
     try:
         for s in sessions:  # each takes its kernel first (from the pool, which may start one in a thread)
             assert tool.run({"code": "pass"}, s).ok
-        before = set(threading.enumerate())
 
         async def main() -> list:
             cells = asyncio.gather(
                 *(tool.arun({"code": "import time; time.sleep(1.5); print(7)"}, s) for s in sessions)
             )
             await asyncio.sleep(0.7)
-            new = [t.name for t in threading.enumerate() if t not in before]
-            seen.append([n for n in new if not n.startswith("sg-kernel-warm")])
+            seen.append(_threads_waiting_for_a_cell())
             return await cells
 
         results = asyncio.run(main())
@@ -151,4 +169,11 @@ def test_cells_awaited_on_one_loop_hold_no_thread_while_they_run() -> None:
         for s in sessions:
             s.close()
     assert [r.output.strip() for r in results] == ["7"] * 6
-    assert len(seen[0]) <= 1, f"threads started while six cells ran: {seen[0]}"
+    assert seen[0] == [], f"threads waiting for a cell: {seen[0]}"
+    with ToolSession() as s:  # the check itself sees a thread that does wait for one
+        waiter = threading.Thread(target=tool.run, args=({"code": "import time; time.sleep(1.5)"}, s))
+        waiter.start()
+        time.sleep(0.7)
+        caught = _threads_waiting_for_a_cell()
+        waiter.join()
+    assert caught, "a blocking run in a thread is seen waiting"
