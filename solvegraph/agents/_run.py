@@ -510,7 +510,8 @@ async def _pump(
 ) -> None:
     """Run ``stream`` to its end inside one task, handing each item to ``put`` (then awaiting ``more``, if
     given); the end is ``(False, None)``, a failure ``(False, exc)``. Only that inner task (``body[0]``) is
-    cancelled when the caller stops, so closing ``client``'s connections afterwards is never cut short."""
+    cancelled when the caller stops, so what the caller does after this returns (closing the model
+    client's connections) is never cut short."""
 
     async def consume() -> None:
         # Closed in this task, even when cancelled: what the solve set in its context (a tracing span) is

@@ -85,16 +85,16 @@ async def _heard_from(client: AsyncKernelClient, timeout: float) -> None:
     which would add those 0.2 s to every session's first cell.
     """
     deadline = time.monotonic() + timeout
-    while True:
-        asked = client.kernel_info()
+    asked = {client.kernel_info()}
+    while time.monotonic() < deadline:  # checked after every message too: another client's output cannot stall it
         try:
-            while True:
-                msg = await client.get_iopub_msg(timeout=0.1)
-                if msg["parent_header"].get("msg_id") == asked and msg["msg_type"] == "status":
-                    return
+            msg = await client.get_iopub_msg(timeout=0.1)
         except queue.Empty:
-            if time.monotonic() > deadline:
-                raise SolvegraphError(f"the Python kernel did not answer within {timeout:g} s") from None
+            asked.add(client.kernel_info())  # its status went out before the subscription landed: ask again
+            continue
+        if msg["parent_header"].get("msg_id") in asked and msg["msg_type"] == "status":
+            return
+    raise SolvegraphError(f"the Python kernel did not answer within {timeout:g} s")
 
 
 class _Cell:
