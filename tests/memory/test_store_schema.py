@@ -6,6 +6,7 @@ import ast
 import inspect as pyinspect
 import shutil
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,45 @@ def test_each_migration_runs_on_both_dialects(backend: str, tmp_path: Path, requ
     again = Store(url)
     assert again.migrated == [m.version for m in MIGRATIONS] and _schema(again) == target
     again.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_fresh_memory_opened_by_many_at_once_is_created_once_and_seen_whole(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Every opener sees all of a memory or none of it: never tables without their version (the
+    bench's progress read, or a second worker, opening the database its run is creating)."""
+    for attempt in range(4):
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp_path}/fresh{attempt}.sqlite"
+        else:
+            base = request.getfixturevalue("pg_url")
+            admin = Store(base)
+            with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text(f"CREATE DATABASE fresh{attempt}"))
+            admin.close()
+            url = base.rsplit("/", 1)[0] + f"/fresh{attempt}"
+        start = threading.Barrier(8)
+        failures: list[str] = []
+
+        def open_it(url: str = url, start: threading.Barrier = start, failures: list[str] = failures) -> None:
+            start.wait()
+            try:
+                Store(url).close()
+            except StoreError as exc:
+                failures.append(str(exc))
+
+        threads = [threading.Thread(target=open_it) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert failures == []
+        store = Store(url)
+        with store.engine.connect() as conn:
+            assert conn.execute(text("SELECT key, value FROM meta")).all() == [("schema_version", str(SCHEMA_VERSION))]
+        assert store.migrated == [] and store.stats()["runs"] == 0
+        store.close()
 
 
 def _calls(store: Store) -> dict[str, Callable[[], Any]]:

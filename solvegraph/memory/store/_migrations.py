@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from sqlalchemy import insert, inspect, select, text, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
 
 from ..models import Base, Meta
 from ._errors import StoreError
@@ -71,44 +70,63 @@ def prepare(engine: Engine, dialect: str, display: str) -> list[int]:
     """Create a fresh memory, or migrate an older one; returns the versions applied (empty if none were).
 
     A database from a newer solvegraph, or one with tables of the same names that is not a memory,
-    is refused, never written to.
+    is refused, never written to. Creating and migrating happen in one transaction under a lock
+    (SQLite's write lock, a PostgreSQL advisory lock), and what the database holds is read again
+    under it: a process that opens the memory while another creates it waits and then sees all of
+    it, never tables without their version, and two that create it at once do it once.
     """
     with engine.connect() as conn:
+        if schema_version(conn) == SCHEMA_VERSION:
+            return []
+    with engine.connect() as conn:
+        _lock(conn, dialect)
         tables = set(inspect(conn).get_table_names())
         version = schema_version(conn) if "meta" in tables else None
-    if version is None:
-        if tables & {"meta", "runs", "trajectories", "steps"}:
+        if version is None:
+            if tables & {"meta", "runs", "trajectories", "steps"}:
+                raise StoreError(
+                    f"database {display} holds tables that are not a solvegraph memory (no schema version); "
+                    "use another --db"
+                )
+            _create(conn, dialect)
+            conn.commit()
+            return []
+        if version > SCHEMA_VERSION:
             raise StoreError(
-                f"database {display} holds tables that are not a solvegraph memory (no schema version); "
-                "use another --db"
+                f"database {display} has schema version {version}; this solvegraph uses version {SCHEMA_VERSION}. "
+                "Upgrade solvegraph, or use another --db"
             )
-        _create(engine, dialect)
-        return []
-    if version > SCHEMA_VERSION:
-        raise StoreError(
-            f"database {display} has schema version {version}; this solvegraph uses version {SCHEMA_VERSION}. "
-            "Upgrade solvegraph, or use another --db"
-        )
-    applied = []
-    for migration in MIGRATIONS:
-        if migration.version <= version:
-            continue
-        # One transaction per version: a failure leaves the database at the last version that completed.
-        with engine.begin() as conn:
+        # All pending versions in one transaction: a failure leaves the database as it was.
+        applied = []
+        for migration in MIGRATIONS:
+            if migration.version <= version:
+                continue
             for statement in getattr(migration, dialect):
                 conn.execute(text(statement))
             conn.execute(update(Meta).where(Meta.key == "schema_version").values(value=str(migration.version)))
-        applied.append(migration.version)
-    return applied
+            applied.append(migration.version)
+        conn.commit()
+        return applied
 
 
-def _create(engine: Engine, dialect: str) -> None:
-    Base.metadata.create_all(engine)
-    with engine.begin() as conn:
-        for statement in _EXTRAS[dialect]:
-            conn.execute(text(statement))
-    try:
-        with engine.begin() as conn:
-            conn.execute(insert(Meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
-    except IntegrityError:
-        pass  # another process created the same memory at the same moment
+# Any fixed 64-bit key does: the advisory lock only has to be the same one in every solvegraph process.
+_PG_LOCK_KEY = int.from_bytes(b"solvegph", "big")
+
+
+def _lock(conn: Connection, dialect: str) -> None:
+    """Begin ``conn``'s transaction holding the lock that serializes creating and migrating a memory.
+
+    The sqlite3 module leaves DDL outside any transaction unless one is begun explicitly;
+    ``BEGIN IMMEDIATE`` takes the write lock at once and waits out the busy timeout for it.
+    """
+    if dialect == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+
+
+def _create(conn: Connection, dialect: str) -> None:
+    Base.metadata.create_all(conn)
+    for statement in _EXTRAS[dialect]:
+        conn.execute(text(statement))
+    conn.execute(insert(Meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
