@@ -7,6 +7,7 @@ import inspect as pyinspect
 import shutil
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -81,8 +82,9 @@ def test_a_fresh_memory_opened_by_many_at_once_is_created_once_and_seen_whole(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     """Every opener sees all of a memory or none of it: never tables without their version (the
-    bench's progress read, or a second worker, opening the database its run is creating)."""
-    for attempt in range(4):
+    bench's progress read, or a second worker, opening the database its run is creating), and
+    none is told the database is locked while another switches it to WAL."""
+    for attempt in range(12 if backend == "sqlite" else 4):
         if backend == "sqlite":
             url = f"sqlite:///{tmp_path}/fresh{attempt}.sqlite"
         else:
@@ -113,6 +115,32 @@ def test_a_fresh_memory_opened_by_many_at_once_is_created_once_and_seen_whole(
             assert conn.execute(text("SELECT key, value FROM meta")).all() == [("schema_version", str(SCHEMA_VERSION))]
         assert store.migrated == [] and store.stats()["runs"] == 0
         store.close()
+
+
+def test_opening_a_fresh_sqlite_memory_another_connection_has_locked_waits_for_it(tmp_path: Path) -> None:
+    """Switching to WAL answers "database is locked" at once, busy timeout or not; the store waits instead."""
+    db = tmp_path / "held.sqlite"
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("CREATE TABLE elsewhere (x)")
+    opened: list[Store | Exception] = []
+
+    def open_it() -> None:
+        try:
+            opened.append(Store(f"sqlite:///{db}"))
+        except StoreError as exc:
+            opened.append(exc)
+
+    opener = threading.Thread(target=open_it)
+    opener.start()
+    time.sleep(0.5)  # the opener meets the lock
+    holder.execute("COMMIT")
+    holder.close()
+    opener.join()
+    (store,) = opened
+    assert isinstance(store, Store), store
+    assert store.stats()["runs"] == 0
+    store.close()
 
 
 def _calls(store: Store) -> dict[str, Callable[[], Any]]:

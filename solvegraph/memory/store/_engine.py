@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,29 @@ def open_engine(url: URL) -> Engine:
         raise StoreError(f"no driver for {display}: {exc}") from None
 
 
+_BUSY_TIMEOUT_S = 60
+
+
+def _to_wal(cursor: Any) -> None:
+    """Put the database in WAL mode, waiting for the lock that takes like any other statement does.
+
+    Switching the journal mode answers "database is locked" at once, without the busy handler,
+    when another connection holds a lock: several processes opening a fresh database together
+    (a bench's workers, or a progress read beside the bench) would fail here.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT_S
+    delay = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
 def _sqlite_engine(url: URL) -> Engine:
     database = url.database or ""
     if database and database != ":memory:":
@@ -72,13 +97,13 @@ def _sqlite_engine(url: URL) -> Engine:
             )
         if not os.access(path.parent, os.W_OK):
             raise StoreError(f"the folder of {path} is read-only; SQLite needs it for its WAL files")
-    engine = create_engine(url, connect_args={"timeout": 60})
+    engine = create_engine(url, connect_args={"timeout": _BUSY_TIMEOUT_S})
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout=60000")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_S * 1000}")
+        _to_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
