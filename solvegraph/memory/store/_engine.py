@@ -57,7 +57,7 @@ _BUSY_TIMEOUT_S = 60
 
 
 def _to_wal(cursor: Any) -> None:
-    """Put the database in WAL mode, waiting for the lock that takes like any other statement does.
+    """Put the database in WAL mode, waiting for the lock as any other statement does.
 
     Switching the journal mode answers "database is locked" at once, without the busy handler,
     when another connection holds a lock: several processes opening a fresh database together
