@@ -213,17 +213,21 @@ def load_settings(
 
 
 def _price_table(value: Any, source: str) -> dict[str, Price]:
-    """``[prices]``: each model (or glob pattern) a table of ``input`` and ``output``, dollars per million tokens."""
+    """``[prices]``: each model (or glob pattern) a table of ``input`` and ``output``, and optionally
+    ``cached_input``, dollars per million tokens."""
     if not isinstance(value, dict):
         raise ConfigError(f'{source}: [prices] must be a table, e.g. "gpt-4o-mini" = {{ input = 0.15, output = 0.6 }}')
     prices: dict[str, Price] = {}
     for model, entry in value.items():
         where = f"{source}: [prices] {model!r}"
-        if not isinstance(entry, dict) or set(entry) != {"input", "output"}:
-            raise ConfigError(f"{where}: give exactly input and output, US dollars per million tokens")
+        if not isinstance(entry, dict) or not {"input", "output"} <= set(entry) <= {"input", "output", "cached_input"}:
+            raise ConfigError(
+                f"{where}: give input and output (and cached_input if you like), US dollars per million tokens"
+            )
         if not all(isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in entry.values()):
-            raise ConfigError(f"{where}: input and output must be numbers of dollars, zero or more")
-        prices[model] = Price(float(entry["input"]), float(entry["output"]))
+            raise ConfigError(f"{where}: prices must be numbers of dollars, zero or more")
+        cached = entry.get("cached_input")
+        prices[model] = Price(float(entry["input"]), float(entry["output"]), None if cached is None else float(cached))
     return prices
 
 

@@ -45,13 +45,22 @@ class Problem:
 
 @dataclass(config=_CONFIG, frozen=True)
 class Price:
-    """What a model costs: US dollars per million input (prompt) and output (completion) tokens."""
+    """What a model costs: US dollars per million input (prompt) and output (completion) tokens.
+
+    ``cached_input`` is the price of prompt tokens the endpoint served from its prompt cache
+    (OpenAI's ``prompt_tokens_details.cached_tokens``), usually a fraction of ``input``; None
+    prices them as any other input.
+    """
 
     input: float
     output: float
+    cached_input: float | None = None
 
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        return (prompt_tokens * self.input + completion_tokens * self.output) / 1_000_000
+    def cost(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> float:
+        cached = min(cached_tokens, prompt_tokens)
+        cached_rate = self.input if self.cached_input is None else self.cached_input
+        paid = (prompt_tokens - cached) * self.input + cached * cached_rate + completion_tokens * self.output
+        return paid / 1_000_000
 
 
 def price_for(prices: Mapping[str, Price], model: str) -> Price | None:

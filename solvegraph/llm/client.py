@@ -277,12 +277,15 @@ class ModelClient:
                 args = {"__unparsed__": fn.get("arguments")}
             calls.append(ToolCall(id=call.get("id") or uuid.uuid4().hex[:8], name=fn["name"], arguments=args))
         usage = Usage(calls=1)
+        cached = 0
         counted = data.get("usage")
         if isinstance(counted, dict):  # counts the endpoint reports: a malformed or negative one is 0, never a crash
             usage.prompt_tokens = _count(counted.get("prompt_tokens"))
             usage.completion_tokens = _count(counted.get("completion_tokens"))
+            details = counted.get("prompt_tokens_details")
+            cached = _count(details.get("cached_tokens")) if isinstance(details, dict) else 0
         if self.price is not None:
-            usage.cost_usd = self.price.cost(usage.prompt_tokens, usage.completion_tokens)
+            usage.cost_usd = self.price.cost(usage.prompt_tokens, usage.completion_tokens, cached)
         return Reply(
             text=message.get("content") or "",
             tool_calls=calls,

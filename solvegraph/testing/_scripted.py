@@ -7,7 +7,8 @@ real HTTP and real response parsing. It is never offered to users as a model.
 A script maps an agent ("planner", "solver", "verifier", "refiner"; found from the
 system prompt's first line) to a list of replies, consumed in order; the last one
 repeats. A reply is a string, a dict with ``content`` and/or ``tool_calls``
-(``[{"name": ..., "arguments": {...}}]``), a dict with ``status`` to answer an HTTP
+(``[{"name": ..., "arguments": {...}}]``) and optionally ``usage`` (fields laid over the word
+counts, e.g. ``prompt_tokens_details``), a dict with ``status`` to answer an HTTP
 error (with ``headers``, e.g. ``Retry-After``), or a callable taking the request body and returning any of these.
 """
 
@@ -173,9 +174,9 @@ def completion(body: dict[str, Any], reply: Any, model: str) -> dict[str, Any]:
     """An OpenAI chat.completion object for ``reply``."""
     content: str | None
     if isinstance(reply, str):
-        content, calls = reply, []
+        content, calls, usage = reply, [], {}
     else:
-        content, calls = reply.get("content"), reply.get("tool_calls", [])
+        content, calls, usage = reply.get("content"), reply.get("tool_calls", []), reply.get("usage", {})
     tool_calls = [
         {
             "id": c.get("id", f"call_{uuid.uuid4().hex[:8]}"),
@@ -198,6 +199,7 @@ def completion(body: dict[str, Any], reply: Any, model: str) -> dict[str, Any]:
             "prompt_tokens": prompt_words,
             "completion_tokens": len((content or "").split()) + 5 * len(tool_calls),
             "total_tokens": prompt_words + len((content or "").split()) + 5 * len(tool_calls),
+            **usage,
         },
     }
 

@@ -39,11 +39,17 @@ def test_prices_are_read_from_the_toml_with_globs_and_bad_entries_are_one_line(t
     assert settings.price("llama") == Price(1.0, 1.0)
     assert price_for({"gpt-4o*": Price(1, 1)}, "o1") is None
     assert Price(0.15, 0.6).cost(1_000_000, 500_000) == pytest.approx(0.45)
+    cached = _config(tmp_path, '[prices]\n"gpt-4.1" = { input = 2, output = 8, cached_input = 0.5 }\n')
+    assert load_settings(config_file=cached, env={}, flags={"base_url": "http://x/v1"}).price("gpt-4.1") == Price(
+        2.0, 8.0, 0.5
+    )
     # The embedded model runs here: it is free unless priced; another endpoint's model is unpriced.
     assert load_settings(env={}, config_file=_config(tmp_path, "")).price("smollm2") == Price(0.0, 0.0)
     assert load_settings(env={}, config_file=_config(tmp_path, ""), flags={"base_url": "http://x"}).price("m") is None
     for bad, says in [
-        ("[prices]\nm = { input = 1 }\n", "give exactly input and output"),
+        ("[prices]\nm = { input = 1 }\n", "give input and output"),
+        ("[prices]\nm = { input = 1, output = 1, cached = 0.1 }\n", "give input and output (and cached_input"),
+        ("[prices]\nm = { input = 1, output = 1, cached_input = -0.1 }\n", "zero or more"),
         ("[prices]\nm = { input = -1, output = 1 }\n", "zero or more"),
         ('[prices]\nm = { input = "1", output = 1 }\n', "numbers of dollars"),
         ("prices = 3\n", "[prices] must be a table"),
@@ -80,6 +86,43 @@ def test_a_reply_with_malformed_or_negative_counts_costs_nothing_and_does_not_cr
         assert reply.text == "ANSWER: 1" and reply.usage.prompt_tokens >= 0 and reply.usage.completion_tokens >= 0
         if cost is not None:
             assert reply.usage.cost_usd == pytest.approx(cost)
+
+
+def test_prompt_tokens_served_from_the_endpoints_cache_cost_the_cached_price() -> None:
+    """``prompt_tokens_details.cached_tokens`` at ``cached_input``; read as data like every count."""
+    from solvegraph.llm import ModelClient
+
+    choice = {"message": {"content": "ANSWER: 1"}, "finish_reason": "stop"}
+    discounted = ModelClient("http://127.0.0.1:9/v1", model="m", price=Price(1000.0, 1000.0, 100.0))
+    full = ModelClient("http://127.0.0.1:9/v1", model="m", price=Price(1000.0, 1000.0))
+    for details, with_discount in [
+        ({"cached_tokens": 600}, 0.4 + 0.06),
+        ({"cached_tokens": 5000}, 0.1),  # more cached than sent: at most the whole prompt
+        ({"cached_tokens": -600}, 1.0),
+        ({"cached_tokens": "600"}, 1.0),
+        ("600", 1.0),
+        (None, 1.0),
+    ]:
+        usage = {"prompt_tokens": 1000, "completion_tokens": 0, "prompt_tokens_details": details}
+        reply = discounted._reply({"choices": [choice], "usage": usage}, 0.1)
+        assert reply.usage.cost_usd == pytest.approx(with_discount) and reply.usage.prompt_tokens == 1000
+        assert full._reply({"choices": [choice], "usage": usage}, 0.1).usage.cost_usd == pytest.approx(1.0)
+
+
+def test_a_cached_prompt_is_priced_at_the_cached_rate_end_to_end(scripted, tmp_path: Path) -> None:
+    """Over HTTP and into the store: 200 fresh prompt tokens at $10/M and 800 cached at $1/M."""
+    reply = {
+        "content": "ANSWER: 12",
+        "usage": {"prompt_tokens": 1000, "completion_tokens": 0, "prompt_tokens_details": {"cached_tokens": 800}},
+    }
+    prices = "[prices]\nscripted = { input = 10, output = 10, cached_input = 1 }\n"
+    db = tmp_path / "m.sqlite"
+    with scripted({"solver": [reply]}) as model:
+        proc, s = bench(model, db, "gsm8k", "--data", str(DATA / "gsm8k/test.jsonl"), "--limit", "2",
+                        "--strategy", "direct", "--config", str(_config(tmp_path, prices)))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert s["cost_usd"]["mean"] == pytest.approx((200 * 10 + 800 * 1) / 1e6)
+    assert all(r["cost_usd"] == pytest.approx(0.0028) for r in per_sample(db, s["run_id"]).values())
 
 
 def test_cost_per_call_sample_and_run_in_json_store_and_report(scripted, tmp_path: Path) -> None:
