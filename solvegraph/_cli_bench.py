@@ -17,10 +17,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from typer.core import TyperGroup
 
-from ._cli_memory import open_store
+from ._cli_memory import open_store, switched_model
 from ._console import safe, shown
-from ._wiring import McpOpt, plugin_manager
+from ._wiring import McpOpt, given, one_of, plugin_manager
 from .errors import SolvegraphError
+from .types import STRATEGIES
 
 err = Console(stderr=True)
 out = Console()
@@ -48,11 +49,30 @@ bench_app = typer.Typer(
 def _run_row(store: Any, run_id: str) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
     rid, _ = store.resolve(run_id)
     run = store.runs(1, run_id=rid)[0]
+    if run["kind"] != "bench":
+        raise SolvegraphError(
+            f"run {rid[:12]} is a {run['kind']} run, not a benchmark: see it with solvegraph runs show {rid[:12]}"
+        )
     return run, store.run_config(rid), store.results(rid)
+
+
+# What defines a benchmark run: a resume goes on with the run's own values, so giving one anew is refused.
+_DEFINES_A_RUN = (
+    "dataset", "data", "question_field", "answer_field", "id_field", "category_field", "scorer", "strategy",
+    "samples", "select", "limit", "split", "ids", "max_seconds", "max_tokens_per_sample", "max_model_calls",
+    "max_tool_calls", "response_cache", "model_path",
+)  # fmt: skip
+
+
+def _flag(ctx: Any, name: str) -> str:
+    """How the user wrote a parameter: its longest option name, or its metavar for an argument."""
+    param = next(p for p in ctx.command.params if p.name == name)
+    return max(param.opts, key=len) if param.param_type_name == "option" else param.human_readable_name
 
 
 @bench_app.command("run")
 def bench_run(
+    ctx: typer.Context,
     dataset: Annotated[
         str | None,
         typer.Argument(
@@ -65,20 +85,41 @@ def bench_run(
         typer.Option("--question-field", help="jsonl: question field(s), comma-separated and joined with a space."),
     ] = None,
     answer_field: Annotated[str | None, typer.Option("--answer-field", help="jsonl: the answer field.")] = None,
+    id_field: Annotated[
+        str | None,
+        typer.Option("--id-field", help="jsonl: the sample id's field [default: id or task_id, in any case]."),
+    ] = None,
+    category_field: Annotated[
+        str | None,
+        typer.Option("--category-field", help="jsonl: the category's field [default: category or type, any case]."),
+    ] = None,
     scorer: Annotated[str | None, typer.Option("--scorer", help="Override the dataset's scorer.")] = None,
-    strategy: Annotated[str, typer.Option("--strategy", help="direct, pal or graph.")] = "graph",
+    strategy: Annotated[
+        str, typer.Option("--strategy", callback=one_of(*STRATEGIES), help="direct, pal or graph.")
+    ] = "graph",
     samples: Annotated[int, typer.Option("--samples", min=1, help="Attempts per problem (self-consistency).")] = 1,
     select: Annotated[
-        str, typer.Option("--select", help="With --samples: majority, or verifier (graph).")
+        str,
+        typer.Option(
+            "--select", callback=one_of("majority", "verifier"), help="With --samples: majority, or verifier."
+        ),
     ] = "majority",
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N samples.")] = None,
     split: Annotated[str | None, typer.Option("--split", help="Only samples of this split (e.g. mbpp: test).")] = None,
     ids: Annotated[str | None, typer.Option("--ids", help="Comma-separated sample ids.")] = None,
     jobs: Annotated[int, typer.Option("-j", "--jobs", min=1, help="Problems in flight at once.")] = 4,
-    max_seconds: Annotated[float | None, typer.Option("--max-seconds", help="Per-sample wall-time limit.")] = None,
-    max_tokens_per_sample: Annotated[int | None, typer.Option("--max-sample-tokens", help="Per-sample tokens.")] = None,
-    max_model_calls: Annotated[int | None, typer.Option("--max-model-calls", help="Per-sample model calls.")] = None,
-    max_tool_calls: Annotated[int | None, typer.Option("--max-tool-calls", help="Per-sample tool calls.")] = None,
+    max_seconds: Annotated[
+        float | None, typer.Option("--max-seconds", min=0.001, help="Per-sample wall-time limit, seconds.")
+    ] = None,
+    max_tokens_per_sample: Annotated[
+        int | None, typer.Option("--max-sample-tokens", min=1, help="Per-sample tokens.")
+    ] = None,
+    max_model_calls: Annotated[
+        int | None, typer.Option("--max-model-calls", min=1, help="Per-sample model calls.")
+    ] = None,
+    max_tool_calls: Annotated[
+        int | None, typer.Option("--max-tool-calls", min=0, help="Per-sample tool calls.")
+    ] = None,
     max_cost: Annotated[
         float | None,
         typer.Option(
@@ -99,8 +140,19 @@ def bench_run(
     ] = False,
     resume: Annotated[
         str | None,
-        typer.Option("--resume", help="Continue a stopped run: finished samples are kept, none is run twice."),
+        typer.Option(
+            "--resume",
+            help="Continue a stopped run with its own settings: finished samples are kept, none is run twice. "
+            "-j, --max-cost, --base-url and --api-key may be given anew; what defines the run may not.",
+        ),
     ] = None,
+    switch_model: Annotated[
+        bool,
+        typer.Option(
+            "--switch-model",
+            help="With --resume: go on with the --model given, not the run's own; the switch is recorded.",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="End with one JSON summary line.")] = False,
     model: Annotated[str | None, typer.Option("--model", help="Model name.")] = None,
     base_url: Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint.")] = None,
@@ -145,13 +197,27 @@ def bench_run(
 
     store = open_store(db, config)
     if resume:
+        fixed = [p for p in _DEFINES_A_RUN if given(ctx, p)]
+        if fixed:
+            flags = ", ".join(_flag(ctx, p) for p in fixed)
+            raise SolvegraphError(f"--resume goes on with the run's own settings: drop {flags} (or start a new run)")
         run_id, _ = store.resolve(resume)
+        if store.runs(1, run_id=run_id)[0]["kind"] != "bench":
+            raise SolvegraphError(
+                f"run {run_id} is not a benchmark run: continue a solve with solvegraph solve --resume"
+            )
         cfg = BenchConfig.from_dict(store.run_config(run_id))
-        model, base_url, model_path = model or cfg.model, base_url or cfg.base_url, model_path or cfg.model_path
+        model = switched_model(store, run_id, cfg.model, model, switch_model)
+        base_url, model_path = base_url or cfg.base_url, model_path or cfg.model_path
         if max_cost is not None:  # a resumed run may be given more money
             cfg.max_cost = max_cost
             store.update_run_config(run_id, max_cost=max_cost)
+        if given(ctx, "jobs"):  # how many at once: safe to change
+            cfg.jobs = jobs
+            store.update_run_config(run_id, jobs=jobs)
     else:
+        if switch_model:
+            raise SolvegraphError("--switch-model goes with --resume RUN_ID")
         if not dataset:
             raise SolvegraphError("name a dataset (gsm8k, mbpp, nl4opt, ..., jsonl) or pass --resume RUN_ID")
         run_id = None
@@ -178,6 +244,8 @@ def bench_run(
             limits=limits,
             question_fields=[f.strip() for f in question_field.split(",")] if question_field else [],
             answer_field=answer_field,
+            id_field=id_field,
+            category_field=category_field,
             ids=[i.strip() for i in ids.split(",")] if ids else None,
             base_url=base_url,
             model_path=model_path,
@@ -245,10 +313,27 @@ def bench_run(
     if len(cfg.skipped) > 20:
         err.print(f"[yellow]… and {len(cfg.skipped) - 20} more malformed lines[/]")
     if resume:
-        err.print(
-            f"resuming run {runner.run_id}: {runner.total - len(todo)} of {runner.total} samples already done",
-            soft_wrap=True,
-        )
+        repaired = runner.repaired
+        if repaired["named"] or repaired["unscored"]:
+            err.print(
+                f"repaired run {runner.run_id}: {repaired['named']} scored samples named again from the dataset, "
+                f"{repaired['unscored']} scored twice kept once",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+        if not todo:
+            err.print(
+                f"run {runner.run_id} is finished: all {runner.total} samples are scored; nothing to run",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+        else:
+            err.print(
+                f"resuming run {runner.run_id}: {runner.total - len(todo)} of {runner.total} samples already done",
+                soft_wrap=True,
+            )
     again = f"solvegraph bench --resume {(runner.run_id or '')[:12]}" + (f" --db {shlex.quote(db)}" if db else "")
     if ray:
         again += f" --ray {shlex.quote(ray)}"
@@ -268,7 +353,8 @@ def bench_run(
                 f"this run has spent {dollars(runner.budget.spent)} of its --max-cost {dollars(runner.budget.limit)}: "
                 f"{len(todo)} samples left; give a higher --max-cost to go on"
             )
-        runner.run(todo)
+        if todo:
+            runner.run(todo)
     if runner.stopping.is_set():
         left = "abandoned" if runner.abandon.is_set() else "finished"
         err.print(

@@ -33,6 +33,30 @@ def open_store(db: str | None, config: str | None = None) -> Any:
     return Store(load_settings(flags={"db": db}, config_file=config).db)
 
 
+def switched_model(store: Any, run_id: str, recorded: str | None, given: str | None, switch: bool) -> str | None:
+    """The model a resumed run goes on with: its own, unless ``--switch-model`` names another.
+
+    A resume that silently answered on another model would credit that model's answers to the run's;
+    so a different ``--model`` is refused without the flag, and with it the switch is recorded in the
+    run's settings (from, to, when), and each step records the model that answered it.
+    """
+    if switch and not given:
+        raise SolvegraphError("--switch-model needs --model NAME: the model to go on with")
+    if not given or not recorded or given == recorded:
+        return recorded or given
+    if not switch:
+        raise SolvegraphError(
+            f"run {run_id[:12]} ran on model {recorded!r}: to go on with {given!r} add --switch-model "
+            "(the switch is recorded), or drop --model"
+        )
+    from datetime import UTC, datetime
+
+    switches = list(store.run_config(run_id).get("model_switches") or [])
+    switches.append({"from": recorded, "to": given, "at": datetime.now(UTC).isoformat(timespec="seconds")})
+    store.update_run_config(run_id, model=given, model_switches=switches)
+    return given
+
+
 @runs_app.command("list")
 def runs_list(
     db: Db = None, limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20, as_json: Json = False

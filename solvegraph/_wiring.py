@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
 
+try:  # typer from 0.2x carries its own copy of click, whose exceptions and enums are not click's
+    from typer._click import exceptions as click_errors
+    from typer._click.core import ParameterSource
+except ImportError:  # an older typer drives click itself
+    from click import exceptions as click_errors  # type: ignore[no-redef]
+    from click.core import ParameterSource  # type: ignore[assignment]
+
 from .config import Settings
 from .plugins import PluginManager
 from .tools.mcp import McpPlugin, servers_for
+
+__all__ = ["McpOpt", "ParameterSource", "click_errors", "given", "one_of", "plugin_manager"]
 
 McpOpt = Annotated[
     list[str] | None,
@@ -20,6 +30,22 @@ McpOpt = Annotated[
         show_default=False,
     ),
 ]
+
+
+def given(ctx: typer.Context, name: str) -> bool:
+    """Whether the user wrote the parameter ``name`` on the command line (not its default or an env var)."""
+    return ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
+
+
+def one_of(*values: str) -> Callable[[str | None], str | None]:
+    """A flag's callback that accepts only ``values``: a usage error naming them (exit 2), never a silent no-op."""
+
+    def check(value: str | None) -> str | None:
+        if value is not None and value not in values:
+            raise typer.BadParameter(f"{value!r} is not one of {', '.join(values)}")
+        return value
+
+    return check
 
 
 def plugin_manager(settings: Settings) -> PluginManager:

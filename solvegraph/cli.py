@@ -26,7 +26,7 @@ from . import __version__, tracing
 from ._cli_bench import bench_app
 from ._cli_memory import memory_app, runs_app
 from ._console import EventPrinter, check_sandbox, safe, shown
-from ._wiring import McpOpt, plugin_manager
+from ._wiring import McpOpt, click_errors, plugin_manager
 from .config import Settings, load_settings
 from .errors import PromptRefusedError, SolvegraphError
 from .plugins import ToolSession
@@ -598,13 +598,28 @@ def main() -> None:
             sys.argv.insert(i + 1, "auto")
             break
     try:
-        app()  # standalone: click prints usage errors itself and exits 2
+        code = app(standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as exc:
+        exc.show()  # the command's help, as click shows it
+        sys.exit(exc.exit_code)
+    except click_errors.UsageError as exc:
+        # One line naming the flag and what it accepts, where click would print usage, a hint and the error.
+        hint = f" (see: {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+        err.print(f"error: {exc.format_message()}{hint}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except click_errors.ClickException as exc:
+        err.print(f"error: {exc.format_message()}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted", markup=False, highlight=False)
+        sys.exit(1)
     except SolvegraphError as exc:
         err.print(f"[red]error:[/] {shown(exc)}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

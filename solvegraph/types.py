@@ -185,6 +185,9 @@ class Step:
     usage: Usage = field(default_factory=Usage)
     started_at: float = field(default_factory=time.time)
     timings: dict[str, float] = field(default_factory=dict)
+    # The model that answered this step ("" for a step no model took part in, or one recorded before
+    # steps carried it): a resumed solve may continue on another model, and the record says which.
+    model: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         data = _STEP.dump_python(self)
@@ -197,6 +200,8 @@ class Step:
 
 
 TRUST_LEVELS = ("tool-verified", "model-accepted", "unchecked")
+# How a benchmark runs each sample (solvegraph.bench.strategies): the model alone, its code run once, or the graph.
+STRATEGIES = ("direct", "pal", "graph")
 
 
 def may_teach(trust: str, reuse_model_accepted: bool = False) -> bool:

@@ -219,7 +219,7 @@ class SolveRunner:
                 config_hash = self.config_hash()
                 run_id = memory.ensure_run(self.client.model)
                 prep = memory.prepare(problem, config_hash, dataset_id=dataset_id)
-                memory.store.begin(trajectory, run_id, dataset_id=dataset_id, gold=gold, config_hash=config_hash)
+                memory.store.begin(trajectory, run_id, sample_id=dataset_id, gold=gold, config_hash=config_hash)
                 if prep.cached is not None:
                     memory.cache_hit(trajectory, prep.cached)
                     memory.store.add_step(trajectory.id, 0, trajectory.steps[0])

@@ -27,8 +27,8 @@ class SampleWriter:
     r"""Where a running sample's writes go, as :class:`Write`\ s: the store's writer thread
     (:class:`StoreWriter`), or a Ray worker's recording. Subclasses say what ``_put`` does with one."""
 
-    def begin(self, trajectory: Trajectory, run_id: str, dataset_id: str | None, gold: str | None) -> None:
-        self._put(Write("begin", (trajectory, run_id, dataset_id, gold)))
+    def begin(self, trajectory: Trajectory, run_id: str, sample_id: str | None, gold: str | None) -> None:
+        self._put(Write("begin", (trajectory, run_id, sample_id, gold)))
 
     def step(self, trajectory_id: str, seq: int, step: Step) -> None:
         self._put(Write("step", (trajectory_id, seq, step)))

@@ -143,8 +143,30 @@ MBPP = Dataset(
 )
 
 
-def jsonl_dataset(question_fields: list[str], answer_field: str, scorer: str = "numeric") -> Dataset:
-    """Any JSONL file: question from one or more fields (joined with a space), answer from one field."""
+def _field(record: dict[str, Any], names: tuple[str, ...]) -> Any:
+    """The first of ``names`` the record has, matched without regard to case (SVAMP says ``ID`` and ``Type``)."""
+    lowered = {k.lower(): k for k in record}
+    for name in names:
+        if name.lower() in lowered:
+            return record[lowered[name.lower()]]
+    return None
+
+
+def jsonl_dataset(
+    question_fields: list[str],
+    answer_field: str,
+    scorer: str = "numeric",
+    *,
+    id_field: str | None = None,
+    category_field: str | None = None,
+) -> Dataset:
+    """Any JSONL file: question from one or more fields (joined with a space), answer from one field.
+
+    The sample id is ``id_field`` when given (a line without it is skipped), else the first of ``id``
+    or ``task_id`` in any case, else the line number; the category likewise from ``category_field``, else
+    ``category`` or ``type``. A line whose gold is null is skipped, and said: a sample with no gold
+    cannot be scored, and calling it wrong would lower the accuracy for the dataset's fault.
+    """
 
     def row(record: dict[str, Any], line: int) -> Sample:
         parts = [str(record[f]).strip() for f in question_fields]
@@ -153,13 +175,19 @@ def jsonl_dataset(question_fields: list[str], answer_field: str, scorer: str = "
             raise ValueError(f"empty question in field(s) {', '.join(question_fields)}")
         if answer_field not in record:
             raise KeyError(answer_field)
-        sample_id = str(record.get("id", record.get("task_id", f"line{line}")))
-        return Sample(
-            f"jsonl-{sample_id}",
-            question,
-            record[answer_field],
-            {"line": line, "category": record.get("category") or record.get("type")},
-        )
+        if record[answer_field] is None:
+            raise ValueError(f"null gold in field '{answer_field}'")
+        if id_field is not None:
+            if record.get(id_field) is None:
+                raise KeyError(id_field)
+            sample_id = str(record[id_field])
+        else:
+            found = _field(record, ("id", "task_id"))
+            sample_id = str(found) if found is not None else f"line{line}"
+        if category_field is not None and category_field not in record:
+            raise KeyError(category_field)
+        category = record[category_field] if category_field is not None else _field(record, ("category", "type"))
+        return Sample(f"jsonl-{sample_id}", question, record[answer_field], {"line": line, "category": category})
 
     return Dataset("jsonl", f"JSONL file: question {'+'.join(question_fields)}, answer {answer_field}", row, scorer)
 

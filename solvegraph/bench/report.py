@@ -170,8 +170,10 @@ def mcnemar_p(b: int, c: int) -> float:
 
 
 def compare(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> dict[str, Any]:
-    ra = {r["sample"]: r["outcome"] == "correct" for r in a}
-    rb = {r["sample"]: r["outcome"] == "correct" for r in b}
+    """Paired counts on the samples both runs scored. A scored row without a sample id (an older run not
+    yet repaired by ``bench --resume``) cannot be paired and is left out, never paired as None."""
+    ra = {r["sample"]: r["outcome"] == "correct" for r in a if r["sample"] is not None}
+    rb = {r["sample"]: r["outcome"] == "correct" for r in b if r["sample"] is not None}
     shared = sorted(set(ra) & set(rb))
     both = sum(1 for s in shared if ra[s] and rb[s])
     only_a = sum(1 for s in shared if ra[s] and not rb[s])

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from ..config import Settings
 from ..errors import ModelConnectionError, PromptRefusedError, SolvegraphError
 from ..llm import ModelClient, Reply, make_client
-from ..memory import Store, Trajectory, may_teach
+from ..memory import Store, Trajectory, content_hash, may_teach
 from ..plugins import PluginManager, ToolSession
 from ._writer import SampleWriter, StoreWriter
 from .datasets import Dataset, Sample
@@ -158,6 +158,8 @@ class BenchConfig:
     data: str | None = None
     question_fields: list[str] = field(default_factory=list)
     answer_field: str | None = None
+    id_field: str | None = None  # jsonl: the sample id's field (default: id or task_id, any case)
+    category_field: str | None = None  # jsonl: the category's field (default: category or type, any case)
     scorer: str | None = None
     strategy: str = "graph"
     samples: int = 1
@@ -189,7 +191,13 @@ def resolve_dataset(plugins: PluginManager, config: BenchConfig) -> Dataset:
 
         if not config.data or not config.question_fields or not config.answer_field:
             raise SolvegraphError("the jsonl dataset needs --data FILE, --question-field F and --answer-field F")
-        return jsonl_dataset(config.question_fields, config.answer_field, config.scorer or "numeric")
+        return jsonl_dataset(
+            config.question_fields,
+            config.answer_field,
+            config.scorer or "numeric",
+            id_field=config.id_field,
+            category_field=config.category_field,
+        )
     datasets = plugins.datasets()
     if config.dataset not in datasets:
         raise SolvegraphError(f"unknown dataset {config.dataset!r}; known: {', '.join(sorted([*datasets, 'jsonl']))}")
@@ -303,6 +311,7 @@ class BenchRunner:
         self.code = False
         self.client: ModelClient | None = None
         self.budget = CostBudget(None)
+        self.repaired = {"named": 0, "unscored": 0}  # what --resume put right in an older run's sample ids
         self._pool: ThreadPoolExecutor | None = None
         self._closing: ThreadPoolExecutor | None = None
         # A scorer that reaches a tool (tests in the sandbox, Lean) judges off the event loop; one that
@@ -330,6 +339,16 @@ class BenchRunner:
         loaded = self.dataset.load(self.config.data or "")
         self.config.skipped = loaded.skipped
         samples = select_samples(loaded.samples, self.config)
+        repeated = [(i, n) for i, n in Counter(s.id for s in samples).items() if n > 1]
+        if repeated:
+            i, n = repeated[0]
+            raise SolvegraphError(
+                f"sample id {i!r} is in the dataset {n} times ({len(repeated)} ids repeat): a run scores each "
+                "sample once, so ids must be unique (jsonl: choose the id with --id-field)"
+            )
+        if not samples:
+            why = f"; {len(loaded.skipped)} lines skipped, the first: {loaded.skipped[0]}" if loaded.skipped else ""
+            raise SolvegraphError(f"the dataset has no samples to run (after --split, --ids and --limit){why}")
         self.code = any(s.metadata.get("kind") == "code" for s in samples)
         if self.settings.samples_temperature is not None and self.config.samples > 1:
             self.settings.temperature = self.settings.samples_temperature
@@ -349,6 +368,12 @@ class BenchRunner:
             self.budget = CostBudget(self.config.max_cost)
             return samples
         self.budget = CostBudget(self.config.max_cost, self.store.run_costs([self.run_id])[self.run_id] or 0.0)
+        # A run written before sample ids lived on the run's rows may have scored samples without one:
+        # named again from the dataset here, and a sample scored twice keeps only its first score.
+        by_text: dict[str, list[str]] = {}
+        for s in samples:
+            by_text.setdefault(content_hash(s.question), []).append(s.id)
+        self.repaired = self.store.repair_samples(self.run_id, by_text)
         done = self.store.finished_samples(self.run_id)
         self.store.abandon_unfinished(self.run_id)
         self.total = len(samples)

@@ -20,9 +20,9 @@ from ..errors import SolvegraphError
 from ..memory import Step, Trajectory
 from ..memory.toolmaking import python_code
 from ..plugins import Blocking, PluginManager, ToolSession
+from ..types import STRATEGIES
 from .datasets import Sample
 
-STRATEGIES = ("direct", "pal", "graph")
 StepSink = Callable[[Trajectory, Step], None]
 # Runs blocking work (a kernel cell, a solver) off the event loop, in a pool sized for it.
 

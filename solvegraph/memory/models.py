@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -43,7 +43,13 @@ class Run(Base):
 
 
 class Problem(Base):
-    """A problem text, once, by content hash; ``dataset_id`` ties it to a benchmark sample."""
+    """A problem text, once, by content hash, shared by every run that asked it.
+
+    ``dataset_id`` is kept for databases written before schema version 4, which filed a benchmark
+    sample's id here: one problem row serves many runs (a solve, then a bench of the same text), so
+    a run's sample identity lives on its trajectory (``TrajectoryRow.sample_id``) and this column is
+    no longer written.
+    """
 
     __tablename__ = "problems"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -62,6 +68,8 @@ class TrajectoryRow(Base):
     status: Mapped[str] = mapped_column(String(16), default="running")
     answer: Mapped[str | None] = mapped_column(Text)
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The benchmark sample this trajectory answers, in its run (schema version 4); None outside benchmarks.
+    sample_id: Mapped[str | None] = mapped_column(String(200))
     gold: Mapped[str | None] = mapped_column(Text)
     score: Mapped[float | None] = mapped_column(Float)
     # Benchmarks: correct | wrong | tool_error | timeout | limit | refused | error, and the scorer's details.
@@ -80,6 +88,15 @@ class TrajectoryRow(Base):
     __table_args__ = (
         Index("ix_traj_problem_verified", "problem_id", "verified"),
         Index("ix_traj_run_started", "run_id", "started_at"),  # schema version 2
+        # Schema version 4: a run scores each of its samples at most once.
+        Index(
+            "ux_traj_run_sample",
+            "run_id",
+            "sample_id",
+            unique=True,
+            sqlite_where=text("outcome IS NOT NULL"),
+            postgresql_where=text("outcome IS NOT NULL"),
+        ),
     )
 
 
@@ -89,6 +106,7 @@ class StepRow(Base):
     trajectory_id: Mapped[str] = mapped_column(ForeignKey("trajectories.id"), index=True)
     seq: Mapped[int] = mapped_column(Integer)
     agent: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str | None] = mapped_column(String(200))  # schema version 4: the model that answered it
     round: Mapped[int] = mapped_column(Integer, default=0)
     messages: Mapped[list[Any]] = mapped_column(default=list)
     reply: Mapped[str] = mapped_column(Text, default="")

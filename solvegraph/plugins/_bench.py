@@ -7,6 +7,7 @@ A malformed line is reported as ``file:line: reason``, skipped and counted, neve
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,12 +59,21 @@ class Dataset:
 
 
 def load_jsonl(path: str | Path, row: RowFn) -> Loaded:
+    """Every line of a JSONL file through ``row``; a line it cannot use is skipped and said.
+
+    A field that no line has is a mistake in the command (``--question-field body`` for a file whose
+    field is ``Body``), not a thousand bad lines: it raises at once, naming the fields the file has and
+    the nearest one.
+    """
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"dataset file not found: {path}")
     samples: list[Sample] = []
     skipped: list[str] = []
     seen: set[str] = set()
+    records = 0
+    fields: dict[str, None] = {}  # every field any line has, in first-seen order
+    missing: dict[str, int] = {}  # field → lines skipped for lacking it
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -75,20 +85,37 @@ def load_jsonl(path: str | Path, row: RowFn) -> Loaded:
             record = json.loads(line)
             if not isinstance(record, dict):
                 raise ValueError("a record must be a JSON object")
+            records += 1
+            fields.update(dict.fromkeys(record))
             sample = row(record, number)
         except json.JSONDecodeError as exc:
             skipped.append(f"{path}:{number}: invalid JSON: {exc.msg}")
             continue
-        except (KeyError, ValueError, TypeError) as exc:
-            reason = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
-            skipped.append(f"{path}:{number}: {reason}")
+        except KeyError as exc:
+            name = str(exc.args[0]) if exc.args else ""
+            missing[name] = missing.get(name, 0) + 1
+            skipped.append(f"{path}:{number}: missing field {exc}")
+            continue
+        except (ValueError, TypeError) as exc:
+            skipped.append(f"{path}:{number}: {exc}")
             continue
         if sample.id in seen:
             skipped.append(f"{path}:{number}: duplicate sample id {sample.id!r}")
             continue
         seen.add(sample.id)
         samples.append(sample)
+    absent = [name for name, n in missing.items() if n == records]
+    if records and absent:
+        raise DatasetError(_no_line_has(path, absent[0], list(fields)))
     return Loaded(samples, skipped)
+
+
+def _no_line_has(path: Path, name: str, fields: list[str]) -> str:
+    by_lower = {f.lower(): f for f in fields}
+    near = [by_lower[m] for m in difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6)]
+    hint = f"; did you mean '{near[0]}'?" if near else ""
+    have = ", ".join(fields[:20]) + (f" and {len(fields) - 20} more" if len(fields) > 20 else "")
+    return f"no line of {path} has the field '{name}'; its fields: {have}{hint}"
 
 
 @dataclass

@@ -151,7 +151,7 @@ def make_app(store: Any) -> Starlette:
         except SolvegraphError as exc:
             return _error(str(exc), 404)
         paired = compare(*results)
-        by_sample = [{r["sample"]: r for r in rs} for rs in results]
+        by_sample = [{r["sample"]: r for r in rs if r["sample"] is not None} for rs in results]  # unpaired: no id
         flipped = [
             {"sample": s, "a": by_sample[0][s], "b": by_sample[1][s]}
             for s in sorted(set(by_sample[0]) & set(by_sample[1]))

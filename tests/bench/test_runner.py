@@ -235,7 +235,7 @@ def test_minif2f_without_a_lean_project_says_so(tmp_path: Path) -> None:
         (["gsm8k", "--data", "x.jsonl", "--scorer", "vibes"], "unknown scorer 'vibes'; known: exact, numeric"),
         (["gsm8k"], "pass --data PATH (e.g. .../gsm8k/test.jsonl)"),
         (["gsm8k", "--data", "/nonexistent.jsonl"], "dataset file not found: /nonexistent.jsonl"),
-        (["gsm8k", "--data", "x", "--strategy", "magic"], "unknown strategy 'magic'"),
+        (["gsm8k", "--data", "x", "--strategy", "magic"], "--strategy': 'magic' is not one of direct, pal, graph"),
         (["--resume", "feedbeef"], "no run or trajectory 'feedbeef'"),
         (["report", "feedbeef"], "no run or trajectory 'feedbeef'"),
     ],

@@ -76,7 +76,7 @@ def test_retrieval_never_returns_the_problem_or_its_duplicates(store: Store) -> 
 
     def add(problem: str, dataset_id: str | None, solved: bool = True) -> None:
         t = Trajectory(problem=problem)
-        store.begin(t, run, dataset_id=dataset_id)
+        store.begin(t, run, sample_id=dataset_id)
         t.status, t.solved, t.answer, t.finished_at = "solved" if solved else "unsolved", solved, "1", time.time()
         t.reusable = solved
         store.finish(t)

@@ -67,6 +67,9 @@ def test_each_migration_runs_on_both_dialects(backend: str, tmp_path: Path, requ
     target = _schema(store)
     with store.engine.begin() as conn:  # back to version 1: drop what the later versions added
         conn.execute(text("DROP INDEX IF EXISTS ix_traj_run_started"))
+        conn.execute(text("DROP INDEX IF EXISTS ux_traj_run_sample"))
+        conn.execute(text("ALTER TABLE trajectories DROP COLUMN sample_id"))
+        conn.execute(text("ALTER TABLE steps DROP COLUMN model"))
         conn.execute(text("ALTER TABLE steps DROP COLUMN cost_usd"))
         conn.execute(text("ALTER TABLE trajectories DROP COLUMN cost_usd"))
         conn.execute(text("UPDATE meta SET value = '1' WHERE key = 'schema_version'"))
@@ -151,6 +154,7 @@ def _calls(store: Store) -> dict[str, Callable[[], Any]]:
         "run_config": lambda: store.run_config("r"),
         "update_run_config": lambda: store.update_run_config("r", x=1),
         "finished_samples": lambda: store.finished_samples("r"),
+        "repair_samples": lambda: store.repair_samples("r", {"h": ["s"]}),
         "abandon_unfinished": lambda: store.abandon_unfinished("r"),
         "results": lambda: store.results("r"),
         "outcome_counts": lambda: store.outcome_counts(["r"]),

@@ -14,7 +14,7 @@ def main() -> None:
     run = store.start_run("bench", model="writer", dataset=name)
     for i in range(count):
         t = Trajectory(problem=f"{name} problem {i}: how many widgets does worker {name} make?", model="writer")
-        store.begin(t, run, dataset_id=f"{name}-{i}")
+        store.begin(t, run, sample_id=f"{name}-{i}")
         for k in range(steps):
             step = Step(
                 agent="solver",

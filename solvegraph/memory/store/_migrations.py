@@ -26,6 +26,24 @@ class Migration:
     postgresql: tuple[str, ...]
 
 
+# Version 4's repair of the data, the same SQL on both dialects. A bench trajectory takes the sample id its
+# problem row carried; where two scored trajectories of one run then share an id (the same text under two
+# ids in one dataset, or a sample run again by the old resume), the later ones lose only their id, never
+# their score or steps: ``bench --resume`` names them again from the dataset (Store.repair_samples).
+_V4_DATA = (
+    "UPDATE trajectories SET sample_id = (SELECT dataset_id FROM problems WHERE problems.id = trajectories.problem_id) "
+    "WHERE run_id IN (SELECT id FROM runs WHERE kind = 'bench')",
+    "UPDATE trajectories SET sample_id = NULL WHERE outcome IS NOT NULL AND sample_id IS NOT NULL AND EXISTS ("
+    "SELECT 1 FROM trajectories AS earlier WHERE earlier.run_id = trajectories.run_id "
+    "AND earlier.sample_id = trajectories.sample_id AND earlier.outcome IS NOT NULL "
+    "AND (earlier.started_at < trajectories.started_at "
+    "OR (earlier.started_at = trajectories.started_at AND earlier.id < trajectories.id)))",
+    "CREATE UNIQUE INDEX IF NOT EXISTS ux_traj_run_sample ON trajectories (run_id, sample_id) "
+    "WHERE outcome IS NOT NULL",
+    "UPDATE steps SET model = (SELECT model FROM trajectories WHERE trajectories.id = steps.trajectory_id) "
+    "WHERE model_calls > 0",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         2,
@@ -40,6 +58,21 @@ MIGRATIONS: tuple[Migration, ...] = (
         postgresql=(
             "ALTER TABLE steps ADD COLUMN IF NOT EXISTS cost_usd FLOAT",
             "ALTER TABLE trajectories ADD COLUMN IF NOT EXISTS cost_usd FLOAT",
+        ),
+    ),
+    Migration(
+        4,
+        "a benchmark sample's identity on its run's trajectory, not the shared problem (a problem a solve had "
+        "seen before lost its sample id in a bench run); each scored at most once per run; each step's model",
+        sqlite=(
+            "ALTER TABLE trajectories ADD COLUMN sample_id VARCHAR(200)",
+            "ALTER TABLE steps ADD COLUMN model VARCHAR(200)",
+            *_V4_DATA,
+        ),
+        postgresql=(
+            "ALTER TABLE trajectories ADD COLUMN IF NOT EXISTS sample_id VARCHAR(200)",
+            "ALTER TABLE steps ADD COLUMN IF NOT EXISTS model VARCHAR(200)",
+            *_V4_DATA,
         ),
     ),
 )

@@ -26,6 +26,7 @@ def step_values(trajectory_id: str, seq: int, step: Step) -> dict[str, Any]:
         "tool_results": step.tool_results, "verdict": step.verdict, "prompt_tokens": step.usage.prompt_tokens,
         "completion_tokens": step.usage.completion_tokens, "model_calls": step.usage.calls,
         "cost_usd": step.usage.cost_usd, "timings": step.timings, "started_at": step.started_at,
+        "model": step.model or None,
     }  # fmt: skip
 
 
@@ -60,6 +61,7 @@ def trajectory_from_row(row: TrajectoryRow) -> Trajectory:
             usage=Usage(r.prompt_tokens, r.completion_tokens, r.model_calls, r.cost_usd),
             started_at=r.started_at,
             timings=r.timings or {},
+            model=r.model or "",
         )
         for r in row.steps
     ]

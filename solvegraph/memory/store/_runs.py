@@ -45,14 +45,48 @@ class RunsMixin(StoreBase):
 
     @guarded
     def finished_samples(self, run_id: str) -> dict[str, str]:
-        """dataset id → trajectory id of every sample of the run that has an outcome."""
+        """sample id → trajectory id of every sample of the run that has an outcome."""
+        t = TrajectoryRow
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(Problem.dataset_id, TrajectoryRow.id)
-                .join(Problem)
-                .where(TrajectoryRow.run_id == run_id, TrajectoryRow.outcome.is_not(None))
+                select(t.sample_id, t.id).where(t.run_id == run_id, t.outcome.is_not(None), t.sample_id.is_not(None))
             ).all()
-            return {str(d): t for d, t in rows}
+            return {str(d): i for d, i in rows}
+
+    @guarded
+    def repair_samples(self, run_id: str, samples: dict[str, list[str]]) -> dict[str, int]:
+        """Name the scored trajectories of a run that lost their sample id, from its dataset; unscore repeats.
+
+        ``samples`` maps each problem's content hash to the ids of the dataset's samples with that text.
+        A scored trajectory without an id (written before schema version 4 put the id on the run's row)
+        takes the first of its text's ids not yet scored in the run; one with no such id left is a sample
+        scored twice (the old resume ran it again): its outcome is cleared and its status set to
+        ``duplicate``, its steps kept. One transaction. Returns {"named": n, "unscored": n}.
+        """
+        t = TrajectoryRow
+        named = unscored = 0
+        with self.engine.begin() as conn:
+            taken = set(
+                conn.execute(
+                    select(t.sample_id).where(t.run_id == run_id, t.outcome.is_not(None), t.sample_id.is_not(None))
+                ).scalars()
+            )
+            lost = conn.execute(
+                select(t.id, Problem.content_hash)
+                .join(Problem, Problem.id == t.problem_id)
+                .where(t.run_id == run_id, t.outcome.is_not(None), t.sample_id.is_(None))
+                .order_by(t.started_at, t.id)
+            ).all()
+            for trajectory_id, digest in lost:
+                free = [s for s in samples.get(digest, []) if s not in taken]
+                if free:
+                    taken.add(free[0])
+                    conn.execute(update(t).where(t.id == trajectory_id).values(sample_id=free[0]))
+                    named += 1
+                elif digest in samples:
+                    conn.execute(update(t).where(t.id == trajectory_id).values(outcome=None, status="duplicate"))
+                    unscored += 1
+        return {"named": named, "unscored": unscored}
 
     @guarded
     def abandon_unfinished(self, run_id: str) -> int:
@@ -60,7 +94,11 @@ class RunsMixin(StoreBase):
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(TrajectoryRow)
-                .where(TrajectoryRow.run_id == run_id, TrajectoryRow.outcome.is_(None))
+                .where(
+                    TrajectoryRow.run_id == run_id,
+                    TrajectoryRow.outcome.is_(None),
+                    TrajectoryRow.status != "duplicate",  # unscored by repair_samples: it says why
+                )
                 .values(status="abandoned")
             )
             return rowcount(result)
@@ -99,10 +137,9 @@ class RunsMixin(StoreBase):
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(
-                    TrajectoryRow.run_id, Problem.dataset_id, TrajectoryRow.gold, TrajectoryRow.outcome,
+                    TrajectoryRow.run_id, TrajectoryRow.sample_id, TrajectoryRow.gold, TrajectoryRow.outcome,
                     TrajectoryRow.details, TrajectoryRow.score, TrajectoryRow.latency_s,
                 )
-                .join(Problem)
                 .where(TrajectoryRow.id == trajectory_id)
             ).first()  # fmt: skip
         if row is None:
@@ -123,7 +160,7 @@ class RunsMixin(StoreBase):
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(
-                    t.id, Problem.dataset_id, t.score, t.outcome, t.details, t.latency_s, t.answer, t.gold,
+                    t.id, t.sample_id, t.score, t.outcome, t.details, t.latency_s, t.answer, t.gold,
                     t.prompt_tokens, t.completion_tokens, t.cost_usd, Problem.text,
                 )
                 .join(Problem, Problem.id == t.problem_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, select
 
 from ..models import Problem, TrajectoryRow
 from . import _search_postgres, _search_sqlite
@@ -31,8 +31,11 @@ class SearchMixin(StoreBase):
         where: list[Any] = []
         if exclude_hash:
             where.append(Problem.content_hash != exclude_hash)
-        if exclude_dataset_id:
-            where.append(or_(Problem.dataset_id.is_(None), Problem.dataset_id != exclude_dataset_id))
+        if exclude_dataset_id:  # a benchmark sample never learns from its own earlier runs, under any text
+            asked_as = exists().where(
+                TrajectoryRow.problem_id == Problem.id, TrajectoryRow.sample_id == exclude_dataset_id
+            )
+            where.append(~asked_as)
         if verified_only:
             where.append(exists().where(TrajectoryRow.problem_id == Problem.id, TrajectoryRow.verified.is_(True)))
         dialect = _search_sqlite if self.dialect == "sqlite" else _search_postgres

@@ -24,16 +24,20 @@ _STEPS = cast(Table, StepRow.__table__)
 _PROBLEMS = cast(Table, Problem.__table__)
 
 
-def _problem_ids(conn: Connection, problems: list[tuple[str, str | None]]) -> dict[str, int]:
-    """content hash → problem id for each (text, dataset id), inserting the ones not yet known."""
-    wanted = {content_hash(text): (text, dataset_id) for text, dataset_id in problems}
+def _problem_ids(conn: Connection, texts: list[str]) -> dict[str, int]:
+    """content hash → problem id for each problem text, inserting the ones not yet known.
+
+    A problem row is shared by every run that asks its text: nothing of one run (a benchmark sample's id,
+    its gold) is written here.
+    """
+    wanted = {content_hash(text): text for text in texts}
     known = {
         str(h): int(i)
         for h, i in conn.execute(
             select(_PROBLEMS.c.content_hash, _PROBLEMS.c.id).where(_PROBLEMS.c.content_hash.in_(list(wanted)))
         )
     }
-    missing = [{"content_hash": h, "text": t, "dataset_id": d} for h, (t, d) in wanted.items() if h not in known]
+    missing = [{"content_hash": h, "text": t} for h, t in wanted.items() if h not in known]
     if missing:
         conn.execute(_PROBLEMS.insert(), missing)
         known.update(
@@ -48,20 +52,20 @@ def _problem_ids(conn: Connection, problems: list[tuple[str, str | None]]) -> di
 
 
 def _begin_values(
-    trajectory: Trajectory, run_id: str, problem_id: int, gold: str | None, config_hash: str
+    trajectory: Trajectory, run_id: str, problem_id: int, sample_id: str | None, gold: str | None, config_hash: str
 ) -> dict[str, Any]:
     return {
         "id": trajectory.id, "run_id": run_id, "problem_id": problem_id, "model": trajectory.model,
-        "config_hash": config_hash, "status": "running", "gold": gold, "verified": False, "prompt_tokens": 0,
-        "completion_tokens": 0, "started_at": to_datetime(trajectory.started_at),
+        "config_hash": config_hash, "status": "running", "sample_id": sample_id, "gold": gold, "verified": False,
+        "prompt_tokens": 0, "completion_tokens": 0, "started_at": to_datetime(trajectory.started_at),
     }  # fmt: skip
 
 
 def _begin(
-    conn: Connection, trajectory: Trajectory, run_id: str, dataset_id: str | None, gold: str | None, config_hash: str
+    conn: Connection, trajectory: Trajectory, run_id: str, sample_id: str | None, gold: str | None, config_hash: str
 ) -> None:
-    problem_id = _problem_ids(conn, [(trajectory.problem, dataset_id)])[content_hash(trajectory.problem)]
-    conn.execute(_TRAJECTORIES.insert(), [_begin_values(trajectory, run_id, problem_id, gold, config_hash)])
+    problem_id = _problem_ids(conn, [trajectory.problem])[content_hash(trajectory.problem)]
+    conn.execute(_TRAJECTORIES.insert(), [_begin_values(trajectory, run_id, problem_id, sample_id, gold, config_hash)])
 
 
 def finish_values(
@@ -125,7 +129,7 @@ def _retract(conn: Connection, pairs: list[tuple[str, str]]) -> list[int]:
 class Write:
     """One queued write of a running benchmark (see :meth:`TrajectoriesMixin.write_batch`).
 
-    ``kind`` is ``begin`` (args: trajectory, run_id, dataset_id, gold), ``step`` (trajectory id, seq,
+    ``kind`` is ``begin`` (args: trajectory, run_id, sample_id, gold), ``step`` (trajectory id, seq,
     step), ``retract`` (problem, answer; its result is the number of made tools removed) or ``finish``
     (trajectory id, the values of :func:`finish_values`).
     """
@@ -143,13 +147,14 @@ class TrajectoriesMixin(StoreBase):
         trajectory: Trajectory,
         run_id: str,
         *,
-        dataset_id: str | None = None,
+        sample_id: str | None = None,
         gold: str | None = None,
         config_hash: str = "",
     ) -> None:
-        """Record a trajectory as started (before its first step)."""
+        """Record a trajectory as started (before its first step); ``sample_id`` names the benchmark sample it
+        answers in its run."""
         with self.engine.begin() as conn:
-            _begin(conn, trajectory, run_id, dataset_id, gold, config_hash)
+            _begin(conn, trajectory, run_id, sample_id, gold, config_hash)
 
     @guarded
     def add_step(self, trajectory_id: str, seq: int, step: Step) -> None:
@@ -174,10 +179,13 @@ class TrajectoriesMixin(StoreBase):
         with self.engine.begin() as conn:
             begins = [w.args for w in writes if w.kind == "begin"]
             if begins:
-                ids = _problem_ids(conn, [(t.problem, dataset_id) for t, _, dataset_id, _ in begins])
+                ids = _problem_ids(conn, [t.problem for t, _, _, _ in begins])
                 conn.execute(
                     trajectories.insert(),
-                    [_begin_values(t, run_id, ids[content_hash(t.problem)], gold, "") for t, run_id, _, gold in begins],
+                    [
+                        _begin_values(t, run_id, ids[content_hash(t.problem)], sample_id, gold, "")
+                        for t, run_id, sample_id, gold in begins
+                    ],
                 )
             rows = [step_values(*w.args) for w in writes if w.kind == "step"]
             if rows:
@@ -237,23 +245,24 @@ class TrajectoriesMixin(StoreBase):
 
     @guarded
     def save_many(self, items: list[tuple[Trajectory, str, str | None]]) -> None:
-        """Batched insert of finished trajectories: (trajectory, run_id, dataset_id).
+        """Batched insert of finished trajectories: (trajectory, run_id, sample_id).
 
         Core executemany, not the ORM unit of work: 10x faster for benchmark imports.
         """
         with self.engine.begin() as conn:
-            known = _problem_ids(conn, [(t.problem, d) for t, _, d in items])
+            known = _problem_ids(conn, [t.problem for t, _, _ in items])
             trajectories: list[dict[str, Any]] = []
             steps: list[dict[str, Any]] = []
-            for t, run_id, _ in items:
+            for t, run_id, sample_id in items:
                 u = t.usage
                 trajectories.append(
                     {
                         "id": t.id, "run_id": run_id, "problem_id": known[content_hash(t.problem)],
                         "model": t.model, "config_hash": "", "status": t.status, "answer": t.answer,
-                        "verified": t.reusable, "gold": None, "score": None, "outcome": None, "details": None,
-                        "latency_s": None, "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
-                        "cost_usd": u.cost_usd, "started_at": to_datetime(t.started_at),
+                        "verified": t.reusable, "sample_id": sample_id, "gold": None, "score": None, "outcome": None,
+                        "details": None, "latency_s": None, "prompt_tokens": u.prompt_tokens,
+                        "completion_tokens": u.completion_tokens, "cost_usd": u.cost_usd,
+                        "started_at": to_datetime(t.started_at),
                         "finished_at": to_datetime(t.finished_at) if t.finished_at else None,
                     }
                 )  # fmt: skip
