@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from typer.core import TyperGroup
 
-from ._cli_memory import open_store, switched_model
+from ._cli_memory import open_store, record_switch, switched_model
 from ._console import safe, shown
 from ._wiring import McpOpt, given, one_of, plugin_manager
 from .errors import SolvegraphError
@@ -207,7 +207,7 @@ def bench_run(
                 f"run {run_id} is not a benchmark run: continue a solve with solvegraph solve --resume"
             )
         cfg = BenchConfig.from_dict(store.run_config(run_id))
-        model = switched_model(store, run_id, cfg.model, model, switch_model)
+        model = switched_model(run_id, cfg.model, model, switch_model)
         base_url, model_path = base_url or cfg.base_url, model_path or cfg.model_path
         if max_cost is not None:  # a resumed run may be given more money
             cfg.max_cost = max_cost
@@ -308,6 +308,8 @@ def bench_run(
         cfg, settings, store, run_id=run_id, on_result=on_result, plugins=plugin_manager(settings), ray=ray
     )
     todo = runner.prepare()
+    if resume:  # the new model is served (checked when its client was made): the switch is recorded
+        record_switch(store, runner.run_id or "", cfg.model, runner.client.model if runner.client else "")
     for line in cfg.skipped[:20]:
         err.print(f"[yellow]skipped[/] {shown(line)}", highlight=False, soft_wrap=True)
     if len(cfg.skipped) > 20:

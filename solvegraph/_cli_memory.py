@@ -33,12 +33,13 @@ def open_store(db: str | None, config: str | None = None) -> Any:
     return Store(load_settings(flags={"db": db}, config_file=config).db)
 
 
-def switched_model(store: Any, run_id: str, recorded: str | None, given: str | None, switch: bool) -> str | None:
+def switched_model(run_id: str, recorded: str | None, given: str | None, switch: bool) -> str | None:
     """The model a resumed run goes on with: its own, unless ``--switch-model`` names another.
 
     A resume that silently answered on another model would credit that model's answers to the run's;
-    so a different ``--model`` is refused without the flag, and with it the switch is recorded in the
-    run's settings (from, to, when), and each step records the model that answered it.
+    so a different ``--model`` is refused without the flag. With it, :func:`record_switch` writes the
+    switch into the run's settings once the new model is known to be served, and each step records the
+    model that answered it.
     """
     if switch and not given:
         raise SolvegraphError("--switch-model needs --model NAME: the model to go on with")
@@ -49,12 +50,18 @@ def switched_model(store: Any, run_id: str, recorded: str | None, given: str | N
             f"run {run_id[:12]} ran on model {recorded!r}: to go on with {given!r} add --switch-model "
             "(the switch is recorded), or drop --model"
         )
+    return given
+
+
+def record_switch(store: Any, run_id: str, recorded: str | None, now: str) -> None:
+    """Write a model switch into the run's settings (from, to, when); nothing when the model is the run's own."""
+    if not recorded or recorded == now:
+        return
     from datetime import UTC, datetime
 
     switches = list(store.run_config(run_id).get("model_switches") or [])
-    switches.append({"from": recorded, "to": given, "at": datetime.now(UTC).isoformat(timespec="seconds")})
-    store.update_run_config(run_id, model=given, model_switches=switches)
-    return given
+    switches.append({"from": recorded, "to": now, "at": datetime.now(UTC).isoformat(timespec="seconds")})
+    store.update_run_config(run_id, model=now, model_switches=switches)
 
 
 @runs_app.command("list")

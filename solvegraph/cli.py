@@ -24,9 +24,9 @@ from rich.text import Text
 
 from . import __version__, tracing
 from ._cli_bench import bench_app
-from ._cli_memory import memory_app, runs_app
+from ._cli_memory import memory_app, open_store, record_switch, runs_app, switched_model
 from ._console import EventPrinter, check_sandbox, safe, shown
-from ._wiring import McpOpt, click_errors, plugin_manager
+from ._wiring import McpOpt, click_errors, given, plugin_manager
 from .config import Settings, load_settings
 from .errors import PromptRefusedError, SolvegraphError
 from .plugins import ToolSession
@@ -152,7 +152,11 @@ def _graph(settings: Settings, run_kind: str = "solve") -> Any:
     # Resolve the sandbox first: --sandbox bwrap on a machine without namespaces fails in one line.
     check_sandbox(settings.sandbox)
     # Open the memory first: a bad --db fails before any model or kernel is started.
-    memory = Memory(Store(settings.db), use_cache=settings.cache, run_kind=run_kind) if settings.memory else None
+    memory = (
+        Memory(Store(settings.db), use_cache=settings.cache, run_kind=run_kind, run_config=settings.run_record())
+        if settings.memory
+        else None
+    )
     client = make_client(settings)
     budget = Budget(
         max_rounds=settings.max_rounds,
@@ -171,8 +175,50 @@ def _graph(settings: Settings, run_kind: str = "solve") -> Any:
     )
 
 
+SwitchModel = Annotated[
+    bool,
+    typer.Option(
+        "--switch-model",
+        help="With --resume: go on with the --model given instead of the run's own; the switch is recorded, "
+        "and each step records the model that answered it.",
+    ),
+]
+
+
+def _resumed_settings(ctx: typer.Context, params: dict[str, Any], ident: str) -> tuple[Settings, str, str | None]:
+    """The settings a solve is resumed with, its trajectory id and the model it ran on: those it was stored
+    with (endpoint, model, budgets, sandbox), each overridden by a flag given now; a different model only
+    with --switch-model."""
+    from .config import RUN_SETTINGS
+
+    store = open_store(params["db"], params["config"])
+    try:
+        run_id, matches = store.resolve(ident)
+        if len(matches) != 1:
+            raise SolvegraphError(f"{ident!r} names a run of {len(matches)} solves: give one trajectory id")
+        recorded = store.run_config(run_id)
+        if not recorded:
+            err.print(
+                f"run {run_id[:12]} was stored without its settings (an older solvegraph): going on with today's",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+        flags = dict(params)
+        for key in RUN_SETTINGS:
+            if key in recorded and not (key in flags and given(ctx, key)):
+                flags[key] = recorded[key]
+        # Older runs recorded no settings, but their trajectory always names its model.
+        model = recorded.get("model") or store.load(matches[0]).model.split(" → ")[-1] or None
+        flags["model"] = switched_model(run_id, model, params["model"], params["switch_model"])
+    finally:
+        store.close()
+    return _settings(flags), matches[0], model
+
+
 @app.command()
 def solve(
+    ctx: typer.Context,
     problem: Annotated[str | None, typer.Argument(help="The problem text; '-' reads it from stdin.")] = None,
     resume: Annotated[
         str | None,
@@ -202,6 +248,7 @@ def solve(
     no_cache: NoCache = False,
     reuse_model_accepted: ReuseModelAccepted = False,
     otel: Otel = False,
+    switch_model: SwitchModel = False,
 ) -> None:
     """Solve one problem and print the answer.
 
@@ -216,16 +263,21 @@ def solve(
             problem = sys.stdin.read()
         if not problem.strip():
             raise SolvegraphError("the problem is empty; pass the problem text")
-    settings = _settings(locals())
+    if switch_model and resume is None:
+        raise SolvegraphError("--switch-model goes with --resume ID")
+    if resume is not None and no_memory:
+        raise SolvegraphError("--resume reads the memory store; drop --no-memory")
+    full, ran_on = "", None
+    if resume is not None:
+        settings, full, ran_on = _resumed_settings(ctx, locals(), resume)
+    else:
+        settings = _settings(locals())
     graph = _graph(settings)
     printer = None if quiet or as_json else EventPrinter(err)
     if resume is not None:
-        if graph.memory is None:
-            raise SolvegraphError("--resume reads the memory store; drop --no-memory")
-        _, matches = graph.memory.store.resolve(resume)
-        if len(matches) != 1:
-            raise SolvegraphError(f"{resume!r} names a run of {len(matches)} solves: give one trajectory id")
-        full = matches[0]
+        if graph.memory is not None:  # the new model is served (checked when its client was made): recorded
+            run_id, _ = graph.memory.store.resolve(full)
+            record_switch(graph.memory.store, run_id, ran_on, graph.client.model)
         if not quiet:
             err.print(f"resuming {full} from its last checkpoint", markup=False, highlight=False)
         with ToolSession(options=graph.session_options) as session:

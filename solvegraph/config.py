@@ -55,6 +55,14 @@ class McpServerConfig:
     paths: tuple[str, ...] = ()  # host paths it may read (read-only)
 
 
+# What a stored solve or chat run records of its settings, never a secret: --resume goes on with them,
+# so a resume without the original flags does not fall back to another endpoint or budget.
+RUN_SETTINGS = (
+    "base_url", "model_path", "max_rounds", "max_tool_calls", "cell_timeout", "kernel_memory_mb", "temperature",
+    "max_tokens", "tool_mode", "lean_path", "lean_project", "sandbox", "reuse_model_accepted",
+)  # fmt: skip
+
+
 @dataclass
 class Settings:
     """Resolved settings for one run. ``base_url=None`` means: use the embedded model."""
@@ -103,6 +111,10 @@ class Settings:
         if found is None and self.uses_embedded:
             return Price(0.0, 0.0)
         return found
+
+    def run_record(self) -> dict[str, Any]:
+        """The settings a run is stored with (:data:`RUN_SETTINGS`, and the MCP servers' names)."""
+        return {k: getattr(self, k) for k in RUN_SETTINGS} | {"mcp_servers": [c.name for c in self.mcp_servers]}
 
     def session_options(self) -> dict[str, object]:
         """What tools read from their session: limits and toolchain locations."""

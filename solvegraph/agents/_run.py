@@ -217,7 +217,10 @@ class SolveRunner:
         try:
             if memory is not None:
                 config_hash = self.config_hash()
-                run_id = memory.ensure_run(self.client.model)
+                settings = {"model": self.client.model, "tools": sorted(self.plugins.tools())}
+                run_id = memory.ensure_run(
+                    self.client.model, settings, run_id=trajectory.id if memory.run_kind == "solve" else None
+                )
                 prep = memory.prepare(problem, config_hash, dataset_id=dataset_id)
                 memory.store.begin(trajectory, run_id, sample_id=dataset_id, gold=gold, config_hash=config_hash)
                 if prep.cached is not None:
@@ -308,7 +311,10 @@ class SolveRunner:
         memory = self.memory
         if memory is not None:
             stored = memory.store.load(trajectory_id)
-            trajectory.started_at, trajectory.model = stored.started_at, stored.model or trajectory.model
+            trajectory.started_at = stored.started_at
+            trajectory.model = stored.model or self.client.model
+            if stored.model and stored.model.split(" → ")[-1] != self.client.model:  # resumed with --switch-model
+                trajectory.model = f"{stored.model} → {self.client.model}"
             memory.store.reopen(trajectory_id)
             memory.store.keep_steps(trajectory_id, len(steps))
             for seq in range(len(stored.steps), len(steps)):

@@ -21,7 +21,7 @@ async def planner_node(state: SolveState, runtime: Runtime[SolveContext]) -> Sol
     plan = reply.text.strip() or "1. Write and run Python code that computes the answer."
     step = Step(
         agent="planner", round=0, messages=messages, reply=reply.text, usage=reply.usage,
-        timings={"model_s": reply.duration_s, "total_s": time.perf_counter() - started},
+        model=reply.model, timings={"model_s": reply.duration_s, "total_s": time.perf_counter() - started},
     )  # fmt: skip
     emit("plan", "planner", 0, plan=plan)
     return {"plan": plan, "round": 1, "turn": 0, "steps": [step.to_dict()]}

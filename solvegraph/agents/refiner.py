@@ -37,7 +37,7 @@ async def refiner_node(state: SolveState, runtime: Runtime[SolveContext]) -> Sol
     guidance = f"Verifier feedback: {feedback}\n{reply.text.strip()}".strip()
     step = Step(
         agent="refiner", round=round_, messages=messages, reply=reply.text, usage=reply.usage,
-        timings={"model_s": reply.duration_s, "total_s": time.perf_counter() - started},
+        model=reply.model, timings={"model_s": reply.duration_s, "total_s": time.perf_counter() - started},
     )  # fmt: skip
     emit("guidance", "refiner", round_, guidance=guidance)
     return {"guidance": guidance, "round": round_ + 1, "turn": 0, "steps": [step.to_dict()]}

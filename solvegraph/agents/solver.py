@@ -81,7 +81,9 @@ async def solver_node(state: SolveState, runtime: Runtime[SolveContext]) -> Solv
 
     started = time.perf_counter()
     reply = await ask(runtime, messages, tools=schemas)
-    step = Step(agent="solver", round=round_, messages=list(messages), reply=reply.text, usage=reply.usage)
+    step = Step(
+        agent="solver", round=round_, messages=list(messages), reply=reply.text, usage=reply.usage, model=reply.model
+    )
     attempt["reply"] = reply.text
     tool_time = 0.0
 

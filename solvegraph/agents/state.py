@@ -117,6 +117,7 @@ async def chat_turn(
         "usage": reply.usage.to_dict(),
         "duration_s": reply.duration_s,
         "finish_reason": reply.finish_reason,
+        "model": reply.model or client.model,
     }
 
 
@@ -133,4 +134,5 @@ async def ask(
         usage=Usage(**{k: v for k, v in data["usage"].items() if k != "total_tokens"}),
         duration_s=data["duration_s"],
         finish_reason=data["finish_reason"],
+        model=str(data.get("model") or ""),
     )

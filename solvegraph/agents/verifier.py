@@ -120,7 +120,7 @@ async def verifier_node(state: SolveState, runtime: Runtime[SolveContext]) -> So
             },
         ]
         reply = await ask(runtime, messages, max_tokens=300)
-        step.messages, step.reply, step.usage = messages, reply.text, reply.usage
+        step.messages, step.reply, step.usage, step.model = messages, reply.text, reply.usage, reply.model
         step.timings["model_s"] = reply.duration_s
         verdict = parse_verdict(reply.text)
     if notes:

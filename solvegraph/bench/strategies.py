@@ -50,6 +50,7 @@ async def run_direct(client: Any, sample: Sample, trajectory: Trajectory, sink: 
             messages,
             reply.text,
             usage=reply.usage,
+            model=reply.model,
             timings={"model_s": reply.duration_s, "total_s": time.perf_counter() - started},
         ),
         sink,
@@ -72,7 +73,7 @@ async def run_pal(
     without one (a plugin's replacement) runs through ``blocking``, a bounded pool."""
     started = time.perf_counter()
     messages, reply = await _ask(client, render("code" if code else "pal"), sample.question)
-    step = Step("solver", 1, messages, reply.text, usage=reply.usage)
+    step = Step("solver", 1, messages, reply.text, usage=reply.usage, model=reply.model)
     blocks = code_blocks(reply.text)
     tool_s = 0.0
     if blocks:

@@ -20,6 +20,7 @@ throughput well below what the endpoint could serve.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import hashlib
 import json
 import threading
@@ -32,7 +33,7 @@ from typing import Any, Protocol
 import openai
 
 from .. import tracing
-from ..errors import ModelConnectionError, PromptRefusedError
+from ..errors import ConfigError, ModelConnectionError, PromptRefusedError
 from ..types import Price, ToolCall, Usage
 from ._retry import AdaptiveLimit, RetryPolicy
 
@@ -44,6 +45,7 @@ class Reply:
     usage: Usage = field(default_factory=Usage)
     duration_s: float = 0.0
     finish_reason: str = ""
+    model: str = ""  # the model asked (the client's), recorded with the step it answers
 
 
 class ChatModel(Protocol):
@@ -121,6 +123,25 @@ class ModelClient:
         # What a call costs: a price, or a lookup by model name (the endpoint may name the model only now).
         self.price: Price | None = price(self.model) if callable(price) else price
 
+    def check_model(self) -> None:
+        """Refuse a model the endpoint does not serve, when the endpoint lists what it serves.
+
+        A misspelt ``--model`` otherwise fails only at the first call, deep in a run, or is ignored
+        by a server that answers with whatever it loaded (llama.cpp): the answers would be credited
+        to a model that never gave them. An endpoint without a model list is taken at its word.
+        """
+        try:
+            served = [str(m.id) for m in self._client.models.list()]
+        except openai.OpenAIError:
+            return  # no list here, or the endpoint is down: the first call says which
+        if served and self.model not in served:
+            near = difflib.get_close_matches(self.model, served, n=1, cutoff=0.5)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            listed = ", ".join(served[:8]) + (f" and {len(served) - 8} more" if len(served) > 8 else "")
+            raise ConfigError(
+                f"the endpoint {self.base_url} does not serve model {self.model!r} (it serves {listed}){hint}"
+            )
+
     def _first_model(self) -> str:
         """With no model named, use the first one the endpoint serves (llama.cpp, vLLM, Ollama)."""
         try:
@@ -155,6 +176,7 @@ class ModelClient:
             tool_calls=[ToolCall(**c) for c in hit["tool_calls"]],
             usage=Usage(cost_usd=0.0 if self.price is not None else None),  # nothing spent on a cached reply
             finish_reason="cached",
+            model=self.model,
         )
         return kwargs, key, cached
 
@@ -263,7 +285,7 @@ class ModelClient:
         """The reply from the response's JSON, read as plain data: a non-conforming field is skipped, not fatal."""
         choices = data.get("choices") if isinstance(data, dict) else None
         if not choices or not isinstance(choices[0], dict):
-            return Reply(text="", duration_s=duration)
+            return Reply(text="", duration_s=duration, model=self.model)
         choice = choices[0]
         message = choice.get("message") or {}
         calls = []
@@ -292,6 +314,7 @@ class ModelClient:
             usage=usage,
             duration_s=duration,
             finish_reason=choice.get("finish_reason") or "",
+            model=self.model,
         )
 
     def _refused(self, exc: openai.APIStatusError) -> PromptRefusedError:

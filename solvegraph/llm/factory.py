@@ -22,7 +22,7 @@ def make_client(settings: Settings) -> ModelClient:
         assert settings.base_url is not None
         base_url, api_key = settings.base_url, settings.api_key
         model = settings.model  # None: the endpoint's first model
-    return ModelClient(
+    client = ModelClient(
         base_url=base_url,
         model=model,
         api_key=api_key,
@@ -36,6 +36,9 @@ def make_client(settings: Settings) -> ModelClient:
         identity=identity,
         price=settings.price,
     )
+    if settings.model:  # named by the user (or a resumed run): checked against what the endpoint serves
+        client.check_model()
+    return client
 
 
 def model_file_identity(path: Path) -> str:

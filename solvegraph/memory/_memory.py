@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from .models import MadeTool
 from .retrieval import worked_examples
@@ -31,6 +32,7 @@ class Memory:
         make_tools: bool = True,
         run_kind: str = "solve",
         run_id: str | None = None,
+        run_config: dict[str, Any] | None = None,
     ) -> None:
         self.store = store
         self.retrieve_k = retrieve_k
@@ -38,10 +40,17 @@ class Memory:
         self.make_tools = make_tools
         self.run_kind = run_kind
         self.run_id = run_id
+        self.run_config = dict(run_config or {})  # the settings the run is stored with (Settings.run_record)
 
-    def ensure_run(self, model: str, config: dict | None = None, dataset: str | None = None) -> str:
+    def ensure_run(
+        self, model: str, config: dict[str, Any] | None = None, dataset: str | None = None, run_id: str | None = None
+    ) -> str:
+        """The run this memory records into, started on first use with its settings and ``config``; ``run_id``
+        names it (a solve's run is its trajectory's id: one id for the user to see)."""
         if self.run_id is None:
-            self.run_id = self.store.start_run(self.run_kind, model, dataset, config)
+            self.run_id = self.store.start_run(
+                self.run_kind, model, dataset, {**self.run_config, **(config or {})}, run_id
+            )
         return self.run_id
 
     def prepare(self, problem: str, config_hash: str, *, dataset_id: str | None = None) -> Preparation:

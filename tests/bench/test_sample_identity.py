@@ -218,3 +218,10 @@ def test_resume_refuses_what_defines_the_run_and_applies_jobs(scripted, tmp_path
         code, _, said = bench_json(model, db, "--resume", s["run_id"], "-j", "7")
         assert code == 0, said
     assert Store(f"sqlite:///{db}").run_config(s["run_id"])["jobs"] == 7
+    with scripted({"solver": [right_answers]}, model="other") as other:
+        code, _, said = bench_json(other, db, "--resume", s["run_id"], "--model", "other")
+        assert code == 2 and "ran on model 'scripted': to go on with 'other' add --switch-model" in said, said
+        code, _, said = bench_json(other, db, "--resume", s["run_id"], "--model", "other", "--switch-model")
+        assert code == 0, said
+    switches = Store(f"sqlite:///{db}").run_config(s["run_id"])["model_switches"]
+    assert [(m["from"], m["to"]) for m in switches] == [("scripted", "other")]

@@ -188,7 +188,9 @@ class RunsMixin(StoreBase):
                 .where(TrajectoryRow.id.startswith(ident, autoescape=True))
                 .limit(2)
             ).all()
-            if len(runs) + len(trajs) > 1 and not (len(runs) == 1 and runs[0] == ident):
+            # A solve's run has its trajectory's id: the prefix of both names one thing, the run.
+            same_run = len(runs) == 1 and (runs[0] == ident or all(t.run_id == runs[0] for t in trajs))
+            if len(runs) + len(trajs) > 1 and not same_run:
                 raise StoreError(f"{ident!r} is ambiguous: give more characters")
             if runs:
                 ids = conn.execute(

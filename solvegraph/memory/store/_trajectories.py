@@ -80,6 +80,7 @@ def finish_values(
     usage = trajectory.usage
     values: dict[str, Any] = {
         "status": trajectory.status,
+        "model": trajectory.model,  # a solve resumed on another model is credited to both
         "answer": trajectory.answer,
         "verified": trajectory.reusable,
         "prompt_tokens": usage.prompt_tokens,
