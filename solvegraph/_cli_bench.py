@@ -13,18 +13,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from typer.core import TyperGroup
 
 from ._cli_memory import open_store, record_switch, switched_model
-from ._console import safe, shown
+from ._console import console, safe, shown
 from ._wiring import McpOpt, given, one_of, plugin_manager
 from .errors import SolvegraphError
 from .types import STRATEGIES
 
-err = Console(stderr=True)
-out = Console()
+err = console(stderr=True)
+out = console()
 
 
 class _DefaultRun(TyperGroup):
@@ -191,7 +190,7 @@ def bench_run(
     ] = None,
 ) -> None:
     """Run a strategy over a dataset, score every sample, store results as they complete, print accuracy."""
-    from .bench.report import dollars, render_text, summarize
+    from .bench.report import accuracy_line, dollars, render_text, summarize
     from .bench.runner import BenchConfig, BenchRunner
     from .config import load_settings
 
@@ -371,7 +370,7 @@ def bench_run(
     over_budget = runner.budget.reached.is_set() and len(results) < runner.total
     if over_budget:
         summary["stopped"] = "max_cost"
-    render_text(summary, err)
+    render_text(summary, err, accuracy=as_json)
     if over_budget:
         err.print(
             f"cost limit reached: {dollars(runner.budget.spent)} spent of {dollars(runner.budget.limit)}; "
@@ -383,7 +382,7 @@ def bench_run(
     if as_json:
         print(json.dumps(summary))
     else:
-        print(f"accuracy {summary['accuracy']:.4f} ({summary['correct']}/{summary['n']}) run {summary['run_id']}")
+        print(f"{accuracy_line(summary)} · run {summary['run_id']}", flush=True)
     if over_budget:
         raise typer.Exit(3)
 

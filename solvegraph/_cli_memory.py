@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from ._console import shown
+from ._console import console, shown
 from .errors import SolvegraphError
 from .types import dollars
 
@@ -20,7 +20,7 @@ memory_app = typer.Typer(
     help="The trajectory memory: statistics, search and made tools.", no_args_is_help=True, rich_markup_mode=None
 )
 
-out = Console()
+out = console()
 Db = Annotated[str | None, typer.Option("--db", help="Memory database URL [env SOLVEGRAPH_DB].")]
 Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -66,7 +66,9 @@ def record_switch(store: Any, run_id: str, recorded: str | None, now: str) -> No
 
 @runs_app.command("list")
 def runs_list(
-    db: Db = None, limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20, as_json: Json = False
+    db: Db = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 20,
+    as_json: Json = False,
 ) -> None:
     """Recent runs: status, the start of the (first) problem, trajectory and solved counts."""
     rows = open_store(db).runs(limit)

@@ -30,6 +30,24 @@ def shown(text: object) -> str:
     return escape(safe(text))
 
 
+def console(*, stderr: bool = False) -> Console:
+    """A console for the CLI. Not on a terminal (a pipe, a log file, CI), a line is never folded: rich would
+    wrap at 80 columns and split a printed command (``solvegraph bench --resume ...``) over two lines."""
+    made = Console(stderr=stderr)
+    made.soft_wrap = not made.is_terminal
+    return made
+
+
+def outcome_words(solved: bool, trust: str) -> str:
+    """How an answer was accepted, in words that claim no more than was checked: an answer no tool and no
+    verifier checked is "answered, unchecked", never "solved"."""
+    if not solved:
+        return "not solved"
+    return {"tool-verified": "verified by a tool", "model-accepted": "accepted by the verifier model only"}.get(
+        trust, "answered, unchecked"
+    )
+
+
 _STYLE = {"planner": "cyan", "solver": "green", "verifier": "magenta", "refiner": "yellow", "graph": "bold"}
 
 
@@ -96,4 +114,4 @@ def check_sandbox(mode: str) -> None:
 
     backend = resolve_sandbox(mode)
     if backend.warning:
-        Console(stderr=True).print(backend.warning, markup=False, highlight=False)
+        console(stderr=True).print(backend.warning, markup=False, highlight=False)

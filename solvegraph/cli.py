@@ -18,14 +18,13 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from . import __version__, tracing
 from ._cli_bench import bench_app
 from ._cli_memory import memory_app, open_store, record_switch, runs_app, switched_model
-from ._console import EventPrinter, check_sandbox, safe, shown
+from ._console import EventPrinter, check_sandbox, console, outcome_words, safe, shown
 from ._wiring import McpOpt, click_errors, given, plugin_manager
 from .config import Settings, load_settings
 from .errors import PromptRefusedError, SolvegraphError
@@ -54,8 +53,8 @@ mcp_app = typer.Typer(
 app.add_typer(mcp_app, name="mcp")
 
 
-err = Console(stderr=True)
-out = Console()
+err = console(stderr=True)
+out = console()
 
 Model = Annotated[str | None, typer.Option("--model", help="Model name [env SOLVEGRAPH_MODEL].", show_default=False)]
 BaseUrl = Annotated[
@@ -294,12 +293,13 @@ def solve(
             )
     if as_json:
         out.print_json(trajectory.to_json()) if sys.stdout.isatty() else print(trajectory.to_json())
-    else:
+    elif trajectory.solved:
         print(safe(trajectory.answer) if trajectory.answer is not None else "")
-        if not trajectory.solved and not quiet:
-            err.print("[red]not solved within budget[/]")
-        elif not quiet:
+        if not quiet:
             err.print(TRUST_LINES.get(trajectory.trust, trajectory.trust), markup=False, highlight=False)
+    else:  # stdout holds an answer only when there is one: a script reading it never takes an error for one
+        last = f"; its last attempt, not accepted: {safe(trajectory.answer)}" if trajectory.answer else ""
+        err.print(f"not solved within budget (exit 1){last}", markup=False, highlight=False)
     raise typer.Exit(exit_code(trajectory.solved, trajectory.trust))
 
 
@@ -457,7 +457,8 @@ def chat(
                 err.print(f"refused: {exc}; the session goes on", markup=False, highlight=False)
                 continue
             history.append((line, trajectory.answer))
-            status = f"[green]solved[/] ({trajectory.trust})" if trajectory.solved else "[red]not solved[/]"
+            words = outcome_words(trajectory.solved, trajectory.trust)
+            status = f"[green]{words}[/]" if trajectory.trust == "tool-verified" else f"[yellow]{words}[/]"
             cost = trajectory.usage.cost_usd
             priced = f" · {dollars(cost)}" if cost is not None else ""
             err.print(f"{status} · {trajectory.usage.total_tokens} tokens{priced} · {len(trajectory.steps)} steps")
@@ -643,6 +644,10 @@ def view(
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
+    # jupyter_client says this when a kernel client is collected with its channels still open: at exit after
+    # Ctrl-C, a client whose event loop was cancelled with the solve. Its kernel is stopped by the pool at
+    # exit; the line only alarmed users ("warning: Could not destroy zmq context for ...").
+    logging.getLogger("traitlets").addFilter(lambda record: not str(record.msg).startswith("Could not destroy zmq"))
     signal.signal(signal.SIGTERM, _on_sigterm)
     # ``bench --ray`` with no address means the cluster Ray finds itself (RAY_ADDRESS, or one started here).
     for i, arg in enumerate(sys.argv):

@@ -119,12 +119,30 @@ def test_solve_json_is_the_whole_trajectory(scripted) -> None:
     assert data["usage"]["total_tokens"] > 0
 
 
-def test_unsolved_exits_1(scripted) -> None:
+def test_unsolved_exits_1_with_nothing_on_stdout(scripted) -> None:
     script = {"planner": ["p"], "solver": ["no idea"], "refiner": ["write code"]}
     with scripted(script) as model:
         proc = run_cli("solve", "Hard problem", "--base-url", model.base_url, "--max-rounds", "2")
-    assert proc.returncode == 1
-    assert "not solved" in proc.stderr
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert "not solved within budget (exit 1)" in proc.stderr
+    rejected = {"planner": ["p"], "solver": ["ANSWER: 5"], "verifier": ["VERDICT: REJECT it is 6"], "refiner": ["r"]}
+    with scripted(rejected) as model:
+        proc = run_cli("solve", "What is 2*3?", "--base-url", model.base_url, "--max-rounds", "2")
+    assert proc.returncode == 1 and proc.stdout == "", "a rejected answer is never printed as the answer"
+    assert "its last attempt, not accepted: 5" in proc.stderr
+
+
+def test_piped_stderr_is_not_folded_at_80_columns(scripted, tmp_path: Path) -> None:
+    """The printed resume command stays on one line when stderr is a file or a pipe."""
+    folder = tmp_path / "with-a-rather-long-folder-name-for-the-memory-database"
+    folder.mkdir()
+    with scripted(["ANSWER: 18"]) as model:
+        proc = run_cli("bench", "gsm8k", "--data", str(DATA / "gsm8k/test.jsonl"), "--limit", "1", "--strategy",
+                       "direct", "--base-url", model.base_url, "--db", f"sqlite:///{folder}/m.sqlite")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    line = next(x for x in proc.stderr.splitlines() if x.startswith("run "))
+    assert line.endswith("m.sqlite)") and len(line) > 80, proc.stderr
+    assert proc.stdout.count("accuracy") == 1 and "accuracy" not in proc.stderr, "one accuracy line, on stdout"
 
 
 def test_problem_from_stdin_and_env_precedence(scripted) -> None:

@@ -105,17 +105,25 @@ def _cost(results: list[dict[str, Any]], spent: float | None, limit: float | Non
     }
 
 
-def render_text(summary: dict[str, Any], console: Any) -> None:
+def accuracy_line(summary: dict[str, Any]) -> str:
+    lo, hi = summary["ci95"]
+    return f"accuracy {summary['accuracy']:.1%} ({summary['correct']}/{summary['n']}), 95% CI {lo:.1%}–{hi:.1%}"
+
+
+def render_text(summary: dict[str, Any], console: Any, *, accuracy: bool = True) -> None:
+    """The summary for a person; ``accuracy=False`` leaves out the accuracy line where the caller prints it
+    itself (``bench run`` puts it on stdout, once)."""
+    from rich.markup import escape
     from rich.table import Table
 
-    lo, hi = summary["ci95"]
+    # The model's name comes from the endpoint: shown, never read as markup.
     console.print(
-        f"[bold]{summary['dataset']}[/] · strategy {summary['strategy']} · model {summary['model']} · "
-        f"run {summary['run_id']}"
+        f"[bold]{escape(summary['dataset'])}[/] · strategy {escape(summary['strategy'])} · model "
+        f"{escape(str(summary['model']))} · run {summary['run_id']}",
+        highlight=False,
     )
-    console.print(
-        f"accuracy [bold]{summary['accuracy']:.1%}[/] ({summary['correct']}/{summary['n']}), 95% CI {lo:.1%}–{hi:.1%}"
-    )
+    if accuracy:
+        console.print(accuracy_line(summary), markup=False, highlight=False)
     if "objective" in summary:
         o = summary["objective"]
         console.print(f"objective: strict (1e-6) {o['strict_accuracy']:.1%}, lenient (5%) {o['lenient_accuracy']:.1%}")
