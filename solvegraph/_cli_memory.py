@@ -12,8 +12,9 @@ from rich.panel import Panel
 from rich.table import Table
 
 from ._console import console, shown
+from ._wiring import one_of
 from .errors import SolvegraphError
-from .types import dollars
+from .types import TRAJECTORY_STATUSES, dollars
 
 runs_app = typer.Typer(help="Stored runs and their trajectories.", no_args_is_help=True, rich_markup_mode=None)
 memory_app = typer.Typer(
@@ -205,15 +206,19 @@ def memory_prune(
         float | None, typer.Option("--older-than", metavar="DAYS", help="Trajectories started more than DAYS ago.")
     ] = None,
     status: Annotated[
-        str | None, typer.Option(help="Trajectories with this status: error, running, solved, unsolved, ...")
+        str | None,
+        typer.Option(
+            callback=one_of(*TRAJECTORY_STATUSES),
+            help=f"Trajectories with this status: {', '.join(TRAJECTORY_STATUSES)}.",
+        ),
     ] = None,
     db: Db = None,
     yes: Yes = False,
     as_json: Json = False,
 ) -> None:
     """Delete old or failed trajectories (both filters apply when both are given), with their steps and tools."""
-    if older_than is not None and older_than < 0:
-        raise SolvegraphError("--older-than must be a number of days >= 0")
+    if older_than is not None and not 0 <= older_than < float("inf"):
+        raise SolvegraphError(f"--older-than must be a number of days >= 0, not {older_than:g}")
     store = open_store(db)
     ids = store.select_for_prune(older_than_days=older_than, status=status)
     if not ids:

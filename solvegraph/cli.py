@@ -518,9 +518,11 @@ def plugins_new(
     """Write a ready plugin project: pyproject with the entry point, a typed tool, tests, README."""
     from pathlib import Path
 
+    from .plugins import PluginManager
     from .plugins._scaffold import new_plugin
 
-    target = new_plugin(name, Path(directory))
+    installed = PluginManager()  # the installed plugins; MCP servers' tools are prefixed with the server's name
+    target = new_plugin(name, Path(directory), set(installed.tools()) | set(installed.plugins))
     err.print(f"created {target}\nnext: pip install -e {target} && solvegraph plugins list")
     print(target)
 

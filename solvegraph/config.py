@@ -6,6 +6,7 @@ of the run (model client, kernel pool, budgets) reads the same values.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shlex
@@ -217,11 +218,36 @@ def load_settings(
         raise ConfigError(f"tool_mode must be auto, native or text, not {settings.tool_mode!r}")
     if settings.sandbox not in {"auto", "bwrap", "none"}:
         raise ConfigError(f"sandbox must be auto, bwrap or none, not {settings.sandbox!r}")
-    if settings.max_connections < 1:
-        raise ConfigError("max_connections must be at least 1")
-    if settings.max_rounds < 1:
-        raise ConfigError("max_rounds must be at least 1")
+    for key, (low, open_low, high) in _RANGES.items():
+        value = getattr(settings, key)
+        if value is None:
+            continue
+        if not (math.isfinite(value) and (value > low if open_low else value >= low) and value <= high):
+            source = settings.sources.get(key, "")
+            what = f"--{key.replace('_', '-')}" if source == "flag" else f"{source}: {key}" if source else key
+            bound = f"more than {low:g}" if open_low else f"at least {low:g}"
+            bound += f" and at most {high:g}" if high != math.inf else ""
+            raise ConfigError(f"{what} must be {bound}, not {value:g}")
     return settings
+
+
+# Each number's allowed range: (low, low excluded, high). "--cell-timeout -5" ran three rounds that each ended
+# "ran longer than -5 s" and printed that as the answer; every number is checked once, wherever it was set.
+_RANGES: dict[str, tuple[float, bool, float]] = {
+    "request_timeout": (0, True, math.inf),
+    "max_retries": (0, False, 100),
+    "max_connections": (1, False, math.inf),
+    "rate_limit_patience": (0, False, math.inf),
+    "max_rounds": (1, False, 1000),
+    "max_tool_calls": (0, False, 10_000),
+    "cell_timeout": (0, True, math.inf),
+    "kernel_memory_mb": (64, False, math.inf),
+    "temperature": (0, False, 2),
+    "samples_temperature": (0, False, 2),
+    "max_tokens": (1, False, math.inf),
+    "lean_timeout": (0, True, math.inf),
+    "lean_memory_mb": (64, False, math.inf),
+}
 
 
 def _price_table(value: Any, source: str) -> dict[str, Price]:

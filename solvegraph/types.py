@@ -200,6 +200,9 @@ class Step:
 
 
 TRUST_LEVELS = ("tool-verified", "model-accepted", "unchecked")
+# What a stored trajectory's status may be: running, how it ended, or what became of it (a crashed bench's
+# unscored samples are abandoned; a sample scored twice by an older resume keeps one score, the other is a duplicate).
+TRAJECTORY_STATUSES = ("running", "solved", "unsolved", "refused", "error", "interrupted", "abandoned", "duplicate")
 # How a benchmark runs each sample (solvegraph.bench.strategies): the model alone, its code run once, or the graph.
 STRATEGIES = ("direct", "pal", "graph")
 

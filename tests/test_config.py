@@ -42,3 +42,40 @@ def test_bad_config_is_one_clear_error(tmp_path: Path) -> None:
         load_settings(config_file=cfg, env={})
     with pytest.raises(ConfigError, match="not found"):
         load_settings(config_file=tmp_path / "missing.toml", env={})
+
+
+@pytest.mark.parametrize(
+    ("flags", "toml", "message"),
+    [
+        ({"cell_timeout": -5}, "", "--cell-timeout must be more than 0, not -5"),
+        ({"cell_timeout": float("nan")}, "", "--cell-timeout must be more than 0, not nan"),
+        ({"max_rounds": 0}, "", "--max-rounds must be at least 1 and at most 1000, not 0"),
+        ({"max_tool_calls": -1}, "", "--max-tool-calls must be at least 0"),
+        ({}, "temperature = 5", "bad.toml: temperature must be at least 0 and at most 2, not 5"),
+        ({}, "kernel_memory_mb = 1", "bad.toml: kernel_memory_mb must be at least 64, not 1"),
+    ],
+)
+def test_every_number_is_range_checked_wherever_it_was_set(
+    flags: dict, toml: str, message: str, tmp_path: Path
+) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(toml)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(flags=flags, config_file=cfg, env={})
+    assert message in str(caught.value)
+
+
+def test_bad_flags_are_one_line_naming_the_allowed_values(tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    db = f"sqlite:///{tmp_path}/m.sqlite"
+    for args, message in (
+        (["memory", "prune", "--status", "bogus", "--yes", "--db", db], "'bogus' is not one of running, solved"),
+        (["solve", "x", "--cell-timeout", "-5", "--db", db], "--cell-timeout must be more than 0, not -5"),
+        (["runs", "list", "--limit", "0", "--db", db], "'--limit'"),
+        (["plugins", "new", "python", "--dir", str(tmp_path)], "a tool or plugin named 'python' is already installed"),
+    ):
+        proc = run_cli(*args)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, (args, proc.stderr)
+    assert not (tmp_path / "python").exists()

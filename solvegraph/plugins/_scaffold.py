@@ -17,10 +17,16 @@ _FILES = {
 }
 
 
-def new_plugin(name: str, parent: Path) -> Path:
-    """Write the plugin project into ``parent/NAME`` and return its folder."""
+def new_plugin(name: str, parent: Path, taken: set[str] | frozenset[str] = frozenset()) -> Path:
+    """Write the plugin project into ``parent/NAME`` and return its folder.
+
+    ``taken``: the names of the tools and plugins already installed. A new plugin of the same name would
+    shadow a built-in (``python``) or be shadowed, depending on load order: refused.
+    """
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,40}", name):
         raise SolvegraphError(f"plugin name {name!r} must be lowercase letters, digits and '_', starting with a letter")
+    if name in taken:
+        raise SolvegraphError(f"a tool or plugin named {name!r} is already installed; choose another name")
     target = parent / name
     if target.exists():
         raise SolvegraphError(f"{target} already exists; choose another name or --dir")
