@@ -434,8 +434,10 @@ def bench_report(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summaries as JSON.")] = False,
     db: Annotated[str | None, typer.Option("--db", help="Memory database URL.")] = None,
 ) -> None:
-    """Accuracy with a 95% CI, outcomes, categories, tokens, cost and latency; optionally an HTML report."""
+    """Accuracy with a 95% CI, outcomes, categories, tokens, cost and latency; optionally an HTML report.
+    With --json, each run's summary has its samples too (the rows of `runs export --samples`)."""
     from .bench.report import render_text, summarize
+    from .bench.samples import rows_from_results
     from .view import render_report
 
     store = open_store(db)
@@ -449,6 +451,8 @@ def bench_report(
             raise SolvegraphError(f"cannot write {html_file}: {exc.strerror}") from None
         err.print(f"wrote {html_file}")
     if as_json:
+        for summary, (_, _, results) in zip(summaries, rows, strict=True):
+            summary["samples"] = rows_from_results(results)
         print(json.dumps(summaries))
     elif html_file is None:
         for s in summaries:

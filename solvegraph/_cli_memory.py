@@ -151,11 +151,34 @@ def runs_show(
 def runs_export(
     ident: Annotated[str, typer.Argument(metavar="ID", help="Run or trajectory id.")],
     jsonl: Annotated[bool, typer.Option("--jsonl", help="One trajectory per line (the format).")] = True,
+    samples: Annotated[
+        bool,
+        typer.Option(
+            "--samples",
+            help="One row per sample of the run instead: id, question, gold, answer, outcome, trust, model, "
+            "tokens, cost, latency (a solve or chat turn: its trajectory id, no gold, its status as outcome).",
+        ),
+    ] = False,
+    fmt: Annotated[str, typer.Option("--format", help="With --samples: jsonl or csv.")] = "jsonl",
     db: Db = None,
 ) -> None:
-    """Write the run's trajectories as JSON Lines to stdout, one complete trajectory per line."""
+    """Write the run's trajectories as JSON Lines to stdout, one complete trajectory per line; with
+    --samples, one row per sample as JSON Lines or CSV."""
+    if fmt not in ("jsonl", "csv"):
+        raise SolvegraphError(f"--format {fmt!r}: jsonl or csv")
+    if fmt != "jsonl" and not samples:
+        raise SolvegraphError("--format csv is for --samples; the trajectories are exported as JSON Lines")
     store = open_store(db)
-    _, ids = store.resolve(ident)
+    run_id, ids = store.resolve(ident)
+    if samples:
+        from .bench.samples import sample_rows, to_csv, to_jsonl
+
+        if not run_id.startswith(ident):
+            raise SolvegraphError(f"--samples exports a run: {ident!r} is a trajectory of run {run_id}")
+        (run,) = store.runs(1, run_id=run_id)
+        rows = sample_rows(store, run_id, run["kind"])
+        sys.stdout.write(to_csv(rows) if fmt == "csv" else to_jsonl(rows))
+        return
     for i in ids:
         print(store.load(i).to_json())
 

@@ -1,4 +1,9 @@
-"""The viewer's pages: runs, a run, a trajectory, search; a JSON progress endpoint for live runs.
+"""The viewer's pages: runs, a run, a trajectory, search; a JSON progress endpoint for live runs; a run's
+samples as JSON Lines or CSV downloads.
+
+A run's page depends on its kind: a bench has its summary and its samples, a solve shows its trajectory,
+a chat its conversation turn by turn. A trajectory's page links to the previous and next sample (or
+turn) of its run.
 
 Pages are rendered on the server from Jinja2 templates with autoescaping on: model and tool text is
 data and reaches the browser only escaped. A page that cannot be built (a corrupt row) is an error on
@@ -17,7 +22,9 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from ..bench.report import OUTCOMES, compare, cost_total, summarize
+from ..bench.samples import sample_rows, to_csv, to_jsonl
 from ..errors import SolvegraphError
+from ..types import Trajectory
 from ._templates import histogram, render
 
 PAGE = 100  # samples per page of a run
@@ -30,6 +37,41 @@ def _page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
 
 def _error(message: str, status: int) -> HTMLResponse:
     return _page("error.html", status=status, message=message)
+
+
+def _steps(t: Trajectory) -> list[dict[str, Any]]:
+    """A trajectory's steps as its page shows them: each tool output cut at ``OUTPUT_SHOWN`` characters."""
+    steps = []
+    for i, s in enumerate(t.steps):
+        results = []
+        for r in s.tool_results:
+            output = str(r.get("output") or "")
+            results.append({**r, "shown": output[:OUTPUT_SHOWN], "cut": max(0, len(output) - OUTPUT_SHOWN)})
+        steps.append({"i": i, "step": s, "results": results})
+    return steps
+
+
+def _started(t: Trajectory) -> str:
+    return datetime.fromtimestamp(t.started_at, UTC).isoformat() if t.started_at else ""
+
+
+def _duration(t: Trajectory) -> float:
+    """Seconds from start to finish (0 while it runs)."""
+    return t.finished_at - t.started_at if t.finished_at else 0.0
+
+
+def _counted(n: int, noun: str) -> str:
+    plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+    return f"{n} {noun if n == 1 else plural}"
+
+
+def _turn(store: Any, ident: str) -> dict[str, Any]:
+    """One trajectory of a solve or chat run, loaded; a corrupt one is its error, the other turns still show."""
+    try:
+        t = store.load(ident)
+    except Exception as exc:
+        return {"id": ident, "error": f"{type(exc).__name__}: {exc}"}
+    return {"id": ident, "t": t, "started": _started(t), "duration": _duration(t)}
 
 
 def make_app(store: Any) -> Starlette:
@@ -78,13 +120,33 @@ def make_app(store: Any) -> Starlette:
     def run(request: Request) -> Response:
         ident = request.path_params["run_id"]
         try:
-            run_id, _ = store.resolve(ident)
+            run_id, ids = store.resolve(ident)
             (row,) = store.runs(1, run_id=run_id)
             config = store.run_config(run_id)
-            results = store.results(run_id)
             spent = store.run_costs([run_id])[run_id]
+            if row["kind"] != "bench":
+                turns = [_turn(store, i) for i in ids]
+            else:
+                results = store.results(run_id)
         except SolvegraphError as exc:
             return _error(str(exc), 404)
+        if row["kind"] != "bench":
+            # A solve (one trajectory, shown here whole) or a chat (its turns in order): no accuracy, no gold.
+            only = turns[0] if row["kind"] == "solve" and len(turns) == 1 and "t" in turns[0] else None
+            return _page(
+                "run.html",
+                run=row,
+                config=config,
+                turns=turns,
+                counted=_counted(len(turns), "turn" if row["kind"] == "chat" else "trajectory"),
+                spent=spent,
+                tokens=sum(x["t"].usage.total_tokens for x in turns if "t" in x),
+                t=only["t"] if only else None,
+                steps=_steps(only["t"]) if only else [],
+                started=only["started"] if only else "",
+                duration=only["duration"] if only else 0.0,
+                result=None,
+            )
         summary = summarize(row, config, results, spent)
         outcome = request.query_params.get("outcome", "")
         shown = [r for r in results if not outcome or r["outcome"] == outcome]
@@ -119,24 +181,67 @@ def make_app(store: Any) -> Starlette:
             {"scored": scored, "trajectories": row["trajectories"], "running": "running" in row["statuses"]}
         )
 
+    def samples(request: Request) -> Response:
+        """The run's samples as a download: ``samples.jsonl`` or ``samples.csv`` (rows of bench.samples)."""
+        ident, fmt = request.path_params["run_id"], request.path_params["fmt"]
+        if fmt not in ("jsonl", "csv"):
+            return _error(f"no export as {fmt}: samples.jsonl or samples.csv", 404)
+        try:
+            run_id, _ = store.resolve(ident)
+            (row,) = store.runs(1, run_id=run_id)
+            rows = sample_rows(store, run_id, row["kind"])
+        except SolvegraphError as exc:
+            return _error(str(exc), 404)
+        body, media = (to_csv(rows), "text/csv") if fmt == "csv" else (to_jsonl(rows), "application/x-ndjson")
+        headers = {
+            "Content-Disposition": f'attachment; filename="run-{run_id[:12]}-samples.{fmt}"',
+            "X-Content-Type-Options": "nosniff",  # model text in the body is never sniffed into a page
+        }
+        return Response(body, media_type=media, headers=headers)
+
+    def neighbours(run_id: str, ident: str, outcome: str) -> dict[str, Any] | None:
+        """Where trajectory ``ident`` is among its run's samples (a bench's scored samples, of ``outcome`` if
+        given, in the run page's order; a chat's turns): its label, position, and the previous and next ids."""
+        (row,) = store.runs(1, run_id=run_id)
+        kind = row["kind"]
+        order: list[tuple[str, str]] = []
+        if kind == "bench":
+            order = [
+                (r["trajectory"], f"sample {r['sample']}")
+                for r in store.results(run_id)
+                if not outcome or r["outcome"] == outcome
+            ]
+        if ident not in {tid for tid, _ in order}:  # not a bench, or a sample not scored (or not of that outcome)
+            outcome = ""
+            _, ids = store.resolve(run_id)
+            word = "turn" if kind == "chat" else "trajectory"
+            order = [(tid, f"{word} {n}") for n, tid in enumerate(ids, 1)]
+        at = next((n for n, (tid, _) in enumerate(order) if tid == ident), None)
+        if at is None:
+            return None
+        return {
+            "kind": kind,
+            "label": order[at][1],
+            "position": at + 1,
+            "total": len(order),
+            "prev": order[at - 1][0] if at > 0 else None,
+            "next": order[at + 1][0] if at + 1 < len(order) else None,
+            "outcome": outcome,
+        }
+
     def trajectory(request: Request) -> Response:
         ident = request.path_params["trajectory_id"]
         try:
             t = store.load(ident)
             result = store.result_of(ident)
+            nav = neighbours(result["run_id"], ident, request.query_params.get("outcome", "")) if result else None
         except SolvegraphError as exc:
             return _error(str(exc), 404 if "no trajectory" in str(exc) else 500)
         except Exception as exc:  # a corrupt row: this page says so, the rest of the viewer still works
             return _error(f"trajectory {ident} cannot be shown: {type(exc).__name__}: {exc}", 500)
-        steps = []
-        for i, s in enumerate(t.steps):
-            results = []
-            for r in s.tool_results:
-                output = str(r.get("output") or "")
-                results.append({**r, "shown": output[:OUTPUT_SHOWN], "cut": max(0, len(output) - OUTPUT_SHOWN)})
-            steps.append({"i": i, "step": s, "results": results})
-        started = datetime.fromtimestamp(t.started_at, UTC).isoformat() if t.started_at else ""
-        return _page("trajectory.html", t=t, steps=steps, result=result, started=started)
+        return _page(
+            "trajectory.html", t=t, steps=_steps(t), result=result, started=_started(t), duration=_duration(t), nav=nav
+        )
 
     def compare_runs(request: Request) -> Response:
         """Two runs on their shared samples: paired outcomes, McNemar, and the samples that flipped."""
@@ -180,6 +285,7 @@ def make_app(store: Any) -> Starlette:
             Route("/", runs),
             Route("/runs/{run_id}", run),
             Route("/runs/{run_id}/progress", progress),
+            Route("/runs/{run_id}/samples.{fmt}", samples),
             Route("/t/{trajectory_id}", trajectory),
             Route("/compare", compare_runs),
             Route("/search", search),

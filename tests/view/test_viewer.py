@@ -3,6 +3,9 @@ bench and solve runs with the scripted model."""
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import io
 import json
 import shutil
 import socket
@@ -19,6 +22,7 @@ import uvicorn
 from solvegraph.memory import Store
 from solvegraph.view import make_app
 from tests.conftest import DATA, ROOT, run_cli
+from tests.view.conftest import ANSWERS, CHAT, HOSTILE_ANSWER, QUESTIONS, SOLVE
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is part of the test install")
 
@@ -63,9 +67,9 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dic
     yield db, ids
 
 
-@pytest.fixture(scope="module")
-def server(filled: tuple[Path, dict]) -> Iterator[str]:
-    db, _ = filled
+@contextlib.contextmanager
+def _serving(db: Path) -> Iterator[str]:
+    """The viewer over ``db`` on a free loopback port, in a thread: its base URL."""
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(make_app(Store(f"sqlite:///{db}")), port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -76,6 +80,19 @@ def server(filled: tuple[Path, dict]) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(filled: tuple[Path, dict]) -> Iterator[str]:
+    with _serving(filled[0]) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def kinds_server(every_kind: tuple[Path, dict]) -> Iterator[str]:
+    """The viewer over a bench, a solve and a chat run (tests/view/conftest.py)."""
+    with _serving(every_kind[0]) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -226,3 +243,154 @@ def test_view_bad_input_is_one_line(tmp_path: Path) -> None:
         port = busy.getsockname()[1]
         proc = run_cli("view", "--db", f"sqlite:///{tmp_path}/ok.sqlite", "--no-open", "--port", str(port))
     assert proc.returncode == 2 and "in use" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _watched(browser) -> tuple[object, list[str]]:
+    """A new page, and the messages of every dialog (alert, confirm) it opens: none should open."""
+    page = browser.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    return page, dialogs
+
+
+def test_the_run_list_shows_every_kind(kinds_server, browser, every_kind) -> None:
+    _, ids = every_kind
+    page = browser.new_page()
+    page.goto(kinds_server + "/")
+    rows = {kind: page.locator("#runs tr", has=page.locator(f"a[href='/runs/{ids[kind]}']")) for kind in ids}
+    cells = {kind: row.locator("td").all_inner_texts() for kind, row in rows.items()}
+    assert [cells[k][2] for k in ("bench", "solve", "chat")] == ["bench", "solve", "chat"], "the kind column"
+    assert cells["solve"][-1] == SOLVE, "a solve's problem"
+    assert cells["chat"][-1] == CHAT[0] and cells["chat"][7] == "3 turns", "a chat's first question, its turns"
+    assert cells["bench"][7] == "3 / 3" and cells["bench"][8] == "33.3%"
+    assert cells["solve"][8] == cells["chat"][8] == "–", "no accuracy where nothing is scored"
+
+
+def test_a_solve_run_shows_its_trajectory_and_no_accuracy(kinds_server, browser, every_kind) -> None:
+    _, ids = every_kind
+    page = browser.new_page()
+    page.goto(kinds_server + "/")
+    page.click(f"a[href='/runs/{ids['solve']}']")
+    page.wait_for_selector("#problem")
+    assert page.locator("#accuracy").count() == 0 and "accuracy" not in page.locator("main").inner_text()
+    assert page.locator("#problem").inner_text() == SOLVE
+    assert page.locator("#answer tr").nth(1).locator("td").first.inner_text() == "42"
+    assert [page.locator(".step h3").nth(i).inner_text().split()[1] for i in range(3)] == [
+        "planner", "solver", "solver"
+    ]  # fmt: skip
+    assert "print(6*7)" in page.locator("pre.code").first.inner_text()
+    assert "model-accepted" in page.locator("main").inner_text()
+    assert page.locator("#samples-nav").count() == 0, "one trajectory: nothing to step through"
+
+
+def test_a_chat_run_shows_its_turns_in_order_with_markup_as_text(kinds_server, browser, every_kind) -> None:
+    _, ids = every_kind
+    page, dialogs = _watched(browser)
+    page.goto(kinds_server + f"/runs/{ids['chat']}")
+    turns = page.locator("#turns li.turn")
+    assert turns.count() == 3
+    assert page.locator("#accuracy").count() == 0 and "accuracy" not in page.locator("main").inner_text()
+    assert page.locator("pre.question").all_inner_texts() == CHAT, "each question as asked, markup as text"
+    assert page.locator("pre.answer").all_inner_texts() == [HOSTILE_ANSWER, "2", "3"]
+    assert page.locator("main script, main textarea").count() == 0, "no element was made of them"
+    assert page.evaluate("window.pwned") is None and dialogs == [], "and nothing of them ran"
+    for i in range(3):
+        status = turns.nth(i).locator(".status").inner_text()
+        assert status.startswith("solved model-accepted") and "full trajectory" in status
+    turns.nth(1).locator("a.full").click()
+    page.wait_for_selector("#problem")
+    assert page.locator("#problem").inner_text() == CHAT[1]
+    assert page.locator("#position").inner_text() == "turn 2 · 2 of 3"
+
+
+def test_previous_and_next_between_samples_by_link_and_key(kinds_server, browser, every_kind) -> None:
+    _, ids = every_kind
+    page = browser.new_page()
+    page.goto(kinds_server + f"/runs/{ids['bench']}")
+    order = page.locator("#samples tr td:first-child").all_inner_texts()
+    assert sorted(order) == sorted(QUESTIONS)
+    page.locator("#samples tr").nth(1).locator("a").click()
+    page.wait_for_selector("#position")
+    assert "keys: j or → next, k or ← previous" in page.locator("#samples-nav").inner_text(), "said on the page"
+
+    def at() -> tuple[str, str]:
+        return page.locator("#position").inner_text(), page.locator("#problem").inner_text()
+
+    assert at() == (f"sample {order[0]} · 1 of 3", QUESTIONS[order[0]])
+    assert page.locator("#prev").count() == 0
+    page.click("#next")
+    page.wait_for_url("**/t/*")
+    assert at() == (f"sample {order[1]} · 2 of 3", QUESTIONS[order[1]])
+    with page.expect_navigation():
+        page.keyboard.press("j")
+    assert at() == (f"sample {order[2]} · 3 of 3", QUESTIONS[order[2]])
+    assert page.locator("#next").count() == 0, "the last sample has no next"
+    with page.expect_navigation():
+        page.keyboard.press("ArrowLeft")
+    assert at()[0] == f"sample {order[1]} · 2 of 3"
+    with page.expect_navigation():
+        page.keyboard.press("k")
+    assert at()[0] == f"sample {order[0]} · 1 of 3"
+    before = page.url
+    page.fill("header input[name=q]", "jk")  # typing j and k in the search box moves nowhere
+    page.locator("header input[name=q]").press("ArrowRight")
+    assert page.url == before and page.locator("header input[name=q]").input_value() == "jk"
+
+    # Filtered by outcome on the run page, next and previous keep to that outcome.
+    page.goto(kinds_server + f"/runs/{ids['bench']}?outcome=wrong")
+    wrong = page.locator("#samples tr td:first-child").all_inner_texts()
+    assert len(wrong) == 2
+    page.locator("#samples tr").nth(1).locator("a").click()
+    page.wait_for_selector("#position")
+    assert page.locator("#position").inner_text() == f"sample {wrong[0]} · 1 of 2 with outcome wrong"
+    with page.expect_navigation():
+        page.keyboard.press("ArrowRight")
+    assert page.locator("#position").inner_text() == f"sample {wrong[1]} · 2 of 2 with outcome wrong"
+
+    # A chat's turns, by key.
+    page.goto(kinds_server + f"/runs/{ids['chat']}")
+    page.locator("#turn-1 a.full").click()
+    page.wait_for_selector("#position")
+    assert at() == ("turn 1 · 1 of 3", CHAT[0])
+    with page.expect_navigation():
+        page.keyboard.press("j")
+    assert at() == ("turn 2 · 2 of 3", CHAT[1])
+
+
+def test_the_run_pages_download_the_samples(kinds_server, browser, every_kind, tmp_path: Path) -> None:
+    db, ids = every_kind
+    page = browser.new_page()
+    page.goto(kinds_server + f"/runs/{ids['bench']}")
+    files = {}
+    for name in ("CSV", "JSON Lines"):
+        with page.expect_download() as download:
+            page.locator("#downloads a", has_text=name).click()
+        files[name] = download.value
+    assert files["CSV"].suggested_filename == f"run-{ids['bench'][:12]}-samples.csv"
+    exported = run_cli("runs", "export", ids["bench"], "--samples", "--db", f"sqlite:///{db}").stdout
+    assert Path(files["JSON Lines"].path()).read_text() == exported, "the same rows as runs export --samples"
+    rows = list(csv.DictReader(io.StringIO(Path(files["CSV"].path()).read_text(), newline="")))
+    assert {r["id"]: r["answer"] for r in rows} == {**ANSWERS, "jsonl-formula": "'=1+2"}
+    assert {r["id"]: r["question"] for r in rows}["jsonl-comma"] == QUESTIONS["jsonl-comma"]
+    response = page.request.get(kinds_server + f"/runs/{ids['chat']}/samples.jsonl")
+    assert response.ok and response.headers["content-type"] == "application/x-ndjson"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert [json.loads(line)["question"] for line in response.text().splitlines()] == CHAT
+    assert page.request.get(kinds_server + f"/runs/{ids['chat']}/samples.xml").status == 404
+    assert page.request.get(kinds_server + "/runs/nosuchrun/samples.csv").status == 404
+
+
+def test_hostile_sample_text_is_shown_as_text_in_the_bench_pages(kinds_server, browser, every_kind) -> None:
+    _, ids = every_kind
+    page, dialogs = _watched(browser)
+    page.goto(kinds_server + f"/runs/{ids['bench']}")
+    row = page.locator("#samples tr", has=page.locator("a", has_text="jsonl-markup"))
+    cells = row.locator("td").all_inner_texts()
+    assert cells[1] == QUESTIONS["jsonl-markup"] and cells[3] == HOSTILE_ANSWER
+    row.locator("a").click()
+    page.wait_for_selector("#problem")
+    assert page.locator("#problem").inner_text() == QUESTIONS["jsonl-markup"]
+    assert page.locator("#answer tr").nth(1).locator("td").first.inner_text() == HOSTILE_ANSWER
+    assert page.locator("main textarea, main script").count() == 0
+    assert page.locator("main b", has_text="bold").count() == 0, "the question's <b> is text, not bold"
+    assert page.evaluate("window.pwned") is None and dialogs == []

@@ -161,7 +161,7 @@ class RunsMixin(StoreBase):
             rows = conn.execute(
                 select(
                     t.id, t.sample_id, t.score, t.outcome, t.details, t.latency_s, t.answer, t.gold,
-                    t.prompt_tokens, t.completion_tokens, t.cost_usd, Problem.text,
+                    t.prompt_tokens, t.completion_tokens, t.cost_usd, Problem.text, t.model,
                 )
                 .join(Problem, Problem.id == t.problem_id)
                 .where(t.run_id == run_id, t.outcome.is_not(None))
@@ -171,9 +171,9 @@ class RunsMixin(StoreBase):
             {
                 "trajectory": tid, "sample": d, "score": score, "outcome": outcome, "details": details or {},
                 "latency_s": latency, "answer": answer, "gold": gold, "tokens": (pt or 0) + (ct or 0), "cost_usd": cost,
-                "question": q,
+                "question": q, "model": model, "trust": (details or {}).get("trust", ""),
             }
-            for tid, d, score, outcome, details, latency, answer, gold, pt, ct, cost, q in rows
+            for tid, d, score, outcome, details, latency, answer, gold, pt, ct, cost, q, model in rows
         ]  # fmt: skip
 
     @guarded
