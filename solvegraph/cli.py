@@ -22,11 +22,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__, tracing
+from . import __version__
 from ._cli_bench import bench_app
 from ._cli_memory import memory_app, runs_app
 from ._console import EventPrinter, check_sandbox, safe, shown
-from ._wiring import McpOpt, plugin_manager
+from ._wiring import McpOpt, plugin_manager, settings_for, solve_runner
 from .config import Settings, load_settings
 from .errors import PromptRefusedError, SolvegraphError
 from .plugins import ToolSession
@@ -138,37 +138,11 @@ def _settings(params: dict[str, Any]) -> Settings:
     flags["cache"] = False if params.get("no_cache") else None
     flags["reuse_model_accepted"] = True if params.get("reuse_model_accepted") else None
     flags["otel"] = True if params.get("otel") else None
-    settings = load_settings(flags=flags, config_file=params.get("config"))
-    if settings.otel:
-        tracing.enable()
-    return settings
+    return settings_for(flags, params.get("config"))
 
 
 def _graph(settings: Settings, run_kind: str = "solve") -> Any:
-    from .agents import Budget, SolveRunner
-    from .llm import make_client
-    from .memory import Memory, Store, open_checkpointer
-
-    # Resolve the sandbox first: --sandbox bwrap on a machine without namespaces fails in one line.
-    check_sandbox(settings.sandbox)
-    # Open the memory first: a bad --db fails before any model or kernel is started.
-    memory = Memory(Store(settings.db), use_cache=settings.cache, run_kind=run_kind) if settings.memory else None
-    client = make_client(settings)
-    budget = Budget(
-        max_rounds=settings.max_rounds,
-        max_tool_calls=settings.max_tool_calls,
-        reuse_model_accepted=settings.reuse_model_accepted,
-    )
-    # Checkpoints live beside the store (solve --resume); without the memory there is nothing to resume from.
-    checkpointer = open_checkpointer(memory.store) if memory is not None else None
-    return SolveRunner(
-        client,
-        plugin_manager(settings),
-        budget,
-        session_options=settings.session_options(),
-        memory=memory,
-        checkpointer=checkpointer,
-    )
+    return solve_runner(settings, run_kind=run_kind, warn=lambda text: err.print(text, markup=False, highlight=False))
 
 
 @app.command()
