@@ -364,6 +364,9 @@ def benchmark(
 
     if not isinstance(dataset, str) or not dataset.strip():
         raise SolvegraphError("name a dataset: gsm8k, mbpp, nl4opt, ..., or jsonl (with data=, question_field=, ...)")
+    for name, value in (("limit", limit), ("jobs", jobs), ("samples", samples)):
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise SolvegraphError(f"{name} must be a whole number of at least 1, not {value!r}")
     # --max-tool-calls is a per-sample limit here, as in the command (the graph's budget is the smaller one).
     params = {k: v for k, v in locals().items() if k != "max_tool_calls"}
     settings = settings_for(_flags(params), _path(config))
@@ -405,9 +408,7 @@ def benchmark(
         runner = BenchRunner(cfg, settings, store, on_result=on_result, plugins=plugins)
 
         def run() -> None:
-            todo = runner.prepare()
-            if todo:
-                runner.run(todo)
+            runner.run(runner.prepare())
 
         _off_the_loop(run)
         run_id = runner.run_id or ""

@@ -258,6 +258,8 @@ def test_bench_runs_the_dataset_and_returns_a_typed_summary(scripted, tmp_path: 
         ({"dataset": "gsm8k"}, "the gsm8k dataset is read from a local file: pass data=PATH"),
         ({"dataset": "jsonl", "data": "x.jsonl"}, "the jsonl dataset needs question_field= and answer_field="),
         ({"dataset": "gsm8k", "data": str(DATA / "gsm8k/test.jsonl"), "strategy": "cot"}, "unknown strategy 'cot'"),
+        ({"dataset": "gsm8k", "data": str(DATA / "gsm8k/test.jsonl"), "limit": 0}, "limit must be a whole number"),
+        ({"dataset": "gsm8k", "data": "/nonexistent/gsm8k.jsonl"}, "dataset file not found: /nonexistent/gsm8k.jsonl"),
     ],
 )
 def test_bad_bench_input_is_one_error(kwargs: dict, message: str, tmp_path: Path) -> None:
