@@ -94,11 +94,15 @@ def solve_runner(
 
 
 def close_runner(runner: SolveRunner) -> None:
-    """Release what :func:`solve_runner` opened: the checkpoints' connection and the store's engine.
+    """Release what :func:`solve_runner` opened: the model client's synchronous connections, the checkpoints'
+    connection and the store's engine.
 
-    The model client's connections are per event loop and closed as each solve's loop ends; the process-wide
-    parts (the embedded model server, the warm kernel pool, MCP servers) are stopped at exit.
+    The model client's async connections are per event loop and closed as each solve's loop ends; the
+    process-wide parts (the embedded model server, the warm kernel pool, MCP servers) are stopped at exit.
     """
+    close = getattr(runner.client, "close", None)
+    if close is not None:
+        close()
     connection = getattr(runner.checkpointer, "conn", None)
     if connection is not None:
         connection.close()

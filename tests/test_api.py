@@ -29,6 +29,12 @@ SOLVES = {
     "solver": [CODE.format(KERNEL_CELL), "ANSWER: 42"],
     "verifier": ["VERDICT: ACCEPT"],
 }
+# The same for any number of solves, interleaved or one after another: the solver's first turn (system and
+# problem only) runs the cell, a turn that has seen its output answers.
+EVERY_SOLVE = {
+    **SOLVES,
+    "solver": [lambda body: CODE.format(KERNEL_CELL) if len(body["messages"]) <= 2 else "ANSWER: 42"],
+}
 
 
 def _db(tmp_path: Path, name: str = "m.sqlite") -> str:
@@ -75,8 +81,7 @@ def test_asolve_awaits_the_solve_on_the_running_loop(scripted, tmp_path: Path) -
         first, second = await asyncio.gather(one, two)
         return first, second
 
-    solver = [lambda body: CODE.format(KERNEL_CELL) if len(body["messages"]) <= 2 else "ANSWER: 42"]
-    with scripted({**SOLVES, "solver": solver}) as model:
+    with scripted(EVERY_SOLVE) as model:
         first, second = asyncio.run(main())
     for trajectory in (first, second):
         assert trajectory.answer == "42" and trajectory.solved
@@ -334,6 +339,27 @@ def test_the_solve_kernel_is_gone_when_solve_returns_and_shutdown_stops_the_warm
     assert _our_kernels(), "the pool keeps a warm kernel (and its template) for the next solve"
     solvegraph.shutdown()
     assert _eventually(lambda: not _our_kernels()), "shutdown() stopped the warm kernels and their template"
+
+
+def _open_connections(base_url: str) -> int:
+    """Established TCP connections to the endpoint's port on this machine (client and server are both here)."""
+    port = int(base_url.rsplit(":", 1)[1].split("/")[0])
+    rows = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+    return sum(1 for row in rows if row[3] == "01" and int(row[2].split(":")[1], 16) == port)
+
+
+def test_no_connection_to_the_endpoint_is_left_open_after_a_call(scripted) -> None:
+    """Each call's model client closes its connections (the endpoint's model list was left open, one per call)."""
+    with scripted(EVERY_SOLVE) as model:
+        solvegraph.solve("What is 6*7?", base_url=model.base_url, memory=False)
+        after_solve = _open_connections(model.base_url)
+        asyncio.run(solvegraph.asolve("What is 6*7?", base_url=model.base_url, memory=False))
+        after_asolve = _open_connections(model.base_url)
+        items = list(solvegraph.stream("What is 6*7?", base_url=model.base_url, memory=False))
+        after_stream = _open_connections(model.base_url)
+        assert len(model.calls("verifier")) == 3  # each call went through to the verifier
+    assert isinstance(items[-1], Trajectory)
+    assert (after_solve, after_asolve, after_stream) == (0, 0, 0)
 
 
 def test_import_solvegraph_loads_none_of_the_heavy_parts() -> None:
