@@ -61,14 +61,20 @@ def test_solve_answers_runs_the_cell_in_the_kernel_and_stores_the_trajectory(scr
     assert store.runs(5)[0]["kind"] == "solve"
 
 
-def test_memory_false_stores_nothing_and_keywords_beat_the_environment(scripted, tmp_path: Path, monkeypatch) -> None:
+def test_memory_false_stores_nothing_keywords_beat_the_environment_and_context_is_read(
+    scripted, tmp_path: Path, monkeypatch
+) -> None:
     """The keyword arguments are the settings' flags layer: over the environment, which fills what is left out."""
     monkeypatch.setenv("SOLVEGRAPH_BASE_URL", "http://127.0.0.1:9/v1")  # nothing listens there
     monkeypatch.setenv("SOLVEGRAPH_DB", _db(tmp_path, "from-env.sqlite"))
     with scripted(SOLVES) as model:
         first = solvegraph.solve("What is 6*7?", base_url=model.base_url)
-        second = solvegraph.solve("What is 6*7?", base_url=model.base_url, memory=False, max_rounds=1)
+        second = solvegraph.solve(
+            "What is 6*7?", base_url=model.base_url, memory=False, max_rounds=1, context="Earlier answer: 41"
+        )
+        second_plan = model.calls("planner")[1]["messages"][1]["content"]
     assert first.answer == second.answer == "42"
+    assert second_plan.endswith("What is 6*7?\n\nEarlier answer: 41"), "context= reaches the agents"
     store = Store(_db(tmp_path, "from-env.sqlite"))  # db= left out: $SOLVEGRAPH_DB was used
     assert store.stats()["trajectories"] == 1, "memory=False stored nothing"
     assert store.load(first.id).answer == "42"
