@@ -1,9 +1,12 @@
-"""The run's parts from its settings, shared by every command: the plugin manager with the configured MCP servers."""
+"""The run's parts from its settings, shared by every command and by the Python API (``solvegraph.solve``):
+the settings with tracing switched on, the plugin manager with the configured MCP servers, and the graph's
+runner with its memory, checkpoints and model client."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,11 +17,18 @@ except ImportError:  # an older typer drives click itself
     from click import exceptions as click_errors  # type: ignore[no-redef]
     from click.core import ParameterSource  # type: ignore[assignment]
 
-from .config import Settings
+from . import tracing
+from .config import Settings, load_settings
 from .plugins import PluginManager
 from .tools.mcp import McpPlugin, servers_for
 
-__all__ = ["McpOpt", "ParameterSource", "click_errors", "given", "one_of", "plugin_manager"]
+if TYPE_CHECKING:
+    from .agents import SolveRunner
+
+__all__ = [
+    "McpOpt", "ParameterSource", "click_errors", "close_runner", "given", "one_of", "plugin_manager", "settings_for",
+    "solve_runner",
+]  # fmt: skip
 
 McpOpt = Annotated[
     list[str] | None,
@@ -48,9 +58,85 @@ def one_of(*values: str) -> Callable[[str | None], str | None]:
     return check
 
 
+def settings_for(flags: dict[str, Any], config_file: str | Path | None = None) -> Settings:
+    """Settings with ``flags`` over the environment over solvegraph.toml; with ``otel`` on, spans are sent
+    (the tracer is set up once per process, however many solves ask for it)."""
+    settings = load_settings(flags=flags, config_file=config_file)
+    if settings.otel and not tracing.enabled():
+        tracing.enable()
+    return settings
+
+
 def plugin_manager(settings: Settings) -> PluginManager:
     """Every installed plugin, plus the MCP servers of ``settings`` (started once per process, on first use)."""
     manager = PluginManager()
     if settings.mcp_servers:
         manager.register(McpPlugin(servers_for(settings.mcp_servers, settings.sandbox)), "mcp", source="mcp_servers")
     return manager
+
+
+def solve_runner(
+    settings: Settings,
+    *,
+    warn: Callable[[str], None],
+    run_kind: str = "solve",
+    plugins: PluginManager | None = None,
+) -> SolveRunner:
+    """The graph's runner as ``settings`` describe it; ``warn`` is told what the sandbox does not isolate.
+
+    The order is the errors' order: the sandbox first (``sandbox = bwrap`` on a machine without namespaces
+    fails in one line), then the memory (a bad ``db`` fails before any model or kernel is started), then
+    the model client (which may start the embedded server). ``plugins`` defaults to :func:`plugin_manager`.
+    Close what it opened with :func:`close_runner`.
+    """
+    from .agents import Budget, SolveRunner
+    from .llm import make_client
+    from .memory import Memory, Store, open_checkpointer
+    from .sandbox import resolve_sandbox
+
+    backend = resolve_sandbox(settings.sandbox)
+    if backend.warning:
+        warn(backend.warning)
+    memory = (
+        Memory(Store(settings.db), use_cache=settings.cache, run_kind=run_kind, run_config=settings.run_record())
+        if settings.memory
+        else None
+    )
+    try:
+        client = make_client(settings)
+        budget = Budget(
+            max_rounds=settings.max_rounds,
+            max_tool_calls=settings.max_tool_calls,
+            reuse_model_accepted=settings.reuse_model_accepted,
+        )
+        # Checkpoints live beside the store (solve --resume); without the memory there is nothing to resume from.
+        checkpointer = open_checkpointer(memory.store) if memory is not None else None
+    except BaseException:
+        if memory is not None:
+            memory.store.close()
+        raise
+    return SolveRunner(
+        client,
+        plugins if plugins is not None else plugin_manager(settings),
+        budget,
+        session_options=settings.session_options(),
+        memory=memory,
+        checkpointer=checkpointer,
+    )
+
+
+def close_runner(runner: SolveRunner) -> None:
+    """Release what :func:`solve_runner` opened: the model client's synchronous connections, the checkpoints'
+    connection and the store's engine.
+
+    The model client's async connections are per event loop and closed as each solve's loop ends; the
+    process-wide parts (the embedded model server, the warm kernel pool, MCP servers) are stopped at exit.
+    """
+    close = getattr(runner.client, "close", None)
+    if close is not None:
+        close()
+    connection = getattr(runner.checkpointer, "conn", None)
+    if connection is not None:
+        connection.close()
+    if runner.memory is not None:
+        runner.memory.store.close()

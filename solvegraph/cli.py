@@ -21,11 +21,11 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__, tracing
+from . import __version__
 from ._cli_bench import bench_app
 from ._cli_memory import memory_app, open_store, record_switch, runs_app, switched_model
 from ._console import EventPrinter, check_sandbox, console, outcome_words, safe, shown
-from ._wiring import McpOpt, click_errors, given, plugin_manager
+from ._wiring import McpOpt, click_errors, given, plugin_manager, settings_for, solve_runner
 from .config import Settings, load_settings
 from .errors import PromptRefusedError, SolvegraphError
 from .plugins import ToolSession
@@ -130,48 +130,22 @@ _SETTING_FLAGS = (
 )
 
 
-def _settings(params: dict[str, Any]) -> Settings:
-    """Settings from a command's own parameters (its locals()), so no declared flag can be left out."""
+def _settings(params: dict[str, Any], recorded: dict[str, Any] | None = None) -> Settings:
+    """Settings from a command's own parameters (its locals()), so no declared flag can be left out;
+    ``recorded`` (a resumed run's own settings) stands where no flag was given."""
     flags = {k: params[k] for k in _SETTING_FLAGS}
     flags["memory"] = False if params.get("no_memory") else None
     flags["cache"] = False if params.get("no_cache") else None
     flags["reuse_model_accepted"] = True if params.get("reuse_model_accepted") else None
     flags["otel"] = True if params.get("otel") else None
-    settings = load_settings(flags=flags, config_file=params.get("config"))
-    if settings.otel:
-        tracing.enable()
-    return settings
+    for key, value in (recorded or {}).items():
+        if flags.get(key) is None:
+            flags[key] = value
+    return settings_for(flags, params.get("config"))
 
 
 def _graph(settings: Settings, run_kind: str = "solve") -> Any:
-    from .agents import Budget, SolveRunner
-    from .llm import make_client
-    from .memory import Memory, Store, open_checkpointer
-
-    # Resolve the sandbox first: --sandbox bwrap on a machine without namespaces fails in one line.
-    check_sandbox(settings.sandbox)
-    # Open the memory first: a bad --db fails before any model or kernel is started.
-    memory = (
-        Memory(Store(settings.db), use_cache=settings.cache, run_kind=run_kind, run_config=settings.run_record())
-        if settings.memory
-        else None
-    )
-    client = make_client(settings)
-    budget = Budget(
-        max_rounds=settings.max_rounds,
-        max_tool_calls=settings.max_tool_calls,
-        reuse_model_accepted=settings.reuse_model_accepted,
-    )
-    # Checkpoints live beside the store (solve --resume); without the memory there is nothing to resume from.
-    checkpointer = open_checkpointer(memory.store) if memory is not None else None
-    return SolveRunner(
-        client,
-        plugin_manager(settings),
-        budget,
-        session_options=settings.session_options(),
-        memory=memory,
-        checkpointer=checkpointer,
-    )
+    return solve_runner(settings, run_kind=run_kind, warn=lambda text: err.print(text, markup=False, highlight=False))
 
 
 SwitchModel = Annotated[
@@ -203,16 +177,14 @@ def _resumed_settings(ctx: typer.Context, params: dict[str, Any], ident: str) ->
                 highlight=False,
                 soft_wrap=True,
             )
-        flags = dict(params)
-        for key in RUN_SETTINGS:
-            if key in recorded and not (key in flags and given(ctx, key)):
-                flags[key] = recorded[key]
+        # A flag given now wins over its recorded setting (a moved endpoint: --base-url).
+        kept = {k: recorded[k] for k in RUN_SETTINGS if k in recorded and not (k in params and given(ctx, k))}
         # Older runs recorded no settings, but their trajectory always names its model.
         model = recorded.get("model") or store.load(matches[0]).model.split(" → ")[-1] or None
-        flags["model"] = switched_model(run_id, model, params["model"], params["switch_model"])
+        params = {**params, "model": switched_model(run_id, model, params["model"], params["switch_model"])}
     finally:
         store.close()
-    return _settings(flags), matches[0], model
+    return _settings(params, kept), matches[0], model
 
 
 @app.command()

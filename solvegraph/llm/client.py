@@ -274,6 +274,13 @@ class ModelClient:
                 found = self._async[id(loop)] = (loop, client)
             return found[1]
 
+    def close(self) -> None:
+        """Close the synchronous client's connections (the endpoint's model list, plugins' blocking calls).
+
+        Each event loop's async client is closed by :meth:`aclose` on that loop.
+        """
+        self._client.close()
+
     async def aclose(self) -> None:
         """Close the connections this loop's async client holds (the runner calls it as its loop ends)."""
         with self._async_lock:

@@ -16,6 +16,7 @@ from typing import Any, cast
 import jsonschema
 import pluggy
 
+from ..errors import SolvegraphError
 from . import hookspecs
 from ._bench import Dataset, Scorer
 from ._tool import Tool
@@ -44,6 +45,7 @@ class PluginManager:
         self.plugins: dict[str, PluginInfo] = {}
         self._tools: dict[str, Tool] | None = None
         self._verifiers: list[Verifier] | None = None
+        self._allowed: frozenset[str] | None = None  # restrict(): only these tools are offered
         if load_entry_points:
             self.load_entry_points()
 
@@ -108,8 +110,29 @@ class PluginManager:
                 t.plugin = info.name
                 tools[t.name] = t
                 info.tools.append(t.name)
+        if self._allowed is not None:
+            tools = {name: t for name, t in tools.items() if name in self._allowed}
         self._tools = tools
         return tools
+
+    def restrict(self, names: Iterable[str]) -> None:
+        """Offer only the tools ``names`` from now on (``solvegraph.solve(..., tools=["python"])``).
+
+        The model is shown only these, a call to any other is a tool error, and a plugin none of whose
+        tools is left adds no prompt fragment (milp's would send the planner to a tool it cannot call).
+        Plugins' verifiers, datasets and scorers stay. An unknown name is a :class:`SolvegraphError`
+        that lists the tools the loaded plugins offer.
+        """
+        wanted = list(names)
+        known = self.tools()
+        unknown = [n for n in wanted if n not in known]
+        if unknown:
+            raise SolvegraphError(
+                f"unknown tool{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+                f"the loaded plugins offer: {', '.join(sorted(known)) or 'none'}"
+            )
+        self._allowed = frozenset(wanted)
+        self._tools = {name: t for name, t in known.items() if name in self._allowed}
 
     def verifiers(self) -> list[Verifier]:
         """Every plugin's verifier checks; a plugin whose hook fails is reported and skipped."""
@@ -165,6 +188,9 @@ class PluginManager:
     def prompt_fragments(self, agent: str) -> list[str]:
         out = []
         for impl in self.pm.hook.solvegraph_prompt_fragments.get_hookimpls():
+            offered = self.plugins[impl.plugin_name].tools if impl.plugin_name in self.plugins else []
+            if self._allowed is not None and offered and not self._allowed.intersection(offered):
+                continue  # restricted away: its advice names tools the model cannot call
             try:
                 fragments = impl.function() or {}
             except Exception as exc:

@@ -31,7 +31,7 @@ import uvicorn
 from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
 
-from .. import __version__
+from .._version import __version__
 from ..plugins import PluginManager, Tool, ToolResult, ToolSession
 from ..types import Event, Trajectory
 
