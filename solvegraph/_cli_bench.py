@@ -365,6 +365,14 @@ def bench_run(
             soft_wrap=True,
         )
         raise typer.Exit(130)
+    if runner.already_scored:
+        err.print(
+            f"{runner.already_scored} samples were scored first by another process running this run at the same "
+            "time: their results here are kept unscored, as duplicates",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     run, config_row, results = _run_row(store, runner.run_id or "")
     summary = summarize(run, config_row, results, store.run_costs([run["id"]])[run["id"]])
     over_budget = runner.budget.reached.is_set() and len(results) < runner.total

@@ -22,7 +22,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SolvegraphError
-from ..memory.store import Write
+from ..memory.store import ALREADY_SCORED, Write
 from ._writer import SampleWriter, StoreWriter
 from .datasets import Sample
 
@@ -137,7 +137,9 @@ async def _drive(runner: BenchRunner, samples: list[Sample], address: str) -> li
                 in_flight.discard(ref)
             runner.budget.spend(result.get("cost_usd"))
             landed = writer.replay(writes)
-            await asyncio.wrap_future(landed[-1])  # the sample is done once its result is committed
+            if await asyncio.wrap_future(landed[-1]) == ALREADY_SCORED:  # done once its result is committed
+                runner.already_scored += 1  # another process scored it first: not counted twice
+                return
             retracted = [f.result() for w, f in zip(writes, landed, strict=True) if w.kind == "retract"]
             if retracted and retracted[0]:
                 result["retracted_made_tools"] = retracted[0]

@@ -27,6 +27,7 @@ from ..config import Settings
 from ..errors import ModelConnectionError, PromptRefusedError, SolvegraphError
 from ..llm import ModelClient, Reply, make_client
 from ..memory import Store, Trajectory, content_hash, may_teach
+from ..memory.store import ALREADY_SCORED
 from ..plugins import PluginManager, ToolSession
 from ._writer import SampleWriter, StoreWriter
 from .datasets import Dataset, Sample
@@ -52,6 +53,11 @@ class LimitExceeded(Exception):
 
 class Abandoned(BaseException):
     """The user abandoned the samples in flight (a second Ctrl-C): they are not scored, and --resume runs them."""
+
+
+class AlreadyScored(Exception):
+    """Another process scored this sample of the run first (two resumes of one run at once): this result is
+    kept unscored, as a duplicate, and the sample is not counted twice."""
 
 
 class CostBudget:
@@ -266,6 +272,11 @@ def outcome_of(trajectory: Trajectory, result: Score, limits: Limits) -> str:
     return "wrong"
 
 
+def gold_of(sample: Sample) -> str:
+    """A sample's gold as the store keeps it (JSON text)."""
+    return json.dumps(sample.answer, default=str)
+
+
 def majority(answers: list[str | None]) -> str | None:
     counted = Counter(a for a in answers if a is not None)
     return counted.most_common(1)[0][0] if counted else None
@@ -307,6 +318,7 @@ class BenchRunner:
         self.stopping = threading.Event()
         self.abandon = threading.Event()
         self.abandoned = 0
+        self.already_scored = 0  # results another process had scored first (see AlreadyScored)
         self.run_id = run_id
         self.code = False
         self.client: ModelClient | None = None
@@ -370,9 +382,9 @@ class BenchRunner:
         self.budget = CostBudget(self.config.max_cost, self.store.run_costs([self.run_id])[self.run_id] or 0.0)
         # A run written before sample ids lived on the run's rows may have scored samples without one:
         # named again from the dataset here, and a sample scored twice keeps only its first score.
-        by_text: dict[str, list[str]] = {}
+        by_text: dict[str, list[tuple[str, str | None]]] = {}
         for s in samples:
-            by_text.setdefault(content_hash(s.question), []).append(s.id)
+            by_text.setdefault(content_hash(s.question), []).append((s.id, gold_of(s)))
         self.repaired = self.store.repair_samples(self.run_id, by_text)
         done = self.store.finished_samples(self.run_id)
         self.store.abandon_unfinished(self.run_id)
@@ -386,7 +398,7 @@ class BenchRunner:
         started = time.monotonic()
         client = MeteredClient(self.client, self.limits, started, self.abandon, asyncio.get_running_loop(), self.budget)
         trajectory = Trajectory(problem=sample.question, model=self.client.model)
-        writer.begin(trajectory, self.run_id, sample.id, json.dumps(sample.answer, default=str))
+        writer.begin(trajectory, self.run_id, sample.id, gold_of(sample))
 
         def sink(t: Trajectory, step: Any) -> None:
             if t is not trajectory:
@@ -442,7 +454,8 @@ class BenchRunner:
         committed = writer.finish(
             trajectory, score=1.0 if result.correct else 0.0, outcome=outcome, details=details, latency_s=latency
         )
-        await asyncio.wrap_future(committed)  # counted done only once its result is in the store
+        if await asyncio.wrap_future(committed) == ALREADY_SCORED:  # counted done only once its result is in
+            raise AlreadyScored(sample.id)
         retracted = (await asyncio.wrap_future(retracting)) if retracting is not None else 0
         return {
             "sample": sample.id,
@@ -544,6 +557,9 @@ class BenchRunner:
                     result = await self.run_sample(sample, writer)
                 except Abandoned:
                     self.abandoned += 1  # left unscored: --resume runs it again, once
+                    return
+                except AlreadyScored:
+                    self.already_scored += 1
                     return
             results.append(result)
             if self.on_result:

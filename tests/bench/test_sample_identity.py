@@ -225,3 +225,70 @@ def test_resume_refuses_what_defines_the_run_and_applies_jobs(scripted, tmp_path
         assert code == 0, said
     switches = Store(f"sqlite:///{db}").run_config(s["run_id"])["model_switches"]
     assert [(m["from"], m["to"]) for m in switches] == [("scripted", "other")]
+
+
+def test_an_id_another_dataset_left_on_the_shared_problem_is_renamed_on_resume(scripted, tmp_path: Path) -> None:
+    """Before schema version 4 the problem row kept the id of the first benchmark that asked its text: a run of
+    another file with the same questions inherited those ids, and resume ran its samples again."""
+    db = tmp_path / "m.sqlite"
+    rows = svamp()[:3]
+    files = {}
+    for prefix in ("first", "second"):
+        files[prefix] = tmp_path / f"{prefix}.jsonl"
+        files[prefix].write_text("".join(json.dumps({**r, "ID": f"{prefix}-{r['ID']}"}) + "\n" for r in rows))
+    args = ("--question-field", "Body,Question", "--answer-field", "Answer", "--id-field", "ID", "--strategy", "direct")
+    with scripted({"solver": [right_answers]}) as model:
+        runs = {}
+        for prefix, path in files.items():
+            code, summary, said = bench_json(model, db, "jsonl", "--data", str(path), *args)
+            assert code == 0, said
+            runs[prefix] = summary["run_id"]
+        conn = sqlite3.connect(db)
+        with conn:  # schema version 3 as the bug left it: the first run's ids on the shared problems
+            for sample, problem in conn.execute(
+                "SELECT sample_id, problem_id FROM trajectories WHERE run_id = ?", (runs["first"],)
+            ).fetchall():
+                conn.execute("UPDATE problems SET dataset_id = ? WHERE id = ?", (sample, problem))
+            conn.execute("DROP INDEX ux_traj_run_sample")
+            conn.execute("ALTER TABLE trajectories DROP COLUMN sample_id")
+            conn.execute("ALTER TABLE steps DROP COLUMN model")
+            conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+        conn.close()
+        inherited = {r["sample"] for r in Store(f"sqlite:///{db}").results(runs["second"])}
+        assert inherited == {f"jsonl-first-{r['ID']}" for r in rows}, "the shared rows' ids, as the old schema had"
+        asked = len(model.calls("solver"))
+        code, resumed, said = bench_json(model, db, "--resume", runs["second"])
+        assert code == 0, said
+        assert "3 scored samples named again from the dataset, 0 scored twice kept once" in said
+        assert "nothing to run" in said and len(model.calls("solver")) == asked, "no sample is run again"
+    assert (resumed["n"], resumed["correct"]) == (3, 3)
+    got = {r["sample"] for r in Store(f"sqlite:///{db}").results(runs["second"])}
+    assert got == {f"jsonl-second-{r['ID']}" for r in rows}
+    first = {r["sample"] for r in Store(f"sqlite:///{db}").results(runs["first"])}
+    assert first == {f"jsonl-first-{r['ID']}" for r in rows}, "the first run keeps its own"
+
+
+def test_a_result_another_process_scored_first_is_kept_unscored_and_the_batch_lands(tmp_path: Path) -> None:
+    """Two resumes of one run at once: the second result for a sample must not roll back the others with it."""
+    from solvegraph.memory import Trajectory
+    from solvegraph.memory.store import ALREADY_SCORED, Write, finish_values
+
+    store = Store(f"sqlite:///{tmp_path}/m.sqlite")
+    run = store.start_run("bench")
+    first, again, other = (Trajectory(problem=f"What is {n}+{n}?") for n in (1, 1, 2))
+    store.begin(first, run, sample_id="s-1")
+    first.status, first.answer = "solved", "2"
+    store.finish(first, score=1.0, outcome="correct")
+    for t in (again, other):
+        t.status, t.answer = "solved", "2" if t is again else "4"
+    writes = [
+        Write("begin", (again, run, "s-1", None)),
+        Write("begin", (other, run, "s-2", None)),
+        Write("finish", (again.id, finish_values(again, score=1.0, outcome="correct"))),
+        Write("finish", (other.id, finish_values(other, score=1.0, outcome="correct"))),
+    ]
+    out = store.write_batch(writes)
+    assert out[2] == ALREADY_SCORED and out[3] is None
+    assert sorted(r["sample"] for r in store.results(run)) == ["s-1", "s-2"]
+    assert store.load(again.id).status == "duplicate", "kept, unscored"
+    assert store.finished_samples(run) == {"s-1": first.id, "s-2": other.id}

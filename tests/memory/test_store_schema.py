@@ -154,7 +154,7 @@ def _calls(store: Store) -> dict[str, Callable[[], Any]]:
         "run_config": lambda: store.run_config("r"),
         "update_run_config": lambda: store.update_run_config("r", x=1),
         "finished_samples": lambda: store.finished_samples("r"),
-        "repair_samples": lambda: store.repair_samples("r", {"h": ["s"]}),
+        "repair_samples": lambda: store.repair_samples("r", {"h": [("s", None)]}),
         "abandon_unfinished": lambda: store.abandon_unfinished("r"),
         "results": lambda: store.results("r"),
         "outcome_counts": lambda: store.outcome_counts(["r"]),

@@ -29,7 +29,7 @@ from ._rows import last_trust
 from ._runs import RunsMixin
 from ._search import SearchMixin
 from ._terms import query_terms
-from ._trajectories import TrajectoriesMixin, Write, finish_values
+from ._trajectories import ALREADY_SCORED, TrajectoriesMixin, Write, finish_values
 
 
 class Store(RunsMixin, TrajectoriesMixin, SearchMixin, MadeToolsMixin, CacheMixin):
@@ -55,6 +55,7 @@ class Store(RunsMixin, TrajectoriesMixin, SearchMixin, MadeToolsMixin, CacheMixi
 
 
 __all__ = [
+    "ALREADY_SCORED",
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "Store",

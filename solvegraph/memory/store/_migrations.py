@@ -27,11 +27,15 @@ class Migration:
 
 
 # Version 4's repair of the data, the same SQL on both dialects. A bench trajectory takes the sample id its
-# problem row carried; where two scored trajectories of one run then share an id (the same text under two
-# ids in one dataset, or a sample run again by the old resume), the later ones lose only their id, never
-# their score or steps: ``bench --resume`` names them again from the dataset (Store.repair_samples).
+# problem row carried when that id is of its run's dataset (ids start with the dataset's name: the row kept
+# the id of whichever benchmark first asked the text); where two scored trajectories of one run then share
+# an id (the same text under two ids in one dataset, or a sample run again by the old resume), the later
+# ones lose only their id, never their score or steps: ``bench --resume`` names them again from the dataset
+# (Store.repair_samples), which also renames an id its dataset does not have.
 _V4_DATA = (
-    "UPDATE trajectories SET sample_id = (SELECT dataset_id FROM problems WHERE problems.id = trajectories.problem_id) "
+    "UPDATE trajectories SET sample_id = (SELECT problems.dataset_id FROM problems, runs "
+    "WHERE problems.id = trajectories.problem_id AND runs.id = trajectories.run_id "
+    "AND problems.dataset_id LIKE runs.dataset || '-%') "
     "WHERE run_id IN (SELECT id FROM runs WHERE kind = 'bench')",
     "UPDATE trajectories SET sample_id = NULL WHERE outcome IS NOT NULL AND sample_id IS NOT NULL AND EXISTS ("
     "SELECT 1 FROM trajectories AS earlier WHERE earlier.run_id = trajectories.run_id "

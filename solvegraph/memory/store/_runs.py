@@ -54,36 +54,41 @@ class RunsMixin(StoreBase):
             return {str(d): i for d, i in rows}
 
     @guarded
-    def repair_samples(self, run_id: str, samples: dict[str, list[str]]) -> dict[str, int]:
-        """Name the scored trajectories of a run that lost their sample id, from its dataset; unscore repeats.
+    def repair_samples(self, run_id: str, samples: dict[str, list[tuple[str, str | None]]]) -> dict[str, int]:
+        """Name again the scored trajectories of a run whose sample id is not one of its dataset's; unscore repeats.
 
-        ``samples`` maps each problem's content hash to the ids of the dataset's samples with that text.
-        A scored trajectory without an id (written before schema version 4 put the id on the run's row)
-        takes the first of its text's ids not yet scored in the run; one with no such id left is a sample
-        scored twice (the old resume ran it again): its outcome is cleared and its status set to
-        ``duplicate``, its steps kept. One transaction. Returns {"named": n, "unscored": n}.
+        ``samples`` maps each problem's content hash to the dataset's samples with that text, as (id, gold as
+        stored). A scored trajectory whose id is missing, or is not one of its text's ids in this dataset
+        (databases before schema version 4 filed ids on the problem shared by every run, so a run could carry
+        another dataset's id, or one from before a loader change), takes the first of its text's ids not yet
+        scored in the run, one with the same gold first. One with no such id left is a sample scored twice
+        (the old resume ran it again): its outcome is cleared and its status set to ``duplicate``, its steps
+        kept. A text the dataset does not have is left as it is. One transaction. Returns {"named": n,
+        "unscored": n}.
         """
         t = TrajectoryRow
         named = unscored = 0
         with self.engine.begin() as conn:
-            taken = set(
-                conn.execute(
-                    select(t.sample_id).where(t.run_id == run_id, t.outcome.is_not(None), t.sample_id.is_not(None))
-                ).scalars()
-            )
-            lost = conn.execute(
-                select(t.id, Problem.content_hash)
+            scored = conn.execute(
+                select(t.id, t.sample_id, t.gold, Problem.content_hash)
                 .join(Problem, Problem.id == t.problem_id)
-                .where(t.run_id == run_id, t.outcome.is_not(None), t.sample_id.is_(None))
+                .where(t.run_id == run_id, t.outcome.is_not(None))
                 .order_by(t.started_at, t.id)
             ).all()
-            for trajectory_id, digest in lost:
-                free = [s for s in samples.get(digest, []) if s not in taken]
+            ids_of = {digest: [i for i, _ in found] for digest, found in samples.items()}
+            taken = {sample for _, sample, _, digest in scored if sample in ids_of.get(digest, ())}
+            lost = [(tid, gold, digest) for tid, sample, gold, digest in scored
+                    if digest in samples and sample not in ids_of[digest]]  # fmt: skip
+            if lost:  # their ids go first, so a name moved from one row to another never meets itself
+                conn.execute(update(t).where(t.id.in_([tid for tid, _, _ in lost])).values(sample_id=None))
+            for trajectory_id, gold, digest in lost:
+                free = [(i, g) for i, g in samples[digest] if i not in taken]
                 if free:
-                    taken.add(free[0])
-                    conn.execute(update(t).where(t.id == trajectory_id).values(sample_id=free[0]))
+                    chosen = next((i for i, g in free if g == gold), free[0][0])
+                    taken.add(chosen)
+                    conn.execute(update(t).where(t.id == trajectory_id).values(sample_id=chosen))
                     named += 1
-                elif digest in samples:
+                else:
                     conn.execute(update(t).where(t.id == trajectory_id).values(outcome=None, status="duplicate"))
                     unscored += 1
         return {"named": named, "unscored": unscored}

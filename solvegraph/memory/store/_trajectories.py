@@ -126,6 +126,46 @@ def _retract(conn: Connection, pairs: list[tuple[str, str]]) -> list[int]:
     return counts
 
 
+# What write_batch answers for a result it did not score: the run had scored that sample already.
+ALREADY_SCORED = -1
+
+
+def _already_scored(conn: Connection, finishes: list[tuple[str, dict[str, Any]]]) -> list[int]:
+    """Positions in ``finishes`` of results for a sample their run has scored already (in the database, or
+    earlier in the same batch): the unique index would refuse them, and with them the whole batch."""
+    scoring = {tid: i for i, (tid, values) in enumerate(finishes) if values.get("outcome") is not None}
+    if not scoring:
+        return []
+    t = _TRAJECTORIES
+    keys = {
+        tid: (run, sample)
+        for tid, run, sample in conn.execute(
+            select(t.c.id, t.c.run_id, t.c.sample_id).where(t.c.id.in_(list(scoring)), t.c.sample_id.is_not(None))
+        )
+    }
+    if not keys:
+        return []
+    taken = {
+        (run, sample)
+        for run, sample in conn.execute(
+            select(t.c.run_id, t.c.sample_id).where(
+                t.c.outcome.is_not(None),
+                t.c.run_id.in_({run for run, _ in keys.values()}),
+                t.c.sample_id.in_({sample for _, sample in keys.values()}),
+            )
+        )
+    }
+    refused = []
+    for tid, i in scoring.items():
+        key = keys.get(tid)
+        if key is None:
+            continue
+        if key in taken:
+            refused.append(i)
+        taken.add(key)
+    return refused
+
+
 @dataclass
 class Write:
     """One queued write of a running benchmark (see :meth:`TrajectoriesMixin.write_batch`).
@@ -191,7 +231,14 @@ class TrajectoriesMixin(StoreBase):
             rows = [step_values(*w.args) for w in writes if w.kind == "step"]
             if rows:
                 conn.execute(steps.insert(), rows)
-            finishes = [w.args for w in writes if w.kind == "finish"]
+            finish_at = [i for i, w in enumerate(writes) if w.kind == "finish"]
+            finishes = [writes[i].args for i in finish_at]
+            for i in _already_scored(conn, finishes):
+                # Another process scored this sample of the run first (two resumes of one run at once): this
+                # result is kept as a duplicate, unscored, and the rest of the batch lands.
+                trajectory_id, values = finishes[i]
+                finishes[i] = (trajectory_id, {**values, "outcome": None, "score": None, "status": "duplicate"})
+                out[finish_at[i]] = ALREADY_SCORED
             by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
             for trajectory_id, values in finishes:
                 by_columns.setdefault(tuple(sorted(values)), []).append({"_id": trajectory_id, **values})
