@@ -45,14 +45,21 @@ bench_app = typer.Typer(
 )
 
 
-def _run_row(store: Any, run_id: str) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
-    rid, _ = store.resolve(run_id)
-    run = store.runs(1, run_id=rid)[0]
+def _bench_run(store: Any, ident: str) -> dict[str, Any]:
+    """The benchmark run ``ident`` names (an id or a unique prefix); a solve or chat run is one clear line."""
+    rid, _ = store.resolve(ident)
+    run: dict[str, Any] = store.runs(1, run_id=rid)[0]
     if run["kind"] != "bench":
         raise SolvegraphError(
             f"run {rid[:12]} is a {run['kind']} run, not a benchmark: see it with solvegraph runs show {rid[:12]}"
+            + (f", or continue it with solvegraph solve --resume {rid[:12]}" if run["kind"] == "solve" else "")
         )
-    return run, store.run_config(rid), store.results(rid)
+    return run
+
+
+def _run_row(store: Any, run_id: str) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    run = _bench_run(store, run_id)
+    return run, store.run_config(run["id"]), store.results(run["id"])
 
 
 # What defines a benchmark run: a resume goes on with the run's own values, so giving one anew is refused.
@@ -200,11 +207,7 @@ def bench_run(
         if fixed:
             flags = ", ".join(_flag(ctx, p) for p in fixed)
             raise SolvegraphError(f"--resume goes on with the run's own settings: drop {flags} (or start a new run)")
-        run_id, _ = store.resolve(resume)
-        if store.runs(1, run_id=run_id)[0]["kind"] != "bench":
-            raise SolvegraphError(
-                f"run {run_id} is not a benchmark run: continue a solve with solvegraph solve --resume"
-            )
+        run_id = _bench_run(store, resume)["id"]
         cfg = BenchConfig.from_dict(store.run_config(run_id))
         model = switched_model(run_id, cfg.model, model, switch_model)
         base_url, model_path = base_url or cfg.base_url, model_path or cfg.model_path
@@ -307,7 +310,7 @@ def bench_run(
         cfg, settings, store, run_id=run_id, on_result=on_result, plugins=plugin_manager(settings), ray=ray
     )
     todo = runner.prepare()
-    if resume:  # the new model is served (checked when its client was made): the switch is recorded
+    if resume and todo:  # the new model is served (checked when its client was made) and will answer: recorded
         record_switch(store, runner.run_id or "", cfg.model, runner.client.model if runner.client else "")
     for line in cfg.skipped[:20]:
         err.print(f"[yellow]skipped[/] {shown(line)}", highlight=False, soft_wrap=True)

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import re
-
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
 
-from .types import Event
+from .types import Event, inert
 
-# C0 controls but newline and tab, DEL, and the C1 controls (0x9b is a one-byte CSI on some terminals).
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def safe(text: object) -> str:
-    """Model, tool or dataset text made inert for a terminal: each control character shown as ``\\xNN``.
-
-    Rich drops some controls but writes ESC through, so a tool output could recolour the terminal,
-    retitle it or move the cursor over earlier lines; it is data, and is shown as such.
-    """
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+# Model, tool or dataset text made inert for a terminal (it lives with the types: the bench's report uses it too).
+safe = inert
 
 
 def shown(text: object) -> str:

@@ -30,7 +30,7 @@ from .config import Settings, load_settings
 from .errors import PromptRefusedError, SolvegraphError
 from .plugins import ToolSession
 from .tools.mcp import servers_for
-from .types import Trajectory, dollars
+from .types import Trajectory, dollars, last_model
 
 app = typer.Typer(
     help="LLM agents that solve problems by calling real tools: a planner, solver, verifier and refiner.\n\n"
@@ -180,7 +180,7 @@ def _resumed_settings(ctx: typer.Context, params: dict[str, Any], ident: str) ->
         # A flag given now wins over its recorded setting (a moved endpoint: --base-url).
         kept = {k: recorded[k] for k in RUN_SETTINGS if k in recorded and not (k in params and given(ctx, k))}
         # Older runs recorded no settings, but their trajectory always names its model.
-        model = recorded.get("model") or store.load(matches[0]).model.split(" → ")[-1] or None
+        model = recorded.get("model") or last_model(store.load(matches[0]).model) or None
         params = {**params, "model": switched_model(run_id, model, params["model"], params["switch_model"])}
     finally:
         store.close()
@@ -269,7 +269,7 @@ def solve(
         print(safe(trajectory.answer) if trajectory.answer is not None else "")
         if not quiet:
             err.print(TRUST_LINES.get(trajectory.trust, trajectory.trust), markup=False, highlight=False)
-    else:  # stdout holds an answer only when there is one: a script reading it never takes an error for one
+    elif not quiet:  # stdout holds an answer only when there is one: a script never takes an error for one
         last = f"; its last attempt, not accepted: {safe(trajectory.answer)}" if trajectory.answer else ""
         err.print(f"not solved within budget (exit 1){last}", markup=False, highlight=False)
     raise typer.Exit(exit_code(trajectory.solved, trajectory.trust))

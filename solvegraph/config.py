@@ -85,6 +85,9 @@ class Settings:
     samples_temperature: float | None = 0.7  # used instead of temperature when --samples > 1
 
     max_tokens: int = 1024
+    # A named model is checked against the endpoint's /v1/models; off for an endpoint whose list does not
+    # name what it answers to (Azure deployments, LiteLLM wildcard routes).
+    check_model: bool = True
     tool_mode: str = "auto"  # auto | native | text
     lean_path: str | None = None  # a lean executable
     lean_project: str | None = None  # a Lake project (for Mathlib): runs `lake env lean`

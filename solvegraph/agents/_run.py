@@ -27,7 +27,7 @@ from .. import tracing
 from ..errors import PromptRefusedError, SolvegraphError
 from ..llm import ChatModel
 from ..plugins import Blocking, PluginManager, ToolSession, in_thread
-from ..types import Event, Step, Trajectory
+from ..types import Event, Step, Trajectory, credit
 from .graph import compiled_graph
 from .state import Budget, SolveContext
 
@@ -312,9 +312,7 @@ class SolveRunner:
         if memory is not None:
             stored = memory.store.load(trajectory_id)
             trajectory.started_at = stored.started_at
-            trajectory.model = stored.model or self.client.model
-            if stored.model and stored.model.split(" → ")[-1] != self.client.model:  # resumed with --switch-model
-                trajectory.model = f"{stored.model} → {self.client.model}"
+            trajectory.model = credit(stored.model, self.client.model)  # resumed with --switch-model: both
             memory.store.reopen(trajectory_id)
             memory.store.keep_steps(trajectory_id, len(steps))
             for seq in range(len(stored.steps), len(steps)):

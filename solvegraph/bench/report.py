@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from math import comb
 from typing import Any
 
-from ..types import dollars
+from ..types import MODEL_SWITCH, dollars, inert
 
 OUTCOMES = ("correct", "wrong", "tool_error", "timeout", "limit", "refused", "error")
 
@@ -59,7 +59,10 @@ def summarize(
         "run_id": run["id"],
         "dataset": config.get("dataset"),
         "strategy": config.get("strategy"),
-        "model": run.get("model"),
+        # A run resumed on another model (--switch-model) was answered by each, in order.
+        "model": MODEL_SWITCH.join(
+            [str(run.get("model")), *(str(s["to"]) for s in config.get("model_switches") or [])]
+        ),
         "samples_per_problem": config.get("samples", 1),
         "n": n,
         "correct": correct,
@@ -115,11 +118,12 @@ def render_text(summary: dict[str, Any], console: Any, *, accuracy: bool = True)
     itself (``bench run`` puts it on stdout, once)."""
     from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     # The model's name comes from the endpoint: shown, never read as markup.
     console.print(
-        f"[bold]{escape(summary['dataset'])}[/] · strategy {escape(summary['strategy'])} · model "
-        f"{escape(str(summary['model']))} · run {summary['run_id']}",
+        f"[bold]{escape(inert(summary['dataset']))}[/] · strategy {escape(inert(summary['strategy']))} · model "
+        f"{escape(inert(summary['model']))} · run {summary['run_id']}",
         highlight=False,
     )
     if accuracy:
@@ -131,7 +135,7 @@ def render_text(summary: dict[str, Any], console: Any, *, accuracy: bool = True)
     table.add_column("outcome")
     table.add_column("count", justify="right")
     for k, v in summary["outcomes"].items():
-        table.add_row(k, str(v))
+        table.add_row(Text(inert(k)), str(v))
     console.print(table)
     if summary.get("trust"):
         kinds = ", ".join(f"{k} {v['n']} ({v['correct']} correct)" for k, v in summary["trust"].items())
@@ -141,7 +145,7 @@ def render_text(summary: dict[str, Any], console: Any, *, accuracy: bool = True)
         for col in ("category", "accuracy", "n"):
             cats.add_column(col)
         for k, v in summary["categories"].items():
-            cats.add_row(k, f"{v['accuracy']:.1%}", str(v["n"]))
+            cats.add_row(Text(inert(k)), f"{v['accuracy']:.1%}", str(v["n"]))  # the dataset's text, never markup
         console.print(cats)
     lat, tok = summary["latency_s"], summary["tokens"]
     console.print(

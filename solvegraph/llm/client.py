@@ -132,9 +132,10 @@ class ModelClient:
         """
         try:
             served = [str(m.id) for m in self._client.models.list()]
-        except openai.OpenAIError:
-            return  # no list here, or the endpoint is down: the first call says which
-        if served and self.model not in served:
+        except Exception:  # no list here, the endpoint is down, or a proxy answered HTML: the first call says
+            return
+        # Ollama serves "llama3.2" as "llama3.2:latest" and answers to both.
+        if served and self.model not in served and not any(s.startswith(f"{self.model}:") for s in served):
             near = difflib.get_close_matches(self.model, served, n=1, cutoff=0.5)
             hint = f"; did you mean {near[0]!r}?" if near else ""
             listed = ", ".join(served[:8]) + (f" and {len(served) - 8} more" if len(served) > 8 else "")

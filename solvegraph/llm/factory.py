@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import Settings
+from ..errors import ConfigError
 from .client import ModelClient
 from .embedded import MODEL_ALIAS, embedded_server
 
@@ -14,6 +15,11 @@ def make_client(settings: Settings) -> ModelClient:
     model: str | None
     api_key: str | None
     if settings.uses_embedded:
+        if settings.model and settings.model != MODEL_ALIAS:
+            raise ConfigError(
+                f"--model {settings.model!r} names a model of an endpoint, but no --base-url is set: the embedded "
+                f"server runs {MODEL_ALIAS!r} (another GGUF file: --model-path FILE.gguf)"
+            )
         server = embedded_server(settings.model_path)
         base_url, api_key = server.base_url, "sk-no-key"
         model = settings.model or MODEL_ALIAS
@@ -36,7 +42,8 @@ def make_client(settings: Settings) -> ModelClient:
         identity=identity,
         price=settings.price,
     )
-    if settings.model:  # named by the user (or a resumed run): checked against what the endpoint serves
+    if settings.model and not settings.uses_embedded and settings.check_model:
+        # Named by the user (or a resumed run): checked against what the endpoint serves.
         client.check_model()
     return client
 

@@ -117,3 +117,13 @@ def test_a_model_the_endpoint_does_not_serve_is_one_line(scripted, tmp_path: Pat
     assert proc.returncode == 2
     assert "does not serve model 'qwen2.5-7b-instruct' (it serves Qwen2.5-7B-Instruct)" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_ollama_names_and_the_embedded_model(scripted, tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/m.sqlite"
+    with scripted({"solver": ["ANSWER: 1"], "verifier": ["VERDICT: ACCEPT"]}, model="llama3.2:latest") as model:
+        proc = run_cli("solve", "1?", "--base-url", model.base_url, "--model", "llama3.2", "--db", db)
+    assert proc.returncode != 2, proc.stderr  # Ollama answers to the bare name of its ':latest' tag
+    assert model.calls() and all(body.get("model") in (None, "llama3.2") for body in model.calls())
+    proc = run_cli("solve", "1?", "--model", "gpt-4o", "--db", db)
+    assert proc.returncode == 2 and "no --base-url is set: the embedded server runs" in proc.stderr, proc.stderr

@@ -194,7 +194,7 @@ class RunsMixin(StoreBase):
                 .limit(2)
             ).all()
             # A solve's run has its trajectory's id: the prefix of both names one thing, the run.
-            same_run = len(runs) == 1 and (runs[0] == ident or all(t.run_id == runs[0] for t in trajs))
+            same_run = len(runs) == 1 and (runs[0] == ident or all(t.id == runs[0] for t in trajs))
             if len(runs) + len(trajs) > 1 and not same_run:
                 raise StoreError(f"{ident!r} is ambiguous: give more characters")
             if runs:
