@@ -3,9 +3,9 @@
 At a terminal the prompt is prompt_toolkit's: line editing, arrow-up history kept per user in a file
 (:func:`solvegraph.config.chat_history_path`), a bracketed paste taken as one question however many lines
 it has, Esc-Enter (Alt-Enter) or a trailing backslash for a new line typed by hand, Ctrl-C to clear the
-line, Ctrl-D or ``exit`` to end the session. While a turn runs, a spinner under the agents' steps says
-what runs and for how long. When stdin is not a terminal (a script, a pipe) each line read is a
-question, read with plain ``input()``, and nothing moves.
+line, Ctrl-D or ``exit`` to end the session. When stdin is not a terminal (a script, a pipe) each line
+read is a question, read with plain ``input()``. While a turn runs and stderr is a terminal, a spinner
+under the agents' steps says what runs and for how long.
 
 Model and tool text is data: it reaches the terminal through ``safe``/``shown`` or as rich ``Text`` and
 ``Syntax`` (Pygments tokens, never markup), with its control characters written as ``\\xNN``.

@@ -42,3 +42,19 @@ def test_bad_config_is_one_clear_error(tmp_path: Path) -> None:
         load_settings(config_file=cfg, env={})
     with pytest.raises(ConfigError, match="not found"):
         load_settings(config_file=tmp_path / "missing.toml", env={})
+
+
+def test_chat_history_lives_in_the_user_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from solvegraph.config import chat_history_path
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert chat_history_path() == tmp_path / "data" / "solvegraph" / "chat_history"
+
+
+def test_the_editor_is_visual_then_editor_split_like_a_shell() -> None:
+    from solvegraph.config import editor_command
+
+    assert editor_command({"VISUAL": "code --wait", "EDITOR": "vi"}) == ["code", "--wait"]
+    assert editor_command({"VISUAL": " ", "EDITOR": "'/opt/my editor/ed' -n"}) == ["/opt/my editor/ed", "-n"]
+    assert editor_command({"EDITOR": "vi 'unclosed"}) is None, "a value that cannot be split is no editor"
+    assert editor_command({}) is None
