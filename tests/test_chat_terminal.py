@@ -112,7 +112,7 @@ def test_approve_shows_the_code_highlighted_and_edits_it_in_the_editor(
     editor.chmod(0o755)
     script = {
         "planner": ["1. compute"],
-        "solver": [CODE.format("print(6*7)"), _what_ran],
+        "solver": [CODE.format("print(6*7)"), _what_ran, CODE.format("print(1)")],
         "verifier": ["VERDICT: ACCEPT"],
     }
     with scripted(script) as model:
@@ -125,10 +125,15 @@ def test_approve_shows_the_code_highlighted_and_edits_it_in_the_editor(
         panel = turn[turn.index("tool call 1/1 · python") : turn.index("approve?")]
         chat.send("e" + ENTER)
         shown = chat.expect("answer: 1042")
+        last_solver = "\n".join(str(m.get("content")) for m in model.calls("solver")[-1]["messages"])
+        chat.expect("problem>", prompt=True)
+        chat.send("And print 1" + ENTER)
+        chat.expect("approve? [a]pprove / [e]dit / [r]eject:", prompt=True)
+        chat.send(CTRL_C)  # at the approval prompt: this turn is cancelled, the session goes on
+        chat.expect("turn cancelled; the session and its kernel go on")
         chat.expect("problem>", prompt=True)
         chat.send("exit" + ENTER)
         assert chat.wait() == 0
-        last_solver = "\n".join(str(m.get("content")) for m in model.calls("solver")[-1]["messages"])
     colours = set(re.findall(r"\x1b\[[0-9;]*?38;5;([0-9]+)", panel))  # 256-colour foregrounds
     assert "print(6*7)" in screen_text(panel) and len(colours) >= 2, f"highlighted in colours: {panel!r}"
     assert "edited: this runs instead · python" in shown and "print(6*7 + 1000)" in shown
@@ -175,3 +180,39 @@ def test_piped_chat_with_approve_reads_plain_lines(scripted) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["answer: 43"], proc.stderr
     assert "approve? [a]pprove / [e]dit / [r]eject:" in proc.stderr and "\x1b" not in proc.stderr
+
+
+def test_editing_a_call_without_code_edits_its_arguments_as_json(tmp_path: Path) -> None:
+    """The user's editor gets the arguments as JSON; text that is not JSON is refused and offered again."""
+    import io
+
+    from rich.console import Console
+
+    from solvegraph._cli_chat import Approval
+
+    seen = tmp_path / "seen"
+    editor = tmp_path / "editor.sh"  # first saves broken JSON, then (shown that text again) fixes the bound
+    editor.write_text(
+        "#!/bin/sh\n"
+        f'cat "$1" >> {seen}\n'
+        f'if [ ! -e {tmp_path}/once ]; then touch {tmp_path}/once; echo "{{broken" > "$1"; exit 0; fi\n'
+        'printf \'{"model": {"rhs": 5}}\\n\' > "$1"\n'
+    )
+    editor.chmod(0o755)
+
+    class Keys:  # what the user types at the approval prompts: edit, then edit again
+        interactive, keys = True, ""
+
+        def __init__(self) -> None:
+            self.typed = ["e", "e"]
+
+        def answer(self, prompt: str) -> str:
+            return self.typed.pop(0)
+
+    console = Console(file=io.StringIO(), width=100)
+    call = {"tool": "milp", "arguments": {"model": {"rhs": 3}}}
+    decisions = Approval(console, Keys(), editor=[str(editor)])([call])  # type: ignore[arg-type]
+    assert decisions == [{"action": "edit", "arguments": {"model": {"rhs": 5}}}]
+    assert "not JSON" in console.file.getvalue()  # type: ignore[attr-defined]
+    given = seen.read_text()
+    assert given.startswith('{\n  "model": {\n    "rhs": 3\n  }\n}\n') and given.endswith("{broken\n")
