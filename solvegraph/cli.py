@@ -23,6 +23,7 @@ from rich.text import Text
 
 from . import __version__
 from ._cli_bench import bench_app
+from ._cli_chat import EXIT_WORDS, Approval, TurnDisplay, open_lines
 from ._cli_memory import memory_app, open_store, record_switch, runs_app, switched_model
 from ._console import EventPrinter, check_sandbox, console, outcome_words, safe, shown
 from ._wiring import McpOpt, click_errors, given, plugin_manager, settings_for, solve_runner
@@ -312,37 +313,6 @@ def _interruptible(run: Any, trajectory_id: str, session: ToolSession) -> Any:
         raise typer.Exit(130) from None
 
 
-def _ask_approval(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """chat --approve: one decision per tool call the solver wants to make, read from the terminal."""
-    decisions: list[dict[str, Any]] = []
-    for call in calls:
-        arguments = json.dumps(call.get("arguments"), ensure_ascii=False, default=str)
-        # The model chose both the name and the arguments: shown inert (an ESC or a C1 CSI is written as \xNN).
-        err.print(f"tool call: {safe(call.get('tool'))} {safe(arguments)}", markup=False, highlight=False)
-        while True:
-            answer = input("approve? [a]pprove / [e]dit / [r]eject: ").strip().lower()
-            if answer in ("a", "approve", "y", "yes", ""):
-                decisions.append({"action": "approve"})
-            elif answer in ("r", "reject", "n", "no"):
-                reason = input("reason (the refiner sees it): ").strip()
-                decisions.append({"action": "reject", "reason": reason or "rejected by the user"})
-            elif answer in ("e", "edit"):
-                raw = input("new arguments as one JSON object: ")
-                try:
-                    edited = json.loads(raw)
-                except json.JSONDecodeError as exc:
-                    err.print(f"not JSON ({exc.msg}); try again", markup=False, highlight=False)
-                    continue
-                if not isinstance(edited, dict):
-                    err.print("the arguments must be a JSON object; try again", markup=False, highlight=False)
-                    continue
-                decisions.append({"action": "edit", "arguments": edited})
-            else:
-                continue
-            break
-    return decisions
-
-
 TRUST_LINES = {
     "tool-verified": "tool-verified: a tool checked this answer",
     "model-accepted": "model-accepted: only the verifier model checked this answer (exit 3)",
@@ -379,44 +349,52 @@ def chat(
     approve: Annotated[
         bool,
         typer.Option(
-            "--approve", help="Ask before each tool call: approve, edit its arguments, or reject with a reason."
+            "--approve",
+            help="Ask before each tool call, shown highlighted: approve, edit it ($VISUAL or $EDITOR on its code, "
+            "or its arguments as JSON; a multi-line prompt when neither is set), or reject with a reason.",
         ),
     ] = False,
 ) -> None:
     """Interactive multi-turn session; each agent's step is shown live. 'exit' or Ctrl-D ends it.
 
-    The Python kernel persists across turns, so later questions can use earlier variables. Ctrl-C
-    during a turn cancels that turn only (the running cell is interrupted; the session goes on).
+    At a terminal: line editing, arrow-up history (kept per user across sessions), a pasted block of
+    lines as one question, Esc-Enter or a trailing backslash for a new line, Ctrl-C to clear the line.
+    A spinner shows what runs while a turn goes on. The Python kernel persists across turns, so later
+    questions can use earlier variables. Ctrl-C during a turn cancels that turn only (the running cell is
+    interrupted; the session goes on). From a pipe, each line is a question.
     """
     settings = _settings(locals())
     graph = _graph(settings, run_kind="chat")
-    printer = EventPrinter(err)
+    lines = open_lines(err)
+    display = TurnDisplay(err)
+    approver = Approval(err, lines, display) if approve else None
     history: list[tuple[str, str | None]] = []
     err.print(
         f"solvegraph chat · model [bold]{shown(graph.client.model)}[/] at {shown(graph.client.base_url)} · "
-        "'exit' or Ctrl-D to quit"
+        f"{shown(lines.keys)}",
+        highlight=False,
     )
     with ToolSession(options=graph.session_options) as session:
         while True:
-            try:
-                line = err.input("[bold]problem>[/] ") if sys.stdin.isatty() else input()
-            except EOFError:
+            line = lines.question()
+            if line is None:
                 break
             line = line.strip()
             if not line:
                 continue
-            if line in {"exit", "quit", ":q"}:
+            if line in EXIT_WORDS:
                 break
             context = "\n".join(f"Earlier question: {q}\nEarlier answer: {a}" for q, a in history[-5:])
             trajectory = Trajectory(problem=line, model=graph.client.model)
             try:
-                with _ctrl_c_stops_the_cell(session):  # the running cell stops; its variables before it stay
+                # The running cell stops on Ctrl-C; its variables before it stay.
+                with _ctrl_c_stops_the_cell(session), display.running():
                     trajectory = graph.solve(
                         line,
                         context=context,
                         session=session,
-                        on_event=printer,
-                        approver=_ask_approval if approve else None,
+                        on_event=display.on_event,
+                        approver=approver,
                         trajectory=trajectory,
                     )
             except KeyboardInterrupt:

@@ -142,6 +142,32 @@ def default_config_paths() -> list[Path]:
     ]
 
 
+def chat_history_path() -> Path:
+    """The file ``solvegraph chat`` keeps the user's questions in (arrow-up recalls them in later sessions).
+
+    In the user data folder (``$XDG_DATA_HOME/solvegraph`` on Linux), beside the default memory database.
+    """
+    return Path(platformdirs.user_data_dir("solvegraph")) / "chat_history"
+
+
+def editor_command(env: Mapping[str, str] | None = None) -> list[str] | None:
+    """The user's editor: ``$VISUAL``, else ``$EDITOR``, split as a shell would split it (``code --wait``).
+
+    None when neither is set (or one cannot be split): ``chat --approve`` then edits in a multi-line prompt.
+    """
+    environment: Mapping[str, str] = os.environ if env is None else env
+    for var in ("VISUAL", "EDITOR"):
+        value = environment.get(var, "").strip()
+        if value:
+            try:
+                words = shlex.split(value)
+            except ValueError:
+                continue
+            if words:
+                return words
+    return None
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:

@@ -79,3 +79,19 @@ def test_bad_flags_are_one_line_naming_the_allowed_values(tmp_path: Path) -> Non
         assert proc.returncode == 2, (args, proc.stderr)
         assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, (args, proc.stderr)
     assert not (tmp_path / "python").exists()
+
+
+def test_chat_history_lives_in_the_user_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from solvegraph.config import chat_history_path
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert chat_history_path() == tmp_path / "data" / "solvegraph" / "chat_history"
+
+
+def test_the_editor_is_visual_then_editor_split_like_a_shell() -> None:
+    from solvegraph.config import editor_command
+
+    assert editor_command({"VISUAL": "code --wait", "EDITOR": "vi"}) == ["code", "--wait"]
+    assert editor_command({"VISUAL": " ", "EDITOR": "'/opt/my editor/ed' -n"}) == ["/opt/my editor/ed", "-n"]
+    assert editor_command({"EDITOR": "vi 'unclosed"}) is None, "a value that cannot be split is no editor"
+    assert editor_command({}) is None

@@ -113,6 +113,7 @@ async def solver_node(state: SolveState, runtime: Runtime[SolveContext]) -> Solv
 
     rendered: list[str] = []
     for cid, name, args, rejected in decided:
+        emit("code", "solver", round_, tool=name, arguments=args)  # before it runs: a long cell is seen running
         if rejected is not None:
             result = ToolResult.failure(f"the user rejected this call: {rejected}", rejected=True)
         elif used >= ctx.budget.max_tool_calls:
@@ -130,7 +131,6 @@ async def solver_node(state: SolveState, runtime: Runtime[SolveContext]) -> Solv
         attempt["last_ok"] = result.ok
         if not result.ok:
             attempt["tool_errors"].append(f"{name}: {result.error}")
-        emit("code", "solver", round_, tool=name, arguments=args)
         emit("tool_output", "solver", round_, tool=name, ok=result.ok, output=result.output, error=result.error)
         seen = result.render()
         if cid in edited:  # the model must know that what ran is not what it wrote

@@ -20,6 +20,7 @@ from solvegraph.agents import Budget, next_after_verdict, route_after_solver, ro
 from solvegraph.memory import Store, StoreError
 from tests.conftest import kernel_pids, run_cli
 from tests.memory_backends import postgres_server
+from tests.terminal import Terminal, screen_text
 
 CODE = "```python\n{code}\n```"
 
@@ -126,6 +127,7 @@ def _read_until(fd: int, marker: str, seen: list[str], timeout: float = 120) -> 
 
 
 def test_chat_approve_rejects_then_edits_a_call_through_a_pty(scripted, tmp_path: Path) -> None:
+    """No $EDITOR: the edit is made in a multi-line prompt holding the code (Esc-Enter ends it)."""
     script = {
         "planner": ["1. compute"],
         "solver": [CODE.format(code="print(6*7)"), "ANSWER: 42", CODE.format(code="print(6*7)"), "ANSWER: 42"],
@@ -134,40 +136,60 @@ def test_chat_approve_rejects_then_edits_a_call_through_a_pty(scripted, tmp_path
     }
     with scripted(script) as model:
         args = ["chat", "--approve", "--base-url", model.base_url, "--db", f"sqlite:///{tmp_path / 'm.sqlite'}"]
-        with _in_pty(args) as (proc, master):
-            seen: list[str] = []
-            _read_until(master, "problem>", seen)
-            os.write(master, b"What is 6*7?\n")
-            shown = _read_until(master, "[e]dit / [r]eject:", seen)
-            assert 'tool call: python {"code": "print(6*7)"}' in shown
-            os.write(master, b"r\n")
-            _read_until(master, "reason", seen)
-            os.write(master, b"use 40+2 instead\n")
-            between = _read_until(master, "[e]dit / [r]eject:", seen)
+        chat = Terminal(args, tmp_path)
+        try:
+            chat.expect("problem>", prompt=True)
+            chat.send("What is 6*7?\r")
+            shown = chat.expect("approve? [a]pprove / [e]dit / [r]eject:", prompt=True)
+            assert "tool call 1/1 · python" in shown and "print(6*7)" in shown
+            chat.send("r\r")
+            chat.expect("reason (the refiner sees it):", prompt=True)
+            chat.send("use 40+2 instead\r")
+            between = chat.expect("approve? [a]pprove / [e]dit / [r]eject:", prompt=True)
             assert "the user rejected this call: use 40+2 instead" in between, "the rejection is the tool's result"
-            os.write(master, b"e\n")
-            _read_until(master, "JSON object:", seen)
-            os.write(master, b'{"code": "print(40+2)"}\n')
-            _read_until(master, "answer: 42", seen)
-            _read_until(master, "problem>", seen)
-            os.write(master, b"exit\n")
-            assert proc.wait(timeout=60) == 0
+            chat.send("e\r")
+            chat.expect("Esc-Enter (Alt-Enter) when done")
+            chat.expect("print(6*7)", prompt=True)
+            chat.send("\x7f" * len("6*7)") + "40+2)" + "\x1b\r")  # backspace over the end of the code it holds
+            edited = chat.expect("answer: 42")
+            assert "edited: this runs instead · python" in edited and "print(40+2)" in edited
+            chat.expect("problem>", prompt=True)
+            chat.send("exit\r")
+            assert chat.wait() == 0
+        finally:
+            chat.close()
         refiner_prompt = model.calls("refiner")[0]["messages"][1]["content"]
         last_solver = model.calls("solver")[-1]["messages"]
     assert "use 40+2 instead" in refiner_prompt, "the refiner sees the reason for the rejection"
     assert any("print(40+2)" in str(m.get("content")) or "print(40+2)" in str(m) for m in last_solver)
 
 
-def test_approval_prompt_shows_a_hostile_call_inert(monkeypatch, capsys) -> None:
+def test_approval_shows_a_hostile_call_inert() -> None:
     """The tool name and arguments the model wrote reach the terminal with their control characters escaped."""
-    from solvegraph import cli
+    import io
 
-    monkeypatch.setattr("builtins.input", lambda prompt="": "a")
-    decisions = cli._ask_approval([{"tool": "py\x1b]0;pwned\x07thon", "arguments": {"code": "print(1)\x9b2J"}}])
-    shown = capsys.readouterr().err
-    assert decisions == [{"action": "approve"}]
-    assert "\x1b" not in shown and "\x9b" not in shown and "\x07" not in shown
-    assert "py\\x1b]0;pwned\\x07thon" in shown and "\\x9b2J" in shown
+    from rich.console import Console
+
+    from solvegraph._cli_chat import Approval
+
+    class Typed:  # the user's keys: approve
+        interactive, keys = True, ""
+
+        def answer(self, prompt: str) -> str:
+            return "a"
+
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, color_system="256", width=100)
+    calls = [
+        {"tool": "py\x1b]0;pwned\x07thon", "arguments": {"code": "print(1)\x9b2J"}},
+        {"tool": "python", "arguments": {"code": "print('[red]x\x1b[2J')"}},
+    ]
+    decisions = Approval(console, Typed(), editor=[])(calls)  # type: ignore[arg-type]
+    shown = screen.getvalue()
+    assert decisions == [{"action": "approve"}, {"action": "approve"}]
+    assert "\x1b]0;pwned" not in shown and "\x9b" not in shown and "\x07" not in shown and "\x1b[2J" not in shown
+    text = screen_text(shown)  # the highlighting's colours aside
+    assert "py\\x1b]0;pwned\\x07thon" in text and "\\x9b2J" in text and "[red]x\\x1b[2J" in text
 
 
 def test_ctrl_c_in_chat_cancels_the_turn_keeps_the_kernel_and_leaves_no_checkpoint(scripted, tmp_path: Path) -> None:
