@@ -11,11 +11,12 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import shlex
 import signal
 import sys
 import threading
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import typer
 from rich.table import Table
@@ -159,16 +160,25 @@ SwitchModel = Annotated[
 ]
 
 
-def _resumed_settings(ctx: typer.Context, params: dict[str, Any], ident: str) -> tuple[Settings, str, str | None]:
-    """The settings a solve is resumed with, its trajectory id and the model it ran on: those it was stored
-    with (endpoint, model, budgets, sandbox), each overridden by a flag given now; a different model only
-    with --switch-model."""
+class Resumed(NamedTuple):
+    settings: Settings
+    run_id: str
+    trajectories: list[str]  # the run's, in the order they started
+    model: str | None  # the model it ran on
+
+
+def _resumed_settings(ctx: typer.Context, params: dict[str, Any], ident: str, kind: str) -> Resumed:
+    """The settings a solve or chat run goes on with: those it was stored with (endpoint, model, budgets,
+    sandbox), each overridden by a flag given now; a different model only with --switch-model."""
     from .config import RUN_SETTINGS
 
     store = open_store(params["db"], params["config"])
     try:
         run_id, matches = store.resolve(ident)
-        if len(matches) != 1:
+        found = store.runs(1, run_id=run_id)[0]["kind"]
+        if kind == "chat" and found != "chat":
+            raise SolvegraphError(f"run {run_id[:12]} is a {found} run, not a chat: chat --resume continues a chat")
+        if kind == "solve" and len(matches) != 1:
             raise SolvegraphError(f"{ident!r} names a run of {len(matches)} solves: give one trajectory id")
         recorded = store.run_config(run_id)
         if not recorded:
@@ -180,12 +190,12 @@ def _resumed_settings(ctx: typer.Context, params: dict[str, Any], ident: str) ->
             )
         # A flag given now wins over its recorded setting (a moved endpoint: --base-url).
         kept = {k: recorded[k] for k in RUN_SETTINGS if k in recorded and not (k in params and given(ctx, k))}
-        # Older runs recorded no settings, but their trajectory always names its model.
-        model = recorded.get("model") or last_model(store.load(matches[0]).model) or None
+        # Older runs recorded no settings, but their trajectories always name their model.
+        model = recorded.get("model") or (last_model(store.load(matches[-1]).model) if matches else None) or None
         params = {**params, "model": switched_model(run_id, model, params["model"], params["switch_model"])}
     finally:
         store.close()
-    return _settings(params, kept), matches[0], model
+    return Resumed(_settings(params, kept), run_id, matches, model)
 
 
 @app.command()
@@ -241,7 +251,8 @@ def solve(
         raise SolvegraphError("--resume reads the memory store; drop --no-memory")
     full, ran_on = "", None
     if resume is not None:
-        settings, full, ran_on = _resumed_settings(ctx, locals(), resume)
+        resumed = _resumed_settings(ctx, locals(), resume, "solve")
+        settings, full, ran_on = resumed.settings, resumed.trajectories[0], resumed.model
     else:
         settings = _settings(locals())
     graph = _graph(settings)
@@ -329,6 +340,17 @@ def exit_code(solved: bool, trust: str) -> int:
 
 @app.command()
 def chat(
+    ctx: typer.Context,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            "--resume",
+            metavar="RUN",
+            help="Continue a chat run (its id or a unique prefix, as printed when it ended or by 'runs list') "
+            "with its settings and earlier turns; the kernel is new, so earlier variables are gone.",
+        ),
+    ] = None,
+    switch_model: SwitchModel = False,
     model: Model = None,
     mcp: McpOpt = None,
     base_url: BaseUrl = None,
@@ -363,17 +385,35 @@ def chat(
     questions can use earlier variables. Ctrl-C during a turn cancels that turn only (the running cell is
     interrupted; the session goes on). From a pipe, each line is a question.
     """
-    settings = _settings(locals())
-    graph = _graph(settings, run_kind="chat")
+    if switch_model and resume is None:
+        raise SolvegraphError("--switch-model goes with --resume RUN")
+    if resume is not None and no_memory:
+        raise SolvegraphError("--resume reads the memory store; drop --no-memory")
+    history: list[tuple[str, str | None]] = []
+    if resume is not None:
+        resumed = _resumed_settings(ctx, locals(), resume, "chat")
+        graph = _graph(resumed.settings, run_kind="chat")
+        if graph.memory is not None:  # the new turns join the same run
+            graph.memory.run_id = resumed.run_id
+            history = [(t.problem, t.answer) for t in map(graph.memory.store.load, resumed.trajectories)]
+        err.print(
+            f"continuing chat {resumed.run_id[:12]}: {len(history)} earlier turns (the kernel is new: earlier "
+            "variables are gone)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    else:
+        graph = _graph(_settings(locals()), run_kind="chat")
     lines = open_lines(err)
     display = TurnDisplay(err)
     approver = Approval(err, lines, display) if approve else None
-    history: list[tuple[str, str | None]] = []
     err.print(
         f"solvegraph chat · model [bold]{shown(graph.client.model)}[/] at {shown(graph.client.base_url)} · "
         f"{shown(lines.keys)}",
         highlight=False,
     )
+    earlier = len(history)
     with ToolSession(options=graph.session_options) as session:
         while True:
             line = lines.question()
@@ -413,6 +453,16 @@ def chat(
             priced = f" · {dollars(cost)}" if cost is not None else ""
             err.print(f"{status} · {trajectory.usage.total_tokens} tokens{priced} · {len(trajectory.steps)} steps")
             print(f"answer: {safe(trajectory.answer) if trajectory.answer is not None else '(none)'}", flush=True)
+    if graph.memory is not None and graph.memory.run_id is not None:
+        if resume is not None and len(history) > earlier:  # the other model answered: the switch is recorded
+            record_switch(graph.memory.store, graph.memory.run_id, resumed.model, graph.client.model)
+        err.print(
+            f"chat {graph.memory.run_id[:12]} saved; continue it with: solvegraph chat --resume "
+            f"{graph.memory.run_id[:12]}" + (f" --db {shlex.quote(db)}" if db else ""),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @plugins_app.command("list")

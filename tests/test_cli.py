@@ -220,6 +220,27 @@ def test_chat_keeps_the_kernel_across_turns(scripted) -> None:
     assert "Earlier question: Set total to 40" in second_planner
 
 
+def test_chat_resume_continues_the_run_with_its_settings_and_earlier_turns(scripted, tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/m.sqlite"
+    script = {"planner": ["p"], "solver": [CODE.format(expr="40"), "ANSWER: 40"], "verifier": ["VERDICT: ACCEPT"]}
+    with scripted(script, model="oracle") as model:
+        first = run_cli("chat", "--base-url", model.base_url, "--db", db, input="Set total to 40\n")
+        assert first.returncode == 0, first.stderr
+        hint = next(line for line in first.stderr.splitlines() if "continue it with:" in line)
+        run_id = hint.split("--resume ")[1].split()[0]
+        # No --base-url: the run's own endpoint and model; the earlier turn is the context.
+        again = run_cli("chat", "--resume", run_id, "--db", db, input="And now?\n")
+        planner = model.calls("planner")[-1]["messages"][1]["content"]
+    assert again.returncode == 0, again.stderr
+    assert "continuing chat" in again.stderr and "1 earlier turns" in again.stderr
+    assert again.stdout.splitlines() == ["answer: 40"]
+    assert "Earlier question: Set total to 40" in planner and "Earlier answer: 40" in planner
+    runs = json.loads(run_cli("runs", "list", "--json", "--db", db).stdout)
+    assert [(r["kind"], r["trajectories"], r["model"]) for r in runs] == [("chat", 2, "oracle")]
+    solve_run = run_cli("chat", "--resume", "nosuch", "--db", db)
+    assert solve_run.returncode == 2 and "no run or trajectory 'nosuch'" in solve_run.stderr
+
+
 @pytest.mark.embedded
 def test_solve_with_the_real_embedded_model() -> None:
     proc = run_cli("solve", "What is 1234*5678? Write Python code.", "--json", "--max-rounds", "2")
