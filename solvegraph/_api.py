@@ -304,6 +304,8 @@ def benchmark(
     jobs: int = 4,
     question_field: str | Sequence[str] | None = None,
     answer_field: str | None = None,
+    id_field: str | None = None,
+    category_field: str | None = None,
     scorer: str | None = None,
     samples: int = 1,
     select: Literal["majority", "verifier"] = "majority",
@@ -341,7 +343,9 @@ def benchmark(
 
     What: ``dataset`` is a built-in (gsm8k, mbpp, nl4opt, mamo_easy, mamo_complex, optmath, minif2f), one a
     plugin adds, or ``jsonl`` (then ``question_field`` (one field or several, joined with a space) and
-    ``answer_field`` name the fields, and ``scorer`` defaults to numeric); ``data`` is its local file (a
+    ``answer_field`` name the fields, ``id_field`` and ``category_field`` the sample id and category, by
+    default id or task_id and category or type in any case, and ``scorer`` defaults to numeric); ``data`` is
+    its local file (a
     folder for minif2f). ``strategy`` is ``graph`` (the agents), ``pal`` (one program in the kernel) or
     ``direct`` (one model call); ``limit`` keeps the first N samples, ``split`` and ``ids`` select others;
     ``jobs`` samples run at once; ``samples`` attempts per problem are combined by ``select``. Per sample:
@@ -386,6 +390,8 @@ def benchmark(
         data=os.fspath(data),
         question_fields=[f.strip() for f in fields],
         answer_field=answer_field,
+        id_field=id_field,
+        category_field=category_field,
         scorer=scorer,
         strategy=strategy,
         samples=samples,

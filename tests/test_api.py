@@ -391,3 +391,19 @@ def test_solve_with_the_real_embedded_model(tmp_path: Path) -> None:
     assert trajectory.steps[0].agent == "planner" and trajectory.usage.calls >= 2
     assert trajectory.usage.cost_usd == 0.0, "the embedded model runs here: a known price of $0"
     assert Store(_db(tmp_path)).load(trajectory.id).model == "smollm2-135m-instruct"
+
+
+def test_bench_of_a_jsonl_file_chooses_its_id_field(scripted, tmp_path: Path) -> None:
+    with scripted({"solver": ["ANSWER: 51"]}) as model:
+        summary = solvegraph.benchmark(
+            "jsonl",
+            data=DATA / "svamp/SVAMP.jsonl",
+            question_field=["Body", "Question"],
+            answer_field="Answer",
+            id_field="ID",
+            strategy="direct",
+            limit=2,
+            base_url=model.base_url,
+            db=_db(tmp_path),
+        )
+    assert [(r.sample, r.correct) for r in summary.results] == [("jsonl-chal-1", True), ("jsonl-chal-2", False)]
