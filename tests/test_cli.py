@@ -153,7 +153,7 @@ def test_problem_from_stdin_and_env_precedence(scripted) -> None:
 
 
 def test_toml_configures_the_endpoint(scripted, tmp_path: Path) -> None:
-    with scripted(SOLVES) as model:
+    with scripted(SOLVES, model="toml-m") as model:
         (tmp_path / "solvegraph.toml").write_text(f'[solvegraph]\nbase_url = "{model.base_url}"\nmodel = "toml-m"\n')
         proc = run_cli("solve", "What is 6*7?", "-q", cwd=tmp_path)
         assert model.requests[0]["model"] == "toml-m"

@@ -234,7 +234,7 @@ def test_chat_and_runs_show_say_what_a_priced_turn_cost(scripted, tmp_path: Path
     assert proc.returncode == 0, proc.stderr
     calls = len(model.calls())
     line = next(x for x in proc.stderr.splitlines() if " tokens · " in x)
-    assert "solved" in line and " tokens · $0.0" in line, line
+    assert "accepted by the verifier model only" in line and " tokens · $0.0" in line, line
     (run,) = Store(db).runs()
     (trajectory_id,) = Store(db).resolve(run["id"])[1]
     cost = Store(db).load(trajectory_id).usage.cost_usd
