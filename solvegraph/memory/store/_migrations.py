@@ -37,11 +37,14 @@ _V4_DATA = (
     "WHERE problems.id = trajectories.problem_id AND runs.id = trajectories.run_id "
     "AND problems.dataset_id LIKE runs.dataset || '-%') "
     "WHERE run_id IN (SELECT id FROM runs WHERE kind = 'bench')",
+    # Without an index the search for an earlier row with the same id reads the table once per row.
+    "CREATE INDEX IF NOT EXISTS ix_v4_run_sample ON trajectories (run_id, sample_id)",
     "UPDATE trajectories SET sample_id = NULL WHERE outcome IS NOT NULL AND sample_id IS NOT NULL AND EXISTS ("
     "SELECT 1 FROM trajectories AS earlier WHERE earlier.run_id = trajectories.run_id "
     "AND earlier.sample_id = trajectories.sample_id AND earlier.outcome IS NOT NULL "
     "AND (earlier.started_at < trajectories.started_at "
     "OR (earlier.started_at = trajectories.started_at AND earlier.id < trajectories.id)))",
+    "DROP INDEX IF EXISTS ix_v4_run_sample",
     "CREATE UNIQUE INDEX IF NOT EXISTS ux_traj_run_sample ON trajectories (run_id, sample_id) "
     "WHERE outcome IS NOT NULL",
     "UPDATE steps SET model = (SELECT model FROM trajectories WHERE trajectories.id = steps.trajectory_id) "
