@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
@@ -19,12 +21,20 @@ def shown(text: object) -> str:
     return escape(safe(text))
 
 
+class _LineConsole(Console):
+    """Not on a terminal (a pipe, a log file, CI), a printed line is never folded: rich would wrap it at 80
+    columns and split a printed command (``solvegraph bench --resume ...``) over two lines. Panels and
+    tables are laid out as before: soft wrapping would crop what they hold."""
+
+    def print(self, *objects: Any, soft_wrap: bool | None = None, **kwargs: Any) -> None:
+        if soft_wrap is None and not self.is_terminal and all(isinstance(o, str) for o in objects):
+            soft_wrap = True
+        super().print(*objects, soft_wrap=soft_wrap, **kwargs)
+
+
 def console(*, stderr: bool = False) -> Console:
-    """A console for the CLI. Not on a terminal (a pipe, a log file, CI), a line is never folded: rich would
-    wrap at 80 columns and split a printed command (``solvegraph bench --resume ...``) over two lines."""
-    made = Console(stderr=stderr)
-    made.soft_wrap = not made.is_terminal
-    return made
+    """A console for the CLI (see :class:`_LineConsole`)."""
+    return _LineConsole(stderr=stderr)
 
 
 def outcome_words(solved: bool, trust: str) -> str:
