@@ -249,22 +249,22 @@ def solve(
         raise SolvegraphError("--switch-model goes with --resume ID")
     if resume is not None and no_memory:
         raise SolvegraphError("--resume reads the memory store; drop --no-memory")
-    full, ran_on = "", None
+    resumed = None
     if resume is not None:
         resumed = _resumed_settings(ctx, locals(), resume, "solve")
-        settings, full, ran_on = resumed.settings, resumed.trajectories[0], resumed.model
+        settings = resumed.settings
     else:
         settings = _settings(locals())
     graph = _graph(settings)
     printer = None if quiet or as_json else EventPrinter(err)
-    if resume is not None:
-        if graph.memory is not None:  # the new model is served (checked when its client was made): recorded
-            run_id, _ = graph.memory.store.resolve(full)
-            record_switch(graph.memory.store, run_id, ran_on, graph.client.model)
+    if resumed is not None:
+        full = resumed.trajectories[0]
         if not quiet:
             err.print(f"resuming {full} from its last checkpoint", markup=False, highlight=False)
         with ToolSession(options=graph.session_options) as session:
             trajectory = _interruptible(lambda: graph.resume(full, session=session, on_event=printer), full, session)
+        if graph.memory is not None:  # the new model answered the rest: the switch is recorded
+            record_switch(graph.memory.store, resumed.run_id, resumed.model, graph.client.model)
     else:
         trajectory = Trajectory(problem=(problem or "").strip(), model=graph.client.model)
         if not quiet and graph.checkpointer is not None:
