@@ -210,7 +210,7 @@ def bench_run(
         run_id = _bench_run(store, resume)["id"]
         cfg = BenchConfig.from_dict(store.run_config(run_id))
         model = switched_model(run_id, cfg.model, model, switch_model)
-        base_url, model_path = base_url or cfg.base_url, model_path or cfg.model_path
+        base_url, model_path = base_url or cfg.base_url, cfg.model_path  # --model-path is refused above
         if max_cost is not None:  # a resumed run may be given more money
             cfg.max_cost = max_cost
             store.update_run_config(run_id, max_cost=max_cost)

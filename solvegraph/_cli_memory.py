@@ -56,7 +56,7 @@ def switched_model(run_id: str, recorded: str | None, given: str | None, switch:
 
 def record_switch(store: Any, run_id: str, recorded: str | None, now: str) -> None:
     """Write a model switch into the run's settings (from, to, when); nothing when the model is the run's own."""
-    if not recorded or recorded == now:
+    if not recorded or not now or recorded == now:
         return
     from datetime import UTC, datetime
 

@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from solvegraph.agents import Budget, next_after_verdict, route_after_solver, route_after_verifier
 from solvegraph.memory import Store, StoreError
-from tests.conftest import kernel_pids, run_cli
+from tests.conftest import kernel_pids, killed_solve, run_cli, slow_solve_script
 from tests.memory_backends import postgres_server
 from tests.terminal import Terminal, screen_text
 
@@ -56,32 +56,13 @@ def test_resume_after_kill_9_completes_without_a_step_twice(
     backend: str, scripted, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     """SqliteSaver and PostgresSaver, each in the database the user gave."""
-    slow = lambda body: (time.sleep(20), "ANSWER: too late")[1]  # noqa: E731  (the process is killed meanwhile)
-    script = {
-        "planner": ["1. compute"],
-        "solver": [
-            CODE.format(code="total = 40\nprint(total)"),
-            slow,
-            CODE.format(code="print(total + 2)"),
-            "ANSWER: 42",
-        ],
-        "verifier": ["VERDICT: ACCEPT"],
-    }
     db = f"sqlite:///{tmp_path}/memory.sqlite" if backend == "sqlite" else request.getfixturevalue("pg_url")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOLVEGRAPH_", "OPENAI_"))}
-    with scripted(script) as model:
+    with scripted(slow_solve_script()) as model:
         url = model.base_url
-        args = ["solve", "Add 2 to 40", "--base-url", model.base_url, "--db", db, "--no-cache"]
-        proc = subprocess.Popen([sys.executable, "-m", "solvegraph.cli", *args], env=env, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 120
-        while len(model.calls("solver")) < 2 and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.1)
-        assert len(model.calls("solver")) == 2, "the second solver turn is in flight"
-        time.sleep(0.5)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
+        printed = killed_solve(model, db)
         trajectory_id = _running_trajectory(db)
         assert trajectory_id, "the killed solve is still marked running in the store"
+        assert trajectory_id == printed, "the id it printed names the solve to resume"
         assert [s.agent for s in Store(db).load(trajectory_id).steps] == ["planner", "solver"]
 
         resumed = run_cli("solve", "--resume", trajectory_id[:12], "--base-url", model.base_url, "--db", db)

@@ -8,49 +8,13 @@ then resumed with the real CLI against scripted endpoints over real HTTP.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 from sqlalchemy import text
 
 from solvegraph.memory import Store
-from tests.conftest import run_cli
-
-CODE = "```python\n{code}\n```"
-
-
-def script(slow_seconds: float = 20) -> dict:
-    slow = lambda body: (time.sleep(slow_seconds), "ANSWER: too late")[1]  # noqa: E731  (killed meanwhile)
-    return {
-        "planner": ["1. compute"],
-        "solver": [
-            CODE.format(code="total = 40\nprint(total)"),
-            slow,
-            CODE.format(code="print(total + 2)"),
-            "ANSWER: 42",
-        ],
-        "verifier": ["VERDICT: ACCEPT"],
-    }
-
-
-def killed_solve(model, db: str, *extra: str) -> str:
-    """Start a solve, kill -9 it during its second solver call; returns the id it printed."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOLVEGRAPH_", "OPENAI_"))}
-    args = ["solve", "Add 2 to 40", "--base-url", model.base_url, "--db", db, "--no-cache", *extra]
-    proc = subprocess.Popen([sys.executable, "-m", "solvegraph.cli", *args], env=env, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while len(model.calls("solver")) < 2 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.1)
-    assert len(model.calls("solver")) == 2, "the second solver turn is in flight"
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGKILL)
-    _, said = proc.communicate(timeout=30)
-    printed = said.split("run ", 1)[1].split()[0]
-    return printed
+from tests.conftest import killed_solve, run_cli
+from tests.conftest import slow_solve_script as script
 
 
 def test_resume_keeps_the_endpoint_model_and_budgets_and_one_id_names_the_run(scripted, tmp_path: Path) -> None:
