@@ -150,6 +150,27 @@ def inspect_peer(n: int, jobs: int, data: Path) -> dict | None:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def pal_runs(args: argparse.Namespace, tmp: str, out: dict) -> None:
+    """PAL with a fresh kernel per problem on each backend; ratios against ``none`` in the same run."""
+    sandboxes = args.pal_sandboxes.split(",")
+    for sandbox in sandboxes:
+        p = run("pal", args.pal_n, args.pal_jobs, args.data, f"sqlite:///{tmp}/pal-{sandbox}.sqlite", sandbox)
+        out[f"pal_{sandbox}"] = {**p, "problems_per_s": p["n"] / p["wall_s"]}
+        busy = p["model_s"] + p["tool_s"] + p["overhead_median_ms"] / 1000 * p["n"]
+        print(
+            f"pal, sandbox {sandbox}, -j {args.pal_jobs}: {p['n'] / p['wall_s']:.1f} problems/s; threads "
+            f"{p['threads_before']} before, at most {p['threads_most']}; time split: "
+            f"model {p['model_s']:.1f} s ({100 * p['model_s'] / busy:.0f}%), kernel {p['tool_s']:.1f} s "
+            f"({100 * p['tool_s'] / busy:.0f}%), runner ~{p['overhead_median_ms'] / 1000 * p['n']:.1f} s "
+            f"({100 * p['overhead_median_ms'] / 1000 * p['n'] / busy:.0f}%); runner overhead per problem "
+            f"median {p['overhead_median_ms']:.1f} ms, p90 {p['overhead_p90_ms']:.1f} ms (target <= 30 ms)"
+        )
+    if "none" in sandboxes:
+        for sandbox in (s for s in sandboxes if s != "none"):
+            ratio = out[f"pal_{sandbox}"]["problems_per_s"] / out["pal_none"]["problems_per_s"]
+            print(f"pal {sandbox} / unsandboxed throughput: {ratio:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=400)
@@ -160,11 +181,19 @@ def main() -> None:
     parser.add_argument("--graph-jobs", type=int, default=16)
     parser.add_argument("--no-inspect", action="store_true", help="skip the Inspect AI comparison")
     parser.add_argument("--data", type=Path, default=GSM8K)
+    parser.add_argument(
+        "--pal-sandboxes", default="bwrap,none", help="backends for the pal runs, e.g. gvisor,bwrap,none"
+    )
+    parser.add_argument("--only-pal", action="store_true", help="only the pal runs (backends compared)")
     args = parser.parse_args()
     if not args.data.is_file():
         sys.exit(f"GSM8K not found at {args.data}; pass --data")
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
+        if args.only_pal:
+            pal_runs(args, tmp, out)
+            print(json.dumps(out))
+            return
         d = run("direct", args.n, args.jobs, args.data, f"sqlite:///{tmp}/direct.sqlite")
         ideal = d["model_calls"] * 0.1 / args.jobs
         out["direct"] = {**d, "ideal_s": ideal, "ratio": d["wall_s"] / ideal}
@@ -181,20 +210,7 @@ def main() -> None:
                 f"({peer['wall_s'] / ideal:.2f}x ideal), CPU per sample {peer['cpu_s'] / max(1, peer['n']) * 1000:.2f} "
                 f"ms; solvegraph / inspect-ai wall time: {d['wall_s'] / peer['wall_s']:.2f} (target <= 1)"
             )
-        for sandbox in ("bwrap", "none"):
-            p = run("pal", args.pal_n, args.pal_jobs, args.data, f"sqlite:///{tmp}/pal-{sandbox}.sqlite", sandbox)
-            out[f"pal_{sandbox}"] = {**p, "problems_per_s": p["n"] / p["wall_s"]}
-            busy = p["model_s"] + p["tool_s"] + p["overhead_median_ms"] / 1000 * p["n"]
-            print(
-                f"pal, sandbox {sandbox}, -j {args.pal_jobs}: {p['n'] / p['wall_s']:.1f} problems/s; threads "
-                f"{p['threads_before']} before, at most {p['threads_most']}; time split: "
-                f"model {p['model_s']:.1f} s ({100 * p['model_s'] / busy:.0f}%), kernel {p['tool_s']:.1f} s "
-                f"({100 * p['tool_s'] / busy:.0f}%), runner ~{p['overhead_median_ms'] / 1000 * p['n']:.1f} s "
-                f"({100 * p['overhead_median_ms'] / 1000 * p['n'] / busy:.0f}%); runner overhead per problem "
-                f"median {p['overhead_median_ms']:.1f} ms, p90 {p['overhead_p90_ms']:.1f} ms (target <= 30 ms)"
-            )
-        ratio = out["pal_bwrap"]["problems_per_s"] / out["pal_none"]["problems_per_s"]
-        print(f"pal sandboxed / unsandboxed throughput: {ratio:.2f}")
+        pal_runs(args, tmp, out)
         g = run("graph", args.graph_n, args.graph_jobs, args.data, f"sqlite:///{tmp}/graph.sqlite", "bwrap")
         out["graph"] = {**g, "problems_per_s": g["n"] / g["wall_s"]}
         print(

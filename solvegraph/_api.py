@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from .config import Settings
 
 T = TypeVar("T")
-Sandbox = Literal["auto", "bwrap", "none"]
+Sandbox = Literal["auto", "gvisor", "bwrap", "none"]
 Streamed = Event | Step | Trajectory
 
 # The keyword arguments that are settings, one-to-one with Settings fields (the CLI's flags).

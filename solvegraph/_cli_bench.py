@@ -178,7 +178,8 @@ def bench_run(
         ),
     ] = False,
     sandbox: Annotated[
-        str | None, typer.Option("--sandbox", help="auto, bwrap or none [env SOLVEGRAPH_SANDBOX; default auto].")
+        str | None,
+        typer.Option("--sandbox", help="auto, gvisor, bwrap or none [env SOLVEGRAPH_SANDBOX; default auto]."),
     ] = None,
     mcp: McpOpt = None,
     otel: Annotated[

@@ -26,6 +26,7 @@ from . import __version__
 from ._cli_bench import bench_app
 from ._cli_chat import EXIT_WORDS, Approval, TurnDisplay, open_lines
 from ._cli_memory import memory_app, open_store, record_switch, runs_app, switched_model
+from ._cli_sandbox import sandbox_app
 from ._console import EventPrinter, check_sandbox, console, outcome_words, safe, shown
 from ._wiring import McpOpt, click_errors, given, plugin_manager, settings_for, solve_runner
 from .config import Settings, load_settings
@@ -53,6 +54,7 @@ mcp_app = typer.Typer(
     help="Serve solvegraph's checked tools to MCP clients.", no_args_is_help=True, rich_markup_mode=None
 )
 app.add_typer(mcp_app, name="mcp")
+app.add_typer(sandbox_app, name="sandbox")
 
 
 err = console(stderr=True)
@@ -90,8 +92,9 @@ SandboxOpt = Annotated[
     str | None,
     typer.Option(
         "--sandbox",
-        help="How model-written code is isolated: auto (bubblewrap when it works here, else a warning), "
-        "bwrap (fail if it cannot), none [env SOLVEGRAPH_SANDBOX; default auto].",
+        help="How model-written code is isolated: auto (bubblewrap, else gVisor, else a warning), "
+        "gvisor or bwrap (fail if it cannot), none [env SOLVEGRAPH_SANDBOX; "
+        "default auto]. `solvegraph sandbox check` shows what each isolates.",
     ),
 ]
 ReuseModelAccepted = Annotated[

@@ -99,7 +99,7 @@ class Settings:
     # Only tool-verified answers teach later runs (examples, cache, made tools) unless this is on.
     reuse_model_accepted: bool = False
     otel: bool = False  # OpenTelemetry spans (solvegraph.tracing); on with --otel or OTEL_EXPORTER_OTLP_ENDPOINT
-    sandbox: str = "auto"  # auto | bwrap | none: how model-written code is isolated (solvegraph.sandbox)
+    sandbox: str = "auto"  # auto | gvisor | bwrap | none: how model-written code is isolated (solvegraph.sandbox)
     mcp_servers: tuple[McpServerConfig, ...] = ()  # [[mcp_servers]] in solvegraph.toml, --mcp NAME=COMMAND
     # [prices] in solvegraph.toml: model name or glob pattern → US dollars per million tokens.
     prices: dict[str, Price] = field(default_factory=dict)
@@ -245,8 +245,8 @@ def load_settings(
 
     if settings.tool_mode not in {"auto", "native", "text"}:
         raise ConfigError(f"tool_mode must be auto, native or text, not {settings.tool_mode!r}")
-    if settings.sandbox not in {"auto", "bwrap", "none"}:
-        raise ConfigError(f"sandbox must be auto, bwrap or none, not {settings.sandbox!r}")
+    if settings.sandbox not in {"auto", "gvisor", "bwrap", "none"}:
+        raise ConfigError(f"sandbox must be auto, gvisor, bwrap or none, not {settings.sandbox!r}")
     for key, (low, open_low, high) in _RANGES.items():
         value = getattr(settings, key)
         if value is None:

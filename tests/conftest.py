@@ -11,11 +11,22 @@ from pathlib import Path
 
 import pytest
 
+from solvegraph.sandbox import SandboxError, prefer, resolve_sandbox
 from solvegraph.testing import ScriptedModel
 from solvegraph.tools.python_kernel import close_default_pool
 
 # Never touch the real user data folder: the default memory database lives under XDG_DATA_HOME.
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="sg-test-data-")
+
+# The suite runs on bubblewrap where it works, unless a test names its backend: many tests watch host
+# processes (a kernel's pid, a killed solve's children) that gVisor keeps behind its own kernel, and
+# time budgets set for it. tests/sandbox runs the same isolation suite on every backend this machine has.
+prefer("bwrap")
+try:
+    resolve_sandbox("bwrap")
+    os.environ.setdefault("SOLVEGRAPH_SANDBOX", "bwrap")  # for the CLI run as a subprocess
+except SandboxError:
+    pass
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

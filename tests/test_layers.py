@@ -12,7 +12,8 @@ PACKAGE = ROOT / "solvegraph"
 
 # The zygote rewrites the environment of the sandboxed child it becomes (from the request it was given);
 # it reads no setting from it.
-WRITES_A_CHILD_ENV = {"sandbox/_zygote.py"}
+# Programs that run inside a sandbox, not in solvegraph's process: they set up or probe the child's environment.
+WRITES_A_CHILD_ENV = {"sandbox/_zygote.py", "sandbox/_probe_script.py"}
 
 
 def lint_imports(cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -141,8 +141,10 @@ def unit_test_score(
     gold: Any,
     trajectory: dict[str, Any] | None = None,
     plugins: PluginManager | None = None,
+    options: dict[str, Any] | None = None,
 ) -> Score:
-    """Run the produced code and the task's asserts in a fresh, sandboxed kernel (its own process and limits)."""
+    """Run the produced code and the task's asserts in a fresh, sandboxed kernel (its own process and limits),
+    under the run's own sandbox backend (``options``), never ``auto``'s choice behind the user's back."""
     if not prediction or not prediction.strip():
         return Score(False, {"reason": "no code was produced"})
     tests = gold.get("tests", []) if isinstance(gold, dict) else list(gold)
@@ -150,7 +152,8 @@ def unit_test_score(
     tool = _tool(plugins, "python")
     if tool is None:
         return Score(False, {"reason": _missing("python")})
-    with ToolSession(options={"cell_timeout": 10}) as session:  # a clean kernel, not the solver's
+    sandbox = (options or {}).get("sandbox", "auto")
+    with ToolSession(options={"cell_timeout": 10, "sandbox": sandbox}) as session:  # a clean kernel, not the solver's
         ran = tool.run({"code": prediction}, session)
         if not ran.ok:
             return Score(False, {"reason": f"the code failed: {ran.error}"})

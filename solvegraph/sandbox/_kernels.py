@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import array
 import contextlib
+import itertools
 import json
 import os
 import secrets
@@ -24,12 +25,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from ._backend import PROC_COVERS, Sandbox, SandboxedProcess, launch
-from ._policy import Limits, SandboxError, clean_env
+from ._backend import PROC_COVERS, Sandbox, SandboxedProcess, launch, system_view
+from ._policy import NOBODY, Limits, SandboxError, clean_env
 from ._scratch import scratch_dir
 
 _ZYGOTE = str(Path(__file__).with_name("_zygote.py"))
 SESSIONS_INSIDE = "/sg-sessions"
+# gVisor: each kernel runs as its own uid from here (never a host user's: the Sentry maps them).
+SESSION_UIDS = 200_000
 
 
 class KernelProcess:
@@ -87,13 +90,14 @@ class KernelFactory:
     def __init__(self, sandbox: Sandbox, limits: Limits, preload: tuple[str, ...] = ("numpy", "sympy")) -> None:
         self.sandbox = sandbox
         self.limits = limits
-        self.isolate = sandbox.mode == "bwrap"
+        self.isolate = sandbox.isolated
         self.root = scratch_dir("sg-kernels-")
         os.chmod(self.root, 0o755)
         self.sessions = os.path.join(self.root, "sessions")
         os.mkdir(self.sessions)
-        sandbox.prepare_dir(self.sessions)
-        os.chmod(self.sessions, 0o711 if sandbox.mode == "bwrap" else 0o700)
+        if not sandbox.template_as_root:  # gVisor's root makes each session's folder its own uid's
+            sandbox.prepare_dir(self.sessions)
+        os.chmod(self.sessions, 0o711 if sandbox.isolated else 0o700)
         self.socket_path = os.path.join(self.sessions, ".zygote.sock")
         inside = SESSIONS_INSIDE if self.isolate else self.sessions
         self._inside_sessions = inside
@@ -101,16 +105,17 @@ class KernelFactory:
         argv = [sys.executable, "-I", _ZYGOTE, json.dumps(config)]
         # The template is our code; each kernel lowers these limits to its session's own.
         template_limits = Limits(memory_mb=1 << 20, max_processes=100_000, disk_mb=limits.disk_mb)
+        # Isolated: the sessions folder appears at a fixed path inside; the template's own folder is not writable.
         cmd = sandbox.wrap(
             argv,
             workdir=self.root,
             limits=template_limits,
             caps=["CAP_SYS_ADMIN"],
             extra_spec={"umount": PROC_COVERS},
+            binds={SESSIONS_INSIDE: self.sessions} if self.isolate else None,
+            workdir_writable=not self.isolate,
+            sockets=True,
         )
-        if self.isolate:
-            # The sessions folder appears at a fixed path inside; the template's own folder is not writable.
-            cmd = _rebind(cmd, self.root, self.sessions, SESSIONS_INSIDE)
         self._log = open(os.path.join(self.root, "template.log"), "wb")  # noqa: SIM115
         try:
             proc = launch(
@@ -126,9 +131,12 @@ class KernelFactory:
         self.process = SandboxedProcess(proc, None)
         line = _readline(proc, 60.0)
         if line.strip() != "ready":
+            self._log.flush()
+            tail = _tail(os.path.join(self.root, "template.log")) or line.strip() or "no output"
             self.close()
-            raise SandboxError(f"the kernel template did not start: {line.strip() or 'no output'}")
+            raise SandboxError(f"the kernel template did not start under {sandbox.mode}: {tail}")
         self._closed = False
+        self._uids = itertools.count()
 
     def alive(self) -> bool:
         return not self._closed and self.process.proc.poll() is None
@@ -152,9 +160,17 @@ class KernelFactory:
         inside_file = os.path.join(run_inside, "kernel.json")
         Path(host_file).write_text(json.dumps({**base, "ip": os.path.join(run_dir, "k")}))
         Path(os.path.join(run_dir, "kernel.json")).write_text(json.dumps({**base, "ip": os.path.join(run_inside, "k")}))
-        if self.sandbox.mode == "bwrap" and not self.sandbox.userns:
-            for f in ("kernel.json",):
-                os.chown(os.path.join(run_dir, f), 65534, 65534)
+        session_uid = self.sandbox.sandbox_uid()
+        if self.sandbox.template_as_root:
+            # Ours, and the kernel's by group: the gofer (our uid, no capabilities when rootless)
+            # creates the kernel's sockets and log in it; the kernel runs as its own uid with group
+            # nogroup, the one group id a rootless runsc shows the same inside (as the overflow id).
+            session_uid = SESSION_UIDS + next(self._uids) % 100_000
+            for path, mode in ((run_dir, 0o770), (os.path.join(run_dir, "kernel.json"), 0o640)):
+                os.chown(path, os.getuid(), NOBODY)
+                os.chmod(path, mode)
+        elif session_uid != os.getuid():
+            os.chown(os.path.join(run_dir, "kernel.json"), session_uid, session_uid)
         rlimits = limits.rlimits()
         if self.isolate:
             rlimits["RLIMIT_NPROC"] = limits.max_processes  # per session: each kernel has its own user namespace
@@ -170,7 +186,18 @@ class KernelFactory:
             "rlimits": rlimits,
             "env": clean_env(home=home, tmpdir="/tmp" if self.isolate else str(workdir)),
         }
-        cgroup = self.sandbox.session_cgroup(limits)
+        if self.sandbox.template_as_root:
+            # gVisor: the template is gVisor's root; each kernel builds its own root and becomes its own uid.
+            view_ro, view_links = system_view()
+            req.update(
+                drop_to=session_uid,
+                drop_gid=NOBODY,
+                chroot=f"/session/{name}",
+                view_ro=view_ro,
+                view_links=view_links,
+            )
+        # Under gVisor a host cgroup cannot hold one guest process (joining would move the Sentry).
+        cgroup = None if self.sandbox.template_as_root else self.sandbox.session_cgroup(limits)
         fds = cgroup.open_fds() if cgroup else []
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -212,21 +239,14 @@ class KernelFactory:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _rebind(cmd: list[str], root: str, sessions: str, inside: str) -> list[str]:
-    """Replace the template's writable home with a read-only one, and bind the sessions folder at ``inside``."""
-    out: list[str] = []
-    i = 0
-    while i < len(cmd):
-        if cmd[i] == "--bind" and cmd[i + 1] == root and cmd[i + 2] == root:
-            out += ["--ro-bind", root, root, "--bind", sessions, inside]
-            i += 3
-            continue
-        if cmd[i] == "--":
-            out += cmd[i:]
-            break
-        out.append(cmd[i])
-        i += 1
-    return out
+def _tail(path: str, lines: int = 3) -> str:
+    """The last lines of a log, joined: what a process said before it died."""
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return ""
+    useful = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return " | ".join(useful[-lines:])
 
 
 def _readline(proc: subprocess.Popen[bytes], timeout: float) -> str:

@@ -36,7 +36,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _enter  # type: ignore[import-not-found]  # beside this file, run as a script
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWIPC = 0x20000, 0x10000000, 0x20000000, 0x08000000
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+MNT_DETACH = 2
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -60,7 +62,16 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, data: str |
 
 
 def _isolate(req: dict) -> None:
-    """In the session's intermediate process: new namespaces (the next fork is PID 1)."""
+    """In the session's intermediate process: new namespaces (the next fork is PID 1).
+
+    Under bubblewrap the template is an unprivileged user and a new user namespace gives
+    the session the right to mount. gVisor (2022 and later) refuses mounts inside a nested
+    user namespace, so there the template runs as gVisor's own root (never the host's)
+    and each kernel drops to ``drop_to`` once its view is built.
+    """
+    if req.get("drop_to") is not None:
+        _check(_libc.unshare(CLONE_NEWPID | CLONE_NEWIPC), "unshare")
+        return
     uid, gid = os.getuid(), os.getgid()
     _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC), "unshare")
     with open("/proc/self/setgroups", "w") as fh:
@@ -87,14 +98,59 @@ def _private_view(req: dict) -> None:
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 
+def _chroot_view(req: dict) -> None:
+    """gVisor: the kernel's own root, built at a path no other session uses, then chrooted into.
+
+    runsc (2022) shares one mount table between mount namespaces: a mount made after
+    ``unshare(CLONE_NEWNS)`` shows in the template too. So each kernel mounts a fresh
+    tmpfs at its own ``root``, binds into it only what a kernel may see (the system and
+    the Python installation read-only, its run folder, a private /tmp and /dev/shm, its
+    own /proc), chroots there and drops to its own uid, which also makes RLIMIT_NPROC
+    per session. The intermediate process unmounts the whole tree when the kernel dies.
+    """
+    uid = int(req["drop_to"])
+    root = req["chroot"]
+    os.mkdir(root, 0o755)
+    _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(req['disk_mb'])}m,mode=0755")
+    for path in req["view_ro"]:
+        target = root + path
+        if os.path.isdir(path):
+            os.makedirs(target, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            open(target, "a").close()
+        _mount(path, target, None, MS_BIND)  # runsc (2022) has no recursive binds: each path is its own mount
+        with contextlib.suppress(OSError):  # runsc (2022) cannot remount; its gofer serves these read-only
+            _mount("none", target, None, MS_BIND | MS_REMOUNT | MS_RDONLY)
+    for path, link in req["view_links"].items():
+        os.makedirs(os.path.dirname(root + path), exist_ok=True)
+        os.symlink(link, root + path)
+    for sub in ("session/work", "session/run", "session/tmp", "tmp", "dev", "proc"):
+        os.makedirs(f"{root}/{sub}", exist_ok=True)
+    for sub in ("session", "session/work", "session/tmp"):
+        os.chmod(f"{root}/{sub}", 0o700)
+        os.chown(f"{root}/{sub}", uid, req.get("drop_gid", uid))
+    _mount(req["run_dir"], f"{root}/session/run", None, MS_BIND)
+    _mount(f"{root}/session/tmp", f"{root}/tmp", None, MS_BIND)
+    _mount("/dev", f"{root}/dev", None, MS_BIND)
+    _mount("proc", f"{root}/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    os.chroot(root)
+    os.chdir("/")
+
+
 def _launch_kernel(req: dict) -> None:
     """Become the session's ipykernel (never returns)."""
-    if req["isolate"]:
+    if req["isolate"] and req.get("chroot"):
+        _chroot_view(req)
+        workdir = "/session/work"
+    elif req["isolate"]:
         _private_view(req)
         workdir = "/session/work"
     else:
         workdir = req["workdir"]
-    _enter.set_rlimits(req["rlimits"])
+    rlimits = dict(req["rlimits"])
+    nproc = rlimits.pop("RLIMIT_NPROC", None) if req.get("drop_to") is not None else None
+    _enter.set_rlimits(rlimits)
     os.chdir(workdir)
     os.environ.clear()
     os.environ.update(req["env"])
@@ -112,6 +168,13 @@ def _launch_kernel(req: dict) -> None:
 
     app = IPKernelApp.instance()
     app.initialize(sys.argv[1:])
+    if req.get("drop_to") is not None:
+        # gVisor: the kernel's sockets and log were made by gVisor's root, which a rootless runsc maps
+        # to our own user (a file the gofer would have to give to an unmapped uid fails). No model code
+        # has run yet; from here on the kernel is its own uid, with no capability, in its own root.
+        _enter.drop_to(int(req["drop_to"]), req.get("drop_gid"))
+        if nproc is not None:
+            _enter.set_rlimits({"RLIMIT_NPROC": nproc})
     app.start()
     os._exit(0)
 
@@ -132,7 +195,9 @@ def _serve_session(conn: socket.socket, req: dict, fds: list[int]) -> None:
             conn.close()
             _launch_kernel(req)
         except BaseException as exc:  # report and die: nothing may escape into the template's code
-            sys.stderr.write(f"kernel launch failed: {exc!r}\n")
+            import traceback
+
+            sys.stderr.write(f"kernel launch failed: {exc!r}\n{traceback.format_exc(limit=-2)}")
         os._exit(1)
     conn.sendall((json.dumps({"ok": True}) + "\n").encode())
     # Wait for either the kernel's death or the host's hang-up.
@@ -154,6 +219,7 @@ def _serve_session(conn: socket.socket, req: dict, fds: list[int]) -> None:
             done, status = os.waitpid(pid, os.WNOHANG)
             if done:
                 code = os.waitstatus_to_exitcode(status)
+                _drop_view(req)
                 with contextlib.suppress(OSError):
                     conn.sendall((json.dumps({"exit": code}) + "\n").encode())
                 os._exit(0)
@@ -165,9 +231,18 @@ def _serve_session(conn: socket.socket, req: dict, fds: list[int]) -> None:
             if not data:
                 os.kill(pid, signal.SIGKILL)  # PID 1 of its namespace: everything in it dies
                 os.waitpid(pid, 0)
+                _drop_view(req)
                 os._exit(0)
             if data.strip() == b"kill":
                 os.kill(pid, signal.SIGKILL)
+
+
+def _drop_view(req: dict) -> None:
+    """Unmount a dead kernel's chroot (gVisor), so its tmpfs and binds do not pile up."""
+    if req.get("chroot"):
+        with contextlib.suppress(OSError):
+            _check(_libc.umount2(req["chroot"].encode(), MNT_DETACH), "umount")
+            os.rmdir(req["chroot"])
 
 
 def _recv_request(conn: socket.socket) -> tuple[dict, list[int]]:

@@ -154,7 +154,7 @@ class McpServers:
                 p for p in ("/etc/resolv.conf", "/etc/hosts", "/etc/ssl", "/etc/ca-certificates") if os.path.exists(p)
             ]
         # The sandbox's clean environment, then the server's own env as configured (trusted, so not allowlisted).
-        env = {**clean_env(home=home, tmpdir="/tmp" if sandbox.mode == "bwrap" else home), **dict(config.env)}
+        env = {**clean_env(home=home, tmpdir=sandbox.tmpdir(home)), **dict(config.env)}
         limits = Limits(memory_mb=4096, max_processes=256, address_space_limit=False)
         wrapped = sandbox.wrap([found, *argv[1:]], workdir=home, limits=limits, ro=ro, env=env, network=config.network)
         return wrapped, {}
