@@ -24,7 +24,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from ._backend import PROC_COVERS, Sandbox, SandboxedProcess, launch
+from ._backend import PROC_COVERS, Sandbox, SandboxedProcess, launch, python_ro_paths
 from ._policy import Limits, SandboxError, clean_env
 from ._scratch import scratch_dir
 
@@ -98,6 +98,8 @@ class KernelFactory:
         inside = SESSIONS_INSIDE if self.isolate else self.sessions
         self._inside_sessions = inside
         config = {"socket": os.path.join(inside, ".zygote.sock"), "preload": list(preload)}
+        # Kept visible in each kernel's private view wherever they are; the template's folder is hidden.
+        config.update(keep=python_ro_paths(), hide=[self.root])
         argv = [sys.executable, "-I", _ZYGOTE, json.dumps(config)]
         # The template is our code; each kernel lowers these limits to its session's own.
         template_limits = Limits(memory_mb=1 << 20, max_processes=100_000, disk_mb=limits.disk_mb)
