@@ -27,6 +27,7 @@ from typing import Any
 from ._backend import PROC_COVERS, Sandbox, SandboxedProcess, launch, python_ro_paths
 from ._policy import Limits, SandboxError, clean_env
 from ._scratch import scratch_dir
+from ._sockets import short_path
 
 _ZYGOTE = str(Path(__file__).with_name("_zygote.py"))
 SESSIONS_INSIDE = "/sg-sessions"
@@ -94,8 +95,9 @@ class KernelFactory:
         os.mkdir(self.sessions)
         sandbox.prepare_dir(self.sessions)
         os.chmod(self.sessions, 0o711 if sandbox.mode == "bwrap" else 0o700)
-        self.socket_path = os.path.join(self.sessions, ".zygote.sock")
-        inside = SESSIONS_INSIDE if self.isolate else self.sessions
+        self._reach = short_path(self.sessions)  # the sockets' folder, by a path a Unix socket fits in
+        self.socket_path = os.path.join(self._reach, ".zygote.sock")
+        inside = SESSIONS_INSIDE if self.isolate else self._reach
         self._inside_sessions = inside
         config = {"socket": os.path.join(inside, ".zygote.sock"), "preload": list(preload)}
         # Kept visible in each kernel's private view wherever they are; the template's folder is hidden.
@@ -142,7 +144,7 @@ class KernelFactory:
         run_dir = os.path.join(self.sessions, name)
         os.mkdir(run_dir)
         self.sandbox.prepare_dir(run_dir)
-        run_inside = "/session/run" if self.isolate else run_dir
+        run_inside = "/session/run" if self.isolate else os.path.join(self._reach, name)
         workdir = None
         if not self.isolate:
             workdir = os.path.join(run_dir, "work")
@@ -152,7 +154,7 @@ class KernelFactory:
         base = {"transport": "ipc", "key": key, "signature_scheme": "hmac-sha256", "kernel_name": "solvegraph", **ports}
         host_file = os.path.join(run_dir, "host.json")
         inside_file = os.path.join(run_inside, "kernel.json")
-        Path(host_file).write_text(json.dumps({**base, "ip": os.path.join(run_dir, "k")}))
+        Path(host_file).write_text(json.dumps({**base, "ip": os.path.join(self._reach, name, "k")}))
         Path(os.path.join(run_dir, "kernel.json")).write_text(json.dumps({**base, "ip": os.path.join(run_inside, "k")}))
         if self.sandbox.mode == "bwrap" and not self.sandbox.userns:
             for f in ("kernel.json",):
