@@ -30,6 +30,7 @@ from typing import IO, Any
 
 from ._cgroup import Cgroups, SessionCgroup, process_cgroups
 from ._policy import NOBODY, Limits, SandboxError, clean_env
+from ._reach import check as check_reach
 from ._scratch import scratch_dir
 
 MODES = ("auto", "bwrap", "none")
@@ -187,6 +188,8 @@ class Sandbox:
                 cmd += ["--ro-bind", path, path]
         cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/session"]
         ro_paths = [*python_ro_paths(), *ro]
+        if not self.userns:  # the code runs as nobody, who must be able to enter what is bound
+            check_reach(ro_paths, [sys.executable, argv[0]], NOBODY, NOBODY)
         # Parents of bound paths are made world-traversable (bubblewrap copies /root's 0700).
         made: set[str] = set()
         for path in [*ro_paths, workdir, *rw]:
@@ -307,6 +310,10 @@ class Sandbox:
                 cwd=workdir,
                 **streams,
             )
+        except SandboxError:  # from wrap: a bound path the sandboxed user cannot reach
+            if cgroup:
+                cgroup.remove()
+            raise
         except OSError as exc:
             if cgroup:
                 cgroup.remove()
