@@ -96,6 +96,9 @@ def _private_view(req: dict) -> None:
 
 def _launch_kernel(req: dict) -> None:
     """Become the session's ipykernel (never returns)."""
+    # Its log first: what goes wrong while its view is built is then in the log the host shows.
+    log = os.open(os.path.join(req["run_dir"], "kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(log, 2)
     if req["isolate"]:
         _private_view(req)
         workdir = "/session/work"
@@ -106,7 +109,6 @@ def _launch_kernel(req: dict) -> None:
     os.environ.clear()
     os.environ.update(req["env"])
     devnull = os.open(os.devnull, os.O_RDWR)
-    log = os.open(os.path.join(req["run_dir_inside"], "kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(devnull, 0)
     os.dup2(log, 1)
     os.dup2(log, 2)
