@@ -150,6 +150,12 @@ def chat_history_path() -> Path:
     return Path(platformdirs.user_data_dir("solvegraph")) / "chat_history"
 
 
+def runtime_dir() -> str | None:
+    """``$XDG_RUNTIME_DIR``, the user's own folder for sockets, where set: the sandbox keeps its short
+    socket aliases there first (see ``sandbox/_sockets.py``)."""
+    return os.environ.get("XDG_RUNTIME_DIR") or None
+
+
 def editor_command(env: Mapping[str, str] | None = None) -> list[str] | None:
     """The user's editor: ``$VISUAL``, else ``$EDITOR``, split as a shell would split it (``code --wait``).
 

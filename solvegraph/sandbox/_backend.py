@@ -305,6 +305,10 @@ class Sandbox:
                 env=full_env,
                 **streams,
             )
+        except SandboxError:  # from wrap: a bound path the sandboxed user cannot reach
+            if cgroup:
+                cgroup.remove()
+            raise
         except OSError as exc:
             if cgroup:
                 cgroup.remove()

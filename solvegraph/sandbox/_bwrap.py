@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any, ClassVar
 
 from ._backend import ENTER, SYSTEM_RO, Sandbox, python_ro_paths
 from ._policy import NOBODY, Limits, clean_env
+from ._reach import check as check_reach
 
 
 def find_bwrap() -> tuple[str | None, str]:
@@ -101,6 +103,8 @@ class BwrapSandbox(Sandbox):
         # /tmp is writable by the sandboxed user (TMPDIR points there), sticky like a host's.
         cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp", "--dir", "/session"]
         ro_paths = [*python_ro_paths(), *ro]
+        if not self.userns:  # the code runs as nobody, who must be able to enter what is bound
+            check_reach(ro_paths, [sys.executable, argv[0]], NOBODY, NOBODY)
         binds = binds or {}
         # Parents of bound paths are made world-traversable (bubblewrap copies /root's 0700).
         made: set[str] = set()

@@ -25,6 +25,7 @@ import itertools
 import json
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from typing import Any, ClassVar
 
 from ._backend import ENTER, SYSTEM_RO, Sandbox, python_ro_paths
 from ._policy import NOBODY, Limits, clean_env
+from ._reach import check as check_reach
 from ._scratch import process_dir, scratch_dir
 
 CAP_SYS_ADMIN = 21
@@ -142,7 +144,10 @@ class GvisorSandbox(Sandbox):
                 os.symlink(os.readlink(path), os.path.join(rootfs, path.lstrip("/")))
             elif os.path.exists(path):
                 mounts.append(_bind(path, path, ro=True))
-        for path in [*python_ro_paths(), *ro]:
+        ro_paths = [*python_ro_paths(), *ro]
+        if not caps and self.sandbox_uid() == NOBODY:  # as under bwrap: nobody must enter what is bound
+            check_reach(ro_paths, [sys.executable, argv[0]], NOBODY, NOBODY)
+        for path in ro_paths:
             mounts.append(_bind(path, path, ro=True))
         mounts.append(_bind(workdir, workdir, ro=not workdir_writable))
         mounts += [_bind(path, path, ro=False) for path in rw]

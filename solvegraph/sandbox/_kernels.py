@@ -25,9 +25,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from ._backend import PROC_COVERS, Sandbox, SandboxedProcess, launch, system_view
+from ._backend import PROC_COVERS, Sandbox, SandboxedProcess, launch, python_ro_paths, system_view
 from ._policy import NOBODY, Limits, SandboxError, clean_env
 from ._scratch import scratch_dir
+from ._sockets import short_path
 
 _ZYGOTE = str(Path(__file__).with_name("_zygote.py"))
 SESSIONS_INSIDE = "/sg-sessions"
@@ -98,10 +99,13 @@ class KernelFactory:
         if not sandbox.template_as_root:  # gVisor's root makes each session's folder its own uid's
             sandbox.prepare_dir(self.sessions)
         os.chmod(self.sessions, 0o711 if sandbox.isolated else 0o700)
-        self.socket_path = os.path.join(self.sessions, ".zygote.sock")
-        inside = SESSIONS_INSIDE if self.isolate else self.sessions
+        self._reach = short_path(self.sessions)  # the sockets' folder, by a path a Unix socket fits in
+        self.socket_path = os.path.join(self._reach, ".zygote.sock")
+        inside = SESSIONS_INSIDE if self.isolate else self._reach
         self._inside_sessions = inside
         config = {"socket": os.path.join(inside, ".zygote.sock"), "preload": list(preload)}
+        # Kept visible in each kernel's private view wherever they are; the template's folder is hidden.
+        config.update(keep=python_ro_paths(), hide=[self.root])
         argv = [sys.executable, "-I", _ZYGOTE, json.dumps(config)]
         # The template is our code; each kernel lowers these limits to its session's own.
         template_limits = Limits(memory_mb=1 << 20, max_processes=100_000, disk_mb=limits.disk_mb)
@@ -148,7 +152,7 @@ class KernelFactory:
         run_dir = os.path.join(self.sessions, name)
         os.mkdir(run_dir)
         self.sandbox.prepare_dir(run_dir)
-        run_inside = "/session/run" if self.isolate else run_dir
+        run_inside = "/session/run" if self.isolate else os.path.join(self._reach, name)
         workdir = None
         if not self.isolate:
             workdir = os.path.join(run_dir, "work")
@@ -158,7 +162,7 @@ class KernelFactory:
         base = {"transport": "ipc", "key": key, "signature_scheme": "hmac-sha256", "kernel_name": "solvegraph", **ports}
         host_file = os.path.join(run_dir, "host.json")
         inside_file = os.path.join(run_inside, "kernel.json")
-        Path(host_file).write_text(json.dumps({**base, "ip": os.path.join(run_dir, "k")}))
+        Path(host_file).write_text(json.dumps({**base, "ip": os.path.join(self._reach, name, "k")}))
         Path(os.path.join(run_dir, "kernel.json")).write_text(json.dumps({**base, "ip": os.path.join(run_inside, "k")}))
         session_uid = self.sandbox.sandbox_uid()
         if self.sandbox.template_as_root:

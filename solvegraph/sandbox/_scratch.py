@@ -8,6 +8,10 @@ servers' homes) lives under one folder per process::
 A process that ends normally removes its own. One killed with ``kill -9`` cannot, so the first
 scratch folder a later process makes sweeps away the folders of processes that are gone. The
 start time (from ``/proc``) tells a dead process from a live one that reuses its pid.
+
+A TMPDIR so long that nothing fits below it (past :data:`LONGEST_TMPDIR` bytes, where PATH_MAX is
+4096) is passed over for /tmp, as Python's ``tempfile`` passes over one it cannot write in.
+The same per-process layout holds the short aliases of socket folders (see ``_runtime``).
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 
-_lock = threading.Lock()
-_mine: list[str] = []
+# PATH_MAX less room for solvegraph's folders and what sandboxed programs write in their homes.
+LONGEST_TMPDIR = 3072
 
 
 def _start_time(pid: int) -> str | None:
@@ -42,49 +47,74 @@ def _start_time(pid: int) -> str | None:
     return stat.rsplit(b")", 1)[1].split()[19].decode()
 
 
+class ProcessFolders:
+    """One folder per live process under ``base()``: made on first use, removed at exit, swept once dead."""
+
+    def __init__(self, base: Callable[[], str], mode: int) -> None:
+        self.base = base
+        self.mode = mode
+        self._lock = threading.Lock()
+        self._mine: list[str] = []
+
+    def sweep(self) -> list[str]:
+        """Remove the folders of processes that are gone; returns what was removed."""
+        base = self.base()
+        removed: list[str] = []
+        try:
+            names = os.listdir(base)
+        except OSError:
+            return removed
+        for name in names:
+            pid_text, _, started = name.partition("-")
+            if not pid_text.isdigit():
+                continue
+            alive = _start_time(int(pid_text))
+            if alive is not None and (alive == started or alive == "?"):
+                continue
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+            removed.append(name)
+        return removed
+
+    def process_dir(self) -> str:
+        """This process's folder, made (after a sweep of dead processes' folders) on first use."""
+        with self._lock:
+            pid = os.getpid()
+            if self._mine and os.path.basename(self._mine[0]).startswith(f"{pid}-"):
+                return self._mine[0]
+            self._mine.clear()  # a forked child gets its own
+            base = self.base()
+            os.makedirs(base, mode=self.mode, exist_ok=True)
+            with contextlib.suppress(OSError):
+                os.chmod(base, self.mode)  # a folder made before (or by an older version) gets the mode too
+            self.sweep()
+            mine = os.path.join(base, f"{pid}-{_start_time(pid) or '0'}")
+            os.makedirs(mine, mode=self.mode, exist_ok=True)
+            self._mine.append(mine)
+            atexit.register(_remove, mine, pid)
+            return mine
+
+
 def parent() -> str:
     """``$TMPDIR/solvegraph-<uid>``: where every solvegraph process keeps its scratch folder."""
     uid = os.getuid() if hasattr(os, "getuid") else 0
-    return os.path.join(tempfile.gettempdir(), f"solvegraph-{uid}")
+    tmp = tempfile.gettempdir()
+    if len(os.fsencode(tmp)) > LONGEST_TMPDIR:
+        tmp = next((d for d in ("/tmp", "/var/tmp") if os.access(d, os.W_OK | os.X_OK)), tmp)
+    return os.path.join(tmp, f"solvegraph-{uid}")
+
+
+# 0711: others may pass through to a folder bound into a sandbox, never list.
+_scratch = ProcessFolders(parent, 0o711)
 
 
 def sweep() -> list[str]:
     """Remove the scratch folders of processes that are gone; returns what was removed."""
-    base = parent()
-    removed: list[str] = []
-    try:
-        names = os.listdir(base)
-    except OSError:
-        return removed
-    for name in names:
-        pid_text, _, started = name.partition("-")
-        if not pid_text.isdigit():
-            continue
-        alive = _start_time(int(pid_text))
-        if alive is not None and (alive == started or alive == "?"):
-            continue
-        shutil.rmtree(os.path.join(base, name), ignore_errors=True)
-        removed.append(name)
-    return removed
+    return _scratch.sweep()
 
 
 def process_dir() -> str:
     """This process's scratch folder, made (after a sweep of dead processes' folders) on first use."""
-    with _lock:
-        pid = os.getpid()
-        if _mine and os.path.basename(_mine[0]).startswith(f"{pid}-"):
-            return _mine[0]
-        _mine.clear()  # a forked child gets its own
-        base = parent()
-        os.makedirs(base, mode=0o711, exist_ok=True)
-        with contextlib.suppress(OSError):
-            os.chmod(base, 0o711)  # others may pass through to a folder bound into a sandbox, never list
-        sweep()
-        mine = os.path.join(base, f"{pid}-{_start_time(pid) or '0'}")
-        os.makedirs(mine, mode=0o711, exist_ok=True)
-        _mine.append(mine)
-        atexit.register(_remove, mine, pid)
-        return mine
+    return _scratch.process_dir()
 
 
 def _remove(path: str, pid: int) -> None:

@@ -8,8 +8,9 @@ the template and from every other session before any model code runs:
   namespace, so when it dies every process it started dies with it, and no other
   session's process can be seen or signalled);
 - its own ``/proc``; a size-capped tmpfs for its working folder and ``/tmp``; the
-  shared sessions folder hidden behind an empty mount, with only its own run
-  folder (IPC sockets) bound back;
+  shared sessions folder and the template's own folder hidden behind empty
+  mounts, with only its own run folder (IPC sockets) bound back, and the Python
+  installation wherever it lives, even under ``/tmp`` (see ``_keep.py``);
 - rlimits, including RLIMIT_NPROC, which a per-session user namespace makes per
   session; it joins the session cgroup through descriptors the host passed.
 
@@ -34,6 +35,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _enter  # type: ignore[import-not-found]  # beside this file, run as a script
+import _keep  # type: ignore[import-not-found]
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWIPC = 0x20000, 0x10000000, 0x20000000, 0x08000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
@@ -51,8 +53,8 @@ def _check(rc: int, what: str) -> None:
 def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
     _check(
         _libc.mount(
-            source.encode(),
-            target.encode(),
+            os.fsencode(source),
+            os.fsencode(target),
             fstype.encode() if fstype else None,
             flags,
             data.encode() if data else None,
@@ -85,16 +87,21 @@ def _isolate(req: dict) -> None:
 def _private_view(req: dict) -> None:
     """In the kernel (PID 1 of the new namespace): its own filesystem view and /proc."""
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
+    # The template's own folder (and the sessions folder in it) is hidden too, wherever TMPDIR put it.
+    hidden = [p for p in req.get("hide", []) if os.path.isdir(p)]
+    pinned = _keep.pin(req.get("keep", []), ["/session", "/tmp", "/dev/shm", req["sessions_root"], *hidden])
     size = f"size={int(req['disk_mb'])}m,mode=0700"
     _mount("tmpfs", "/session", "tmpfs", MS_NOSUID | MS_NODEV, size)
     for sub in ("work", "run", "tmp"):
         os.mkdir(f"/session/{sub}", 0o700)
     _mount(req["run_dir"], "/session/run", None, MS_BIND)
     # Hide every other session's run folder (and the control socket).
-    _mount("tmpfs", req["sessions_root"], "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555")
+    for folder in [req["sessions_root"], *hidden]:
+        _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555")
     _mount("/session/tmp", "/tmp", None, MS_BIND)
     if os.path.isdir("/dev/shm"):
         _mount("/session/tmp", "/dev/shm", None, MS_BIND)
+    _keep.restore(pinned)  # the Python installation, wherever it lives (through the template's /proc)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 
@@ -140,6 +147,9 @@ def _chroot_view(req: dict) -> None:
 
 def _launch_kernel(req: dict) -> None:
     """Become the session's ipykernel (never returns)."""
+    # Its log first: what goes wrong while its view is built is then in the log the host shows.
+    log = os.open(os.path.join(req["run_dir"], "kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(log, 2)
     if req["isolate"] and req.get("chroot"):
         _chroot_view(req)
         workdir = "/session/work"
@@ -155,7 +165,6 @@ def _launch_kernel(req: dict) -> None:
     os.environ.clear()
     os.environ.update(req["env"])
     devnull = os.open(os.devnull, os.O_RDWR)
-    log = os.open(os.path.join(req["run_dir_inside"], "kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(devnull, 0)
     os.dup2(log, 1)
     os.dup2(log, 2)
@@ -284,7 +293,7 @@ def main() -> None:
         if pid == 0:
             server.close()
             try:
-                _serve_session(conn, req, fds)
+                _serve_session(conn, {**req, "keep": config.get("keep", []), "hide": config.get("hide", [])}, fds)
             finally:
                 os._exit(1)
         conn.close()

@@ -28,7 +28,7 @@ from typing import Any
 
 from ..config import env_setting
 from ..plugins import ToolResult, ToolSession, Verifier, hookimpl, tool
-from ..sandbox import Limits, process_dir, resolve_sandbox, scratch_dir
+from ..sandbox import Limits, SandboxError, process_dir, resolve_sandbox, scratch_dir
 from ._lean_source import (
     Asked,
     Header,
@@ -509,7 +509,7 @@ def lean(proof: str, session: ToolSession, statement: str | None = None, theorem
     """
     try:
         verdict = check_proof(proof, statement=statement, theorem=theorem, options=session.options)
-    except LeanNotConfigured as exc:
+    except (LeanNotConfigured, SandboxError) as exc:  # the setup, not the proof: its one line as it is
         return ToolResult.failure(str(exc))
     data = verdict.to_dict()
     shown = [d.render() for d in verdict.diagnostics if d.severity in ("error", "warning")][:20]

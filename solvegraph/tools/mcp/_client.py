@@ -34,7 +34,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from ...config import McpServerConfig
 from ...plugins import Tool, ToolResult, hookimpl
-from ...sandbox import Limits, clean_env, resolve_sandbox, scratch_dir
+from ...sandbox import Limits, SandboxError, clean_env, resolve_sandbox, scratch_dir
 
 log = logging.getLogger("solvegraph.mcp")
 
@@ -267,6 +267,8 @@ def _first_line(exc: BaseException) -> str:
     if isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         return _first_line(exc.exceptions[0])
     text = str(exc).strip()
+    if isinstance(exc, SandboxError) and text:  # already one line that names the sandbox, the path and the fix
+        return text.splitlines()[0]
     return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 

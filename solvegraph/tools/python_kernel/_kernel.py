@@ -19,6 +19,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from jupyter_client import AsyncKernelClient, BlockingKernelClient
@@ -30,6 +31,9 @@ from ...sandbox._kernels import KernelFactory, KernelProcess
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 INTERRUPT_GRACE_S = 1.5
+LOG_NAME = "kernel.log"  # in the kernel's run folder: its stdout and stderr (see sandbox/_zygote.py)
+LOG_LINES = 6  # of it, shown when the kernel does not start
+EXIT_WAIT_S = 5.0
 
 
 class _Capped:
@@ -192,8 +196,9 @@ class Kernel:
             self.kc.start_channels()
             self.kc.wait_for_ready(timeout=self._startup_timeout)
         except Exception as exc:
+            why = _start_failure(self.proc, exc)  # before shutdown, which removes the kernel's log
             self.shutdown()
-            raise SolvegraphError(f"could not start the Python kernel: {exc}") from None
+            raise SolvegraphError(f"could not start the Python kernel{why}") from None
 
     # -- execution -----------------------------------------------------------
     def execute(self, code: str, timeout: float = 30.0) -> CellResult:
@@ -331,6 +336,28 @@ class Kernel:
         if self.proc is not None:
             self.proc.kill()
             self.proc = None
+
+
+def _start_failure(proc: KernelProcess | None, exc: Exception) -> str:
+    """Why a kernel did not start, in its own words: the last lines of its log (jupyter_client only
+    says "Kernel died before replying to kernel_info")."""
+    if proc is None:
+        return f": {exc}"
+    lines: list[str] = []
+    with contextlib.suppress(OSError):
+        text = (Path(proc.run_dir) / LOG_NAME).read_text(encoding="utf-8", errors="replace")
+        lines = [line.rstrip() for line in text.splitlines() if line.strip()][-LOG_LINES:]
+    deadline = time.monotonic() + EXIT_WAIT_S  # its exit status follows its death by a moment
+    while proc.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if proc.exit_code is not None:
+        how = f"it exited with code {proc.exit_code}"
+    else:  # jupyter_client saw it die (its RuntimeError) before the template sent the status, or a timeout
+        how = "it died" if isinstance(exc, RuntimeError) and "died" in str(exc) else str(exc)
+    if not lines:
+        return f": {how}, and its {LOG_NAME} is empty"
+    tail = f"; its {LOG_NAME} ends with:\n" + "\n".join(f"  {line}" for line in lines) if len(lines) > 1 else ""
+    return f": {lines[-1].strip()} ({how}){tail}"
 
 
 def describe(result: CellResult) -> dict[str, Any]:
