@@ -23,6 +23,10 @@ from typing import Any
 # Saved prompt states kept in RAM for reuse. llama.cpp's default (8 GiB) is sized for a dedicated
 # server; this one shares the machine with the kernels and the solvers.
 CACHE_RAM_MIB = 512
+# The repeat penalty llama-cpp-python's server applied to every request unless it named one (llama.cpp's: none).
+# Without it the greedy SmolLM2 loops: one solve wrote 3,514 tokens instead of 377, mostly repeats, up to
+# max_tokens, and took 151 s instead of 55 s.
+REPEAT_PENALTY = 1.1
 # llama.cpp's log level: 2 keeps warnings and errors (why a model failed to load), not a line per request.
 LOG_WARNINGS = 2
 
@@ -55,6 +59,7 @@ def _params(xllamacpp: Any, args: argparse.Namespace) -> Any:
     params.cpuparams.n_threads = params.cpuparams_batch.n_threads = threads()
     params.n_parallel = 1  # one request at a time, as before: the whole context for each
     params.cache_ram_mib = CACHE_RAM_MIB
+    params.sampling.penalty_repeat = REPEAT_PENALTY  # over the last 64 tokens, llama.cpp's default window
     params.verbosity = LOG_WARNINGS
     return params
 

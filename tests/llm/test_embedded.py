@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,6 +107,17 @@ def test_the_server_serves_the_alias_and_answers_chat_completions(server: Embedd
     again = asyncio.run(client.achat(question))  # the bench runner's path
     assert again.text.strip() and 0 < again.usage.completion_tokens <= 16
     client.close()
+
+
+@pytest.mark.embedded
+def test_the_server_keeps_the_old_servers_defaults(server: EmbeddedServer) -> None:
+    """What llama-cpp-python's server did unasked, which llama.cpp's does not: without the repeat penalty the
+    greedy SmolLM2 loops until max_tokens (a solve wrote 9x the tokens and took 3x as long)."""
+    with urllib.request.urlopen(server.base_url.removesuffix("/v1") + "/props", timeout=10) as resp:
+        props = json.load(resp)
+    settings = props["default_generation_settings"]
+    assert settings["params"]["repeat_penalty"] == pytest.approx(1.1) and settings["params"]["repeat_last_n"] == 64
+    assert settings["n_ctx"] == 4096 and props["total_slots"] == 1
 
 
 @pytest.mark.embedded
