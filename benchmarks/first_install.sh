@@ -2,7 +2,7 @@
 # Times the README's command 1 (install, then one solve with the embedded model) as on a fresh machine:
 # a fresh clone, a new venv, pip's cache off (--no-cache-dir added to each `pip install`), and pip's own
 # configuration ignored (PIP_CONFIG_FILE=/dev/null, PIP_FIND_LINKS unset) so that every package comes
-# from the package index, none from a local wheel folder.
+# from the package index, none from a local wheel folder; the solve with an empty memory and no endpoint.
 #
 #   benchmarks/first_install.sh [REF] [DEST]    (REF: a commit of this repository, default HEAD;
 #                                                DEST: the clone, default /tmp/sg-first-install, replaced)
@@ -25,6 +25,9 @@ install="${cmd%% && .venv/bin/solvegraph *}"
 solve=".venv/bin/solvegraph ${cmd#* && .venv/bin/solvegraph }"
 export PIP_CONFIG_FILE=/dev/null
 unset PIP_FIND_LINKS PIP_INDEX_URL PIP_EXTRA_INDEX_URL
+# A user folder of its own: the default memory (whose earlier trajectories change the prompts) starts empty.
+export XDG_DATA_HOME="$dest/.xdg/data" XDG_CONFIG_HOME="$dest/.xdg/config" XDG_STATE_HOME="$dest/.xdg/state"
+unset SOLVEGRAPH_DB SOLVEGRAPH_BASE_URL SOLVEGRAPH_MODEL SOLVEGRAPH_MODEL_PATH
 
 echo "commit $(git rev-parse --short HEAD), $(date -u +%F), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "install: $install"
