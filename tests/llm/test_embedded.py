@@ -1,18 +1,32 @@
-"""The embedded llama.cpp server's lifecycle, with the real server and model."""
+"""The embedded llama.cpp server (xllamacpp): its lifecycle and its answers, with the real server and model."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from solvegraph.errors import EmbeddedModelError
-from solvegraph.llm.embedded import check_gguf, default_model_path
+from solvegraph.llm.client import ModelClient
+from solvegraph.llm.embedded import MODEL_ALIAS, EmbeddedServer, check_gguf, default_model_path
+
+PYTHON_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "python",
+        "description": "Run Python code",
+        "parameters": {"type": "object", "properties": {"code": {"type": "string"}}, "required": ["code"]},
+    },
+}
 
 
 def _servers_of(parent: int) -> list[int]:
@@ -70,3 +84,65 @@ def test_server_stops_with_the_process(sig: signal.Signals) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[EmbeddedServer]:
+    started = EmbeddedServer()
+    started.start()
+    yield started
+    started.stop()
+
+
+@pytest.mark.embedded
+def test_the_server_serves_the_alias_and_answers_chat_completions(server: EmbeddedServer) -> None:
+    client = ModelClient(server.base_url, max_tokens=16)  # no model named: the first one the endpoint lists
+    assert client.model == MODEL_ALIAS
+    client.check_model()
+    question = [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "What is 2 + 3?"}]
+    reply = client.chat(question)
+    assert reply.text.strip() and reply.model == MODEL_ALIAS
+    assert reply.finish_reason in ("stop", "length")
+    assert reply.usage.prompt_tokens > 0 and 0 < reply.usage.completion_tokens <= 16, "max_tokens is obeyed"
+    again = asyncio.run(client.achat(question))  # the bench runner's path
+    assert again.text.strip() and 0 < again.usage.completion_tokens <= 16
+    client.close()
+
+
+@pytest.mark.embedded
+def test_the_server_keeps_the_old_servers_defaults(server: EmbeddedServer) -> None:
+    """What llama-cpp-python's server did unasked, which llama.cpp's does not: without the repeat penalty the
+    greedy SmolLM2 loops until max_tokens (a solve wrote 9x the tokens and took 3x as long)."""
+    with urllib.request.urlopen(server.base_url.removesuffix("/v1") + "/props", timeout=10) as resp:
+        props = json.load(resp)
+    settings = props["default_generation_settings"]
+    assert settings["params"]["repeat_penalty"] == pytest.approx(1.1) and settings["params"]["repeat_last_n"] == 64
+    assert settings["n_ctx"] == 4096 and props["total_slots"] == 1
+
+
+@pytest.mark.embedded
+def test_tools_in_auto_mode_get_an_answer(server: EmbeddedServer) -> None:
+    """SmolLM2's chat template has no tool calls: the server takes ``tools`` and answers in text, which the
+    solver reads as fenced code; auto mode must neither fail nor retry forever."""
+    client = ModelClient(server.base_url, model=MODEL_ALIAS, max_tokens=64)
+    ask = [{"role": "user", "content": "What is 1234*5678? Write Python code."}]
+    reply = client.chat(ask, tools=[PYTHON_TOOL])
+    assert reply.text.strip() or reply.tool_calls
+    assert client.native_tools is True, "the server accepted the tools parameter"
+    text_only = ModelClient(server.base_url, model=MODEL_ALIAS, max_tokens=64, tool_mode="text")
+    assert text_only.chat(ask, tools=[PYTHON_TOOL]).text.strip()
+    client.close()
+    text_only.close()
+
+
+@pytest.mark.embedded
+def test_a_model_that_fails_to_load_is_one_line_with_its_cause(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + b"\x03\x00\x00\x00" + b"\xff" * 64)  # right magic, broken body
+    server = EmbeddedServer(broken)
+    with pytest.raises(EmbeddedModelError) as caught:
+        server.start()
+    message = str(caught.value)
+    assert message.startswith(f"the embedded model server failed to load {broken}: ")
+    assert "failed to read header" in message and "\n" not in message
+    assert server.proc is None, "the failed server is cleaned up"
