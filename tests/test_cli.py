@@ -357,7 +357,7 @@ def test_plugins_list_names_the_sandbox_backend_and_bad_modes_fail_in_one_line()
     proc = run_cli("plugins", "list", "--sandbox", "bwrap")
     assert proc.returncode == 0 and "sandbox: bwrap (" in proc.stdout, proc.stderr
     bad = run_cli("plugins", "list", "--sandbox", "docker")
-    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "auto, bwrap or none" in bad.stderr
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "auto, gvisor, bwrap or none" in bad.stderr
 
 
 def test_solve_with_sandbox_bwrap_runs_the_code_isolated(scripted, monkeypatch) -> None:
