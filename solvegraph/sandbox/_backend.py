@@ -20,7 +20,7 @@ import sys
 import sysconfig
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
@@ -117,7 +117,6 @@ class Sandbox:
     # The kernel template runs as the backend's own root (gVisor's, never the host's) and
     # each kernel drops to the sandbox user after building its view.
     template_as_root: ClassVar[bool] = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     # -- description ---------------------------------------------------------
     def claimed(self) -> list[str]:
@@ -134,7 +133,6 @@ class Sandbox:
             else "per-process rlimits (RLIMIT_AS, RLIMIT_FSIZE, RLIMIT_NPROC where per-session)",
             "cgroups": self.cgroups.describe() if self.cgroups else None,
             "warning": self.warning or None,
-            **self.extra,
         }
 
     def self_check(self, *, kernel: bool = True) -> Any:
