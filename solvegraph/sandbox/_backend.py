@@ -118,6 +118,15 @@ class Sandbox:
     # each kernel drops to the sandbox user after building its view.
     template_as_root: ClassVar[bool] = False
 
+    def kernel_starts(self) -> int | None:
+        """How many kernels may start at once in one template (None: no limit).
+
+        A kernel's start is a burst of system calls. Where each one costs a context switch
+        through a user-space kernel (gVisor's ptrace platform), starting many at once on a
+        few cores thrashes: ready kernels stop answering while the others start.
+        """
+        return None
+
     # -- description ---------------------------------------------------------
     def claimed(self) -> list[str]:
         """The properties this backend isolates here (a session's process count needs a cgroup)."""

@@ -96,6 +96,11 @@ class GvisorSandbox(Sandbox):
     def sandbox_uid(self) -> int:
         return NOBODY if os.geteuid() == 0 else os.getuid()
 
+    def kernel_starts(self) -> int | None:
+        # Measured on 2 cores, PAL at -j 8 with 8 kernels warmed ahead: unlimited starts
+        # 0.28 problems/s with cells timing out; one start at a time 1.26; two 0.97.
+        return max(1, (os.cpu_count() or 2) // 2)
+
     def pids_budget(self, limits: Limits) -> int:
         return limits.max_processes + RUNTIME_PIDS
 

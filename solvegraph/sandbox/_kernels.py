@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +142,17 @@ class KernelFactory:
             raise SandboxError(f"the kernel template did not start under {sandbox.mode}: {tail}")
         self._closed = False
         self._uids = itertools.count()
+        slots = sandbox.kernel_starts()
+        self._starts = threading.BoundedSemaphore(slots) if slots else None
+
+    @contextlib.contextmanager
+    def starting(self) -> Iterator[None]:
+        """Held from :meth:`spawn` until the kernel answers: the backend's limit on starts at once."""
+        if self._starts is None:
+            yield
+            return
+        with self._starts:
+            yield
 
     def alive(self) -> bool:
         return not self._closed and self.process.proc.poll() is None

@@ -1,8 +1,8 @@
 """Which backend runs model code here: the one asked for, or under ``auto`` the strongest that works.
 
 Strength order: ``gvisor`` (a user-space kernel: a host-kernel exploit does not
-escape), then ``bwrap`` (namespaces on the host kernel), then ``none``. ``auto`` tries
-``bwrap`` before ``gvisor`` for now (see ``_auto_order``). A backend is usable when its
+escape), then ``bwrap`` (namespaces on the host kernel), then ``none``; ``auto`` takes the
+first of them that is usable here (``prefer`` changes the order). A backend is usable when its
 probe passes: a real sandboxed process starts, runs as the expected
 uid and sees no network. The full isolation suite is ``solvegraph sandbox check``.
 Each mode is resolved once per process.
@@ -26,14 +26,14 @@ from ._scratch import scratch_dir
 
 MODES = ("auto", "gvisor", "bwrap", "none")
 STRENGTH = ("gvisor", "bwrap")
-# auto tries bubblewrap first: gVisor kernels started several at once (bench -j) still die now and then
-# before they answer (open: issue 27's note), so gVisor is auto's choice where bubblewrap cannot run
-# (a default Docker container), and anyone's with --sandbox gvisor or prefer("gvisor").
-_auto_order: list[str] = ["bwrap", "gvisor"]
+# auto takes the strongest backend that works. gVisor costs throughput (a fresh kernel starts in about
+# 0.7 s against 0.45 s, and only one starts at a time: see docs/performance.md); an embedder or a test
+# suite that wants bubblewrap's speed where both work says prefer("bwrap"), a user --sandbox bwrap.
+_auto_order: list[str] = list(STRENGTH)
 
 
 def prefer(*modes: str) -> None:
-    """Make ``auto`` try these backends, in this order (default: bwrap, then gvisor).
+    """Make ``auto`` try these backends, in this order (default: gvisor, then bwrap).
 
     For an embedder or a test suite that wants bubblewrap's speed where both work; a mode
     named here still has to pass its probe, and the choice is resolved afresh.
@@ -150,7 +150,8 @@ def resolve_sandbox(mode: str = "auto", *, force_userns: bool = False) -> Sandbo
             found, problem = _candidate(name, force_userns)
             if found is not None:
                 skipped = f"; not {'; not '.join(problems)}" if problems else ""
-                reason = f"auto: the first of {', '.join(_auto_order)} that works here, {found.reason}{skipped}"
+                order = ", ".join(_auto_order)
+                reason = f"auto: the first of {order} that works here, {found.reason}{skipped}"
                 sandbox = type(found)(**{**_fields(found), "reason": reason})
                 break
             problems.append(problem)

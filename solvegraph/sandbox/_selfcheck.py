@@ -265,12 +265,10 @@ def _kernel_checks(sandbox: Sandbox) -> list[tuple[str, bool, str]]:
 
 def _cell(factory: Any, code: str, keep: bool = False) -> Any:
     """Run ``code`` in a fresh kernel; its stdout (and, with ``keep``, the live kernel too)."""
-    from jupyter_client import BlockingKernelClient
+    from ._client import connect
 
     proc = factory.spawn()
-    client = BlockingKernelClient(connection_file=proc.connection_file)
-    client.load_connection_file()
-    client.start_channels()
+    client = connect(proc)
     try:
         client.wait_for_ready(timeout=60)
         out: list[str] = []

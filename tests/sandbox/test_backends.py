@@ -67,14 +67,27 @@ def test_gvisor_isolates_everything_bwrap_does_and_the_kernel() -> None:
     assert set(GvisorSandbox.claims) == {*BwrapSandbox.claims, "kernel"}
 
 
-def test_auto_takes_the_first_backend_that_works_and_says_why() -> None:
-    expected = next((m for m in ("bwrap", "gvisor") if not unavailable(m)), "none")
+def test_auto_takes_the_strongest_backend_that_works_and_says_why() -> None:
+    expected = next((m for m in ("gvisor", "bwrap") if not unavailable(m)), "none")
     code = "from solvegraph.sandbox import resolve_sandbox as r; s = r('auto'); print(s.mode); print(s.reason)"
     env = {k: v for k, v in os.environ.items() if k != "SOLVEGRAPH_SANDBOX"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
     mode, reason = out.splitlines()[:2]
     assert mode == expected
-    assert reason.startswith("auto:") and (expected == "none" or "that works here" in reason)
+    assert reason.startswith("auto:") and (expected == "none" or "the first of gvisor, bwrap that works" in reason)
+
+
+def test_prefer_puts_bwrap_first_for_speed() -> None:
+    if reason := unavailable("bwrap"):
+        pytest.skip(reason)
+    code = (
+        "from solvegraph.sandbox import prefer, resolve_sandbox as r\n"
+        "prefer('bwrap'); s = r('auto'); print(s.mode); print(s.reason)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "SOLVEGRAPH_SANDBOX"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    mode, reason = out.splitlines()[:2]
+    assert mode == "bwrap" and "the first of bwrap that works" in reason
 
 
 def test_sandbox_check_json_pipes_and_names_each_property() -> None:
