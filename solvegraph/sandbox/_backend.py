@@ -201,6 +201,10 @@ class Sandbox:
         """The uid sandboxed code runs as, on the host (nobody when solvegraph runs as root)."""
         return os.getuid()
 
+    def inside_uid(self) -> int:
+        """The uid sandboxed code sees itself run as (what the probe checks)."""
+        return self.sandbox_uid()
+
     def pids_budget(self, limits: Limits) -> int:
         """The session cgroup's pids.max: the session's processes, plus the backend's own."""
         return limits.max_processes

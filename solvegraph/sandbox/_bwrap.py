@@ -81,7 +81,14 @@ class BwrapSandbox(Sandbox):
         sockets: bool = False,
     ) -> list[str]:
         env = env or clean_env(home=workdir, tmpdir="/tmp")
-        spec: dict[str, Any] = {"rlimits": limits.rlimits(), "cgroup_fds": list(cgroup_fds), "chdir": cwd or workdir}
+        rlimits = limits.rlimits()
+        if self.userns and not caps:
+            # Each sandbox has its own user namespace, and Linux counts RLIMIT_NPROC per user per
+            # namespace: here it caps this sandbox's processes even where no cgroup can (a plain user
+            # without a delegated cgroup). As root the code runs as nobody in the host's namespace,
+            # where the count would be every sandbox's together: the session cgroup does it there.
+            rlimits["RLIMIT_NPROC"] = limits.max_processes
+        spec: dict[str, Any] = {"rlimits": rlimits, "cgroup_fds": list(cgroup_fds), "chdir": cwd or workdir}
         spec.update(extra_spec or {})
         if self.userns:
             spec["drop_caps"] = bool(caps)

@@ -182,8 +182,15 @@ class KernelFactory:
             # creates the kernel's sockets and log in it; the kernel runs as its own uid with group
             # nogroup, the one group id a rootless runsc shows the same inside (as the overflow id).
             session_uid = SESSION_UIDS + next(self._uids) % 100_000
+            # Not root on the host, we cannot give a file to nogroup: the folder is then open to all,
+            # which on the host only we can reach (our scratch root is 0700) and inside gVisor only
+            # this kernel (each one is chrooted to its own view).
+            shared = os.geteuid() != 0
             for path, mode in ((run_dir, 0o770), (os.path.join(run_dir, "kernel.json"), 0o640)):
-                os.chown(path, os.getuid(), NOBODY)
+                if shared:
+                    mode |= mode >> 3
+                else:
+                    os.chown(path, os.getuid(), NOBODY)
                 os.chmod(path, mode)
         elif session_uid != os.getuid():
             os.chown(os.path.join(run_dir, "kernel.json"), session_uid, session_uid)

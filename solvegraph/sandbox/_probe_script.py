@@ -30,7 +30,8 @@ def read(path: str) -> str:
 
 def write(path: str) -> str:
     with open(path, "w") as fh:
-        return str(fh.write("x"))
+        fh.write("x")
+    return path  # the host checks whether it is there
 
 
 def main() -> None:

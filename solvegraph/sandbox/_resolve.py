@@ -64,8 +64,8 @@ def _probe(sandbox: Sandbox) -> str:
         text = (result.stderr.strip() or result.stdout.strip() or f"exit code {result.returncode}").splitlines()[-1]
         return text[:300]
     uid, _, nets = result.stdout.strip().partition(" ")
-    if uid != str(sandbox.sandbox_uid()):
-        return f"the sandboxed process ran as uid {uid}, not {sandbox.sandbox_uid()}"
+    if uid != str(sandbox.inside_uid()):
+        return f"the sandboxed process ran as uid {uid}, not {sandbox.inside_uid()}"
     if set(nets.split(",")) - {"lo", ""}:
         return f"the sandboxed process sees network interfaces: {nets}"
     return ""

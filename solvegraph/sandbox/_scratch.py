@@ -103,8 +103,10 @@ def parent() -> str:
     return os.path.join(tmp, f"solvegraph-{uid}")
 
 
-# 0711: others may pass through to a folder bound into a sandbox, never list.
-_scratch = ProcessFolders(parent, 0o711)
+# As root, 0711: the sandboxed uid (nobody) may pass through to a folder bound into a sandbox, never
+# list. Otherwise sandboxed code runs as our own uid on the host (bubblewrap's user namespace, gVisor's
+# gofer), so no one else needs to pass: 0700.
+_scratch = ProcessFolders(parent, 0o711 if not hasattr(os, "geteuid") or os.geteuid() == 0 else 0o700)
 
 
 def sweep() -> list[str]:

@@ -170,7 +170,7 @@ def _judge(found: dict[str, Any], host: _Host) -> list[tuple[str, bool, str]]:
     )
     files = found["host_files"]
     read = files["read_secret"][0] and host.secret in files["read_secret"][1]
-    wrote = [k for k in ("write_python", "write_etc") if files[k][0]]
+    wrote = [k for k in ("write_python", "write_etc") if files[k][0] and _reached_host(files[k][1])]
     out.append(
         (
             "host-files",
@@ -212,6 +212,16 @@ def _judge(found: dict[str, Any], host: _Host) -> list[tuple[str, bool, str]]:
         )
     )
     return out
+
+
+def _reached_host(path: str) -> bool:
+    """Whether a file the probe wrote is on the host (then removed): a write into the sandbox's own
+    scratch root (bubblewrap's tmpfs, writable by a user-namespace's owner) is not a leak."""
+    if not os.path.isabs(path) or not os.path.exists(path):
+        return False
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+    return True
 
 
 def _kernel_checks(sandbox: Sandbox) -> list[tuple[str, bool, str]]:
