@@ -135,6 +135,10 @@ def _chroot_view(req: dict) -> None:
     root = req["chroot"]
     os.mkdir(root, 0o755)
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(req['disk_mb'])}m,mode=0755")
+    # The private /tmp first, so that a Python installation under /tmp is bound on top of it, not hidden.
+    for sub in ("session/tmp", "tmp"):
+        os.makedirs(f"{root}/{sub}", exist_ok=True)
+    _mount(f"{root}/session/tmp", f"{root}/tmp", None, MS_BIND)
     for path in req["view_ro"]:
         target = root + path
         if os.path.isdir(path):
@@ -154,7 +158,6 @@ def _chroot_view(req: dict) -> None:
         os.chmod(f"{root}/{sub}", 0o700)
         os.chown(f"{root}/{sub}", uid, req.get("drop_gid", uid))
     _mount(req["run_dir"], f"{root}/session/run", None, MS_BIND)
-    _mount(f"{root}/session/tmp", f"{root}/tmp", None, MS_BIND)
     _mount("/dev", f"{root}/dev", None, MS_BIND)
     _mount("proc", f"{root}/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.chroot(root)
@@ -222,7 +225,8 @@ def _serve_session(conn: socket.socket, req: dict, fds: list[int]) -> None:
         except BaseException as exc:  # report and die: nothing may escape into the template's code
             import traceback
 
-            sys.stderr.write(f"kernel launch failed: {exc!r}\n{traceback.format_exc(limit=-2)}")
+            # To the log itself: once ipykernel has started, sys.stderr is its iopub stream, read by no one.
+            os.write(2, f"kernel launch failed: {exc!r}\n{traceback.format_exc(limit=-2)}".encode(errors="replace"))
         os._exit(1)
     conn.sendall((json.dumps({"ok": True}) + "\n").encode())
     # Wait for either the kernel's death or the host's hang-up.
