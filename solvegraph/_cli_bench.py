@@ -82,7 +82,7 @@ def bench_run(
     dataset: Annotated[
         str | None,
         typer.Argument(
-            help="gsm8k, mbpp, nl4opt, mamo_easy, mamo_complex, optmath, minif2f, jsonl, or one a plugin adds."
+            help="gsm8k, math, mbpp, nl4opt, mamo_easy, mamo_complex, optmath, minif2f, jsonl, or one a plugin adds."
         ),
     ] = None,
     data: Annotated[str | None, typer.Option("--data", help="The dataset file (or folder, for minif2f).")] = None,

@@ -127,6 +127,27 @@ def _mbpp_row(record: dict[str, Any], line: int) -> Sample:
     )
 
 
+def _math_row(record: dict[str, Any], line: int) -> Sample:
+    """ToRA's MATH test file: the gold is the last ``\\boxed{}`` of the reference solution."""
+    from ._mathcheck import last_boxed
+
+    problem, solution = text_field(record, "problem"), text_field(record, "solution")
+    gold = last_boxed(solution)
+    if not gold:
+        raise ValueError("solution has no \\boxed{} final answer")
+    sample_id = f"math-{record['idx']}" if "idx" in record else f"math-line{line}"
+    meta = {"line": line, "category": record.get("type"), "level": record.get("level")}
+    return Sample(sample_id, problem, gold, meta)
+
+
+MATH = Dataset(
+    "math",
+    "MATH competition problems (the 5,000-problem test set as ToRA ships it); the math scorer",
+    _math_row,
+    "math",
+    "math/test.jsonl",
+)
+
 GSM8K = Dataset(
     "gsm8k",
     "GSM8K grade-school math (test split, 1319); gold is the number after ####",
@@ -194,7 +215,7 @@ def jsonl_dataset(
 
 @hookimpl
 def solvegraph_datasets() -> list[Dataset]:
-    return [GSM8K, MBPP, *OPTIMIZATION_DATASETS, MINIF2F]
+    return [GSM8K, MATH, MBPP, *OPTIMIZATION_DATASETS, MINIF2F]
 
 
 @hookimpl

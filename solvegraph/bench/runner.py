@@ -326,9 +326,11 @@ class BenchRunner:
         self.repaired = {"named": 0, "unscored": 0}  # what --resume put right in an older run's sample ids
         self._pool: ThreadPoolExecutor | None = None
         self._closing: ThreadPoolExecutor | None = None
-        # A scorer that reaches a tool (tests in the sandbox, Lean) judges off the event loop; one that
-        # only compares answers is called on it.
-        self.scorer_blocks = "plugins" in inspect.signature(self.scorer.score).parameters
+        # A scorer that reaches a tool (tests in the sandbox, Lean) or runs in the sandbox itself (math, which
+        # asks for the run's options to know its backend) judges off the event loop; one that only compares
+        # answers is called on it.
+        wanted = inspect.signature(self.scorer.score).parameters
+        self.scorer_blocks = "plugins" in wanted or "options" in wanted
 
     @classmethod
     def on_worker(cls, config: BenchConfig, settings: Settings, run_id: str, code: bool) -> BenchRunner:

@@ -8,6 +8,7 @@ from typing import Any
 from ..agents.answer import normalize, to_number
 from ..plugins import PluginManager, Scorer, Tool, ToolSession
 from ..types import Score
+from ._mathscore import math_score
 
 INFEASIBLE_WORDS = {"infeasible", "no best solution", "no solution", "no feasible solution", "none"}
 
@@ -174,6 +175,12 @@ BUILTIN_SCORERS = [
         numeric_score,
     ),
     Scorer("exact", "normalised strings equal", exact_score),
+    Scorer(
+        "math",
+        "MATH-grade: the final answer (\\boxed{} or an answer line) equal to the gold symbolically or within 1e-6 "
+        "(math-verify), judged in a sandboxed worker with a time limit",
+        math_score,
+    ),
     Scorer("unit_tests", "the produced code passes the task's asserts in a fresh sandboxed kernel", unit_test_score),
     Scorer(
         "proof",
