@@ -82,10 +82,18 @@ def bench_run(
     dataset: Annotated[
         str | None,
         typer.Argument(
-            help="gsm8k, math, mbpp, nl4opt, mamo_easy, mamo_complex, optmath, minif2f, jsonl, or one a plugin adds."
+            help="gsm8k, math, gsm_hard, asdiv, svamp, mbpp, nl4opt, mamo_easy, mamo_complex, industryor, optibench, "
+            "optmath, minif2f, jsonl (and the *_original sets), or one a plugin adds."
         ),
     ] = None,
-    data: Annotated[str | None, typer.Option("--data", help="The dataset file (or folder, for minif2f).")] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(
+            "--data",
+            help="The dataset file (or folder, for minif2f). Without it, a dataset with a pinned source "
+            "(solvegraph data list) is downloaded on first use into the user cache folder.",
+        ),
+    ] = None,
     question_field: Annotated[
         str | None,
         typer.Option("--question-field", help="jsonl: question field(s), comma-separated and joined with a space."),
@@ -279,6 +287,12 @@ def bench_run(
 
     check_sandbox(settings.sandbox)
     cfg.base_url = settings.base_url
+    if not resume and not cfg.data and cfg.dataset != "jsonl":
+        from ._cli_data import fetch
+        from .bench import registry
+
+        if cfg.dataset in registry.registered():  # first use: fetched once, with a bar; later runs read the cache
+            cfg.data = fetch(cfg.dataset, settings.data_mirror, quiet=as_json and not err.is_terminal)
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

@@ -34,24 +34,59 @@ def _opt_row(prefix: str) -> Any:
 OPTIMIZATION_DATASETS = [
     Dataset(
         "nl4opt",
-        "NL4Opt LP/MILP word problems (245); 'No Best Solution' gold means infeasible",
+        "NL4Opt LP/MILP word problems (245; downloaded: SIRL's reviewed copy); 'No Best Solution': infeasible",
         _opt_row("nl4opt"),
         "objective",
         "nl4opt/NL4OPT.jsonl",
     ),
     Dataset(
+        "nl4opt_original",
+        "NL4Opt as OptMATH ships it (245), before SIRL's review",
+        _opt_row("nl4opt_original"),
+        "objective",
+        "nl4opt/NL4OPT.jsonl",
+    ),
+    Dataset(
         "mamo_easy",
-        "MAMO EasyLP optimization word problems (652)",
+        "MAMO EasyLP optimization word problems (downloaded: SIRL's corrected 642 of the original 652)",
         _opt_row("mamo_easy"),
         "objective",
         "mamo/MAMO_EasyLP.jsonl",
     ),
     Dataset(
+        "mamo_easy_original",
+        "MAMO EasyLP as first published (652), wrong golds included",
+        _opt_row("mamo_easy_original"),
+        "objective",
+        "mamo/MAMO_EasyLP.jsonl",
+    ),
+    Dataset(
         "mamo_complex",
-        "MAMO ComplexLP optimization word problems (211)",
+        "MAMO ComplexLP optimization word problems (downloaded: SIRL's corrected 203 of the original 211)",
         _opt_row("mamo_complex"),
         "objective",
         "mamo/MAMO_ComplexLP.jsonl",
+    ),
+    Dataset(
+        "mamo_complex_original",
+        "MAMO ComplexLP as first published (211), wrong golds included",
+        _opt_row("mamo_complex_original"),
+        "objective",
+        "mamo/MAMO_ComplexLP.jsonl",
+    ),
+    Dataset(
+        "industryor",
+        "IndustryOR industrial OR problems (100), SIRL's corrected version (fixedV2)",
+        _opt_row("industryor"),
+        "objective",
+        "industryor/IndustryOR_fixedV2.json",
+    ),
+    Dataset(
+        "optibench",
+        "OptiBench optimization modeling problems (605), as SIRL ships them",
+        _opt_row("optibench"),
+        "objective",
+        "optibench/OptiBench.jsonl",
     ),
     Dataset(
         "optmath",
@@ -155,6 +190,70 @@ GSM8K = Dataset(
     "numeric",
     "gsm8k/test.jsonl",
 )
+
+
+def _number_gold(value: Any, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"field '{field}' must be a number")
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"field '{field}' is not a number: {value!r}") from None
+
+
+def _gsm_hard_row(record: dict[str, Any], line: int) -> Sample:
+    question = text_field(record, "input")
+    if "target" not in record:
+        raise KeyError("target")
+    gold = _number_gold(record["target"], "target")
+    return Sample(f"gsm_hard-{record.get('idx', line)}", question, gold, {"line": line})
+
+
+def _asdiv_row(record: dict[str, Any], line: int) -> Sample:
+    """ToRA's ASDiv: the answer is "9 (apples)"; the number before the unit is the gold."""
+    body, question, answer = text_field(record, "body"), text_field(record, "question"), text_field(record, "answer")
+    gold = answer.split("(", 1)[0].strip()
+    if not gold:
+        raise ValueError(f"answer {answer!r} has no value before its unit")
+    meta = {"line": line, "category": record.get("solution_type")}
+    return Sample(f"asdiv-{record.get('idx', line)}", f"{body} {question}", gold, meta)
+
+
+def _svamp_row(record: dict[str, Any], line: int) -> Sample:
+    body, question = text_field(record, "Body"), text_field(record, "Question")
+    if "Answer" not in record:
+        raise KeyError("Answer")
+    gold = _number_gold(record["Answer"], "Answer")
+    sample_id = str(record.get("ID") or f"line{line}")
+    return Sample(
+        f"svamp-{sample_id}", f"{body.strip()} {question.strip()}", gold, {"line": line, "category": record.get("Type")}
+    )
+
+
+MATH_WORD_DATASETS = [
+    Dataset(
+        "gsm_hard",
+        "GSM-Hard: GSM8K's test problems with larger numbers (1319, PAL's set as ToRA ships it)",
+        _gsm_hard_row,
+        "numeric",
+        "gsm_hard/test.jsonl",
+    ),
+    Dataset(
+        "asdiv",
+        "ASDiv math word problems (2215, as ToRA ships them); the gold is the number before the unit",
+        _asdiv_row,
+        "math",
+        "asdiv/test.jsonl",
+    ),
+    Dataset(
+        "svamp",
+        "SVAMP math word problems (1000); question is Body + Question",
+        _svamp_row,
+        "numeric",
+        "svamp/SVAMP.jsonl",
+    ),
+]
+
 MBPP = Dataset(
     "mbpp",
     "MBPP Python tasks; the standard test split is task_id 11-510 (--split test)",
@@ -215,7 +314,7 @@ def jsonl_dataset(
 
 @hookimpl
 def solvegraph_datasets() -> list[Dataset]:
-    return [GSM8K, MATH, MBPP, *OPTIMIZATION_DATASETS, MINIF2F]
+    return [GSM8K, MATH, *MATH_WORD_DATASETS, MBPP, *OPTIMIZATION_DATASETS, MINIF2F]
 
 
 @hookimpl

@@ -29,6 +29,7 @@ from ..llm import ModelClient, Reply, make_client
 from ..memory import Store, Trajectory, content_hash, may_teach
 from ..memory.store import ALREADY_SCORED
 from ..plugins import PluginManager, ToolSession
+from . import _registry as registry
 from ._writer import SampleWriter, StoreWriter
 from .datasets import Dataset, Sample
 from .scorers import Score, Scorer
@@ -191,7 +192,9 @@ class BenchConfig:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def resolve_dataset(plugins: PluginManager, config: BenchConfig) -> Dataset:
+def resolve_dataset(plugins: PluginManager, config: BenchConfig, mirror: str | None = None) -> Dataset:
+    """The dataset ``config`` names. With no ``--data``, a dataset with a pinned source is fetched on
+    first use (from ``mirror`` when set) and ``config.data`` becomes its cached file."""
     if config.dataset == "jsonl":
         from .builtin import jsonl_dataset
 
@@ -208,6 +211,8 @@ def resolve_dataset(plugins: PluginManager, config: BenchConfig) -> Dataset:
     if config.dataset not in datasets:
         raise SolvegraphError(f"unknown dataset {config.dataset!r}; known: {', '.join(sorted([*datasets, 'jsonl']))}")
     dataset = datasets[config.dataset]
+    if not config.data and config.dataset in registry.registered():
+        config.data = str(registry.ensure(config.dataset, mirror=mirror))
     if not config.data:
         hint = f" (e.g. .../{dataset.file_hint})" if dataset.file_hint else ""
         raise SolvegraphError(f"dataset {config.dataset!r} reads a local file: pass --data PATH{hint}")
@@ -309,7 +314,7 @@ class BenchRunner:
                 "--ray needs --base-url: workers on other machines cannot reach this machine's embedded model"
             )
         self.plugins = plugins or PluginManager()
-        self.dataset = resolve_dataset(self.plugins, config)
+        self.dataset = resolve_dataset(self.plugins, config, settings.data_mirror)
         self.scorer = resolve_scorer(self.plugins, config.scorer or self.dataset.scorer)
         self.dataset.ready(settings.session_options())
         self.limits = Limits(**config.limits)
