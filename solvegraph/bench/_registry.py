@@ -120,6 +120,16 @@ BUILTIN = [
         "json-array",
     ),
     Pinned(
+        "humaneval",
+        _raw("openai/human-eval", "6d43fb980f9fee3c892a914eda09951f772ad10d", "data/HumanEval.jsonl.gz"),
+        "b796127e635a67f93fb35c04f4cb03cf06f38c8072ee7cee8833d7bee06979ef",
+        44877,
+        "MIT",
+        "Chen et al., Evaluating Large Language Models Trained on Code, 2021",
+        "task_id, prompt (signature and docstring), entry_point, canonical_solution, test (check(candidate))",
+        "jsonl.gz",
+    ),
+    Pinned(
         "nl4opt",
         _raw("Cardinal-Operations/SIRL", SIRL_COMMIT, "test_data/NL4OPT.jsonl"),
         "7cf8e6fb097a57d9f647ab7b37d005656cbc6a89f6ba2978a52ed618bfbdb5df",

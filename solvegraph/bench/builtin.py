@@ -183,6 +183,31 @@ MATH = Dataset(
     "math/test.jsonl",
 )
 
+
+def _humaneval_row(record: dict[str, Any], line: int) -> Sample:
+    """HumanEval: complete the function. The scorer runs the prompt's imports and helpers, then the
+    produced code, then the task's ``check(entry_point)`` in a fresh sandboxed kernel."""
+    prompt, test, entry = text_field(record, "prompt"), text_field(record, "test"), text_field(record, "entry_point")
+    task = text_field(record, "task_id")
+    cut = prompt.rfind(f"def {entry}(")
+    if cut < 0:
+        raise ValueError(f"the prompt does not define its entry point {entry!r}")
+    question = (
+        f"Complete this Python function; answer with the whole function (its signature too) in one code block.\n\n"
+        f"```python\n{prompt}```"
+    )
+    gold = {"prelude": prompt[:cut], "tests": [test, f"check({entry})"], "setup": ""}
+    return Sample(task.replace("/", "-").lower(), question, gold, {"line": line, "kind": "code"})
+
+
+HUMANEVAL = Dataset(
+    "humaneval",
+    "HumanEval Python functions (164), run against the task's tests in a fresh sandboxed kernel",
+    _humaneval_row,
+    "unit_tests",
+    "humaneval/HumanEval.jsonl",
+)
+
 GSM8K = Dataset(
     "gsm8k",
     "GSM8K grade-school math (test split, 1319); gold is the number after ####",
@@ -314,7 +339,7 @@ def jsonl_dataset(
 
 @hookimpl
 def solvegraph_datasets() -> list[Dataset]:
-    return [GSM8K, MATH, *MATH_WORD_DATASETS, MBPP, *OPTIMIZATION_DATASETS, MINIF2F]
+    return [GSM8K, MATH, *MATH_WORD_DATASETS, MBPP, HUMANEVAL, *OPTIMIZATION_DATASETS, MINIF2F]
 
 
 @hookimpl
