@@ -65,7 +65,7 @@ def _run_row(store: Any, run_id: str) -> tuple[dict[str, Any], dict[str, Any], l
 # What defines a benchmark run: a resume goes on with the run's own values, so giving one anew is refused.
 _DEFINES_A_RUN = (
     "dataset", "data", "question_field", "answer_field", "id_field", "category_field", "scorer", "strategy",
-    "samples", "select", "limit", "split", "ids", "max_seconds", "max_tokens_per_sample", "max_model_calls",
+    "samples", "epochs", "select", "limit", "split", "ids", "max_seconds", "max_tokens_per_sample", "max_model_calls",
     "max_tool_calls", "response_cache", "model_path",
 )  # fmt: skip
 
@@ -112,6 +112,15 @@ def bench_run(
         str, typer.Option("--strategy", callback=one_of(*STRATEGIES), help="direct, pal or graph.")
     ] = "graph",
     samples: Annotated[int, typer.Option("--samples", min=1, help="Attempts per problem (self-consistency).")] = 1,
+    epochs: Annotated[
+        int,
+        typer.Option(
+            "--epochs",
+            min=1,
+            help="Run each problem K times, each epoch scored and stored on its own (resumable); the summary "
+            "adds mean, majority, pass@k, pass^k and at_least_k with 95% intervals.",
+        ),
+    ] = 1,
     select: Annotated[
         str,
         typer.Option(
@@ -248,6 +257,7 @@ def bench_run(
             scorer=scorer,
             strategy=strategy,
             samples=samples,
+            epochs=epochs,
             select=select,
             limit=limit,
             split=split,

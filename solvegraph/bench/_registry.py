@@ -120,6 +120,15 @@ BUILTIN = [
         "json-array",
     ),
     Pinned(
+        "mbpp",
+        _raw("google-research/google-research", "2251e8c67a7fe7d6348714967ee101080b28e956", "mbpp/mbpp.jsonl"),
+        "0b5e07b5b40fedd01c57b7c9177b79f8b2eebd72c304c928605d91a7237d2f33",
+        563742,
+        "CC-BY-4.0 (the Hugging Face card of google-research-datasets/mbpp)",
+        "Austin et al., Program Synthesis with Large Language Models, 2021",
+        "task_id, text, code, test_list (three asserts), test_setup_code; the test split is task_id 11-510",
+    ),
+    Pinned(
         "humaneval",
         _raw("openai/human-eval", "6d43fb980f9fee3c892a914eda09951f772ad10d", "data/HumanEval.jsonl.gz"),
         "b796127e635a67f93fb35c04f4cb03cf06f38c8072ee7cee8833d7bee06979ef",

@@ -84,6 +84,10 @@ def summarize(
             row["n"] += 1
             row["correct"] += r["outcome"] == "correct"
     summary["trust"] = trust
+    if (config.get("epochs") or 1) > 1:
+        from ._epochs import reduce_epochs
+
+        summary["epochs"] = reduce_epochs(results, int(config["epochs"]))
     lenient = [r["details"].get("lenient") for r in results if "lenient" in r["details"]]
     if lenient:
         strict = [r["details"].get("strict") for r in results]
@@ -131,6 +135,20 @@ def render_text(summary: dict[str, Any], console: Any, *, accuracy: bool = True)
     if "objective" in summary:
         o = summary["objective"]
         console.print(f"objective: strict (1e-6) {o['strict_accuracy']:.1%}, lenient (5%) {o['lenient_accuracy']:.1%}")
+    if "epochs" in summary:
+        e = summary["epochs"]
+        figures = [
+            f"{name} {v['value']:.1%} ({v['ci95'][0]:.1%}–{v['ci95'][1]:.1%})"
+            for name, v in e.items()
+            if isinstance(v, dict)
+        ]
+        incomplete = f", {e['incomplete']} not finished" if e["incomplete"] else ""
+        console.print(
+            f"{e['epochs']} epochs of {e['problems']} problems{incomplete}: " + "; ".join(figures),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     table = Table(title="outcomes")
     table.add_column("outcome")
     table.add_column("count", justify="right")

@@ -30,6 +30,7 @@ from ..memory import Store, Trajectory, content_hash, may_teach
 from ..memory.store import ALREADY_SCORED
 from ..plugins import PluginManager, ToolSession
 from . import _registry as registry
+from ._epochs import expand
 from ._writer import SampleWriter, StoreWriter
 from .datasets import Dataset, Sample
 from .scorers import Score, Scorer
@@ -170,6 +171,7 @@ class BenchConfig:
     scorer: str | None = None
     strategy: str = "graph"
     samples: int = 1
+    epochs: int = 1  # --epochs: each problem run this many times, each epoch a sample of its own (_epochs.py)
     select: str = "majority"  # majority | verifier
     limit: int | None = None
     split: str | None = None
@@ -347,7 +349,7 @@ class BenchRunner:
             plugins.register(McpPlugin(servers_for(settings.mcp_servers, settings.sandbox)), "mcp", source="mcp")
         runner = cls(config, settings, None, run_id=run_id, plugins=plugins)
         runner.code = code
-        if runner.settings.samples_temperature is not None and config.samples > 1:
+        if runner.settings.samples_temperature is not None and (config.samples > 1 or config.epochs > 1):
             runner.settings.temperature = runner.settings.samples_temperature
         runner.client = make_client(settings)
         runner._warm_kernels()
@@ -357,7 +359,7 @@ class BenchRunner:
         """Load and filter the samples, start (or reopen) the run; returns the samples still to do."""
         loaded = self.dataset.load(self.config.data or "")
         self.config.skipped = loaded.skipped
-        samples = select_samples(loaded.samples, self.config)
+        samples = expand(select_samples(loaded.samples, self.config), self.config.epochs)
         repeated = [(i, n) for i, n in Counter(s.id for s in samples).items() if n > 1]
         if repeated:
             i, n = repeated[0]
@@ -369,8 +371,8 @@ class BenchRunner:
             why = f"; {len(loaded.skipped)} lines skipped, the first: {loaded.skipped[0]}" if loaded.skipped else ""
             raise SolvegraphError(f"the dataset has no samples to run (after --split, --ids and --limit){why}")
         self.code = any(s.metadata.get("kind") == "code" for s in samples)
-        if self.settings.samples_temperature is not None and self.config.samples > 1:
-            self.settings.temperature = self.settings.samples_temperature
+        if self.settings.samples_temperature is not None and (self.config.samples > 1 or self.config.epochs > 1):
+            self.settings.temperature = self.settings.samples_temperature  # K draws, not one answer K times
         self.client = make_client(self.settings)
         if self.config.response_cache:
             self.client.cache = self.store  # replies keyed on model, messages and parameters
