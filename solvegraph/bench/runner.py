@@ -279,6 +279,31 @@ def outcome_of(trajectory: Trajectory, result: Score, limits: Limits) -> str:
     return "wrong"
 
 
+def tool_evidence(trajectory: Trajectory) -> dict[str, Any] | None:
+    """What made the run's answer tool-verified: the accepting verdict's checks, and the tool calls of its round.
+
+    A tool-verified answer the scorer calls wrong is ``disputed``, not ``wrong``: a sound check (the
+    Lean judge, the MILP/CP re-check) passed, so the gold is as suspect as the answer. This is what a
+    person needs to judge which one is right.
+    """
+    for step in reversed(trajectory.steps):
+        verdict = step.verdict or {}
+        if step.agent == "verifier" and verdict.get("accepted") and verdict.get("trust") == "tool-verified":
+            calls = [
+                {"name": c.get("name"), "arguments": c.get("arguments")}
+                for s in trajectory.steps
+                if s.agent == "solver" and s.round == step.round
+                for c in s.tool_calls
+            ]
+            return {
+                "verified_by": list(verdict.get("verified_by") or []),
+                "checks": list(verdict.get("checks") or []),
+                "feedback": str(verdict.get("feedback", "")),
+                "tool_calls": calls[-3:],
+            }
+    return None
+
+
 def gold_of(sample: Sample) -> str:
     """A sample's gold as the store keeps it (JSON text)."""
     return json.dumps(sample.answer, default=str)
@@ -448,12 +473,16 @@ class BenchRunner:
             result = score(self.scorer, trajectory.answer, sample.answer, trajectory, options, self.plugins)
         # An answer scored wrong never teaches.
         trajectory.reusable = may_teach(trajectory.trust, self.settings.reuse_model_accepted) and result.correct
+        outcome = failure[0] if failure and not result.correct else outcome_of(trajectory, result, self.limits)
+        evidence = tool_evidence(trajectory) if outcome == "wrong" and trajectory.trust == "tool-verified" else None
+        if evidence is not None:
+            outcome = "disputed"  # a tool's sound check says the answer holds: the gold may be wrong
         retracting = None
-        if not result.correct and trajectory.answer is not None:
+        if not result.correct and trajectory.answer is not None and outcome != "disputed":
             # An answer shown wrong: earlier runs that gave it stop teaching, and their made tools go.
             retracting = writer.retract(sample.question, trajectory.answer)
-        outcome = failure[0] if failure and not result.correct else outcome_of(trajectory, result, self.limits)
         details = {
+            **({"evidence": evidence} if evidence is not None else {}),
             **result.detail,
             **({"failure": failure[1]} if failure else {}),
             **({"category": sample.metadata["category"]} if sample.metadata.get("category") else {}),
