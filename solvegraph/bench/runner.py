@@ -279,6 +279,15 @@ def outcome_of(trajectory: Trajectory, result: Score, limits: Limits) -> str:
     return "wrong"
 
 
+def _json_array(path: str | None) -> bool:
+    """Whether ``path`` is a file whose text starts a JSON array (SVAMP.json upstream), not JSON Lines."""
+    try:
+        with open(path or "", encoding="utf-8") as f:
+            return f.read(4096).lstrip().startswith("[")
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def tool_evidence(trajectory: Trajectory) -> dict[str, Any] | None:
     """What made the run's answer tool-verified: the accepting verdict's checks, and the tool calls of its round.
 
@@ -391,6 +400,11 @@ class BenchRunner:
             raise SolvegraphError(
                 f"sample id {i!r} is in the dataset {n} times ({len(repeated)} ids repeat): a run scores each "
                 "sample once, so ids must be unique (jsonl: choose the id with --id-field)"
+            )
+        if not loaded.samples and _json_array(self.config.data):
+            raise SolvegraphError(
+                f"{self.config.data}: a JSON array, not JSON Lines (one record per line); "
+                f"`solvegraph data get {self.config.dataset}` fetches and converts a pinned dataset"
             )
         if not samples:
             why = f"; {len(loaded.skipped)} lines skipped, the first: {loaded.skipped[0]}" if loaded.skipped else ""

@@ -231,6 +231,13 @@ def test_data_commands_and_their_one_line_errors(tmp_path: Path) -> None:
     one_line_error(mismatch, "sha256 mismatch")
     assert not any((tmp_path / "xdg/solvegraph/datasets/svamp").iterdir())
     one_line_error(run_cli("data", "verify", "svamp", env=env), "not downloaded")
+    # A --data file of the wrong format: the upstream JSON array given where JSON Lines are read.
+    lines = slice_bytes("svamp/SVAMP.jsonl").decode().splitlines()
+    array = tmp_path / "SVAMP.json"
+    array.write_text(json.dumps([json.loads(line) for line in lines], indent=4))
+    db = f"sqlite:///{tmp_path / 'm.sqlite'}"
+    wrong = run_cli("bench", "svamp", "--data", str(array), "--base-url", "http://127.0.0.1:9/v1", "--db", db, env=env)
+    one_line_error(wrong, "a JSON array, not JSON Lines")
 
 
 def test_verify_finds_a_changed_file(tmp_path: Path, registered: list[str]) -> None:
