@@ -87,7 +87,10 @@ def data_list(
     if as_json:
         print(json.dumps(rows))
         return
-    table = Table("dataset", "here", "license", "source (pinned)", box=None, pad_edge=False)
+    table = Table(box=None, pad_edge=False)
+    for column in ("dataset", "here", "license"):
+        table.add_column(column)
+    table.add_column("source (pinned)", overflow="fold")  # a URL is never cut short
     for p in registry.registered().values():
         table.add_row(p.dataset, "yes" if registry.local_path(p.dataset) else "-", p.license, p.url)
     out.print(table, soft_wrap=True)

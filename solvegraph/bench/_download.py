@@ -64,7 +64,9 @@ def download(
             else:
                 raise DatasetError(f"cannot download {url}: HTTP {response.status_code} {response.reason_phrase}")
     except httpx.HTTPError as exc:
-        raise DatasetError(f"cannot download {url}: {_why(exc)} (run it again to resume)") from None
+        kept = part.stat().st_size if part.exists() else 0
+        again = f"; {kept} bytes kept in {part}, run it again to resume" if kept else ""
+        raise DatasetError(f"cannot download {url}: {_why(exc)}{again}") from None
     got = sha256_of(part)
     if got != sha256:
         part.unlink(missing_ok=True)
