@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +136,63 @@ MINIF2F = Dataset(
     "minif2f_lean4/Test",
     reader=read_lean_folder,
     check_ready=needs_lean_project,
+)
+
+
+# ComplexOR's check: the produced function's value on each data instance against the instance's output.
+_CLOSE = """def _sg_close(got, want):
+    want = want[0] if isinstance(want, list) and len(want) == 1 else want
+    if isinstance(want, list):
+        return isinstance(got, (list, tuple)) and len(got) == len(want) and all(map(_sg_close, got, want))
+    return abs(float(got) - float(want)) <= max(1e-6, 1e-4 * abs(float(want)))
+"""
+
+
+def read_complexor_folder(path: Path) -> Loaded:
+    """ComplexOR as Chain-of-Experts ships it (``dataset/ComplexOR``): one folder per problem with its
+    ``description.txt``, the function to write (``code_example.py``) and its data instances
+    (``sample.json``: input keywords and the expected output). The produced function is run on every
+    instance in a fresh sandboxed kernel, and every one must match (relative 1e-4)."""
+    samples, skipped = [], []
+    for folder in sorted(p for p in path.iterdir() if p.is_dir()):
+        try:
+            description = (folder / "description.txt").read_text(encoding="utf-8").strip()
+            stub = (folder / "code_example.py").read_text(encoding="utf-8")
+            instances = json.loads((folder / "sample.json").read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            skipped.append(f"{folder}:1: cannot read the problem: {exc}")
+            continue
+        found = re.search(r"^def (\w+)\(", stub, re.M)
+        if not found or not isinstance(instances, list) or not instances:
+            skipped.append(f"{folder}:1: expected a function in code_example.py and instances in sample.json")
+            continue
+        entry = found.group(1)
+        try:
+            tests = [
+                f"assert _sg_close({entry}(**{case['input']!r}), {case['output']!r}), 'instance {i}'"
+                for i, case in enumerate(instances, start=1)
+            ]
+        except (KeyError, TypeError):
+            skipped.append(f"{folder}/sample.json:1: each instance needs 'input' (keywords) and 'output'")
+            continue
+        question = (
+            f"{description}\n\nWrite this Python function, completely, in one code block (any solver you have "
+            f"may be used); it is run on each of the problem's data instances:\n```python\n{stub}```"
+        )
+        gold = {"setup": _CLOSE, "tests": tests}
+        samples.append(Sample(f"complexor-{folder.name}", question, gold, {"kind": "code", "file": str(folder)}))
+    if not samples and not skipped:
+        raise DatasetError(f"{path}: no ComplexOR problem folders (description.txt, code_example.py, sample.json)")
+    return Loaded(samples, skipped)
+
+
+COMPLEXOR = Dataset(
+    "complexor",
+    "ComplexOR (Chain-of-Experts): write the optimization function; it is run on every data instance",
+    lambda record, line: Sample("", "", None),
+    "unit_tests",
+    "Chain-of-Experts/dataset/ComplexOR",
+    reader=read_complexor_folder,
 )
 
 
@@ -339,7 +398,7 @@ def jsonl_dataset(
 
 @hookimpl
 def solvegraph_datasets() -> list[Dataset]:
-    return [GSM8K, MATH, *MATH_WORD_DATASETS, MBPP, HUMANEVAL, *OPTIMIZATION_DATASETS, MINIF2F]
+    return [GSM8K, MATH, *MATH_WORD_DATASETS, MBPP, HUMANEVAL, COMPLEXOR, *OPTIMIZATION_DATASETS, MINIF2F]
 
 
 @hookimpl
