@@ -231,7 +231,7 @@ def test_minif2f_without_a_lean_project_says_so(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["nosuchset", "--data", "x"], "unknown dataset 'nosuchset'; known: asdiv, gsm8k, gsm_hard"),
+        (["nosuchset", "--data", "x"], "unknown dataset 'nosuchset'; known: asdiv, complexor, gsm8k"),
         (["gsm8k", "--data", "x.jsonl", "--scorer", "vibes"], "unknown scorer 'vibes'; known: exact, math, numeric"),
         # No --data: the pinned file is downloaded, here from a mirror that is not there.
         (["gsm8k"], "cannot download http://127.0.0.1:9/gsm8k/test.jsonl"),
