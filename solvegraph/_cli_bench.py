@@ -65,7 +65,7 @@ def _run_row(store: Any, run_id: str) -> tuple[dict[str, Any], dict[str, Any], l
 # What defines a benchmark run: a resume goes on with the run's own values, so giving one anew is refused.
 _DEFINES_A_RUN = (
     "dataset", "data", "question_field", "answer_field", "id_field", "category_field", "scorer", "strategy",
-    "samples", "select", "limit", "split", "ids", "max_seconds", "max_tokens_per_sample", "max_model_calls",
+    "samples", "epochs", "select", "limit", "split", "ids", "max_seconds", "max_tokens_per_sample", "max_model_calls",
     "max_tool_calls", "response_cache", "model_path",
 )  # fmt: skip
 
@@ -82,10 +82,18 @@ def bench_run(
     dataset: Annotated[
         str | None,
         typer.Argument(
-            help="gsm8k, mbpp, nl4opt, mamo_easy, mamo_complex, optmath, minif2f, jsonl, or one a plugin adds."
+            help="gsm8k, math, gsm_hard, asdiv, svamp, mbpp, humaneval, complexor, nl4opt, mamo_easy, mamo_complex, "
+            "industryor, optibench, optmath, minif2f, jsonl (and the *_original sets), or one a plugin adds."
         ),
     ] = None,
-    data: Annotated[str | None, typer.Option("--data", help="The dataset file (or folder, for minif2f).")] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(
+            "--data",
+            help="The dataset file (or folder, for minif2f). Without it, a dataset with a pinned source "
+            "(solvegraph data list) is downloaded on first use into the user cache folder.",
+        ),
+    ] = None,
     question_field: Annotated[
         str | None,
         typer.Option("--question-field", help="jsonl: question field(s), comma-separated and joined with a space."),
@@ -104,6 +112,15 @@ def bench_run(
         str, typer.Option("--strategy", callback=one_of(*STRATEGIES), help="direct, pal or graph.")
     ] = "graph",
     samples: Annotated[int, typer.Option("--samples", min=1, help="Attempts per problem (self-consistency).")] = 1,
+    epochs: Annotated[
+        int,
+        typer.Option(
+            "--epochs",
+            min=1,
+            help="Run each problem K times, each epoch scored and stored on its own (resumable); the summary "
+            "adds mean, majority, pass@k, pass^k and at_least_k with 95% intervals.",
+        ),
+    ] = 1,
     select: Annotated[
         str,
         typer.Option(
@@ -240,6 +257,7 @@ def bench_run(
             scorer=scorer,
             strategy=strategy,
             samples=samples,
+            epochs=epochs,
             select=select,
             limit=limit,
             split=split,
@@ -279,6 +297,12 @@ def bench_run(
 
     check_sandbox(settings.sandbox)
     cfg.base_url = settings.base_url
+    if not resume and not cfg.data and cfg.dataset != "jsonl":
+        from ._cli_data import fetch
+        from .bench import registry
+
+        if cfg.dataset in registry.registered():  # first use: fetched once, with a bar; later runs read the cache
+            cfg.data = fetch(cfg.dataset, settings.data_mirror, quiet=as_json and not err.is_terminal)
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

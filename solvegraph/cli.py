@@ -25,6 +25,7 @@ from rich.text import Text
 from . import __version__
 from ._cli_bench import bench_app
 from ._cli_chat import EXIT_WORDS, Approval, TurnDisplay, open_lines
+from ._cli_data import data_app
 from ._cli_memory import memory_app, open_store, record_switch, runs_app, switched_model
 from ._cli_sandbox import sandbox_app
 from ._console import EventPrinter, check_sandbox, console, outcome_words, safe, shown
@@ -50,6 +51,7 @@ app.add_typer(plugins_app, name="plugins")
 app.add_typer(runs_app, name="runs")
 app.add_typer(memory_app, name="memory")
 app.add_typer(bench_app, name="bench")
+app.add_typer(data_app, name="data")
 mcp_app = typer.Typer(
     help="Serve solvegraph's checked tools to MCP clients.", no_args_is_help=True, rich_markup_mode=None
 )

@@ -30,6 +30,7 @@ ENV_VARS = {
     "lean_project": "SOLVEGRAPH_LEAN_PROJECT",
     "db": "SOLVEGRAPH_DB",
     "sandbox": "SOLVEGRAPH_SANDBOX",
+    "data_mirror": "SOLVEGRAPH_DATA_MIRROR",  # datasets: see the data block below
 }
 
 
@@ -103,6 +104,10 @@ class Settings:
     mcp_servers: tuple[McpServerConfig, ...] = ()  # [[mcp_servers]] in solvegraph.toml, --mcp NAME=COMMAND
     # [prices] in solvegraph.toml: model name or glob pattern → US dollars per million tokens.
     prices: dict[str, Price] = field(default_factory=dict)
+    # -- datasets (solvegraph data, bench NAME): a mirror serving URL/<dataset>/<file name> instead of the
+    # pinned public URLs, for sites with no internet; the same sha256 check applies.
+    data_mirror: str | None = None
+
     sources: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -386,3 +391,11 @@ def _set(settings: Settings, key: str, value: Any, source: str) -> None:
         except (TypeError, ValueError):
             raise ConfigError(f"{source}: {key} must be a {type(current).__name__}, got {value!r}") from None
     settings.sources[key] = source
+
+
+# -- datasets -------------------------------------------------------------------------------------------
+
+
+def data_cache_dir() -> Path:
+    """Where downloaded benchmark datasets are kept: the user cache folder (``XDG_CACHE_HOME`` respected)."""
+    return Path(platformdirs.user_cache_dir("solvegraph")) / "datasets"

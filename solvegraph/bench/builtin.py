@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,24 +36,59 @@ def _opt_row(prefix: str) -> Any:
 OPTIMIZATION_DATASETS = [
     Dataset(
         "nl4opt",
-        "NL4Opt LP/MILP word problems (245); 'No Best Solution' gold means infeasible",
+        "NL4Opt LP/MILP word problems (245; downloaded: SIRL's reviewed copy); 'No Best Solution': infeasible",
         _opt_row("nl4opt"),
         "objective",
         "nl4opt/NL4OPT.jsonl",
     ),
     Dataset(
+        "nl4opt_original",
+        "NL4Opt as OptMATH ships it (245), before SIRL's review",
+        _opt_row("nl4opt_original"),
+        "objective",
+        "nl4opt/NL4OPT.jsonl",
+    ),
+    Dataset(
         "mamo_easy",
-        "MAMO EasyLP optimization word problems (652)",
+        "MAMO EasyLP optimization word problems (downloaded: SIRL's corrected 642 of the original 652)",
         _opt_row("mamo_easy"),
         "objective",
         "mamo/MAMO_EasyLP.jsonl",
     ),
     Dataset(
+        "mamo_easy_original",
+        "MAMO EasyLP as first published (652), wrong golds included",
+        _opt_row("mamo_easy_original"),
+        "objective",
+        "mamo/MAMO_EasyLP.jsonl",
+    ),
+    Dataset(
         "mamo_complex",
-        "MAMO ComplexLP optimization word problems (211)",
+        "MAMO ComplexLP optimization word problems (downloaded: SIRL's corrected 203 of the original 211)",
         _opt_row("mamo_complex"),
         "objective",
         "mamo/MAMO_ComplexLP.jsonl",
+    ),
+    Dataset(
+        "mamo_complex_original",
+        "MAMO ComplexLP as first published (211), wrong golds included",
+        _opt_row("mamo_complex_original"),
+        "objective",
+        "mamo/MAMO_ComplexLP.jsonl",
+    ),
+    Dataset(
+        "industryor",
+        "IndustryOR industrial OR problems (100), SIRL's corrected version (fixedV2)",
+        _opt_row("industryor"),
+        "objective",
+        "industryor/IndustryOR_fixedV2.json",
+    ),
+    Dataset(
+        "optibench",
+        "OptiBench optimization modeling problems (605), as SIRL ships them",
+        _opt_row("optibench"),
+        "objective",
+        "optibench/OptiBench.jsonl",
     ),
     Dataset(
         "optmath",
@@ -102,6 +139,63 @@ MINIF2F = Dataset(
 )
 
 
+# ComplexOR's check: the produced function's value on each data instance against the instance's output.
+_CLOSE = """def _sg_close(got, want):
+    want = want[0] if isinstance(want, list) and len(want) == 1 else want
+    if isinstance(want, list):
+        return isinstance(got, (list, tuple)) and len(got) == len(want) and all(map(_sg_close, got, want))
+    return abs(float(got) - float(want)) <= max(1e-6, 1e-4 * abs(float(want)))
+"""
+
+
+def read_complexor_folder(path: Path) -> Loaded:
+    """ComplexOR as Chain-of-Experts ships it (``dataset/ComplexOR``): one folder per problem with its
+    ``description.txt``, the function to write (``code_example.py``) and its data instances
+    (``sample.json``: input keywords and the expected output). The produced function is run on every
+    instance in a fresh sandboxed kernel, and every one must match (relative 1e-4)."""
+    samples, skipped = [], []
+    for folder in sorted(p for p in path.iterdir() if p.is_dir()):
+        try:
+            description = (folder / "description.txt").read_text(encoding="utf-8").strip()
+            stub = (folder / "code_example.py").read_text(encoding="utf-8")
+            instances = json.loads((folder / "sample.json").read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            skipped.append(f"{folder}:1: cannot read the problem: {exc}")
+            continue
+        found = re.search(r"^def (\w+)\(", stub, re.M)
+        if not found or not isinstance(instances, list) or not instances:
+            skipped.append(f"{folder}:1: expected a function in code_example.py and instances in sample.json")
+            continue
+        entry = found.group(1)
+        try:
+            tests = [
+                f"assert _sg_close({entry}(**{case['input']!r}), {case['output']!r}), 'instance {i}'"
+                for i, case in enumerate(instances, start=1)
+            ]
+        except (KeyError, TypeError):
+            skipped.append(f"{folder}/sample.json:1: each instance needs 'input' (keywords) and 'output'")
+            continue
+        question = (
+            f"{description}\n\nWrite this Python function, completely, in one code block (any solver you have "
+            f"may be used); it is run on each of the problem's data instances:\n```python\n{stub}```"
+        )
+        gold = {"setup": _CLOSE, "tests": tests}
+        samples.append(Sample(f"complexor-{folder.name}", question, gold, {"kind": "code", "file": str(folder)}))
+    if not samples and not skipped:
+        raise DatasetError(f"{path}: no ComplexOR problem folders (description.txt, code_example.py, sample.json)")
+    return Loaded(samples, skipped)
+
+
+COMPLEXOR = Dataset(
+    "complexor",
+    "ComplexOR (Chain-of-Experts): write the optimization function; it is run on every data instance",
+    lambda record, line: Sample("", "", None),
+    "unit_tests",
+    "Chain-of-Experts/dataset/ComplexOR",
+    reader=read_complexor_folder,
+)
+
+
 def _gsm8k_row(record: dict[str, Any], line: int) -> Sample:
     question, answer = text_field(record, "question"), text_field(record, "answer")
     if "####" not in answer:
@@ -127,6 +221,52 @@ def _mbpp_row(record: dict[str, Any], line: int) -> Sample:
     )
 
 
+def _math_row(record: dict[str, Any], line: int) -> Sample:
+    """ToRA's MATH test file: the gold is the last ``\\boxed{}`` of the reference solution."""
+    from ._mathcheck import last_boxed
+
+    problem, solution = text_field(record, "problem"), text_field(record, "solution")
+    gold = last_boxed(solution)
+    if not gold:
+        raise ValueError("solution has no \\boxed{} final answer")
+    sample_id = f"math-{record['idx']}" if "idx" in record else f"math-line{line}"
+    meta = {"line": line, "category": record.get("type"), "level": record.get("level")}
+    return Sample(sample_id, problem, gold, meta)
+
+
+MATH = Dataset(
+    "math",
+    "MATH competition problems (the 5,000-problem test set as ToRA ships it); the math scorer",
+    _math_row,
+    "math",
+    "math/test.jsonl",
+)
+
+
+def _humaneval_row(record: dict[str, Any], line: int) -> Sample:
+    """HumanEval: complete the function. The scorer runs the prompt's imports and helpers, then the
+    produced code, then the task's ``check(entry_point)`` in a fresh sandboxed kernel."""
+    prompt, test, entry = text_field(record, "prompt"), text_field(record, "test"), text_field(record, "entry_point")
+    task = text_field(record, "task_id")
+    cut = prompt.rfind(f"def {entry}(")
+    if cut < 0:
+        raise ValueError(f"the prompt does not define its entry point {entry!r}")
+    question = (
+        f"Complete this Python function; answer with the whole function (its signature too) in one code block.\n\n"
+        f"```python\n{prompt}```"
+    )
+    gold = {"prelude": prompt[:cut], "tests": [test, f"check({entry})"], "setup": ""}
+    return Sample(task.replace("/", "-").lower(), question, gold, {"line": line, "kind": "code"})
+
+
+HUMANEVAL = Dataset(
+    "humaneval",
+    "HumanEval Python functions (164), run against the task's tests in a fresh sandboxed kernel",
+    _humaneval_row,
+    "unit_tests",
+    "humaneval/HumanEval.jsonl",
+)
+
 GSM8K = Dataset(
     "gsm8k",
     "GSM8K grade-school math (test split, 1319); gold is the number after ####",
@@ -134,6 +274,70 @@ GSM8K = Dataset(
     "numeric",
     "gsm8k/test.jsonl",
 )
+
+
+def _number_gold(value: Any, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"field '{field}' must be a number")
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"field '{field}' is not a number: {value!r}") from None
+
+
+def _gsm_hard_row(record: dict[str, Any], line: int) -> Sample:
+    question = text_field(record, "input")
+    if "target" not in record:
+        raise KeyError("target")
+    gold = _number_gold(record["target"], "target")
+    return Sample(f"gsm_hard-{record.get('idx', line)}", question, gold, {"line": line})
+
+
+def _asdiv_row(record: dict[str, Any], line: int) -> Sample:
+    """ToRA's ASDiv: the answer is "9 (apples)"; the number before the unit is the gold."""
+    body, question, answer = text_field(record, "body"), text_field(record, "question"), text_field(record, "answer")
+    gold = answer.split("(", 1)[0].strip()
+    if not gold:
+        raise ValueError(f"answer {answer!r} has no value before its unit")
+    meta = {"line": line, "category": record.get("solution_type")}
+    return Sample(f"asdiv-{record.get('idx', line)}", f"{body} {question}", gold, meta)
+
+
+def _svamp_row(record: dict[str, Any], line: int) -> Sample:
+    body, question = text_field(record, "Body"), text_field(record, "Question")
+    if "Answer" not in record:
+        raise KeyError("Answer")
+    gold = _number_gold(record["Answer"], "Answer")
+    sample_id = str(record.get("ID") or f"line{line}")
+    return Sample(
+        f"svamp-{sample_id}", f"{body.strip()} {question.strip()}", gold, {"line": line, "category": record.get("Type")}
+    )
+
+
+MATH_WORD_DATASETS = [
+    Dataset(
+        "gsm_hard",
+        "GSM-Hard: GSM8K's test problems with larger numbers (1319, PAL's set as ToRA ships it)",
+        _gsm_hard_row,
+        "numeric",
+        "gsm_hard/test.jsonl",
+    ),
+    Dataset(
+        "asdiv",
+        "ASDiv math word problems (2215, as ToRA ships them); the gold is the number before the unit",
+        _asdiv_row,
+        "math",
+        "asdiv/test.jsonl",
+    ),
+    Dataset(
+        "svamp",
+        "SVAMP math word problems (1000); question is Body + Question",
+        _svamp_row,
+        "numeric",
+        "svamp/SVAMP.jsonl",
+    ),
+]
+
 MBPP = Dataset(
     "mbpp",
     "MBPP Python tasks; the standard test split is task_id 11-510 (--split test)",
@@ -194,7 +398,7 @@ def jsonl_dataset(
 
 @hookimpl
 def solvegraph_datasets() -> list[Dataset]:
-    return [GSM8K, MBPP, *OPTIMIZATION_DATASETS, MINIF2F]
+    return [GSM8K, MATH, *MATH_WORD_DATASETS, MBPP, HUMANEVAL, COMPLEXOR, *OPTIMIZATION_DATASETS, MINIF2F]
 
 
 @hookimpl

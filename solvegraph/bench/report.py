@@ -14,7 +14,8 @@ from typing import Any
 
 from ..types import MODEL_SWITCH, dollars, inert
 
-OUTCOMES = ("correct", "wrong", "tool_error", "timeout", "limit", "refused", "error")
+# "disputed": scored wrong, but a tool's sound check verified the answer (the gold may be wrong).
+OUTCOMES = ("correct", "wrong", "disputed", "tool_error", "timeout", "limit", "refused", "error")
 
 
 def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -84,6 +85,19 @@ def summarize(
             row["n"] += 1
             row["correct"] += r["outcome"] == "correct"
     summary["trust"] = trust
+    # Disputed samples: accuracy counting them wrong (above), and leaving them out.
+    disputed = [r for r in results if r["outcome"] == "disputed"]
+    kept = n - len(disputed)
+    summary["disputed"] = [
+        {"sample": r["sample"], "answer": r["answer"], "gold": r["gold"], "evidence": r["details"].get("evidence")}
+        for r in disputed
+    ]
+    summary["accuracy_without_disputed"] = correct / kept if kept else 0.0
+    summary["ci95_without_disputed"] = list(wilson(correct, kept))
+    if (config.get("epochs") or 1) > 1:
+        from ._epochs import reduce_epochs
+
+        summary["epochs"] = reduce_epochs(results, int(config["epochs"]))
     lenient = [r["details"].get("lenient") for r in results if "lenient" in r["details"]]
     if lenient:
         strict = [r["details"].get("strict") for r in results]
@@ -128,9 +142,41 @@ def render_text(summary: dict[str, Any], console: Any, *, accuracy: bool = True)
     )
     if accuracy:
         console.print(accuracy_line(summary), markup=False, highlight=False)
+    if summary.get("disputed"):
+        lo, hi = summary["ci95_without_disputed"]
+        console.print(
+            f"{len(summary['disputed'])} disputed (tool-verified answers the gold contradicts): accuracy "
+            f"{summary['accuracy_without_disputed']:.1%} leaving them out, 95% CI {lo:.1%}–{hi:.1%}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        for d in summary["disputed"][:20]:
+            checks = ", ".join((d.get("evidence") or {}).get("verified_by") or []) or "a tool check"
+            console.print(
+                f"  disputed {inert(str(d['sample']))}: answer {inert(str(d['answer']))}, gold "
+                f"{inert(str(d['gold']))}; verified by {inert(checks)}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
     if "objective" in summary:
         o = summary["objective"]
         console.print(f"objective: strict (1e-6) {o['strict_accuracy']:.1%}, lenient (5%) {o['lenient_accuracy']:.1%}")
+    if "epochs" in summary:
+        e = summary["epochs"]
+        figures = [
+            f"{name} {v['value']:.1%} ({v['ci95'][0]:.1%}–{v['ci95'][1]:.1%})"
+            for name, v in e.items()
+            if isinstance(v, dict)
+        ]
+        incomplete = f", {e['incomplete']} not finished" if e["incomplete"] else ""
+        console.print(
+            f"{e['epochs']} epochs of {e['problems']} problems{incomplete}: " + "; ".join(figures),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     table = Table(title="outcomes")
     table.add_column("outcome")
     table.add_column("count", justify="right")

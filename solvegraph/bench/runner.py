@@ -29,6 +29,8 @@ from ..llm import ModelClient, Reply, make_client
 from ..memory import Store, Trajectory, content_hash, may_teach
 from ..memory.store import ALREADY_SCORED
 from ..plugins import PluginManager, ToolSession
+from . import _registry as registry
+from ._epochs import expand
 from ._writer import SampleWriter, StoreWriter
 from .datasets import Dataset, Sample
 from .scorers import Score, Scorer
@@ -169,6 +171,7 @@ class BenchConfig:
     scorer: str | None = None
     strategy: str = "graph"
     samples: int = 1
+    epochs: int = 1  # --epochs: each problem run this many times, each epoch a sample of its own (_epochs.py)
     select: str = "majority"  # majority | verifier
     limit: int | None = None
     split: str | None = None
@@ -191,7 +194,9 @@ class BenchConfig:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def resolve_dataset(plugins: PluginManager, config: BenchConfig) -> Dataset:
+def resolve_dataset(plugins: PluginManager, config: BenchConfig, mirror: str | None = None) -> Dataset:
+    """The dataset ``config`` names. With no ``--data``, a dataset with a pinned source is fetched on
+    first use (from ``mirror`` when set) and ``config.data`` becomes its cached file."""
     if config.dataset == "jsonl":
         from .builtin import jsonl_dataset
 
@@ -208,6 +213,8 @@ def resolve_dataset(plugins: PluginManager, config: BenchConfig) -> Dataset:
     if config.dataset not in datasets:
         raise SolvegraphError(f"unknown dataset {config.dataset!r}; known: {', '.join(sorted([*datasets, 'jsonl']))}")
     dataset = datasets[config.dataset]
+    if not config.data and config.dataset in registry.registered():
+        config.data = str(registry.ensure(config.dataset, mirror=mirror))
     if not config.data:
         hint = f" (e.g. .../{dataset.file_hint})" if dataset.file_hint else ""
         raise SolvegraphError(f"dataset {config.dataset!r} reads a local file: pass --data PATH{hint}")
@@ -272,6 +279,40 @@ def outcome_of(trajectory: Trajectory, result: Score, limits: Limits) -> str:
     return "wrong"
 
 
+def _json_array(path: str | None) -> bool:
+    """Whether ``path`` is a file whose text starts a JSON array (SVAMP.json upstream), not JSON Lines."""
+    try:
+        with open(path or "", encoding="utf-8") as f:
+            return f.read(4096).lstrip().startswith("[")
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def tool_evidence(trajectory: Trajectory) -> dict[str, Any] | None:
+    """What made the run's answer tool-verified: the accepting verdict's checks, and the tool calls of its round.
+
+    A tool-verified answer the scorer calls wrong is ``disputed``, not ``wrong``: a sound check (the
+    Lean judge, the MILP/CP re-check) passed, so the gold is as suspect as the answer. This is what a
+    person needs to judge which one is right.
+    """
+    for step in reversed(trajectory.steps):
+        verdict = step.verdict or {}
+        if step.agent == "verifier" and verdict.get("accepted") and verdict.get("trust") == "tool-verified":
+            calls = [
+                {"name": c.get("name"), "arguments": c.get("arguments")}
+                for s in trajectory.steps
+                if s.agent == "solver" and s.round == step.round
+                for c in s.tool_calls
+            ]
+            return {
+                "verified_by": list(verdict.get("verified_by") or []),
+                "checks": list(verdict.get("checks") or []),
+                "feedback": str(verdict.get("feedback", "")),
+                "tool_calls": calls[-3:],
+            }
+    return None
+
+
 def gold_of(sample: Sample) -> str:
     """A sample's gold as the store keeps it (JSON text)."""
     return json.dumps(sample.answer, default=str)
@@ -309,7 +350,7 @@ class BenchRunner:
                 "--ray needs --base-url: workers on other machines cannot reach this machine's embedded model"
             )
         self.plugins = plugins or PluginManager()
-        self.dataset = resolve_dataset(self.plugins, config)
+        self.dataset = resolve_dataset(self.plugins, config, settings.data_mirror)
         self.scorer = resolve_scorer(self.plugins, config.scorer or self.dataset.scorer)
         self.dataset.ready(settings.session_options())
         self.limits = Limits(**config.limits)
@@ -326,9 +367,11 @@ class BenchRunner:
         self.repaired = {"named": 0, "unscored": 0}  # what --resume put right in an older run's sample ids
         self._pool: ThreadPoolExecutor | None = None
         self._closing: ThreadPoolExecutor | None = None
-        # A scorer that reaches a tool (tests in the sandbox, Lean) judges off the event loop; one that
-        # only compares answers is called on it.
-        self.scorer_blocks = "plugins" in inspect.signature(self.scorer.score).parameters
+        # A scorer that reaches a tool (tests in the sandbox, Lean) or runs in the sandbox itself (math, which
+        # asks for the run's options to know its backend) judges off the event loop; one that only compares
+        # answers is called on it.
+        wanted = inspect.signature(self.scorer.score).parameters
+        self.scorer_blocks = "plugins" in wanted or "options" in wanted
 
     @classmethod
     def on_worker(cls, config: BenchConfig, settings: Settings, run_id: str, code: bool) -> BenchRunner:
@@ -340,7 +383,7 @@ class BenchRunner:
             plugins.register(McpPlugin(servers_for(settings.mcp_servers, settings.sandbox)), "mcp", source="mcp")
         runner = cls(config, settings, None, run_id=run_id, plugins=plugins)
         runner.code = code
-        if runner.settings.samples_temperature is not None and config.samples > 1:
+        if runner.settings.samples_temperature is not None and (config.samples > 1 or config.epochs > 1):
             runner.settings.temperature = runner.settings.samples_temperature
         runner.client = make_client(settings)
         runner._warm_kernels()
@@ -350,7 +393,7 @@ class BenchRunner:
         """Load and filter the samples, start (or reopen) the run; returns the samples still to do."""
         loaded = self.dataset.load(self.config.data or "")
         self.config.skipped = loaded.skipped
-        samples = select_samples(loaded.samples, self.config)
+        samples = expand(select_samples(loaded.samples, self.config), self.config.epochs)
         repeated = [(i, n) for i, n in Counter(s.id for s in samples).items() if n > 1]
         if repeated:
             i, n = repeated[0]
@@ -358,12 +401,17 @@ class BenchRunner:
                 f"sample id {i!r} is in the dataset {n} times ({len(repeated)} ids repeat): a run scores each "
                 "sample once, so ids must be unique (jsonl: choose the id with --id-field)"
             )
+        if not loaded.samples and _json_array(self.config.data):
+            raise SolvegraphError(
+                f"{self.config.data}: a JSON array, not JSON Lines (one record per line); "
+                f"`solvegraph data get {self.config.dataset}` fetches and converts a pinned dataset"
+            )
         if not samples:
             why = f"; {len(loaded.skipped)} lines skipped, the first: {loaded.skipped[0]}" if loaded.skipped else ""
             raise SolvegraphError(f"the dataset has no samples to run (after --split, --ids and --limit){why}")
         self.code = any(s.metadata.get("kind") == "code" for s in samples)
-        if self.settings.samples_temperature is not None and self.config.samples > 1:
-            self.settings.temperature = self.settings.samples_temperature
+        if self.settings.samples_temperature is not None and (self.config.samples > 1 or self.config.epochs > 1):
+            self.settings.temperature = self.settings.samples_temperature  # K draws, not one answer K times
         self.client = make_client(self.settings)
         if self.config.response_cache:
             self.client.cache = self.store  # replies keyed on model, messages and parameters
@@ -439,12 +487,16 @@ class BenchRunner:
             result = score(self.scorer, trajectory.answer, sample.answer, trajectory, options, self.plugins)
         # An answer scored wrong never teaches.
         trajectory.reusable = may_teach(trajectory.trust, self.settings.reuse_model_accepted) and result.correct
+        outcome = failure[0] if failure and not result.correct else outcome_of(trajectory, result, self.limits)
+        evidence = tool_evidence(trajectory) if outcome == "wrong" and trajectory.trust == "tool-verified" else None
+        if evidence is not None:
+            outcome = "disputed"  # a tool's sound check says the answer holds: the gold may be wrong
         retracting = None
-        if not result.correct and trajectory.answer is not None:
+        if not result.correct and trajectory.answer is not None and outcome != "disputed":
             # An answer shown wrong: earlier runs that gave it stop teaching, and their made tools go.
             retracting = writer.retract(sample.question, trajectory.answer)
-        outcome = failure[0] if failure and not result.correct else outcome_of(trajectory, result, self.limits)
         details = {
+            **({"evidence": evidence} if evidence is not None else {}),
             **result.detail,
             **({"failure": failure[1]} if failure else {}),
             **({"category": sample.metadata["category"]} if sample.metadata.get("category") else {}),

@@ -8,6 +8,7 @@ from typing import Any
 from ..agents.answer import normalize, to_number
 from ..plugins import PluginManager, Scorer, Tool, ToolSession
 from ..types import Score
+from ._mathscore import math_score
 
 INFEASIBLE_WORDS = {"infeasible", "no best solution", "no solution", "no feasible solution", "none"}
 
@@ -149,12 +150,14 @@ def unit_test_score(
         return Score(False, {"reason": "no code was produced"})
     tests = gold.get("tests", []) if isinstance(gold, dict) else list(gold)
     setup = gold.get("setup", "") if isinstance(gold, dict) else ""
+    # What the task gave before the function (HumanEval's imports and helpers): run before the code.
+    prelude = gold.get("prelude", "") if isinstance(gold, dict) else ""
     tool = _tool(plugins, "python")
     if tool is None:
         return Score(False, {"reason": _missing("python")})
     sandbox = (options or {}).get("sandbox", "auto")
     with ToolSession(options={"cell_timeout": 10, "sandbox": sandbox}) as session:  # a clean kernel, not the solver's
-        ran = tool.run({"code": prediction}, session)
+        ran = tool.run({"code": f"{prelude}\n{prediction}" if prelude else prediction}, session)
         if not ran.ok:
             return Score(False, {"reason": f"the code failed: {ran.error}"})
         result = tool.run({"code": "\n".join([setup, *tests])}, session)
@@ -174,6 +177,12 @@ BUILTIN_SCORERS = [
         numeric_score,
     ),
     Scorer("exact", "normalised strings equal", exact_score),
+    Scorer(
+        "math",
+        "MATH-grade: the final answer (\\boxed{} or an answer line) equal to the gold symbolically or within 1e-6 "
+        "(math-verify), judged in a sandboxed worker with a time limit",
+        math_score,
+    ),
     Scorer("unit_tests", "the produced code passes the task's asserts in a fresh sandboxed kernel", unit_test_score),
     Scorer(
         "proof",

@@ -231,9 +231,10 @@ def test_minif2f_without_a_lean_project_says_so(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["nosuchset", "--data", "x"], "unknown dataset 'nosuchset'; known: gsm8k, jsonl, mamo_complex"),
-        (["gsm8k", "--data", "x.jsonl", "--scorer", "vibes"], "unknown scorer 'vibes'; known: exact, numeric"),
-        (["gsm8k"], "pass --data PATH (e.g. .../gsm8k/test.jsonl)"),
+        (["nosuchset", "--data", "x"], "unknown dataset 'nosuchset'; known: asdiv, complexor, gsm8k"),
+        (["gsm8k", "--data", "x.jsonl", "--scorer", "vibes"], "unknown scorer 'vibes'; known: exact, math, numeric"),
+        # No --data: the pinned file is downloaded, here from a mirror that is not there.
+        (["gsm8k"], "cannot download http://127.0.0.1:9/gsm8k/test.jsonl"),
         (["gsm8k", "--data", "/nonexistent.jsonl"], "dataset file not found: /nonexistent.jsonl"),
         (["gsm8k", "--data", "x", "--strategy", "magic"], "--strategy': 'magic' is not one of direct, pal, graph"),
         (["--resume", "feedbeef"], "no run or trajectory 'feedbeef'"),
@@ -242,7 +243,8 @@ def test_minif2f_without_a_lean_project_says_so(tmp_path: Path) -> None:
 )
 def test_bench_bad_input(args: list[str], message: str, tmp_path: Path) -> None:
     endpoint = [] if args[0] == "report" else ["--base-url", "http://127.0.0.1:9/v1"]
-    proc = run_cli("bench", *args, "--db", f"sqlite:///{tmp_path}/m.sqlite", *endpoint)
+    mirror = {"SOLVEGRAPH_DATA_MIRROR": "http://127.0.0.1:9", "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    proc = run_cli("bench", *args, "--db", f"sqlite:///{tmp_path}/m.sqlite", *endpoint, env=mirror)
 
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert message in proc.stderr and "Traceback" not in proc.stderr
