@@ -51,6 +51,10 @@ def _within(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
+class UnreachablePath(SandboxError):
+    """A bound path or program the sandboxed user cannot reach: the fix is a permission, not the backend."""
+
+
 def check(bound: Sequence[str], programs: Sequence[str], uid: int, gid: int, backend: str = "bwrap") -> None:
     """Raise :class:`SandboxError` if ``uid`` cannot read a bound path or run one of ``programs``.
 
@@ -81,7 +85,7 @@ def check(bound: Sequence[str], programs: Sequence[str], uid: int, gid: int, bac
             continue  # a missing path is the program's to report
         if not _allowed(st, uid, gid, want) and not _has_acl(path):
             bits = "".join(c for c, b in (("r", R), ("x", X)) if want & b)
-            raise SandboxError(
+            raise UnreachablePath(
                 f"sandbox ({backend}): {path} (mode {stat.S_IMODE(st.st_mode):04o}, owner {_name(st.st_uid)}) "
                 f"cannot be {verb} by the sandboxed user {_name(uid)} ({uid}): chmod o+{bits} it, "
                 "or move it to a folder others may read, or run solvegraph as a user other than root "

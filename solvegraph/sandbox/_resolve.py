@@ -22,6 +22,7 @@ from ._cgroup import process_cgroups
 from ._gvisor import GvisorSandbox, find_runsc, has_cap_sys_admin
 from ._none import NoSandbox
 from ._policy import SandboxError
+from ._reach import UnreachablePath
 from ._scratch import scratch_dir
 
 MODES = ("auto", "gvisor", "bwrap", "none")
@@ -52,10 +53,16 @@ _PROBE = (
 
 
 def _probe(sandbox: Sandbox) -> str:
-    """'' if ``sandbox`` starts a process with the expected uid and no network, else why not."""
+    """'' if ``sandbox`` starts a process with the expected uid and no network, else why not.
+
+    A path the sandboxed user cannot reach (the Python installation in a 0700 home) raises
+    :class:`UnreachablePath`: the backend works, and the one line says which permission to fix.
+    """
     probe_dir = scratch_dir("sg-probe-")
     try:
         result = sandbox.run([sys.executable, "-I", "-S", "-c", _PROBE], workdir=probe_dir, timeout=30)
+    except UnreachablePath:
+        raise
     except SandboxError as exc:
         return str(exc)
     finally:
@@ -119,7 +126,10 @@ _resolved: dict[tuple[str, bool], Sandbox] = {}
 
 @functools.cache
 def _candidate(name: str, force: bool) -> tuple[Sandbox | None, str]:
-    return _gvisor(force) if name == "gvisor" else _bwrap(force)
+    try:
+        return _gvisor(force) if name == "gvisor" else _bwrap(force)
+    except UnreachablePath as exc:
+        return None, str(exc)
 
 
 def resolve_sandbox(mode: str = "auto", *, force_userns: bool = False) -> Sandbox:

@@ -174,6 +174,7 @@ def test_a_venv_only_its_owner_may_enter_is_one_clear_line(tmp_venv: Path) -> No
     assert not out["ok"] and len(out["error"].splitlines()) == 1, out["error"]
     assert f"{tmp_venv} (mode 0700, owner root) cannot be read by the sandboxed user nobody (65534)" in out["error"]
     assert "chmod o+rx" in out["error"]
+    assert "namespaces" not in out["error"], "bubblewrap works: only the permission is wrong"
 
 
 # -- TMPDIR ---------------------------------------------------------------------------------------
