@@ -103,6 +103,24 @@ class Settings:
     mcp_servers: tuple[McpServerConfig, ...] = ()  # [[mcp_servers]] in solvegraph.toml, --mcp NAME=COMMAND
     # [prices] in solvegraph.toml: model name or glob pattern → US dollars per million tokens.
     prices: dict[str, Price] = field(default_factory=dict)
+
+    # -- how the model's replies are read (issue 32) ----------------------------------------------------
+    # max_tokens per role; 0 for the solver means max_tokens.
+    planner_max_tokens: int = 400
+    solver_max_tokens: int = 0
+    verifier_max_tokens: int = 300
+    refiner_max_tokens: int = 400
+    # A reply cut off at max_tokens (finish_reason: length) is asked again with twice as many, up to this
+    # many; 0 never asks again. Either way a cut-off reply is never read as complete.
+    max_tokens_limit: int = 4096
+    # The message field earlier turns' reasoning is sent back in ("reasoning_content", "reasoning"), or ""
+    # for never: the DeepSeek API rejects it, and Qwen3's and R1's templates drop it anyway.
+    resend_reasoning: str = ""
+    # auto: the profile the model's name matches (qwen*, deepseek-r1*, llama-3*, mistral*, gpt-oss*); none;
+    # or a profile's name. It sets tool_mode, resend_reasoning, max_tokens_limit, temperature and top_p
+    # where the user did not (solvegraph.llm's profiles).
+    model_profile: str = "auto"
+
     sources: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -115,6 +133,15 @@ class Settings:
         if found is None and self.uses_embedded:
             return Price(0.0, 0.0)
         return found
+
+    def role_max_tokens(self) -> dict[str, int]:
+        """What each role's turns ask for as max_tokens (the solver's own setting, or max_tokens)."""
+        return {
+            "planner": self.planner_max_tokens,
+            "solver": self.solver_max_tokens or self.max_tokens,
+            "verifier": self.verifier_max_tokens,
+            "refiner": self.refiner_max_tokens,
+        }
 
     def run_record(self) -> dict[str, Any]:
         """The settings a run is stored with (:data:`RUN_SETTINGS`, and the MCP servers' names)."""
@@ -249,8 +276,7 @@ def load_settings(
         if value is not None:
             _set(settings, key, value, "flag")
 
-    if settings.tool_mode not in {"auto", "native", "text"}:
-        raise ConfigError(f"tool_mode must be auto, native or text, not {settings.tool_mode!r}")
+    _check_model_settings(settings)
     if settings.sandbox not in {"auto", "gvisor", "bwrap", "none"}:
         raise ConfigError(f"sandbox must be auto, gvisor, bwrap or none, not {settings.sandbox!r}")
     for key, (low, open_low, high) in _RANGES.items():
@@ -280,9 +306,30 @@ _RANGES: dict[str, tuple[float, bool, float]] = {
     "temperature": (0, False, 2),
     "samples_temperature": (0, False, 2),
     "max_tokens": (1, False, math.inf),
+    "planner_max_tokens": (1, False, math.inf),
+    "solver_max_tokens": (0, False, math.inf),
+    "verifier_max_tokens": (1, False, math.inf),
+    "refiner_max_tokens": (1, False, math.inf),
+    "max_tokens_limit": (0, False, math.inf),
     "lean_timeout": (0, True, math.inf),
     "lean_memory_mb": (64, False, math.inf),
 }
+
+
+# -- how the model's replies are read (issue 32) ---------------------------------------------------------
+# tool_mode: auto, native (OpenAI tool calls), text (= fenced), or one dialect of calls in the content
+# (solvegraph.llm's CONTENT_DIALECTS; listed here because config sits below llm).
+TOOL_MODES = ("auto", "native", "text", "hermes", "mistral", "llama", "fenced")
+RESEND_REASONING = ("", "reasoning_content", "reasoning")
+
+
+def _check_model_settings(settings: Settings) -> None:
+    if settings.tool_mode not in TOOL_MODES:
+        raise ConfigError(f"tool_mode must be one of {', '.join(TOOL_MODES)}, not {settings.tool_mode!r}")
+    if settings.resend_reasoning not in RESEND_REASONING:
+        raise ConfigError(
+            f"resend_reasoning must be reasoning_content, reasoning or empty (never), not {settings.resend_reasoning!r}"
+        )
 
 
 def _price_table(value: Any, source: str) -> dict[str, Price]:
