@@ -146,7 +146,7 @@ async def solver_node(state: SolveState, runtime: Runtime[SolveContext]) -> Solv
         attempt["outputs"].append(f"ERROR: {problem}")
         attempt["tool_errors"].append(problem)
         attempt["last_ok"] = False
-        emit("tool_output", "solver", round_, tool="", ok=False, output="", error=problem)
+        emit("tool_output", "solver", round_, tool="(unreadable reply)", ok=False, output="", error=problem)
         rendered.append(f"ERROR: {problem}")
     if rendered:
         messages.append({"role": "user", "content": render("continue", output="\n".join(rendered))})

@@ -67,3 +67,13 @@ def test_an_unknown_profile_is_one_line(scripted) -> None:
         proc = run_cli("solve", "What is 1+1?", "--base-url", model.base_url, "--model-profile", "gpt-5")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "'gpt-5' is not a profile" in proc.stderr and "deepseek-r1" in proc.stderr
+
+
+def test_the_python_api_takes_the_profile_too(scripted) -> None:
+    import solvegraph
+
+    question, gold = problems(1)[0]
+    with scripted(script("mistral"), model="house-model") as model:
+        t = solvegraph.solve(question, base_url=model.base_url, memory=False, model_profile="mistral")
+        temperatures = {r.get("temperature") for r in model.requests}
+    assert t.answer == str(gold) and temperatures == {0.15}
