@@ -299,18 +299,19 @@ class ModelClient:
             return None
         return min(asked * 2, self.max_tokens_limit)
 
-    def _settled(self, reply: Reply, asked: int, tries: list[Reply]) -> Reply:
-        """The turn's reply after its retries: all their tokens counted, and a cut-off one never read as complete."""
+    def _settled(self, reply: Reply, asked: int, tries: list[tuple[int, Reply]]) -> Reply:
+        """The turn's reply after its earlier tries (each with the max_tokens it asked): all their tokens
+        counted, and a reply still cut off never read as complete."""
         if tries:
             spent = Usage()
-            for earlier in tries:
+            for _, earlier in tries:
                 spent.add(earlier.usage)
             spent.add(reply.usage)
-            reply.usage, reply.duration_s = spent, sum(t.duration_s for t in tries) + reply.duration_s
-            reply.retries = [{"max_tokens": t.retries[0]["max_tokens"], "finish_reason": "length"} for t in tries]
+            reply.usage, reply.duration_s = spent, sum(t.duration_s for _, t in tries) + reply.duration_s
+            reply.retries = [{"max_tokens": n, "finish_reason": "length"} for n, _ in tries]
         if reply.finish_reason == "length":
             retried = f", and again with {asked}" if tries else ""
-            first = tries[0].retries[0]["max_tokens"] if tries else asked
+            first = tries[0][0] if tries else asked
             reply.problems.append(
                 f"the model's reply was cut off at max_tokens={first}{retried} (finish_reason: length); "
                 "nothing in it was run or read as an answer"
@@ -342,14 +343,13 @@ class ModelClient:
         response_format: dict[str, Any] | None = None,
     ) -> Reply:
         asked = max_tokens or self.max_tokens
-        tries: list[Reply] = []
+        tries: list[tuple[int, Reply]] = []
         while True:
             reply = self._chat_once(messages, tools, asked, response_format)
             longer = self._longer(reply, asked)
             if longer is None:
                 return self._settled(reply, asked, tries)
-            reply.retries = [{"max_tokens": asked}]
-            tries.append(reply)
+            tries.append((asked, reply))
             asked = longer
 
     def _chat_once(
@@ -382,14 +382,13 @@ class ModelClient:
     ) -> Reply:
         """:meth:`chat` on the running event loop: no thread is held while the endpoint thinks."""
         asked = max_tokens or self.max_tokens
-        tries: list[Reply] = []
+        tries: list[tuple[int, Reply]] = []
         while True:
             reply = await self._achat_once(messages, tools, asked, response_format)
             longer = self._longer(reply, asked)
             if longer is None:
                 return self._settled(reply, asked, tries)
-            reply.retries = [{"max_tokens": asked}]
-            tries.append(reply)
+            tries.append((asked, reply))
             asked = longer
 
     async def _achat_once(
