@@ -88,22 +88,7 @@ class Settings:
     # A named model is checked against the endpoint's /v1/models; off for an endpoint whose list does not
     # name what it answers to (Azure deployments, LiteLLM wildcard routes).
     check_model: bool = True
-    tool_mode: str = "auto"  # auto | native | text
-    lean_path: str | None = None  # a lean executable
-    lean_project: str | None = None  # a Lake project (for Mathlib): runs `lake env lean`
-    lean_timeout: float = 60.0
-    lean_memory_mb: int = 4096
-    db: str | None = None  # SQLAlchemy URL of the memory; default: a SQLite file in the user data folder
-    memory: bool = True  # store trajectories and reuse them (retrieval, made tools)
-    cache: bool = True  # exact cache: same problem + configuration reuses a verified answer
-    # Only tool-verified answers teach later runs (examples, cache, made tools) unless this is on.
-    reuse_model_accepted: bool = False
-    otel: bool = False  # OpenTelemetry spans (solvegraph.tracing); on with --otel or OTEL_EXPORTER_OTLP_ENDPOINT
-    sandbox: str = "auto"  # auto | gvisor | bwrap | none: how model-written code is isolated (solvegraph.sandbox)
-    mcp_servers: tuple[McpServerConfig, ...] = ()  # [[mcp_servers]] in solvegraph.toml, --mcp NAME=COMMAND
-    # [prices] in solvegraph.toml: model name or glob pattern → US dollars per million tokens.
-    prices: dict[str, Price] = field(default_factory=dict)
-
+    tool_mode: str = "auto"  # auto | native | text | hermes | llama | mistral | fenced
     # -- how the model's replies are read (issue 32) ----------------------------------------------------
     # max_tokens per role; 0 for the solver means max_tokens.
     planner_max_tokens: int = 400
@@ -120,7 +105,21 @@ class Settings:
     # or a profile's name. It sets tool_mode, resend_reasoning, max_tokens_limit, temperature and top_p
     # where the user did not (solvegraph.llm's profiles).
     model_profile: str = "auto"
-
+    # -- end of issue 32's block --------------------------------------------------------------------------
+    lean_path: str | None = None  # a lean executable
+    lean_project: str | None = None  # a Lake project (for Mathlib): runs `lake env lean`
+    lean_timeout: float = 60.0
+    lean_memory_mb: int = 4096
+    db: str | None = None  # SQLAlchemy URL of the memory; default: a SQLite file in the user data folder
+    memory: bool = True  # store trajectories and reuse them (retrieval, made tools)
+    cache: bool = True  # exact cache: same problem + configuration reuses a verified answer
+    # Only tool-verified answers teach later runs (examples, cache, made tools) unless this is on.
+    reuse_model_accepted: bool = False
+    otel: bool = False  # OpenTelemetry spans (solvegraph.tracing); on with --otel or OTEL_EXPORTER_OTLP_ENDPOINT
+    sandbox: str = "auto"  # auto | gvisor | bwrap | none: how model-written code is isolated (solvegraph.sandbox)
+    mcp_servers: tuple[McpServerConfig, ...] = ()  # [[mcp_servers]] in solvegraph.toml, --mcp NAME=COMMAND
+    # [prices] in solvegraph.toml: model name or glob pattern → US dollars per million tokens.
+    prices: dict[str, Price] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
 
     @property
