@@ -55,6 +55,7 @@ _SETTING_KEYS = (
     "lean_project",
     "reuse_model_accepted",
     "otel",
+    "model_profile",
 )
 
 
@@ -81,6 +82,7 @@ def solve(
     mcp: Sequence[str] | None = None,
     reuse_model_accepted: bool | None = None,
     otel: bool | None = None,
+    model_profile: str | None = None,
 ) -> Trajectory:
     """Solve one problem with the planner, solver, verifier and refiner, and return its trajectory.
 
@@ -106,7 +108,7 @@ def solve(
       and may be answered from the exact cache. ``memory=False`` stores and reuses nothing; ``cache=False``
       only skips the cache.
     - ``max_rounds``, ``max_tool_calls``, ``cell_timeout``, ``sandbox``, ``lean_path``, ``lean_project``,
-      ``reuse_model_accepted``, ``otel``: as the command's flags of the same names.
+      ``reuse_model_accepted``, ``otel``, ``model_profile``: as the command's flags of the same names.
 
     It may be called from a thread that runs an event loop (a notebook cell): the solve then runs on a
     worker thread's loop. From a coroutine, prefer :func:`asolve`. Raises :class:`SolvegraphError` on bad
@@ -144,6 +146,7 @@ async def asolve(
     mcp: Sequence[str] | None = None,
     reuse_model_accepted: bool | None = None,
     otel: bool | None = None,
+    model_profile: str | None = None,
 ) -> Trajectory:
     """:func:`solve` on the running event loop, with the same options: ``await solvegraph.asolve(problem)``.
 
@@ -182,6 +185,7 @@ def stream(
     mcp: Sequence[str] | None = None,
     reuse_model_accepted: bool | None = None,
     otel: bool | None = None,
+    model_profile: str | None = None,
 ) -> Generator[Event | Step | Trajectory, None, None]:
     """Solve as :func:`solve` does, yielding what happens as it happens, and the trajectory last.
 
@@ -219,6 +223,7 @@ def astream(
     mcp: Sequence[str] | None = None,
     reuse_model_accepted: bool | None = None,
     otel: bool | None = None,
+    model_profile: str | None = None,
 ) -> AsyncGenerator[Event | Step | Trajectory, None]:
     """:func:`stream` on the running event loop: ``async for item in solvegraph.astream(problem): ...``.
 
@@ -333,6 +338,7 @@ def benchmark(
     mcp: Sequence[str] | None = None,
     reuse_model_accepted: bool | None = None,
     otel: bool | None = None,
+    model_profile: str | None = None,
 ) -> BenchSummary:
     """Run a strategy over a dataset, score every sample, and return the run's :class:`BenchSummary`.
 

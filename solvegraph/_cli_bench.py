@@ -198,6 +198,13 @@ def bench_run(
         str | None,
         typer.Option("--sandbox", help="auto, gvisor, bwrap or none [env SOLVEGRAPH_SANDBOX; default auto]."),
     ] = None,
+    model_profile: Annotated[
+        str | None,
+        typer.Option(
+            "--model-profile",
+            help="auto (from the model's name), none, qwen, deepseek-r1, llama-3, mistral or gpt-oss [default auto].",
+        ),
+    ] = None,
     mcp: McpOpt = None,
     otel: Annotated[
         bool,
@@ -285,6 +292,7 @@ def bench_run(
             "reuse_model_accepted": True if reuse_model_accepted else None,
             "db": db,
             "sandbox": sandbox,
+            "model_profile": model_profile,
             "otel": True if otel else None,
         },
         config_file=config,

@@ -123,7 +123,15 @@ def runs_show(
         )
         for i, step in enumerate(t.steps):
             # Model and tool text is data: escaped, so a '[/x]' in it is shown, never read as markup.
-            body = [shown(step.reply.strip())] if step.reply.strip() else []
+            body = []
+            if step.reasoning.strip():  # collapsed: its size, not its text (--json has it whole)
+                tokens = f", {step.usage.reasoning_tokens} tokens" if step.usage.reasoning_tokens else ""
+                body.append(f"[dim]▸ reasoning ({len(step.reasoning)} characters{tokens}; --json shows it)[/]")
+            body += [shown(step.reply.strip())] if step.reply.strip() else []
+            for retry in step.reply_meta.get("retries", []):
+                body.append(f"[yellow]cut off at max_tokens={shown(str(retry.get('max_tokens')))}: asked again[/]")
+            for problem in step.reply_meta.get("problems", []):
+                body.append(f"[red]unreadable[/] {shown(str(problem))}")
             for call, result in zip(step.tool_calls, step.tool_results, strict=False):
                 args = call.get("arguments")
                 arguments_text = args.get("code") if isinstance(args, dict) and "code" in args else json.dumps(args)

@@ -108,6 +108,7 @@ def solve_runner(
             max_rounds=settings.max_rounds,
             max_tool_calls=settings.max_tool_calls,
             reuse_model_accepted=settings.reuse_model_accepted,
+            max_tokens=settings.role_max_tokens(),
         )
         # Checkpoints live beside the store (solve --resume); without the memory there is nothing to resume from.
         checkpointer = open_checkpointer(memory.store) if memory is not None else None

@@ -115,6 +115,14 @@ Otel = Annotated[
         "OTEL_EXPORTER_OTLP_ENDPOINT is set. Needs solvegraph[otel].",
     ),
 ]
+ModelProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model-profile",
+        help="The model's profile (dialect of its tool calls, reasoning, sampling): auto (from the model's name), "
+        "none, qwen, deepseek-r1, llama-3, mistral or gpt-oss [toml model_profile; default auto].",
+    ),
+]
 LeanPath = Annotated[
     str | None, typer.Option("--lean-path", help="lean executable for the lean tool [env SOLVEGRAPH_LEAN].")
 ]
@@ -134,6 +142,7 @@ _SETTING_FLAGS = (
     "lean_path",
     "db",
     "sandbox",
+    "model_profile",
 )
 
 
@@ -230,6 +239,7 @@ def solve(
     lean_project: LeanProject = None,
     lean_path: LeanPath = None,
     sandbox: SandboxOpt = None,
+    model_profile: ModelProfileOpt = None,
     db: Db = None,
     no_memory: NoMemory = False,
     no_cache: NoCache = False,
@@ -368,6 +378,7 @@ def chat(
     lean_project: LeanProject = None,
     lean_path: LeanPath = None,
     sandbox: SandboxOpt = None,
+    model_profile: ModelProfileOpt = None,
     db: Db = None,
     no_memory: NoMemory = False,
     no_cache: NoCache = False,
@@ -566,6 +577,7 @@ def mcp_serve(
     lean_project: LeanProject = None,
     lean_path: LeanPath = None,
     sandbox: SandboxOpt = None,
+    model_profile: ModelProfileOpt = None,
     db: Db = None,
     no_memory: NoMemory = False,
     no_cache: NoCache = False,

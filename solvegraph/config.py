@@ -89,7 +89,24 @@ class Settings:
     # A named model is checked against the endpoint's /v1/models; off for an endpoint whose list does not
     # name what it answers to (Azure deployments, LiteLLM wildcard routes).
     check_model: bool = True
-    tool_mode: str = "auto"  # auto | native | text
+    tool_mode: str = "auto"  # auto | native | text | hermes | llama | mistral | fenced
+    # -- how the model's replies are read (issue 32) ----------------------------------------------------
+    # max_tokens per role; 0 for the solver means max_tokens.
+    planner_max_tokens: int = 400
+    solver_max_tokens: int = 0
+    verifier_max_tokens: int = 300
+    refiner_max_tokens: int = 400
+    # A reply cut off at max_tokens (finish_reason: length) is asked again with twice as many, up to this
+    # many; 0 never asks again. Either way a cut-off reply is never read as complete.
+    max_tokens_limit: int = 4096
+    # The message field earlier turns' reasoning is sent back in ("reasoning_content", "reasoning"), or ""
+    # for never: the DeepSeek API rejects it, and Qwen3's and R1's templates drop it anyway.
+    resend_reasoning: str = ""
+    # auto: the profile the model's name matches (qwen*, deepseek-r1*, llama-3*, mistral*, gpt-oss*); none;
+    # or a profile's name. It sets tool_mode, resend_reasoning, max_tokens_limit, temperature and top_p
+    # where the user did not (solvegraph.llm's profiles).
+    model_profile: str = "auto"
+    # -- end of issue 32's block --------------------------------------------------------------------------
     lean_path: str | None = None  # a lean executable
     lean_project: str | None = None  # a Lake project (for Mathlib): runs `lake env lean`
     lean_timeout: float = 60.0
@@ -120,6 +137,15 @@ class Settings:
         if found is None and self.uses_embedded:
             return Price(0.0, 0.0)
         return found
+
+    def role_max_tokens(self) -> dict[str, int]:
+        """What each role's turns ask for as max_tokens (the solver's own setting, or max_tokens)."""
+        return {
+            "planner": self.planner_max_tokens,
+            "solver": self.solver_max_tokens or self.max_tokens,
+            "verifier": self.verifier_max_tokens,
+            "refiner": self.refiner_max_tokens,
+        }
 
     def run_record(self) -> dict[str, Any]:
         """The settings a run is stored with (:data:`RUN_SETTINGS`, and the MCP servers' names)."""
@@ -254,8 +280,7 @@ def load_settings(
         if value is not None:
             _set(settings, key, value, "flag")
 
-    if settings.tool_mode not in {"auto", "native", "text"}:
-        raise ConfigError(f"tool_mode must be auto, native or text, not {settings.tool_mode!r}")
+    _check_model_settings(settings)
     if settings.sandbox not in {"auto", "gvisor", "bwrap", "none"}:
         raise ConfigError(f"sandbox must be auto, gvisor, bwrap or none, not {settings.sandbox!r}")
     for key, (low, open_low, high) in _RANGES.items():
@@ -285,9 +310,30 @@ _RANGES: dict[str, tuple[float, bool, float]] = {
     "temperature": (0, False, 2),
     "samples_temperature": (0, False, 2),
     "max_tokens": (1, False, math.inf),
+    "planner_max_tokens": (1, False, math.inf),
+    "solver_max_tokens": (0, False, math.inf),
+    "verifier_max_tokens": (1, False, math.inf),
+    "refiner_max_tokens": (1, False, math.inf),
+    "max_tokens_limit": (0, False, math.inf),
     "lean_timeout": (0, True, math.inf),
     "lean_memory_mb": (64, False, math.inf),
 }
+
+
+# -- how the model's replies are read (issue 32) ---------------------------------------------------------
+# tool_mode: auto, native (OpenAI tool calls), text (= fenced), or one dialect of calls in the content
+# (solvegraph.llm's CONTENT_DIALECTS; listed here because config sits below llm).
+TOOL_MODES = ("auto", "native", "text", "hermes", "mistral", "llama", "fenced")
+RESEND_REASONING = ("", "reasoning_content", "reasoning")
+
+
+def _check_model_settings(settings: Settings) -> None:
+    if settings.tool_mode not in TOOL_MODES:
+        raise ConfigError(f"tool_mode must be one of {', '.join(TOOL_MODES)}, not {settings.tool_mode!r}")
+    if settings.resend_reasoning not in RESEND_REASONING:
+        raise ConfigError(
+            f"resend_reasoning must be reasoning_content, reasoning or empty (never), not {settings.resend_reasoning!r}"
+        )
 
 
 def _price_table(value: Any, source: str) -> dict[str, Price]:

@@ -85,13 +85,16 @@ class Usage:
     """Tokens spent, summed over model calls, and what they cost.
 
     ``cost_usd`` is None while no call was priced (the model has no known or configured price): an
-    unknown cost, not a free one.
+    unknown cost, not a free one. ``reasoning_tokens`` are the part of ``completion_tokens`` the model
+    spent thinking (counted by the endpoint, or estimated from the reasoning's share of the reply): they
+    are paid for as completion tokens, and shown apart.
     """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     calls: int = 0
     cost_usd: float | None = None
+    reasoning_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -101,6 +104,7 @@ class Usage:
         self.prompt_tokens += other.prompt_tokens
         self.completion_tokens += other.completion_tokens
         self.calls += other.calls
+        self.reasoning_tokens += other.reasoning_tokens
         if other.cost_usd is not None:
             self.cost_usd = (self.cost_usd or 0.0) + other.cost_usd
 
@@ -111,6 +115,7 @@ class Usage:
             "calls": self.calls,
             "total_tokens": self.total_tokens,
             "cost_usd": self.cost_usd,
+            "reasoning_tokens": self.reasoning_tokens,
         }
 
 
@@ -189,6 +194,13 @@ class Step:
     # The model that answered this step ("" for a step no model took part in, or one recorded before
     # steps carried it): a resumed solve may continue on another model, and the record says which.
     model: str = ""
+    # The model's reasoning (<think> blocks, reasoning_content), kept apart from ``reply``: never run, never
+    # read as the answer, shown collapsed.
+    reasoning: str = ""
+    # How the reply came back, where it says more than its text: finish_reason, tool_format (the dialect its
+    # calls were written in), problems (what could not be read, as the model was told), retries (tries cut
+    # off at max_tokens).
+    reply_meta: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = _STEP.dump_python(self)

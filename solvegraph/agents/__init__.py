@@ -5,7 +5,7 @@ from ._prompts import render as render_prompt
 from ._run import Approver, SolveRunner, Streamed
 from .answer import code_blocks, explicit_answer, normalize
 from .graph import build_graph, compiled_graph, route_after_solver, route_after_verifier
-from .state import Budget, SolveContext, SolveState
+from .state import Budget, SolveContext, SolveState, recorded
 from .verifier import next_after_verdict
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "explicit_answer",
     "next_after_verdict",
     "normalize",
+    "recorded",
     "render_prompt",
     "route_after_solver",
     "route_after_verifier",

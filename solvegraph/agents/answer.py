@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+from ..llm import parse_calls
+
 _FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.S | re.I)
 _ANSWER_LINE = re.compile(r"^\s*\**\s*(?:final\s+)?answer\s*\**\s*[:=]\s*\**\s*(.+?)\s*\**\s*$", re.I | re.M)
 _BOXED = re.compile(r"\\boxed\{((?:[^{}]|\{[^{}]*\})*)\}")
@@ -83,22 +85,10 @@ def format_number(value: float) -> str:
     return repr(round(value, 10))
 
 
-_TOOL_FENCE = re.compile(r"```[ \t]*tool[ \t]*\n(.*?)```", re.S | re.I)
-
-
 def text_tool_calls(text: str) -> list[tuple[str, object]]:
-    """``tool`` fenced blocks holding {"name": ..., "arguments": {...}}: tool calls for text-only models."""
-    import json
+    """``tool`` fenced blocks holding {"name": ..., "arguments": {...}}: tool calls for text-only models.
 
-    calls: list[tuple[str, object]] = []
-    for block in _TOOL_FENCE.findall(text):
-        try:
-            data = json.loads(block)
-        except json.JSONDecodeError as exc:
-            calls.append(("", f"the tool block is not valid JSON: {exc}"))
-            continue
-        if isinstance(data, dict) and isinstance(data.get("name"), str):
-            calls.append((data["name"], data.get("arguments", {})))
-        else:
-            calls.append(("", 'a tool block must be {"name": ..., "arguments": {...}}'))
-    return calls
+    Read by the client's ``fenced`` dialect (:mod:`solvegraph.llm`); an unreadable block is ``("", why)``.
+    """
+    parsed = parse_calls(text, "fenced")
+    return [(c.name, c.arguments) for c in parsed.calls] + [("", e) for e in parsed.errors]

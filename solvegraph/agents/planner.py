@@ -8,7 +8,7 @@ from langgraph.runtime import Runtime
 
 from ..types import Step
 from ._prompts import render
-from .state import SolveContext, SolveState, ask, emit
+from .state import SolveContext, SolveState, ask, emit, max_tokens_for, recorded
 
 
 async def planner_node(state: SolveState, runtime: Runtime[SolveContext]) -> SolveState:
@@ -17,11 +17,11 @@ async def planner_node(state: SolveState, runtime: Runtime[SolveContext]) -> Sol
     system = render("planner", tools=ctx.tool_list(), fragments=ctx.fragments("planner"))
     user = state["problem"] + (f"\n\n{state['context']}" if state.get("context") else "")
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-    reply = await ask(runtime, messages, max_tokens=400)
+    reply = await ask(runtime, messages, max_tokens=max_tokens_for(runtime, "planner"))
     plan = reply.text.strip() or "1. Write and run Python code that computes the answer."
     step = Step(
-        agent="planner", round=0, messages=messages, reply=reply.text, usage=reply.usage,
-        model=reply.model, timings={"model_s": reply.duration_s, "total_s": time.perf_counter() - started},
+        agent="planner", round=0, messages=messages, **recorded(reply),
+        timings={"model_s": reply.duration_s, "total_s": time.perf_counter() - started},
     )  # fmt: skip
     emit("plan", "planner", 0, plan=plan)
     return {"plan": plan, "round": 1, "turn": 0, "steps": [step.to_dict()]}

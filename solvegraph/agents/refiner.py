@@ -8,7 +8,7 @@ from langgraph.runtime import Runtime
 
 from ..types import Step
 from ._prompts import render
-from .state import SolveContext, SolveState, ask, emit
+from .state import SolveContext, SolveState, ask, emit, max_tokens_for, recorded
 
 
 async def refiner_node(state: SolveState, runtime: Runtime[SolveContext]) -> SolveState:
@@ -31,13 +31,13 @@ async def refiner_node(state: SolveState, runtime: Runtime[SolveContext]) -> Sol
             ),
         },
     ]
-    reply = await ask(runtime, messages, max_tokens=400)
+    reply = await ask(runtime, messages, max_tokens=max_tokens_for(runtime, "refiner"))
     # The verifier's own feedback always travels with the refiner's advice, so a
     # weak refiner cannot lose the concrete error message.
     guidance = f"Verifier feedback: {feedback}\n{reply.text.strip()}".strip()
     step = Step(
-        agent="refiner", round=round_, messages=messages, reply=reply.text, usage=reply.usage,
-        model=reply.model, timings={"model_s": reply.duration_s, "total_s": time.perf_counter() - started},
+        agent="refiner", round=round_, messages=messages, **recorded(reply),
+        timings={"model_s": reply.duration_s, "total_s": time.perf_counter() - started},
     )  # fmt: skip
     emit("guidance", "refiner", round_, guidance=guidance)
     return {"guidance": guidance, "round": round_ + 1, "turn": 0, "steps": [step.to_dict()]}

@@ -19,8 +19,8 @@ from langgraph.types import interrupt
 
 from ..types import Step, ToolResult
 from ._prompts import render
-from .answer import answer_from_output, code_blocks, explicit_answer, normalize, text_tool_calls
-from .state import Attempt, SolveContext, SolveState, ask, emit
+from .answer import answer_from_output, code_blocks, explicit_answer, normalize
+from .state import Attempt, SolveContext, SolveState, ask, emit, max_tokens_for, recorded
 
 
 def _context_block(state: SolveState) -> str:
@@ -80,36 +80,38 @@ async def solver_node(state: SolveState, runtime: Runtime[SolveContext]) -> Solv
     schemas = [t.openai_schema() for t in ctx.tools.values()] or None
 
     started = time.perf_counter()
-    reply = await ask(runtime, messages, tools=schemas)
-    step = Step(
-        agent="solver", round=round_, messages=list(messages), reply=reply.text, usage=reply.usage, model=reply.model
-    )
+    reply = await ask(runtime, messages, tools=schemas, max_tokens=max_tokens_for(runtime, "solver"))
+    step = Step(agent="solver", round=round_, messages=list(messages), **recorded(reply))
     attempt["reply"] = reply.text
     tool_time = 0.0
 
+    # Calls as the client read them (OpenAI tool calls, or a dialect in the content), and fenced Python.
     calls: list[tuple[str, str, Any]] = [(c.id, c.name, c.arguments) for c in reply.tool_calls]
-    native = bool(calls)
+    native = reply.tool_format == "native"
     if not native:
         blocks = code_blocks(reply.text)
         if blocks:
-            calls.append((f"code_{_stable_id(reply.text)}", "python", {"code": "\n\n".join(blocks)}))
-        calls += [(f"text_{_stable_id(reply.text, i)}", n, a) for i, (n, a) in enumerate(text_tool_calls(reply.text))]
+            calls.insert(0, (f"code_{_stable_id(reply.text)}", "python", {"code": "\n\n".join(blocks)}))
     decided = approve_calls(calls) if ctx.approve and calls else [(*c, None) for c in calls]
     edited = {cid for (cid, _, before), (_, _, after, _) in zip(calls, decided, strict=True) if before != after}
+    # What could not be read (a malformed or cut-off call, a reply cut off): shown to the model, never run.
+    unreadable = list(reply.problems)
 
+    thought = {"reasoning_content": reply.reasoning} if reply.reasoning else {}  # the client decides if it goes back
     if native:
         messages.append(
             {
                 "role": "assistant",
-                "content": reply.text or None,
+                "content": reply.content or None,
                 "tool_calls": [
                     {"id": cid, "type": "function", "function": {"name": name, "arguments": _json(args)}}
                     for cid, name, args, _ in decided
                 ],
+                **thought,
             }
         )
     else:
-        messages.append({"role": "assistant", "content": reply.text})
+        messages.append({"role": "assistant", "content": reply.content, **thought})
 
     rendered: list[str] = []
     for cid, name, args, rejected in decided:
@@ -139,12 +141,19 @@ async def solver_node(state: SolveState, runtime: Runtime[SolveContext]) -> Solv
             messages.append({"role": "tool", "tool_call_id": cid, "content": seen})
         else:
             rendered.append(seen)
+    for problem in unreadable:  # recorded in the step's reply_meta; the model sees it as a failed call
+        attempt["work"].append(f"(an unreadable reply: {problem})")
+        attempt["outputs"].append(f"ERROR: {problem}")
+        attempt["tool_errors"].append(problem)
+        attempt["last_ok"] = False
+        emit("tool_output", "solver", round_, tool="(unreadable reply)", ok=False, output="", error=problem)
+        rendered.append(f"ERROR: {problem}")
     if rendered:
         messages.append({"role": "user", "content": render("continue", output="\n".join(rendered))})
 
     step.timings = {"model_s": reply.duration_s, "tool_s": tool_time, "total_s": time.perf_counter() - started}
     update: SolveState = {"tool_calls": used, "steps": [step.to_dict()]}
-    if calls and turn + 1 < ctx.budget.max_solver_turns:
+    if (calls or unreadable) and turn + 1 < ctx.budget.max_solver_turns:
         return {**update, "turn": turn + 1, "messages": messages, "attempt": attempt}
 
     answer = explicit_answer(attempt["reply"])

@@ -23,6 +23,9 @@ from ..llm import ChatModel, Reply
 from ..plugins import Blocking, PluginManager, Tool, ToolSession, in_thread
 from ..types import Event, ToolCall, Usage, Verdict
 
+# What the roles asked for before max_tokens could be set per role: short plans, advice and verdicts.
+DEFAULT_ROLE_MAX_TOKENS = {"planner": 400, "verifier": 300, "refiner": 400}
+
 
 class Attempt(TypedDict, total=False):
     reply: str
@@ -68,6 +71,8 @@ class Budget:
     max_solver_turns: int = 3  # model turns per solver round
     verify_with_model: bool = True
     reuse_model_accepted: bool = False  # may model-accepted answers teach later runs (not only tool-verified)
+    # max_tokens per role ("planner", "solver", "verifier", "refiner"); a role not named uses the client's.
+    max_tokens: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_ROLE_MAX_TOKENS))
 
 
 @dataclass
@@ -107,10 +112,13 @@ async def chat_turn(
     messages: list[dict[str, Any]],
     tools: list[dict[str, Any]] | None = None,
     max_tokens: int | None = None,
+    response_format: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One model call as a LangGraph task: its result is checkpointed, so a node that is resumed (after an
     approval interrupt, or a crash with a checkpointer) replays the reply instead of asking the model again."""
-    reply = await client.achat(messages, tools=tools, max_tokens=max_tokens)
+    # Asked for only where a schema is given: a ChatModel that predates it (a caller's wrapper) still works.
+    extra = {"response_format": response_format} if response_format else {}
+    reply = await client.achat(messages, tools=tools, max_tokens=max_tokens, **extra)
     return {
         "text": reply.text,
         "tool_calls": [c.to_dict() for c in reply.tool_calls],
@@ -118,6 +126,11 @@ async def chat_turn(
         "duration_s": reply.duration_s,
         "finish_reason": reply.finish_reason,
         "model": reply.model or client.model,
+        "reasoning": reply.reasoning,
+        "content": reply.content,
+        "tool_format": reply.tool_format,
+        "problems": list(reply.problems),
+        "retries": list(reply.retries),
     }
 
 
@@ -126,8 +139,9 @@ async def ask(
     messages: list[dict[str, Any]],
     tools: list[dict[str, Any]] | None = None,
     max_tokens: int | None = None,
+    response_format: dict[str, Any] | None = None,
 ) -> Reply:
-    data = await chat_turn(runtime.context.client, messages, tools, max_tokens)
+    data = await chat_turn(runtime.context.client, messages, tools, max_tokens, response_format)
     return Reply(
         text=data["text"],
         tool_calls=[ToolCall(**c) for c in data["tool_calls"]],
@@ -135,4 +149,26 @@ async def ask(
         duration_s=data["duration_s"],
         finish_reason=data["finish_reason"],
         model=str(data.get("model") or ""),
+        reasoning=str(data.get("reasoning") or ""),
+        content=data.get("content"),
+        tool_format=str(data.get("tool_format") or ""),
+        problems=list(data.get("problems") or []),
+        retries=list(data.get("retries") or []),
     )
+
+
+def recorded(reply: Reply) -> dict[str, Any]:
+    """A step's fields from the reply it records: what the model wrote (its reasoning apart), tokens, model,
+    and how the reply came back. ``Step(agent, round, messages, **recorded(reply))``."""
+    return {
+        "reply": reply.content or "",
+        "reasoning": reply.reasoning,
+        "reply_meta": reply.meta(),
+        "usage": reply.usage,
+        "model": reply.model,
+    }
+
+
+def max_tokens_for(runtime: Runtime[SolveContext], role: str) -> int | None:
+    """The max_tokens a role's turns ask for: its own setting, else the client's default (None)."""
+    return runtime.context.budget.max_tokens.get(role)

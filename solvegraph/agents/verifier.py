@@ -6,16 +6,33 @@ each becomes feedback the refiner can act on.
 
 from __future__ import annotations
 
+import json
 import re
 import time
+from typing import Any
 
 from langgraph.runtime import Runtime
 
 from ..types import Step
 from ._prompts import render
-from .state import Attempt, Budget, SolveContext, SolveState, Verdict, ask, emit
+from .state import Attempt, Budget, SolveContext, SolveState, Verdict, ask, emit, max_tokens_for, recorded
 
 _VERDICT = re.compile(r"VERDICT\s*:\s*\**\s*(ACCEPT|REJECT)", re.I)
+# The verdict as a JSON schema: asked for where the endpoint takes response_format (OpenAI's structured outputs,
+# vLLM's and llama.cpp's guided decoding); an endpoint that refuses it is asked in text from then on.
+VERDICT_SCHEMA: dict[str, Any] = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "verdict",
+        "strict": True,
+        "schema": {
+            "type": "object",
+            "properties": {"verdict": {"type": "string", "enum": ["ACCEPT", "REJECT"]}, "feedback": {"type": "string"}},
+            "required": ["verdict", "feedback"],
+            "additionalProperties": False,
+        },
+    },
+}
 
 
 def deterministic_verdict(attempt: Attempt) -> Verdict | None:
@@ -119,8 +136,10 @@ async def verifier_node(state: SolveState, runtime: Runtime[SolveContext]) -> So
                 ),
             },
         ]
-        reply = await ask(runtime, messages, max_tokens=300)
-        step.messages, step.reply, step.usage, step.model = messages, reply.text, reply.usage, reply.model
+        reply = await ask(
+            runtime, messages, max_tokens=max_tokens_for(runtime, "verifier"), response_format=VERDICT_SCHEMA
+        )
+        step = Step(agent="verifier", round=round_, messages=messages, **recorded(reply))
         step.timings["model_s"] = reply.duration_s
         verdict = parse_verdict(reply.text)
     if notes:
@@ -147,7 +166,11 @@ def next_after_verdict(state: SolveState, verdict: Verdict, budget: Budget) -> s
 
 
 def parse_verdict(text: str) -> Verdict:
-    """Read VERDICT: ACCEPT/REJECT. With no clear verdict the mechanical checks stand, so accept."""
+    """Read the verdict: the schema's JSON object, else a VERDICT: ACCEPT/REJECT line. With no clear verdict
+    the mechanical checks stand, so accept (``model-unclear``, which never makes an answer model-accepted)."""
+    structured = _structured(text)
+    if structured is not None:
+        return structured
     m = _VERDICT.search(text)
     feedback = _VERDICT.sub("", text, count=1).strip() if m else text.strip()
     if m is None:
@@ -157,3 +180,23 @@ def parse_verdict(text: str) -> Verdict:
             "feedback": "the model gave no clear verdict; the mechanical checks passed",
         }
     return {"accepted": m.group(1).upper() == "ACCEPT", "source": "model", "feedback": feedback}
+
+
+def _structured(text: str) -> Verdict | None:
+    """The verdict from a JSON reply (``{"verdict": "ACCEPT", "feedback": ...}``), or None if it is not one."""
+    stripped = text.strip()
+    if not stripped.startswith("{"):
+        return None
+    try:
+        data = json.loads(stripped)
+    except json.JSONDecodeError:
+        return None
+    said = data.get("verdict") if isinstance(data, dict) else None
+    if not isinstance(said, str) or said.strip().upper() not in ("ACCEPT", "REJECT"):
+        return None
+    feedback = data.get("feedback")
+    return {
+        "accepted": said.strip().upper() == "ACCEPT",
+        "source": "model",
+        "feedback": feedback.strip() if isinstance(feedback, str) else "",
+    }

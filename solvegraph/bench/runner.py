@@ -144,18 +144,27 @@ class MeteredClient:
         return reply
 
     async def achat(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None, max_tokens: int | None = None
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        max_tokens: int | None = None,
+        response_format: dict[str, Any] | None = None,
     ) -> Reply:
         self._before()
-        return self._after(await self.inner.achat(messages, tools, max_tokens))
+        return self._after(await self.inner.achat(messages, tools, max_tokens, response_format))
 
     def chat(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None, max_tokens: int | None = None
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        max_tokens: int | None = None,
+        response_format: dict[str, Any] | None = None,
     ) -> Reply:
         if self.loop is None:
             self._before()
-            return self._after(self.inner.chat(messages, tools, max_tokens))
-        return asyncio.run_coroutine_threadsafe(self.achat(messages, tools, max_tokens), self.loop).result()
+            return self._after(self.inner.chat(messages, tools, max_tokens, response_format))
+        coro = self.achat(messages, tools, max_tokens, response_format)
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
 
 @dataclass
@@ -562,6 +571,7 @@ class BenchRunner:
                 max_rounds=self.settings.max_rounds,
                 max_tool_calls=tool_calls,
                 reuse_model_accepted=self.settings.reuse_model_accepted,
+                max_tokens=self.settings.role_max_tokens(),
             ),
             session_options=self.settings.session_options(),
         )

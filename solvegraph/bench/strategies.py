@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..agents import SolveRunner
+from ..agents import SolveRunner, recorded
 from ..agents import render_prompt as render
 from ..agents.answer import answer_from_output, code_blocks, explicit_answer, normalize
 from ..errors import SolvegraphError
@@ -48,9 +48,7 @@ async def run_direct(client: Any, sample: Sample, trajectory: Trajectory, sink: 
             "solver",
             1,
             messages,
-            reply.text,
-            usage=reply.usage,
-            model=reply.model,
+            **recorded(reply),
             timings={"model_s": reply.duration_s, "total_s": time.perf_counter() - started},
         ),
         sink,
@@ -73,7 +71,7 @@ async def run_pal(
     without one (a plugin's replacement) runs through ``blocking``, a bounded pool."""
     started = time.perf_counter()
     messages, reply = await _ask(client, render("code" if code else "pal"), sample.question)
-    step = Step("solver", 1, messages, reply.text, usage=reply.usage, model=reply.model)
+    step = Step("solver", 1, messages, **recorded(reply))
     blocks = code_blocks(reply.text)
     tool_s = 0.0
     if blocks:

@@ -1,15 +1,24 @@
 """Model access: one OpenAI-compatible client, and the embedded offline default."""
 
+from ._dialects import CONTENT_DIALECTS, TOOL_MODES, Parsed, detect, parse_calls
+from ._reasoning import Split, split_reasoning
 from .client import ChatModel, ModelClient, Reply
 from .embedded import EmbeddedServer, embedded_server, stop_embedded_servers
 from .factory import make_client
 
 __all__ = [
+    "CONTENT_DIALECTS",
+    "TOOL_MODES",
     "ChatModel",
     "EmbeddedServer",
     "ModelClient",
+    "Parsed",
     "Reply",
+    "Split",
+    "detect",
     "embedded_server",
     "make_client",
+    "parse_calls",
+    "split_reasoning",
     "stop_embedded_servers",
 ]

@@ -35,17 +35,52 @@ import openai
 from .. import tracing
 from ..errors import ConfigError, ModelConnectionError, PromptRefusedError
 from ..types import Price, ToolCall, Usage
+from ._dialects import CONTENT_DIALECTS, detect, parse_calls
+from ._profiles import ModelProfile
+from ._reasoning import split_reasoning
 from ._retry import AdaptiveLimit, RetryPolicy
+
+# The keys a message may carry the model's earlier reasoning under; sent back only where the API wants it.
+REASONING_KEYS = ("reasoning_content", "reasoning")
 
 
 @dataclass
 class Reply:
+    """One model turn as the agents read it.
+
+    ``text`` is what may be parsed for code and answers: the content without reasoning and without the
+    tool calls' markup, and empty when the reply cannot be trusted as complete (cut off at ``max_tokens``,
+    or ended inside a reasoning block). ``content`` is what the model wrote, reasoning taken out (what a
+    later turn sends back). ``problems`` are one line each, for the trajectory and the model's next turn.
+    """
+
     text: str
     tool_calls: list[ToolCall] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     duration_s: float = 0.0
     finish_reason: str = ""
     model: str = ""  # the model asked (the client's), recorded with the step it answers
+    reasoning: str = ""
+    content: str | None = None  # None: the same as ``text``
+    tool_format: str = ""  # "native", a content dialect ("hermes", "llama", "mistral", "fenced"), or ""
+    problems: list[str] = field(default_factory=list)
+    # Each earlier try of this turn that was cut off: {"max_tokens": asked, "finish_reason": "length"}.
+    retries: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.content is None:
+            self.content = self.text
+
+    def meta(self) -> dict[str, Any]:
+        """What a step records of the reply besides its text: only what is there."""
+        found: dict[str, Any] = {
+            "reasoning": self.reasoning,
+            "finish_reason": self.finish_reason,
+            "tool_format": self.tool_format,
+            "problems": list(self.problems),
+            "retries": list(self.retries),
+        }
+        return {k: v for k, v in found.items() if v}
 
 
 class ChatModel(Protocol):
@@ -69,6 +104,7 @@ class ChatModel(Protocol):
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]] | None = None,
         max_tokens: int | None = None,
+        response_format: dict[str, Any] | None = None,
     ) -> Reply: ...
 
     async def achat(
@@ -76,6 +112,7 @@ class ChatModel(Protocol):
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]] | None = None,
         max_tokens: int | None = None,
+        response_format: dict[str, Any] | None = None,
     ) -> Reply: ...
 
 
@@ -94,6 +131,9 @@ class ModelClient:
         temperature: float = 0.0,
         max_tokens: int = 1024,
         tool_mode: str = "auto",
+        max_tokens_limit: int | None = None,
+        resend_reasoning: str = "",
+        top_p: float | None = None,
         cache: Any = None,
         identity: str | None = None,
         price: Price | Callable[[str], Price | None] | None = None,
@@ -107,6 +147,19 @@ class ModelClient:
         self.tool_mode = tool_mode
         # None until we learn whether the endpoint accepts the ``tools`` parameter.
         self.native_tools: bool | None = {"native": True, "text": False}.get(tool_mode)
+        # The dialect this endpoint writes calls in when they come in the content: forced by ``tool_mode``,
+        # or learned from the first reply that has one (``auto``) and kept for the endpoint from then on.
+        self.dialect: str | None = (
+            "fenced" if tool_mode in ("text", "native") else (tool_mode if tool_mode in CONTENT_DIALECTS else None)
+        )
+        # A reply cut off at max_tokens is asked again with twice as many, up to this many (None: no retry).
+        self.max_tokens_limit = max_tokens_limit
+        # Whether the endpoint takes ``response_format`` (a JSON schema): None until a request says.
+        self.structured: bool | None = None
+        # The field earlier turns' reasoning goes back in ("" : never; the DeepSeek API rejects it).
+        self.resend_reasoning = resend_reasoning
+        self.top_p = top_p
+        self.profile = ""  # the model profile in use (solvegraph.llm._profiles), "" for none
         # The openai client's own retries are off: ours honour Retry-After past its 60 s cap, count 429s
         # apart from failures, and tell the adaptive limit about them.
         self.retry = RetryPolicy(max_retries=max_retries, rate_limit_patience=rate_limit_patience)
@@ -122,6 +175,19 @@ class ModelClient:
         self.identity = identity or f"{self.base_url}#{self.model}"
         # What a call costs: a price, or a lookup by model name (the endpoint may name the model only now).
         self.price: Price | None = price(self.model) if callable(price) else price
+
+    def use_profile(self, profile: ModelProfile, keep: frozenset[str] = frozenset()) -> None:
+        """Take what ``profile`` sets, but for the settings named in ``keep`` (the user set them)."""
+        self.profile = profile.name
+        for key, value in profile.settings().items():
+            if key in keep:
+                continue
+            if key == "tool_mode":
+                self.tool_mode, self.dialect = value, value
+            elif key == "max_tokens_limit":
+                self.max_tokens_limit = max(value, self.max_tokens)
+            else:
+                setattr(self, key, value)
 
     def check_model(self) -> None:
         """Refuse a model the endpoint does not serve, when the endpoint lists what it serves.
@@ -154,17 +220,25 @@ class ModelClient:
         return str(models[0].id)
 
     def _request(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, max_tokens: int | None
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        max_tokens: int | None,
+        response_format: dict[str, Any] | None = None,
     ) -> tuple[dict[str, Any], str | None, Reply | None]:
         """The request's parameters, its response-cache key, and the cached reply if there is one."""
         kwargs: dict[str, Any] = {
             "model": self.model,
-            "messages": messages,
+            "messages": self._outgoing(messages),
             "temperature": self.temperature,
             "max_tokens": max_tokens or self.max_tokens,
         }
+        if self.top_p is not None:
+            kwargs["top_p"] = self.top_p
         if tools and self.native_tools is not False:
             kwargs["tools"] = tools
+        if response_format and self.structured is not False:
+            kwargs["response_format"] = response_format
         if self.cache is None:
             return kwargs, None, None
         keyed = {**kwargs, "identity": self.identity}
@@ -178,21 +252,79 @@ class ModelClient:
             usage=Usage(cost_usd=0.0 if self.price is not None else None),  # nothing spent on a cached reply
             finish_reason="cached",
             model=self.model,
+            reasoning=str(hit.get("reasoning") or ""),
+            content=hit.get("content"),
+            tool_format=str(hit.get("tool_format") or ""),
+            problems=list(hit.get("problems") or []),
         )
         return kwargs, key, cached
 
-    def _answered(self, kwargs: dict[str, Any], key: str | None, response: Any, started: float) -> Reply:
+    def _outgoing(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The messages as this API wants them: earlier reasoning dropped, or sent in the field it reads."""
+        if not any(k in m for m in messages for k in REASONING_KEYS):
+            return messages
+        out = []
+        for message in messages:
+            kept = {k: v for k, v in message.items() if k not in REASONING_KEYS}
+            thought = next((message[k] for k in REASONING_KEYS if message.get(k)), "")
+            if self.resend_reasoning and thought and message.get("role") == "assistant":
+                kept[self.resend_reasoning] = thought
+            out.append(kept)
+        return out
+
+    def _answered(self, kwargs: dict[str, Any], key: str | None, response: Any, started: float, offered: bool) -> Reply:
         if "tools" in kwargs:
             self.native_tools = True
-        reply = self._reply(response, time.perf_counter() - started)
-        if key is not None:
+        if "response_format" in kwargs:
+            self.structured = True
+        reply = self._reply(response, time.perf_counter() - started, offered)
+        if key is not None and reply.finish_reason != "length":
             self.cache.cache_reply(
-                key, self.model, {"text": reply.text, "tool_calls": [c.to_dict() for c in reply.tool_calls]}
+                key,
+                self.model,
+                {
+                    "text": reply.text,
+                    "tool_calls": [c.to_dict() for c in reply.tool_calls],
+                    "reasoning": reply.reasoning,
+                    "content": reply.content,
+                    "tool_format": reply.tool_format,
+                    "problems": reply.problems,
+                },
             )
+        return reply
+
+    def _longer(self, reply: Reply, asked: int) -> int | None:
+        """The max_tokens to ask again with after a reply cut off at ``asked``; None: keep this reply."""
+        if reply.finish_reason != "length" or not self.max_tokens_limit or asked >= self.max_tokens_limit:
+            return None
+        return min(asked * 2, self.max_tokens_limit)
+
+    def _settled(self, reply: Reply, asked: int, tries: list[tuple[int, Reply]]) -> Reply:
+        """The turn's reply after its earlier tries (each with the max_tokens it asked): all their tokens
+        counted, and a reply still cut off never read as complete."""
+        if tries:
+            spent = Usage()
+            for _, earlier in tries:
+                spent.add(earlier.usage)
+            spent.add(reply.usage)
+            reply.usage, reply.duration_s = spent, sum(t.duration_s for _, t in tries) + reply.duration_s
+            reply.retries = [{"max_tokens": n, "finish_reason": "length"} for n, _ in tries]
+        if reply.finish_reason == "length":
+            retried = f", and again with {asked}" if tries else ""
+            first = tries[0][0] if tries else asked
+            reply.problems.append(
+                f"the model's reply was cut off at max_tokens={first}{retried} (finish_reason: length); "
+                "nothing in it was run or read as an answer"
+            )
+            reply.text, reply.tool_calls = "", []
         return reply
 
     def _failed(self, exc: openai.OpenAIError, kwargs: dict[str, Any]) -> Exception | None:
         """The error to raise for ``exc``; None when the request should be sent again without ``tools``."""
+        if isinstance(exc, openai.APIStatusError) and exc.status_code in (400, 422) and "response_format" in kwargs:
+            # No structured output here (or not this schema): ask in text from now on.
+            self.structured = False
+            return None
         if isinstance(exc, openai.BadRequestError):
             if "tools" in kwargs and self.tool_mode == "auto":
                 # Endpoints without function calling reject ``tools``: fall back to text mode for good.
@@ -208,8 +340,26 @@ class ModelClient:
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]] | None = None,
         max_tokens: int | None = None,
+        response_format: dict[str, Any] | None = None,
     ) -> Reply:
-        kwargs, key, hit = self._request(messages, tools, max_tokens)
+        asked = max_tokens or self.max_tokens
+        tries: list[tuple[int, Reply]] = []
+        while True:
+            reply = self._chat_once(messages, tools, asked, response_format)
+            longer = self._longer(reply, asked)
+            if longer is None:
+                return self._settled(reply, asked, tries)
+            tries.append((asked, reply))
+            asked = longer
+
+    def _chat_once(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        asked: int,
+        response_format: dict[str, Any] | None = None,
+    ) -> Reply:
+        kwargs, key, hit = self._request(messages, tools, asked, response_format)
         if hit is not None:
             return hit
         with self._span() as current:
@@ -219,18 +369,36 @@ class ModelClient:
             except openai.OpenAIError as exc:
                 error = self._failed(exc, kwargs)
                 if error is None:
-                    return self.chat(messages, None, max_tokens)
+                    return self._chat_once(messages, tools, asked, response_format)
                 raise error from None
-            return _traced_reply(current, self._answered(kwargs, key, response, started))
+            return _traced_reply(current, self._answered(kwargs, key, response, started, bool(tools)))
 
     async def achat(
         self,
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]] | None = None,
         max_tokens: int | None = None,
+        response_format: dict[str, Any] | None = None,
     ) -> Reply:
         """:meth:`chat` on the running event loop: no thread is held while the endpoint thinks."""
-        kwargs, key, hit = self._request(messages, tools, max_tokens)
+        asked = max_tokens or self.max_tokens
+        tries: list[tuple[int, Reply]] = []
+        while True:
+            reply = await self._achat_once(messages, tools, asked, response_format)
+            longer = self._longer(reply, asked)
+            if longer is None:
+                return self._settled(reply, asked, tries)
+            tries.append((asked, reply))
+            asked = longer
+
+    async def _achat_once(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        asked: int,
+        response_format: dict[str, Any] | None = None,
+    ) -> Reply:
+        kwargs, key, hit = self._request(messages, tools, asked, response_format)
         if hit is not None:
             return hit
         with self._span() as current:
@@ -242,9 +410,9 @@ class ModelClient:
             except openai.OpenAIError as exc:
                 error = self._failed(exc, kwargs)
                 if error is None:
-                    return await self.achat(messages, None, max_tokens)
+                    return await self._achat_once(messages, tools, asked, response_format)
                 raise error from None
-            return _traced_reply(current, self._answered(kwargs, key, response, started))
+            return _traced_reply(current, self._answered(kwargs, key, response, started, bool(tools)))
 
     def _span(self) -> Any:
         return tracing.span(
@@ -289,13 +457,20 @@ class ModelClient:
         if found is not None:
             await found[1].close()
 
-    def _reply(self, data: Any, duration: float) -> Reply:
-        """The reply from the response's JSON, read as plain data: a non-conforming field is skipped, not fatal."""
+    def _reply(self, data: Any, duration: float, offered: bool = False) -> Reply:
+        """The reply from the response's JSON, read as plain data: a non-conforming field is skipped, not fatal.
+
+        Reasoning is taken out first (:mod:`._reasoning`), so nothing in it is read as a call or an answer;
+        then, when tools were offered and none came as OpenAI tool calls, calls written in the content are
+        read in the endpoint's dialect (:mod:`._dialects`).
+        """
         choices = data.get("choices") if isinstance(data, dict) else None
         if not choices or not isinstance(choices[0], dict):
             return Reply(text="", duration_s=duration, model=self.model)
         choice = choices[0]
         message = choice.get("message") or {}
+        if not isinstance(message, dict):
+            message = {}
         calls = []
         for call in message.get("tool_calls") or []:
             fn = call.get("function") if isinstance(call, dict) else None
@@ -306,6 +481,23 @@ class ModelClient:
             except (json.JSONDecodeError, TypeError):
                 args = {"__unparsed__": fn.get("arguments")}
             calls.append(ToolCall(id=call.get("id") or uuid.uuid4().hex[:8], name=fn["name"], arguments=args))
+        content = message.get("content")
+        field_ = next((message[k] for k in REASONING_KEYS if isinstance(message.get(k), str) and message[k]), "")
+        split = split_reasoning(content if isinstance(content, str) else "", field_)
+        problems: list[str] = []
+        if split.unterminated:
+            problems.append(
+                "the model's reply ended inside its reasoning (a <think> block that never closed): it has no answer"
+            )
+        text, fmt = split.text, "native" if calls else ""
+        shown = text
+        if offered and not calls and text:
+            parsed = parse_calls(text, self.dialect) if self.dialect else detect(text)
+            if parsed.dialect:
+                if self.dialect is None:
+                    self.dialect = parsed.dialect  # learned: this endpoint writes its calls so
+                calls, text, fmt = parsed.calls, parsed.text, parsed.dialect
+                problems += parsed.errors
         usage = Usage(calls=1)
         cached = 0
         counted = data.get("usage")
@@ -314,15 +506,25 @@ class ModelClient:
             usage.completion_tokens = _count(counted.get("completion_tokens"))
             details = counted.get("prompt_tokens_details")
             cached = _count(details.get("cached_tokens")) if isinstance(details, dict) else 0
+            done = counted.get("completion_tokens_details")
+            usage.reasoning_tokens = _count(done.get("reasoning_tokens")) if isinstance(done, dict) else 0
+        if split.reasoning and not usage.reasoning_tokens and usage.completion_tokens:
+            # The server did not count them (reasoning in the content): the reasoning's share of the reply.
+            share = len(split.reasoning) / (len(split.reasoning) + len(shown)) if shown else 1.0
+            usage.reasoning_tokens = round(usage.completion_tokens * share)
         if self.price is not None:
             usage.cost_usd = self.price.cost(usage.prompt_tokens, usage.completion_tokens, cached)
         return Reply(
-            text=message.get("content") or "",
+            text=text,
             tool_calls=calls,
             usage=usage,
             duration_s=duration,
-            finish_reason=choice.get("finish_reason") or "",
+            finish_reason=str(choice.get("finish_reason") or ""),
             model=self.model,
+            reasoning=split.reasoning,
+            content=shown,
+            tool_format=fmt,
+            problems=problems,
         )
 
     def _refused(self, exc: openai.APIStatusError) -> PromptRefusedError:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..config import Settings
 from ..errors import ConfigError
+from ._profiles import PROFILES, profile_for
 from .client import ModelClient
 from .embedded import MODEL_ALIAS, embedded_server
 
@@ -39,12 +40,20 @@ def make_client(settings: Settings) -> ModelClient:
         temperature=settings.temperature,
         max_tokens=settings.max_tokens,
         tool_mode=settings.tool_mode,
+        max_tokens_limit=settings.max_tokens_limit or None,
+        resend_reasoning=settings.resend_reasoning,
         identity=identity,
         price=settings.price,
     )
     if settings.model and not settings.uses_embedded and settings.check_model:
         # Named by the user (or a resumed run): checked against what the endpoint serves.
         client.check_model()
+    if settings.model_profile not in ("auto", "none", *PROFILES):
+        known = ", ".join(["auto", "none", *PROFILES])
+        raise ConfigError(f"--model-profile {settings.model_profile!r} is not a profile (known: {known})")
+    profile = profile_for(client.model, settings.model_profile)
+    if profile is not None:  # the model's name is known only now (with no --model: the endpoint's first)
+        client.use_profile(profile, keep=frozenset(settings.sources))
     return client
 
 

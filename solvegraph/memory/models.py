@@ -119,6 +119,9 @@ class StepRow(Base):
     cost_usd: Mapped[float | None] = mapped_column(Float)  # schema version 3; None: unpriced
     timings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     started_at: Mapped[float] = mapped_column(Float, default=0.0)
+    # Schema version 5: the model's reasoning and how its reply came back (Step.reasoning, Step.reply_meta,
+    # Usage.reasoning_tokens); NULL for a step with none of them.
+    reply_meta: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     trajectory: Mapped[TrajectoryRow] = relationship(back_populates="steps")
 
 

@@ -8,8 +8,19 @@ A script maps an agent ("planner", "solver", "verifier", "refiner"; found from t
 system prompt's first line) to a list of replies, consumed in order; the last one
 repeats. A reply is a string, a dict with ``content`` and/or ``tool_calls``
 (``[{"name": ..., "arguments": {...}}]``) and optionally ``usage`` (fields laid over the word
-counts, e.g. ``prompt_tokens_details``), a dict with ``status`` to answer an HTTP
-error (with ``headers``, e.g. ``Retry-After``), or a callable taking the request body and returning any of these.
+counts, e.g. ``prompt_tokens_details``), ``reasoning_content`` or ``reasoning`` (a reasoning
+parser's field, as vLLM and the DeepSeek API return it) and ``finish_reason``; a dict with ``status``
+to answer an HTTP error (with ``headers``, e.g. ``Retry-After``), or a callable taking the request
+body and returning any of these.
+
+Tokens are words. With ``prefix_cache=True`` the endpoint simulates a prefix cache (vLLM's automatic
+prefix caching, llama.cpp's prompt cache, OpenAI's prompt caching): each prompt (the tool schemas first, as
+a chat template renders them, then each message's role and words) is matched against every earlier one,
+and the longest common prefix is reported as ``usage.prompt_tokens_details.cached_tokens``; the tool
+schemas' words then count as prompt tokens too. ``model.prefix_cache`` keeps the totals. With
+``honour_max_tokens=True`` a reply longer than the request's ``max_tokens``
+is cut there (reasoning first, then content), without its tool calls, and ends with
+``finish_reason: "length"``, as a real server cuts a reply off.
 """
 
 from __future__ import annotations
@@ -46,6 +57,8 @@ class ScriptedModel:
         delay_s: float = 0.0,
         api_key: str | None = None,
         model: str = "scripted",
+        honour_max_tokens: bool = False,
+        prefix_cache: bool = False,
     ) -> None:
         if isinstance(script, list) or script is None:
             script = {"default": list(script or ["ANSWER: 0"])}
@@ -53,6 +66,8 @@ class ScriptedModel:
         self.delay_s = delay_s
         self.api_key = api_key
         self.model = model
+        self.honour_max_tokens = honour_max_tokens
+        self.prefix_cache = PrefixCache() if prefix_cache else None
         self.requests: list[dict[str, Any]] = []
         self._cursor: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -148,7 +163,10 @@ class ScriptedModel:
                         reply.get("headers"),
                     )
                     return
-                self._send(200, completion(body, reply, model.model))
+                answer = completion(body, reply, model.model, model.honour_max_tokens)
+                if model.prefix_cache is not None:
+                    model.prefix_cache.report(body, answer["usage"])
+                self._send(200, answer)
 
         ThreadingHTTPServer.request_queue_size = 128  # many concurrent benchmark workers connect at once
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -170,13 +188,24 @@ class ScriptedModel:
         self.stop()
 
 
-def completion(body: dict[str, Any], reply: Any, model: str) -> dict[str, Any]:
+def completion(body: dict[str, Any], reply: Any, model: str, honour_max_tokens: bool = False) -> dict[str, Any]:
     """An OpenAI chat.completion object for ``reply``."""
     content: str | None
+    thought: dict[str, str] = {}
+    finish = ""
     if isinstance(reply, str):
         content, calls, usage = reply, [], {}
     else:
         content, calls, usage = reply.get("content"), reply.get("tool_calls", []), reply.get("usage", {})
+        thought = {k: reply[k] for k in ("reasoning_content", "reasoning") if isinstance(reply.get(k), str)}
+        finish = str(reply.get("finish_reason") or "")
+    limit = body.get("max_tokens") if honour_max_tokens else None
+    if isinstance(limit, int) and _words(content) + sum(_words(v) for v in thought.values()) > limit:
+        left = limit
+        for key, value in thought.items():
+            thought[key], left = _cut(value, left)
+        content, _ = _cut(content or "", left)
+        calls, finish = [], "length"
     tool_calls = [
         {
             "id": c.get("id", f"call_{uuid.uuid4().hex[:8]}"),
@@ -186,22 +215,105 @@ def completion(body: dict[str, Any], reply: Any, model: str) -> dict[str, Any]:
         for c in calls
     ]
     prompt_words = sum(len(str(m.get("content") or "").split()) for m in body.get("messages", []))
-    message: dict[str, Any] = {"role": "assistant", "content": content}
+    message: dict[str, Any] = {"role": "assistant", "content": content, **thought}
     if tool_calls:
         message["tool_calls"] = tool_calls
+    reasoning_words = sum(_words(v) for v in thought.values())
+    completion_words = _words(content) + reasoning_words + 5 * len(tool_calls)
+    counted: dict[str, Any] = {
+        "prompt_tokens": prompt_words,
+        "completion_tokens": completion_words,
+        "total_tokens": prompt_words + completion_words,
+    }
+    if reasoning_words:
+        counted["completion_tokens_details"] = {"reasoning_tokens": reasoning_words}
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if tool_calls else "stop"}],
-        "usage": {
-            "prompt_tokens": prompt_words,
-            "completion_tokens": len((content or "").split()) + 5 * len(tool_calls),
-            "total_tokens": prompt_words + len((content or "").split()) + 5 * len(tool_calls),
-            **usage,
-        },
+        "choices": [
+            {"index": 0, "message": message, "finish_reason": finish or ("tool_calls" if tool_calls else "stop")}
+        ],
+        "usage": {**counted, **usage},
     }
+
+
+class PrefixCache:
+    """The prompts served so far as a trie of tokens: a new prompt's cached part is its longest prefix in it.
+
+    Token by token, not in blocks as vLLM caches (16 tokens a block), and never evicted: an upper bound of
+    what a real cache serves from the same prompts, and exact about which parts of a prompt can be served.
+    """
+
+    def __init__(self) -> None:
+        self._root: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self.prompt_tokens = 0
+        self.cached_tokens = 0
+        self.requests = 0
+        self.by_agent: dict[str, list[int]] = {}  # agent → [prompt tokens, cached tokens]
+        self.hits: list[int] = []  # each request's cached tokens, in the order served
+
+    @staticmethod
+    def tokens(body: dict[str, Any]) -> list[str]:
+        """The prompt as the template lays it out: tool schemas, then each message (a role marker and its words).
+        Role markers are not counted as tokens."""
+        out = json.dumps(body["tools"], sort_keys=True).split() if body.get("tools") else []
+        for message in body.get("messages", []):
+            out.append(f"\x00{message.get('role')}")
+            out += str(message.get("content") or "").split()
+            if message.get("tool_calls"):
+                out += json.dumps(message["tool_calls"], sort_keys=True).split()
+        return out
+
+    def serve(self, tokens: list[str]) -> int:
+        """Record ``tokens`` and return how many of them (markers aside) earlier prompts had as a prefix."""
+        with self._lock:
+            node, hit, matching = self._root, 0, True
+            for token in tokens:
+                following = node.get(token)
+                if following is None:
+                    matching, following = False, node.setdefault(token, {})
+                elif matching and not token.startswith("\x00"):
+                    hit += 1
+                node = following
+            return hit
+
+    def report(self, body: dict[str, Any], usage: dict[str, Any]) -> None:
+        """Lay the cache's count over a completion's usage (a script's own ``usage`` fields still win)."""
+        tokens = self.tokens(body)
+        counted = sum(not t.startswith("\x00") for t in tokens)
+        hit = self.serve(tokens)
+        if "prompt_tokens_details" not in usage:
+            grown = counted - usage.get("prompt_tokens", 0)
+            usage["prompt_tokens"] = counted
+            usage["total_tokens"] = usage.get("total_tokens", 0) + grown
+            usage["prompt_tokens_details"] = {"cached_tokens": hit}
+        with self._lock:
+            self.requests += 1
+            self.prompt_tokens += counted
+            self.cached_tokens += hit
+            self.hits.append(hit)
+            seen = self.by_agent.setdefault(agent_of(body), [0, 0])
+            seen[0], seen[1] = seen[0] + counted, seen[1] + hit
+
+    @property
+    def share(self) -> float:
+        """The share of all prompt tokens served so far that came from the cache."""
+        return self.cached_tokens / self.prompt_tokens if self.prompt_tokens else 0.0
+
+
+def _words(text: str | None) -> int:
+    return len((text or "").split())
+
+
+def _cut(text: str, words: int) -> tuple[str, int]:
+    """The first ``words`` words of ``text`` as written (spacing kept), and how many words are left."""
+    found = list(re.finditer(r"\s*\S+", text))
+    if len(found) <= words:
+        return text, words - len(found)
+    return (text[: found[words - 1].end()] if words > 0 else ""), 0
 
 
 def main() -> None:

@@ -69,6 +69,7 @@ def test_each_migration_runs_on_both_dialects(backend: str, tmp_path: Path, requ
         conn.execute(text("DROP INDEX IF EXISTS ix_traj_run_started"))
         conn.execute(text("DROP INDEX IF EXISTS ux_traj_run_sample"))
         conn.execute(text("ALTER TABLE trajectories DROP COLUMN sample_id"))
+        conn.execute(text("ALTER TABLE steps DROP COLUMN reply_meta"))
         conn.execute(text("ALTER TABLE steps DROP COLUMN model"))
         conn.execute(text("ALTER TABLE steps DROP COLUMN cost_usd"))
         conn.execute(text("ALTER TABLE trajectories DROP COLUMN cost_usd"))

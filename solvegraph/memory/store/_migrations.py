@@ -82,6 +82,13 @@ MIGRATIONS: tuple[Migration, ...] = (
             *_V4_DATA,
         ),
     ),
+    Migration(
+        5,
+        "each step's reasoning (<think> blocks, reasoning_content) kept apart from its reply, and how the reply "
+        "came back (finish_reason, tool-call dialect, what could not be read, retries after a cut-off reply)",
+        sqlite=("ALTER TABLE steps ADD COLUMN reply_meta JSON",),
+        postgresql=("ALTER TABLE steps ADD COLUMN IF NOT EXISTS reply_meta JSON",),
+    ),
 )
 BASELINE = 1
 SCHEMA_VERSION = MIGRATIONS[-1].version if MIGRATIONS else BASELINE

@@ -26,8 +26,18 @@ def step_values(trajectory_id: str, seq: int, step: Step) -> dict[str, Any]:
         "tool_results": step.tool_results, "verdict": step.verdict, "prompt_tokens": step.usage.prompt_tokens,
         "completion_tokens": step.usage.completion_tokens, "model_calls": step.usage.calls,
         "cost_usd": step.usage.cost_usd, "timings": step.timings, "started_at": step.started_at,
-        "model": step.model or None,
+        "model": step.model or None, "reply_meta": _reply_meta(step),
     }  # fmt: skip
+
+
+def _reply_meta(step: Step) -> dict[str, Any] | None:
+    """The step's reasoning and reply details as one JSON value, None when it has none (most steps)."""
+    meta = dict(step.reply_meta)
+    if step.reasoning:
+        meta["reasoning"] = step.reasoning
+    if step.usage.reasoning_tokens:
+        meta["reasoning_tokens"] = step.usage.reasoning_tokens
+    return meta or None
 
 
 def last_trust(verdicts: Iterable[dict[str, Any] | None]) -> str:
@@ -58,12 +68,17 @@ def trajectory_from_row(row: TrajectoryRow) -> Trajectory:
             tool_calls=r.tool_calls or [],
             tool_results=r.tool_results or [],
             verdict=r.verdict,
-            usage=Usage(r.prompt_tokens, r.completion_tokens, r.model_calls, r.cost_usd),
+            usage=Usage(
+                r.prompt_tokens, r.completion_tokens, r.model_calls, r.cost_usd, meta.pop("reasoning_tokens", 0)
+            ),
             started_at=r.started_at,
             timings=r.timings or {},
             model=r.model or "",
+            reasoning=str(meta.pop("reasoning", "")),
+            reply_meta=meta,
         )
         for r in row.steps
+        for meta in [dict(r.reply_meta or {})]
     ]
     return Trajectory(
         problem=row.problem.text,
