@@ -36,6 +36,17 @@ def find_bwrap() -> tuple[str | None, str]:
         return None, ""
 
 
+def nproc_per_namespace() -> bool:
+    """Whether Linux counts RLIMIT_NPROC per user namespace (5.14 and later); before, it counts all of
+    the user's processes on the host, and a limit set for one sandbox would stop every fork of a user
+    with more processes than that already."""
+    try:
+        major, minor = (int(part) for part in os.uname().release.split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) >= (5, 14)
+
+
 @dataclass
 class BwrapSandbox(Sandbox):
     """bubblewrap: ``userns`` when entered through a user namespace (solvegraph not run as root)."""
@@ -82,7 +93,7 @@ class BwrapSandbox(Sandbox):
     ) -> list[str]:
         env = env or clean_env(home=workdir, tmpdir="/tmp")
         rlimits = limits.rlimits()
-        if self.userns and not caps:
+        if self.userns and not caps and nproc_per_namespace():
             # Each sandbox has its own user namespace, and Linux counts RLIMIT_NPROC per user per
             # namespace: here it caps this sandbox's processes even where no cgroup can (a plain user
             # without a delegated cgroup). As root the code runs as nobody in the host's namespace,

@@ -9,6 +9,9 @@ every system call is a ptrace stop, or a loaded machine) was then reported as
 
 from __future__ import annotations
 
+import queue
+import time
+
 from jupyter_client import BlockingKernelClient
 
 from ._kernels import KernelProcess
@@ -33,3 +36,36 @@ def connect(process: KernelProcess, *, stdin: bool = True) -> KernelClient:
     client.load_connection_file()
     client.start_channels(stdin=stdin, hb=False)
     return client
+
+
+# How long to wait on iopub before asking a kernel for its info again: short at first (a status
+# published before the subscription landed is lost, and asking again is how to get another), then
+# longer, so that a kernel slow to start (gVisor) is not flooded with requests it must answer in turn.
+_ASK_AGAIN_S = (0.05, 0.1, 0.2, 0.4)
+
+
+def ask_again_after(asked: int) -> float:
+    return _ASK_AGAIN_S[min(asked, len(_ASK_AGAIN_S)) - 1]
+
+
+def wait_ready(client: KernelClient, timeout: float) -> None:
+    """Ask the kernel for its info until its status for that request arrives on iopub, so this client's
+    subscription is live; fail as soon as the kernel's process has died.
+
+    jupyter_client's ``wait_for_ready`` does the same and then drains iopub until 0.2 s pass in
+    silence, which would add those 0.2 s to every kernel's start. The kernel_info replies left on
+    the shell channel are the caller's to drop.
+    """
+    deadline = time.monotonic() + timeout
+    asked = {client.kernel_info()}
+    while time.monotonic() < deadline:
+        try:
+            msg = client.get_iopub_msg(timeout=ask_again_after(len(asked)))
+        except queue.Empty:
+            if not client.is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info") from None
+            asked.add(client.kernel_info())
+            continue
+        if msg["parent_header"].get("msg_id") in asked and msg["msg_type"] == "status":
+            return
+    raise RuntimeError(f"the Python kernel did not answer within {timeout:g} s")

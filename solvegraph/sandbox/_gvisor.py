@@ -8,7 +8,8 @@ sees the Sentry's narrow set of calls.
 The policy is bubblewrap's, written as an OCI bundle for ``runsc run``: an empty
 read-only root with read-only binds of the system and the Python installation, the
 session's folders, a private ``/tmp`` (tmpfs, size-capped), ``--network=none``, a
-clean environment, a non-root uid, no capabilities, and the same ``_enter.py`` that
+clean environment, a non-root uid (for a non-root user gVisor's root, which a rootless
+runsc maps to that user: the only uid it maps), no capabilities, and the same ``_enter.py`` that
 sets rlimits first. Memory and processes are capped from the host: ``_enter.py`` puts
 ``runsc`` itself in the session cgroup before exec, so the Sentry, its gofer and every
 stub process of the sandbox are counted there. ``--rootless`` is used where
@@ -21,6 +22,7 @@ swept after a ``kill -9``).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -43,6 +45,16 @@ CAP_SYS_ADMIN = 21
 # limit is enforced inside (RLIMIT_NPROC) and the host's is a backstop far above it.
 RUNTIME_PIDS = 1024
 _ids = itertools.count()
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on: its affinity, and a cgroup's quota (docker run --cpus)."""
+    count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    with contextlib.suppress(OSError, ValueError):
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            count = min(count, max(1, int(quota) // int(period)))
+    return max(1, count)
 
 
 def find_runsc() -> str | None:
@@ -113,7 +125,7 @@ class GvisorSandbox(Sandbox):
     def kernel_starts(self) -> int | None:
         # Measured on 2 cores, PAL at -j 8 with 8 kernels warmed ahead: unlimited starts
         # 0.28 problems/s with cells timing out; one start at a time 1.26; two 0.97.
-        return max(1, (os.cpu_count() or 2) // 2)
+        return max(1, usable_cpus() // 2)
 
     def pids_budget(self, limits: Limits) -> int:
         return limits.max_processes + RUNTIME_PIDS

@@ -182,14 +182,12 @@ class KernelFactory:
             # creates the kernel's sockets and log in it; the kernel runs as its own uid with group
             # nogroup, the one group id a rootless runsc shows the same inside (as the overflow id).
             session_uid = SESSION_UIDS + next(self._uids) % 100_000
-            # Not root on the host, we cannot give a file to nogroup: the folder is then open to all,
-            # which on the host only we can reach (our scratch root is 0700) and inside gVisor only
-            # this kernel (each one is chrooted to its own view).
-            shared = os.geteuid() != 0
+            # Not root on the host, a rootless runsc maps our own uid and gid, and nothing else, to
+            # gVisor's 0: the kernel keeps group 0 (our own group on the host, no capability, in a
+            # root of its own), and the folder stays ours. As root we give it to nogroup instead.
+            session_gid = 0 if os.geteuid() != 0 else NOBODY
             for path, mode in ((run_dir, 0o770), (os.path.join(run_dir, "kernel.json"), 0o640)):
-                if shared:
-                    mode |= mode >> 3
-                else:
+                if session_gid == NOBODY:
                     os.chown(path, os.getuid(), NOBODY)
                 os.chmod(path, mode)
         elif session_uid != os.getuid():
@@ -214,7 +212,7 @@ class KernelFactory:
             view_ro, view_links = system_view()
             req.update(
                 drop_to=session_uid,
-                drop_gid=NOBODY,
+                drop_gid=session_gid,
                 chroot=f"/session/{name}",
                 view_ro=view_ro,
                 view_links=view_links,

@@ -20,9 +20,12 @@ import atexit
 import contextlib
 import os
 import shutil
+import stat
 import tempfile
 import threading
 from collections.abc import Callable
+
+from ._policy import SandboxError
 
 # PATH_MAX less room for solvegraph's folders and what sandboxed programs write in their homes.
 LONGEST_TMPDIR = 3072
@@ -84,6 +87,7 @@ class ProcessFolders:
             self._mine.clear()  # a forked child gets its own
             base = self.base()
             os.makedirs(base, mode=self.mode, exist_ok=True)
+            _own(base)
             with contextlib.suppress(OSError):
                 os.chmod(base, self.mode)  # a folder made before (or by an older version) gets the mode too
             self.sweep()
@@ -92,6 +96,23 @@ class ProcessFolders:
             self._mine.append(mine)
             atexit.register(_remove, mine, pid)
             return mine
+
+
+def _own(folder: str) -> None:
+    """Refuse a scratch root that is not ours alone: sessions' keys and sockets are kept below it.
+
+    In a shared /tmp another user could make ``solvegraph-<uid>`` first (or a symlink by that
+    name) and so reach every folder made below it.
+    """
+    st = os.lstat(folder)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+        what = (
+            "a symlink" if stat.S_ISLNK(st.st_mode) else f"mode {stat.S_IMODE(st.st_mode):04o}, owner uid {st.st_uid}"
+        )
+        raise SandboxError(
+            f"sandbox: the scratch folder {folder} ({what}) is not yours alone: remove it, or set TMPDIR "
+            "to a folder only you can write"
+        )
 
 
 def parent() -> str:

@@ -28,6 +28,7 @@ from ._policy import Limits, SandboxError
 from ._scratch import scratch_dir
 
 PROBE = str(Path(__file__).with_name("_probe_script.py"))
+WRITE_NAME = "sg-selfcheck-write"  # the file _probe_script.py tries to write in sys.prefix and /etc
 PROBE_LIMITS = Limits(memory_mb=256, max_processes=32, file_size_mb=8, disk_mb=16)
 KERNEL_LIMITS = Limits(memory_mb=1024, max_processes=64, disk_mb=16)
 
@@ -121,6 +122,11 @@ def self_check(sandbox: Sandbox, *, kernel: bool = True) -> CheckReport:
     var = "SOLVEGRAPH_SELFCHECK_SECRET"
     os.putenv(var, host.secret)  # in the C environment a child would inherit if the backend let it
     workdir = scratch_dir("sg-check-")
+    # Where the probe tries to write, as the host names them (the probe runs this interpreter with -S,
+    # so its sys.prefix is our base prefix):
+    # a write counts only if the file appears here, and only what the probe made is removed.
+    writes = {"write_python": os.path.join(sys.base_prefix, WRITE_NAME), "write_etc": os.path.join("/etc", WRITE_NAME)}
+    there_before = {k for k, path in writes.items() if os.path.lexists(path)}
     try:
         req = {
             "secret_file": host.file,
@@ -140,6 +146,7 @@ def self_check(sandbox: Sandbox, *, kernel: bool = True) -> CheckReport:
             tail = (result.stderr.strip() or result.stdout.strip() or f"exit code {result.returncode}")[-300:]
             report.error = f"the probe did not finish in the sandbox: {tail}"
             return report
+        found["host_writes"] = [k for k, path in writes.items() if k not in there_before and os.path.lexists(path)]
         for name, holds, detail in _judge(found, host):
             report.properties.append(Property(name, name in claims, holds, detail))
         if kernel:
@@ -148,6 +155,10 @@ def self_check(sandbox: Sandbox, *, kernel: bool = True) -> CheckReport:
     except SandboxError as exc:
         report.error = str(exc)
     finally:
+        for key, path in writes.items():
+            if key not in there_before:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
         os.unsetenv(var)
         host.close()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -170,7 +181,7 @@ def _judge(found: dict[str, Any], host: _Host) -> list[tuple[str, bool, str]]:
     )
     files = found["host_files"]
     read = files["read_secret"][0] and host.secret in files["read_secret"][1]
-    wrote = [k for k in ("write_python", "write_etc") if files[k][0] and _reached_host(files[k][1])]
+    wrote = found["host_writes"]
     out.append(
         (
             "host-files",
@@ -212,16 +223,6 @@ def _judge(found: dict[str, Any], host: _Host) -> list[tuple[str, bool, str]]:
         )
     )
     return out
-
-
-def _reached_host(path: str) -> bool:
-    """Whether a file the probe wrote is on the host (then removed): a write into the sandbox's own
-    scratch root (bubblewrap's tmpfs, writable by a user-namespace's owner) is not a leak."""
-    if not os.path.isabs(path) or not os.path.exists(path):
-        return False
-    with contextlib.suppress(OSError):
-        os.unlink(path)
-    return True
 
 
 def _kernel_checks(sandbox: Sandbox) -> list[tuple[str, bool, str]]:
@@ -275,12 +276,12 @@ def _kernel_checks(sandbox: Sandbox) -> list[tuple[str, bool, str]]:
 
 def _cell(factory: Any, code: str, keep: bool = False) -> Any:
     """Run ``code`` in a fresh kernel; its stdout (and, with ``keep``, the live kernel too)."""
-    from ._client import connect
+    from ._client import connect, wait_ready
 
     proc = factory.spawn()
     client = connect(proc)
     try:
-        client.wait_for_ready(timeout=60)
+        wait_ready(client, 60)
         out: list[str] = []
         reply = client.execute_interactive(code, timeout=60, output_hook=_collector(out))
         if reply["content"]["status"] != "ok":

@@ -225,8 +225,11 @@ def _serve_session(conn: socket.socket, req: dict, fds: list[int]) -> None:
         except BaseException as exc:  # report and die: nothing may escape into the template's code
             import traceback
 
-            # To the log itself: once ipykernel has started, sys.stderr is its iopub stream, read by no one.
-            os.write(2, f"kernel launch failed: {exc!r}\n{traceback.format_exc(limit=-2)}".encode(errors="replace"))
+            # To the log itself: once ipykernel has initialized, sys.stderr is its iopub stream and fd 2 a
+            # pipe to it, read by a thread that _exit would kill first. It keeps the log's fd as the copy.
+            fd = getattr(sys.stderr, "_original_stdstream_copy", None)
+            text = f"kernel launch failed: {exc!r}\n{traceback.format_exc(limit=-2)}"
+            os.write(fd if isinstance(fd, int) else 2, text.encode(errors="replace"))
         os._exit(1)
     conn.sendall((json.dumps({"ok": True}) + "\n").encode())
     # Wait for either the kernel's death or the host's hang-up.

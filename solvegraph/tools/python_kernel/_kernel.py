@@ -18,6 +18,7 @@ import queue
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from jupyter_client import AsyncKernelClient
 from ...errors import SolvegraphError
 from ...plugins import truncate
 from ...sandbox import Limits
-from ...sandbox._client import KernelClient, connect
+from ...sandbox._client import ask_again_after, connect, wait_ready
 from ...sandbox._kernels import KernelFactory, KernelProcess
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -83,17 +84,7 @@ def _stop_on(loop: asyncio.AbstractEventLoop, client: AsyncKernelClient) -> None
         client.stop_channels()
 
 
-# How long to wait on iopub before asking a kernel for its info again: short at first (a status
-# published before the subscription landed is lost, and asking again is how to get another), then
-# longer, so that a kernel slow to start (gVisor) is not flooded with requests it must answer in turn.
-_ASK_AGAIN_S = (0.05, 0.1, 0.2, 0.4)
-
-
-def _ask_again_after(asked: int) -> float:
-    return _ASK_AGAIN_S[min(asked, len(_ASK_AGAIN_S)) - 1]
-
-
-async def _heard_from(client: AsyncKernelClient, timeout: float) -> None:
+async def _heard_from(client: AsyncKernelClient, timeout: float, alive: Callable[[], bool]) -> None:
     """Ask the kernel for its info until its answer arrives on iopub: then this client's subscription is live.
 
     jupyter_client's ``wait_for_ready`` does the same and then drains iopub until 0.2 s pass in silence,
@@ -103,30 +94,15 @@ async def _heard_from(client: AsyncKernelClient, timeout: float) -> None:
     asked = {client.kernel_info()}
     while time.monotonic() < deadline:  # checked after every message too: another client's output cannot stall it
         try:
-            msg = await client.get_iopub_msg(timeout=_ask_again_after(len(asked)))
+            msg = await client.get_iopub_msg(timeout=ask_again_after(len(asked)))
         except queue.Empty:
+            if not alive():
+                raise SolvegraphError("the Python kernel died before it answered") from None
             asked.add(client.kernel_info())  # its status went out before the subscription landed: ask again
             continue
         if msg["parent_header"].get("msg_id") in asked and msg["msg_type"] == "status":
             return
     raise SolvegraphError(f"the Python kernel did not answer within {timeout:g} s")
-
-
-def _wait_ready(client: KernelClient, timeout: float) -> None:
-    """:func:`_heard_from` for the blocking client, failing as soon as the kernel's process has died."""
-    deadline = time.monotonic() + timeout
-    asked = {client.kernel_info()}
-    while time.monotonic() < deadline:
-        try:
-            msg = client.get_iopub_msg(timeout=_ask_again_after(len(asked)))
-        except queue.Empty:
-            if not client.is_alive():
-                raise RuntimeError("Kernel died before replying to kernel_info") from None
-            asked.add(client.kernel_info())
-            continue
-        if msg["parent_header"].get("msg_id") in asked and msg["msg_type"] == "status":
-            return
-    raise RuntimeError(f"the Python kernel did not answer within {timeout:g} s")
 
 
 class _Cell:
@@ -221,7 +197,7 @@ class Kernel:
             with self.factory.starting():
                 self.proc = self.factory.spawn(self.limits)
                 self.kc = connect(self.proc)
-                _wait_ready(self.kc, self._startup_timeout)
+                wait_ready(self.kc, self._startup_timeout)
         except Exception as exc:
             why = _start_failure(self.proc, exc)  # before shutdown, which removes the kernel's log
             self.shutdown()
@@ -293,7 +269,7 @@ class Kernel:
         client = AsyncKernelClient(connection_file=self.proc.connection_file)
         client.load_connection_file()
         client.start_channels(stdin=False, hb=False)
-        await _heard_from(client, self._startup_timeout)
+        await _heard_from(client, self._startup_timeout, self.proc.is_alive)
         with self._async_lock:
             self._async[id(loop)] = (loop, client, self.proc)
         return client
