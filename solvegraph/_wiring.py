@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from .agents import SolveRunner
 
 __all__ = [
-    "McpOpt", "ParameterSource", "click_errors", "close_runner", "given", "one_of", "plugin_manager", "settings_for",
-    "solve_runner",
+    "McpOpt", "ParameterSource", "ToolOpt", "click_errors", "close_runner", "given", "one_of", "plugin_manager",
+    "settings_for", "solve_runner",
 ]  # fmt: skip
 
 McpOpt = Annotated[
@@ -37,6 +37,17 @@ McpOpt = Annotated[
         metavar="NAME=COMMAND",
         help="Use an MCP server's tools, as NAME=COMMAND (e.g. --mcp time='mcp-server-time'); repeatable. "
         "Its tools are named NAME-TOOL. [[mcp_servers]] in solvegraph.toml configures them for good.",
+        show_default=False,
+    ),
+]
+
+ToolOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--tool-opt",
+        metavar="PLUGIN.KEY=VALUE",
+        help="Set a plugin's option for this run (e.g. --tool-opt lean.lake_path=/opt/lake); repeatable. "
+        "[tools.PLUGIN] in solvegraph.toml sets them for good; `solvegraph plugins list` shows each with its default.",
         show_default=False,
     ),
 ]
@@ -72,6 +83,7 @@ def plugin_manager(settings: Settings) -> PluginManager:
     manager = PluginManager()
     if settings.mcp_servers:
         manager.register(McpPlugin(servers_for(settings.mcp_servers, settings.sandbox)), "mcp", source="mcp_servers")
+    manager.check_options(settings.effective_tool_options())  # a bad [tools.NAME] value: one line, at the start
     return manager
 
 

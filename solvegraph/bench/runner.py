@@ -576,12 +576,8 @@ class BenchRunner:
 
     def _warm_kernels(self) -> None:
         if self.config.strategy in ("pal", "graph") or self.code:
-            from ..tools.python_kernel import default_pool
-
-            # One fresh kernel ready per worker, forked ahead from the template (never reused across problems).
-            default_pool(
-                memory_mb=self.settings.kernel_memory_mb, size=self.config.jobs, sandbox=self.settings.sandbox
-            ).warm()
+            # Each plugin gets ready for -j sessions: the python plugin forks one fresh kernel ahead per worker.
+            self.plugins.warm(self.settings.session_options(), self.config.jobs)
 
     def run(self, samples: list[Sample]) -> list[dict[str, Any]]:
         """The synchronous entry point: runs the asyncio core to the end (locally, or on Ray with ``ray``)."""
