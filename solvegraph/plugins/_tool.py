@@ -90,21 +90,22 @@ class ToolSession:
     # Services one plugin offers another's tools (the python plugin's kernel, which the solvers' code mode
     # runs in), by their typed interface, so that no tool imports another: interface -> factory(session).
     # Filled by the plugin manager from each plugin's ``solvegraph_services()``.
-    _services: typing.ClassVar[dict[type, Callable[[ToolSession], Any]]] = {}
+    _services: typing.ClassVar[dict[Any, Callable[[ToolSession], Any]]] = {}
     # Every loaded plugin's ``solvegraph_interrupt(session)``: what stops this session's running work.
     _interrupters: typing.ClassVar[dict[str, Callable[[ToolSession], None]]] = {}
 
     @classmethod
-    def provide(cls, interface: type | str, factory: Callable[[ToolSession], Any]) -> None:
+    def provide(cls, interface: Any, factory: Callable[[ToolSession], Any]) -> None:
         """Offer a per-session service of ``interface`` (the manager does this for a plugin's services)."""
         cls._services[SERVICE_NAMES.get(interface, interface) if isinstance(interface, str) else interface] = factory
 
-    def service(self, interface: type[T]) -> T:
+    def service(self, interface: Callable[..., T]) -> T:
         """This session's service of ``interface`` (e.g. :class:`CodeKernel`); LookupError when no plugin offers it.
 
         When no plugin manager has registered one yet (a tool called on its own), the installed plugins are
         loaded once to find it.
         """
+        # A protocol class is typed as Callable here: mypy refuses an abstract class where type[T] is expected.
         key: Any = SERVICE_NAMES.get(interface, interface) if isinstance(interface, str) else interface
         factory = self._services.get(key)
         if factory is None and not ToolSession._loaded_services:

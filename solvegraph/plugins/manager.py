@@ -104,7 +104,7 @@ class PluginManager:
             if impl.plugin_name != info.name:
                 continue
             try:
-                offered = dict(impl.function() or {})
+                offered = dict(cast(dict[Any, Any], impl.function() or {}))
             except Exception as exc:
                 problems.append(f"solvegraph_services() raised {type(exc).__name__}: {exc}")
                 continue

@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 
-from solvegraph.tools.optimization.model import check_solution
-from solvegraph.tools.optimization.model import parse_model
 from solvegraph.tools.optimization._results import review
 from solvegraph.tools.optimization.cp.host import cp
 from solvegraph.tools.optimization.milp.host import milp
+from solvegraph.tools.optimization.model import check_solution, parse_model
 
 # The textbook transportation instance: 2 plants, 3 markets; optimum 465 (plant s1 ships all 20 to d2).
 TRANSPORT: dict[str, Any] = {
