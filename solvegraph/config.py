@@ -75,7 +75,7 @@ _TOOL_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # so a resume without the original flags does not fall back to another endpoint or budget.
 RUN_SETTINGS = (
     "base_url", "model_path", "max_rounds", "max_tool_calls", "cell_timeout", "kernel_memory_mb", "temperature",
-    "max_tokens", "tool_mode", "lean_path", "lean_project", "sandbox", "reuse_model_accepted",
+    "max_tokens", "tool_mode", "lean_path", "lean_project", "sandbox", "reuse_model_accepted", "tool_options",
 )  # fmt: skip
 
 
@@ -311,7 +311,15 @@ def load_settings(
     if environment.get("OTEL_EXPORTER_OTLP_ENDPOINT"):  # the standard switch: a collector is configured
         _set(settings, "otel", True, "$OTEL_EXPORTER_OTLP_ENDPOINT")
 
+    # A resumed run's recorded plugin options come as flags too, before any --tool-opt given now, which wins.
+    recorded = (flags or {}).get("tool_options") or {}
+    for name, table in _tool_tables(recorded, "the run's recorded settings").items():
+        for option, given in table.items():
+            _set_tool_option(settings, name, option, given, "flag")
+
     for key, value in (flags or {}).items():
+        if key == "tool_options":
+            continue
         if key == "mcp":
             if value:  # --mcp NAME=COMMAND adds a server, or replaces the configured one of that name
                 given = {c.name: c for c in (_mcp_flag(v) for v in value)}

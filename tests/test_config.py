@@ -156,3 +156,15 @@ def test_bad_plugin_options_are_one_line(tmp_path: Path, flags: dict, toml: str,
     cfg.write_text(toml)
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_settings(flags=flags, config_file=cfg, env=env)
+
+
+def test_a_resumed_runs_recorded_plugin_options_apply_under_the_flags_given_now(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    first = load_settings(flags={"tool_opt": ["lean.timeout=9", "python.cell_timeout=5"]}, env={}, config_file=None)
+    recorded = first.run_record()["tool_options"]
+    assert recorded == {"lean": {"timeout": "9"}, "python": {"cell_timeout": "5"}}
+    again = load_settings(flags={"tool_options": recorded, "tool_opt": ["lean.timeout=3"]}, env={}, config_file=None)
+    assert again.tool_options == {"lean": {"timeout": "3"}, "python": {"cell_timeout": "5"}}
