@@ -11,13 +11,6 @@ from typing import Any
 from .._readback import relative_gap, unchecked_summary, unique_name
 from ._cpsat import status_name
 
-READ_BACK = """
-import json as _sg_json
-from solvegraph.tools.optimization.cp.kernel import read_back as _sg_read_back
-print(_sg_json.dumps(_sg_read_back(model, solver)))
-"""
-
-
 _KINDS = (
     "linear", "all_diff", "interval", "no_overlap", "no_overlap_2d", "cumulative", "element", "table",
     "automaton", "bool_or", "bool_and", "bool_xor", "at_most_one", "exactly_one", "lin_max", "int_prod",
@@ -193,3 +186,11 @@ def read_back(cp: Any, solver: Any) -> dict[str, Any]:
             out["objective"], out["dual_bound"] = response.objective_value, response.best_objective_bound
             out["gap"] = relative_gap(out["objective"], out["dual_bound"])
     return out
+
+
+# The cell the host sends after the model's own code; it names this module by its import path, whatever it is.
+READ_BACK = f"""
+import json as _sg_json
+from {read_back.__module__} import read_back as _sg_read_back
+print(_sg_json.dumps(_sg_read_back(model, solver)))
+"""

@@ -10,12 +10,6 @@ from typing import Any
 
 from ._scip import _STATUS, _attach_model, _solution
 
-READ_BACK = """
-import json as _sg_json
-from solvegraph.tools.optimization.milp.kernel import read_back as _sg_read_back
-print(_sg_json.dumps(_sg_read_back({var})))
-"""
-
 
 def read_back(scip: Any) -> dict[str, Any]:
     """Inside the kernel: status, solution and model of an optimized pyscipopt Model."""
@@ -36,3 +30,11 @@ def read_back(scip: Any) -> dict[str, Any]:
     _attach_model(out, scip)
     out.update(_solution(scip, status))
     return out
+
+
+# The cell the host sends after the model's own code; it names this module by its import path, whatever it is.
+READ_BACK = f"""
+import json as _sg_json
+from {read_back.__module__} import read_back as _sg_read_back
+print(_sg_json.dumps(_sg_read_back({{var}})))
+"""
