@@ -109,9 +109,10 @@ def solve_runner(
     backend = resolve_sandbox(settings.sandbox)
     if backend.warning:
         warn(backend.warning)
+    store = Store(settings.db) if settings.memory else None
     memory = (
-        Memory(Store(settings.db), use_cache=settings.cache, run_kind=run_kind, run_config=settings.run_record())
-        if settings.memory
+        Memory(store, use_cache=settings.cache, run_kind=run_kind, run_config=settings.run_record())
+        if store is not None
         else None
     )
     try:
@@ -122,10 +123,10 @@ def solve_runner(
             reuse_model_accepted=settings.reuse_model_accepted,
         )
         # Checkpoints live beside the store (solve --resume); without the memory there is nothing to resume from.
-        checkpointer = open_checkpointer(memory.store) if memory is not None else None
+        checkpointer = open_checkpointer(store) if store is not None else None
     except BaseException:
-        if memory is not None:
-            memory.store.close()
+        if store is not None:
+            store.close()
         raise
     return SolveRunner(
         client,

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from ..config import Settings
 from ..errors import ModelConnectionError, PromptRefusedError, SolvegraphError
 from ..llm import ModelClient, Reply, make_client
-from ..memory import Store, Trajectory, content_hash, may_teach
+from ..memory import Trajectory, TrajectoryStore, content_hash, may_teach
 from ..memory.store import ALREADY_SCORED
 from ..plugins import PluginManager, ToolSession
 from ._writer import SampleWriter, StoreWriter
@@ -287,7 +287,7 @@ class BenchRunner:
         self,
         config: BenchConfig,
         settings: Settings,
-        store: Store | None,
+        store: TrajectoryStore | None,
         *,
         run_id: str | None = None,
         on_result: Any = None,
@@ -300,7 +300,7 @@ class BenchRunner:
         if config.select == "verifier" and config.strategy != "graph":
             raise SolvegraphError("--select verifier ranks samples by the verifier's verdict: use --strategy graph")
         self.config, self.settings = config, settings
-        self.store: Store = store  # type: ignore[assignment]  # None only on a Ray worker, which never writes
+        self.store: TrajectoryStore = store  # type: ignore[assignment]  # None only on a Ray worker, which never writes
         self.ray = ray
         if ray is not None and config.response_cache:
             raise SolvegraphError("--response-cache is not available with --ray: the workers have no store")
