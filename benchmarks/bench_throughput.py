@@ -82,7 +82,7 @@ def run(strategy: str, n: int, jobs: int, data: Path, db: str, sandbox: str = "a
         samples = runner.prepare()
         if strategy in ("pal", "graph"):
             # The kernel template boots once per process (not counted); every problem still gets a new kernel.
-            from solvegraph.tools.python_kernel import default_pool
+            from solvegraph.tools.python import default_pool
 
             warm_started = time.perf_counter()
             pool = default_pool(memory_mb=settings.kernel_memory_mb, size=jobs, sandbox=sandbox)

@@ -31,7 +31,7 @@ import z3
 
 from solvegraph.plugins import ToolSession
 from solvegraph.tools.lean import check_proof
-from solvegraph.tools.smt import smt
+from solvegraph.tools.smt.host import smt
 
 PRELUDE = """prelude
 inductive N where

@@ -23,7 +23,7 @@ from solvegraph.llm import ModelClient
 from solvegraph.memory import Store, open_checkpointer
 from solvegraph.plugins import PluginManager, ToolSession
 from solvegraph.testing import ScriptedModel
-from solvegraph.tools.python_kernel import default_pool
+from solvegraph.tools.python import default_pool
 
 SCRIPT = {
     "planner": ["1. multiply in python"],

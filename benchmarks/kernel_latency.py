@@ -18,7 +18,7 @@ import sys
 import time
 
 from solvegraph.plugins import PluginManager, ToolSession
-from solvegraph.tools.python_kernel import default_pool
+from solvegraph.tools.python import default_pool
 
 IMPORTS = "import numpy as np\nimport sympy as sp\n"
 STEPS = [

@@ -30,8 +30,9 @@ from pyscipopt import Model, quicksum
 from pyscipopt.scip import Expr
 
 from solvegraph.plugins import ToolSession
-from solvegraph.tools._optmodel import parse_model
-from solvegraph.tools.milp import build_scip, milp, solve_declarative
+from solvegraph.tools.optimization.milp.host import milp
+from solvegraph.tools.optimization.milp.worker import build_scip, solve_declarative
+from solvegraph.tools.optimization.model import parse_model
 
 
 def transport(n_src: int, n_dst: int, seed: int = 1) -> dict:

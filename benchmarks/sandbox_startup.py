@@ -17,7 +17,7 @@ import sys
 import time
 
 from solvegraph.sandbox import Limits, SandboxError, resolve_sandbox, scratch_dir
-from solvegraph.tools.python_kernel import KernelPool
+from solvegraph.tools.python import KernelPool
 
 
 def direct(repeat: int) -> float:

@@ -243,10 +243,10 @@ def shutdown() -> None:
     solve. A later call starts them again.
     """
     from .llm.embedded import stop_embedded_servers
-    from .tools.python_kernel import close_default_pool
+    from .plugins import PluginManager
 
     stop_embedded_servers()
-    close_default_pool()
+    PluginManager().close()  # every plugin's solvegraph_close: the python plugin closes its warm kernels
 
 
 # -- benchmark ---------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typer.core import TyperGroup
 
 from ._cli_memory import open_store, record_switch, switched_model
 from ._console import console, safe, shown
-from ._wiring import McpOpt, given, one_of, plugin_manager
+from ._wiring import McpOpt, ToolOpt, given, one_of, plugin_manager
 from .errors import SolvegraphError
 from .types import STRATEGIES
 
@@ -206,6 +206,7 @@ def bench_run(
         ),
     ] = None,
     mcp: McpOpt = None,
+    tool_opt: ToolOpt = None,
     otel: Annotated[
         bool,
         typer.Option("--otel", help="Send OpenTelemetry spans over OTLP/HTTP (also: OTEL_EXPORTER_OTLP_ENDPOINT set)."),
@@ -283,6 +284,7 @@ def bench_run(
     settings = load_settings(
         flags={
             "mcp": mcp,
+            "tool_opt": tool_opt,
             "model": model,
             "base_url": base_url,
             "api_key": api_key,

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from .agents import SolveRunner
 
 __all__ = [
-    "McpOpt", "ParameterSource", "click_errors", "close_runner", "given", "one_of", "plugin_manager", "settings_for",
-    "solve_runner",
+    "McpOpt", "ParameterSource", "ToolOpt", "click_errors", "close_runner", "given", "one_of", "plugin_manager",
+    "settings_for", "solve_runner",
 ]  # fmt: skip
 
 McpOpt = Annotated[
@@ -37,6 +37,17 @@ McpOpt = Annotated[
         metavar="NAME=COMMAND",
         help="Use an MCP server's tools, as NAME=COMMAND (e.g. --mcp time='mcp-server-time'); repeatable. "
         "Its tools are named NAME-TOOL. [[mcp_servers]] in solvegraph.toml configures them for good.",
+        show_default=False,
+    ),
+]
+
+ToolOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--tool-opt",
+        metavar="PLUGIN.KEY=VALUE",
+        help="Set a plugin's option for this run (e.g. --tool-opt lean.lake_path=/opt/lake); repeatable. "
+        "[tools.PLUGIN] in solvegraph.toml sets them for good; `solvegraph plugins list` shows each with its default.",
         show_default=False,
     ),
 ]
@@ -72,6 +83,7 @@ def plugin_manager(settings: Settings) -> PluginManager:
     manager = PluginManager()
     if settings.mcp_servers:
         manager.register(McpPlugin(servers_for(settings.mcp_servers, settings.sandbox)), "mcp", source="mcp_servers")
+    manager.check_options(settings.effective_tool_options())  # a bad [tools.NAME] value: one line, at the start
     return manager
 
 
@@ -97,9 +109,10 @@ def solve_runner(
     backend = resolve_sandbox(settings.sandbox)
     if backend.warning:
         warn(backend.warning)
+    store = Store(settings.db) if settings.memory else None
     memory = (
-        Memory(Store(settings.db), use_cache=settings.cache, run_kind=run_kind, run_config=settings.run_record())
-        if settings.memory
+        Memory(store, use_cache=settings.cache, run_kind=run_kind, run_config=settings.run_record())
+        if store is not None
         else None
     )
     try:
@@ -111,10 +124,10 @@ def solve_runner(
             max_tokens=settings.role_max_tokens(),
         )
         # Checkpoints live beside the store (solve --resume); without the memory there is nothing to resume from.
-        checkpointer = open_checkpointer(memory.store) if memory is not None else None
+        checkpointer = open_checkpointer(store) if store is not None else None
     except BaseException:
-        if memory is not None:
-            memory.store.close()
+        if store is not None:
+            store.close()
         raise
     return SolveRunner(
         client,

@@ -29,7 +29,7 @@ from ._cli_data import data_app
 from ._cli_memory import memory_app, open_store, record_switch, runs_app, switched_model
 from ._cli_sandbox import sandbox_app
 from ._console import EventPrinter, check_sandbox, console, outcome_words, safe, shown
-from ._wiring import McpOpt, click_errors, given, plugin_manager, settings_for, solve_runner
+from ._wiring import McpOpt, ToolOpt, click_errors, given, plugin_manager, settings_for, solve_runner
 from .config import Settings, load_settings
 from .errors import PromptRefusedError, SolvegraphError
 from .plugins import ToolSession
@@ -131,6 +131,7 @@ LeanPath = Annotated[
 # The model-calling commands' flags that map one-to-one onto Settings fields.
 _SETTING_FLAGS = (
     "mcp",
+    "tool_opt",
     "model",
     "base_url",
     "api_key",
@@ -229,6 +230,7 @@ def solve(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not show the agents' steps.")] = False,
     model: Model = None,
     mcp: McpOpt = None,
+    tool_opt: ToolOpt = None,
     base_url: BaseUrl = None,
     api_key: ApiKey = None,
     model_path: ModelPath = None,
@@ -311,10 +313,7 @@ def _ctrl_c_stops_the_cell(session: ToolSession) -> Iterator[None]:
     """
 
     def stop(signum: int, frame: Any) -> None:
-        kernel = session.existing("python_kernel")
-        if kernel is not None:
-            with contextlib.suppress(Exception):  # a kernel already gone has nothing to stop
-                kernel.interrupt()
+        session.interrupt()  # every plugin's solvegraph_interrupt: the python plugin stops the running cell
         raise KeyboardInterrupt
 
     if threading.current_thread() is not threading.main_thread():
@@ -368,6 +367,7 @@ def chat(
     switch_model: SwitchModel = False,
     model: Model = None,
     mcp: McpOpt = None,
+    tool_opt: ToolOpt = None,
     base_url: BaseUrl = None,
     api_key: ApiKey = None,
     model_path: ModelPath = None,
@@ -487,19 +487,22 @@ def plugins_list(
     sandbox: SandboxOpt = None,
     config: Annotated[str | None, typer.Option("--config", help="A solvegraph.toml to read.")] = None,
     mcp: McpOpt = None,
+    tool_opt: ToolOpt = None,
 ) -> None:
     """Show every plugin found, the tools it offers, any that failed to load, the MCP servers, and the sandbox."""
     from .sandbox import resolve_sandbox
 
-    settings = load_settings(flags={"sandbox": sandbox, "mcp": mcp}, config_file=config)
+    settings = load_settings(flags={"sandbox": sandbox, "mcp": mcp, "tool_opt": tool_opt}, config_file=config)
     backend = resolve_sandbox(settings.sandbox).describe()
     pm = plugin_manager(settings)
     tools = pm.tools()
+    configured = pm.check_options(settings.effective_tool_options())
     servers = servers_for(settings.mcp_servers, settings.sandbox).status() if settings.mcp_servers else []
     rows: list[dict[str, Any]] = [
-        {"plugin": p.name, "source": p.source, "ok": p.ok and not p.error, "tools": p.tools, "error": p.error}
+        {"plugin": p.name, "source": p.source, "ok": p.ok and not p.error, "tools": p.tools, "error": p.error,
+         "options": _options_rows(p.options, configured.get(p.name)) if p.options is not None else []}
         for p in pm.plugins.values()
-    ]
+    ]  # fmt: skip
     if as_json:
         print(json.dumps({"plugins": rows, "tools": sorted(tools), "mcp_servers": servers, "sandbox": backend}))
         return
@@ -511,6 +514,16 @@ def plugins_list(
         # Names and errors can come from outside code (an MCP server's stderr): shown as text, never markup.
         table.add_row(Text(r["plugin"]), status, Text(", ".join(r["tools"]) or "-"), Text(r["error"] or r["source"]))
     out.print(table)
+    options = Table(title=Text("tool options: [tools.PLUGIN] in solvegraph.toml, --tool-opt PLUGIN.KEY=VALUE"))
+    for col in ("option", "type", "default", "this run", "description"):
+        options.add_column(col)
+    for r in rows:
+        for o in r["options"]:
+            shown = "-" if o["value"] == o["default"] else json.dumps(o["value"])
+            options.add_row(*(Text(x) for x in (f"{r['plugin']}.{o['name']}", o["type"], json.dumps(o["default"]),
+                                                  shown, o["description"])))  # fmt: skip
+    if options.row_count:
+        out.print(options)
     if servers:
         mcp_table = Table(title="MCP servers")
         for col in ("server", "transport", "status", "tools / error"):
@@ -524,6 +537,17 @@ def plugins_list(
     out.print(line, markup=False, highlight=False)
     if backend["warning"]:
         err.print(backend["warning"], markup=False, highlight=False)
+
+
+def _options_rows(model: Any, values: Any) -> list[dict[str, Any]]:
+    """A plugin's options for ``plugins list``: each with its type, default and this run's value."""
+    from .plugins import describe_options
+
+    rows = describe_options(model)
+    for row in rows:
+        value = getattr(values, row["name"], row["default"]) if values is not None else row["default"]
+        row["value"] = value if isinstance(value, str | int | float | bool | None) else str(value)
+    return rows
 
 
 @plugins_app.command("new")
@@ -567,6 +591,7 @@ def mcp_serve(
     ] = None,
     model: Model = None,
     mcp: McpOpt = None,
+    tool_opt: ToolOpt = None,
     base_url: BaseUrl = None,
     api_key: ApiKey = None,
     model_path: ModelPath = None,

@@ -57,11 +57,26 @@ class McpServerConfig:
     paths: tuple[str, ...] = ()  # host paths it may read (read-only)
 
 
+# The flat settings that predate the plugins' own options, and the option each one sets: ``--cell-timeout 5`` is
+# ``--tool-opt python.cell_timeout=5``. They stay settings (flags, environment, TOML and stored runs keep them).
+LEGACY_TOOL_OPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "cell_timeout": (("python", "cell_timeout"),),
+    "kernel_memory_mb": (("python", "memory_mb"), ("milp", "memory_mb"), ("cp", "memory_mb")),
+    "lean_path": (("lean", "lean_path"),),
+    "lean_project": (("lean", "project"),),
+    "lean_timeout": (("lean", "timeout"),),
+    "lean_memory_mb": (("lean", "memory_mb"),),
+}
+# A plugin's options from the environment: SOLVEGRAPH_TOOL_<PLUGIN>__<KEY>, e.g. SOLVEGRAPH_TOOL_LEAN__LAKE_PATH.
+TOOL_ENV_PREFIX = "SOLVEGRAPH_TOOL_"
+_TOOL_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
 # What a stored solve or chat run records of its settings, never a secret: --resume goes on with them,
 # so a resume without the original flags does not fall back to another endpoint or budget.
 RUN_SETTINGS = (
     "base_url", "model_path", "max_rounds", "max_tool_calls", "cell_timeout", "kernel_memory_mb", "temperature",
-    "max_tokens", "tool_mode", "lean_path", "lean_project", "sandbox", "reuse_model_accepted",
+    "max_tokens", "tool_mode", "lean_path", "lean_project", "sandbox", "reuse_model_accepted", "tool_options",
 )  # fmt: skip
 
 
@@ -119,6 +134,9 @@ class Settings:
     otel: bool = False  # OpenTelemetry spans (solvegraph.tracing); on with --otel or OTEL_EXPORTER_OTLP_ENDPOINT
     sandbox: str = "auto"  # auto | gvisor | bwrap | none: how model-written code is isolated (solvegraph.sandbox)
     mcp_servers: tuple[McpServerConfig, ...] = ()  # [[mcp_servers]] in solvegraph.toml, --mcp NAME=COMMAND
+    # Each plugin's own options, as given (validated against the plugin's options model when plugins load):
+    # [tools.NAME] in solvegraph.toml, SOLVEGRAPH_TOOL_NAME__KEY, --tool-opt NAME.key=value.
+    tool_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     # [prices] in solvegraph.toml: model name or glob pattern → US dollars per million tokens.
     prices: dict[str, Price] = field(default_factory=dict)
     # -- datasets (solvegraph data, bench NAME): a mirror serving URL/<dataset>/<file name> instead of the
@@ -162,7 +180,49 @@ class Settings:
             "lean_memory_mb",
             "sandbox",
         )
-        return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+        options: dict[str, object] = {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+        options["tools"] = self.effective_tool_options()
+        return options
+
+    def effective_tool_options(self) -> dict[str, dict[str, Any]]:
+        """Each plugin's options as given, less any a flat setting overrides from a stronger source.
+
+        ``--cell-timeout 5`` beats ``[tools.python] cell_timeout = 10`` in the TOML, and the reverse holds for
+        ``cell_timeout = 5`` at the TOML's top level beside ``--tool-opt python.cell_timeout=10``: the stronger
+        source wins (flag over environment over TOML), and at the same strength the plugin's own option does.
+        The flat settings themselves reach the tools through :func:`tool_sections`.
+        """
+        out = {name: dict(values) for name, values in self.tool_options.items()}
+        for flat, targets in LEGACY_TOOL_OPTIONS.items():
+            for section, key in targets:
+                if key in out.get(section, {}) and _rank(self.sources.get(flat)) > _rank(
+                    self.sources.get(f"tools.{section}.{key}")
+                ):
+                    del out[section][key]
+        return {name: values for name, values in out.items() if values}
+
+
+def _rank(source: str | None) -> int:
+    """How strong a setting's source is: a flag, then the environment, then a TOML file, then the default."""
+    if not source:
+        return 0
+    return 3 if source == "flag" else 2 if source.startswith("$") else 1
+
+
+def tool_sections(options: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each plugin's options from a tool session's flat ``options``: the flat settings that name a plugin's
+    option (:data:`LEGACY_TOOL_OPTIONS`), then its own ``options["tools"][NAME]`` over them."""
+    sections: dict[str, dict[str, Any]] = {}
+    for flat, targets in LEGACY_TOOL_OPTIONS.items():
+        if options.get(flat) is not None:
+            for section, key in targets:
+                sections.setdefault(section, {})[key] = options[flat]
+    given = options.get("tools") or {}
+    if isinstance(given, Mapping):
+        for name, values in given.items():
+            if isinstance(values, Mapping):
+                sections.setdefault(str(name), {}).update(values)
+    return sections
 
 
 def default_config_paths() -> list[Path]:
@@ -216,8 +276,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
     section = data.get("solvegraph", data)
     if not isinstance(section, dict):
         raise ConfigError(f"{path}: [solvegraph] must be a table")
-    if section is not data and "prices" in data:  # [prices] beside a [solvegraph] table
-        section = {**section, "prices": data["prices"]}
+    for table in ("prices", "tools"):  # [prices] and [tools.NAME] beside a [solvegraph] table
+        if section is not data and table in data:
+            section = {**section, table: data[table]}
     return section
 
 
@@ -238,7 +299,7 @@ def load_settings(
     """Resolve settings in precedence order: flags > environment > toml > defaults."""
     environment: Mapping[str, str] = os.environ if env is None else env
     settings = Settings()
-    known = {f.name: f for f in fields(Settings) if f.name != "sources"}
+    known = {f.name: f for f in fields(Settings) if f.name not in ("sources", "tool_options")}
 
     if config_file is not None:
         path = Path(config_file)
@@ -258,6 +319,11 @@ def load_settings(
                 settings.prices = _price_table(value, f"{path}")
                 settings.sources[key] = f"{path}"
                 continue
+            if key == "tools":
+                for name, table in _tool_tables(value, f"{path}").items():
+                    for option, given in table.items():
+                        _set_tool_option(settings, name, option, given, f"{path}")
+                continue
             if key not in known:
                 raise ConfigError(f"{path}: unknown setting '{key}' (known: {', '.join(sorted(known))})")
             _set(settings, key, value, f"{path}")
@@ -266,16 +332,36 @@ def load_settings(
         if environment.get(var):
             _set(settings, key, environment[var], f"${var}")
 
+    for var in sorted(environment):
+        if var.startswith(TOOL_ENV_PREFIX) and environment[var]:
+            name, sep, option = var[len(TOOL_ENV_PREFIX) :].partition("__")
+            if not sep or not _TOOL_KEY.match(name) or not _TOOL_KEY.match(option):
+                raise ConfigError(f"${var}: name a plugin's option as {TOOL_ENV_PREFIX}PLUGIN__KEY")
+            _set_tool_option(settings, name.lower(), option.lower(), environment[var], f"${var}")
+
     if environment.get("OTEL_EXPORTER_OTLP_ENDPOINT"):  # the standard switch: a collector is configured
         _set(settings, "otel", True, "$OTEL_EXPORTER_OTLP_ENDPOINT")
 
+    # A resumed run's recorded plugin options come as flags too, before any --tool-opt given now, which wins.
+    recorded = (flags or {}).get("tool_options") or {}
+    for name, table in _tool_tables(recorded, "the run's recorded settings").items():
+        for option, given in table.items():
+            _set_tool_option(settings, name, option, given, "flag")
+
     for key, value in (flags or {}).items():
+        if key == "tool_options":
+            continue
         if key == "mcp":
             if value:  # --mcp NAME=COMMAND adds a server, or replaces the configured one of that name
                 given = {c.name: c for c in (_mcp_flag(v) for v in value)}
                 kept = tuple(c for c in settings.mcp_servers if c.name not in given)
                 settings.mcp_servers = kept + tuple(given.values())
                 settings.sources["mcp_servers"] = "flag"
+            continue
+        if key == "tool_opt":
+            for given in value or ():  # --tool-opt NAME.key=value, repeatable
+                name, option, text = _tool_opt_flag(given)
+                _set_tool_option(settings, name, option, text, "flag")
             continue
         if value is not None:
             _set(settings, key, value, "flag")
@@ -419,6 +505,33 @@ def _mcp_flag(value: str) -> McpServerConfig:
     if words and words[0].startswith(("http://", "https://")) and len(words) == 1:
         return McpServerConfig(name=name, url=words[0])
     return McpServerConfig(name=name, command=words[0], args=tuple(words[1:]))
+
+
+def _tool_tables(value: Any, source: str) -> dict[str, dict[str, Any]]:
+    """``[tools.NAME]`` tables: one per plugin, its options as keys (checked by the plugin's model later)."""
+    if not isinstance(value, dict) or not all(isinstance(t, dict) for t in value.values()):
+        raise ConfigError(f"{source}: [tools] must hold one table per plugin, e.g. [tools.lean] with lake_path = ...")
+    for name, table in value.items():
+        if not _TOOL_KEY.match(name) or not all(isinstance(k, str) and _TOOL_KEY.match(k) for k in table):
+            raise ConfigError(f"{source}: [tools.{name}]: plugin and option names are letters, digits, '_' or '-'")
+    return value
+
+
+def _tool_opt_flag(value: str) -> tuple[str, str, str]:
+    """``--tool-opt NAME.key=value``: the value stays text; the plugin's options model converts it."""
+    target, sep, text = value.partition("=")
+    name, dot, option = target.partition(".")
+    if not sep or not dot or not _TOOL_KEY.match(name) or not _TOOL_KEY.match(option):
+        raise ConfigError(
+            f"--tool-opt expects PLUGIN.KEY=VALUE (e.g. --tool-opt lean.lake_path=/opt/lake), got {value!r}"
+        )
+    return name, option.replace("-", "_"), text
+
+
+def _set_tool_option(settings: Settings, name: str, option: str, value: Any, source: str) -> None:
+    option = option.replace("-", "_")
+    settings.tool_options.setdefault(name, {})[option] = value
+    settings.sources[f"tools.{name}.{option}"] = source
 
 
 def _set(settings: Settings, key: str, value: Any, source: str) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from solvegraph.sandbox import SandboxError, prefer, resolve_sandbox
 from solvegraph.testing import ScriptedModel
-from solvegraph.tools.python_kernel import close_default_pool
+from solvegraph.tools.python import close_default_pool
 
 # Never touch the real user data folder: the default memory database lives under XDG_DATA_HOME.
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="sg-test-data-")

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,75 @@ def test_the_editor_is_visual_then_editor_split_like_a_shell() -> None:
     assert editor_command({"VISUAL": " ", "EDITOR": "'/opt/my editor/ed' -n"}) == ["/opt/my editor/ed", "-n"]
     assert editor_command({"EDITOR": "vi 'unclosed"}) is None, "a value that cannot be split is no editor"
     assert editor_command({}) is None
+
+
+def test_plugin_options_come_from_toml_tables_env_and_tool_opt_flags(tmp_path: Path) -> None:
+    """[tools.NAME], SOLVEGRAPH_TOOL_NAME__KEY and --tool-opt NAME.key=value, flags over env over TOML."""
+    cfg = tmp_path / "solvegraph.toml"
+    cfg.write_text(
+        '[solvegraph]\nmodel = "m"\n\n[tools.lean]\nlake_path = "/toml/lake"\ntimeout = 5\n\n'
+        '[tools.wc]\nunit = "words"\n'
+    )
+    s = load_settings(config_file=cfg, env={})
+    assert s.tool_options == {"lean": {"lake_path": "/toml/lake", "timeout": 5}, "wc": {"unit": "words"}}
+    assert s.sources["tools.lean.lake_path"] == str(cfg)
+    s = load_settings(config_file=cfg, env={"SOLVEGRAPH_TOOL_LEAN__LAKE_PATH": "/env/lake"})
+    assert (
+        s.tool_options["lean"]["lake_path"] == "/env/lake"
+        and s.sources["tools.lean.lake_path"] == "$SOLVEGRAPH_TOOL_LEAN__LAKE_PATH"
+    )
+    s = load_settings(
+        flags={"tool_opt": ["lean.lake_path=/flag/lake", "wc.unit=characters"]},
+        config_file=cfg,
+        env={"SOLVEGRAPH_TOOL_LEAN__LAKE_PATH": "/env/lake"},
+    )
+    assert s.tool_options["lean"] == {"lake_path": "/flag/lake", "timeout": 5}
+    assert s.tool_options["wc"] == {"unit": "characters"}
+    # What a tool session gets: each plugin's section (the text is converted by the plugin's own model).
+    assert s.session_options()["tools"] == s.tool_options
+
+
+def test_flat_settings_and_plugin_options_the_stronger_source_wins(tmp_path: Path) -> None:
+    """--cell-timeout is python.cell_timeout: a flag beats a [tools.python] table, and --tool-opt beats the TOML."""
+    from solvegraph.config import tool_sections
+
+    cfg = tmp_path / "solvegraph.toml"
+    cfg.write_text("cell_timeout = 7\nkernel_memory_mb = 512\n\n[tools.python]\ncell_timeout = 10\n")
+    s = load_settings(config_file=cfg, env={})
+    assert tool_sections(s.session_options())["python"] == {"cell_timeout": 10, "memory_mb": 512}  # same strength
+    assert tool_sections(s.session_options())["milp"] == {"memory_mb": 512}  # the solvers' memory too
+    s = load_settings(flags={"cell_timeout": 3}, config_file=cfg, env={})
+    assert tool_sections(s.session_options())["python"]["cell_timeout"] == 3
+    s = load_settings(flags={"tool_opt": ["python.cell_timeout=4"], "cell_timeout": None}, config_file=cfg, env={})
+    assert tool_sections(s.session_options())["python"]["cell_timeout"] == "4"
+    # A library caller's flat options reach the plugins the same way.
+    assert tool_sections({"lean_path": "/l", "lean_timeout": 2})["lean"] == {"lean_path": "/l", "timeout": 2}
+
+
+@pytest.mark.parametrize(
+    ("flags", "toml", "env", "message"),
+    [
+        ({"tool_opt": ["lean"]}, "", {}, "--tool-opt expects PLUGIN.KEY=VALUE"),
+        ({"tool_opt": ["lean.=x"]}, "", {}, "--tool-opt expects PLUGIN.KEY=VALUE"),
+        ({}, "[tools]\nlean = 3\n", {}, "[tools] must hold one table per plugin"),
+        ({}, '[tools."bad name"]\nx = 1\n', {}, "plugin and option names are letters"),
+        ({}, "", {"SOLVEGRAPH_TOOL_LEAN": "x"}, "SOLVEGRAPH_TOOL_PLUGIN__KEY"),
+    ],
+)
+def test_bad_plugin_options_are_one_line(tmp_path: Path, flags: dict, toml: str, env: dict, message: str) -> None:
+    cfg = tmp_path / "solvegraph.toml"
+    cfg.write_text(toml)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings(flags=flags, config_file=cfg, env=env)
+
+
+def test_a_resumed_runs_recorded_plugin_options_apply_under_the_flags_given_now(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    first = load_settings(flags={"tool_opt": ["lean.timeout=9", "python.cell_timeout=5"]}, env={}, config_file=None)
+    recorded = first.run_record()["tool_options"]
+    assert recorded == {"lean": {"timeout": "9"}, "python": {"cell_timeout": "5"}}
+    again = load_settings(flags={"tool_options": recorded, "tool_opt": ["lean.timeout=3"]}, env={}, config_file=None)
+    assert again.tool_options == {"lean": {"timeout": "3"}, "python": {"cell_timeout": "5"}}

@@ -32,7 +32,7 @@ def lint_imports(cwd: Path, env: dict[str, str] | None = None) -> subprocess.Com
 def test_import_contracts_are_kept() -> None:
     proc = lint_imports(ROOT)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert "Contracts: 2 kept, 0 broken." in proc.stdout
+    assert "Contracts: 4 kept, 0 broken." in proc.stdout
 
 
 def _reads_environment(tree: ast.AST) -> list[int]:
@@ -69,3 +69,13 @@ def test_the_contract_checker_catches_a_layer_break(tmp_path: Path) -> None:
     (copy / "plugins" / "_bad.py").write_text("from ..bench import scorers  # noqa\n")
     proc = lint_imports(tmp_path, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
     assert proc.returncode != 0 and "solvegraph.plugins is not allowed to import solvegraph.bench" in proc.stdout
+
+
+def test_the_model_core_stays_free_of_the_plugin_layer(tmp_path: Path) -> None:
+    """The optimization model core's contract is not vacuous: a copy where it imports the plugins is refused."""
+    copy = tmp_path / "solvegraph"
+    subprocess.run(["cp", "-r", str(PACKAGE), str(copy)], check=True)
+    (copy / "tools" / "optimization" / "model" / "_bad.py").write_text("from ....plugins import ToolResult  # noqa\n")
+    proc = lint_imports(tmp_path, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode != 0
+    assert "solvegraph.tools.optimization.model is not allowed to import solvegraph.plugins" in proc.stdout

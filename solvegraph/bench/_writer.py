@@ -17,7 +17,7 @@ import threading
 from concurrent.futures import Future
 from typing import Any
 
-from ..memory import Step, Store, Trajectory
+from ..memory import Step, Trajectory, TrajectoryLog
 from ..memory.store import Write, finish_values
 
 _STOP = object()
@@ -46,7 +46,7 @@ class SampleWriter:
 
 
 class StoreWriter(SampleWriter):
-    def __init__(self, store: Store, *, max_batch: int = 512) -> None:
+    def __init__(self, store: TrajectoryLog, *, max_batch: int = 512) -> None:
         self.store, self.max_batch = store, max_batch
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._drain, name="sg-store-writer", daemon=True)

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..config import tool_sections
 from ..plugins import hookimpl
 from .datasets import Dataset, DatasetError, Loaded, Sample, text_field
 from .scorers import BUILTIN_SCORERS, Scorer, is_infeasible
@@ -121,7 +122,7 @@ def read_lean_folder(path: Path) -> Loaded:
 
 
 def needs_lean_project(options: dict[str, Any]) -> None:
-    if not options.get("lean_project"):
+    if not tool_sections(options).get("lean", {}).get("project"):  # --lean-project, or [tools.lean] project
         raise DatasetError(
             "miniF2F needs Mathlib: pass --lean-project PATH, a Lake project with Mathlib (v4.24.0) built. "
             "None is configured, so nothing was run: this machine has no Mathlib, and results are never faked"

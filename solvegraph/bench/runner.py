@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from ..config import Settings
 from ..errors import ModelConnectionError, PromptRefusedError, SolvegraphError
 from ..llm import ModelClient, Reply, make_client
-from ..memory import Store, Trajectory, content_hash, may_teach
+from ..memory import Trajectory, TrajectoryStore, content_hash, may_teach
 from ..memory.store import ALREADY_SCORED
 from ..plugins import PluginManager, ToolSession
 from . import _registry as registry
@@ -337,7 +337,7 @@ class BenchRunner:
         self,
         config: BenchConfig,
         settings: Settings,
-        store: Store | None,
+        store: TrajectoryStore | None,
         *,
         run_id: str | None = None,
         on_result: Any = None,
@@ -350,7 +350,7 @@ class BenchRunner:
         if config.select == "verifier" and config.strategy != "graph":
             raise SolvegraphError("--select verifier ranks samples by the verifier's verdict: use --strategy graph")
         self.config, self.settings = config, settings
-        self.store: Store = store  # type: ignore[assignment]  # None only on a Ray worker, which never writes
+        self.store: TrajectoryStore = store  # type: ignore[assignment]  # None only on a Ray worker, which never writes
         self.ray = ray
         if ray is not None and config.response_cache:
             raise SolvegraphError("--response-cache is not available with --ray: the workers have no store")
@@ -638,12 +638,8 @@ class BenchRunner:
 
     def _warm_kernels(self) -> None:
         if self.config.strategy in ("pal", "graph") or self.code:
-            from ..tools.python_kernel import default_pool
-
-            # One fresh kernel ready per worker, forked ahead from the template (never reused across problems).
-            default_pool(
-                memory_mb=self.settings.kernel_memory_mb, size=self.config.jobs, sandbox=self.settings.sandbox
-            ).warm()
+            # Each plugin gets ready for -j sessions: the python plugin forks one fresh kernel ahead per worker.
+            self.plugins.warm(self.settings.session_options(), self.config.jobs)
 
     def run(self, samples: list[Sample]) -> list[dict[str, Any]]:
         """The synchronous entry point: runs the asyncio core to the end (locally, or on Ray with ``ray``)."""

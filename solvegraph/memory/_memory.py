@@ -8,7 +8,7 @@ from typing import Any
 
 from .models import MadeTool
 from .retrieval import worked_examples
-from .store import Store
+from .store import TrajectoryStore
 from .toolmaking import harvest, record_outcome, tools_for
 from .trajectory import Step, Trajectory
 
@@ -25,7 +25,7 @@ class Memory:
 
     def __init__(
         self,
-        store: Store,
+        store: TrajectoryStore,
         *,
         retrieve_k: int = 3,
         use_cache: bool = True,

@@ -7,19 +7,21 @@ answer into its own evaluation.
 
 from __future__ import annotations
 
-from .store import Store, content_hash
+from .store import ReuseStore, TrajectoryStore, content_hash
 from .toolmaking import python_code
 
 MAX_EXAMPLE_CHARS = 1500
 
 
-def similar_verified(store: Store, problem: str, k: int = 3, *, exclude_dataset_id: str | None = None) -> list[dict]:
+def similar_verified(
+    store: ReuseStore, problem: str, k: int = 3, *, exclude_dataset_id: str | None = None
+) -> list[dict]:
     return store.search(
         problem, k=k, verified_only=True, exclude_hash=content_hash(problem), exclude_dataset_id=exclude_dataset_id
     )
 
 
-def worked_examples(store: Store, problem: str, k: int = 3, *, exclude_dataset_id: str | None = None) -> str:
+def worked_examples(store: TrajectoryStore, problem: str, k: int = 3, *, exclude_dataset_id: str | None = None) -> str:
     """Text to put before the problem: each similar solved problem, its code and its answer."""
     hits = similar_verified(store, problem, k, exclude_dataset_id=exclude_dataset_id)
     blocks = []

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .models import MadeTool
-from .store import Store, content_hash
+from .store import MadeToolStore, TrajectoryStore, content_hash
 from .trajectory import Trajectory
 
 
@@ -70,7 +70,7 @@ def python_code(trajectory: Trajectory, *, ok_only: bool = True) -> list[str]:
     return codes
 
 
-def harvest(store: Store, trajectory: Trajectory) -> list[str]:
+def harvest(store: MadeToolStore, trajectory: Trajectory) -> list[str]:
     """Store the functions of a reusable (tool-verified, or opted-in model-accepted) trajectory."""
     if not trajectory.reusable:
         return []
@@ -92,7 +92,7 @@ def harvest(store: Store, trajectory: Trajectory) -> list[str]:
 
 
 def tools_for(
-    store: Store, problem: str, k: int = 3, *, exclude_dataset_id: str | None = None, min_rank: float = 0.25
+    store: TrajectoryStore, problem: str, k: int = 3, *, exclude_dataset_id: str | None = None, min_rank: float = 0.25
 ) -> list[MadeTool]:
     """Made tools from the most similar verified problems, best rank first; never from this problem."""
     h = content_hash(problem)
@@ -113,7 +113,7 @@ def tools_for(
     return out[:k]
 
 
-def record_outcome(store: Store, tools: list[MadeTool], trajectory: Trajectory) -> list[str]:
+def record_outcome(store: MadeToolStore, tools: list[MadeTool], trajectory: Trajectory) -> list[str]:
     """Count a use for every loaded tool the code called; success or failure by the verdict."""
     code = "\n".join(python_code(trajectory, ok_only=False))
     used = [t for t in tools if re.search(rf"\b{re.escape(t.name)}\s*\(", code)]
@@ -123,7 +123,7 @@ def record_outcome(store: Store, tools: list[MadeTool], trajectory: Trajectory) 
     return [t.name for t in used]
 
 
-def list_tools(store: Store) -> list[dict[str, Any]]:
+def list_tools(store: MadeToolStore) -> list[dict[str, Any]]:
     return [
         {
             "name": r.name,

@@ -1,6 +1,8 @@
 """The plugin system: hook specs, the tool contract and the loader."""
 
 from ._bench import Dataset, DatasetError, Loaded, RowFn, Scorer, load_jsonl
+from ._options import ToolOptions, describe_options
+from ._services import CellRun, CodeKernel
 from ._tool import Blocking, Tool, ToolResult, ToolSession, in_thread, tool, truncate
 from ._verifier import Verifier
 from .hookspecs import hookimpl, hookspec
@@ -9,6 +11,8 @@ from .manager import ENTRY_POINT_GROUP, PluginInfo, PluginManager, tool_problem
 __all__ = [
     "ENTRY_POINT_GROUP",
     "Blocking",
+    "CellRun",
+    "CodeKernel",
     "Dataset",
     "DatasetError",
     "Loaded",
@@ -17,9 +21,11 @@ __all__ = [
     "RowFn",
     "Scorer",
     "Tool",
+    "ToolOptions",
     "ToolResult",
     "ToolSession",
     "Verifier",
+    "describe_options",
     "hookimpl",
     "hookspec",
     "in_thread",

@@ -30,7 +30,10 @@ import pydantic
 import typing_extensions
 
 from .. import tracing
+from ..config import tool_sections
 from ..types import ToolResult
+from ._options import OptionsT, build_options
+from ._services import SERVICE_NAMES
 
 DEFAULT_OUTPUT_CAP = 20_000
 
@@ -57,6 +60,7 @@ class ToolSession:
         # Run settings a tool may read (cell_timeout, kernel_memory_mb, ...).
         self.options: dict[str, Any] = dict(options or {})
         self._resources: dict[str, Any] = {}
+        self._typed: dict[type, Any] = {}  # tool_options(): each plugin's options model, checked once
         # Insertion-ordered, so resources close in reverse order of creation.
         self._closers: dict[str, Callable[[], None]] = {}
         self._lock = threading.Lock()
@@ -84,20 +88,61 @@ class ToolSession:
             return self._resources[key]
 
     # Services one plugin offers another's tools (the python plugin's kernel, which the solvers' code mode
-    # runs in), by name, so that no tool imports another: name -> factory(session).
-    _services: typing.ClassVar[dict[str, Callable[[ToolSession], Any]]] = {}
+    # runs in), by their typed interface, so that no tool imports another: interface -> factory(session).
+    # Filled by the plugin manager from each plugin's ``solvegraph_services()``.
+    _services: typing.ClassVar[dict[Any, Callable[[ToolSession], Any]]] = {}
+    # Every loaded plugin's ``solvegraph_interrupt(session)``: what stops this session's running work.
+    _interrupters: typing.ClassVar[dict[str, Callable[[ToolSession], None]]] = {}
 
     @classmethod
-    def provide(cls, name: str, factory: Callable[[ToolSession], Any]) -> None:
-        """Offer a per-session service under ``name`` (a plugin does this when it is loaded)."""
-        cls._services[name] = factory
+    def provide(cls, interface: Any, factory: Callable[[ToolSession], Any]) -> None:
+        """Offer a per-session service of ``interface`` (the manager does this for a plugin's services)."""
+        cls._services[SERVICE_NAMES.get(interface, interface) if isinstance(interface, str) else interface] = factory
 
-    def service(self, name: str) -> Any:
-        """This session's ``name`` service, e.g. ``"python.kernel"``; LookupError when no loaded plugin offers it."""
-        factory = self._services.get(name)
+    def service(self, interface: Callable[..., T]) -> T:
+        """This session's service of ``interface`` (e.g. :class:`CodeKernel`); LookupError when no plugin offers it.
+
+        When no plugin manager has registered one yet (a tool called on its own), the installed plugins are
+        loaded once to find it.
+        """
+        # A protocol class is typed as Callable here: mypy refuses an abstract class where type[T] is expected.
+        key: Any = SERVICE_NAMES.get(interface, interface) if isinstance(interface, str) else interface
+        factory = self._services.get(key)
+        if factory is None and not ToolSession._loaded_services:
+            ToolSession._loaded_services = True
+            from .manager import PluginManager
+
+            PluginManager()  # registers every installed plugin's services
+            factory = self._services.get(key)
         if factory is None:
-            raise LookupError(f"no plugin offers the '{name}' service (is the plugin that provides it installed?)")
-        return factory(self)
+            shown = getattr(key, "__name__", str(key))
+            raise LookupError(f"no plugin offers the {shown} service (is the plugin that provides it installed?)")
+        return typing.cast(T, factory(self))
+
+    _loaded_services: typing.ClassVar[bool] = False
+
+    def tool_options(self, model: type[OptionsT]) -> OptionsT:
+        """This session's options of a plugin, as its typed ``model``: the plugin's ``[tools.NAME]`` section
+        (and the flat settings that name one of its options) checked and converted; made once per session."""
+        with self._lock:
+            cached = self._typed.get(model)
+        if cached is None:
+            cached = build_options(model, tool_sections(self.options).get(model.section, {}))
+            with self._lock:
+                self._typed[model] = cached
+        return typing.cast(OptionsT, cached)
+
+    @property
+    def sandbox(self) -> str:
+        """How model-written code and solvers are isolated in this run: auto, gvisor, bwrap or none."""
+        return str(self.options.get("sandbox") or "auto")
+
+    def interrupt(self) -> None:
+        """Stop what this session's tools are running now (a kernel's cell), through every plugin's
+        ``solvegraph_interrupt`` hook; the session and its resources stay usable. Never raises."""
+        for stop in list(self._interrupters.values()):
+            with contextlib.suppress(Exception):
+                stop(self)
 
     def existing(self, key: str) -> Any:
         """The ``key`` resource if it was made, else None (never makes one)."""

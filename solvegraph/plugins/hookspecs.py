@@ -6,10 +6,13 @@ after these specs. It is found through the ``solvegraph`` entry-point group.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pluggy
 
 from ._bench import Dataset, Scorer
-from ._tool import Tool
+from ._options import ToolOptions
+from ._tool import Tool, ToolSession
 from ._verifier import Verifier
 
 PROJECT = "solvegraph"
@@ -52,3 +55,40 @@ def solvegraph_datasets() -> list[Dataset]:  # type: ignore[empty-body]
 @hookspec
 def solvegraph_scorers() -> list[Scorer]:  # type: ignore[empty-body]
     """Return scorers: compare an answer with the gold and say why."""
+
+
+@hookspec
+def solvegraph_options() -> type[ToolOptions]:  # type: ignore[empty-body]
+    """Return this plugin's options model: a :class:`ToolOptions` subclass whose ``section`` is the plugin's name.
+
+    Its values come from ``[tools.NAME]`` in solvegraph.toml, ``SOLVEGRAPH_TOOL_NAME__KEY`` and
+    ``--tool-opt NAME.key=value``; a tool reads them with ``session.tool_options(Model)``. ``plugins list``
+    shows each option with its default.
+    """
+
+
+@hookspec
+def solvegraph_services() -> dict[type, Any]:  # type: ignore[empty-body]
+    """Return the services this plugin offers other plugins' tools: ``{Interface: factory(session)}``.
+
+    The interface is a typed protocol from ``solvegraph.plugins`` (e.g. :class:`CodeKernel`); a tool gets the
+    session's instance with ``session.service(Interface)``.
+    """
+
+
+@hookspec
+def solvegraph_warm(session: ToolSession, concurrency: int) -> None:
+    """Get ready for ``concurrency`` sessions at once with ``session``'s options (start kernels ahead).
+
+    Called by the bench before its samples run; must return at once (warm up in the background).
+    """
+
+
+@hookspec
+def solvegraph_interrupt(session: ToolSession) -> None:
+    """Stop what this plugin is running for ``session`` now (Ctrl-C, an MCP cancellation); keep it usable."""
+
+
+@hookspec
+def solvegraph_close() -> None:
+    """Free what this plugin keeps for the whole process (warm pools, servers); a later use starts them again."""

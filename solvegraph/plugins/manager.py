@@ -16,10 +16,11 @@ from typing import Any, cast
 import jsonschema
 import pluggy
 
-from ..errors import SolvegraphError
+from ..errors import ConfigError, SolvegraphError
 from . import hookspecs
 from ._bench import Dataset, Scorer
-from ._tool import Tool
+from ._options import ToolOptions, build_options
+from ._tool import Tool, ToolSession
 from ._verifier import Verifier
 
 log = logging.getLogger("solvegraph.plugins")
@@ -34,6 +35,7 @@ class PluginInfo:
     ok: bool = True
     error: str = ""
     tools: list[str] = field(default_factory=list)
+    options: type[ToolOptions] | None = None  # its options model, from solvegraph_options()
 
 
 class PluginManager:
@@ -77,9 +79,83 @@ class PluginManager:
         except Exception as exc:
             self._fail(name, source, f"registration failed: {type(exc).__name__}: {exc}")
             return
-        self.plugins[name] = PluginInfo(name=name, source=source)
+        info = self.plugins[name] = PluginInfo(name=name, source=source)
         self._tools = None
         self._verifiers = None
+        self._declare(plugin, info)
+
+    def _declare(self, plugin: Any, info: PluginInfo) -> None:
+        """Take a plugin's options model, services and interrupt hook (a bad declaration is reported, not raised)."""
+        hooks = {impl.plugin_name: impl for impl in self.pm.hook.solvegraph_options.get_hookimpls()}
+        problems = []
+        if info.name in hooks:
+            try:
+                model = hooks[info.name].function()
+            except Exception as exc:
+                model = None
+                problems.append(f"solvegraph_options() raised {type(exc).__name__}: {exc}")
+            if model is not None and not (isinstance(model, type) and issubclass(model, ToolOptions)):
+                problems.append(f"solvegraph_options() must return a ToolOptions subclass, not {model!r}")
+            elif model is not None and model.section != info.name:
+                problems.append(f"its options model's section is {model.section!r}; it must be the plugin's name")
+            elif model is not None:
+                info.options = model
+        for impl in self.pm.hook.solvegraph_services.get_hookimpls():
+            if impl.plugin_name != info.name:
+                continue
+            try:
+                offered = dict(cast(dict[Any, Any], impl.function() or {}))
+            except Exception as exc:
+                problems.append(f"solvegraph_services() raised {type(exc).__name__}: {exc}")
+                continue
+            for interface, factory in offered.items():
+                ToolSession.provide(interface, factory)
+        for impl in self.pm.hook.solvegraph_interrupt.get_hookimpls():
+            if impl.plugin_name == info.name:
+                ToolSession._interrupters[info.name] = _with_session(impl)
+        for problem in problems:
+            log.warning("plugin '%s': %s", info.name, problem)
+        info.error = "; ".join(filter(None, [info.error, *problems]))
+
+    # -- options and lifecycle ---------------------------------------------------
+    def options_models(self) -> dict[str, type[ToolOptions]]:
+        """Each loaded plugin's options model, by plugin name (its ``[tools.NAME]`` section)."""
+        return {name: info.options for name, info in self.plugins.items() if info.ok and info.options is not None}
+
+    def check_options(self, sections: dict[str, dict[str, Any]]) -> dict[str, ToolOptions]:
+        """Every plugin's options checked against its model, so a bad value stops the command at its start.
+
+        A section for no installed plugin is refused too (a typo in ``[tools.NAME]`` must not pass silently),
+        unless a plugin of that name failed to load: that failure was already reported.
+        """
+        models = self.options_models()
+        for name in sections:
+            if name not in models and name not in self.plugins:
+                known = ", ".join(sorted(models)) or "none"
+                raise ConfigError(
+                    f"[tools.{name}]: no installed plugin is named {name!r} (plugins with options: {known})"
+                )
+            if name in self.plugins and name not in models and self.plugins[name].ok:
+                raise ConfigError(f"[tools.{name}]: the plugin {name!r} takes no options")
+        return {name: build_options(model, sections.get(name, {})) for name, model in models.items()}
+
+    def warm(self, options: dict[str, Any], concurrency: int) -> None:
+        """Ask every plugin to get ready for ``concurrency`` sessions with these session options."""
+        session = ToolSession(options=options)
+        for impl in self.pm.hook.solvegraph_warm.get_hookimpls():
+            try:
+                given = {"session": session, "concurrency": concurrency}
+                impl.function(**{k: v for k, v in given.items() if k in impl.argnames})
+            except Exception as exc:
+                log.warning("plugin '%s': warm-up failed: %s", impl.plugin_name, exc)
+
+    def close(self) -> None:
+        """Ask every plugin to free what it keeps for the process (warm kernels, ...). Never raises."""
+        for impl in self.pm.hook.solvegraph_close.get_hookimpls():
+            try:
+                impl.function()
+            except Exception as exc:
+                log.warning("plugin '%s': close failed: %s", impl.plugin_name, exc)
 
     def _fail(self, name: str, source: str, error: str, *, replace: bool = True) -> None:
         log.warning("plugin '%s' skipped: %s", name, error)
@@ -199,6 +275,12 @@ class PluginManager:
             if isinstance(fragments, dict) and isinstance(fragments.get(agent), str):
                 out.append(fragments[agent])
         return out
+
+
+def _with_session(impl: Any) -> Any:
+    """A hook implementation called with ``session`` if it declares it (pluggy lets it declare fewer arguments)."""
+    wants = "session" in impl.argnames
+    return lambda session: impl.function(session=session) if wants else impl.function()
 
 
 def tool_problem(t: Any) -> str | None:

@@ -275,10 +275,7 @@ class ToolServer:
 
 
 def _interrupt(session: ToolSession) -> None:
-    kernel = session.existing("python_kernel")
-    if kernel is not None:
-        with contextlib.suppress(Exception):
-            kernel.interrupt()
+    session.interrupt()  # every plugin's solvegraph_interrupt: the python plugin stops the running cell
 
 
 def _as_mcp(result: ToolResult) -> types.CallToolResult:

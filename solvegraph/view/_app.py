@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -26,6 +26,9 @@ from ..bench.samples import sample_rows, to_csv, to_jsonl
 from ..errors import SolvegraphError
 from ..types import Trajectory
 from ._templates import histogram, render
+
+if TYPE_CHECKING:
+    from ..memory import TrajectoryStore
 
 PAGE = 100  # samples per page of a run
 OUTPUT_SHOWN = 4000  # characters of a tool output shown before "truncated"
@@ -65,7 +68,7 @@ def _counted(n: int, noun: str) -> str:
     return f"{n} {noun if n == 1 else plural}"
 
 
-def _turn(store: Any, ident: str) -> dict[str, Any]:
+def _turn(store: TrajectoryStore, ident: str) -> dict[str, Any]:
     """One trajectory of a solve or chat run, loaded; a corrupt one is its error, the other turns still show."""
     try:
         t = store.load(ident)
@@ -74,8 +77,8 @@ def _turn(store: Any, ident: str) -> dict[str, Any]:
     return {"id": ident, "t": t, "started": _started(t), "duration": _duration(t)}
 
 
-def make_app(store: Any) -> Starlette:
-    """The ASGI app over ``store`` (a :class:`~solvegraph.memory.Store`)."""
+def make_app(store: TrajectoryStore) -> Starlette:
+    """The ASGI app over ``store`` (any :class:`~solvegraph.memory.TrajectoryStore`)."""
 
     def runs(request: Request) -> Response:
         q = request.query_params

@@ -6,15 +6,18 @@ import errno
 import socket
 import threading
 import webbrowser
-from typing import Any
+from typing import TYPE_CHECKING
 
 import uvicorn
 
 from ..errors import SolvegraphError
 from ._app import make_app
 
+if TYPE_CHECKING:
+    from ..memory import TrajectoryStore
 
-def serve(store: Any, *, host: str = "127.0.0.1", port: int = 8321, open_browser: bool = True) -> None:
+
+def serve(store: TrajectoryStore, *, host: str = "127.0.0.1", port: int = 8321, open_browser: bool = True) -> None:
     """Serve ``store`` until Ctrl-C. Port 0 picks a free one; a taken port is a one-line error."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:

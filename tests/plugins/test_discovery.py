@@ -59,3 +59,61 @@ def test_plugins_list_table() -> None:
     proc = run_cli("plugins", "list")
     assert proc.returncode == 0
     assert "python" in proc.stdout and "loaded" in proc.stdout
+
+
+def test_an_outside_plugins_options_are_listed_and_set_like_a_built_ins(plugin_site: Path, tmp_path: Path) -> None:
+    env = {"PYTHONPATH": str(plugin_site)}
+    proc = run_cli("plugins", "list", "--json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    by_name = {p["plugin"]: p for p in json.loads(proc.stdout.strip().splitlines()[-1])["plugins"]}
+    (repeat,) = by_name["reverse"]["options"]
+    assert (repeat["name"], repeat["type"], repeat["default"], repeat["value"]) == ("repeat", "int", 1, 1)
+    assert {o["name"] for o in by_name["lean"]["options"]} >= {"lake_path", "lean_path", "project", "timeout"}
+    assert {o["name"]: o["default"] for o in by_name["python"]["options"]}["cell_timeout"] == 30.0
+    # Set from the TOML, the environment and the flag, and converted by the plugin's own model.
+    cfg = tmp_path / "solvegraph.toml"
+    cfg.write_text("[tools.reverse]\nrepeat = 2\n")
+    for args, extra, want in (
+        (["--config", str(cfg)], {}, 2),
+        (["--config", str(cfg)], {"SOLVEGRAPH_TOOL_REVERSE__REPEAT": "3"}, 3),
+        (["--config", str(cfg), "--tool-opt", "reverse.repeat=4"], {"SOLVEGRAPH_TOOL_REVERSE__REPEAT": "3"}, 4),
+    ):
+        proc = run_cli("plugins", "list", "--json", *args, env={**env, **extra})
+        assert proc.returncode == 0, proc.stderr
+        plugins = {p["plugin"]: p for p in json.loads(proc.stdout.strip().splitlines()[-1])["plugins"]}
+        assert plugins["reverse"]["options"][0]["value"] == want
+
+
+def test_a_tool_option_reaches_the_tool_in_a_solve(plugin_site: Path, scripted) -> None:
+    script = {
+        "planner": ["1. reverse the text with the reverse tool"],
+        "solver": [{"tool_calls": [{"name": "reverse", "arguments": {"text": "olleh"}}]}, "ANSWER: hello hello"],
+        "verifier": ["VERDICT: ACCEPT"],
+    }
+    with scripted(script) as model:
+        proc = run_cli(
+            "solve", "Reverse 'olleh' twice", "--json", "--base-url", model.base_url,
+            "--tool-opt", "reverse.repeat=2", env={"PYTHONPATH": str(plugin_site)},
+        )  # fmt: skip
+    assert proc.returncode == 3, proc.stderr
+    results = [r for s in json.loads(proc.stdout)["steps"] for r in s["tool_results"]]
+    assert results[0]["output"] == "hello hello"
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [
+        ("reverse.repeat=11", "error: [tools.reverse] repeat: Input should be less than or equal to 10"),
+        ("reverse.colour=red", "error: [tools.reverse] colour: unknown option (known: repeat)"),
+        ("revers.repeat=2", "error: [tools.revers]: no installed plugin is named 'revers'"),
+    ],
+)
+def test_a_bad_tool_option_stops_the_command_with_one_line(
+    plugin_site: Path, scripted, flag: str, message: str
+) -> None:
+    with scripted({"planner": ["1. never asked"]}) as model:
+        proc = run_cli("solve", "x", "--base-url", model.base_url, "--tool-opt", flag,
+                       env={"PYTHONPATH": str(plugin_site)})  # fmt: skip
+    assert model.calls() == []  # stopped before the first model request
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr

@@ -58,7 +58,10 @@ def test_scaffold_installs_and_is_found(tmp_path: Path) -> None:
         cwd=project,
     )
     assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert "4 passed" in tests.stdout
+    assert "5 passed" in tests.stdout
+    # Its options model is listed with its default.
+    (plugin,) = [p for p in data["plugins"] if p["plugin"] == "wordcount"]
+    assert [(o["name"], o["default"]) for o in plugin["options"]] == [("max_chars", 100_000)]
 
 
 @pytest.mark.parametrize("name", ["Bad-Name", "1abc"])

@@ -35,7 +35,7 @@ from solvegraph.sandbox._reach import check
 from solvegraph.sandbox._sockets import MAX_SOCKET_PATH, ROOM, short_path
 from solvegraph.tools.lean import lean
 from solvegraph.tools.mcp import McpServers
-from solvegraph.tools.python_kernel._kernel import Kernel
+from solvegraph.tools.python._kernel import Kernel
 from tests.conftest import FIXTURES
 
 SANDBOXES = ["bwrap", "none"]
@@ -50,7 +50,7 @@ CELL = """
 import json, os, sys
 from solvegraph.sandbox import process_dir, resolve_sandbox
 from solvegraph.sandbox import _sockets
-from solvegraph.tools.python_kernel import KernelPool
+from solvegraph.tools.python import KernelPool
 
 mode, code = sys.argv[1], sys.argv[2]
 out = {"pid": os.getpid()}

@@ -8,8 +8,8 @@ import pytest
 
 from solvegraph.plugins import ToolSession
 from solvegraph.testing import assert_conformant
-from solvegraph.tools._optresult import review
-from solvegraph.tools.cp import cp
+from solvegraph.tools.optimization._results import review
+from solvegraph.tools.optimization.cp.host import cp
 
 
 def queens_model(n: int) -> dict:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from solvegraph.plugins import ToolSession
-from solvegraph.tools._lean_source import asked_theorems, check_candidate, read_header, tokenize
 from solvegraph.tools.lean import lean
+from solvegraph.tools.lean._source import asked_theorems, check_candidate, read_header, tokenize
 from tests.tools.test_lean import PRELUDE
 
 DEFS = PRELUDE + "inductive False2 : Prop\n"

@@ -8,10 +8,9 @@ import pytest
 
 from solvegraph.plugins import ToolSession
 from solvegraph.testing import assert_conformant
-from solvegraph.tools._optcheck import check_solution
-from solvegraph.tools._optmodel import parse_model
-from solvegraph.tools._optresult import review
-from solvegraph.tools.milp import milp
+from solvegraph.tools.optimization._results import review
+from solvegraph.tools.optimization.milp.host import milp
+from solvegraph.tools.optimization.model import check_solution, parse_model
 
 
 def production(rhs_cap: float = 40) -> dict:

@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 
-from solvegraph.tools._optcheck import check_solution
-from solvegraph.tools._optmodel import parse_model
-from solvegraph.tools._optresult import review
-from solvegraph.tools.cp import cp
-from solvegraph.tools.milp import milp
+from solvegraph.tools.optimization._results import review
+from solvegraph.tools.optimization.cp.host import cp
+from solvegraph.tools.optimization.milp.host import milp
+from solvegraph.tools.optimization.model import check_solution, parse_model
 
 # The textbook transportation instance: 2 plants, 3 markets; optimum 465 (plant s1 ships all 20 to d2).
 TRANSPORT: dict[str, Any] = {
@@ -295,7 +294,7 @@ def test_an_indexed_variable_too_big_to_build_is_refused_before_it_is_built() ->
 
 def test_each_expression_is_compiled_once_and_rows_keep_their_values() -> None:
     """A row written once for 300 instances: every instance gets its own coefficients and right-hand side."""
-    from solvegraph.tools._optexpr import Expander
+    from solvegraph.tools.optimization.model import Expander
 
     n = 300
     model = {

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from solvegraph.plugins import ToolSession
-from solvegraph.tools._optresult import review
-from solvegraph.tools.cp import cp
-from solvegraph.tools.milp import milp
+from solvegraph.tools.optimization._results import review
+from solvegraph.tools.optimization.cp.host import cp
+from solvegraph.tools.optimization.milp.host import milp
 
 CP_CODE = """
 from ortools.sat.python import cp_model

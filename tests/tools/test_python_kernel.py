@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from solvegraph.plugins import PluginManager, ToolSession
-from solvegraph.tools.python_kernel import KernelPool
+from solvegraph.tools.python import KernelPool
 
 
 class _Both:
@@ -132,7 +132,7 @@ def _threads_waiting_for_a_cell() -> list[str]:
         f = frame
         while f is not None:
             code = f.f_code
-            if code.co_filename.endswith(("python_kernel/_kernel.py", "plugins/_tool.py")) and code.co_name in (
+            if code.co_filename.endswith(("python/_kernel.py", "plugins/_tool.py")) and code.co_name in (
                 "execute", "_collect", "run", "_run", "_invoke", "_call"
             ):  # fmt: skip
                 waiting.append(f"{ident}: {code.co_name}")

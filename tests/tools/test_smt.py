@@ -7,7 +7,7 @@ import z3
 
 from solvegraph.plugins import ToolSession
 from solvegraph.testing import assert_conformant
-from solvegraph.tools.smt import smt
+from solvegraph.tools.smt.host import smt
 
 DECLS = "(declare-const x Int) (declare-const y Int)"
 HARD = (

@@ -1,6 +1,7 @@
 """The trajectory store: SQLite by default, PostgreSQL through the same code.
 
-Split by concern: ``_interface`` (the protocol the rest of solvegraph uses), ``_engine`` (URL to
+Split by concern: ``_interface`` (the protocols the rest of solvegraph uses, one per role: runs,
+trajectories, reuse, made tools), ``_engine`` (URL to
 engine), ``_migrations`` (schema versions), ``_runs``, ``_trajectories``, ``_made_tools`` and
 ``_cache`` (the tables), ``_search`` with one module per full-text dialect, and ``_errors`` (every
 database failure as one :class:`StoreError` line).
@@ -22,7 +23,7 @@ from ..models import MadeTool, Problem, Run, StepRow, TrajectoryRow
 from ._cache import CacheMixin
 from ._engine import default_data_dir, default_db_url
 from ._errors import StoreError, guarded
-from ._interface import TrajectoryStore
+from ._interface import MadeToolStore, ReuseStore, RunStore, TrajectoryLog, TrajectoryStore
 from ._made_tools import MadeToolsMixin
 from ._migrations import MIGRATIONS, SCHEMA_VERSION
 from ._rows import last_trust
@@ -54,12 +55,21 @@ class Store(RunsMixin, TrajectoriesMixin, SearchMixin, MadeToolsMixin, CacheMixi
             }
 
 
+def _implements_every_role(store: Store) -> TrajectoryStore:
+    """Never called: mypy checks here that :class:`Store` has every method of every role, with its signature."""
+    return store
+
+
 __all__ = [
     "ALREADY_SCORED",
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "MadeToolStore",
+    "ReuseStore",
+    "RunStore",
     "Store",
     "StoreError",
+    "TrajectoryLog",
     "TrajectoryStore",
     "Write",
     "content_hash",

@@ -1,8 +1,15 @@
-"""What the rest of solvegraph may ask of a trajectory store.
+"""What the rest of solvegraph may ask of a trajectory store, split by role.
 
-The agents, the bench and the CLI depend on this protocol, not on SQL: :class:`Store` implements it
-on SQLite and PostgreSQL. Every method raises :class:`StoreError` (one line naming the database)
-for any database failure, never a driver exception.
+- :class:`RunStore`: runs (a solve, a chat, a benchmark run), their settings and their results;
+- :class:`TrajectoryLog`: trajectories and their steps, written as they run, read back, pruned;
+- :class:`ReuseStore`: what makes solved problems help the next ones (the exact answer cache,
+  retrieval of similar verified ones, retraction) and the model-response cache;
+- :class:`MadeToolStore`: functions kept from solved problems as tools.
+
+:class:`TrajectoryStore` is all four. A caller takes the narrowest role it uses; :class:`Store`
+implements every role on SQLite and PostgreSQL, and ``tests/memory/test_store_conformance.py`` runs the
+same behavioural suite over both. Every method raises :class:`StoreError` (one line naming the
+database) for any database failure, never a driver exception.
 """
 
 from __future__ import annotations
@@ -15,11 +22,12 @@ from ._trajectories import Write
 
 
 @runtime_checkable
-class TrajectoryStore(Protocol):
+class RunStore(Protocol):
+    """Runs: one per solve, chat or benchmark run, with its settings, its samples' results and its cost."""
+
     display: str  # the database's URL without its password, for messages
     dialect: str  # "sqlite" or "postgresql"
 
-    # -- runs
     def start_run(
         self,
         kind: str,
@@ -41,7 +49,11 @@ class TrajectoryStore(Protocol):
     def runs(self, limit: int = 20, *, run_id: str | None = None) -> list[dict[str, Any]]: ...
     def stats(self) -> dict[str, Any]: ...
 
-    # -- trajectories, written as they run
+
+@runtime_checkable
+class TrajectoryLog(Protocol):
+    """Trajectories and their steps: each step written as it happens, the whole read back, pruned."""
+
     def begin(
         self,
         trajectory: Trajectory,
@@ -69,7 +81,12 @@ class TrajectoryStore(Protocol):
     def delete_trajectories(self, ids: list[str]) -> dict[str, int]: ...
     def select_for_prune(self, *, older_than_days: float | None = None, status: str | None = None) -> list[str]: ...
 
-    # -- reuse: answers, worked examples, made tools, the response cache
+
+@runtime_checkable
+class ReuseStore(Protocol):
+    """Reuse: the exact answer cache, retrieval of similar verified problems, retraction of a wrong
+    answer, and the model-response cache."""
+
     def retract_answer(self, problem: str, answer: str) -> int: ...
     def cached_answer(self, problem: str, config_hash: str) -> tuple[str, str, str] | None: ...
     def search(
@@ -81,9 +98,24 @@ class TrajectoryStore(Protocol):
         exclude_hash: str | None = None,
         exclude_dataset_id: str | None = None,
     ) -> list[dict[str, Any]]: ...
+    def cached_reply(self, key: str) -> dict[str, Any] | None: ...
+    def cache_reply(self, key: str, model: str, reply: dict[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class MadeToolStore(Protocol):
+    """Made tools: functions kept from solved problems, found again for similar ones, ranked by their use."""
+
     def add_made_tools(self, tools: Any) -> list[str]: ...
     def made_tools_from(self, problem_texts: list[str], *, exclude_problem_hash: str) -> list[MadeTool]: ...
     def count_tool_uses(self, tool_ids: list[int], *, succeeded: bool) -> None: ...
     def made_tools(self) -> list[MadeTool]: ...
-    def cached_reply(self, key: str) -> dict[str, Any] | None: ...
-    def cache_reply(self, key: str, model: str, reply: dict[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class TrajectoryStore(RunStore, TrajectoryLog, ReuseStore, MadeToolStore, Protocol):
+    """Every role: what the agents' memory and the bench runner use."""
+
+    def close(self) -> None:
+        """Release the database's connections; the store is not used after."""
+        ...

@@ -304,3 +304,7 @@ class McpPlugin:
     @hookimpl
     def solvegraph_tools(self) -> list[Tool]:
         return self.servers.tools()
+
+    @hookimpl
+    def solvegraph_close(self) -> None:
+        self.servers.close()  # stop every server now rather than at exit

@@ -25,8 +25,8 @@ import itertools
 import math
 from typing import Any
 
-from ._optcompile import MAX_SET_SIZE, Compiler, Poly, var_name
-from ._opterror import ModelError
+from ._compile import MAX_SET_SIZE, Compiler, Poly, var_name
+from ._errors import ModelError
 
 _INDEXED_ROOT = ("sets", "parameters")
 _COMPARE: dict[type, str] = {ast.LtE: "<=", ast.GtE: ">=", ast.Eq: "=", ast.Lt: "<", ast.Gt: ">"}

@@ -1,4 +1,4 @@
-"""The ``lean`` tool: Lean 4 as the verifier of a proposed proof.
+"""Lean 4 as the verifier of a proposed proof: the checker behind the ``lean`` tool.
 
 A candidate is written to a temporary file and checked with ``lean --json`` (or
 ``lake env lean`` inside a Lake project, for Mathlib). Lean's messages come back as
@@ -22,14 +22,16 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import env_setting
-from ..plugins import ToolResult, ToolSession, Verifier, hookimpl, tool
-from ..sandbox import Limits, SandboxError, process_dir, resolve_sandbox, scratch_dir
-from ._lean_source import (
+from ...config import env_setting, tool_sections
+from ...plugins._options import build_options
+from ...sandbox import Limits, process_dir, resolve_sandbox, scratch_dir
+from ._options import LeanOptions
+from ._source import (
     Asked,
     Header,
     LeanSourceError,
@@ -97,18 +99,21 @@ def theorem_names(source: str) -> list[str]:
     ]
 
 
-def find_toolchain(options: dict[str, Any]) -> tuple[list[str], str | None]:
+def find_toolchain(options: LeanOptions) -> tuple[list[str], str | None]:
     """The command prefix to run Lean, and the working directory (a Lake project, if any)."""
-    project = options.get("lean_project") or env_setting("lean_project")
+    project = options.project or env_setting("lean_project")
     if project:
         path = Path(project)
         if not (path / "lakefile.lean").is_file() and not (path / "lakefile.toml").is_file():
             raise LeanNotConfigured(f"lean_project {path} is not a Lake project (no lakefile.lean or lakefile.toml)")
-        lake = options.get("lake_path") or shutil.which("lake")
+        lake = options.lake_path or shutil.which("lake")
         if not lake:
-            raise LeanNotConfigured("lean_project is set but no 'lake' executable was found; set lake_path")
+            raise LeanNotConfigured(
+                "lean_project is set but no 'lake' executable was found: put lake on PATH, or set lake_path in "
+                "[tools.lean] (or --tool-opt lean.lake_path=PATH)"
+            )
         return [lake, "env", "lean"], str(path)
-    lean = options.get("lean_path") or env_setting("lean_path") or shutil.which("lean")
+    lean = options.lean_path or env_setting("lean_path") or shutil.which("lean")
     if not lean:
         raise LeanNotConfigured(
             "no Lean toolchain: set lean_path (a lean executable) or lean_project (a Lake project, for Mathlib) "
@@ -117,6 +122,11 @@ def find_toolchain(options: dict[str, Any]) -> tuple[list[str], str | None]:
     if not os.access(lean, os.X_OK):
         raise LeanNotConfigured(f"lean_path {lean} is not an executable file")
     return [str(lean)], None
+
+
+def lean_options(flat: Mapping[str, Any]) -> LeanOptions:
+    """The lean plugin's options from a tool session's flat options."""
+    return build_options(LeanOptions, tool_sections(flat).get("lean", {}))
 
 
 def toolchain_paths(command: list[str], project: str | None) -> list[str]:
@@ -147,11 +157,11 @@ class _Run:
 class _Lean:
     """Lean under the sandbox: a toolchain, the folders it may read, and the limits of one check."""
 
-    def __init__(self, options: dict[str, Any]) -> None:
+    def __init__(self, options: LeanOptions, sandbox: str) -> None:
         self.command, self.project = find_toolchain(options)
-        self.timeout = float(options.get("lean_timeout", 60.0))
-        self.memory_mb = int(options.get("lean_memory_mb", 4096))
-        self.sandbox = resolve_sandbox(str(options.get("sandbox", "auto")))
+        self.timeout = options.timeout
+        self.memory_mb = options.memory_mb
+        self.sandbox = resolve_sandbox(sandbox)
         self.search_path = _project_search_path(self.command, self.project) if self.project else []
 
     def run(self, args: list[str], workdir: str, module_dirs: list[str], timeout: float) -> _Run:
@@ -224,7 +234,8 @@ def check_proof(
     *,
     statement: str | None = None,
     theorem: str | None = None,
-    options: dict[str, Any] | None = None,
+    options: Mapping[str, Any] | LeanOptions | None = None,
+    sandbox: str | None = None,
 ) -> LeanVerdict:
     """Judge ``source`` as a proof of ``statement`` in three Lean runs, trusting nothing the candidate prints.
 
@@ -237,8 +248,13 @@ def check_proof(
        each check in this run, whose output the candidate cannot reach.
     Without a statement only the candidate's own theorem is checked (``theorem``), which is not a
     check of any asked statement; the verdict says so.
+
+    ``options`` is the lean plugin's typed options, or a tool session's flat options (``lean_path``,
+    ``lean_project``, ..., and ``tools`` with a ``lean`` section), as a library caller gives them.
     """
-    lean_run = _Lean(options or {})
+    flat: Mapping[str, Any] = {} if isinstance(options, LeanOptions) else options or {}
+    typed = options if isinstance(options, LeanOptions) else lean_options(flat)
+    lean_run = _Lean(typed, sandbox or str(flat.get("sandbox") or "auto"))
     checks: dict[str, str] = {}
     started = time.perf_counter()
 
@@ -489,69 +505,3 @@ def parse_messages(stdout: str, with_lines: bool = False) -> tuple[list[Diagnost
             )
         )
     return diagnostics, axioms
-
-
-PROMPT_HINT = (
-    'lean: checks a Lean 4 proof. Pass {"proof": the complete Lean source, "statement": the theorem as asked}. '
-    "The statement must stay exactly as asked; no sorry/admit; only standard axioms. Errors come back with line "
-    "and column."
-)
-
-
-@tool(name="lean", timeout=None, enforces_timeout=True, prompt_hint=PROMPT_HINT, timeout_option="lean_timeout")
-def lean(proof: str, session: ToolSession, statement: str | None = None, theorem: str | None = None) -> ToolResult:
-    """Check a Lean 4 proof strictly: no errors, no sorry, standard axioms only, and the asked statement unchanged.
-
-    Args:
-        proof: The complete Lean source of the candidate (imports, helper lemmas and the theorem with its proof).
-        statement: The theorem as it was asked, e.g. "theorem foo (n : Nat) : n + 0 = n := by sorry".
-        theorem: The theorem's name, when no statement is given.
-    """
-    try:
-        verdict = check_proof(proof, statement=statement, theorem=theorem, options=session.options)
-    except (LeanNotConfigured, SandboxError) as exc:  # the setup, not the proof: its one line as it is
-        return ToolResult.failure(str(exc))
-    data = verdict.to_dict()
-    shown = [d.render() for d in verdict.diagnostics if d.severity in ("error", "warning")][:20]
-    if verdict.accepted:
-        axioms = "; ".join(f"{n}: {', '.join(a) or 'none'}" for n, a in verdict.axioms.items())
-        return ToolResult(True, f"accepted ({verdict.duration_s:.2f} s); axioms: {axioms}\naccepted", data=data)
-    return ToolResult(False, "\n".join(shown), "proof rejected: " + "; ".join(verdict.reasons), data=data)
-
-
-@hookimpl
-def solvegraph_tools() -> list:
-    return [lean]
-
-
-def _squash(text: str) -> str:
-    return " ".join(text.split())
-
-
-def judged_statement(problem: str, results: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Tool-verified when the last lean call was accepted by the judge *against the problem's own statement*.
-
-    The model chooses the statement it passes; a proof of some other (easier) statement verifies nothing.
-    So the statement Lean closed must appear in the problem text (whitespace aside). Otherwise this
-    check has no opinion and the verdict is left to the other checks and the model.
-    """
-    mine = [r for r in results if r.get("name") == "lean"]
-    if not mine:
-        return None
-    last = mine[-1]
-    data = (last.get("result") or {}).get("data") or {}
-    statement = (last.get("arguments") or {}).get("statement")
-    if not (data.get("accepted") and str(data.get("checks", {}).get("statement", "")).startswith("matches")):
-        return None
-    if not isinstance(statement, str) or _squash(statement) not in _squash(problem):
-        return None
-    return {
-        "accepted": True,
-        "feedback": "the Lean judge accepted a proof of the problem's own statement "
-        f"({', '.join(f'{k}: {v}' for k, v in data.get('checks', {}).items())})",
-    }
-
-
-@hookimpl
-def solvegraph_verifiers() -> list[Verifier]:
-    return [Verifier(name="lean-judge", check=judged_statement)]

@@ -1,20 +1,25 @@
-"""What the optimization tools return, code mode, and the independent solution check.
+"""The host side shared by the solvers: their options, the worker call, code mode, the result and its re-check.
 
-Shared by ``milp`` and ``cp`` so both routes (declarative model or solver code in
-the kernel) produce the same result shape and go through the same re-check.
+Shared by ``milp`` and ``cp`` so both routes (declarative model or solver code in the kernel) produce the
+same result shape and go through the same re-check. Each solver hands in what is its own (its worker's
+functions, its options model, its name); nothing here names a solver.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from ..plugins import ToolResult, ToolSession, Verifier
-from ..sandbox import Limits, resolve_sandbox
-from ..sandbox._worker import SandboxWorker
-from ._optcheck import check_solution, objective_value
-from ._optmodel import ModelError, OptModel, parse_model
+from pydantic import Field
+
+from ...plugins import CodeKernel, ToolOptions, ToolResult, ToolSession, Verifier
+from ...sandbox import Limits, resolve_sandbox
+from ...sandbox._worker import SandboxWorker
+from ._readback import relative_gap
+from .model import ModelError, OptModel, check_solution, objective_value, parse_model
 
 SOLVED = ("optimal", "feasible", "time_limit")
 MAX_VALUES_SHOWN = 60
@@ -24,25 +29,6 @@ def _fmt(x: float | None) -> str:
     if x is None:
         return "none"
     return str(round(x)) if abs(x - round(x)) < 1e-9 and abs(x) < 1e15 else f"{x:.10g}"
-
-
-def relative_gap(objective: float, bound: float) -> float:
-    """How far the solver's dual bound is from an objective value, relative to the objective (at least 1)."""
-    return abs(objective - bound) / max(1.0, abs(objective))
-
-
-def unchecked_summary(unchecked: dict[str, list[str]]) -> list[str]:
-    """Read-back constraint kinds the re-check cannot evaluate, as "2 nonlinear constraints (a, b)"."""
-    return [
-        f"{len(names)} {kind} constraint{'s' if len(names) > 1 else ''} ({', '.join(names[:5])})"
-        for kind, names in sorted(unchecked.items())
-    ]
-
-
-def unique_name(name: str, seen: dict[str, int]) -> str:
-    """SCIP and CP-SAT allow repeated constraint names; the declarative model does not: number repeats."""
-    seen[name] = seen.get(name, 0) + 1
-    return name if seen[name] == 1 else f"{name}#{seen[name]}"
 
 
 def note_model_error(result: dict[str, Any], kind: str) -> None:
@@ -93,35 +79,56 @@ def render_result(result: dict[str, Any]) -> ToolResult:
     return ToolResult(ok=True, output="\n".join(lines), data=result)
 
 
-WORKER_FUNCTIONS = {"milp": ["solve_declarative", "solve_text"], "cp": ["solve_declarative"]}
+class SolverOptions(ToolOptions):
+    """The options both solvers take (``[tools.milp]``, ``[tools.cp]``)."""
+
+    memory_mb: int = Field(
+        4096,
+        ge=64,
+        description="Memory limit of the sandboxed solver process, in MB (the kernel_memory_mb setting sets it too).",
+    )
+
+
+@dataclass(frozen=True)
+class SolverWorker:
+    """A solver's sandboxed worker: what it is called, its options model, and the functions it may run there."""
+
+    solver: str  # "SCIP", shown in errors
+    options: type[SolverOptions]
+    functions: tuple[Callable[..., Any], ...]
+
+    def allowed(self) -> list[str]:
+        return [target(fn) for fn in self.functions]
+
+
+def target(fn: Callable[..., Any]) -> str:
+    """``module:function``, how the sandboxed worker names what it may import and call."""
+    return f"{fn.__module__}:{fn.__name__}"
 
 
 def solve_in_worker(
     session: ToolSession,
-    kind: str,
-    model: dict[str, Any] | str,
+    spec: SolverWorker,
+    function: Callable[..., Any],
+    *args: Any,
     time_limit: float,
     threads: int,
-    function: str = "solve_declarative",
-    *extra: Any,
 ) -> ToolResult | dict[str, Any]:
-    """Solve a validated declarative model in the session's sandboxed solver worker.
+    """Run ``function(*args, time_limit, threads)`` in the session's sandboxed worker for this solver.
 
     The solver never runs in solvegraph's process: a segfault, a memory blow-up or a
     hang ends the worker (replaced on the next call), and the caller gets a tool error.
     """
-    sandbox = resolve_sandbox(str(session.options.get("sandbox", "auto")))
-    memory_mb = int(session.options.get("solver_memory_mb", session.options.get("kernel_memory_mb", 4096)))
-    allowed = [f"solvegraph.tools.{kind}:{name}" for name in WORKER_FUNCTIONS[kind]]
-    function = f"solvegraph.tools.{kind}:{function}"
+    sandbox = resolve_sandbox(session.sandbox)
+    memory_mb = session.tool_options(spec.options).memory_mb
     worker = session.resource(
-        f"{kind}_worker",
-        lambda: SandboxWorker(sandbox, allowed, Limits(memory_mb=memory_mb)),
+        f"{spec.options.section}_worker",
+        lambda: SandboxWorker(sandbox, spec.allowed(), Limits(memory_mb=memory_mb)),
         lambda w: w.close(),
         alive=lambda w: w.alive,
     )
-    solver = "SCIP" if kind == "milp" else "CP-SAT"
-    outcome, value = worker.call(function, model, *extra, time_limit, threads, deadline_s=time_limit + 30)
+    solver = spec.solver
+    outcome, value = worker.call(target(function), *args, time_limit, threads, deadline_s=time_limit + 30)
     if outcome == "ok":
         return value
     if outcome == "error":
@@ -151,13 +158,13 @@ def code_mode(
 ) -> ToolResult:
     """Run solver code in the session's kernel, then read the model object back from it.
 
-    The kernel is the python plugin's, reached through the session by name: no tool imports another.
+    The kernel is the python plugin's, reached through the session by its interface: no tool imports another.
     """
     try:
-        kernel = session.service("python.kernel")
+        kernel = session.service(CodeKernel)
     except LookupError as exc:
         return ToolResult.failure(f"code mode needs the python tool's kernel: {exc}")
-    timeout = max(float(session.options.get("cell_timeout", 30.0)), time_limit + 5)
+    timeout = max(kernel.cell_timeout, time_limit + 5)
     cell = kernel.execute(code, timeout=timeout)
     if not cell.ok:
         error = "timeout" if cell.timed_out else f"{cell.error_name}: {cell.error_value}"

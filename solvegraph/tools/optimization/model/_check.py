@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import math
 
-from ._optmodel import Affine, Constraint, General, Literal, OptModel
+from ._schema import Affine, Constraint, General, Literal, OptModel
 
 
 def objective_value(model: OptModel, values: dict[str, float]) -> float | None:

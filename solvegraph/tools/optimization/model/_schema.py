@@ -25,8 +25,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._opterror import MAX_MAGNITUDE, ModelError, without_cyclic_gc
-from ._optexpr import expand
+from ._errors import MAX_MAGNITUDE, ModelError, without_cyclic_gc
+from ._expressions import expand
 
 VAR_TYPES = {"continuous", "integer", "binary", "boolean", "semicontinuous"}
 SENSES = {"<=", ">=", "=", "=="}

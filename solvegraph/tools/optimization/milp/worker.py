@@ -1,12 +1,8 @@
-"""The ``milp`` tool: mixed-integer linear models solved by SCIP through pyscipopt.
+"""The sandboxed solver worker's side of ``milp``: build a SCIP model, solve it, diagnose it.
 
-Two routes, one set of checks: the model is given in the declarative JSON format
-(validated before anything is built), or as pyscipopt code run in the session's
-kernel, whose resulting ``model`` object is read back. Either way the result
-carries status, objective, values, gap and time, and the ``milp-check`` verifier
-re-checks the solution independently. An infeasible model comes back with its
-irreducible infeasible subsystem (SCIP's IIS), so the refiner knows which
-constraints conflict.
+These functions run only in the :class:`~solvegraph.sandbox.SandboxWorker` process the host starts
+(the host's ``WORKER`` names which): a SCIP segfault, a memory blow-up or a hang ends that process,
+never solvegraph's. They import nothing of solvegraph but the model core.
 """
 
 from __future__ import annotations
@@ -18,68 +14,8 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from ..plugins import ToolResult, ToolSession, Verifier, hookimpl, tool
-from ._opterror import without_cyclic_gc
-from ._optmodel import ModelError, OptModel, Var, affine_bounds, likely_missing_bounds, parse_model
-from ._optresult import (
-    code_mode,
-    declarative_result,
-    note_model_error,
-    render_result,
-    solution_verifier,
-    solve_in_worker,
-    unchecked_summary,
-    unique_name,
-)
-
-PROMPT_HINT = (
-    'milp: solves a mixed-integer linear program with SCIP. Pass {"model": {sets: {"I": ["a", "b"], "T": 24}, '
-    'parameters: {"cost": {"a": 3, "b": 5}}, variables: [{name, type (continuous|integer|binary|semicontinuous), '
-    'lb, ub, index: ["I"]}], constraints: [{name, for: "i in I", expr: "sum(x[i,t] for t in T) <= cap[i]"} or '
-    '{name, coeffs: {var: number}, sense (<=|>=|=), rhs}; only_if: ["z"] makes it an indicator], objective: '
-    '{sense (minimize|maximize), expr: "sum(cost[i]*x[i,t] for i in I for t in T)"}}}; expressions may use '
-    '+ - * /, **2, abs/min/max and ranges lo <= e <= hi; also sos and pwl lists. Or {"lp": LP text}, '
-    '{"mps": MPS text}, or {"code": pyscipopt code that builds and optimizes a Model named `model`}. Name every '
-    "constraint: an infeasible model reports the conflicting names."
-)
-
-_STATUS = {
-    "optimal": "optimal",
-    "infeasible": "infeasible",
-    "unbounded": "unbounded",
-    "inforunbd": "infeasible_or_unbounded",
-    "timelimit": "time_limit",
-    "gaplimit": "feasible",
-    "sollimit": "feasible",
-    "nodelimit": "feasible",
-    "userinterrupt": "interrupted",
-}
-
-MODEL_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "model": {"type": "object", "description": "The declarative model: variables, constraints, objective."},
-        "code": {"type": "string", "description": "pyscipopt code that builds and optimizes a Model named `model`."},
-        "lp": {"type": "string", "description": "The model as CPLEX LP format text."},
-        "mps": {"type": "string", "description": "The model as MPS format text."},
-        "time_limit": {
-            "type": "number",
-            "exclusiveMinimum": 0,
-            "default": 60,
-            "description": "Seconds; at the limit the best solution found is returned.",
-        },
-        "threads": {"type": "integer", "minimum": 1, "default": 1},
-        "model_variable": {
-            "type": "string",
-            "default": "model",
-            "description": "In code mode, the name of the pyscipopt Model variable.",
-        },
-    },
-    "oneOf": [{"required": ["model"]}, {"required": ["code"]}, {"required": ["lp"]}, {"required": ["mps"]}],
-    "additionalProperties": False,
-}
-MAX_TEXT_CHARS = 50_000_000  # LP/MPS text: a 100k-nonzero model is a few MB
-
+from ..model import ModelError, OptModel, Var, affine_bounds, likely_missing_bounds, parse_model, without_cyclic_gc
+from ._scip import _STATUS, _attach_model, _solution
 
 AUX = "_sg_"  # prefix of the variables solvegraph adds when building (linearisations); never reported
 
@@ -190,20 +126,6 @@ def _linearise(scip: Any, model: OptModel, g: Any, linear: Any) -> None:
             scip.addCons(result - a >= -(hi - low) * (1 - pick[j]), name=f"{AUX}{g.name}_ge[{j}]")
 
 
-def _solution(scip: Any, status: str) -> dict[str, Any]:
-    """Values, objective and gap of the best solution (no objective when unbounded, nothing when infeasible)."""
-    if scip.getNSols() == 0 or status == "infeasible":
-        return {"objective": None, "values": {}, "gap": None}
-    sol = scip.getBestSol()
-    bounded = status != "unbounded"
-    return {
-        "values": {v.name: scip.getSolVal(sol, v) for v in scip.getVars()},
-        "objective": scip.getSolObjVal(sol) if bounded else None,
-        "dual_bound": scip.getDualbound() if bounded else None,  # the evidence behind "optimal"
-        "gap": scip.getGap(),
-    }
-
-
 def solve_scip(scip: Any, time_limit: float, threads: int) -> dict[str, Any]:
     """Optimize and read back status, objective, values, gap, time, and the IIS if infeasible."""
     scip.setParam("limits/time", float(time_limit))
@@ -232,204 +154,6 @@ def scip_iis(scip: Any) -> list[str]:
         if lb > -1e19 and lb != 0:
             names.append(f"bound {v.name} >= {lb:g}")
     return names
-
-
-def _rows(name: str, coeffs: dict[str, float], lhs: float, rhs: float) -> list[dict[str, Any]]:
-    """A row ``lhs <= coeffs·x <= rhs`` with SCIP's ±1e20 infinities, in the declarative form."""
-    if lhs > -1e19 and rhs < 1e19 and abs(lhs - rhs) < 1e-12:
-        return [{"name": name, "coeffs": coeffs, "sense": "=", "rhs": rhs}]
-    return [{"name": name, "coeffs": coeffs, "lb": lhs if lhs > -1e19 else None, "ub": rhs if rhs < 1e19 else None}]
-
-
-def _literal(var: Any, names: set[str]) -> str | None:
-    """An indicator's binary as a literal; SCIP hands a negated one (activeone=False) over as ``z_neg``."""
-    if var.getStatus() != "NEGATED":
-        return str(var.name)
-    base = str(var.name).removesuffix("_neg")
-    return "~" + base if base != var.name and base in names else None
-
-
-def _read_constraint(scip: Any, c: Any, name: str, names: set[str]) -> dict[str, Any] | str:
-    """One SCIP constraint as declarative entries ({"constraints": [...], "sos": [...]}), or the kind it is
-    when the checker cannot evaluate it (it is then listed as not checked)."""
-    handler = c.getConshdlrName()
-    if handler == "linear":
-        return {"constraints": _rows(name, scip.getValsLinear(c), scip.getLhs(c), scip.getRhs(c))}
-    if handler == "nonlinear":
-        if not scip.checkQuadraticNonlinear(c):
-            return "nonlinear"
-        bilinear, square, linear_terms = scip.getTermsQuadratic(c)
-        coeffs: dict[str, float] = {}
-        quadratic = [[a.name, b.name, k] for a, b, k in bilinear]
-        for var, sqr, lin in square:
-            if sqr:
-                quadratic.append([var.name, var.name, sqr])
-            if lin:
-                coeffs[var.name] = coeffs.get(var.name, 0.0) + lin
-        for var, lin in linear_terms:
-            coeffs[var.name] = coeffs.get(var.name, 0.0) + lin
-        rows = _rows(name, coeffs, scip.getLhs(c), scip.getRhs(c))
-        return {"constraints": [{**row, "quadratic": quadratic} for row in rows]}
-    if handler == "indicator":  # binvar = 1 forces the slack of its linear row (read on its own) to 0
-        literal = _literal(scip.getConsVars(c)[0], names)
-        slack = scip.getSlackVarIndicator(c)
-        if literal is None or slack is None:
-            return "indicator"
-        row = {"name": name, "coeffs": {slack.name: 1.0}, "sense": "<=", "rhs": 0.0, "only_if": [literal]}
-        return {"constraints": [row]}
-    if handler in ("SOS1", "SOS2"):  # getConsVals would crash SCIP on an SOS2 without weights: order only
-        vars_ = [v.name for v in scip.getConsVars(c)]
-        return {"sos": [{"name": name, "type": int(handler[-1]), "vars": vars_}]}
-    if handler == "knapsack":
-        return {"constraints": _rows(name, dict(scip.getWeightsKnapsack(c)), -1e20, scip.getCapacityKnapsack(c))}
-    if handler == "logicor":
-        return {"constraints": _rows(name, {v.name: 1.0 for v in scip.getVarsLogicor(c)}, 1.0, 1e20)}
-    if handler in ("and", "or"):  # over binaries these are exactly linear
-        vars_ = [v.name for v in scip.getConsVars(c)]
-        *operands, result = vars_
-        if result in operands:
-            return handler
-        n = len(operands)
-        if handler == "and":  # r <= each, r >= sum - (n - 1)
-            rows = [_rows(f"{name}[{v}]", {result: 1.0, v: -1.0}, -1e20, 0.0)[0] for v in operands]
-            total = {v: 1.0 for v in operands}
-            rows += _rows(f"{name}[all]", {**total, result: -1.0}, -1e20, n - 1.0)
-        else:  # r >= each, r <= sum
-            rows = [_rows(f"{name}[{v}]", {result: 1.0, v: -1.0}, 0.0, 1e20)[0] for v in operands]
-            rows += _rows(f"{name}[any]", {**{v: 1.0 for v in operands}, result: -1.0}, 0.0, 1e20)
-        return {"constraints": rows}
-    return str(handler)
-
-
-def model_from_scip(scip: Any) -> dict[str, Any]:
-    """Read a pyscipopt model back into the declarative format.
-
-    Linear, quadratic, indicator, SOS1/SOS2, knapsack, logicor, and/or constraints are read back and
-    re-checked; every other kind (xor, cardinality, general nonlinear, ...) is listed under
-    ``unchecked`` by handler and name, so the re-check says what it did not check.
-    """
-    variables = []
-    seen: dict[str, int] = {}
-    unchecked: dict[str, list[str]] = {}
-    for v in scip.getVars(transformed=False):
-        vtype = {"CONTINUOUS": "continuous", "INTEGER": "integer", "BINARY": "binary", "IMPLINT": "integer"}.get(
-            v.vtype(), "continuous"
-        )
-        lb, ub = v.getLbOriginal(), v.getUbOriginal()
-        variables.append(
-            {"name": v.name, "type": vtype, "lb": None if lb <= -1e19 else lb, "ub": None if ub >= 1e19 else ub}
-        )
-    names = {v["name"] for v in variables}
-    data: dict[str, Any] = {"variables": variables, "constraints": []}
-    for c in scip.getConss(transformed=False):
-        name = unique_name(c.name, seen)
-        entries = _read_constraint(scip, c, name, names)
-        if isinstance(entries, str):
-            unchecked.setdefault(entries, []).append(name)
-            continue
-        for key, items in entries.items():
-            data.setdefault(key, []).extend(items)
-    objective = {}
-    for term, coef in scip.getObjective().terms.items():
-        if len(term.vartuple) != 1:
-            raise ModelError("objective", "non-linear objective term; code mode reads back linear objectives only")
-        objective[term.vartuple[0].name] = coef
-    if unchecked:
-        data["unchecked"] = unchecked_summary(unchecked)
-    if objective:
-        data["objective"] = {
-            "sense": scip.getObjectiveSense(),
-            "coeffs": objective,
-            "constant": scip.getObjoffset(original=True),
-        }
-    return data
-
-
-def _attach_model(out: dict[str, Any], scip: Any) -> None:
-    """The model SCIP holds, read back for the re-check (code mode, LP/MPS), with what it cannot check
-    moved to ``unchecked``; a model the declarative format cannot hold sets ``model_error`` instead."""
-    try:
-        out["model"] = model_from_scip(scip)
-    except ModelError as exc:
-        out["model_error"] = str(exc)
-        return
-    if "unchecked" in out["model"]:
-        out["unchecked"] = out["model"].pop("unchecked")
-
-
-# The kernel-side reader for code mode: it runs after the user's code, in the same kernel.
-_READ_BACK = """
-import json as _sg_json
-from solvegraph.tools.milp import read_back as _sg_read_back
-print(_sg_json.dumps(_sg_read_back({var})))
-"""
-
-
-def read_back(scip: Any) -> dict[str, Any]:
-    """Inside the kernel: status, solution and model of an optimized pyscipopt Model."""
-    from pyscipopt import Model
-
-    if not isinstance(scip, Model):
-        return {"error": f"expected a pyscipopt Model, found {type(scip).__name__}"}
-    status = _STATUS.get(scip.getStatus(), scip.getStatus())
-    if status == "unknown":
-        return {"error": "the model was built but never optimized; call model.optimize()"}
-    out: dict[str, Any] = {
-        "status": status,
-        "objective": None,
-        "values": {},
-        "gap": None,
-        "solve_time": scip.getSolvingTime(),
-    }
-    _attach_model(out, scip)
-    out.update(_solution(scip, status))
-    return out
-
-
-@tool(name="milp", timeout=None, input_schema=MODEL_SCHEMA, prompt_hint=PROMPT_HINT, enforces_timeout=True)
-def milp(
-    session: ToolSession,
-    model: dict[str, Any] | None = None,
-    code: str | None = None,
-    time_limit: float = 60.0,
-    threads: int = 1,
-    model_variable: str = "model",
-    lp: str | None = None,
-    mps: str | None = None,
-) -> ToolResult:
-    """Build and solve a mixed-integer linear program with SCIP; returns status, objective, values, gap and time."""
-    if lp is not None or mps is not None:
-        return _text_mode("lp" if lp is not None else "mps", lp if lp is not None else mps or "", session,
-                          time_limit, threads)  # fmt: skip
-    if code is not None:
-        return code_mode(
-            session,
-            code,
-            _READ_BACK.format(var=model_variable),
-            model_variable,
-            "pyscipopt Model",
-            kind="milp",
-            time_limit=time_limit,
-        )
-    if not isinstance(model, dict):
-        return ToolResult.failure("invalid model: (root): the model must be a JSON object")
-    result = solve_in_worker(session, "milp", model, time_limit, threads)
-    if isinstance(result, ToolResult):
-        return result
-    return declarative_result(result, model)
-
-
-def _text_mode(fmt: str, text: str, session: ToolSession, time_limit: float, threads: int) -> ToolResult:
-    """LP or MPS text: SCIP reads it in the sandboxed worker, and the model it read is handed back for the re-check."""
-    if len(text) > MAX_TEXT_CHARS:
-        return ToolResult.failure(f"invalid model: the {fmt.upper()} text is over {MAX_TEXT_CHARS:,} characters")
-    if not text.strip():
-        return ToolResult.failure(f"invalid model: the {fmt.upper()} text is empty")
-    result = solve_in_worker(session, "milp", text, time_limit, threads, "solve_text", fmt)
-    if isinstance(result, ToolResult):
-        return result
-    note_model_error(result, "milp")
-    return render_result(result)
 
 
 def solve_text(text: str, fmt: str, time_limit: float, threads: int) -> dict[str, Any]:
@@ -564,22 +288,3 @@ def irreducible_conflict(model: OptModel, scip_iis: list[str], deadline: float) 
     if integral:
         out["iis_integrality"] = integral  # the conflict may need them to be integers (2x - 2y = 1)
     return out
-
-
-@hookimpl
-def solvegraph_tools() -> list:
-    return [milp]
-
-
-@hookimpl
-def solvegraph_verifiers() -> list[Verifier]:
-    return [solution_verifier("milp")]
-
-
-@hookimpl
-def solvegraph_prompt_fragments() -> dict[str, str]:
-    return {
-        "planner": "For optimization word problems: identify the decision variables, classify the objective "
-        "and constraints, then solve with the milp tool (or cp for scheduling/all-different); never "
-        "trust an optimum you did not get from a solver."
-    }

@@ -23,7 +23,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from ._opterror import MAX_MAGNITUDE, ModelError
+from ._errors import MAX_MAGNITUDE, ModelError
 
 MAX_EXPR_CHARS = 20_000
 MAX_SET_SIZE = 1_000_000

@@ -1,0 +1,34 @@
+"""The ``lean`` tool: Lean 4 as the verifier of a proposed proof.
+
+``plugin`` is what the ``lean`` entry point loads; ``_check`` runs Lean in the sandbox and judges a proof;
+``_source`` reads Lean source (tokens, headers, the allowlist of commands); ``_options`` is ``[tools.lean]``.
+"""
+
+from ._check import (
+    Diagnostic,
+    LeanNotConfigured,
+    LeanVerdict,
+    check_proof,
+    find_toolchain,
+    lean_options,
+    parse_messages,
+    theorem_header,
+    theorem_names,
+)
+from ._options import LeanOptions
+from .plugin import judged_statement, lean
+
+__all__ = [
+    "Diagnostic",
+    "LeanNotConfigured",
+    "LeanOptions",
+    "LeanVerdict",
+    "check_proof",
+    "find_toolchain",
+    "judged_statement",
+    "lean",
+    "lean_options",
+    "parse_messages",
+    "theorem_header",
+    "theorem_names",
+]
