@@ -4,6 +4,7 @@ runner with its memory, checkpoints and model client."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -109,12 +110,17 @@ def solve_runner(
     backend = resolve_sandbox(settings.sandbox)
     if backend.warning:
         warn(backend.warning)
+    plugins = plugins if plugins is not None else plugin_manager(settings)
     store = Store(settings.db) if settings.memory else None
     memory = (
         Memory(store, use_cache=settings.cache, run_kind=run_kind, run_config=settings.run_record())
         if store is not None
         else None
     )
+    if "python" in plugins.tools():
+        # The kernel template boots (1-3 s, longer under gVisor) while the model loads and plans,
+        # not at the first cell. A daemon thread: a solve that never runs code does not wait for it.
+        threading.Thread(target=plugins.warm, args=(settings.session_options(), 1), daemon=True, name="sg-warm").start()
     try:
         client = make_client(settings)
         budget = Budget(
@@ -131,7 +137,7 @@ def solve_runner(
         raise
     return SolveRunner(
         client,
-        plugins if plugins is not None else plugin_manager(settings),
+        plugins,
         budget,
         session_options=settings.session_options(),
         memory=memory,
