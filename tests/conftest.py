@@ -28,6 +28,14 @@ try:
 except SandboxError:
     pass
 
+
+def keep_var(name: str) -> bool:
+    """Whether a test's subprocess keeps this variable of ours: none of the caller's solvegraph/OpenAI
+    settings, except the sandbox the suite chose above (without it the subprocess's ``auto`` would take
+    gVisor where runsc is installed, whose processes the tests cannot watch from the host)."""
+    return name == "SOLVEGRAPH_SANDBOX" or not name.startswith(("SOLVEGRAPH_", "OPENAI_"))
+
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # Small committed slices of each benchmark dataset (source and license in its README): the tests never
@@ -106,7 +114,7 @@ def run_cli(
     cwd: str | Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run the installed ``solvegraph`` command as a user would."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SOLVEGRAPH_", "OPENAI_"))}
+    full_env = {k: v for k, v in os.environ.items() if keep_var(k)}
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "solvegraph.cli", *args],
@@ -161,7 +169,7 @@ def slow_solve_script(slow_seconds: float = 20) -> dict:
 
 def killed_solve(model, db: str, *extra: str) -> str:
     """Start a solve, kill -9 it during its second solver call; returns the id it printed."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOLVEGRAPH_", "OPENAI_"))}
+    env = {k: v for k, v in os.environ.items() if keep_var(k)}
     args = ["solve", "Add 2 to 40", "--base-url", model.base_url, "--db", db, "--no-cache", *extra]
     proc = subprocess.Popen([sys.executable, "-m", "solvegraph.cli", *args], env=env, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120

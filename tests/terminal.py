@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pexpect
 
+from tests.conftest import keep_var
+
 # What a terminal interprets rather than shows: CSI and OSC sequences, and the two-byte ESC ones.
 _SEQUENCE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[@-Z\\-_=>]")
 CURSOR_QUERY = "\x1b[6n"  # prompt_toolkit asks where the cursor is; a terminal answers ESC [ row ; col R
@@ -51,7 +53,7 @@ class Terminal:
     """
 
     def __init__(self, args: list[str], home: Path, env: dict[str, str] | None = None) -> None:
-        full = {k: v for k, v in os.environ.items() if not k.startswith(("SOLVEGRAPH_", "OPENAI_"))}
+        full = {k: v for k, v in os.environ.items() if keep_var(k)}
         for var in ("VISUAL", "EDITOR"):
             full.pop(var, None)
         full.update({"HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "TERM": "xterm-256color"})

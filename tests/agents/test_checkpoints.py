@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from solvegraph.agents import Budget, next_after_verdict, route_after_solver, route_after_verifier
 from solvegraph.memory import Store, StoreError
-from tests.conftest import kernel_pids, killed_solve, run_cli, slow_solve_script
+from tests.conftest import keep_var, kernel_pids, killed_solve, run_cli, slow_solve_script
 from tests.memory_backends import postgres_server
 from tests.terminal import Terminal, screen_text
 
@@ -213,7 +213,7 @@ def test_ctrl_c_in_chat_cancels_the_turn_keeps_the_kernel_and_leaves_no_checkpoi
 @contextlib.contextmanager
 def _in_pty(args: list[str]) -> Iterator[tuple[subprocess.Popen, int]]:
     """``solvegraph ARGS`` on a pseudo-terminal, without the caller's solvegraph/OpenAI settings; killed if left."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOLVEGRAPH_", "OPENAI_"))}
+    env = {k: v for k, v in os.environ.items() if keep_var(k)}
     master, slave = pty.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-m", "solvegraph.cli", *args], stdin=slave, stdout=slave, stderr=slave, env=env

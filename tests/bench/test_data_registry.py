@@ -21,7 +21,7 @@ import pytest
 
 from solvegraph.bench import DatasetError, Pinned, registry
 from solvegraph.plugins import PluginManager
-from tests.conftest import DATA, ROOT, run_cli
+from tests.conftest import DATA, ROOT, keep_var, run_cli
 
 
 class Mirror:
@@ -174,7 +174,7 @@ def cli_with_pin(pinned: dict, *args: str, env: dict[str, str]) -> subprocess.Co
         f"register(Pinned(**json.loads({json.dumps(json.dumps(pinned))}))); "
         "from solvegraph.cli import main; sys.argv = ['solvegraph', *sys.argv[1:]]; main()"
     )
-    full = {k: v for k, v in os.environ.items() if not k.startswith(("SOLVEGRAPH_", "OPENAI_"))} | env
+    full = {k: v for k, v in os.environ.items() if keep_var(k)} | env
     return subprocess.run(
         [sys.executable, "-c", code, *args], capture_output=True, text=True, env=full, cwd=ROOT, timeout=300
     )

@@ -18,6 +18,7 @@ import pytest
 from solvegraph.errors import EmbeddedModelError
 from solvegraph.llm.client import ModelClient
 from solvegraph.llm.embedded import MODEL_ALIAS, EmbeddedServer, check_gguf, default_model_path
+from tests.conftest import keep_var
 
 PYTHON_TOOL = {
     "type": "function",
@@ -64,7 +65,7 @@ def test_packaged_gguf_is_found_offline() -> None:
 @pytest.mark.embedded
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
 def test_server_stops_with_the_process(sig: signal.Signals) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOLVEGRAPH_", "OPENAI_"))}
+    env = {k: v for k, v in os.environ.items() if keep_var(k)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "solvegraph.cli", "chat"],
         stdin=subprocess.PIPE,

@@ -32,7 +32,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 from sqlalchemy import bindparam, create_engine, text
 
 from solvegraph.testing import ScriptedModel
-from tests.conftest import DATA, run_cli
+from tests.conftest import DATA, keep_var, run_cli
 from tests.memory_backends import postgres_server
 
 SVAMP = DATA / "svamp" / "SVAMP.jsonl"
@@ -138,7 +138,7 @@ def machine(backend: str, tmp: Path, endpoints: dict[str, ScriptedModel], pg_url
             args = ["bench", "jsonl", "--data", str(SVAMP), "--question-field", "Body,Question", "--answer-field",
                     "Answer", "--id-field", "ID", "--strategy", "direct", "-j", "2", "--base-url",
                     endpoints["slow"].base_url, "--db", self.db]  # fmt: skip
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("SOLVEGRAPH_", "OPENAI_"))}
+            env = {k: v for k, v in os.environ.items() if keep_var(k)}
             proc = subprocess.Popen([sys.executable, "-m", "solvegraph.cli", *args], env=env,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
             deadline = time.monotonic() + 120

@@ -36,7 +36,7 @@ from solvegraph.sandbox._sockets import MAX_SOCKET_PATH, ROOM, short_path
 from solvegraph.tools.lean import lean
 from solvegraph.tools.mcp import McpServers
 from solvegraph.tools.python._kernel import Kernel
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, keep_var
 
 SANDBOXES = ["bwrap", "none"]
 PRELUDE_PROOF = (
@@ -69,7 +69,7 @@ print(json.dumps(out))
 
 
 def run_cell(python: str | Path, mode: str, code: str, tmpdir: str | None = None) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOLVEGRAPH_", "OPENAI_"))}
+    env = {k: v for k, v in os.environ.items() if keep_var(k)}
     if tmpdir is not None:
         env["TMPDIR"] = tmpdir
     proc = subprocess.run(

@@ -19,7 +19,7 @@ import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.conftest import kernel_pids, run_cli
+from tests.conftest import keep_var, kernel_pids, run_cli
 from tests.tools.test_lean import PRELUDE, STATEMENT
 from tests.tools.test_milp import production
 
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.timeout(300)
 
 
 def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("SOLVEGRAPH_", "OPENAI_"))}
+    return {k: v for k, v in os.environ.items() if keep_var(k)}
 
 
 @asynccontextmanager
