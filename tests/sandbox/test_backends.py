@@ -184,3 +184,30 @@ def test_a_killed_solvegraph_takes_its_gvisor_sandboxes_with_it() -> None:
     while sandboxes() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not sandboxes()
+
+
+@pytest.mark.parametrize("mode", ["none", "bwrap"])
+def test_a_killed_solvegraph_leaves_no_kernel_template(mode: str) -> None:
+    """Under ``none`` the template used to outlive a killed solvegraph, parented to init."""
+    if reason := unavailable(mode):
+        pytest.skip(reason)
+    code = (
+        "from solvegraph.sandbox import Limits, resolve_sandbox\n"
+        "from solvegraph.sandbox._kernels import KernelFactory\n"
+        f"f = KernelFactory(resolve_sandbox({mode!r}), Limits())\n"
+        "f.spawn()\n"
+        "print(f.process.proc.pid, flush=True)\n"
+        "import time; time.sleep(120)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        template = int(child.stdout.readline().strip())
+        assert os.path.exists(f"/proc/{template}")
+    finally:
+        child.kill()
+        child.wait()
+    deadline = time.monotonic() + 20
+    while os.path.exists(f"/proc/{template}") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not os.path.exists(f"/proc/{template}"), "the template died with its parent"
