@@ -192,7 +192,7 @@ class Sandbox:
         spec: dict[str, Any] = {"rlimits": limits.rlimits(), "cgroup_fds": list(cgroup_fds), "chdir": cwd or workdir}
         # Dies with solvegraph, as under bubblewrap (--die-with-parent) and gVisor: a kernel template
         # left behind by a killed solvegraph kept running, parented to init.
-        spec["die_with_parent"] = True
+        spec["die_with_parent"] = os.getpid()
         spec.update(extra_spec or {})
         return [*ENTER, json.dumps(spec), "--", *argv]
 

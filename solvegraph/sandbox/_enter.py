@@ -8,7 +8,8 @@ trusts nothing from the environment. SPEC is JSON:
 - ``drop_to``: a uid/gid to become (when the sandbox was entered as real root);
 - ``drop_caps``: clear every capability (when bubblewrap granted some);
 - ``umount``: mount points to detach first (bubblewrap's covers over /proc);
-- ``die_with_parent``: be killed when the starting thread ends (gVisor's ``runsc``, which has no such option).
+- ``die_with_parent``: solvegraph's pid; be killed when the thread of it that started us ends
+  (gVisor's ``runsc``, which has no such option, and the ``none`` backend).
 
 The zygote imports these helpers too, so every sandboxed process is set up by
 the same few lines.
@@ -80,17 +81,21 @@ def umount(paths: list[str]) -> None:
             _libc.umount2(path.encode(), MNT_DETACH)  # not mounted: nothing to do
 
 
-def die_with_parent() -> None:
-    """SIGKILL when the thread that started us ends (kept across exec), as bubblewrap's option does."""
+def die_with_parent(parent: int) -> None:
+    """SIGKILL when the thread that started us ends (kept across exec), as bubblewrap's option does.
+
+    ``parent`` is solvegraph's pid: if it is no longer our parent, it died before the prctl. (Not
+    "the parent is 1": solvegraph itself is pid 1 as a container's command.)
+    """
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() == 1:  # the parent died before the line above
+    if os.getppid() != parent:
         os._exit(1)
 
 
 def setup(spec: dict) -> None:
     """Everything SPEC asks, in the only safe order."""
     if spec.get("die_with_parent"):
-        die_with_parent()
+        die_with_parent(int(spec["die_with_parent"]))
     umount(spec.get("umount", []))
     join_cgroups(spec.get("cgroup_fds", []))
     set_rlimits(spec.get("rlimits", {}))

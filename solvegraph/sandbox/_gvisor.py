@@ -220,7 +220,7 @@ class GvisorSandbox(Sandbox):
         cmd += ["run", "--bundle", bundle, f"sg-{os.getpid()}-{next(_ids)}-{uuid.uuid4().hex[:8]}"]
         # On the host, before runsc starts: join the session cgroup (the whole sandbox is counted there),
         # and die with solvegraph (runsc run takes its sandbox down when it is killed).
-        host_spec = {"cgroup_fds": list(cgroup_fds), "die_with_parent": True}
+        host_spec = {"cgroup_fds": list(cgroup_fds), "die_with_parent": os.getpid()}
         return [*ENTER, json.dumps(host_spec), "--", *cmd]
 
     def release(self, cmd: Sequence[str]) -> None:
