@@ -211,3 +211,25 @@ def test_a_killed_solvegraph_leaves_no_kernel_template(mode: str) -> None:
     while os.path.exists(f"/proc/{template}") and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not os.path.exists(f"/proc/{template}"), "the template died with its parent"
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="needs root and unshare")
+@pytest.mark.parametrize("mode", ["none", "gvisor"])
+def test_backends_start_when_solvegraph_is_pid_1(mode: str) -> None:
+    """As a container's command solvegraph is pid 1; die-with-parent took that parent for a dead one."""
+    if reason := unavailable(mode):
+        pytest.skip(reason)
+    code = (
+        "import os, sys\n"
+        "from solvegraph.sandbox import resolve_sandbox, scratch_dir\n"
+        "assert os.getpid() == 1\n"
+        f"r = resolve_sandbox({mode!r}).run([sys.executable, '-c', 'print(42)'], workdir=scratch_dir())\n"
+        "print(r.returncode, r.stdout.strip())\n"
+    )
+    done = subprocess.run(
+        ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and done.stdout.split() == ["0", "42"], done.stdout + done.stderr
