@@ -50,6 +50,30 @@ def _start_time(pid: int) -> str | None:
     return stat.rsplit(b")", 1)[1].split()[19].decode()
 
 
+def _pid_namespace() -> str:
+    """A short name of this process's PID namespace (its inode, base 36), or '' where there is none.
+
+    Folders are named by pid, and a pid names a process only within its namespace: a process in a
+    container that shares /tmp with the host must not sweep the host's folders, nor the reverse.
+    """
+    try:
+        inode = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return ""
+    digits = ""
+    while inode:
+        inode, rest = divmod(inode, 36)
+        digits = "0123456789abcdefghijklmnopqrstuvwxyz"[rest] + digits
+    return digits
+
+
+def _folder_name(pid: int, started: str) -> str:
+    """``<namespace>.<pid>-<start time>`` (``<pid>-<start time>`` without /proc, and before 2026-12-05:
+    a name an older solvegraph's sweep skips rather than misjudges)."""
+    namespace = _pid_namespace()
+    return f"{namespace}.{pid}-{started}" if namespace else f"{pid}-{started}"
+
+
 class ProcessFolders:
     """One folder per live process under ``base()``: made on first use, removed at exit, swept once dead."""
 
@@ -67,8 +91,12 @@ class ProcessFolders:
             names = os.listdir(base)
         except OSError:
             return removed
+        here = _pid_namespace()
         for name in names:
-            pid_text, _, started = name.partition("-")
+            namespace, _, own = name.rpartition(".")
+            if namespace and namespace != here:  # no namespace: an older solvegraph's folder, judged as before
+                continue  # a process of another PID namespace (a container sharing /tmp): its pid means nothing here
+            pid_text, _, started = own.partition("-")
             if not pid_text.isdigit():
                 continue
             alive = _start_time(int(pid_text))
@@ -82,7 +110,7 @@ class ProcessFolders:
         """This process's folder, made (after a sweep of dead processes' folders) on first use."""
         with self._lock:
             pid = os.getpid()
-            if self._mine and os.path.basename(self._mine[0]).startswith(f"{pid}-"):
+            if self._mine and os.path.basename(self._mine[0]).startswith(_folder_name(pid, "")):
                 return self._mine[0]
             self._mine.clear()  # a forked child gets its own
             base = self.base()
@@ -91,7 +119,7 @@ class ProcessFolders:
             with contextlib.suppress(OSError):
                 os.chmod(base, self.mode)  # a folder made before (or by an older version) gets the mode too
             self.sweep()
-            mine = os.path.join(base, f"{pid}-{_start_time(pid) or '0'}")
+            mine = os.path.join(base, _folder_name(pid, _start_time(pid) or "0"))
             os.makedirs(mine, mode=self.mode, exist_ok=True)
             self._mine.append(mine)
             atexit.register(_remove, mine, pid)

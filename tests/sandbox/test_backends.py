@@ -172,7 +172,7 @@ def test_a_killed_solvegraph_takes_its_gvisor_sandboxes_with_it() -> None:
 
     def sandboxes() -> list[str]:
         ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-        return [line for line in ps.splitlines() if "runsc" in line and f"/{child.pid}-" in line]
+        return [line for line in ps.splitlines() if "runsc" in line and f".{child.pid}-" in line]
 
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "ready"
@@ -233,3 +233,18 @@ def test_backends_start_when_solvegraph_is_pid_1(mode: str) -> None:
         timeout=120,
     )
     assert done.returncode == 0 and done.stdout.split() == ["0", "42"], done.stdout + done.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="needs root and unshare")
+def test_a_process_of_another_pid_namespace_leaves_our_scratch_folder_alone() -> None:
+    """Folders are named by pid; in another PID namespace (a container sharing /tmp) our pid is no one's,
+    and its sweep used to remove the folder of this live process."""
+    from solvegraph.sandbox import process_dir
+
+    mine = process_dir()
+    code = "from solvegraph.sandbox import process_dir, sweep\nprocess_dir()\nprint(sweep())\n"
+    done = subprocess.run(
+        ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", code], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert os.path.isdir(mine), f"swept by another namespace: {done.stdout}"
