@@ -214,6 +214,7 @@ def _serve_session(conn: socket.socket, req: dict, fds: list[int]) -> None:
         _enter.join_cgroups(fds)
         if req["isolate"]:
             _isolate(req)
+        me = os.getpid()
         pid = os.fork()
     except OSError as exc:
         conn.sendall((json.dumps({"ok": False, "error": str(exc)}) + "\n").encode())
@@ -221,6 +222,10 @@ def _serve_session(conn: socket.socket, req: dict, fds: list[int]) -> None:
     if pid == 0:
         try:
             conn.close()
+            if not req["isolate"]:
+                # Not PID 1 of a namespace of its own (sandbox = none): nothing else takes the kernel
+                # down if this process is killed with the template's process group.
+                _enter.die_with_parent(me)
             _launch_kernel(req)
         except BaseException as exc:  # report and die: nothing may escape into the template's code
             import traceback

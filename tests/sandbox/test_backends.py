@@ -7,12 +7,14 @@ reason ``resolve_sandbox`` gives. Root without CAP_SYS_ADMIN (a default Docker c
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -195,22 +197,33 @@ def test_a_killed_solvegraph_leaves_no_kernel_template(mode: str) -> None:
         "from solvegraph.sandbox import Limits, resolve_sandbox\n"
         "from solvegraph.sandbox._kernels import KernelFactory\n"
         f"f = KernelFactory(resolve_sandbox({mode!r}), Limits())\n"
-        "f.spawn()\n"
+        "kernel = f.spawn()\n"  # kept: its connection closing would end the kernel
         "print(f.process.proc.pid, flush=True)\n"
         "import time; time.sleep(120)\n"
     )
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+
+    def left() -> list[int]:
+        """The template, its session processes and the kernel: their command lines name the child's folder."""
+        found = []
+        for entry in os.listdir("/proc"):
+            with contextlib.suppress(OSError):
+                if entry.isdigit() and f".{child.pid}-".encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
+                    found.append(int(entry))
+        return found
+
     try:
         assert child.stdout is not None
         template = int(child.stdout.readline().strip())
-        assert os.path.exists(f"/proc/{template}")
+        time.sleep(1)  # the kernel is up
+        assert template in left() and len(left()) >= 2, "the template and the kernel's processes run"
     finally:
         child.kill()
         child.wait()
     deadline = time.monotonic() + 20
-    while os.path.exists(f"/proc/{template}") and time.monotonic() < deadline:
+    while left() and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not os.path.exists(f"/proc/{template}"), "the template died with its parent"
+    assert not left(), "the template and the kernel died with their parent"
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="needs root and unshare")
@@ -248,3 +261,34 @@ def test_a_process_of_another_pid_namespace_leaves_our_scratch_folder_alone() ->
     )
     assert done.returncode == 0, done.stderr
     assert os.path.isdir(mine), f"swept by another namespace: {done.stdout}"
+
+
+@pytest.mark.parametrize("mode", ["none", "bwrap"])
+def test_closing_the_template_ends_the_kernels_it_started(mode: str) -> None:
+    """Under ``none`` a kernel is not PID 1 of a namespace: killing the template's process group (its
+    session processes with it) left the kernel running, parented to init."""
+    if reason := unavailable(mode):
+        pytest.skip(reason)
+    from solvegraph.sandbox import Limits, resolve_sandbox
+    from solvegraph.sandbox._kernels import KernelFactory
+
+    factory = KernelFactory(resolve_sandbox(mode), Limits())
+    kernel = factory.spawn()
+    marker = os.path.basename(factory.root).encode()
+
+    def left() -> list[int]:
+        found = []
+        for entry in os.listdir("/proc"):
+            with contextlib.suppress(OSError):
+                if entry.isdigit() and marker in Path(f"/proc/{entry}/cmdline").read_bytes():
+                    found.append(int(entry))
+        return found
+
+    time.sleep(1)
+    assert len(left()) >= 2, "the template and the kernel's processes run"
+    factory.close()  # the kernel is still in use
+    deadline = time.monotonic() + 20
+    while left() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not left(), "nothing the template started outlives it"
+    kernel.kill()
