@@ -97,6 +97,7 @@ def _as_written_before_v4(db: Path, run_id: str, lost: list[str], rerun: list[st
         conn.execute("DROP INDEX ux_traj_run_sample")
         conn.execute("ALTER TABLE trajectories DROP COLUMN sample_id")
         conn.execute("ALTER TABLE steps DROP COLUMN model")
+        conn.execute("ALTER TABLE steps DROP COLUMN reply_meta")  # schema 5's
         conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     conn.close()
 
@@ -113,7 +114,7 @@ def test_the_migration_and_resume_repair_a_run_the_bug_had_double_counted(script
         shutil.copy(db, old)
 
         store = Store(f"sqlite:///{db}")
-        assert store.migrated == [4]
+        assert store.migrated == [4, 5]
         rows = store.results(run_id)
         assert len(rows) == 12, "the migration drops no score: it only moves the ids it can trust"
         assert sorted(r["sample"] for r in rows if r["sample"] is not None) == sorted(
@@ -252,6 +253,7 @@ def test_an_id_another_dataset_left_on_the_shared_problem_is_renamed_on_resume(s
             conn.execute("DROP INDEX ux_traj_run_sample")
             conn.execute("ALTER TABLE trajectories DROP COLUMN sample_id")
             conn.execute("ALTER TABLE steps DROP COLUMN model")
+            conn.execute("ALTER TABLE steps DROP COLUMN reply_meta")  # schema 5's
             conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
         conn.close()
         inherited = {r["sample"] for r in Store(f"sqlite:///{db}").results(runs["second"])}
