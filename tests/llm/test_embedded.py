@@ -102,12 +102,21 @@ def test_the_server_serves_the_alias_and_answers_chat_completions(server: Embedd
     client.check_model()
     question = [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "What is 2 + 3?"}]
     reply = client.chat(question)
-    assert reply.text.strip() and reply.model == MODEL_ALIAS
-    assert reply.finish_reason in ("stop", "length")
+    assert reply.model == MODEL_ALIAS and reply.finish_reason in ("stop", "length")
     assert reply.usage.prompt_tokens > 0 and 0 < reply.usage.completion_tokens <= 16, "max_tokens is obeyed"
+    if reply.finish_reason == "length":  # cut off, and no budget to ask again: never read (issue 32)
+        assert reply.text == "" and "cut off" in reply.problems[0]
+    else:
+        assert reply.text.strip()
     again = asyncio.run(client.achat(question))  # the bench runner's path
-    assert again.text.strip() and 0 < again.usage.completion_tokens <= 16
+    assert 0 < again.usage.completion_tokens <= 16
     client.close()
+    # With a budget, a cut-off reply is asked again with more tokens until it ends: an answer to read.
+    budget = ModelClient(server.base_url, max_tokens=16, max_tokens_limit=2048)
+    whole = budget.chat(question)
+    assert whole.finish_reason == "stop" and whole.text.strip(), whole
+    assert all(r["finish_reason"] == "length" for r in whole.retries)
+    budget.close()
 
 
 @pytest.mark.embedded
@@ -125,12 +134,13 @@ def test_the_server_keeps_the_old_servers_defaults(server: EmbeddedServer) -> No
 def test_tools_in_auto_mode_get_an_answer(server: EmbeddedServer) -> None:
     """SmolLM2's chat template has no tool calls: the server takes ``tools`` and answers in text, which the
     solver reads as fenced code; auto mode must neither fail nor retry forever."""
-    client = ModelClient(server.base_url, model=MODEL_ALIAS, max_tokens=64)
+    # A budget to ask again: a reply cut off at 64 tokens is never read (issue 32).
+    client = ModelClient(server.base_url, model=MODEL_ALIAS, max_tokens=64, max_tokens_limit=2048)
     ask = [{"role": "user", "content": "What is 1234*5678? Write Python code."}]
     reply = client.chat(ask, tools=[PYTHON_TOOL])
     assert reply.text.strip() or reply.tool_calls
     assert client.native_tools is True, "the server accepted the tools parameter"
-    text_only = ModelClient(server.base_url, model=MODEL_ALIAS, max_tokens=64, tool_mode="text")
+    text_only = ModelClient(server.base_url, model=MODEL_ALIAS, max_tokens=64, max_tokens_limit=2048, tool_mode="text")
     assert text_only.chat(ask, tools=[PYTHON_TOOL]).text.strip()
     client.close()
     text_only.close()
