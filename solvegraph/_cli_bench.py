@@ -154,6 +154,26 @@ def bench_run(
             "and --resume with a higher --max-cost goes on.",
         ),
     ] = None,
+    retry_on_error: Annotated[
+        int | None,
+        typer.Option(
+            "--retry-on-error",
+            min=0,
+            metavar="N",
+            help="Run a sample again, up to N times, when it failed on a transient error (the model endpoint "
+            "timed out or answered 5xx after the client's own retries, or the sandbox failed), not a wrong "
+            "answer [default 0].",
+        ),
+    ] = None,
+    fail_on_error: Annotated[
+        str | None,
+        typer.Option(
+            "--fail-on-error",
+            metavar="COUNT|FRACTION",
+            help="Stop the run cleanly once this many samples (e.g. 5) or this share of them (e.g. 0.1) errored "
+            "after their retries; errored samples stay unscored and --resume runs them again [default 1].",
+        ),
+    ] = None,
     response_cache: Annotated[
         bool,
         typer.Option(
@@ -166,7 +186,8 @@ def bench_run(
         typer.Option(
             "--resume",
             help="Continue a stopped run with its own settings: finished samples are kept, none is run twice. "
-            "-j, --max-cost, --base-url and --api-key may be given anew; what defines the run may not.",
+            "-j, --max-cost, --retry-on-error, --fail-on-error, --base-url and --api-key may be given anew; what defines "
+            "the run may not.",
         ),
     ] = None,
     switch_model: Annotated[
@@ -224,10 +245,11 @@ def bench_run(
 ) -> None:
     """Run a strategy over a dataset, score every sample, store results as they complete, print accuracy."""
     from .bench.report import accuracy_line, dollars, render_text, summarize
-    from .bench.runner import BenchConfig, BenchRunner
+    from .bench.runner import BenchConfig, BenchRunner, parse_fail_on_error
     from .config import load_settings
 
     store = open_store(db, config)
+    fail_at = parse_fail_on_error(fail_on_error)
     if resume:
         fixed = [p for p in _DEFINES_A_RUN if given(ctx, p)]
         if fixed:
@@ -243,6 +265,10 @@ def bench_run(
         if given(ctx, "jobs"):  # how many at once: safe to change
             cfg.jobs = jobs
             store.update_run_config(run_id, jobs=jobs)
+        for key, value in (("retry_on_error", retry_on_error), ("fail_on_error", fail_at)):
+            if value is not None:  # how errors are handled: may be given anew
+                setattr(cfg, key, value)
+                store.update_run_config(run_id, **{key: value})
     else:
         if switch_model:
             raise SolvegraphError("--switch-model goes with --resume RUN_ID")
@@ -280,6 +306,8 @@ def bench_run(
             model_path=model_path,
             response_cache=response_cache,
             max_cost=max_cost,
+            retry_on_error=retry_on_error or 0,
+            fail_on_error=fail_at,
         )
     settings = load_settings(
         flags={
@@ -394,6 +422,21 @@ def bench_run(
             )
         if todo:
             runner.run(todo)
+    errors = runner.errors
+    store.update_run_config(runner.run_id or "", stopped="fail_on_error" if errors.stopped else None)
+    if errors.errored:
+        first_id, first = errors.errored[0]
+        retried = f" after {runner.config.retry_on_error} retries" if runner.config.retry_on_error else ""
+        err.print(
+            f"{'stopped: ' if errors.stopped else ''}{len(errors.errored)} samples errored{retried} "
+            f"({'reached ' if errors.stopped else 'under '}--fail-on-error: {errors.threshold()}); they stay "
+            f"unscored; first: {first_id}: {first}; continue with: {again}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        if errors.stopped:
+            raise typer.Exit(2)
     if runner.stopping.is_set():
         left = "abandoned" if runner.abandon.is_set() else "finished"
         err.print(

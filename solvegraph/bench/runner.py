@@ -31,6 +31,8 @@ from ..memory.store import ALREADY_SCORED
 from ..plugins import PluginManager, ToolSession
 from . import _registry as registry
 from ._epochs import expand
+from ._errors import ErrorCount, transient
+from ._errors import parse_fail_on_error as parse_fail_on_error  # the CLI reads --fail-on-error with it
 from ._writer import SampleWriter, StoreWriter
 from .datasets import Dataset, Sample
 from .scorers import Score, Scorer
@@ -192,6 +194,8 @@ class BenchConfig:
     model_path: str | None = None
     response_cache: bool = False
     max_cost: float | None = None  # US dollars the whole run may spend (--max-cost)
+    retry_on_error: int = 0  # --retry-on-error: a sample that errored transiently is run again this many times
+    fail_on_error: float | None = None  # --fail-on-error: a count (>= 1) or a fraction; None is 1 (_errors.py)
     skipped: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -369,6 +373,7 @@ class BenchRunner:
         self.abandon = threading.Event()
         self.abandoned = 0
         self.already_scored = 0  # results another process had scored first (see AlreadyScored)
+        self.errors = ErrorCount(config.fail_on_error, 0)  # samples that errored (--retry-on-error, --fail-on-error)
         self.run_id = run_id
         self.code = False
         self.client: ModelClient | None = None
@@ -471,9 +476,13 @@ class BenchRunner:
             failure = ("limit", str(exc))
         except PromptRefusedError as exc:
             failure = ("refused", str(exc))  # this sample's prompt, not the endpoint: the run goes on
-        except ModelConnectionError:
-            raise  # after the client's own retries: the endpoint is down, stop the run (it can be resumed)
         except Exception as exc:
+            if isinstance(exc, ModelConnectionError) or transient(exc):
+                # The endpoint or the tool infrastructure, not the model: this attempt is kept, unscored, with
+                # status "error"; the run retries the sample or counts it against --fail-on-error.
+                trajectory.status, trajectory.finished_at = "error", time.time()
+                await asyncio.wrap_future(writer.finish(trajectory))
+                raise
             failure = ("error", f"{type(exc).__name__}: {exc}")
         if answers:
             pool = [a for a, ok, _ in answers if ok] if self.config.select == "verifier" else []
@@ -612,17 +621,27 @@ class BenchRunner:
 
         async def one(sample: Sample) -> None:
             async with gate:
-                # Ctrl-C, or the run's money spent: no new sample starts; --resume runs it later.
-                if self.stopping.is_set() or self.budget.reached.is_set():
-                    return
-                try:
-                    result = await self.run_sample(sample, writer)
-                except Abandoned:
-                    self.abandoned += 1  # left unscored: --resume runs it again, once
-                    return
-                except AlreadyScored:
-                    self.already_scored += 1
-                    return
+                tries = 0
+                while True:
+                    # Ctrl-C, too many errors, or the run's money spent: no new sample (or retry) starts;
+                    # --resume runs it later.
+                    if self.stopping.is_set() or self.budget.reached.is_set():
+                        return
+                    try:
+                        result = await self.run_sample(sample, writer)
+                        break
+                    except Abandoned:
+                        self.abandoned += 1  # left unscored: --resume runs it again, once
+                        return
+                    except AlreadyScored:
+                        self.already_scored += 1
+                        return
+                    except Exception as exc:
+                        if not transient(exc):
+                            raise  # e.g. a refused API key or an unknown model: every sample would meet it
+                        if self._errored(sample, exc, tries):
+                            return
+                    tries += 1
             results.append(result)
             if self.on_result:
                 self.on_result(result)
@@ -636,6 +655,16 @@ class BenchRunner:
             self._stop_pools()
         return results
 
+    def _errored(self, sample: Sample, exc: BaseException, tries: int) -> bool:
+        """A transient error ended an attempt of ``sample``: False to run it again (``--retry-on-error``),
+        True once it errored for good (counted, and the run stopped past ``--fail-on-error``)."""
+        if tries < self.config.retry_on_error:
+            self.errors.retries += 1
+            return False
+        if self.errors.add(sample.id, exc):
+            self.stopping.set()  # as a first Ctrl-C: those in flight finish, none starts
+        return True
+
     def _warm_kernels(self) -> None:
         if self.config.strategy in ("pal", "graph") or self.code:
             # Each plugin gets ready for -j sessions: the python plugin forks one fresh kernel ahead per worker.
@@ -644,6 +673,7 @@ class BenchRunner:
     def run(self, samples: list[Sample]) -> list[dict[str, Any]]:
         """The synchronous entry point: runs the asyncio core to the end (locally, or on Ray with ``ray``)."""
         self.store.update_run_config(self.run_id or "", skipped=self.config.skipped)
+        self.errors.total = self.total
         if self.ray is not None:
             from ._ray import run_on_ray
 

@@ -540,10 +540,13 @@ class ModelClient:
             return ModelConnectionError(f"cannot reach the model endpoint {url} (is it running? check --base-url)")
         if isinstance(exc, openai.AuthenticationError):
             return ModelConnectionError(
-                f"the model endpoint {url} refused the API key (401 Unauthorized); set --api-key or OPENAI_API_KEY"
+                f"the model endpoint {url} refused the API key (401 Unauthorized); set --api-key or OPENAI_API_KEY",
+                transient=False,
             )
         if isinstance(exc, openai.NotFoundError):
-            return ModelConnectionError(f"the model endpoint {url} answered 404: model or path not found ({exc})")
+            return ModelConnectionError(
+                f"the model endpoint {url} answered 404: model or path not found ({exc})", transient=False
+            )
         if isinstance(exc, openai.APIStatusError):
             return ModelConnectionError(f"the model endpoint {url} answered {exc.status_code}: {_short(exc)}")
         return ModelConnectionError(f"model call to {url} failed: {_short(exc)}")

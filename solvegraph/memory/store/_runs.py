@@ -102,7 +102,8 @@ class RunsMixin(StoreBase):
                 .where(
                     TrajectoryRow.run_id == run_id,
                     TrajectoryRow.outcome.is_(None),
-                    TrajectoryRow.status != "duplicate",  # unscored by repair_samples: it says why
+                    # unscored by repair_samples, or an attempt that errored (bench --retry-on-error): it says why
+                    TrajectoryRow.status.not_in(("duplicate", "error")),
                 )
                 .values(status="abandoned")
             )
