@@ -18,7 +18,7 @@ from typer.core import TyperGroup
 
 from ._cli_memory import open_store, record_switch, switched_model
 from ._console import console, safe, shown
-from ._wiring import McpOpt, ToolOpt, given, one_of, plugin_manager
+from ._wiring import McpOpt, ToolOpt, VerifierBaseUrlOpt, VerifierModelOpt, given, one_of, plugin_manager
 from .errors import SolvegraphError
 from .types import STRATEGIES
 
@@ -186,7 +186,8 @@ def bench_run(
         typer.Option(
             "--resume",
             help="Continue a stopped run with its own settings: finished samples are kept, none is run twice. "
-            "-j, --max-cost, --retry-on-error, --fail-on-error, --base-url and --api-key may be given anew; what defines "
+            "-j, --max-cost, --retry-on-error, --fail-on-error, --base-url and --api-key may be given anew; what "
+            "defines "
             "the run may not.",
         ),
     ] = None,
@@ -228,6 +229,8 @@ def bench_run(
     ] = None,
     mcp: McpOpt = None,
     tool_opt: ToolOpt = None,
+    verifier_model: VerifierModelOpt = None,
+    verifier_base_url: VerifierBaseUrlOpt = None,
     otel: Annotated[
         bool,
         typer.Option("--otel", help="Send OpenTelemetry spans over OTLP/HTTP (also: OTEL_EXPORTER_OTLP_ENDPOINT set)."),
@@ -313,6 +316,8 @@ def bench_run(
         flags={
             "mcp": mcp,
             "tool_opt": tool_opt,
+            "verifier_model": verifier_model,
+            "verifier_base_url": verifier_base_url,
             "model": model,
             "base_url": base_url,
             "api_key": api_key,
@@ -456,6 +461,7 @@ def bench_run(
         )
     run, config_row, results = _run_row(store, runner.run_id or "")
     summary = summarize(run, config_row, results, store.run_costs([run["id"]])[run["id"]])
+    summary["roles"] = store.role_costs(run["id"])  # each agent's calls, tokens, cost and models
     over_budget = runner.budget.reached.is_set() and len(results) < runner.total
     if over_budget:
         summary["stopped"] = "max_cost"
@@ -533,6 +539,8 @@ def bench_report(
     rows = [_run_row(store, r) for r in run_ids]
     costs = store.run_costs([run["id"] for run, _, _ in rows])
     summaries = [summarize(run, cfg, res, costs[run["id"]]) for run, cfg, res in rows]
+    for summary in summaries:
+        summary["roles"] = store.role_costs(summary["run_id"])  # each agent's calls, tokens, cost and models
     if html_file is not None:
         try:
             html_file.write_text(render_report(rows, costs), encoding="utf-8")

@@ -17,7 +17,7 @@ import json
 import queue
 import threading
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -62,8 +62,10 @@ class SolveRunner:
         session_options: dict[str, object] | None = None,
         memory: Memory | None = None,
         checkpointer: Any = None,
+        role_clients: Mapping[str, ChatModel] | None = None,
     ) -> None:
         self.client = client
+        self.role_clients = dict(role_clients or {})  # planner/verifier/refiner on their own models
         self.plugins = plugins if plugins is not None else PluginManager()
         self.budget = budget or Budget()
         self.session_options = dict(session_options or {})
@@ -76,6 +78,7 @@ class SolveRunner:
         config = {
             # The model's identity, not its URL: the embedded server's port changes every run.
             "model": self.client.identity,
+            **{f"{r}_model": c.identity for r, c in sorted(self.role_clients.items()) if hasattr(c, "identity")},
             "rounds": b.max_rounds,
             "tool_calls": b.max_tool_calls,
             "turns": b.max_solver_turns,
@@ -367,6 +370,7 @@ class SolveRunner:
             plugins=self.plugins,
             approve=approver is not None,
             blocking=blocking,
+            clients=self.role_clients,
         )
         config = self._config(trajectory.id)
         # With checkpoints, each is written before the next node starts: a kill loses at most the node running.

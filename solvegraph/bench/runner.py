@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from ..config import Settings
 from ..errors import ModelConnectionError, PromptRefusedError, SolvegraphError
-from ..llm import ModelClient, Reply, make_client
+from ..llm import ModelClient, Reply, make_client, make_role_clients
 from ..memory import Trajectory, TrajectoryStore, content_hash, may_teach
 from ..memory.store import ALREADY_SCORED
 from ..plugins import PluginManager, ToolSession
@@ -110,6 +110,13 @@ class MeteredClient:
         self.budget = budget
         self.calls = 0
         self.tokens = 0
+        self._meter = self  # whose counts the limits see: a role's client counts on the sample's
+
+    def sibling(self, inner: ModelClient) -> MeteredClient:
+        """The same sample's limits over another role's model (``[models.verifier]``): one count for both."""
+        other = MeteredClient(inner, self.limits, self.started, self.abandon, self.loop, self.budget)
+        other._meter = self._meter
+        return other
 
     @property
     def model(self) -> str:
@@ -131,16 +138,16 @@ class MeteredClient:
         lim = self.limits
         if lim.wall_s is not None and time.monotonic() - self.started > lim.wall_s:
             raise LimitExceeded("wall time", f"{lim.wall_s:g} s")
-        if lim.model_calls is not None and self.calls >= lim.model_calls:
+        if lim.model_calls is not None and self._meter.calls >= lim.model_calls:
             raise LimitExceeded("model calls", str(lim.model_calls))
-        if lim.tokens is not None and self.tokens >= lim.tokens:
+        if lim.tokens is not None and self._meter.tokens >= lim.tokens:
             raise LimitExceeded("tokens", str(lim.tokens))
 
     def _after(self, reply: Reply) -> Reply:
         if self.abandon is not None and self.abandon.is_set():
             raise Abandoned  # abandoned while the model answered: the reply is dropped with the sample
-        self.calls += 1
-        self.tokens += reply.usage.total_tokens
+        self._meter.calls += 1
+        self._meter.tokens += reply.usage.total_tokens
         if self.budget is not None:
             self.budget.spend(reply.usage.cost_usd)
         return reply
@@ -377,6 +384,7 @@ class BenchRunner:
         self.run_id = run_id
         self.code = False
         self.client: ModelClient | None = None
+        self.role_clients: dict[str, ModelClient] = {}  # planner/verifier/refiner on their own models
         self.budget = CostBudget(None)
         self.repaired = {"named": 0, "unscored": 0}  # what --resume put right in an older run's sample ids
         self._pool: ThreadPoolExecutor | None = None
@@ -400,6 +408,7 @@ class BenchRunner:
         if runner.settings.samples_temperature is not None and (config.samples > 1 or config.epochs > 1):
             runner.settings.temperature = runner.settings.samples_temperature
         runner.client = make_client(settings)
+        runner.role_clients = make_role_clients(settings)
         runner._warm_kernels()
         return runner
 
@@ -427,14 +436,15 @@ class BenchRunner:
         if self.settings.samples_temperature is not None and (self.config.samples > 1 or self.config.epochs > 1):
             self.settings.temperature = self.settings.samples_temperature  # K draws, not one answer K times
         self.client = make_client(self.settings)
-        if self.config.response_cache:
-            self.client.cache = self.store  # replies keyed on model, messages and parameters
-
-        if self.config.max_cost is not None and self.client.price is None:
-            raise SolvegraphError(
-                f"--max-cost needs the price of model {self.client.model!r}: add it under [prices] in solvegraph.toml "
-                f'(e.g. "{self.client.model}" = {{ input = 0.15, output = 0.6 }}, dollars per million tokens)'
-            )
+        self.role_clients = make_role_clients(self.settings)
+        for c in (self.client, *self.role_clients.values()):
+            if self.config.response_cache:
+                c.cache = self.store  # replies keyed on model, messages and parameters
+            if self.config.max_cost is not None and c.price is None:
+                raise SolvegraphError(
+                    f"--max-cost needs the price of model {c.model!r}: add it under [prices] in solvegraph.toml "
+                    f'(e.g. "{c.model}" = {{ input = 0.15, output = 0.6 }}, dollars per million tokens)'
+                )
         if self.run_id is None:
             self.config.model = self.client.model
             self.run_id = self.store.start_run("bench", self.client.model, self.config.dataset, self.config.to_dict())
@@ -583,6 +593,7 @@ class BenchRunner:
                 max_tokens=self.settings.role_max_tokens(),
             ),
             session_options=self.settings.session_options(),
+            role_clients={role: client.sibling(c) for role, c in self.role_clients.items()},
         )
         await run_graph(graph, sample, sub, session, sink, self.code, self._blocking)
 
@@ -649,8 +660,9 @@ class BenchRunner:
         try:
             await asyncio.gather(*(one(s) for s in samples))
         finally:
-            if self.client is not None:
-                await self.client.aclose()
+            for c in (self.client, *self.role_clients.values()):
+                if c is not None:
+                    await c.aclose()
             writer.close()
             self._stop_pools()
         return results
