@@ -30,6 +30,7 @@ from ..memory import Trajectory, TrajectoryStore, content_hash, may_teach
 from ..memory.store import ALREADY_SCORED
 from ..plugins import PluginManager, ToolSession
 from . import _registry as registry
+from ._draws import Draws
 from ._epochs import expand
 from ._errors import ErrorCount, transient
 from ._errors import parse_fail_on_error as parse_fail_on_error  # the CLI reads --fail-on-error with it
@@ -161,6 +162,17 @@ class MeteredClient:
     ) -> Reply:
         self._before()
         return self._after(await self.inner.achat(messages, tools, max_tokens, response_format))
+
+    async def achat_n(self, messages: list[dict[str, Any]], n: int, max_tokens: int | None = None) -> list[Reply]:
+        """``n`` choices in one request (epochs drawn together): this sample is charged its own reply, the
+        run's budget all of them."""
+        self._before()
+        replies = await self.inner.achat_n(messages, n, max_tokens)
+        for other in replies[1:]:
+            if self.budget is not None:
+                self.budget.spend(other.usage.cost_usd)
+        self._after(replies[0])
+        return replies
 
     def chat(
         self,
@@ -385,6 +397,7 @@ class BenchRunner:
         self.code = False
         self.client: ModelClient | None = None
         self.role_clients: dict[str, ModelClient] = {}  # planner/verifier/refiner on their own models
+        self.draws: Draws | None = None  # direct epochs drawn with n in one request (_draws.py)
         self.budget = CostBudget(None)
         self.repaired = {"named": 0, "unscored": 0}  # what --resume put right in an older run's sample ids
         self._pool: ThreadPoolExecutor | None = None
@@ -561,7 +574,7 @@ class BenchRunner:
         sub = Trajectory(problem=sample.question, model=client.model)
         strategy = self.config.strategy
         if strategy == "direct":
-            await run_direct(client, sample, sub, sink, self.code)
+            await run_direct(client, sample, sub, sink, self.code, self.draws)
             return sub.answer, sub.answer is not None, "unchecked"
         session = ToolSession(options=self.settings.session_options())
         try:
@@ -686,6 +699,9 @@ class BenchRunner:
         """The synchronous entry point: runs the asyncio core to the end (locally, or on Ray with ``ray``)."""
         self.store.update_run_config(self.run_id or "", skipped=self.config.skipped)
         self.errors.total = self.total
+        cfg = self.config
+        if cfg.strategy == "direct" and cfg.epochs > 1 and cfg.samples == 1 and not cfg.response_cache:
+            self.draws = Draws(samples)
         if self.ray is not None:
             from ._ray import run_on_ray
 
