@@ -314,6 +314,7 @@ def bench_run(
         )
     settings = load_settings(
         flags={
+            "roles": cfg.roles if resume else None,  # a resumed run goes on with its own roles' models
             "mcp": mcp,
             "tool_opt": tool_opt,
             "verifier_model": verifier_model,
@@ -340,6 +341,9 @@ def bench_run(
 
     check_sandbox(settings.sandbox)
     cfg.base_url = settings.base_url
+    cfg.roles = {r: {"base_url": m.base_url, "model": m.model} for r, m in settings.role_models.items()}
+    if resume:
+        store.update_run_config(run_id or "", roles=cfg.roles)
     if not resume and not cfg.data and cfg.dataset != "jsonl":
         from ._cli_data import fetch
         from .bench import registry

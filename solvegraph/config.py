@@ -378,6 +378,12 @@ def load_settings(
                 settings.mcp_servers = kept + tuple(given.values())
                 settings.sources["mcp_servers"] = "flag"
             continue
+        if key == "roles" and value:  # a resumed run's recorded roles: over the TOML's, under --verifier-* now
+            for role, given in value.items():
+                current = settings.role_models.get(role, RoleModel())
+                own_key = current.api_key if current.base_url == given.get("base_url") else None  # never moved
+                settings.role_models[role] = RoleModel(given.get("base_url"), given.get("model"), own_key)
+            continue
         if key in ("verifier_model", "verifier_base_url"):
             if value is not None:  # --verifier-model NAME, --verifier-base-url URL: over [models.verifier]
                 field_ = "model" if key == "verifier_model" else "base_url"

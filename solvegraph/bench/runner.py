@@ -213,6 +213,7 @@ class BenchConfig:
     model_path: str | None = None
     response_cache: bool = False
     max_cost: float | None = None  # US dollars the whole run may spend (--max-cost)
+    roles: dict[str, dict[str, str | None]] = field(default_factory=dict)  # [models.ROLE] as run (no keys)
     retry_on_error: int = 0  # --retry-on-error: a sample that errored transiently is run again this many times
     fail_on_error: float | None = None  # --fail-on-error: a count (>= 1) or a fraction; None is 1 (_errors.py)
     skipped: list[str] = field(default_factory=list)

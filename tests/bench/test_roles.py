@@ -117,3 +117,29 @@ def test_role_tables_are_read_and_checked(tmp_path: Path) -> None:
         config.write_text(text)
         with pytest.raises(ConfigError, match=message.replace("$", r"\$")):
             load_settings(config_file=config, env=env)
+
+
+def test_a_resumed_bench_keeps_its_verifier(scripted, tmp_path: Path) -> None:
+    data = tmp_path / "two.jsonl"
+    data.write_text('{"id": "q1", "q": "What is 9 + 9?", "a": 18}\n{"id": "q2", "q": "What is 18 + 0?", "a": 18}\n')
+    down = {**SOLVER, "planner": [lambda body: {"status": 503} if "18 + 0" in str(body) else "add them"]}
+    db = f"sqlite:///{tmp_path / 'm.sqlite'}"
+    config = tmp_path / "solvegraph.toml"
+    config.write_text("max_retries = 0\n")
+    common = ["--db", db, "--config", str(config), "--json"]
+    with scripted(JUDGE, model="judge") as judge:
+        with scripted(down, model="small") as solver:
+            first = run_cli(
+                "bench", "jsonl", "--data", str(data), "--question-field", "q", "--answer-field", "a", "-j", "1",
+                "--strategy", "graph", "--base-url", solver.base_url, "--verifier-base-url", judge.base_url, *common,
+            )  # fmt: skip
+        assert first.returncode == 2 and "stopped: 1 samples errored" in first.stderr, first.stderr
+        run_id = first.stderr.rsplit("--resume ", 1)[1].split()[0]
+        before = len(judge.calls("verifier"))
+        with scripted(SOLVER, model="small") as solver:
+            # No --verifier-base-url now: the run's recorded verifier is asked, not the solver's endpoint.
+            again = run_cli("bench", "--resume", run_id, "--base-url", solver.base_url, *common)
+            assert again.returncode == 0, again.stderr
+            assert solver.calls("solver") and not solver.calls("verifier")
+        assert len(judge.calls("verifier")) > before >= 1
+    assert json.loads(again.stdout.strip().splitlines()[-1])["n"] == 2
