@@ -28,6 +28,9 @@ class ModelConnectionError(SolvegraphError):
         super().__init__(message)
         self.transient = transient
 
+    def __reduce__(self) -> tuple[object, ...]:  # pickled (from a Ray worker) with ``transient`` kept
+        return (type(self), (str(self),), {"transient": self.transient})
+
 
 class EmbeddedModelError(SolvegraphError):
     """The embedded llama.cpp server could not be started."""
