@@ -378,8 +378,8 @@ def load_settings(
                 settings.mcp_servers = kept + tuple(given.values())
                 settings.sources["mcp_servers"] = "flag"
             continue
-        if key == "roles" and value:  # a resumed run's recorded roles: over the TOML's, under --verifier-* now
-            for role, given in value.items():
+        if key == "roles":  # a resumed run's recorded roles: over the TOML's, under --verifier-* now
+            for role, given in (value or {}).items():
                 current = settings.role_models.get(role, RoleModel())
                 own_key = current.api_key if current.base_url == given.get("base_url") else None  # never moved
                 settings.role_models[role] = RoleModel(given.get("base_url"), given.get("model"), own_key)
