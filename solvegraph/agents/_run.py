@@ -166,7 +166,7 @@ class SolveRunner:
                 gold=gold,
                 trajectory=trajectory,
             ),
-            self.client,
+            (self.client, *self.role_clients.values()),
         )
 
     async def astream(
@@ -283,7 +283,8 @@ class SolveRunner:
         self, trajectory_id: str, *, session: ToolSession | None = None, approver: Approver | None = None
     ) -> Iterator[Streamed]:
         """:meth:`astream_resume` for callers without an event loop."""
-        return iterate(self.astream_resume(trajectory_id, session=session, approver=approver), self.client)
+        stream = self.astream_resume(trajectory_id, session=session, approver=approver)
+        return iterate(stream, (self.client, *self.role_clients.values()))
 
     async def astream_resume(
         self,
@@ -542,10 +543,12 @@ async def _pump(
 
 
 async def _closing(client: Any) -> None:
-    closer = getattr(client, "aclose", None)
-    if closer is not None:
-        with contextlib.suppress(Exception):
-            await closer()
+    """Close ``client``'s connections on this loop (a tuple: each one's, the roles' clients too)."""
+    for one in client if isinstance(client, tuple) else (client,):
+        closer = getattr(one, "aclose", None)
+        if closer is not None:
+            with contextlib.suppress(Exception):
+                await closer()
 
 
 def _on_private_loop(stream: AsyncGenerator[T, None], client: Any) -> Iterator[T]:

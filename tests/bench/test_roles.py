@@ -143,3 +143,17 @@ def test_a_resumed_bench_keeps_its_verifier(scripted, tmp_path: Path) -> None:
             assert solver.calls("solver") and not solver.calls("verifier")
         assert len(judge.calls("verifier")) > before >= 1
     assert json.loads(again.stdout.strip().splitlines()[-1])["n"] == 2
+
+
+def test_solve_asks_the_verifier_flagged_for_it(scripted, tmp_path: Path) -> None:
+    with scripted(SOLVER, model="small") as solver, scripted(JUDGE, model="judge") as judge:
+        proc = run_cli(
+            "solve", "What is 9 + 9?", "--json", "--no-memory", "--base-url", solver.base_url,
+            "--verifier-base-url", judge.base_url, "--verifier-model", "judge",
+        )  # fmt: skip
+        assert proc.returncode == 3, proc.stderr  # solved, accepted by the (judge) model
+        assert "Unclosed" not in proc.stderr  # the verifier's connections are closed with the solver's
+        assert judge.calls("verifier") and not solver.calls("verifier")
+    trajectory = json.loads(proc.stdout)
+    assert trajectory["answer"] == "18" and trajectory["solved"]
+    assert {s["model"] for s in trajectory["steps"] if s["agent"] == "verifier"} == {"judge"}
