@@ -18,7 +18,7 @@ from typer.core import TyperGroup
 
 from ._cli_memory import open_store, record_switch, switched_model
 from ._console import console, safe, shown
-from ._wiring import McpOpt, ToolOpt, given, one_of, plugin_manager
+from ._wiring import McpOpt, ToolOpt, VerifierBaseUrlOpt, VerifierModelOpt, given, one_of, plugin_manager
 from .errors import SolvegraphError
 from .types import STRATEGIES
 
@@ -154,6 +154,26 @@ def bench_run(
             "and --resume with a higher --max-cost goes on.",
         ),
     ] = None,
+    retry_on_error: Annotated[
+        int | None,
+        typer.Option(
+            "--retry-on-error",
+            min=0,
+            metavar="N",
+            help="Run a sample again, up to N times, when it failed on a transient error (the model endpoint "
+            "timed out or answered 5xx after the client's own retries, or the sandbox failed), not a wrong "
+            "answer [default 0].",
+        ),
+    ] = None,
+    fail_on_error: Annotated[
+        str | None,
+        typer.Option(
+            "--fail-on-error",
+            metavar="COUNT|FRACTION",
+            help="Stop the run cleanly once this many samples (e.g. 5) or this share of them (e.g. 0.1) errored "
+            "after their retries; errored samples stay unscored and --resume runs them again [default 1].",
+        ),
+    ] = None,
     response_cache: Annotated[
         bool,
         typer.Option(
@@ -166,7 +186,9 @@ def bench_run(
         typer.Option(
             "--resume",
             help="Continue a stopped run with its own settings: finished samples are kept, none is run twice. "
-            "-j, --max-cost, --base-url and --api-key may be given anew; what defines the run may not.",
+            "-j, --max-cost, --retry-on-error, --fail-on-error, --base-url and --api-key may be given anew; what "
+            "defines "
+            "the run may not.",
         ),
     ] = None,
     switch_model: Annotated[
@@ -207,6 +229,8 @@ def bench_run(
     ] = None,
     mcp: McpOpt = None,
     tool_opt: ToolOpt = None,
+    verifier_model: VerifierModelOpt = None,
+    verifier_base_url: VerifierBaseUrlOpt = None,
     otel: Annotated[
         bool,
         typer.Option("--otel", help="Send OpenTelemetry spans over OTLP/HTTP (also: OTEL_EXPORTER_OTLP_ENDPOINT set)."),
@@ -224,10 +248,11 @@ def bench_run(
 ) -> None:
     """Run a strategy over a dataset, score every sample, store results as they complete, print accuracy."""
     from .bench.report import accuracy_line, dollars, render_text, summarize
-    from .bench.runner import BenchConfig, BenchRunner
+    from .bench.runner import BenchConfig, BenchRunner, parse_fail_on_error
     from .config import load_settings
 
     store = open_store(db, config)
+    fail_at = parse_fail_on_error(fail_on_error)
     if resume:
         fixed = [p for p in _DEFINES_A_RUN if given(ctx, p)]
         if fixed:
@@ -243,6 +268,10 @@ def bench_run(
         if given(ctx, "jobs"):  # how many at once: safe to change
             cfg.jobs = jobs
             store.update_run_config(run_id, jobs=jobs)
+        for key, value in (("retry_on_error", retry_on_error), ("fail_on_error", fail_at)):
+            if value is not None:  # how errors are handled: may be given anew
+                setattr(cfg, key, value)
+                store.update_run_config(run_id, **{key: value})
     else:
         if switch_model:
             raise SolvegraphError("--switch-model goes with --resume RUN_ID")
@@ -280,11 +309,16 @@ def bench_run(
             model_path=model_path,
             response_cache=response_cache,
             max_cost=max_cost,
+            retry_on_error=retry_on_error or 0,
+            fail_on_error=fail_at,
         )
     settings = load_settings(
         flags={
+            "roles": cfg.roles if resume else None,  # a resumed run goes on with its own roles' models
             "mcp": mcp,
             "tool_opt": tool_opt,
+            "verifier_model": verifier_model,
+            "verifier_base_url": verifier_base_url,
             "model": model,
             "base_url": base_url,
             "api_key": api_key,
@@ -307,6 +341,9 @@ def bench_run(
 
     check_sandbox(settings.sandbox)
     cfg.base_url = settings.base_url
+    cfg.roles = {r: {"base_url": m.base_url, "model": m.model} for r, m in settings.role_models.items()}
+    if resume:
+        store.update_run_config(run_id or "", roles=cfg.roles)
     if not resume and not cfg.data and cfg.dataset != "jsonl":
         from ._cli_data import fetch
         from .bench import registry
@@ -394,6 +431,21 @@ def bench_run(
             )
         if todo:
             runner.run(todo)
+    errors = runner.errors
+    store.update_run_config(runner.run_id or "", stopped="fail_on_error" if errors.stopped else None)
+    if errors.errored:
+        first_id, first = errors.errored[0]
+        retried = f" after {runner.config.retry_on_error} retries" if runner.config.retry_on_error else ""
+        err.print(
+            f"{'stopped: ' if errors.stopped else ''}{len(errors.errored)} samples errored{retried} "
+            f"({'reached ' if errors.stopped else 'under '}--fail-on-error: {errors.threshold()}); they stay "
+            f"unscored; first: {first_id}: {first}; continue with: {again}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        if errors.stopped:
+            raise typer.Exit(2)
     if runner.stopping.is_set():
         left = "abandoned" if runner.abandon.is_set() else "finished"
         err.print(
@@ -413,6 +465,7 @@ def bench_run(
         )
     run, config_row, results = _run_row(store, runner.run_id or "")
     summary = summarize(run, config_row, results, store.run_costs([run["id"]])[run["id"]])
+    summary["roles"] = store.role_costs(run["id"])  # each agent's calls, tokens, cost and models
     over_budget = runner.budget.reached.is_set() and len(results) < runner.total
     if over_budget:
         summary["stopped"] = "max_cost"
@@ -490,6 +543,8 @@ def bench_report(
     rows = [_run_row(store, r) for r in run_ids]
     costs = store.run_costs([run["id"] for run, _, _ in rows])
     summaries = [summarize(run, cfg, res, costs[run["id"]]) for run, cfg, res in rows]
+    for summary in summaries:
+        summary["roles"] = store.role_costs(summary["run_id"])  # each agent's calls, tokens, cost and models
     if html_file is not None:
         try:
             html_file.write_text(render_report(rows, costs), encoding="utf-8")

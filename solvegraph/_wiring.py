@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from .agents import SolveRunner
 
 __all__ = [
-    "McpOpt", "ParameterSource", "ToolOpt", "click_errors", "close_runner", "given", "one_of", "plugin_manager",
-    "settings_for", "solve_runner",
+    "McpOpt", "ParameterSource", "ToolOpt", "VerifierBaseUrlOpt", "VerifierModelOpt", "click_errors", "close_runner",
+    "given", "one_of", "plugin_manager", "settings_for", "solve_runner",
 ]  # fmt: skip
 
 McpOpt = Annotated[
@@ -50,6 +50,21 @@ ToolOpt = Annotated[
         help="Set a plugin's option for this run (e.g. --tool-opt lean.lake_path=/opt/lake); repeatable. "
         "[tools.PLUGIN] in solvegraph.toml sets them for good; `solvegraph plugins list` shows each with its default.",
         show_default=False,
+    ),
+]
+
+# Model roles: the verifier on its own model ([models.ROLE] in solvegraph.toml does any role, for good).
+VerifierModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--verifier-model", help="The verifier's model [toml [models.verifier] model; default: the solver's]."
+    ),
+]
+VerifierBaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--verifier-base-url",
+        help="The verifier's OpenAI-compatible endpoint [toml [models.verifier] base_url; default: the solver's].",
     ),
 ]
 
@@ -103,7 +118,7 @@ def solve_runner(
     Close what it opened with :func:`close_runner`.
     """
     from .agents import Budget, SolveRunner
-    from .llm import make_client
+    from .llm import make_client, make_role_clients
     from .memory import Memory, Store, open_checkpointer
     from .sandbox import resolve_sandbox
 
@@ -123,6 +138,7 @@ def solve_runner(
         threading.Thread(target=plugins.warm, args=(settings.session_options(), 1), daemon=True, name="sg-warm").start()
     try:
         client = make_client(settings)
+        role_clients = make_role_clients(settings)  # planner/verifier/refiner on their own models
         budget = Budget(
             max_rounds=settings.max_rounds,
             max_tool_calls=settings.max_tool_calls,
@@ -142,6 +158,7 @@ def solve_runner(
         session_options=settings.session_options(),
         memory=memory,
         checkpointer=checkpointer,
+        role_clients=role_clients,
     )
 
 
@@ -152,9 +169,10 @@ def close_runner(runner: SolveRunner) -> None:
     The model client's async connections are per event loop and closed as each solve's loop ends; the
     process-wide parts (the embedded model server, the warm kernel pool, MCP servers) are stopped at exit.
     """
-    close = getattr(runner.client, "close", None)
-    if close is not None:
-        close()
+    for client in (runner.client, *runner.role_clients.values()):
+        close = getattr(client, "close", None)
+        if close is not None:
+            close()
     connection = getattr(runner.checkpointer, "conn", None)
     if connection is not None:
         connection.close()

@@ -29,7 +29,17 @@ from ._cli_data import data_app
 from ._cli_memory import memory_app, open_store, record_switch, runs_app, switched_model
 from ._cli_sandbox import sandbox_app
 from ._console import EventPrinter, check_sandbox, console, outcome_words, safe, shown
-from ._wiring import McpOpt, ToolOpt, click_errors, given, plugin_manager, settings_for, solve_runner
+from ._wiring import (
+    McpOpt,
+    ToolOpt,
+    VerifierBaseUrlOpt,
+    VerifierModelOpt,
+    click_errors,
+    given,
+    plugin_manager,
+    settings_for,
+    solve_runner,
+)
 from .config import Settings, load_settings
 from .errors import PromptRefusedError, SolvegraphError
 from .plugins import ToolSession
@@ -132,6 +142,8 @@ LeanPath = Annotated[
 _SETTING_FLAGS = (
     "mcp",
     "tool_opt",
+    "verifier_model",
+    "verifier_base_url",
     "model",
     "base_url",
     "api_key",
@@ -231,6 +243,8 @@ def solve(
     model: Model = None,
     mcp: McpOpt = None,
     tool_opt: ToolOpt = None,
+    verifier_model: VerifierModelOpt = None,
+    verifier_base_url: VerifierBaseUrlOpt = None,
     base_url: BaseUrl = None,
     api_key: ApiKey = None,
     model_path: ModelPath = None,
@@ -368,6 +382,8 @@ def chat(
     model: Model = None,
     mcp: McpOpt = None,
     tool_opt: ToolOpt = None,
+    verifier_model: VerifierModelOpt = None,
+    verifier_base_url: VerifierBaseUrlOpt = None,
     base_url: BaseUrl = None,
     api_key: ApiKey = None,
     model_path: ModelPath = None,
@@ -592,6 +608,8 @@ def mcp_serve(
     model: Model = None,
     mcp: McpOpt = None,
     tool_opt: ToolOpt = None,
+    verifier_model: VerifierModelOpt = None,
+    verifier_base_url: VerifierBaseUrlOpt = None,
     base_url: BaseUrl = None,
     api_key: ApiKey = None,
     model_path: ModelPath = None,

@@ -12,7 +12,7 @@ import re
 import shlex
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +142,8 @@ class Settings:
     # -- datasets (solvegraph data, bench NAME): a mirror serving URL/<dataset>/<file name> instead of the
     # pinned public URLs, for sites with no internet; the same sha256 check applies.
     data_mirror: str | None = None
+    # -- model roles: [models.ROLE] tables and --verifier-model/--verifier-base-url (see the block below)
+    role_models: dict[str, RoleModel] = field(default_factory=dict)
 
     sources: dict[str, str] = field(default_factory=dict)
 
@@ -155,6 +157,16 @@ class Settings:
         if found is None and self.uses_embedded:
             return Price(0.0, 0.0)
         return found
+
+    def for_role(self, role: str) -> Settings | None:
+        """The settings ``role``'s model client is made from, or None when the role uses the solver's model."""
+        given = self.role_models.get(role)
+        if given is None or role == "solver":
+            return None
+        base_url = given.base_url or self.base_url
+        # The solver's key goes only to the solver's endpoint: another endpoint gets its own api_key_env.
+        api_key = given.api_key if given.api_key is not None or base_url != self.base_url else self.api_key
+        return replace(self, base_url=base_url, model=given.model, api_key=api_key, role_models={})
 
     def role_max_tokens(self) -> dict[str, int]:
         """What each role's turns ask for as max_tokens (the solver's own setting, or max_tokens)."""
@@ -276,7 +288,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
     section = data.get("solvegraph", data)
     if not isinstance(section, dict):
         raise ConfigError(f"{path}: [solvegraph] must be a table")
-    for table in ("prices", "tools"):  # [prices] and [tools.NAME] beside a [solvegraph] table
+    for table in ("prices", "tools", "models"):  # [prices], [tools.NAME], [models.ROLE] beside [solvegraph]
         if section is not data and table in data:
             section = {**section, table: data[table]}
     return section
@@ -299,7 +311,7 @@ def load_settings(
     """Resolve settings in precedence order: flags > environment > toml > defaults."""
     environment: Mapping[str, str] = os.environ if env is None else env
     settings = Settings()
-    known = {f.name: f for f in fields(Settings) if f.name not in ("sources", "tool_options")}
+    known = {f.name: f for f in fields(Settings) if f.name not in ("sources", "tool_options", "role_models")}
 
     if config_file is not None:
         path = Path(config_file)
@@ -314,6 +326,14 @@ def load_settings(
             if key == "mcp_servers":
                 settings.mcp_servers = _mcp_tables(value, f"{path}")
                 settings.sources[key] = f"{path}"
+                continue
+            if key == "models":
+                settings.role_models = _role_tables(value, f"{path}", environment)
+                settings.sources[key] = f"{path}"
+                solver = settings.role_models.pop("solver", None)  # the run's own model, as TOML sets it
+                for name in ("base_url", "model", "api_key"):
+                    if solver is not None and getattr(solver, name) is not None:
+                        _set(settings, name, getattr(solver, name), f"{path}")
                 continue
             if key == "prices":
                 settings.prices = _price_table(value, f"{path}")
@@ -357,6 +377,19 @@ def load_settings(
                 kept = tuple(c for c in settings.mcp_servers if c.name not in given)
                 settings.mcp_servers = kept + tuple(given.values())
                 settings.sources["mcp_servers"] = "flag"
+            continue
+        if key == "roles":  # a resumed run's recorded roles: over the TOML's, under --verifier-* now
+            for role, given in (value or {}).items():
+                current = settings.role_models.get(role, RoleModel())
+                own_key = current.api_key if current.base_url == given.get("base_url") else None  # never moved
+                settings.role_models[role] = RoleModel(given.get("base_url"), given.get("model"), own_key)
+            continue
+        if key in ("verifier_model", "verifier_base_url"):
+            if value is not None:  # --verifier-model NAME, --verifier-base-url URL: over [models.verifier]
+                field_ = "model" if key == "verifier_model" else "base_url"
+                settings.role_models["verifier"] = replace(
+                    settings.role_models.get("verifier", RoleModel()), **{field_: value}
+                )
             continue
         if key == "tool_opt":
             for given in value or ():  # --tool-opt NAME.key=value, repeatable
@@ -558,3 +591,41 @@ def _set(settings: Settings, key: str, value: Any, source: str) -> None:
 def data_cache_dir() -> Path:
     """Where downloaded benchmark datasets are kept: the user cache folder (``XDG_CACHE_HOME`` respected)."""
     return Path(platformdirs.user_cache_dir("solvegraph")) / "datasets"
+
+
+# -- model roles (issue 28) -------------------------------------------------------------------------------
+# [models.planner], [models.verifier], [models.refiner] (and [models.solver], the run's own model): each may
+# name another endpoint and model, so a strong verifier can check a small solver. A role not named uses the
+# solver's client.
+ROLES = ("planner", "solver", "verifier", "refiner")
+_ROLE_KEYS = {"base_url", "model", "api_key_env"}
+
+
+@dataclass(frozen=True)
+class RoleModel:
+    """One role's endpoint and model; ``api_key`` is read here from the table's ``api_key_env``, never stored."""
+
+    base_url: str | None = None
+    model: str | None = None
+    api_key: str | None = None
+
+
+def _role_tables(value: Any, source: str, environment: Mapping[str, str]) -> dict[str, RoleModel]:
+    if not isinstance(value, dict):
+        raise ConfigError(f'{source}: [models] must hold tables, e.g. [models.verifier] model = "gpt-4.1"')
+    out: dict[str, RoleModel] = {}
+    for role, table in value.items():
+        where = f"{source}: [models.{role}]"
+        if role not in ROLES:
+            raise ConfigError(f"{where}: unknown role (known: {', '.join(ROLES)})")
+        if not isinstance(table, dict) or not set(table) <= _ROLE_KEYS:
+            raise ConfigError(f"{where}: give base_url, model and api_key_env (the variable holding its key)")
+        if not all(isinstance(v, str) and v for v in table.values()):
+            raise ConfigError(f"{where}: base_url, model and api_key_env are non-empty strings")
+        key = None
+        if "api_key_env" in table:
+            key = environment.get(table["api_key_env"]) or None
+            if key is None:
+                raise ConfigError(f"{where}: api_key_env names ${table['api_key_env']}, which is not set")
+        out[role] = RoleModel(table.get("base_url"), table.get("model"), key)
+    return out

@@ -18,7 +18,18 @@ class ConfigError(SolvegraphError):
 
 
 class ModelConnectionError(SolvegraphError):
-    """The model endpoint could not be reached or refused us."""
+    """The model endpoint could not be reached or refused us.
+
+    ``transient`` says whether asking again later may succeed (a timeout, a refused connection, a 5xx):
+    ``bench --retry-on-error`` retries only those, never a refused API key or an unknown model.
+    """
+
+    def __init__(self, message: str, *, transient: bool = True) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+    def __reduce__(self) -> tuple[object, ...]:  # pickled (from a Ray worker) with ``transient`` kept
+        return (type(self), (str(self),), {"transient": self.transient})
 
 
 class EmbeddedModelError(SolvegraphError):

@@ -17,7 +17,7 @@ import json
 import queue
 import threading
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -62,8 +62,10 @@ class SolveRunner:
         session_options: dict[str, object] | None = None,
         memory: Memory | None = None,
         checkpointer: Any = None,
+        role_clients: Mapping[str, ChatModel] | None = None,
     ) -> None:
         self.client = client
+        self.role_clients = dict(role_clients or {})  # planner/verifier/refiner on their own models
         self.plugins = plugins if plugins is not None else PluginManager()
         self.budget = budget or Budget()
         self.session_options = dict(session_options or {})
@@ -76,6 +78,7 @@ class SolveRunner:
         config = {
             # The model's identity, not its URL: the embedded server's port changes every run.
             "model": self.client.identity,
+            **{f"{r}_model": c.identity for r, c in sorted(self.role_clients.items()) if hasattr(c, "identity")},
             "rounds": b.max_rounds,
             "tool_calls": b.max_tool_calls,
             "turns": b.max_solver_turns,
@@ -163,7 +166,7 @@ class SolveRunner:
                 gold=gold,
                 trajectory=trajectory,
             ),
-            self.client,
+            (self.client, *self.role_clients.values()),
         )
 
     async def astream(
@@ -280,7 +283,8 @@ class SolveRunner:
         self, trajectory_id: str, *, session: ToolSession | None = None, approver: Approver | None = None
     ) -> Iterator[Streamed]:
         """:meth:`astream_resume` for callers without an event loop."""
-        return iterate(self.astream_resume(trajectory_id, session=session, approver=approver), self.client)
+        stream = self.astream_resume(trajectory_id, session=session, approver=approver)
+        return iterate(stream, (self.client, *self.role_clients.values()))
 
     async def astream_resume(
         self,
@@ -367,6 +371,7 @@ class SolveRunner:
             plugins=self.plugins,
             approve=approver is not None,
             blocking=blocking,
+            clients=self.role_clients,
         )
         config = self._config(trajectory.id)
         # With checkpoints, each is written before the next node starts: a kill loses at most the node running.
@@ -538,10 +543,12 @@ async def _pump(
 
 
 async def _closing(client: Any) -> None:
-    closer = getattr(client, "aclose", None)
-    if closer is not None:
-        with contextlib.suppress(Exception):
-            await closer()
+    """Close ``client``'s connections on this loop (a tuple: each one's, the roles' clients too)."""
+    for one in client if isinstance(client, tuple) else (client,):
+        closer = getattr(one, "aclose", None)
+        if closer is not None:
+            with contextlib.suppress(Exception):
+                await closer()
 
 
 def _on_private_loop(stream: AsyncGenerator[T, None], client: Any) -> Iterator[T]:

@@ -17,7 +17,7 @@ async def planner_node(state: SolveState, runtime: Runtime[SolveContext]) -> Sol
     system = render("planner", tools=ctx.tool_list(), fragments=ctx.fragments("planner"))
     user = state["problem"] + (f"\n\n{state['context']}" if state.get("context") else "")
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-    reply = await ask(runtime, messages, max_tokens=max_tokens_for(runtime, "planner"))
+    reply = await ask(runtime, messages, max_tokens=max_tokens_for(runtime, "planner"), role="planner")
     plan = reply.text.strip() or "1. Write and run Python code that computes the answer."
     step = Step(
         agent="planner", round=0, messages=messages, **recorded(reply),

@@ -31,7 +31,7 @@ async def refiner_node(state: SolveState, runtime: Runtime[SolveContext]) -> Sol
             ),
         },
     ]
-    reply = await ask(runtime, messages, max_tokens=max_tokens_for(runtime, "refiner"))
+    reply = await ask(runtime, messages, max_tokens=max_tokens_for(runtime, "refiner"), role="refiner")
     # The verifier's own feedback always travels with the refiner's advice, so a
     # weak refiner cannot lose the concrete error message.
     guidance = f"Verifier feedback: {feedback}\n{reply.text.strip()}".strip()

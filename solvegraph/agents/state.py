@@ -91,6 +91,8 @@ class SolveContext:
     plugins: PluginManager | None = None
     approve: bool = False
     blocking: Blocking = in_thread
+    # A role's own model ([models.verifier], --verifier-model ...); a role not here asks ``client``.
+    clients: dict[str, ChatModel] = field(default_factory=dict)
 
     def fragments(self, agent: str) -> str:
         if self.plugins is None:
@@ -140,8 +142,12 @@ async def ask(
     tools: list[dict[str, Any]] | None = None,
     max_tokens: int | None = None,
     response_format: dict[str, Any] | None = None,
+    *,
+    role: str = "solver",
 ) -> Reply:
-    data = await chat_turn(runtime.context.client, messages, tools, max_tokens, response_format)
+    """One model turn of ``role``, asked of that role's model (the solver's unless the role has its own)."""
+    ctx = runtime.context
+    data = await chat_turn(ctx.clients.get(role, ctx.client), messages, tools, max_tokens, response_format)
     return Reply(
         text=data["text"],
         tool_calls=[ToolCall(**c) for c in data["tool_calls"]],

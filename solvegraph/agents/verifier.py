@@ -137,7 +137,11 @@ async def verifier_node(state: SolveState, runtime: Runtime[SolveContext]) -> So
             },
         ]
         reply = await ask(
-            runtime, messages, max_tokens=max_tokens_for(runtime, "verifier"), response_format=VERDICT_SCHEMA
+            runtime,
+            messages,
+            max_tokens=max_tokens_for(runtime, "verifier"),
+            response_format=VERDICT_SCHEMA,
+            role="verifier",
         )
         step = Step(agent="verifier", round=round_, messages=messages, **recorded(reply))
         step.timings["model_s"] = reply.duration_s

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import SolvegraphError
 from ..memory.store import ALREADY_SCORED, Write
+from ._errors import transient
 from ._writer import SampleWriter, StoreWriter
 from .datasets import Sample
 
@@ -119,22 +120,30 @@ async def _drive(runner: BenchRunner, samples: list[Sample], address: str) -> li
     async def one(sample: Sample) -> None:
         async with gate:
             # Ctrl-C, or the run's money spent (counted here as samples return: those in flight finish).
-            if runner.stopping.is_set() or runner.budget.reached.is_set():
-                return
-            ref = next(turn).run.remote(sample)
-            in_flight.add(ref)
-            try:
-                result, writes = await ref
-            except ray.exceptions.TaskCancelledError:
-                runner.abandoned += 1  # a second Ctrl-C: unscored, --resume runs it again
-                return
-            except ray.exceptions.RayTaskError as exc:
-                cause = getattr(exc, "cause", None)  # e.g. the endpoint is down: the run stops
-                if isinstance(cause, Exception):
-                    raise cause from None
-                raise SolvegraphError(f"a sample failed on the Ray cluster: {str(exc).splitlines()[0]}") from None
-            finally:
-                in_flight.discard(ref)
+            tries = 0
+            while True:
+                if runner.stopping.is_set() or runner.budget.reached.is_set():
+                    return
+                ref = next(turn).run.remote(sample)
+                in_flight.add(ref)
+                try:
+                    result, writes = await ref
+                    break
+                except ray.exceptions.TaskCancelledError:
+                    runner.abandoned += 1  # a second Ctrl-C: unscored, --resume runs it again
+                    return
+                except ray.exceptions.RayTaskError as exc:
+                    cause = getattr(exc, "cause", None)  # e.g. the endpoint is down
+                    if isinstance(cause, Exception) and transient(cause):
+                        if runner._errored(sample, cause, tries):  # --retry-on-error, --fail-on-error
+                            return
+                        tries += 1
+                        continue
+                    if isinstance(cause, Exception):
+                        raise cause from None
+                    raise SolvegraphError(f"a sample failed on the Ray cluster: {str(exc).splitlines()[0]}") from None
+                finally:
+                    in_flight.discard(ref)
             runner.budget.spend(result.get("cost_usd"))
             landed = writer.replay(writes)
             if await asyncio.wrap_future(landed[-1]) == ALREADY_SCORED:  # done once its result is committed

@@ -160,6 +160,15 @@ def render_text(summary: dict[str, Any], console: Any, *, accuracy: bool = True)
                 highlight=False,
                 soft_wrap=True,
             )
+    roles = summary.get("roles") or {}
+    if len({m for r in roles.values() for m in r["models"]}) > 1 or any(r["cost_usd"] for r in roles.values()):
+        # Cost split per role: a strong verifier over a small solver shows here what each one cost.
+        parts = [
+            f"{role} ({', '.join(inert(m) for m in r['models']) or '?'}) {r['model_calls']} calls, {r['tokens']} tok"
+            + (f", {dollars(r['cost_usd'])}" if r["cost_usd"] is not None else "")
+            for role, r in sorted(roles.items())
+        ]
+        console.print("per role: " + "; ".join(parts), markup=False, highlight=False, soft_wrap=True)
     if "objective" in summary:
         o = summary["objective"]
         console.print(f"objective: strict (1e-6) {o['strict_accuracy']:.1%}, lenient (5%) {o['lenient_accuracy']:.1%}")

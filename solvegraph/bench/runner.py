@@ -25,12 +25,15 @@ from typing import Any, TypeVar
 
 from ..config import Settings
 from ..errors import ModelConnectionError, PromptRefusedError, SolvegraphError
-from ..llm import ModelClient, Reply, make_client
+from ..llm import ModelClient, Reply, make_client, make_role_clients
 from ..memory import Trajectory, TrajectoryStore, content_hash, may_teach
 from ..memory.store import ALREADY_SCORED
 from ..plugins import PluginManager, ToolSession
 from . import _registry as registry
+from ._draws import Draws
 from ._epochs import expand
+from ._errors import ErrorCount, transient
+from ._errors import parse_fail_on_error as parse_fail_on_error  # the CLI reads --fail-on-error with it
 from ._writer import SampleWriter, StoreWriter
 from .datasets import Dataset, Sample
 from .scorers import Score, Scorer
@@ -108,6 +111,13 @@ class MeteredClient:
         self.budget = budget
         self.calls = 0
         self.tokens = 0
+        self._meter = self  # whose counts the limits see: a role's client counts on the sample's
+
+    def sibling(self, inner: ModelClient) -> MeteredClient:
+        """The same sample's limits over another role's model (``[models.verifier]``): one count for both."""
+        other = MeteredClient(inner, self.limits, self.started, self.abandon, self.loop, self.budget)
+        other._meter = self._meter
+        return other
 
     @property
     def model(self) -> str:
@@ -129,16 +139,16 @@ class MeteredClient:
         lim = self.limits
         if lim.wall_s is not None and time.monotonic() - self.started > lim.wall_s:
             raise LimitExceeded("wall time", f"{lim.wall_s:g} s")
-        if lim.model_calls is not None and self.calls >= lim.model_calls:
+        if lim.model_calls is not None and self._meter.calls >= lim.model_calls:
             raise LimitExceeded("model calls", str(lim.model_calls))
-        if lim.tokens is not None and self.tokens >= lim.tokens:
+        if lim.tokens is not None and self._meter.tokens >= lim.tokens:
             raise LimitExceeded("tokens", str(lim.tokens))
 
     def _after(self, reply: Reply) -> Reply:
         if self.abandon is not None and self.abandon.is_set():
             raise Abandoned  # abandoned while the model answered: the reply is dropped with the sample
-        self.calls += 1
-        self.tokens += reply.usage.total_tokens
+        self._meter.calls += 1
+        self._meter.tokens += reply.usage.total_tokens
         if self.budget is not None:
             self.budget.spend(reply.usage.cost_usd)
         return reply
@@ -152,6 +162,17 @@ class MeteredClient:
     ) -> Reply:
         self._before()
         return self._after(await self.inner.achat(messages, tools, max_tokens, response_format))
+
+    async def achat_n(self, messages: list[dict[str, Any]], n: int, max_tokens: int | None = None) -> list[Reply]:
+        """``n`` choices in one request (epochs drawn together): this sample is charged its own reply, the
+        run's budget all of them."""
+        self._before()
+        replies = await self.inner.achat_n(messages, n, max_tokens)
+        for other in replies[1:]:
+            if self.budget is not None:
+                self.budget.spend(other.usage.cost_usd)
+        self._after(replies[0])
+        return replies
 
     def chat(
         self,
@@ -192,6 +213,9 @@ class BenchConfig:
     model_path: str | None = None
     response_cache: bool = False
     max_cost: float | None = None  # US dollars the whole run may spend (--max-cost)
+    roles: dict[str, dict[str, str | None]] = field(default_factory=dict)  # [models.ROLE] as run (no keys)
+    retry_on_error: int = 0  # --retry-on-error: a sample that errored transiently is run again this many times
+    fail_on_error: float | None = None  # --fail-on-error: a count (>= 1) or a fraction; None is 1 (_errors.py)
     skipped: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -369,9 +393,12 @@ class BenchRunner:
         self.abandon = threading.Event()
         self.abandoned = 0
         self.already_scored = 0  # results another process had scored first (see AlreadyScored)
+        self.errors = ErrorCount(config.fail_on_error, 0)  # samples that errored (--retry-on-error, --fail-on-error)
         self.run_id = run_id
         self.code = False
         self.client: ModelClient | None = None
+        self.role_clients: dict[str, ModelClient] = {}  # planner/verifier/refiner on their own models
+        self.draws: Draws | None = None  # direct epochs drawn with n in one request (_draws.py)
         self.budget = CostBudget(None)
         self.repaired = {"named": 0, "unscored": 0}  # what --resume put right in an older run's sample ids
         self._pool: ThreadPoolExecutor | None = None
@@ -395,6 +422,7 @@ class BenchRunner:
         if runner.settings.samples_temperature is not None and (config.samples > 1 or config.epochs > 1):
             runner.settings.temperature = runner.settings.samples_temperature
         runner.client = make_client(settings)
+        runner.role_clients = make_role_clients(settings)
         runner._warm_kernels()
         return runner
 
@@ -422,14 +450,15 @@ class BenchRunner:
         if self.settings.samples_temperature is not None and (self.config.samples > 1 or self.config.epochs > 1):
             self.settings.temperature = self.settings.samples_temperature  # K draws, not one answer K times
         self.client = make_client(self.settings)
-        if self.config.response_cache:
-            self.client.cache = self.store  # replies keyed on model, messages and parameters
-
-        if self.config.max_cost is not None and self.client.price is None:
-            raise SolvegraphError(
-                f"--max-cost needs the price of model {self.client.model!r}: add it under [prices] in solvegraph.toml "
-                f'(e.g. "{self.client.model}" = {{ input = 0.15, output = 0.6 }}, dollars per million tokens)'
-            )
+        self.role_clients = make_role_clients(self.settings)
+        for c in (self.client, *self.role_clients.values()):
+            if self.config.response_cache:
+                c.cache = self.store  # replies keyed on model, messages and parameters
+            if self.config.max_cost is not None and c.price is None:
+                raise SolvegraphError(
+                    f"--max-cost needs the price of model {c.model!r}: add it under [prices] in solvegraph.toml "
+                    f'(e.g. "{c.model}" = {{ input = 0.15, output = 0.6 }}, dollars per million tokens)'
+                )
         if self.run_id is None:
             self.config.model = self.client.model
             self.run_id = self.store.start_run("bench", self.client.model, self.config.dataset, self.config.to_dict())
@@ -471,9 +500,13 @@ class BenchRunner:
             failure = ("limit", str(exc))
         except PromptRefusedError as exc:
             failure = ("refused", str(exc))  # this sample's prompt, not the endpoint: the run goes on
-        except ModelConnectionError:
-            raise  # after the client's own retries: the endpoint is down, stop the run (it can be resumed)
         except Exception as exc:
+            if isinstance(exc, ModelConnectionError) or transient(exc):
+                # The endpoint or the tool infrastructure, not the model: this attempt is kept, unscored, with
+                # status "error"; the run retries the sample or counts it against --fail-on-error.
+                trajectory.status, trajectory.finished_at = "error", time.time()
+                await asyncio.wrap_future(writer.finish(trajectory))
+                raise
             failure = ("error", f"{type(exc).__name__}: {exc}")
         if answers:
             pool = [a for a, ok, _ in answers if ok] if self.config.select == "verifier" else []
@@ -542,7 +575,7 @@ class BenchRunner:
         sub = Trajectory(problem=sample.question, model=client.model)
         strategy = self.config.strategy
         if strategy == "direct":
-            await run_direct(client, sample, sub, sink, self.code)
+            await run_direct(client, sample, sub, sink, self.code, self.draws)
             return sub.answer, sub.answer is not None, "unchecked"
         session = ToolSession(options=self.settings.session_options())
         try:
@@ -574,6 +607,7 @@ class BenchRunner:
                 max_tokens=self.settings.role_max_tokens(),
             ),
             session_options=self.settings.session_options(),
+            role_clients={role: client.sibling(c) for role, c in self.role_clients.items()},
         )
         await run_graph(graph, sample, sub, session, sink, self.code, self._blocking)
 
@@ -612,17 +646,27 @@ class BenchRunner:
 
         async def one(sample: Sample) -> None:
             async with gate:
-                # Ctrl-C, or the run's money spent: no new sample starts; --resume runs it later.
-                if self.stopping.is_set() or self.budget.reached.is_set():
-                    return
-                try:
-                    result = await self.run_sample(sample, writer)
-                except Abandoned:
-                    self.abandoned += 1  # left unscored: --resume runs it again, once
-                    return
-                except AlreadyScored:
-                    self.already_scored += 1
-                    return
+                tries = 0
+                while True:
+                    # Ctrl-C, too many errors, or the run's money spent: no new sample (or retry) starts;
+                    # --resume runs it later.
+                    if self.stopping.is_set() or self.budget.reached.is_set():
+                        return
+                    try:
+                        result = await self.run_sample(sample, writer)
+                        break
+                    except Abandoned:
+                        self.abandoned += 1  # left unscored: --resume runs it again, once
+                        return
+                    except AlreadyScored:
+                        self.already_scored += 1
+                        return
+                    except Exception as exc:
+                        if not transient(exc):
+                            raise  # e.g. a refused API key or an unknown model: every sample would meet it
+                        if self._errored(sample, exc, tries):
+                            return
+                    tries += 1
             results.append(result)
             if self.on_result:
                 self.on_result(result)
@@ -630,11 +674,22 @@ class BenchRunner:
         try:
             await asyncio.gather(*(one(s) for s in samples))
         finally:
-            if self.client is not None:
-                await self.client.aclose()
+            for c in (self.client, *self.role_clients.values()):
+                if c is not None:
+                    await c.aclose()
             writer.close()
             self._stop_pools()
         return results
+
+    def _errored(self, sample: Sample, exc: BaseException, tries: int) -> bool:
+        """A transient error ended an attempt of ``sample``: False to run it again (``--retry-on-error``),
+        True once it errored for good (counted, and the run stopped past ``--fail-on-error``)."""
+        if tries < self.config.retry_on_error:
+            self.errors.retries += 1
+            return False
+        if self.errors.add(sample.id, exc):
+            self.stopping.set()  # as a first Ctrl-C: those in flight finish, none starts
+        return True
 
     def _warm_kernels(self) -> None:
         if self.config.strategy in ("pal", "graph") or self.code:
@@ -644,6 +699,10 @@ class BenchRunner:
     def run(self, samples: list[Sample]) -> list[dict[str, Any]]:
         """The synchronous entry point: runs the asyncio core to the end (locally, or on Ray with ``ray``)."""
         self.store.update_run_config(self.run_id or "", skipped=self.config.skipped)
+        self.errors.total = self.total
+        cfg = self.config
+        if cfg.strategy == "direct" and cfg.epochs > 1 and cfg.samples == 1 and not cfg.response_cache:
+            self.draws = Draws(samples)
         if self.ray is not None:
             from ._ray import run_on_ray
 

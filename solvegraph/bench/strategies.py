@@ -38,10 +38,20 @@ async def _ask(client: Any, system: str, question: str) -> tuple[list[dict[str, 
     return messages, await client.achat(messages)
 
 
-async def run_direct(client: Any, sample: Sample, trajectory: Trajectory, sink: StepSink | None, code: bool) -> None:
-    """One model call on the event loop; no thread is held while the endpoint answers."""
+async def run_direct(
+    client: Any, sample: Sample, trajectory: Trajectory, sink: StepSink | None, code: bool, draws: Any = None
+) -> None:
+    """One model call on the event loop; no thread is held while the endpoint answers. With ``draws`` (a
+    :class:`._draws.Draws`), an epoch's reply may come from one request for all its problem's epochs."""
     started = time.perf_counter()
-    messages, reply = await _ask(client, render("code" if code else "direct"), sample.question)
+    if draws is None:
+        messages, reply = await _ask(client, render("code" if code else "direct"), sample.question)
+    else:
+        messages = [
+            {"role": "system", "content": render("code" if code else "direct")},
+            {"role": "user", "content": sample.question},
+        ]
+        reply = await draws.take(client, str(sample.metadata.get("problem") or sample.id), messages)
     _record(
         trajectory,
         Step(

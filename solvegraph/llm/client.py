@@ -391,6 +391,41 @@ class ModelClient:
             tries.append((asked, reply))
             asked = longer
 
+    async def achat_n(self, messages: list[dict[str, Any]], n: int, max_tokens: int | None = None) -> list[Reply]:
+        """``n`` independent replies to one prompt in one request (OpenAI's ``n``): the prompt is sent and
+        counted once. An endpoint that ignores ``n`` answers one choice; the caller asks again for the rest.
+
+        The response's usage is shared out: the prompt's tokens (and cost) on the first reply, the completion
+        tokens evenly over all. No response cache, no tools, no longer retry of a cut-off reply: for
+        ``bench --epochs K --strategy direct``.
+        """
+        kwargs, _, _ = self._request(messages, None, max_tokens or self.max_tokens)
+        kwargs["n"] = n
+        with self._span() as current:
+            started = time.perf_counter()
+            try:
+                response = await self.retry.acall(
+                    self._async_client().post, self.limit, "/chat/completions", body=kwargs, cast_to=object
+                )
+            except openai.OpenAIError as exc:
+                error = self._failed(exc, kwargs)
+                if error is None:
+                    return await self.achat_n(messages, n, max_tokens)
+                raise error from None
+            duration = time.perf_counter() - started
+            choices = response.get("choices") if isinstance(response, dict) else None
+            choices = [c for c in choices or [] if isinstance(c, dict)][:n] or [{}]
+            counted = response.get("usage") if isinstance(response, dict) else None
+            counted = counted if isinstance(counted, dict) else {}
+            prompt, completion = _count(counted.get("prompt_tokens")), _count(counted.get("completion_tokens"))
+            replies = []
+            for i, choice in enumerate(choices):
+                share = completion // len(choices) + (completion % len(choices) if i == 0 else 0)
+                usage = {"prompt_tokens": prompt if i == 0 else 0, "completion_tokens": share}
+                replies.append(self._reply({"choices": [choice], "usage": usage}, duration))
+            _traced_reply(current, replies[0])
+            return replies
+
     async def _achat_once(
         self,
         messages: list[dict[str, Any]],
@@ -540,10 +575,13 @@ class ModelClient:
             return ModelConnectionError(f"cannot reach the model endpoint {url} (is it running? check --base-url)")
         if isinstance(exc, openai.AuthenticationError):
             return ModelConnectionError(
-                f"the model endpoint {url} refused the API key (401 Unauthorized); set --api-key or OPENAI_API_KEY"
+                f"the model endpoint {url} refused the API key (401 Unauthorized); set --api-key or OPENAI_API_KEY",
+                transient=False,
             )
         if isinstance(exc, openai.NotFoundError):
-            return ModelConnectionError(f"the model endpoint {url} answered 404: model or path not found ({exc})")
+            return ModelConnectionError(
+                f"the model endpoint {url} answered 404: model or path not found ({exc})", transient=False
+            )
         if isinstance(exc, openai.APIStatusError):
             return ModelConnectionError(f"the model endpoint {url} answered {exc.status_code}: {_short(exc)}")
         return ModelConnectionError(f"model call to {url} failed: {_short(exc)}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import Settings
+from ..config import ROLES, Settings
 from ..errors import ConfigError
 from ._profiles import PROFILES, profile_for
 from .client import ModelClient
@@ -55,6 +55,19 @@ def make_client(settings: Settings) -> ModelClient:
     if profile is not None:  # the model's name is known only now (with no --model: the endpoint's first)
         client.use_profile(profile, keep=frozenset(settings.sources))
     return client
+
+
+def make_role_clients(settings: Settings) -> dict[str, ModelClient]:
+    """A client per role that has its own endpoint or model ([models.ROLE], --verifier-model): the planner,
+    verifier and refiner; a role not configured asks the solver's client."""
+    clients: dict[str, ModelClient] = {}
+    for role in ROLES:
+        own = settings.for_role(role)
+        if own is not None:
+            if own.uses_embedded and not own.model:
+                continue  # nothing of its own: the solver's embedded model
+            clients[role] = make_client(own)
+    return clients
 
 
 def model_file_identity(path: Path) -> str:

@@ -20,7 +20,9 @@ and the longest common prefix is reported as ``usage.prompt_tokens_details.cache
 schemas' words then count as prompt tokens too. ``model.prefix_cache`` keeps the totals. With
 ``honour_max_tokens=True`` a reply longer than the request's ``max_tokens``
 is cut there (reasoning first, then content), without its tool calls, and ends with
-``finish_reason: "length"``, as a real server cuts a reply off.
+``finish_reason: "length"``, as a real server cuts a reply off. A request with ``n`` > 1 is answered with
+``n`` choices, each the agent's next reply, the prompt counted once (as vLLM and OpenAI do); with
+``supports_n=False`` the endpoint ignores ``n`` and answers one choice, as llama.cpp's server does.
 """
 
 from __future__ import annotations
@@ -59,7 +61,9 @@ class ScriptedModel:
         model: str = "scripted",
         honour_max_tokens: bool = False,
         prefix_cache: bool = False,
+        supports_n: bool = True,
     ) -> None:
+        self.supports_n = supports_n
         if isinstance(script, list) or script is None:
             script = {"default": list(script or ["ANSWER: 0"])}
         self.script = {k: list(v) for k, v in script.items()}
@@ -68,7 +72,8 @@ class ScriptedModel:
         self.model = model
         self.honour_max_tokens = honour_max_tokens
         self.prefix_cache = PrefixCache() if prefix_cache else None
-        self.requests: list[dict[str, Any]] = []
+        self.requests: list[dict[str, Any]] = []  # one per reply served (a request with n > 1: n of them)
+        self.http_requests = 0  # chat completion requests received
         self._cursor: dict[str, int] = {}
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -155,7 +160,11 @@ class ScriptedModel:
                     return
                 if model.delay_s:
                     time.sleep(model.delay_s)
-                reply = model.next_reply(body)
+                with model._lock:
+                    model.http_requests += 1
+                n = body.get("n") if model.supports_n and isinstance(body.get("n"), int) else 1
+                replies = [model.next_reply(body) for _ in range(max(1, n))]
+                reply = next((r for r in replies if isinstance(r, dict) and "status" in r), replies[0])
                 if isinstance(reply, dict) and "status" in reply:
                     self._send(
                         int(reply["status"]),
@@ -164,6 +173,11 @@ class ScriptedModel:
                     )
                     return
                 answer = completion(body, reply, model.model, model.honour_max_tokens)
+                for i, more in enumerate(replies[1:], 1):  # n choices: the prompt once, each completion counted
+                    other = completion(body, more, model.model, model.honour_max_tokens)
+                    answer["choices"].append({**other["choices"][0], "index": i})
+                    for key in ("completion_tokens", "total_tokens"):
+                        answer["usage"][key] += other["usage"]["completion_tokens"]
                 if model.prefix_cache is not None:
                     model.prefix_cache.report(body, answer["usage"])
                 self._send(200, answer)

@@ -85,3 +85,31 @@ def test_bench_epochs_stores_each_epoch_and_reduces(scripted, tmp_path: Path) ->
     assert again.returncode == 0, again.stderr
     assert "nothing to run" in again.stderr
     assert sum(calls.values()) == 9
+
+
+@pytest.mark.parametrize("supports_n", [True, False])
+def test_direct_epochs_are_drawn_in_one_request_where_the_endpoint_supports_n(
+    scripted, tmp_path: Path, supports_n: bool
+) -> None:
+    db = tmp_path / "m.sqlite"
+    args = ["--json", "--db", f"sqlite:///{db}", "--strategy", "direct", "-j", "2"]
+    data = ["gsm8k", "--data", str(DATA / "gsm8k/test.jsonl"), "--limit", "3", "--epochs", "4"]
+    with scripted({"solver": ["ANSWER: 18"]}, supports_n=supports_n) as model:
+        proc = run_cli("bench", *data, "--base-url", model.base_url, *args)
+        assert proc.returncode == 0, proc.stderr
+        # With n: one request per problem for its 4 epochs; without: one per epoch.
+        assert model.http_requests == (3 if supports_n else 12)
+        asked = [r.get("n") for r in model.requests]
+    if supports_n:
+        assert asked == [4] * 12  # each of the 3 requests served 4 replies
+    else:  # learned at the first answer: only the requests already in flight (-j 2) asked for 4
+        assert set(asked) == {4, None} and asked.count(4) <= 2
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    rows = Store(f"sqlite:///{db}").results(summary["run_id"])
+    assert sorted(r["sample"] for r in rows) == sorted(f"gsm8k-{i}#e{e}" for i in (1, 2, 3) for e in (1, 2, 3, 4))
+    assert summary["epochs"]["pass@4"]["value"] == pytest.approx(1 / 3)  # only Janet's gold is 18
+    # Each epoch is its own trajectory with its own share of the tokens; the prompt is counted once per request.
+    store = Store(f"sqlite:///{db}")
+    tokens = [store.load(r["trajectory"]).usage for r in rows]
+    assert sum(u.completion_tokens for u in tokens) == 12 * 2  # "ANSWER: 18" is two words, once per epoch
+    assert sum(1 for u in tokens if u.prompt_tokens) == (3 if supports_n else 12)

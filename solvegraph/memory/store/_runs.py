@@ -102,7 +102,8 @@ class RunsMixin(StoreBase):
                 .where(
                     TrajectoryRow.run_id == run_id,
                     TrajectoryRow.outcome.is_(None),
-                    TrajectoryRow.status != "duplicate",  # unscored by repair_samples: it says why
+                    # unscored by repair_samples, or an attempt that errored (bench --retry-on-error): it says why
+                    TrajectoryRow.status.not_in(("duplicate", "error")),
                 )
                 .values(status="abandoned")
             )
@@ -134,6 +135,30 @@ class RunsMixin(StoreBase):
                 .group_by(TrajectoryRow.run_id)
             ):
                 out[run] = float(cost) if cost is not None else None
+        return out
+
+    @guarded
+    def role_costs(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """agent → its model calls, tokens, US dollars (None where unpriced) and the models that answered, over
+        every step of the run: what the planner, solver, verifier and refiner each cost. One query."""
+        out: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for agent, model, calls, prompt, completion, cost in conn.execute(
+                select(
+                    StepRow.agent, StepRow.model, func.sum(StepRow.model_calls), func.sum(StepRow.prompt_tokens),
+                    func.sum(StepRow.completion_tokens), func.sum(StepRow.cost_usd),
+                )
+                .join(TrajectoryRow, StepRow.trajectory_id == TrajectoryRow.id)
+                .where(TrajectoryRow.run_id == run_id, StepRow.model_calls > 0)
+                .group_by(StepRow.agent, StepRow.model)
+            ):  # fmt: skip
+                row = out.setdefault(str(agent), {"model_calls": 0, "tokens": 0, "cost_usd": None, "models": []})
+                row["model_calls"] += int(calls or 0)
+                row["tokens"] += int(prompt or 0) + int(completion or 0)
+                if cost is not None:
+                    row["cost_usd"] = (row["cost_usd"] or 0.0) + float(cost)
+                if model:
+                    row["models"].append(str(model))
         return out
 
     @guarded
