@@ -205,12 +205,7 @@ def test_a_killed_solvegraph_leaves_no_kernel_template(mode: str) -> None:
 
     def left() -> list[int]:
         """The template, its session processes and the kernel: their command lines name the child's folder."""
-        found = []
-        for entry in os.listdir("/proc"):
-            with contextlib.suppress(OSError):
-                if entry.isdigit() and f".{child.pid}-".encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
-                    found.append(int(entry))
-        return found
+        return processes_naming(f".{child.pid}-".encode())
 
     try:
         assert child.stdout is not None
@@ -277,12 +272,7 @@ def test_closing_the_template_ends_the_kernels_it_started(mode: str) -> None:
     marker = os.path.basename(factory.root).encode()
 
     def left() -> list[int]:
-        found = []
-        for entry in os.listdir("/proc"):
-            with contextlib.suppress(OSError):
-                if entry.isdigit() and marker in Path(f"/proc/{entry}/cmdline").read_bytes():
-                    found.append(int(entry))
-        return found
+        return processes_naming(marker)
 
     time.sleep(1)
     assert len(left()) >= 2, "the template and the kernel's processes run"
@@ -292,3 +282,13 @@ def test_closing_the_template_ends_the_kernels_it_started(mode: str) -> None:
         time.sleep(0.2)
     assert not left(), "nothing the template started outlives it"
     kernel.kill()
+
+
+def processes_naming(marker: bytes) -> list[int]:
+    """The pids whose command line holds ``marker`` (a folder of the process that started them)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        with contextlib.suppress(OSError):
+            if entry.isdigit() and marker in Path(f"/proc/{entry}/cmdline").read_bytes():
+                found.append(int(entry))
+    return found
