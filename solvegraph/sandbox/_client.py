@@ -12,6 +12,7 @@ from __future__ import annotations
 import queue
 import time
 
+import zmq
 from jupyter_client import BlockingKernelClient
 
 from ._kernels import KernelProcess
@@ -30,8 +31,13 @@ class KernelClient(BlockingKernelClient):
 
 
 def connect(process: KernelProcess, *, stdin: bool = True) -> KernelClient:
-    """A started client for ``process`` (no heartbeat: liveness is the process's own)."""
-    client = KernelClient(connection_file=process.connection_file)
+    """A started client for ``process`` (no heartbeat: liveness is the process's own).
+
+    On the process-wide zmq context, never one of its own: a client's own context is terminated
+    when it is garbage-collected, and ``term()`` blocks for good while any of its sockets is open
+    (a test run hung there, inside an unrelated ``ast.parse``).
+    """
+    client = KernelClient(connection_file=process.connection_file, context=zmq.Context.instance())
     client.process = process
     client.load_connection_file()
     client.start_channels(stdin=stdin, hb=False)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import zmq.asyncio
 from jupyter_client import AsyncKernelClient
 
 from ...errors import SolvegraphError
@@ -266,7 +267,9 @@ class Kernel:
         if found is not None and found[0] is loop:
             return found[1]
         assert self.proc is not None
-        client = AsyncKernelClient(connection_file=self.proc.connection_file)
+        # The process-wide context, as for the blocking client (sandbox/_client.py: a context of its own
+        # blocks the garbage collector for good if a socket of it is still open).
+        client = AsyncKernelClient(connection_file=self.proc.connection_file, context=zmq.asyncio.Context.instance())
         client.load_connection_file()
         client.start_channels(stdin=False, hb=False)
         await _heard_from(client, self._startup_timeout, self.proc.is_alive)
