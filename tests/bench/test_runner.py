@@ -276,6 +276,12 @@ def test_limits_trip_as_scored_outcomes(scripted, tmp_path: Path) -> None:
             assert kind in row["details"]["failure"]
 
 
+def _of(name: str, pid: int) -> bool:
+    """Whether a scratch folder belongs to ``pid``: ``<pid namespace>.<pid>-<start time>``, or without a namespace
+    ``<pid>-<start time>``."""
+    return name.rpartition(".")[2].startswith(f"{pid}-")
+
+
 def test_kill_9_then_resume_runs_every_sample_exactly_once(scripted, tmp_path: Path) -> None:
     """pal, so the killed run had kernels and scratch folders: the resumed run also sweeps those away."""
     db = tmp_path / "resume.sqlite"
@@ -324,7 +330,7 @@ def test_kill_9_then_resume_runs_every_sample_exactly_once(scripted, tmp_path: P
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
         scratch = tmp / f"solvegraph-{os.getuid()}"
-        left = [p.name for p in scratch.iterdir() if p.name.startswith(f"{proc.pid}-")]
+        left = [p.name for p in scratch.iterdir() if _of(p.name, proc.pid)]
         assert left, "the killed run had a scratch folder, which it could not remove"
         assert store is not None and 4 <= len(finished) < 12
         run_id = store.runs()[0]["id"]
@@ -333,7 +339,7 @@ def test_kill_9_then_resume_runs_every_sample_exactly_once(scripted, tmp_path: P
             "bench", "--resume", run_id[:10], "--json", "--base-url", model.base_url, "--db", f"sqlite:///{db}", env=env
         )
     assert resumed.returncode == 0, resumed.stderr
-    assert not [p for p in scratch.iterdir() if p.name.startswith(f"{proc.pid}-")], "the resumed run swept it"
+    assert not [p for p in scratch.iterdir() if _of(p.name, proc.pid)], "the resumed run swept it"
     assert not list(scratch.iterdir()), "and removed its own when it ended"
     summary = json.loads(resumed.stdout.strip().splitlines()[-1])
     assert summary["run_id"] == run_id and summary["n"] == 12

@@ -169,6 +169,7 @@ def _calls(store: Store) -> dict[str, Callable[[], Any]]:
         "results": lambda: store.results("r"),
         "outcome_counts": lambda: store.outcome_counts(["r"]),
         "run_costs": lambda: store.run_costs(["r"]),
+        "role_costs": lambda: store.role_costs("r"),
         "result_of": lambda: store.result_of("t"),
         "resolve": lambda: store.resolve("r"),
         "runs": lambda: store.runs(),
