@@ -94,6 +94,7 @@ SVAMP_COMMIT = "689d7ccac74b9983a2ac7cc3b264f441b99e7c53"
 OPTMATH_COMMIT = "f15bbc4477c70db85ad148df8bcc1b780bca0f8c"
 SIRL_COMMIT = "8e85194b8f251ec229cc310c2c6e8794ead85682"
 COE_COMMIT = "9ce1fb7e522e930fe45100ce60661a4236514de6"  # xzymustbexzy/Chain-of-Experts (ComplexOR)
+DCP_COMMIT = "6b0094c6f080a34950ec2f52ee07fed8150327bd"  # DCP-Bench/DCP-Bench-Open, release v0.2.2
 TORA_CITE = "Gou et al., ToRA: A Tool-Integrated Reasoning Agent for Mathematical Problem Solving, ICLR 2024"
 OPTMATH_CITE = "Lu et al., OptMATH: A Scalable Bidirectional Data Synthesis Framework for Optimization Modeling, 2025"
 SIRL_CITE = "Chen et al., Solver-Informed RL: Grounding LLMs for Authentic Optimization Modeling (SIRL), 2025"
@@ -261,6 +262,19 @@ BUILTIN = [
         "sample.json (data instances: input keywords and the expected output)",
         "files",
         manifest("complexor"),
+    ),
+    Pinned(
+        "dcp_bench_open",
+        _raw("DCP-Bench/DCP-Bench-Open", DCP_COMMIT, "dataset/"),
+        "1e33f523c118eff3630f7a31400cb1e81f06b034ec43bb0d6e6bd505b4b22e00",
+        352067,
+        "Apache-2.0",
+        "Michailidis, Tsouros and Guns, DCP-Bench-Open: Evaluating LLMs for Constraint Modelling of Discrete "
+        "Combinatorial Problems, 2026 (arXiv:2506.06052)",
+        "164 problems, one NAME/NAME.cpmpy.py each: the description (a docstring ending with what to print), "
+        "the example instance's data (# Data ... # End of data) and the gold CPMpy model",
+        "files",
+        manifest("dcp_bench_open"),
     ),
 ]
 

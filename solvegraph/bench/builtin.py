@@ -9,6 +9,7 @@ from typing import Any
 
 from ..config import tool_sections
 from ..plugins import hookimpl
+from ._dcp import needs_cpmpy, read_dcp
 from .datasets import Dataset, DatasetError, Loaded, Sample, text_field
 from .scorers import BUILTIN_SCORERS, Scorer, is_infeasible
 
@@ -194,6 +195,16 @@ COMPLEXOR = Dataset(
     "unit_tests",
     "Chain-of-Experts/dataset/ComplexOR",
     reader=read_complexor_folder,
+)
+
+DCP_BENCH_OPEN = Dataset(
+    "dcp_bench_open",
+    "DCP-Bench-Open discrete combinatorial problems (164): the solution is checked against the gold CPMpy model",
+    lambda record, line: Sample("", "", None),
+    "dcp",
+    "DCP-Bench-Open/dataset",
+    reader=read_dcp,
+    check_ready=needs_cpmpy,
 )
 
 
@@ -399,7 +410,9 @@ def jsonl_dataset(
 
 @hookimpl
 def solvegraph_datasets() -> list[Dataset]:
-    return [GSM8K, MATH, *MATH_WORD_DATASETS, MBPP, HUMANEVAL, COMPLEXOR, *OPTIMIZATION_DATASETS, MINIF2F]
+    return [
+        GSM8K, MATH, *MATH_WORD_DATASETS, MBPP, HUMANEVAL, COMPLEXOR, DCP_BENCH_OPEN, *OPTIMIZATION_DATASETS, MINIF2F
+    ]  # fmt: skip
 
 
 @hookimpl

@@ -8,6 +8,7 @@ from typing import Any
 from ..agents.answer import normalize, to_number
 from ..plugins import PluginManager, Scorer, Tool, ToolSession
 from ..types import Score
+from ._dcp import dcp_score
 from ._mathscore import math_score
 
 INFEASIBLE_WORDS = {"infeasible", "no best solution", "no solution", "no feasible solution", "none"}
@@ -184,6 +185,12 @@ BUILTIN_SCORERS = [
         math_score,
     ),
     Scorer("unit_tests", "the produced code passes the task's asserts in a fresh sandboxed kernel", unit_test_score),
+    Scorer(
+        "dcp",
+        "the answer's JSON assignment fixed in the gold CPMpy model (in a sandboxed worker): still satisfiable, "
+        "same optimum",
+        dcp_score,
+    ),
     Scorer(
         "proof",
         "the lean tool accepted the final proof (strict: no sorry, standard axioms, statement unchanged)",

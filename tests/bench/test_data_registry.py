@@ -343,7 +343,7 @@ def test_a_set_whose_list_does_not_match_its_hash_or_leaves_its_folder_is_refuse
 
 
 def test_the_builtin_lists_are_the_packaged_manifests() -> None:
-    for name in ("complexor",):
+    for name in ("complexor", "dcp_bench_open"):
         p = registry.pinned(name)
         assert p.files == registry.manifest(name)
         assert sha(registry.listing(p.files).encode()) == p.sha256
