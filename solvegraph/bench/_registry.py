@@ -94,6 +94,7 @@ SVAMP_COMMIT = "689d7ccac74b9983a2ac7cc3b264f441b99e7c53"
 OPTMATH_COMMIT = "f15bbc4477c70db85ad148df8bcc1b780bca0f8c"
 SIRL_COMMIT = "8e85194b8f251ec229cc310c2c6e8794ead85682"
 COE_COMMIT = "9ce1fb7e522e930fe45100ce60661a4236514de6"  # xzymustbexzy/Chain-of-Experts (ComplexOR)
+RESOCRATIC_COMMIT = "56a638f689abbfd67650121cd4fdbe044e69e86c"  # yangzhch6/ReSocratic (OptiBench)
 DCP_COMMIT = "6b0094c6f080a34950ec2f52ee07fed8150327bd"  # DCP-Bench/DCP-Bench-Open, release v0.2.2
 TORA_CITE = "Gou et al., ToRA: A Tool-Integrated Reasoning Agent for Mathematical Problem Solving, ICLR 2024"
 OPTMATH_CITE = "Lu et al., OptMATH: A Scalable Bidirectional Data Synthesis Framework for Optimization Modeling, 2025"
@@ -240,6 +241,16 @@ BUILTIN = [
         "Yang et al., OptiBench Meets ReSocratic: Measure and Improve LLMs for Optimization Modeling, ICLR 2025; "
         + SIRL_CITE,
         OPT_ROWS,
+    ),
+    Pinned(
+        "optibench_original",
+        _raw("yangzhch6/ReSocratic", RESOCRATIC_COMMIT, "data/OptiBench.json"),
+        "0378fab2065e084563913340bc4cff6818a891dc06c5adc83452b40fbd18e85b",
+        610820,
+        "Apache-2.0",
+        "Yang et al., OptiBench Meets ReSocratic: Measure and Improve LLMs for Optimization Modeling, ICLR 2025",
+        "question, index, type (linear/nonlinear, notable/table), results (label -> number: every quantity asked)",
+        "json-array",
     ),
     Pinned(
         "optmath",

@@ -35,6 +35,28 @@ def _opt_row(prefix: str) -> Any:
     return row
 
 
+def _optibench_original_row(record: dict[str, Any], line: int) -> Sample:
+    """ReSocratic's OptiBench: the quantities asked (``results``: label -> number) are the gold, all of them."""
+    problem = text_field(record, "question")
+    results = record["results"]
+    if not isinstance(results, dict) or not results:
+        raise ValueError("results must be an object of the quantities asked")
+    gold = {}
+    for label, value in results.items():
+        try:
+            gold[str(label)] = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"results[{label!r}] is not a number: {value!r}") from None
+    example = json.dumps(dict.fromkeys(list(gold)[:2], 0.0))
+    asked = "\n".join(f"- {label}" for label in gold)
+    question = (
+        f"{problem}\n\nGive each of these values:\n{asked}\n\nAnswer with one JSON object on one line, these labels "
+        f"as its keys and numbers as its values, e.g. ANSWER: {example}"
+    )
+    meta = {"line": line, "category": record.get("type")}
+    return Sample(f"optibench_original-{record.get('index', line)}", question, gold, meta)
+
+
 OPTIMIZATION_DATASETS = [
     Dataset(
         "nl4opt",
@@ -91,6 +113,13 @@ OPTIMIZATION_DATASETS = [
         _opt_row("optibench"),
         "objective",
         "optibench/OptiBench.jsonl",
+    ),
+    Dataset(
+        "optibench_original",
+        "OptiBench as ReSocratic published it (605): every quantity asked (often the variables too) must match",
+        _optibench_original_row,
+        "values",
+        "optibench_original/OptiBench.jsonl",
     ),
     Dataset(
         "optmath",

@@ -10,6 +10,7 @@ from ..plugins import PluginManager, Scorer, Tool, ToolSession
 from ..types import Score
 from ._dcp import dcp_score
 from ._mathscore import math_score
+from ._values import values_score
 
 INFEASIBLE_WORDS = {"infeasible", "no best solution", "no solution", "no feasible solution", "none"}
 
@@ -178,6 +179,12 @@ BUILTIN_SCORERS = [
         numeric_score,
     ),
     Scorer("exact", "normalised strings equal", exact_score),
+    Scorer(
+        "values",
+        "several named numbers in one answer (a JSON object, label: value lines, or the numbers in order), "
+        "each within 1e-4 (or 1e-6 relative) of its gold; all must match",
+        values_score,
+    ),
     Scorer(
         "math",
         "MATH-grade: the final answer (\\boxed{} or an answer line) equal to the gold symbolically or within 1e-6 "
