@@ -32,6 +32,7 @@ MAX_WORKERS = 4
 
 _DOCSTRING = re.compile(r'"""(.*?)"""|\'\'\'(.*?)\'\'\'', re.S)
 _DATA = re.compile(r"# Data(.*?)# End of data", re.S | re.I)
+_TIMEOUT = re.compile(r"^#\s*Timeout:\s*(\d+)\s*$", re.M | re.I)  # a header line: this model's own solve needs longer
 
 
 def decision_variables(description: str) -> list[str]:
@@ -70,8 +71,12 @@ def question(description: str, data: str) -> str:
     return "\n\n".join(parts)
 
 
-def _sample(problem: str, description: str, data: str, script: str, meta: dict[str, Any]) -> Sample:
+def _sample(
+    problem: str, description: str, data: str, script: str, meta: dict[str, Any], timeout: int | None = None
+) -> Sample:
     gold = {"problem": problem, "script": script, "keys": decision_variables(description)}
+    if timeout:
+        gold["timeout"] = timeout
     return Sample(f"dcp-{problem}", question(description, data), gold, meta)
 
 
@@ -83,7 +88,10 @@ def _row(record: dict[str, Any], line: int) -> Sample:
         raise ValueError("id, description and model must be non-empty text")
     if not isinstance(data, str):
         raise ValueError("example_instance must be text")
-    return _sample(problem, description, data, f"{data}\n{model}\n", {"line": line})
+    metadata = record.get("metadata")
+    header = _TIMEOUT.search("\n".join(metadata)) if isinstance(metadata, list) else None
+    timeout = int(header.group(1)) if header else None
+    return _sample(problem, description, data, f"{data}\n{model}\n", {"line": line}, timeout)
 
 
 def read_dcp(path: Path) -> Loaded:
@@ -94,11 +102,14 @@ def read_dcp(path: Path) -> Loaded:
     for script_path in sorted(path.glob("*/*.cpmpy.py")):
         problem = script_path.name.removesuffix(".cpmpy.py")
         try:
-            description, data, script = parse_script(script_path.read_text(encoding="utf-8"))
+            text = script_path.read_text(encoding="utf-8")
+            description, data, script = parse_script(text)
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             skipped.append(f"{script_path}:1: {exc}")
             continue
-        samples.append(_sample(problem, description, data, script, {"file": str(script_path)}))
+        header = _TIMEOUT.search(text[: text.find(description)])
+        timeout = int(header.group(1)) if header else None
+        samples.append(_sample(problem, description, data, script, {"file": str(script_path)}, timeout))
     if not samples and not skipped:
         raise DatasetError(f"{path}: no DCP-Bench-Open problems (NAME/NAME.cpmpy.py) in this folder")
     return Loaded(samples, skipped)
@@ -142,7 +153,8 @@ def dcp_score(
     if not answer:
         return Score(False, {"reason": "no solution: the answer holds no JSON object"})
     options = options or {}
-    limit = float(options.get("dcp_timeout", TIME_LIMIT_S))
+    # per solve: the run's setting, or longer where the problem's header asks for it (# Timeout: 120)
+    limit = max(float(options.get("dcp_timeout", TIME_LIMIT_S)), float(gold.get("timeout") or 0))
     pool = pool_of(CALL, WARM, str(options.get("sandbox", "auto")), MEMORY_MB, MAX_WORKERS)
     deadline = 2 * limit + 30  # two solves (the gold's own, then with the answer fixed) and the imports
     kind, value = pool.run(gold["script"], answer, limit, time_limit_s=deadline)

@@ -30,8 +30,10 @@ def _gold(script: str) -> tuple[dict[str, Any], Any, dict[str, Any]]:
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         exec(compile(script, "<gold model>", "exec"), names)
-    model = names.get("model")
-    if not isinstance(model, cp.Model):
+    from cpmpy.solvers.solver_interface import SolverInterface
+
+    model = names.get("model")  # a Model, or a solver some scripts build directly (posting native constraints)
+    if not isinstance(model, cp.Model | SolverInterface):
         raise ValueError("the gold script defines no CPMpy `model`")
     return names, model, last_json_object(printed.getvalue())
 

@@ -17,27 +17,46 @@ from tests.bench.test_data_registry import Mirror, sha
 from tests.conftest import DATA, ROOT, keep_var
 
 SLICE = DATA / "dcp_bench_open"
-PROBLEMS = ("csplib_054_n_queens", "knapsack", "send_more_money")
+PROBLEMS = ("csplib_054_n_queens", "knapsack", "send_more_money")  # served to the bench run below
+SLICED = ("csplib_012_nonogram", *PROBLEMS)
 SEND_MORE = {"s": 9, "e": 5, "n": 6, "d": 7, "m": 1, "o": 0, "r": 8, "y": 2}
+BOARD = [  # the nonogram's one solution
+    [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+    [0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    [1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 0, 0],
+    [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0],
+    [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0],
+    [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0],
+    [0, 0, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1],
+    [0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1],
+]
 
 
 def test_the_slice_reads_as_problems_with_their_data_and_keys() -> None:
     loaded = read_dcp(SLICE)
     assert not loaded.skipped
     samples = {s.id: s for s in loaded.samples}
-    assert sorted(samples) == [f"dcp-{p}" for p in PROBLEMS]
+    assert sorted(samples) == [f"dcp-{p}" for p in SLICED]
     knapsack = samples["dcp-knapsack"]
     assert "values = [4, 2, 3, 7, 1]" in knapsack.question and "exactly the keys x" in knapsack.question
     assert knapsack.answer["keys"] == ["x"] and "Model(" in knapsack.answer["script"]
     assert "# Data" not in samples["dcp-send_more_money"].question  # its data is in the model itself
     assert samples["dcp-send_more_money"].answer["keys"] == sorted(SEND_MORE)
     assert decision_variables("Print the grid (grid), and the cost (a, b).") == ["a", "b", "grid"]
+    assert "timeout" not in knapsack.answer
+
+
+def test_a_timeout_header_gives_that_problem_longer(tmp_path: Path) -> None:
+    text = (SLICE / "knapsack/knapsack.cpmpy.py").read_text(encoding="utf-8")
+    (tmp_path / "slow").mkdir()
+    (tmp_path / "slow/slow.cpmpy.py").write_text(text.replace("# Category:", "# Timeout: 120\n# Category:", 1))
+    assert read_dcp(tmp_path).samples[0].answer["timeout"] == 120  # as DCP-Bench-Open's own header says
 
 
 def test_the_slice_files_are_the_pinned_files() -> None:
     pinned = dict(registry.pinned("dcp_bench_open").files)
     assert len(pinned) == 164
-    for problem in PROBLEMS:
+    for problem in SLICED:
         rel = f"{problem}/{problem}.cpmpy.py"
         assert sha((SLICE / rel).read_bytes()) == pinned[rel]
 
@@ -58,6 +77,11 @@ def test_answers_are_checked_against_the_gold_model_in_the_sandbox() -> None:
     assert score('{"queens": [1, 3, 6, 8, 10, 5, 9, 2, 4, 7]}', "csplib_054_n_queens").correct
     assert not score('{"queens": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}', "csplib_054_n_queens").correct
     assert score(f"ANSWER: {json.dumps(SEND_MORE)}", "send_more_money").correct
+    # A gold that builds an OR-Tools solver itself (native automaton constraints) rather than a Model.
+    assert score(json.dumps({"board": BOARD}), "csplib_012_nonogram").correct
+    flipped = [row[:] for row in BOARD]
+    flipped[0][0] = 1
+    assert "violates" in score(json.dumps({"board": flipped}), "csplib_012_nonogram").detail["reason"]
     # The answer is data, never code: names and values that are not the problem's are refused as such.
     hostile = score("{\"x\": \"__import__('os').system('touch /tmp/pwned')\"}", "knapsack")
     assert not hostile.correct and "not an integer or a boolean" in hostile.detail["reason"]
