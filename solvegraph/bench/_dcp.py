@@ -74,7 +74,7 @@ def question(description: str, data: str) -> str:
 def _sample(
     problem: str, description: str, data: str, script: str, meta: dict[str, Any], timeout: int | None = None
 ) -> Sample:
-    gold = {"problem": problem, "script": script, "keys": decision_variables(description)}
+    gold: dict[str, Any] = {"problem": problem, "script": script, "keys": decision_variables(description)}
     if timeout:
         gold["timeout"] = timeout
     return Sample(f"dcp-{problem}", question(description, data), gold, meta)
