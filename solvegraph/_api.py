@@ -348,19 +348,21 @@ def benchmark(
     called ``bench``: that name is the ``solvegraph.bench`` package, which Python binds on the package when
     it is first imported, so a function of that name would be replaced by the module.)
 
-    What: ``dataset`` is a built-in (gsm8k, mbpp, nl4opt, mamo_easy, mamo_complex, optmath, minif2f), one a
-    plugin adds, or ``jsonl`` (then ``question_field`` (one field or several, joined with a space) and
-    ``answer_field`` name the fields, ``id_field`` and ``category_field`` the sample id and category, by
-    default id or task_id and category or type in any case, and ``scorer`` defaults to numeric); ``data`` is
-    its local file (a
-    folder for minif2f). ``strategy`` is ``graph`` (the agents), ``pal`` (one program in the kernel) or
-    ``direct`` (one model call); ``limit`` keeps the first N samples, ``split`` and ``ids`` select others;
-    ``jobs`` samples run at once; ``samples`` attempts per problem are combined by ``select``. Per sample:
-    ``max_seconds``, ``max_sample_tokens``, ``max_model_calls``, ``max_tool_calls`` (reaching one is a scored
-    ``limit`` outcome); for the run: ``max_cost`` US dollars (the model's price must be under [prices]).
-    ``on_result`` is called with each sample's result as it is scored (a dict: sample, outcome, correct,
-    answer, trust, tokens, cost_usd, latency_s). The endpoint and settings options are :func:`solve`'s;
-    the results are always stored (``db``), as the command stores them.
+    What: ``dataset`` is a built-in (gsm8k, math, mbpp, nl4opt, dcp_bench_open, ..., minif2f: ``solvegraph
+    bench --help``), one a plugin adds, or ``jsonl`` (then ``question_field`` (one field or several, joined
+    with a space) and ``answer_field`` name the fields, ``id_field`` and ``category_field`` the sample id and
+    category, by default id or task_id and category or type in any case, and ``scorer`` defaults to numeric);
+    ``data`` is its local file (a folder for minif2f). With no ``data``, a dataset with a pinned source
+    (``solvegraph data list``) is downloaded on first use into the user cache folder (from the ``data_mirror``
+    setting when there is one), sha256-checked, and read from there afterwards, as ``solvegraph bench NAME``
+    does; one without (jsonl, minif2f) needs ``data``. ``strategy`` is ``graph`` (the agents), ``pal`` (one
+    program in the kernel) or ``direct`` (one model call); ``limit`` keeps the first N samples, ``split`` and
+    ``ids`` select others; ``jobs`` samples run at once; ``samples`` attempts per problem are combined by
+    ``select``. Per sample: ``max_seconds``, ``max_sample_tokens``, ``max_model_calls``, ``max_tool_calls``
+    (reaching one is a scored ``limit`` outcome); for the run: ``max_cost`` US dollars (the model's price must
+    be under [prices]). ``on_result`` is called with each sample's result as it is scored (a dict: sample,
+    outcome, correct, answer, trust, tokens, cost_usd, latency_s). The endpoint and settings options are
+    :func:`solve`'s; the results are always stored (``db``), as the command stores them.
 
     It may be called from a thread that runs an event loop (the run then goes on a worker thread). Bad
     input (an unknown dataset or strategy, a missing file) is one :class:`SolvegraphError`. Ctrl-C stops
@@ -386,7 +388,10 @@ def benchmark(
     if dataset != "jsonl" and dataset not in known:
         raise SolvegraphError(f"unknown dataset {dataset!r}; known: {', '.join(sorted([*known, 'jsonl']))}")
     if data is None:
-        raise SolvegraphError(f"the {dataset} dataset is read from a local file: pass data=PATH")
+        from .bench import registry
+
+        if dataset not in registry.registered():  # a pinned one is fetched on first use, as `bench NAME` does
+            raise SolvegraphError(f"the {dataset} dataset has no pinned source: pass data=PATH (its local file)")
     fields = [question_field] if isinstance(question_field, str) else list(question_field or [])
     if dataset == "jsonl" and (not fields or not answer_field):
         raise SolvegraphError("the jsonl dataset needs question_field= and answer_field= (the names of its fields)")
@@ -394,7 +399,7 @@ def benchmark(
     limits["tool_calls"] = max_tool_calls
     cfg = BenchConfig(
         dataset=dataset,
-        data=os.fspath(data),
+        data=os.fspath(data) if data is not None else None,
         question_fields=[f.strip() for f in fields],
         answer_field=answer_field,
         id_field=id_field,

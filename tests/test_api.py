@@ -266,7 +266,8 @@ def test_bench_runs_the_dataset_and_returns_a_typed_summary(scripted, tmp_path: 
     ("kwargs", "message"),
     [
         ({"dataset": "gsm9k", "data": "x.jsonl"}, "unknown dataset 'gsm9k'; known: "),
-        ({"dataset": "gsm8k"}, "the gsm8k dataset is read from a local file: pass data=PATH"),
+        ({"dataset": "minif2f"}, "the minif2f dataset has no pinned source: pass data=PATH"),
+        ({"dataset": "jsonl"}, "the jsonl dataset has no pinned source: pass data=PATH"),
         ({"dataset": "jsonl", "data": "x.jsonl"}, "the jsonl dataset needs question_field= and answer_field="),
         ({"dataset": "gsm8k", "data": str(DATA / "gsm8k/test.jsonl"), "strategy": "cot"}, "unknown strategy 'cot'"),
         ({"dataset": "gsm8k", "data": str(DATA / "gsm8k/test.jsonl"), "limit": 0}, "limit must be a whole number"),
@@ -279,6 +280,30 @@ def test_bad_bench_input_is_one_error(kwargs: dict, message: str, tmp_path: Path
     assert str(caught.value).startswith(message), caught.value
     if "gsm9k" in message:
         assert "gsm8k" in str(caught.value) and "jsonl" in str(caught.value)
+
+
+def test_bench_of_a_pinned_name_downloads_it_once(scripted, tmp_path: Path, monkeypatch) -> None:
+    """``benchmark("gsm8k")`` with no ``data=``: fetched on first use (here the committed slice, from a
+    loopback mirror, under a pin of its own hash), then read from the cache."""
+    from solvegraph.bench import Pinned, registry
+    from tests.bench.test_data_registry import Mirror, sha
+
+    body = (DATA / "gsm8k/test.jsonl").read_bytes()
+    real = registry.pinned("gsm8k")
+    registry.register(Pinned("gsm8k", real.url, sha(body), len(body), real.license, real.citation, real.rows))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    try:
+        with Mirror({"/gsm8k/test.jsonl": body}) as mirror, scripted({"solver": ["ANSWER: 18"]}) as model:
+            monkeypatch.setenv("SOLVEGRAPH_DATA_MIRROR", mirror.url)
+            runs = [
+                solvegraph.benchmark("gsm8k", strategy="direct", limit=2, base_url=model.base_url, db=_db(tmp_path))
+                for _ in range(2)
+            ]
+    finally:
+        registry.register(real)
+    assert [(r.n, r.correct) for r in runs] == [(2, 1), (2, 1)]
+    assert len(mirror.requests) == 1  # downloaded once
+    assert (tmp_path / "xdg/solvegraph/datasets/gsm8k/test.jsonl").read_bytes() == body
 
 
 def test_bench_inside_a_running_event_loop(scripted, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ renamed into place (atomic, so a reader sees the whole file or none); a mismatch
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
@@ -42,19 +43,21 @@ def download(
     size: int | None = None,
     progress: Progress | None = None,
     timeout: float = 60.0,
+    client: httpx.Client | None = None,
 ) -> Path:
     """``url`` into ``dest``, resuming a ``.part`` file left by an earlier attempt; raises DatasetError
-    (one line: the URL and why) on a network error, an HTTP error or a sha256 mismatch."""
+    (one line: the URL and why) on a network error, an HTTP error or a sha256 mismatch. ``client``: an
+    open one to reuse (the many files of one set over one connection); else one of its own."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     offset = part.stat().st_size if part.exists() else 0
     # identity: the bytes on the wire are the file's, so an offset into the .part file is an offset into it
     headers = {"Accept-Encoding": "identity"} | ({"Range": f"bytes={offset}-"} if offset else {})
     try:
-        with (
-            httpx.Client(follow_redirects=True, timeout=timeout) as client,
-            client.stream("GET", url, headers=headers) as response,
-        ):
+        with contextlib.ExitStack() as stack:
+            if client is None:
+                client = stack.enter_context(httpx.Client(follow_redirects=True, timeout=timeout))
+            response = stack.enter_context(client.stream("GET", url, headers=headers))
             if response.status_code == 416 and offset:  # the .part file is already whole: check it
                 pass
             elif response.status_code == 206 and offset:

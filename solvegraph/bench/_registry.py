@@ -6,6 +6,13 @@ is not already JSON Lines, write the JSONL the dataset's loader reads beside it.
 (``SOLVEGRAPH_DATA_MIRROR`` / ``data_mirror``) the same file is fetched from ``MIRROR/<dataset>/<file>``
 and checked against the same hash, so an air-gapped copy can be no other data.
 
+A dataset that is a folder of files upstream (ComplexOR's problem folders, DCP-Bench-Open's models) is
+pinned as a list of files (format ``files``): ``url`` is the folder at the pinned commit, each file is
+``url + path`` (``MIRROR/<dataset>/<path>`` under a mirror) with its own sha256, downloaded and checked
+one by one into the dataset's cache folder, which the loader then reads. The list of a built-in set is
+``manifests/<dataset>.sha256`` in ``sha256sum`` format (``sha256sum -c`` checks a download by hand), and
+the pin's own ``sha256`` is the hash of that list, so neither can change without the other.
+
 The hashes were computed from the files at the pinned commits. A plugin that adds a dataset may add
 its pinned source with :func:`register`.
 """
@@ -13,17 +20,21 @@ its pinned source with :func:`register`.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from ..config import data_cache_dir
 from ._download import Progress, download, sha256_of
 from .datasets import DatasetError
 
-FORMATS = ("jsonl", "json-array", "jsonl.gz")
+FORMATS = ("jsonl", "json-array", "jsonl.gz", "files")
 
 
 @dataclass(frozen=True)
@@ -37,7 +48,10 @@ class Pinned:
     license: str
     citation: str
     rows: str  # what one row holds, for `data get`
-    format: str = "jsonl"  # jsonl | json-array (converted to JSONL) | jsonl.gz (decompressed)
+    format: str = "jsonl"  # jsonl | json-array (converted to JSONL) | jsonl.gz (decompressed) | files
+    # format "files": (path under ``url`` and the cache folder, sha256) of each file; ``sha256`` is then
+    # the hash of :func:`listing` of them, and ``size`` their total bytes
+    files: tuple[tuple[str, str], ...] = ()
 
     @property
     def file(self) -> str:
@@ -46,14 +60,28 @@ class Pinned:
 
     @property
     def loads(self) -> str:
-        """The name of the JSONL file the loader reads (the file itself, or what it was converted to)."""
+        """The name of the JSONL file the loader reads (the file itself, or what it was converted to);
+        empty for a set of files, whose loader reads the dataset's folder."""
+        if self.format == "files":
+            return ""
         if self.format == "jsonl":
             return self.file
         stem = self.file.removesuffix(".gz").removesuffix(".jsonl").removesuffix(".json")
         return f"{stem}.jsonl"
 
-    def mirror_url(self, mirror: str) -> str:
-        return f"{mirror.rstrip('/')}/{self.dataset}/{self.file}"
+    def mirror_url(self, mirror: str, path: str | None = None) -> str:
+        return f"{mirror.rstrip('/')}/{self.dataset}/{path or self.file}"
+
+
+def listing(files: tuple[tuple[str, str], ...]) -> str:
+    """The files of a set as ``sha256sum`` writes them (``HASH  PATH`` lines): what a ``files`` pin hashes."""
+    return "".join(f"{digest}  {path}\n" for path, digest in files)
+
+
+def manifest(name: str) -> tuple[tuple[str, str], ...]:
+    """The (path, sha256) list of a built-in set, from its ``manifests/NAME.sha256``."""
+    text = resources.files(__package__).joinpath("manifests", f"{name}.sha256").read_text(encoding="utf-8")
+    return tuple((path, digest) for digest, path in (line.split("  ", 1) for line in text.splitlines() if line))
 
 
 def _raw(repo: str, commit: str, path: str) -> str:
@@ -65,6 +93,9 @@ TORA_COMMIT = "213c1c995038c73fab10343814df7a42f990f026"
 SVAMP_COMMIT = "689d7ccac74b9983a2ac7cc3b264f441b99e7c53"
 OPTMATH_COMMIT = "f15bbc4477c70db85ad148df8bcc1b780bca0f8c"
 SIRL_COMMIT = "8e85194b8f251ec229cc310c2c6e8794ead85682"
+COE_COMMIT = "9ce1fb7e522e930fe45100ce60661a4236514de6"  # xzymustbexzy/Chain-of-Experts (ComplexOR)
+RESOCRATIC_COMMIT = "56a638f689abbfd67650121cd4fdbe044e69e86c"  # yangzhch6/ReSocratic (OptiBench)
+DCP_COMMIT = "6b0094c6f080a34950ec2f52ee07fed8150327bd"  # DCP-Bench/DCP-Bench-Open, release v0.2.2
 TORA_CITE = "Gou et al., ToRA: A Tool-Integrated Reasoning Agent for Mathematical Problem Solving, ICLR 2024"
 OPTMATH_CITE = "Lu et al., OptMATH: A Scalable Bidirectional Data Synthesis Framework for Optimization Modeling, 2025"
 SIRL_CITE = "Chen et al., Solver-Informed RL: Grounding LLMs for Authentic Optimization Modeling (SIRL), 2025"
@@ -212,6 +243,16 @@ BUILTIN = [
         OPT_ROWS,
     ),
     Pinned(
+        "optibench_original",
+        _raw("yangzhch6/ReSocratic", RESOCRATIC_COMMIT, "data/OptiBench.json"),
+        "0378fab2065e084563913340bc4cff6818a891dc06c5adc83452b40fbd18e85b",
+        610820,
+        "Apache-2.0",
+        "Yang et al., OptiBench Meets ReSocratic: Measure and Improve LLMs for Optimization Modeling, ICLR 2025",
+        "question, index, type (linear/nonlinear, notable/table), results (label -> number: every quantity asked)",
+        "json-array",
+    ),
+    Pinned(
         "optmath",
         _raw("optsuite/OptMATH", OPTMATH_COMMIT, "benchmark/OptMATH_Bench.json"),
         "c5dbc2bf14995b880d13e306ff54ae81b603f07b565a31e52248533848ad3a93",
@@ -221,16 +262,52 @@ BUILTIN = [
         OPT_ROWS + ", id",
         "json-array",
     ),
+    Pinned(
+        "complexor",
+        _raw("xzymustbexzy/Chain-of-Experts", COE_COMMIT, "dataset/ComplexOR/"),
+        "11af79761a25a83c8d5891fc215ca0563c7d171b4cc4cca1545ab13e2a2ef84e",
+        30308,
+        "none stated in xzymustbexzy/Chain-of-Experts",
+        "Xiao et al., Chain-of-Experts: When LLMs Meet Complex Operations Research Problems, ICLR 2024",
+        "18 problem folders: description.txt, code_example.py (the function to write), "
+        "sample.json (data instances: input keywords and the expected output)",
+        "files",
+        manifest("complexor"),
+    ),
+    Pinned(
+        "dcp_bench_open",
+        _raw("DCP-Bench/DCP-Bench-Open", DCP_COMMIT, "dataset/"),
+        "1e33f523c118eff3630f7a31400cb1e81f06b034ec43bb0d6e6bd505b4b22e00",
+        352067,
+        "Apache-2.0",
+        "Michailidis, Tsouros and Guns, DCP-Bench-Open: Evaluating LLMs for Constraint Modelling of Discrete "
+        "Combinatorial Problems, 2026 (arXiv:2506.06052)",
+        "164 problems, one NAME/NAME.cpmpy.py each: the description (a docstring ending with what to print), "
+        "the example instance's data (# Data ... # End of data) and the gold CPMpy model",
+        "files",
+        manifest("dcp_bench_open"),
+    ),
 ]
 
-_registry: dict[str, Pinned] = {p.dataset: p for p in BUILTIN}
+
+def _checked(pinned: Pinned) -> Pinned:
+    if pinned.format not in FORMATS:
+        raise DatasetError(f"dataset {pinned.dataset}: format must be one of {', '.join(FORMATS)}")
+    if pinned.format == "files":
+        got = hashlib.sha256(listing(pinned.files).encode()).hexdigest()
+        if not pinned.files or got != pinned.sha256:
+            raise DatasetError(f"dataset {pinned.dataset}: its list of files hashes to {got}, not {pinned.sha256}")
+        if any(p.startswith("/") or ".." in p.split("/") for p, _ in pinned.files):
+            raise DatasetError(f"dataset {pinned.dataset}: a file's path must stay inside its folder")
+    return pinned
+
+
+_registry: dict[str, Pinned] = {p.dataset: _checked(p) for p in BUILTIN}
 
 
 def register(pinned: Pinned) -> None:
     """Add (or replace) a dataset's pinned source: a plugin's dataset becomes ``bench NAME``-able too."""
-    if pinned.format not in FORMATS:
-        raise DatasetError(f"dataset {pinned.dataset}: format must be one of {', '.join(FORMATS)}")
-    _registry[pinned.dataset] = pinned
+    _registry[pinned.dataset] = _checked(pinned)
 
 
 def registered() -> dict[str, Pinned]:
@@ -248,8 +325,12 @@ def folder(name: str, cache: Path | None = None) -> Path:
 
 
 def local_path(name: str, cache: Path | None = None) -> Path | None:
-    """The JSONL file ``bench NAME`` reads, if it has been fetched and converted; else None."""
+    """The JSONL file ``bench NAME`` reads (a set of files: their folder), if it has been fetched (and
+    converted); else None. A file of a set is only ever in place once its hash matched."""
     p = pinned(name)
+    if p.format == "files":
+        root = folder(name, cache)
+        return root if all((root / path).is_file() for path, _ in p.files) else None
     path = folder(name, cache) / p.loads
     return path if path.is_file() and (folder(name, cache) / p.file).is_file() else None
 
@@ -262,10 +343,30 @@ def ensure(
     if found is not None:
         return found
     p = pinned(name)
+    if p.format == "files":
+        return _fetch_files(p, folder(name, cache), mirror, progress)
     raw = folder(name, cache) / p.file
     if not raw.is_file():
         download(p.mirror_url(mirror) if mirror else p.url, raw, p.sha256, size=p.size, progress=progress)
     return _convert(p, raw)
+
+
+def _fetch_files(p: Pinned, root: Path, mirror: str | None, progress: Progress | None) -> Path:
+    """Each file of the set not already here, over one connection, each checked against its own hash.
+    A file that fails stops the fetch with its error; the files already checked stay, so the next
+    attempt fetches only the rest."""
+    total = p.size
+    if progress is not None:
+        here = sum((root / path).stat().st_size for path, _ in p.files if (root / path).is_file())
+        progress(here, total)
+    whole = None if progress is None else (lambda n, _size: progress(n, total))
+    with httpx.Client(follow_redirects=True, timeout=60.0) as client:
+        for path, digest in p.files:
+            dest = root / path
+            if not dest.is_file():
+                url = p.mirror_url(mirror, path) if mirror else p.url + path
+                download(url, dest, digest, progress=whole, client=client)
+    return root
 
 
 def _convert(p: Pinned, raw: Path) -> Path:
@@ -292,6 +393,8 @@ def _convert(p: Pinned, raw: Path) -> Path:
 def verify(name: str, cache: Path | None = None) -> tuple[str, str]:
     """(status, detail) of a fetched dataset: ``ok``, ``missing`` (not fetched) or ``mismatch``."""
     p = pinned(name)
+    if p.format == "files":
+        return _verify_files(p, folder(name, cache))
     raw = folder(name, cache) / p.file
     if not raw.is_file():
         return "missing", f"not downloaded (solvegraph data get {name})"
@@ -299,3 +402,14 @@ def verify(name: str, cache: Path | None = None) -> tuple[str, str]:
     if got != p.sha256:
         return "mismatch", f"{raw}: sha256 {got}, expected {p.sha256}"
     return "ok", str(raw)
+
+
+def _verify_files(p: Pinned, root: Path) -> tuple[str, str]:
+    missing = [path for path, _ in p.files if not (root / path).is_file()]
+    if missing:
+        return "missing", f"{len(missing)} of its {len(p.files)} files not downloaded (solvegraph data get {p.dataset})"
+    for path, digest in p.files:
+        got = sha256_of(root / path)
+        if got != digest:
+            return "mismatch", f"{root / path}: sha256 {got}, expected {digest}"
+    return "ok", f"{root} ({len(p.files)} files)"

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..config import tool_sections
 from ..plugins import hookimpl
+from ._dcp import needs_cpmpy, read_dcp
 from .datasets import Dataset, DatasetError, Loaded, Sample, text_field
 from .scorers import BUILTIN_SCORERS, Scorer, is_infeasible
 
@@ -32,6 +33,28 @@ def _opt_row(prefix: str) -> Any:
         return Sample(sample_id, question, answer, {"line": line})
 
     return row
+
+
+def _optibench_original_row(record: dict[str, Any], line: int) -> Sample:
+    """ReSocratic's OptiBench: the quantities asked (``results``: label -> number) are the gold, all of them."""
+    problem = text_field(record, "question")
+    results = record["results"]
+    if not isinstance(results, dict) or not results:
+        raise ValueError("results must be an object of the quantities asked")
+    gold = {}
+    for label, value in results.items():
+        try:
+            gold[str(label)] = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"results[{label!r}] is not a number: {value!r}") from None
+    example = json.dumps(dict.fromkeys(list(gold)[:2], 0.0))
+    asked = "\n".join(f"- {label}" for label in gold)
+    question = (
+        f"{problem}\n\nGive each of these values:\n{asked}\n\nAnswer with one JSON object on one line, these labels "
+        f"as its keys and numbers as its values, e.g. ANSWER: {example}"
+    )
+    meta = {"line": line, "category": record.get("type")}
+    return Sample(f"optibench_original-{record.get('index', line)}", question, gold, meta)
 
 
 OPTIMIZATION_DATASETS = [
@@ -90,6 +113,13 @@ OPTIMIZATION_DATASETS = [
         _opt_row("optibench"),
         "objective",
         "optibench/OptiBench.jsonl",
+    ),
+    Dataset(
+        "optibench_original",
+        "OptiBench as ReSocratic published it (605): every quantity asked (often the variables too) must match",
+        _optibench_original_row,
+        "values",
+        "optibench_original/OptiBench.jsonl",
     ),
     Dataset(
         "optmath",
@@ -194,6 +224,16 @@ COMPLEXOR = Dataset(
     "unit_tests",
     "Chain-of-Experts/dataset/ComplexOR",
     reader=read_complexor_folder,
+)
+
+DCP_BENCH_OPEN = Dataset(
+    "dcp_bench_open",
+    "DCP-Bench-Open discrete combinatorial problems (164): the solution is checked against the gold CPMpy model",
+    lambda record, line: Sample("", "", None),
+    "dcp",
+    "DCP-Bench-Open/dataset",
+    reader=read_dcp,
+    check_ready=needs_cpmpy,
 )
 
 
@@ -399,7 +439,9 @@ def jsonl_dataset(
 
 @hookimpl
 def solvegraph_datasets() -> list[Dataset]:
-    return [GSM8K, MATH, *MATH_WORD_DATASETS, MBPP, HUMANEVAL, COMPLEXOR, *OPTIMIZATION_DATASETS, MINIF2F]
+    return [
+        GSM8K, MATH, *MATH_WORD_DATASETS, MBPP, HUMANEVAL, COMPLEXOR, DCP_BENCH_OPEN, *OPTIMIZATION_DATASETS, MINIF2F
+    ]  # fmt: skip
 
 
 @hookimpl

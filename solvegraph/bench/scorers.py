@@ -8,7 +8,9 @@ from typing import Any
 from ..agents.answer import normalize, to_number
 from ..plugins import PluginManager, Scorer, Tool, ToolSession
 from ..types import Score
+from ._dcp import dcp_score
 from ._mathscore import math_score
+from ._values import values_score
 
 INFEASIBLE_WORDS = {"infeasible", "no best solution", "no solution", "no feasible solution", "none"}
 
@@ -178,12 +180,24 @@ BUILTIN_SCORERS = [
     ),
     Scorer("exact", "normalised strings equal", exact_score),
     Scorer(
+        "values",
+        "several named numbers in one answer (a JSON object, label: value lines, or the numbers in order), "
+        "each within 1e-4 (or 1e-6 relative) of its gold; all must match",
+        values_score,
+    ),
+    Scorer(
         "math",
         "MATH-grade: the final answer (\\boxed{} or an answer line) equal to the gold symbolically or within 1e-6 "
         "(math-verify), judged in a sandboxed worker with a time limit",
         math_score,
     ),
     Scorer("unit_tests", "the produced code passes the task's asserts in a fresh sandboxed kernel", unit_test_score),
+    Scorer(
+        "dcp",
+        "the answer's JSON assignment fixed in the gold CPMpy model (in a sandboxed worker): still satisfiable, "
+        "same optimum",
+        dcp_score,
+    ),
     Scorer(
         "proof",
         "the lean tool accepted the final proof (strict: no sorry, standard axioms, statement unchanged)",

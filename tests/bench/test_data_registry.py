@@ -269,3 +269,81 @@ def test_the_new_datasets_read_their_slices(name: str, rel: str, n: int, first: 
     sample = loaded.samples[0]
     assert (sample.id, sample.answer) == first
     assert sample.question.strip()
+
+
+COMPLEXOR = ("diet_problem", "knapsack_optimization")
+COMPLEXOR_FILES = ("code_example.py", "description.txt", "sample.json")
+
+
+def files_pin(name: str, files: list[tuple[str, str]], size: int) -> Pinned:
+    listing = registry.listing(tuple(files)).encode()
+    return Pinned(name, "https://example.invalid/set/", sha(listing), size, "-", "cite", "rows", "files", tuple(files))
+
+
+def test_complexor_is_pinned_file_by_file_and_the_slice_is_those_files() -> None:
+    pinned = registry.pinned("complexor")
+    files = dict(pinned.files)
+    assert pinned.format == "files" and len(files) == 54  # 18 problems x 3 files
+    assert pinned.url.endswith("/9ce1fb7e522e930fe45100ce60661a4236514de6/dataset/ComplexOR/")
+    for problem in COMPLEXOR:
+        for f in COMPLEXOR_FILES:
+            assert sha((DATA / "complexor" / problem / f).read_bytes()) == files[f"{problem}/{f}"]
+
+
+def test_a_set_of_files_is_fetched_once_resumed_and_verified(cache: Path, registered: list[str]) -> None:
+    bodies = {f"{p}/{f}": slice_bytes(f"complexor/{p}/{f}") for p in COMPLEXOR for f in COMPLEXOR_FILES}
+    files = [(path, sha(body)) for path, body in bodies.items()]
+    registry.register(files_pin("cx-slice", files, sum(map(len, bodies.values()))))
+    registered.append("cx-slice")
+    assert registry.local_path("cx-slice", cache) is None
+    assert registry.verify("cx-slice", cache)[0] == "missing"
+    with Mirror({f"/cx-slice/{path}": body for path, body in bodies.items()}) as mirror:
+        mirror.cut_after = 100  # the first file breaks after 100 bytes
+        with pytest.raises(DatasetError, match="100 bytes kept"):
+            registry.ensure("cx-slice", mirror=mirror.url, cache=cache)
+        seen: list[int] = []
+        root = registry.ensure("cx-slice", mirror=mirror.url, cache=cache, progress=lambda n, t: seen.append(n))
+        again = registry.ensure("cx-slice", mirror=mirror.url, cache=cache)
+    assert root == again == cache / "cx-slice" and registry.local_path("cx-slice", cache) == root
+    assert sum(seen) == sum(map(len, bodies.values()))
+    assert mirror.requests[1] == (f"/cx-slice/{files[0][0]}", "bytes=100-")  # only the rest of the broken file
+    assert len(mirror.requests) == 1 + len(files)  # each file once (the broken one twice), none on the last call
+    for path, body in bodies.items():
+        assert (root / path).read_bytes() == body
+    loaded = PluginManager().datasets()["complexor"].load(root)
+    assert sorted(s.id for s in loaded.samples) == [f"complexor-{p}" for p in COMPLEXOR]
+    assert registry.verify("cx-slice", cache) == ("ok", f"{root} (6 files)")
+    (root / files[-1][0]).write_bytes(b"[]")
+    status, detail = registry.verify("cx-slice", cache)
+    assert status == "mismatch" and files[-1][0] in detail
+
+
+def test_a_bad_file_of_a_set_is_deleted_and_the_good_ones_stay(cache: Path, registered: list[str]) -> None:
+    files = [("a/one.txt", sha(b"one\n")), ("b/two.txt", sha(b"two\n"))]
+    registry.register(files_pin("two-files", files, 8))
+    registered.append("two-files")
+    with Mirror({"/two-files/a/one.txt": b"one\n", "/two-files/b/two.txt": b"TWO\n"}) as mirror:
+        with pytest.raises(DatasetError, match=r"b/two\.txt: sha256 mismatch"):
+            registry.ensure("two-files", mirror=mirror.url, cache=cache)
+        assert (cache / "two-files/a/one.txt").read_bytes() == b"one\n"
+        assert not (cache / "two-files/b").exists() or not any((cache / "two-files/b").iterdir())
+        mirror.files["/two-files/b/two.txt"] = b"two\n"
+        registry.ensure("two-files", mirror=mirror.url, cache=cache)
+    assert [r[0] for r in mirror.requests] == ["/two-files/a/one.txt", "/two-files/b/two.txt", "/two-files/b/two.txt"]
+
+
+def test_a_set_whose_list_does_not_match_its_hash_or_leaves_its_folder_is_refused() -> None:
+    files = (("a.txt", sha(b"a")),)
+    with pytest.raises(DatasetError, match="its list of files hashes to"):
+        registry.register(Pinned("bad", "https://example.invalid/", "0" * 64, 1, "-", "-", "-", "files", files))
+    out = (("../escape.txt", sha(b"a")),)
+    with pytest.raises(DatasetError, match="inside its folder"):
+        registry.register(files_pin("bad", list(out), 1))
+    assert "bad" not in registry.registered()
+
+
+def test_the_builtin_lists_are_the_packaged_manifests() -> None:
+    for name in ("complexor", "dcp_bench_open"):
+        p = registry.pinned(name)
+        assert p.files == registry.manifest(name)
+        assert sha(registry.listing(p.files).encode()) == p.sha256
