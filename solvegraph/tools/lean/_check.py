@@ -4,8 +4,9 @@ A candidate is written to a temporary file and checked with ``lean --json`` (or
 ``lake env lean`` inside a Lake project, for Mathlib). Lean's messages come back as
 structured diagnostics for the refiner. A proof is accepted only when Lean reports
 no error, it uses no ``sorry``/``admit``, it rests on no axiom beyond ``propext``,
-``Quot.sound`` and ``Classical.choice`` (checked with ``#print axioms``), and the
-theorem's statement is exactly the one that was asked.
+``Quot.sound`` and ``Classical.choice`` (checked with ``#print axioms``), the
+theorem's statement is exactly the one that was asked, and the compiled candidate
+passes kernel replay where a replay route exists (``_replay``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from ...config import env_setting, tool_sections
 from ...plugins._options import build_options
 from ...sandbox import Limits, process_dir, resolve_sandbox, scratch_dir
 from ._options import LeanOptions
+from ._replay import ReplayResult, find_replayer, replay_module, toolchain
 from ._source import (
     Asked,
     Header,
@@ -73,6 +75,9 @@ class LeanVerdict:
     timed_out: bool = False
     # Which checks ran and what each found, and which could not run: the record of how the verdict was reached.
     checks: dict[str, str] = field(default_factory=dict)
+    # What a certificate of the verdict needs, structured: the sources Lean read (challenge and candidate),
+    # the toolchain, the axioms and the kernel replay's verdict (see check_proof).
+    record: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -163,6 +168,7 @@ class _Lean:
         self.memory_mb = options.memory_mb
         self.sandbox = resolve_sandbox(sandbox)
         self.search_path = _project_search_path(self.command, self.project) if self.project else []
+        self.replay = options.replay
 
     def run(self, args: list[str], workdir: str, module_dirs: list[str], timeout: float) -> _Run:
         run = self.sandbox.run(
@@ -257,11 +263,27 @@ def check_proof(
     lean_run = _Lean(typed, sandbox or str(flat.get("sandbox") or "auto"))
     checks: dict[str, str] = {}
     started = time.perf_counter()
+    chain = toolchain(lean_run.command, lean_run.project)
+    record: dict[str, Any] = {
+        "statement": statement,
+        "challenge_source": None,
+        "candidate_source": None,
+        "toolchain": {"version": chain.version, "command": lean_run.command, "project": lean_run.project},
+        "axioms": {},
+        "kernel_replay": None,
+        "timings_s": {},
+    }
 
     def verdict(
         reasons: list[str], diagnostics: list[Diagnostic], axioms: dict, timed_out: bool = False
     ) -> LeanVerdict:
-        return LeanVerdict(not reasons, reasons, diagnostics, axioms, time.perf_counter() - started, timed_out, checks)
+        if "kernel_replay" not in checks:
+            checks["kernel_replay"] = "not run: the candidate was rejected before it could be replayed"
+            record["kernel_replay"] = ReplayResult("not run", checks["kernel_replay"][9:]).to_dict()
+        record["axioms"] = axioms
+        return LeanVerdict(
+            not reasons, reasons, diagnostics, axioms, time.perf_counter() - started, timed_out, checks, record
+        )
 
     try:
         tokens = tokenize(source)
@@ -293,6 +315,7 @@ def check_proof(
         body = source[header.end :]
         prefix = _header_text(challenge_header)
         if statement:
+            record["challenge_source"] = build_challenge(statement, asked)[0]
             try:
                 challenge_dir = _compiled_challenge(lean_run, statement, asked, challenge_header)
             except _ChallengeError as exc:
@@ -309,6 +332,7 @@ def check_proof(
         text = prefix + "\n" * max(0, source[: header.end].count("\n") - prefix.count("\n")) + body
         shift = max(0, prefix.count("\n") - source[: header.end].count("\n"))
         (cand_dir / "SolvegraphCandidate.lean").write_text(text, encoding="utf-8")
+        record["candidate_source"] = text
         run = lean_run.run(
             ["--json", "-o", str(cand_dir / "SolvegraphCandidate.olean"), str(cand_dir / "SolvegraphCandidate.lean")],
             str(cand_dir),
@@ -332,8 +356,15 @@ def check_proof(
             first = errors[0].render() if errors else problem or "no .olean was written"
             return verdict([f"Lean reported {max(1, len(errors))} error(s); first: {first}"], diagnostics, {})
         checks["candidate"] = "compiled in the sandbox"
+        record["timings_s"]["candidate_compile"] = run.duration_s
         os.chmod(cand_dir, 0o755)
         module_dirs.append(str(cand_dir))
+        replayed = _replay(lean_run, module_dirs, tmp, max(1.0, deadline - time.perf_counter()))
+        checks["kernel_replay"] = replayed.line()
+        record["kernel_replay"] = replayed.to_dict()
+        record["timings_s"]["kernel_replay"] = replayed.duration_s
+        if replayed.status == "failed":
+            return verdict([f"kernel replay rejected the compiled candidate: {replayed.detail}"], diagnostics, {})
 
         check_dir = Path(tmp) / "check"
         check_dir.mkdir()
@@ -388,8 +419,29 @@ def check_proof(
         if extra_axioms:
             reasons.append(f"'{name}' rests on axioms outside the standard ones: {', '.join(extra_axioms)}")
     checks["axioms"] = "read in the trusted check run" if axioms else "not read"
-    checks["kernel_replay"] = "not run: needs a full toolchain (a Lake project)"
     return verdict(reasons, diagnostics, axioms)
+
+
+def _replay(lean_run: _Lean, module_dirs: list[str], tmp: str, timeout: float) -> ReplayResult:
+    """Kernel replay of the compiled candidate in its own sandboxed process (never where the candidate ran)."""
+    if not lean_run.replay:
+        return ReplayResult("not run", "turned off (replay = false in [tools.lean])")
+    route = find_replayer(lean_run.command, lean_run.project)
+    if isinstance(route, str):
+        return ReplayResult("not run", route)
+    work = Path(tmp) / "replay"
+    work.mkdir()
+    return replay_module(
+        lean_run.sandbox,
+        route,
+        "SolvegraphCandidate",
+        module_dirs=module_dirs,
+        search_path=lean_run.search_path,
+        workdir=str(work),
+        timeout=timeout,
+        memory_mb=lean_run.memory_mb,
+        cwd=lean_run.project,
+    )
 
 
 class _ChallengeError(Exception):
