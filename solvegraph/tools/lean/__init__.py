@@ -18,7 +18,7 @@ from ._check import (
 )
 from ._options import LeanOptions
 from ._replay import Replayer, ReplayResult, find_replayer, replay_module
-from .plugin import judged_statement, lean
+from .plugin import judged_statement, lean, problem_statement
 
 __all__ = [
     "Diagnostic",
@@ -34,6 +34,7 @@ __all__ = [
     "lean",
     "lean_options",
     "parse_messages",
+    "problem_statement",
     "replay_module",
     "theorem_header",
     "theorem_names",

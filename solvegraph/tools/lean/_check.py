@@ -44,6 +44,7 @@ from ._source import (
     tokenize,
 )
 
+_PLAIN_NAME = re.compile(r"[^\W\d][\w'!?]*(?:\.[^\W\d][\w'!?]*)*")
 STANDARD_AXIOMS = frozenset({"propext", "Quot.sound", "Classical.choice"})
 _AXIOMS = re.compile(r"'(?P<name>[^']+)' (?:depends on axioms: \[(?P<axioms>[^\]]*)\]|does not depend on any axioms)")
 
@@ -242,6 +243,7 @@ def check_proof(
     theorem: str | None = None,
     options: Mapping[str, Any] | LeanOptions | None = None,
     sandbox: str | None = None,
+    candidate_names: list[str] | None = None,
 ) -> LeanVerdict:
     """Judge ``source`` as a proof of ``statement`` in three Lean runs, trusting nothing the candidate prints.
 
@@ -254,6 +256,11 @@ def check_proof(
        each check in this run, whose output the candidate cannot reach.
     Without a statement only the candidate's own theorem is checked (``theorem``), which is not a
     check of any asked statement; the verdict says so.
+
+    ``candidate_names`` names the candidate's theorem for each asked one, in order, when they differ
+    (a paraphrase of the statement under other names): the check file then closes the i-th asked
+    proposition with the i-th of them, so Lean decides whether the two statements agree up to
+    definitional equality.
 
     ``options`` is the lean plugin's typed options, or a tool session's flat options (``lean_path``,
     ``lean_project``, ..., and ``tools`` with a ``lean`` section), as a library caller gives them.
@@ -298,6 +305,12 @@ def check_proof(
     names = [a.name for a in asked] if statement else [theorem] if theorem else theorem_names(source)
     if not names:
         return verdict(["no theorem to check: the source declares no theorem or lemma"], [], {})
+    if statement and candidate_names is not None and len(candidate_names) != len(names):
+        return verdict([f"{len(candidate_names)} candidate theorem(s) for {len(names)} asked"], [], {})
+    closing = candidate_names if statement and candidate_names is not None else names
+    odd = [n for n in closing if not _PLAIN_NAME.fullmatch(n)]
+    if odd:  # they are written into the trusted check file
+        return verdict([f"not a plain theorem name: {odd[0]!r}"], [], {})
 
     reasons = check_candidate(tokens, header)
     extra = [m for m in header.imports if m not in challenge_header.imports]
@@ -374,10 +387,10 @@ def check_proof(
             lines.append("import SolvegraphChallenge\n")
         lines.append("import SolvegraphCandidate\n")
         checked = {}
-        for i, name in enumerate(names, 1):
+        for i, (name, closer) in enumerate(zip(names, closing, strict=True), 1):
             check_name = f"SolvegraphCheck{tag}.c{i}"
             if statement:
-                lines.append(f"theorem {check_name} : SolvegraphStatement.s{i} := @{name}\n")
+                lines.append(f"theorem {check_name} : SolvegraphStatement.s{i} := @{closer}\n")
                 checked[check_name] = name
             else:
                 checked[name] = name
