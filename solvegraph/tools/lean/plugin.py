@@ -88,7 +88,7 @@ def judged_statement(problem: str, results: list[dict[str, Any]]) -> dict[str, A
     statement = arguments.get("statement")
     if not (data.get("accepted") and str(data.get("checks", {}).get("statement", "")).startswith("matches")):
         return None
-    if not isinstance(statement, str):
+    if not isinstance(statement, str) or not problem.strip():  # no problem text (a served call): no opinion
         return None
     checks = ", ".join(f"{k}: {v}" for k, v in data.get("checks", {}).items())
     if _squash(statement) in _squash(problem):
