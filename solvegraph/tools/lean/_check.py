@@ -454,6 +454,7 @@ def _replay(lean_run: _Lean, module_dirs: list[str], tmp: str, timeout: float) -
         timeout=timeout,
         memory_mb=lean_run.memory_mb,
         cwd=lean_run.project,
+        ro=toolchain_paths(lean_run.command, lean_run.project) if lean_run.project else [],
     )
 
 

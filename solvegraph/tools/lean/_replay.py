@@ -293,18 +293,20 @@ def replay_module(
     timeout: float,
     memory_mb: int,
     cwd: str | None = None,
+    ro: list[str] | None = None,
 ) -> ReplayResult:
     """Replay ``module`` (found on ``module_dirs``) in a fresh sandboxed process; never raises on bad input.
 
     A malformed ``.olean`` can crash the reader (it maps the file and trusts its layout): a crash is a
-    failed replay, in one line, like a rejection by the kernel.
+    failed replay, in one line, like a rejection by the kernel. ``ro``: further folders it must read (a
+    Lake project and its dependencies' ``.olean`` files).
     """
     run = sandbox.run(
         [*replayer.argv, module, *replayer.suffix],
         workdir=workdir,
         limits=Limits(memory_mb=memory_mb + 1024, max_processes=256, output_chars=200_000, address_space_limit=False),
         timeout=timeout,
-        ro=[*replayer.ro, *module_dirs],
+        ro=[*replayer.ro, *(ro or []), *module_dirs],
         cwd=cwd,
         env={"LEAN_PATH": ":".join([*module_dirs, *search_path])},
     )
