@@ -39,8 +39,34 @@ def test_lean_errors_drive_the_repair(scripted, lean_binary: str) -> None:
     assert not proof_score("accepted", STATEMENT, {"steps": []}, options).correct, "a claim without a proof scores 0"
 
 
-def test_a_proof_of_some_other_statement_is_not_tool_verified(scripted, lean_binary: str) -> None:
-    """The model picks the statement it passes to lean; only the problem's own statement verifies."""
+def test_a_proof_of_some_other_statement_is_rejected(scripted, lean_binary: str) -> None:
+    """The model picks the statement it passes to lean; Lean checks it against the problem's own statement,
+    and a proof of another statement is sent back to be done again."""
+    other = PRELUDE + "theorem triv (x : N) : Eq2 x x := by sorry\n"
+    proof = PRELUDE + "theorem triv (x : N) : Eq2 x x := Eq2.refl x\n"
+    right = PRELUDE + "theorem refl_z : Eq2 N.z N.z := Eq2.refl N.z\n"
+    script = {
+        "planner": ["check it with lean"],
+        "solver": [
+            {"tool_calls": [{"name": "lean", "arguments": {"proof": proof, "statement": other}}]},
+            "done",
+            {"tool_calls": [{"name": "lean", "arguments": {"proof": right, "statement": STATEMENT}}]},
+            "done",
+        ],
+        "verifier": ["VERDICT: ACCEPT"],
+        "refiner": ["Prove refl_z as stated."],
+    }
+    with scripted(script) as model:
+        graph = SolveRunner(ModelClient(model.base_url), session_options={"lean_path": lean_binary})
+        t = graph.solve(f"Prove in Lean 4: {STATEMENT}")
+    verdicts = [s.verdict for s in t.steps if s.agent == "verifier"]
+    assert not verdicts[0]["accepted"] and verdicts[0]["source"] == "verifier:lean-judge"
+    assert "exactly as the problem states it" in verdicts[0]["feedback"]
+    assert verdicts[-1]["trust"] == "tool-verified" and t.trust == "tool-verified"
+
+
+def test_a_problem_without_a_lean_statement_stays_model_accepted(scripted, lean_binary: str) -> None:
+    """With no Lean statement in the problem there is nothing to check the model's statement against."""
     other = PRELUDE + "theorem triv (x : N) : Eq2 x x := by sorry\n"
     proof = PRELUDE + "theorem triv (x : N) : Eq2 x x := Eq2.refl x\n"
     script = {
@@ -50,7 +76,8 @@ def test_a_proof_of_some_other_statement_is_not_tool_verified(scripted, lean_bin
     }
     with scripted(script) as model:
         graph = SolveRunner(ModelClient(model.base_url), session_options={"lean_path": lean_binary})
-        t = graph.solve(f"Prove in Lean 4: {STATEMENT}")
+        t = graph.solve("Show in Lean 4 that every N is related to itself by Eq2.")
     last = [s.verdict for s in t.steps if s.agent == "verifier"][-1]
     assert last["accepted"] and last["source"] == "model" and "verified_by" not in last
     assert t.trust == "model-accepted" and not t.reusable
+    assert any("contains no Lean statement" in note for note in last["checks"]), "the record says why"

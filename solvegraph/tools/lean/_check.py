@@ -4,8 +4,9 @@ A candidate is written to a temporary file and checked with ``lean --json`` (or
 ``lake env lean`` inside a Lake project, for Mathlib). Lean's messages come back as
 structured diagnostics for the refiner. A proof is accepted only when Lean reports
 no error, it uses no ``sorry``/``admit``, it rests on no axiom beyond ``propext``,
-``Quot.sound`` and ``Classical.choice`` (checked with ``#print axioms``), and the
-theorem's statement is exactly the one that was asked.
+``Quot.sound`` and ``Classical.choice`` (checked with ``#print axioms``), the
+theorem's statement is exactly the one that was asked, and the compiled candidate
+passes kernel replay where a replay route exists (``_replay``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from ...config import env_setting, tool_sections
 from ...plugins._options import build_options
 from ...sandbox import Limits, process_dir, resolve_sandbox, scratch_dir
 from ._options import LeanOptions
+from ._replay import ReplayResult, find_replayer, replay_module, toolchain
 from ._source import (
     Asked,
     Header,
@@ -42,6 +44,7 @@ from ._source import (
     tokenize,
 )
 
+_PLAIN_NAME = re.compile(r"[^\W\d][\w'!?]*(?:\.[^\W\d][\w'!?]*)*")
 STANDARD_AXIOMS = frozenset({"propext", "Quot.sound", "Classical.choice"})
 _AXIOMS = re.compile(r"'(?P<name>[^']+)' (?:depends on axioms: \[(?P<axioms>[^\]]*)\]|does not depend on any axioms)")
 
@@ -73,6 +76,9 @@ class LeanVerdict:
     timed_out: bool = False
     # Which checks ran and what each found, and which could not run: the record of how the verdict was reached.
     checks: dict[str, str] = field(default_factory=dict)
+    # What a certificate of the verdict needs, structured: the sources Lean read (challenge and candidate),
+    # the toolchain, the axioms and the kernel replay's verdict (see check_proof).
+    record: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -163,6 +169,7 @@ class _Lean:
         self.memory_mb = options.memory_mb
         self.sandbox = resolve_sandbox(sandbox)
         self.search_path = _project_search_path(self.command, self.project) if self.project else []
+        self.replay = options.replay
 
     def run(self, args: list[str], workdir: str, module_dirs: list[str], timeout: float) -> _Run:
         run = self.sandbox.run(
@@ -236,6 +243,7 @@ def check_proof(
     theorem: str | None = None,
     options: Mapping[str, Any] | LeanOptions | None = None,
     sandbox: str | None = None,
+    candidate_names: list[str] | None = None,
 ) -> LeanVerdict:
     """Judge ``source`` as a proof of ``statement`` in three Lean runs, trusting nothing the candidate prints.
 
@@ -249,6 +257,11 @@ def check_proof(
     Without a statement only the candidate's own theorem is checked (``theorem``), which is not a
     check of any asked statement; the verdict says so.
 
+    ``candidate_names`` names the candidate's theorem for each asked one, in order, when they differ
+    (a paraphrase of the statement under other names): the check file then closes the i-th asked
+    proposition with the i-th of them, so Lean decides whether the two statements agree up to
+    definitional equality.
+
     ``options`` is the lean plugin's typed options, or a tool session's flat options (``lean_path``,
     ``lean_project``, ..., and ``tools`` with a ``lean`` section), as a library caller gives them.
     """
@@ -257,11 +270,27 @@ def check_proof(
     lean_run = _Lean(typed, sandbox or str(flat.get("sandbox") or "auto"))
     checks: dict[str, str] = {}
     started = time.perf_counter()
+    chain = toolchain(lean_run.command, lean_run.project)
+    record: dict[str, Any] = {
+        "statement": statement,
+        "challenge_source": None,
+        "candidate_source": None,
+        "toolchain": {"version": chain.version, "command": lean_run.command, "project": lean_run.project},
+        "axioms": {},
+        "kernel_replay": None,
+        "timings_s": {},
+    }
 
     def verdict(
         reasons: list[str], diagnostics: list[Diagnostic], axioms: dict, timed_out: bool = False
     ) -> LeanVerdict:
-        return LeanVerdict(not reasons, reasons, diagnostics, axioms, time.perf_counter() - started, timed_out, checks)
+        if "kernel_replay" not in checks:
+            checks["kernel_replay"] = "not run: the candidate was rejected before it could be replayed"
+            record["kernel_replay"] = ReplayResult("not run", checks["kernel_replay"][9:]).to_dict()
+        record["axioms"] = axioms
+        return LeanVerdict(
+            not reasons, reasons, diagnostics, axioms, time.perf_counter() - started, timed_out, checks, record
+        )
 
     try:
         tokens = tokenize(source)
@@ -276,6 +305,12 @@ def check_proof(
     names = [a.name for a in asked] if statement else [theorem] if theorem else theorem_names(source)
     if not names:
         return verdict(["no theorem to check: the source declares no theorem or lemma"], [], {})
+    if statement and candidate_names is not None and len(candidate_names) != len(names):
+        return verdict([f"{len(candidate_names)} candidate theorem(s) for {len(names)} asked"], [], {})
+    closing = candidate_names if statement and candidate_names is not None else names
+    odd = [n for n in closing if not _PLAIN_NAME.fullmatch(n)]
+    if odd:  # they are written into the trusted check file
+        return verdict([f"not a plain theorem name: {odd[0]!r}"], [], {})
 
     reasons = check_candidate(tokens, header)
     extra = [m for m in header.imports if m not in challenge_header.imports]
@@ -293,6 +328,7 @@ def check_proof(
         body = source[header.end :]
         prefix = _header_text(challenge_header)
         if statement:
+            record["challenge_source"] = build_challenge(statement, asked)[0]
             try:
                 challenge_dir = _compiled_challenge(lean_run, statement, asked, challenge_header)
             except _ChallengeError as exc:
@@ -309,6 +345,7 @@ def check_proof(
         text = prefix + "\n" * max(0, source[: header.end].count("\n") - prefix.count("\n")) + body
         shift = max(0, prefix.count("\n") - source[: header.end].count("\n"))
         (cand_dir / "SolvegraphCandidate.lean").write_text(text, encoding="utf-8")
+        record["candidate_source"] = text
         run = lean_run.run(
             ["--json", "-o", str(cand_dir / "SolvegraphCandidate.olean"), str(cand_dir / "SolvegraphCandidate.lean")],
             str(cand_dir),
@@ -332,8 +369,15 @@ def check_proof(
             first = errors[0].render() if errors else problem or "no .olean was written"
             return verdict([f"Lean reported {max(1, len(errors))} error(s); first: {first}"], diagnostics, {})
         checks["candidate"] = "compiled in the sandbox"
+        record["timings_s"]["candidate_compile"] = run.duration_s
         os.chmod(cand_dir, 0o755)
         module_dirs.append(str(cand_dir))
+        replayed = _replay(lean_run, module_dirs, tmp, max(1.0, deadline - time.perf_counter()))
+        checks["kernel_replay"] = replayed.line()
+        record["kernel_replay"] = replayed.to_dict()
+        record["timings_s"]["kernel_replay"] = replayed.duration_s
+        if replayed.status == "failed":
+            return verdict([f"kernel replay rejected the compiled candidate: {replayed.detail}"], diagnostics, {})
 
         check_dir = Path(tmp) / "check"
         check_dir.mkdir()
@@ -343,10 +387,10 @@ def check_proof(
             lines.append("import SolvegraphChallenge\n")
         lines.append("import SolvegraphCandidate\n")
         checked = {}
-        for i, name in enumerate(names, 1):
+        for i, (name, closer) in enumerate(zip(names, closing, strict=True), 1):
             check_name = f"SolvegraphCheck{tag}.c{i}"
             if statement:
-                lines.append(f"theorem {check_name} : SolvegraphStatement.s{i} := @{name}\n")
+                lines.append(f"theorem {check_name} : SolvegraphStatement.s{i} := @{closer}\n")
                 checked[check_name] = name
             else:
                 checked[name] = name
@@ -388,8 +432,30 @@ def check_proof(
         if extra_axioms:
             reasons.append(f"'{name}' rests on axioms outside the standard ones: {', '.join(extra_axioms)}")
     checks["axioms"] = "read in the trusted check run" if axioms else "not read"
-    checks["kernel_replay"] = "not run: needs a full toolchain (a Lake project)"
     return verdict(reasons, diagnostics, axioms)
+
+
+def _replay(lean_run: _Lean, module_dirs: list[str], tmp: str, timeout: float) -> ReplayResult:
+    """Kernel replay of the compiled candidate in its own sandboxed process (never where the candidate ran)."""
+    if not lean_run.replay:
+        return ReplayResult("not run", "turned off (replay = false in [tools.lean])")
+    route = find_replayer(lean_run.command, lean_run.project)
+    if isinstance(route, str):
+        return ReplayResult("not run", route)
+    work = Path(tmp) / "replay"
+    work.mkdir()
+    return replay_module(
+        lean_run.sandbox,
+        route,
+        "SolvegraphCandidate",
+        module_dirs=module_dirs,
+        search_path=lean_run.search_path,
+        workdir=str(work),
+        timeout=timeout,
+        memory_mb=lean_run.memory_mb,
+        cwd=lean_run.project,
+        ro=toolchain_paths(lean_run.command, lean_run.project) if lean_run.project else [],
+    )
 
 
 class _ChallengeError(Exception):

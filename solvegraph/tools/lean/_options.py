@@ -20,3 +20,8 @@ class LeanOptions(ToolOptions):
     lake_path: str | None = Field(None, description="The lake executable for project (else lake on PATH).")
     timeout: float = Field(60.0, gt=0, description="Seconds one Lean run may take.")
     memory_mb: int = Field(4096, ge=64, description="Lean's memory limit, in MB.")
+    replay: bool = Field(
+        True,
+        description="Replay the compiled candidate through Lean's kernel in a fresh sandbox (leanchecker, or "
+        "solvegraph's driver against libleanshared.so); a failed replay rejects the proof.",
+    )
