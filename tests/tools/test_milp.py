@@ -249,6 +249,32 @@ def test_time_limit_returns_the_incumbent() -> None:
     assert check_solution(parse_model(model), r.data["values"], r.data["objective"]) == []
 
 
+def chain_lp(n: int) -> dict:
+    """x_i + x_{i+1} >= 1, minimise the sum: optimum n/2. SCIP's postsolve of its aggregations recurses n deep."""
+    return {
+        "variables": [{"name": f"x{i}", "type": "continuous", "lb": 0} for i in range(n)],
+        "constraints": [
+            {"name": f"c{i}", "coeffs": {f"x{i}": 1, f"x{i + 1}": 1}, "sense": ">=", "rhs": 1} for i in range(n - 1)
+        ],
+        "objective": {"sense": "minimize", "coeffs": {f"x{i}": 1 for i in range(n)}},
+    }
+
+
+def test_the_100k_chain_lp_ends_as_optimal_or_time_limit_not_a_crash() -> None:
+    """Issue 29 item 7: on the default 8 MB stack SCIP segfaulted on this model; its worker now has a large
+    stack, and its time limit is enforced (SCIP's postsolve here runs for minutes past its own limit)."""
+    with ToolSession() as session:
+        r = milp.run({"model": chain_lp(100_000), "time_limit": 5}, session)
+        worker = session._resources.get("milp_worker")
+        assert r.data.get("status") in ("optimal", "time_limit"), (r.error, r.output[-300:])
+        if r.data["status"] == "optimal":
+            assert r.ok and r.data["objective"] == pytest.approx(50_000)
+        else:
+            assert "time_limit" in r.error and "process was stopped" in r.error
+            assert worker is None or not worker.alive
+        assert milp.run({"model": production()}, session).ok, "a fresh worker serves the next call"
+
+
 def test_recheck_catches_a_corrupted_solution() -> None:
     model = production()
     r = milp.run({"model": model})

@@ -16,12 +16,16 @@ from typing import Any
 from pydantic import Field
 
 from ...plugins import CodeKernel, ToolOptions, ToolResult, ToolSession, Verifier
-from ...sandbox import Limits, resolve_sandbox
+from ...sandbox import SOLVER_STACK_MB, Limits, resolve_sandbox
 from ...sandbox._worker import SandboxWorker
 from ._readback import relative_gap
 from .model import ModelError, OptModel, check_solution, objective_value, parse_model
 
 SOLVED = ("optimal", "feasible", "time_limit")
+# Seconds past a call's time limit before its solver process is stopped. The limit counts from the start of
+# the call (parsing and building included); the grace covers reading the solution back. SCIP does not
+# always look at its clock (its postsolve of a 100,000-variable chain LP ran for minutes past it).
+TIME_LIMIT_GRACE_S = 3.0
 MAX_VALUES_SHOWN = 60
 
 
@@ -117,24 +121,33 @@ def solve_in_worker(
     """Run ``function(*args, time_limit, threads)`` in the session's sandboxed worker for this solver.
 
     The solver never runs in solvegraph's process: a segfault, a memory blow-up or a
-    hang ends the worker (replaced on the next call), and the caller gets a tool error.
+    hang ends the worker (replaced on the next call), and the caller gets a tool error. The worker's stack
+    is large (``SOLVER_STACK_MB``) and is stopped ``TIME_LIMIT_GRACE_S`` after the time limit, so a
+    call ends as ``time_limit`` then at the latest, whatever the solver does.
     """
     sandbox = resolve_sandbox(session.sandbox)
     memory_mb = session.tool_options(spec.options).memory_mb
     worker = session.resource(
         f"{spec.options.section}_worker",
-        lambda: SandboxWorker(sandbox, spec.allowed(), Limits(memory_mb=memory_mb)),
+        lambda: SandboxWorker(sandbox, spec.allowed(), Limits(memory_mb=memory_mb, stack_mb=SOLVER_STACK_MB)),
         lambda w: w.close(),
         alive=lambda w: w.alive,
     )
     solver = spec.solver
-    outcome, value = worker.call(target(function), *args, time_limit, threads, deadline_s=time_limit + 30)
+    deadline = time_limit + TIME_LIMIT_GRACE_S
+    outcome, value = worker.call(target(function), *args, time_limit, threads, deadline_s=deadline)
     if outcome == "ok":
         return value
     if outcome == "error":
         return ToolResult.failure(f"invalid model: {value}")
-    if outcome == "timeout":
-        return ToolResult.failure(f"{solver} did not return within {time_limit + 30:g} s; its process was stopped")
+    if outcome == "timeout":  # the limit is enforced: the process is stopped, and no solution came back
+        return ToolResult(
+            ok=False,
+            output="status: time_limit",
+            error=f"time_limit: {solver} did not return within its time limit of {time_limit:g} s "
+            f"(+{TIME_LIMIT_GRACE_S:g} s grace); its process was stopped, so no solution was found in time",
+            data={"status": "time_limit", "values": {}, "objective": None, "stopped": True},
+        )
     if outcome == "memory":
         return ToolResult.failure(
             f"{solver} crashed or ran out of memory ({memory_mb} MB) in its sandboxed process ({value}); "

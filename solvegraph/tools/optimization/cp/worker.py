@@ -106,9 +106,15 @@ def build_cpsat(model: OptModel, with_assumptions: bool = False) -> tuple[Any, d
     return cp, xs, literals
 
 
-def solve_cpsat(model: OptModel, time_limit: float = 60.0, threads: int = 1) -> dict[str, Any]:
+def solve_cpsat(
+    model: OptModel, time_limit: float = 60.0, threads: int = 1, deadline: float | None = None
+) -> dict[str, Any]:
+    """Solve, and name an unsat core when infeasible; the core's solve gets what is left of ``deadline``
+    (``time.monotonic()``, default ``time_limit`` from now), so the call as a whole keeps its limit."""
     from ortools.sat.python import cp_model
 
+    deadline = time.monotonic() + time_limit if deadline is None else deadline
+    time_limit = max(0.05, deadline - time.monotonic())
     cp, xs, _ = build_cpsat(model)
     invalid = cp.validate()
     if invalid:
@@ -119,7 +125,7 @@ def solve_cpsat(model: OptModel, time_limit: float = 60.0, threads: int = 1) -> 
     out = read_status(solver, status, xs, model.objective is not None, time_limit)
     out["solve_time"] = time.perf_counter() - started
     if status == cp_model.INFEASIBLE:
-        out["unsat_core"] = unsat_core(model, time_limit)
+        out["unsat_core"] = unsat_core(model, max(0.05, deadline - time.monotonic()))
     return out
 
 
@@ -138,7 +144,8 @@ def unsat_core(model: OptModel, time_limit: float) -> list[str]:
 
 def solve_declarative(raw_model: dict[str, Any], time_limit: float, threads: int) -> dict[str, Any]:
     """In the sandboxed worker: parse, build and solve; a ModelError reaches the host as ValueError."""
+    deadline = time.monotonic() + time_limit  # the limit counts parsing and building too
     try:
-        return solve_cpsat(parse_model(raw_model, kind="cp"), time_limit, threads)
+        return solve_cpsat(parse_model(raw_model, kind="cp"), time_limit, threads, deadline)
     except ModelError as exc:
         raise ValueError(str(exc)) from None

@@ -156,12 +156,18 @@ def scip_iis(scip: Any) -> list[str]:
     return names
 
 
+def remaining(deadline: float) -> float:
+    """SCIP's own time limit: what is left of the call's (parsing and building count), at least a moment."""
+    return max(0.05, deadline - time.monotonic())
+
+
 def solve_text(text: str, fmt: str, time_limit: float, threads: int) -> dict[str, Any]:
     """In the sandboxed worker: read LP/MPS text with SCIP's own reader, solve, and read the model back."""
     from pyscipopt import Model
 
     if fmt not in ("lp", "mps"):
         raise ValueError(f"unknown format {fmt!r}")
+    deadline = time.monotonic() + time_limit
     fd, path = tempfile.mkstemp(suffix=f".{fmt}", dir=".")
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
@@ -173,8 +179,7 @@ def solve_text(text: str, fmt: str, time_limit: float, threads: int) -> dict[str
         raise ValueError(f"SCIP could not read the {fmt.upper()} text: check its syntax") from None
     finally:
         os.unlink(path)
-    deadline = time.monotonic() + time_limit
-    out = solve_scip(scip, time_limit, threads)
+    out = solve_scip(scip, remaining(deadline), threads)
     _attach_model(out, scip)
     if out["status"] == "infeasible" and "model" in out and "unchecked" not in out:  # as for a JSON model
         try:
@@ -192,13 +197,13 @@ def solve_declarative(raw_model: dict[str, Any], time_limit: float, threads: int
     ``infeasible_or_unbounded`` is settled by solving again without the objective (no feasible point:
     infeasible; one: unbounded), and an infeasible model's conflict is made irreducible here.
     """
+    deadline = time.monotonic() + time_limit
     try:
         parsed = parse_model(raw_model, kind="milp")
     except ModelError as exc:
         raise ValueError(str(exc)) from None
-    deadline = time.monotonic() + time_limit
     scip, _ = build_scip(parsed)
-    out = solve_scip(scip, time_limit, threads)
+    out = solve_scip(scip, remaining(deadline), threads)
     # Only the model's own variables: not SCIP's indicator slacks (indslack_*) or solvegraph's _sg_ ones.
     out["values"] = {n: x for n, x in out["values"].items() if n in parsed.variables}
     if out["status"] == "infeasible_or_unbounded":
