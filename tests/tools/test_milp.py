@@ -315,6 +315,57 @@ def test_code_mode_reads_the_model_back() -> None:
     assert review("milp", {"code": CODE}, r.data, "milp")["accepted"]
 
 
+# The model's code solves max x (x <= 10, integer) with a Model whose getters lie: the point x = 3 looks
+# optimal (status "optimal", dual bound 3, gap 0). The true optimum is 10. Read back in the kernel, as before
+# issue 29, this came out "optimal, tool-verified".
+PATCHED_GETTERS = """
+import pyscipopt
+
+class Model(pyscipopt.Model):
+    def getStatus(self): return "optimal"
+    def getDualbound(self): return 3.0
+    def getGap(self): return 0.0
+    def getSolVal(self, sol, var): return 3.0
+    def getSolObjVal(self, sol, original=True): return 3.0
+
+model = Model()
+model.hideOutput()
+x = model.addVar("x", vtype="I", ub=10)
+model.addCons(x <= 10, name="cap")
+model.setObjective(x, "maximize")
+model.optimize()
+"""
+
+
+def test_code_mode_evidence_never_comes_from_the_kernel() -> None:
+    """Issue 29 item 3: what the model's code leaves in the kernel shapes only the claim. The fresh worker's
+    own solve of the model file gives the dual bound (10), so "optimal at 3" is refused."""
+    with ToolSession() as session:
+        r = milp.run({"code": PATCHED_GETTERS}, session)
+    assert r.ok, r.error
+    assert r.data["values"] == {"x": 3.0} and r.data["objective"] == 3.0  # the claim, as the kernel made it
+    assert r.data["dual_bound"] == pytest.approx(10) and r.data["recheck"]["objective"] == pytest.approx(10)
+    assert "fresh sandboxed worker" in r.data["recheck"]["by"]
+    verdict = review("milp", {"code": PATCHED_GETTERS}, r.data, "milp")
+    assert verdict["accepted"] is False and "labelled optimal" in verdict["feedback"], verdict
+
+
+def test_code_mode_checks_what_the_lp_writer_would_drop() -> None:
+    """The model file is SCIP's CIP, which keeps every constraint: an xor (a comment in LP format) is named
+    as not checked, so the answer is not verified, instead of passing unseen."""
+    code = (
+        "from pyscipopt import Model\nmodel = Model()\nmodel.hideOutput()\n"
+        "a = model.addVar('a', vtype='B')\nb = model.addVar('b', vtype='B')\n"
+        "model.addConsXor([a, b], True, name='one_of')\nmodel.setObjective(a + 2 * b, 'maximize')\nmodel.optimize()"
+    )
+    with ToolSession() as session:
+        r = milp.run({"code": code}, session)
+    assert r.ok and r.data["status"] == "optimal" and r.data["objective"] == pytest.approx(2)
+    assert any("one_of" in u for u in r.data["unchecked"])
+    verdict = review("milp", {"code": code}, r.data, "milp")
+    assert "accepted" not in verdict and "not verified" in verdict["feedback"]
+
+
 def test_code_mode_without_a_model_says_so() -> None:
     with ToolSession() as session:
         r = milp.run({"code": "answer = 42"}, session)

@@ -133,6 +133,25 @@ def solve_in_worker(
         lambda w: w.close(),
         alive=lambda w: w.alive,
     )
+    return _call(worker, spec, function, args, time_limit, threads, memory_mb)
+
+
+def fresh_worker(session: ToolSession, spec: SolverWorker) -> SandboxWorker:
+    """A new sandboxed solver process for one call, to be closed after it: it shares nothing with any
+    earlier call nor with the model's kernel (code mode's re-check of what the kernel claims)."""
+    limits = Limits(memory_mb=session.tool_options(spec.options).memory_mb, stack_mb=SOLVER_STACK_MB)
+    return SandboxWorker(resolve_sandbox(session.sandbox), spec.allowed(), limits)
+
+
+def _call(
+    worker: SandboxWorker,
+    spec: SolverWorker,
+    function: Callable[..., Any],
+    args: tuple[Any, ...],
+    time_limit: float,
+    threads: int,
+    memory_mb: int,
+) -> ToolResult | dict[str, Any]:
     solver = spec.solver
     deadline = time_limit + TIME_LIMIT_GRACE_S
     outcome, value = worker.call(target(function), *args, time_limit, threads, deadline_s=deadline)
@@ -166,17 +185,59 @@ def declarative_result(result: dict[str, Any], raw_model: dict[str, Any] | None)
     return render_result(result)
 
 
+@dataclass(frozen=True)
+class Recheck:
+    """Code mode's re-check outside the kernel: the kernel's cell prints ``{"format", "text", "claim"}``
+    (the model file and the claimed solution), and ``function`` of ``worker`` re-checks them in a fresh
+    sandboxed process."""
+
+    worker: SolverWorker
+    function: Callable[..., Any]
+
+
 def code_mode(
-    session: ToolSession, code: str, read_back: str, variable: str, what: str, *, kind: str, time_limit: float
+    session: ToolSession,
+    code: str,
+    read_back: str,
+    variable: str,
+    what: str,
+    *,
+    kind: str,
+    time_limit: float,
+    recheck: Recheck | None = None,
 ) -> ToolResult:
     """Run solver code in the session's kernel, then read the model object back from it.
 
+    With ``recheck``, the kernel only writes the model file and its claim; nothing computed there counts
+    as evidence: a fresh sandboxed worker reads the file, solves it again and gives the dual bound the
+    verdict relies on. Without it (``cp``, for now), the kernel's own read-back is the result.
     The kernel is the python plugin's, reached through the session by its interface: no tool imports another.
     """
     try:
         kernel = session.service(CodeKernel)
     except LookupError as exc:
         return ToolResult.failure(f"code mode needs the python tool's kernel: {exc}")
+    if recheck is None:
+        return _code_mode(session, kernel, code, read_back, variable, what, kind, time_limit, None)
+    # Started before the model's code runs: the worker boots (a sandbox, SCIP's import) meanwhile.
+    worker = fresh_worker(session, recheck.worker)
+    try:
+        return _code_mode(session, kernel, code, read_back, variable, what, kind, time_limit, (recheck, worker))
+    finally:
+        worker.close()
+
+
+def _code_mode(
+    session: ToolSession,
+    kernel: CodeKernel,
+    code: str,
+    read_back: str,
+    variable: str,
+    what: str,
+    kind: str,
+    time_limit: float,
+    recheck: tuple[Recheck, SandboxWorker] | None,
+) -> ToolResult:
     timeout = max(kernel.cell_timeout, time_limit + 5)
     cell = kernel.execute(code, timeout=timeout)
     if not cell.ok:
@@ -195,10 +256,28 @@ def code_mode(
         result = json.loads(back.stdout.strip().splitlines()[-1])
     except (json.JSONDecodeError, IndexError):
         return ToolResult.failure(f"could not read the model back: {back.stdout[-300:]!r}")
+    if not isinstance(result, dict):
+        return ToolResult.failure(f"could not read the model back: {back.stdout[-300:]!r}")
     if "error" in result:
         return ToolResult.failure(f"code mode: {result['error']}", output=cell.text())
+    if recheck is not None:
+        text, fmt, claim = result.get("text"), result.get("format"), result.get("claim")
+        if not isinstance(text, str) or not isinstance(fmt, str) or not isinstance(claim, dict):
+            return ToolResult.failure("code mode: the kernel did not write the model file and its solution")
+        spec, worker = recheck
+        memory_mb = session.tool_options(spec.worker.options).memory_mb
+        rechecked = _call(worker, spec.worker, spec.function, (text, fmt, claim), time_limit, 1, memory_mb)
+        if isinstance(rechecked, ToolResult):
+            return rechecked
+        result = rechecked
     note_model_error(result, kind)
     rendered = render_result(result)
+    claimed = (result.get("recheck") or {}).get("claimed_status")
+    if claimed:
+        rendered.output = (
+            f"the kernel's solver said {claimed}; solved again from the model file it is {result['status']}\n"
+            + rendered.output
+        )
     if cell.stdout.strip():
         rendered.output = cell.stdout.rstrip() + "\n" + rendered.output
     return rendered
