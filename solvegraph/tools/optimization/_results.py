@@ -210,7 +210,7 @@ def code_mode(
 
     With ``recheck``, the kernel only writes the model file and its claim; nothing computed there counts
     as evidence: a fresh sandboxed worker reads the file, solves it again and gives the dual bound the
-    verdict relies on. Without it (``cp``, for now), the kernel's own read-back is the result.
+    verdict relies on. Without it (an outside solver plugin's choice), the kernel's read-back is the result.
     The kernel is the python plugin's, reached through the session by its interface: no tool imports another.
     """
     try:
