@@ -366,6 +366,22 @@ def test_code_mode_checks_what_the_lp_writer_would_drop() -> None:
     assert "accepted" not in verdict and "not verified" in verdict["feedback"]
 
 
+def test_code_mode_reads_a_model_larger_than_a_cells_output_cap() -> None:
+    """The model file goes from the kernel in the export cell's output, which is not cut at the 20,000
+    characters a model's own cell keeps: before, a 300-variable model could not be read back."""
+    code = (
+        "from pyscipopt import Model, quicksum\nmodel = Model()\nmodel.hideOutput()\n"
+        "xs = [model.addVar(f'x{i}', vtype='B') for i in range(1000)]\n"
+        "model.addCons(quicksum((i % 7 + 1) * x for i, x in enumerate(xs)) <= 1000, name='cap')\n"
+        "model.setObjective(quicksum((i % 5 + 1) * x for i, x in enumerate(xs)), 'maximize')\nmodel.optimize()"
+    )
+    with ToolSession() as session:
+        r = milp.run({"code": code}, session)
+    assert r.ok and r.data["status"] == "optimal", r.error
+    assert len(r.data["values"]) == 1000 and len(r.data["model"]["variables"]) == 1000
+    assert review("milp", {"code": code}, r.data, "milp")["accepted"]
+
+
 def test_code_mode_without_a_model_says_so() -> None:
     with ToolSession() as session:
         r = milp.run({"code": "answer = 42"}, session)

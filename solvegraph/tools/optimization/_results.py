@@ -22,6 +22,9 @@ from ._readback import relative_gap
 from .model import ModelError, OptModel, check_solution, objective_value, parse_model
 
 SOLVED = ("optimal", "feasible", "time_limit")
+# What code mode's cell may print (the model file and the claimed solution): the kernel's usual cap of a
+# cell's output (20,000 characters) cut a 300-variable model's read-back short.
+MAX_EXPORT_CHARS = 50_000_000
 # Seconds past a call's time limit before its solver process is stopped. The limit counts from the start of
 # the call (parsing and building included); the grace covers reading the solution back. SCIP does not
 # always look at its clock (its postsolve of a 100,000-variable chain LP ran for minutes past it).
@@ -249,7 +252,7 @@ def _code_mode(
             f"code mode: the code never built a model: no variable named '{variable}' (a {what}) is defined",
             output=cell.text(),
         )
-    back = kernel.execute(read_back, timeout=30)
+    back = kernel.execute(read_back, timeout=30, output_chars=MAX_EXPORT_CHARS)
     if not back.ok:
         return ToolResult.failure(f"could not read the model back: {back.error_name}: {back.error_value}")
     try:
