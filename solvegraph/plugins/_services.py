@@ -35,7 +35,10 @@ class CodeKernel(Protocol):
         """The python plugin's configured cell time limit, in seconds."""
         ...
 
-    def execute(self, code: str, timeout: float) -> CellRun: ...
+    def execute(self, code: str, timeout: float, output_chars: int | None = None) -> CellRun:
+        """Run one cell; ``output_chars`` (None: the kernel's own cap) is how much of each stream is kept,
+        raised by code mode for the model file its cell prints."""
+        ...
 
 
 # The names services had before they were typed (``session.service("python.kernel")``), still answered.

@@ -13,7 +13,7 @@ from ._backend import RunResult, Sandbox, SandboxedProcess
 from ._bwrap import BwrapSandbox, find_bwrap
 from ._gvisor import GvisorSandbox, find_runsc
 from ._none import NoSandbox
-from ._policy import ENV_ALLOWLIST, NOBODY, Limits, SandboxError, clean_env
+from ._policy import ENV_ALLOWLIST, NOBODY, SOLVER_STACK_MB, Limits, SandboxError, clean_env
 from ._protocol import SandboxBackend
 from ._resolve import MODES, prefer, resolve_sandbox
 from ._scratch import process_dir, scratch_dir, sweep
@@ -22,6 +22,7 @@ __all__ = [
     "ENV_ALLOWLIST",
     "MODES",
     "NOBODY",
+    "SOLVER_STACK_MB",
     "BwrapSandbox",
     "GvisorSandbox",
     "Limits",

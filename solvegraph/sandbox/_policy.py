@@ -25,6 +25,8 @@ NOBODY = 65534
 # Variables a sandboxed process gets, and nothing else.
 # LEAN_PATH: where Lean finds the .olean files of the challenge and candidate modules (no secret).
 ENV_ALLOWLIST = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "MPLBACKEND", "PYTHONDONTWRITEBYTECODE", "LEAN_PATH")
+# The solver workers' stack (see ``Limits.stack_mb``): deep enough for SCIP on a 100,000-variable chain LP.
+SOLVER_STACK_MB = 256
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
@@ -42,6 +44,11 @@ class Limits:
     # RLIMIT_AS per process. Off for programs that reserve far more address space than they
     # use (Lean's allocator and thread stacks): they rely on their own cap and the cgroup.
     address_space_limit: bool = True
+    # RLIMIT_STACK in MB (None: inherited, usually 8 MB), for the solver workers, which recurse as deep
+    # as the model is long: SCIP segfaults on a 100,000-variable chain LP with 8 MB. Finite, because
+    # gVisor gives an unlimited one only its 8 MB default; not huge, because glibc sizes every new
+    # thread's stack by it too (each reserves that much of RLIMIT_AS).
+    stack_mb: int | None = None
 
     def rlimits(self) -> dict[str, int]:
         """The resource limits each sandboxed process starts with (name -> value)."""
@@ -52,6 +59,8 @@ class Limits:
         }
         if self.address_space_limit:
             limits["RLIMIT_AS"] = self.memory_mb * 1024 * 1024
+        if self.stack_mb is not None:
+            limits["RLIMIT_STACK"] = self.stack_mb * 1024 * 1024
         return limits
 
 

@@ -46,3 +46,23 @@ def test_a_worker_reply_nested_past_the_recursion_limit_is_a_crash_result_not_so
         assert not worker.alive  # a worker that wrote garbage is not trusted with the next call
     finally:
         worker.close()
+
+
+def test_a_solver_worker_gets_a_large_stack() -> None:
+    """Solvers recurse as deep as the model is long: their workers run with ``SOLVER_STACK_MB``, not 8 MB."""
+    import resource
+
+    from solvegraph.sandbox import SOLVER_STACK_MB
+
+    call = "resource:getrlimit"
+    for stack_mb in (SOLVER_STACK_MB, None):
+        worker = SandboxWorker(resolve_sandbox("auto"), [call], Limits(memory_mb=512, stack_mb=stack_mb))
+        try:
+            kind, (soft, _) = worker.call(call, resource.RLIMIT_STACK, deadline_s=20)
+        finally:
+            worker.close()
+        assert kind == "ok"
+        if stack_mb is None:
+            assert soft == resource.getrlimit(resource.RLIMIT_STACK)[0]  # inherited, untouched
+        else:
+            assert soft == stack_mb * 1024 * 1024

@@ -208,6 +208,26 @@ def test_cp_code_mode() -> None:
         assert not r.ok and "never solved" in r.error
 
 
+def test_cp_code_mode_evidence_never_comes_from_the_kernel() -> None:
+    """Issue 29 item 3: the kernel's solver solved a tighter model (x <= 3) than the ``model`` it names
+    (x <= 10, maximise x). Read back in the kernel, its response said "optimal at 3" with bound 3, and the
+    point is feasible for ``model``: it came out tool-verified. The fresh worker's own solve bounds it by 10."""
+    code = (
+        "from ortools.sat.python import cp_model\nmodel = cp_model.CpModel()\n"
+        "x = model.NewIntVar(0, 10, 'x')\nmodel.Maximize(x)\n"
+        "other = cp_model.CpModel()\nz = other.NewIntVar(0, 3, 'x')\nother.Maximize(z)\n"
+        "solver = cp_model.CpSolver()\nsolver.Solve(other)"
+    )
+    with ToolSession() as session:
+        r = cp.run({"code": code}, session)
+    assert r.ok, r.error
+    assert r.data["values"] == {"x": 3} and r.data["objective"] == 3  # the claim
+    assert r.data["dual_bound"] == 10 and r.data["recheck"]["objective"] == 10
+    assert "fresh sandboxed worker" in r.data["recheck"]["by"]
+    verdict = review("cp", {"code": code}, r.data, "cp")
+    assert verdict["accepted"] is False and "labelled optimal" in verdict["feedback"], verdict
+
+
 def test_cp_is_conformant() -> None:
     assert_conformant(cp, {"model": queens_model(4)}, invalid={"model": {"variables": []}})
 

@@ -249,6 +249,32 @@ def test_time_limit_returns_the_incumbent() -> None:
     assert check_solution(parse_model(model), r.data["values"], r.data["objective"]) == []
 
 
+def chain_lp(n: int) -> dict:
+    """x_i + x_{i+1} >= 1, minimise the sum: optimum n/2. SCIP's postsolve of its aggregations recurses n deep."""
+    return {
+        "variables": [{"name": f"x{i}", "type": "continuous", "lb": 0} for i in range(n)],
+        "constraints": [
+            {"name": f"c{i}", "coeffs": {f"x{i}": 1, f"x{i + 1}": 1}, "sense": ">=", "rhs": 1} for i in range(n - 1)
+        ],
+        "objective": {"sense": "minimize", "coeffs": {f"x{i}": 1 for i in range(n)}},
+    }
+
+
+def test_the_100k_chain_lp_ends_as_optimal_or_time_limit_not_a_crash() -> None:
+    """Issue 29 item 7: on the default 8 MB stack SCIP segfaulted on this model; its worker now has a large
+    stack, and its time limit is enforced (SCIP's postsolve here runs for minutes past its own limit)."""
+    with ToolSession() as session:
+        r = milp.run({"model": chain_lp(100_000), "time_limit": 5}, session)
+        worker = session._resources.get("milp_worker")
+        assert r.data.get("status") in ("optimal", "time_limit"), (r.error, r.output[-300:])
+        if r.data["status"] == "optimal":
+            assert r.ok and r.data["objective"] == pytest.approx(50_000)
+        else:
+            assert "time_limit" in r.error and "process was stopped" in r.error
+            assert worker is None or not worker.alive
+        assert milp.run({"model": production()}, session).ok, "a fresh worker serves the next call"
+
+
 def test_recheck_catches_a_corrupted_solution() -> None:
     model = production()
     r = milp.run({"model": model})
@@ -287,6 +313,73 @@ def test_code_mode_reads_the_model_back() -> None:
     names = {c["name"] for c in r.data["model"]["constraints"]}
     assert names == {"need", "ycap"}
     assert review("milp", {"code": CODE}, r.data, "milp")["accepted"]
+
+
+# The model's code solves max x (x <= 10, integer) with a Model whose getters lie: the point x = 3 looks
+# optimal (status "optimal", dual bound 3, gap 0). The true optimum is 10. Read back in the kernel, as before
+# issue 29, this came out "optimal, tool-verified".
+PATCHED_GETTERS = """
+import pyscipopt
+
+class Model(pyscipopt.Model):
+    def getStatus(self): return "optimal"
+    def getDualbound(self): return 3.0
+    def getGap(self): return 0.0
+    def getSolVal(self, sol, var): return 3.0
+    def getSolObjVal(self, sol, original=True): return 3.0
+
+model = Model()
+model.hideOutput()
+x = model.addVar("x", vtype="I", ub=10)
+model.addCons(x <= 10, name="cap")
+model.setObjective(x, "maximize")
+model.optimize()
+"""
+
+
+def test_code_mode_evidence_never_comes_from_the_kernel() -> None:
+    """Issue 29 item 3: what the model's code leaves in the kernel shapes only the claim. The fresh worker's
+    own solve of the model file gives the dual bound (10), so "optimal at 3" is refused."""
+    with ToolSession() as session:
+        r = milp.run({"code": PATCHED_GETTERS}, session)
+    assert r.ok, r.error
+    assert r.data["values"] == {"x": 3.0} and r.data["objective"] == 3.0  # the claim, as the kernel made it
+    assert r.data["dual_bound"] == pytest.approx(10) and r.data["recheck"]["objective"] == pytest.approx(10)
+    assert "fresh sandboxed worker" in r.data["recheck"]["by"]
+    verdict = review("milp", {"code": PATCHED_GETTERS}, r.data, "milp")
+    assert verdict["accepted"] is False and "labelled optimal" in verdict["feedback"], verdict
+
+
+def test_code_mode_checks_what_the_lp_writer_would_drop() -> None:
+    """The model file is SCIP's CIP, which keeps every constraint: an xor (a comment in LP format) is named
+    as not checked, so the answer is not verified, instead of passing unseen."""
+    code = (
+        "from pyscipopt import Model\nmodel = Model()\nmodel.hideOutput()\n"
+        "a = model.addVar('a', vtype='B')\nb = model.addVar('b', vtype='B')\n"
+        "model.addConsXor([a, b], True, name='one_of')\nmodel.setObjective(a + 2 * b, 'maximize')\nmodel.optimize()"
+    )
+    with ToolSession() as session:
+        r = milp.run({"code": code}, session)
+    assert r.ok and r.data["status"] == "optimal" and r.data["objective"] == pytest.approx(2)
+    assert any("one_of" in u for u in r.data["unchecked"])
+    verdict = review("milp", {"code": code}, r.data, "milp")
+    assert "accepted" not in verdict and "not verified" in verdict["feedback"]
+
+
+def test_code_mode_reads_a_model_larger_than_a_cells_output_cap() -> None:
+    """The model file goes from the kernel in the export cell's output, which is not cut at the 20,000
+    characters a model's own cell keeps: before, a 300-variable model could not be read back."""
+    code = (
+        "from pyscipopt import Model, quicksum\nmodel = Model()\nmodel.hideOutput()\n"
+        "xs = [model.addVar(f'x{i}', vtype='B') for i in range(1000)]\n"
+        "model.addCons(quicksum((i % 7 + 1) * x for i, x in enumerate(xs)) <= 1000, name='cap')\n"
+        "model.setObjective(quicksum((i % 5 + 1) * x for i, x in enumerate(xs)), 'maximize')\nmodel.optimize()"
+    )
+    with ToolSession() as session:
+        r = milp.run({"code": code}, session)
+    assert r.ok and r.data["status"] == "optimal", r.error
+    assert len(r.data["values"]) == 1000 and len(r.data["model"]["variables"]) == 1000
+    assert review("milp", {"code": code}, r.data, "milp")["accepted"]
 
 
 def test_code_mode_without_a_model_says_so() -> None:

@@ -16,12 +16,19 @@ from typing import Any
 from pydantic import Field
 
 from ...plugins import CodeKernel, ToolOptions, ToolResult, ToolSession, Verifier
-from ...sandbox import Limits, resolve_sandbox
+from ...sandbox import SOLVER_STACK_MB, Limits, resolve_sandbox
 from ...sandbox._worker import SandboxWorker
 from ._readback import relative_gap
 from .model import ModelError, OptModel, check_solution, objective_value, parse_model
 
 SOLVED = ("optimal", "feasible", "time_limit")
+# What code mode's cell may print (the model file and the claimed solution): the kernel's usual cap of a
+# cell's output (20,000 characters) cut a 300-variable model's read-back short.
+MAX_EXPORT_CHARS = 50_000_000
+# Seconds past a call's time limit before its solver process is stopped. The limit counts from the start of
+# the call (parsing and building included); the grace covers reading the solution back. SCIP does not
+# always look at its clock (its postsolve of a 100,000-variable chain LP ran for minutes past it).
+TIME_LIMIT_GRACE_S = 3.0
 MAX_VALUES_SHOWN = 60
 
 
@@ -117,24 +124,52 @@ def solve_in_worker(
     """Run ``function(*args, time_limit, threads)`` in the session's sandboxed worker for this solver.
 
     The solver never runs in solvegraph's process: a segfault, a memory blow-up or a
-    hang ends the worker (replaced on the next call), and the caller gets a tool error.
+    hang ends the worker (replaced on the next call), and the caller gets a tool error. The worker's stack
+    is large (``SOLVER_STACK_MB``) and is stopped ``TIME_LIMIT_GRACE_S`` after the time limit, so a
+    call ends as ``time_limit`` then at the latest, whatever the solver does.
     """
     sandbox = resolve_sandbox(session.sandbox)
     memory_mb = session.tool_options(spec.options).memory_mb
     worker = session.resource(
         f"{spec.options.section}_worker",
-        lambda: SandboxWorker(sandbox, spec.allowed(), Limits(memory_mb=memory_mb)),
+        lambda: SandboxWorker(sandbox, spec.allowed(), Limits(memory_mb=memory_mb, stack_mb=SOLVER_STACK_MB)),
         lambda w: w.close(),
         alive=lambda w: w.alive,
     )
+    return _call(worker, spec, function, args, time_limit, threads, memory_mb)
+
+
+def fresh_worker(session: ToolSession, spec: SolverWorker) -> SandboxWorker:
+    """A new sandboxed solver process for one call, to be closed after it: it shares nothing with any
+    earlier call nor with the model's kernel (code mode's re-check of what the kernel claims)."""
+    limits = Limits(memory_mb=session.tool_options(spec.options).memory_mb, stack_mb=SOLVER_STACK_MB)
+    return SandboxWorker(resolve_sandbox(session.sandbox), spec.allowed(), limits)
+
+
+def _call(
+    worker: SandboxWorker,
+    spec: SolverWorker,
+    function: Callable[..., Any],
+    args: tuple[Any, ...],
+    time_limit: float,
+    threads: int,
+    memory_mb: int,
+) -> ToolResult | dict[str, Any]:
     solver = spec.solver
-    outcome, value = worker.call(target(function), *args, time_limit, threads, deadline_s=time_limit + 30)
+    deadline = time_limit + TIME_LIMIT_GRACE_S
+    outcome, value = worker.call(target(function), *args, time_limit, threads, deadline_s=deadline)
     if outcome == "ok":
         return value
     if outcome == "error":
         return ToolResult.failure(f"invalid model: {value}")
-    if outcome == "timeout":
-        return ToolResult.failure(f"{solver} did not return within {time_limit + 30:g} s; its process was stopped")
+    if outcome == "timeout":  # the limit is enforced: the process is stopped, and no solution came back
+        return ToolResult(
+            ok=False,
+            output="status: time_limit",
+            error=f"time_limit: {solver} did not return within its time limit of {time_limit:g} s "
+            f"(+{TIME_LIMIT_GRACE_S:g} s grace); its process was stopped, so no solution was found in time",
+            data={"status": "time_limit", "values": {}, "objective": None, "stopped": True},
+        )
     if outcome == "memory":
         return ToolResult.failure(
             f"{solver} crashed or ran out of memory ({memory_mb} MB) in its sandboxed process ({value}); "
@@ -153,17 +188,59 @@ def declarative_result(result: dict[str, Any], raw_model: dict[str, Any] | None)
     return render_result(result)
 
 
+@dataclass(frozen=True)
+class Recheck:
+    """Code mode's re-check outside the kernel: the kernel's cell prints ``{"format", "text", "claim"}``
+    (the model file and the claimed solution), and ``function`` of ``worker`` re-checks them in a fresh
+    sandboxed process."""
+
+    worker: SolverWorker
+    function: Callable[..., Any]
+
+
 def code_mode(
-    session: ToolSession, code: str, read_back: str, variable: str, what: str, *, kind: str, time_limit: float
+    session: ToolSession,
+    code: str,
+    read_back: str,
+    variable: str,
+    what: str,
+    *,
+    kind: str,
+    time_limit: float,
+    recheck: Recheck | None = None,
 ) -> ToolResult:
     """Run solver code in the session's kernel, then read the model object back from it.
 
+    With ``recheck``, the kernel only writes the model file and its claim; nothing computed there counts
+    as evidence: a fresh sandboxed worker reads the file, solves it again and gives the dual bound the
+    verdict relies on. Without it (an outside solver plugin's choice), the kernel's read-back is the result.
     The kernel is the python plugin's, reached through the session by its interface: no tool imports another.
     """
     try:
         kernel = session.service(CodeKernel)
     except LookupError as exc:
         return ToolResult.failure(f"code mode needs the python tool's kernel: {exc}")
+    if recheck is None:
+        return _code_mode(session, kernel, code, read_back, variable, what, kind, time_limit, None)
+    # Started before the model's code runs: the worker boots (a sandbox, SCIP's import) meanwhile.
+    worker = fresh_worker(session, recheck.worker)
+    try:
+        return _code_mode(session, kernel, code, read_back, variable, what, kind, time_limit, (recheck, worker))
+    finally:
+        worker.close()
+
+
+def _code_mode(
+    session: ToolSession,
+    kernel: CodeKernel,
+    code: str,
+    read_back: str,
+    variable: str,
+    what: str,
+    kind: str,
+    time_limit: float,
+    recheck: tuple[Recheck, SandboxWorker] | None,
+) -> ToolResult:
     timeout = max(kernel.cell_timeout, time_limit + 5)
     cell = kernel.execute(code, timeout=timeout)
     if not cell.ok:
@@ -175,17 +252,35 @@ def code_mode(
             f"code mode: the code never built a model: no variable named '{variable}' (a {what}) is defined",
             output=cell.text(),
         )
-    back = kernel.execute(read_back, timeout=30)
+    back = kernel.execute(read_back, timeout=30, output_chars=MAX_EXPORT_CHARS)
     if not back.ok:
         return ToolResult.failure(f"could not read the model back: {back.error_name}: {back.error_value}")
     try:
         result = json.loads(back.stdout.strip().splitlines()[-1])
     except (json.JSONDecodeError, IndexError):
         return ToolResult.failure(f"could not read the model back: {back.stdout[-300:]!r}")
+    if not isinstance(result, dict):
+        return ToolResult.failure(f"could not read the model back: {back.stdout[-300:]!r}")
     if "error" in result:
         return ToolResult.failure(f"code mode: {result['error']}", output=cell.text())
+    if recheck is not None:
+        text, fmt, claim = result.get("text"), result.get("format"), result.get("claim")
+        if not isinstance(text, str) or not isinstance(fmt, str) or not isinstance(claim, dict):
+            return ToolResult.failure("code mode: the kernel did not write the model file and its solution")
+        spec, worker = recheck
+        memory_mb = session.tool_options(spec.worker.options).memory_mb
+        rechecked = _call(worker, spec.worker, spec.function, (text, fmt, claim), time_limit, 1, memory_mb)
+        if isinstance(rechecked, ToolResult):
+            return rechecked
+        result = rechecked
     note_model_error(result, kind)
     rendered = render_result(result)
+    claimed = (result.get("recheck") or {}).get("claimed_status")
+    if claimed:
+        rendered.output = (
+            f"the kernel's solver said {claimed}; solved again from the model file it is {result['status']}\n"
+            + rendered.output
+        )
     if cell.stdout.strip():
         rendered.output = cell.stdout.rstrip() + "\n" + rendered.output
     return rendered

@@ -205,11 +205,13 @@ class Kernel:
             raise SolvegraphError(f"could not start the Python kernel{why}") from None
 
     # -- execution -----------------------------------------------------------
-    def execute(self, code: str, timeout: float = 30.0) -> CellResult:
-        """Run one cell. Never raises for anything the cell does."""
+    def execute(self, code: str, timeout: float = 30.0, output_chars: int | None = None) -> CellResult:
+        """Run one cell. Never raises for anything the cell does. ``output_chars`` replaces the cap on what
+        is kept of each stream, for the host's own cells (code mode's model file), never the model's."""
         self.uses += 1
         started = time.monotonic()
-        cell = _Cell(self.output_cap)
+        cap = output_chars or self.output_cap
+        cell = _Cell(cap)
         if self.broken:
             self.restart()
         msg_id = self.kc.execute(code, store_history=False, allow_stdin=False)
@@ -226,7 +228,7 @@ class Kernel:
                 self.restart()
                 cell.result.restarted = True
         self._drain_shell()
-        return cell.done(started, self.output_cap)
+        return cell.done(started, cap)
 
     async def aexecute(self, code: str, timeout: float = 30.0) -> CellResult:
         """:meth:`execute` on the running event loop: the same limits and results, no thread held."""

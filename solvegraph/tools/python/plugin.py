@@ -55,8 +55,8 @@ class _SessionKernel:
     def cell_timeout(self) -> float:
         return self.session.tool_options(PythonOptions).cell_timeout
 
-    def execute(self, code: str, timeout: float) -> CellResult:
-        return session_kernel(self.session).execute(code, timeout=timeout)
+    def execute(self, code: str, timeout: float, output_chars: int | None = None) -> CellResult:
+        return session_kernel(self.session).execute(code, timeout=timeout, output_chars=output_chars)
 
 
 @tool(name="python", timeout=None, enforces_timeout=True, prompt_hint=PROMPT_HINT, timeout_option="cell_timeout")

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import Field
 
 from ...plugins import ToolOptions, ToolResult, ToolSession, hookimpl, tool
-from ...sandbox import Limits, resolve_sandbox
+from ...sandbox import SOLVER_STACK_MB, Limits, resolve_sandbox
 from ...sandbox._worker import SandboxWorker
 from ._script import Command, parse_script, structured_script
 from .worker import run_script
@@ -81,12 +81,13 @@ PROMPT_HINT = (
 def session_worker(session: ToolSession, memory_mb: int) -> SandboxWorker:
     """This session's Z3 worker, a sandboxed process replaced when it died or the memory cap changed.
 
-    Z3's own memory cap can crash the process that hosts it, so Z3 never runs in ours.
+    Z3's own memory cap can crash the process that hosts it, so Z3 never runs in ours. Its stack is large
+    (``SOLVER_STACK_MB``): Z3 recurses over deep terms.
     """
     sandbox = resolve_sandbox(session.sandbox)
     return session.resource(
         f"z3_worker_{memory_mb}",
-        lambda: SandboxWorker(sandbox, [SOLVE], Limits(memory_mb=memory_mb)),
+        lambda: SandboxWorker(sandbox, [SOLVE], Limits(memory_mb=memory_mb, stack_mb=SOLVER_STACK_MB)),
         lambda w: w.close(),
         alive=lambda w: w.alive,
     )

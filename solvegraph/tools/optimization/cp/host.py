@@ -11,9 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 from ....plugins import ToolOptions, ToolResult, ToolSession, Verifier, hookimpl, tool
-from .._results import SolverOptions, SolverWorker, code_mode, declarative_result, solution_verifier, solve_in_worker
+from .._results import (
+    Recheck,
+    SolverOptions,
+    SolverWorker,
+    code_mode,
+    declarative_result,
+    solution_verifier,
+    solve_in_worker,
+)
 from . import worker
-from .kernel import READ_BACK
+from .kernel import EXPORT
 
 
 class CpOptions(SolverOptions):
@@ -22,8 +30,8 @@ class CpOptions(SolverOptions):
     section = "cp"
 
 
-# What runs in the sandboxed CP-SAT process: this function of ``worker``, and nothing else.
-WORKER = SolverWorker("CP-SAT", CpOptions, (worker.solve_declarative,))
+# What runs in the sandboxed CP-SAT process: these functions of ``worker``, and nothing else.
+WORKER = SolverWorker("CP-SAT", CpOptions, (worker.solve_declarative, worker.recheck_claim))
 
 PROMPT_HINT = (
     "cp: solves a constraint program with OR-Tools CP-SAT (integer/boolean variables with finite lb and ub, integer "
@@ -61,7 +69,8 @@ def cp(
 ) -> ToolResult:
     """Build and solve a constraint program with OR-Tools CP-SAT; returns status, objective and values."""
     if code is not None:
-        return code_mode(session, code, READ_BACK, "model", "CpModel", kind="cp", time_limit=time_limit)
+        recheck = Recheck(WORKER, worker.recheck_claim)
+        return code_mode(session, code, EXPORT, "model", "CpModel", kind="cp", time_limit=time_limit, recheck=recheck)
     if not isinstance(model, dict):
         return ToolResult.failure("invalid model: (root): the model must be a JSON object")
     result = solve_in_worker(session, WORKER, worker.solve_declarative, model, time_limit=time_limit, threads=threads)

@@ -1,167 +1,30 @@
-"""The model's kernel's side of ``cp`` code mode: read a solved CpModel back into the declarative model.
+"""The model's kernel's side of ``cp`` code mode: write the model file and the claimed solution, nothing more.
 
-The host sends :data:`READ_BACK` as a cell to the session's python kernel after the model's own code;
-that cell imports this module there. Only OR-Tools and the model core are needed, never the plugin layer.
+The host sends :data:`EXPORT` as a cell to the session's python kernel after the model's own code; that
+cell imports this module there. What it prints is a *claim*: the CpModelProto (CP-SAT's text format, as
+``export_to_file`` writes it) and the solution the kernel's solver reports. Anything the model's code left
+in the kernel can shape it, so the host never takes it as evidence: a fresh sandboxed CP-SAT worker reads
+the proto, checks the claimed solution against it and solves it again (``worker.recheck_claim``).
+Only OR-Tools is needed here, never the plugin layer.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from typing import Any
 
-from .._readback import relative_gap, unchecked_summary, unique_name
 from ._cpsat import status_name
 
-_KINDS = (
-    "linear", "all_diff", "interval", "no_overlap", "no_overlap_2d", "cumulative", "element", "table",
-    "automaton", "bool_or", "bool_and", "bool_xor", "at_most_one", "exactly_one", "lin_max", "int_prod",
-    "int_div", "int_mod", "inverse", "circuit", "routes", "reservoir", "dummy_constraint",
-)  # fmt: skip
 
-
-def _kind(ct: Any) -> str:
-    """Which constraint a ConstraintProto holds (the 9.x wrappers have has_* but no WhichOneof)."""
-    return next((k for k in _KINDS if getattr(ct, f"has_{k}", lambda: False)()), "unknown")
-
-
-class _Proto:
-    """Reads a CpModelProto into the declarative model, so the independent re-check can evaluate it."""
-
-    def __init__(self, proto: Any) -> None:
-        self.proto = proto
-        seen: dict[str, int] = {}
-        # Unique, usable names: CP-SAT allows repeated or empty names, and "~" marks a negated literal here.
-        self.names = [
-            unique_name(v.name if v.name and not v.name.startswith("~") else f"v{i}", seen)
-            for i, v in enumerate(proto.variables)
-        ]
-        self.unchecked: dict[str, list[str]] = {}
-        self.model: dict[str, Any] = {"variables": [], "constraints": []}
-
-    def literal(self, ref: int) -> str:
-        return self.names[ref] if ref >= 0 else "~" + self.names[-ref - 1]
-
-    def coeffs(self, e: Any) -> dict[str, float]:
-        """Coefficients by variable name; a variable listed twice has its coefficients summed."""
-        out: dict[str, float] = {}
-        for v, c in zip(list(e.vars), list(e.coeffs), strict=True):
-            out[self.names[v]] = out.get(self.names[v], 0) + c
-        return out
-
-    def affine(self, e: Any) -> dict[str, Any]:
-        return {"coeffs": self.coeffs(e), "constant": e.offset}
-
-    def plain_var(self, e: Any) -> str | None:
-        """The variable name if the expression is just one variable, else None."""
-        return self.names[e.vars[0]] if len(e.vars) == 1 and e.coeffs[0] == 1 and not e.offset else None
-
-    def add(self, key: str, entry: dict[str, Any]) -> None:
-        self.model.setdefault(key, []).append(entry)
-
-    def skip(self, kind: str, name: str) -> None:
-        self.unchecked.setdefault(kind, []).append(name)
-
-    def read(self) -> dict[str, Any]:
-        seen: dict[str, int] = {}
-        for i, v in enumerate(self.proto.variables):
-            domain = list(v.domain)  # list() first: the 9.15 proto wrappers do not support negative indexing
-            var = {"name": self.names[i], "type": "integer", "lb": domain[0], "ub": domain[-1]}
-            self.model["variables"].append(var)
-            if len(domain) > 2:
-                self.skip("variable domain with holes", self.names[i])
-        names = [unique_name(ct.name or f"c{k}", seen) for k, ct in enumerate(self.proto.constraints)]
-        interval_names = dict(enumerate(names))  # no_overlap and cumulative name intervals by constraint index
-        for ct, name in zip(self.proto.constraints, names, strict=True):
-            self.constraint(ct, name, interval_names)
-        objective = self.proto.objective
-        if self.proto.has_objective():
-            sign = -1 if objective.scaling_factor < 0 else 1
-            self.model["objective"] = {
-                "sense": "maximize" if sign < 0 else "minimize",
-                "coeffs": {self.names[v]: sign * c for v, c in zip(objective.vars, objective.coeffs, strict=True)},
-                "constant": sign * objective.offset,
-            }
-        elif self.proto.has_floating_point_objective():
-            self.skip("floating-point objective", "objective")
-        return self.model
-
-    def constraint(self, ct: Any, name: str, intervals: dict[int, str]) -> None:
-        kind = _kind(ct)
-        enforced = [self.literal(x) for x in ct.enforcement_literal]
-        if enforced and kind not in ("linear", "bool_or", "bool_and", "interval"):
-            self.skip(f"enforced {kind}", name)
-            return
-        only_if = {"only_if": enforced} if enforced else {}
-        if kind == "linear":
-            domain = list(ct.linear.domain)
-            if len(domain) != 2:
-                self.skip("linear (domain with holes)", name)
-                return
-            lo, hi = domain
-            coeffs = self.coeffs(ct.linear)
-            if lo == hi:
-                row = {"sense": "=", "rhs": lo}
-            else:
-                row = {"lb": lo if lo > -(2**62) else None, "ub": hi if hi < 2**62 else None}
-            self.model["constraints"].append({"name": name, "coeffs": coeffs, **row, **only_if})
-        elif kind == "all_diff":
-            names = [self.plain_var(e) for e in ct.all_diff.exprs]
-            if None in names:
-                self.skip("all_different of expressions", name)
-            else:
-                self.add("all_different", {"name": name, "vars": names})
-        elif kind in ("bool_or", "bool_and", "bool_xor", "at_most_one", "exactly_one"):
-            literals = [self.literal(x) for x in getattr(ct, kind).literals]
-            self.add("boolean", {"name": name, "op": kind.removeprefix("bool_"), "literals": literals, **only_if})
-        elif kind == "interval":
-            iv = ct.interval
-            entry = {"name": name, "start": self.affine(iv.start), "duration": self.affine(iv.size),
-                     "end": self.affine(iv.end)}  # fmt: skip
-            if enforced:
-                entry["present"] = enforced[0]
-            self.add("intervals", entry)
-        elif kind == "no_overlap":
-            self.add("no_overlap", {"name": name, "intervals": [intervals[i] for i in ct.no_overlap.intervals]})
-        elif kind == "cumulative":
-            cu = ct.cumulative
-            self.add("cumulative", {"name": name, "intervals": [intervals[i] for i in cu.intervals],
-                                    "demands": [self.affine(d) for d in cu.demands],
-                                    "capacity": self.affine(cu.capacity)})  # fmt: skip
-        elif kind == "element":
-            el = ct.element
-            if el.has_linear_index():
-                index, target = self.affine(el.linear_index), self.affine(el.linear_target)
-                array = [self.affine(e) for e in el.exprs]
-            else:  # the older form: variables only
-                index, target = self.names[el.index], self.names[el.target]
-                array = [self.names[v] for v in el.vars]
-            self.add("element", {"name": name, "index": index, "array": array, "target": target})
-        elif kind == "table":
-            tb = ct.table
-            names = [self.plain_var(e) for e in tb.exprs] if len(tb.exprs) else [self.names[v] for v in tb.vars]
-            if None in names or not names:
-                self.skip("table of expressions", name)
-                return
-            values = list(tb.values)
-            rows = [values[i : i + len(names)] for i in range(0, len(values), len(names))]
-            self.add("table", {"name": name, "vars": names, "tuples": rows, "forbidden": bool(tb.negated)})
-        elif kind in ("lin_max", "int_prod", "int_div", "int_mod"):
-            fn = {"lin_max": "max", "int_prod": "mult", "int_div": "div", "int_mod": "mod"}[kind]
-            args = getattr(ct, kind)
-            self.add("general", {"name": name, "fn": fn, "result": self.affine(args.target),
-                                 "args": [self.affine(e) for e in args.exprs]})  # fmt: skip
-        else:  # automaton, circuit, routes, inverse, reservoir, no_overlap_2d: listed, never claimed checked
-            self.skip(str(kind), name)
-
-
-def read_back(cp: Any, solver: Any) -> dict[str, Any]:
-    """Inside the kernel: the declarative model and solution of a solved CpModel."""
+def export(cp: Any, solver: Any) -> dict[str, Any]:
+    """Inside the kernel: the model's proto text and the claimed status, solution and objective."""
     from ortools.sat.python import cp_model
 
     if not isinstance(cp, cp_model.CpModel):
         return {"error": f"expected an ortools CpModel named 'model', found {type(cp).__name__}"}
     if not isinstance(solver, cp_model.CpSolver):
         return {"error": f"expected a CpSolver named 'solver', found {type(solver).__name__}"}
-    proto = cp.Proto()
     try:
         response = solver.ResponseProto()
     except RuntimeError:
@@ -169,28 +32,25 @@ def read_back(cp: Any, solver: Any) -> dict[str, Any]:
     status = status_name(response.status)
     if status == "unknown" and response.wall_time == 0:
         return {"error": "the model was built but never solved; call solver.Solve(model)"}
-    reader = _Proto(proto)
-    out: dict[str, Any] = {
-        "status": status,
-        "objective": None,
-        "values": {},
-        "gap": None,
-        "solve_time": response.wall_time,
-        "model": reader.read(),
-    }
-    if reader.unchecked:
-        out["unchecked"] = unchecked_summary(reader.unchecked)
+    fd, path = tempfile.mkstemp(suffix=".pbtxt")
+    os.close(fd)
+    try:
+        cp.export_to_file(path)
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    finally:
+        os.unlink(path)
+    claim: dict[str, Any] = {"status": status, "solution": [], "objective": None, "solve_time": response.wall_time}
     if status in ("optimal", "feasible"):
-        out["values"] = {reader.names[i]: int(x) for i, x in enumerate(response.solution)}
-        if proto.has_objective():
-            out["objective"], out["dual_bound"] = response.objective_value, response.best_objective_bound
-            out["gap"] = relative_gap(out["objective"], out["dual_bound"])
-    return out
+        claim["solution"] = [int(x) for x in response.solution]
+        if cp.Proto().has_objective():
+            claim["objective"] = response.objective_value
+    return {"format": "cpproto", "text": text, "claim": claim}
 
 
 # The cell the host sends after the model's own code; it names this module by its import path, whatever it is.
-READ_BACK = f"""
+EXPORT = f"""
 import json as _sg_json
-from {read_back.__module__} import read_back as _sg_read_back
-print(_sg_json.dumps(_sg_read_back(model, solver)))
+from {export.__module__} import export as _sg_export
+print(_sg_json.dumps(_sg_export(model, solver)))
 """

@@ -10,8 +10,10 @@ import time
 from dataclasses import replace
 from typing import Any
 
+from .._readback import relative_gap, unchecked_summary
 from ..model import Affine, ModelError, OptModel, affine_bounds, parse_model, without_cyclic_gc
-from ._cpsat import _solver, read_status
+from ._cpsat import _solver, read_status, status_name
+from ._proto import ProtoReader
 
 
 @without_cyclic_gc
@@ -106,9 +108,15 @@ def build_cpsat(model: OptModel, with_assumptions: bool = False) -> tuple[Any, d
     return cp, xs, literals
 
 
-def solve_cpsat(model: OptModel, time_limit: float = 60.0, threads: int = 1) -> dict[str, Any]:
+def solve_cpsat(
+    model: OptModel, time_limit: float = 60.0, threads: int = 1, deadline: float | None = None
+) -> dict[str, Any]:
+    """Solve, and name an unsat core when infeasible; the core's solve gets what is left of ``deadline``
+    (``time.monotonic()``, default ``time_limit`` from now), so the call as a whole keeps its limit."""
     from ortools.sat.python import cp_model
 
+    deadline = time.monotonic() + time_limit if deadline is None else deadline
+    time_limit = max(0.05, deadline - time.monotonic())
     cp, xs, _ = build_cpsat(model)
     invalid = cp.validate()
     if invalid:
@@ -119,7 +127,7 @@ def solve_cpsat(model: OptModel, time_limit: float = 60.0, threads: int = 1) -> 
     out = read_status(solver, status, xs, model.objective is not None, time_limit)
     out["solve_time"] = time.perf_counter() - started
     if status == cp_model.INFEASIBLE:
-        out["unsat_core"] = unsat_core(model, time_limit)
+        out["unsat_core"] = unsat_core(model, max(0.05, deadline - time.monotonic()))
     return out
 
 
@@ -138,7 +146,64 @@ def unsat_core(model: OptModel, time_limit: float) -> list[str]:
 
 def solve_declarative(raw_model: dict[str, Any], time_limit: float, threads: int) -> dict[str, Any]:
     """In the sandboxed worker: parse, build and solve; a ModelError reaches the host as ValueError."""
+    deadline = time.monotonic() + time_limit  # the limit counts parsing and building too
     try:
-        return solve_cpsat(parse_model(raw_model, kind="cp"), time_limit, threads)
+        return solve_cpsat(parse_model(raw_model, kind="cp"), time_limit, threads, deadline)
     except ModelError as exc:
         raise ValueError(str(exc)) from None
+
+
+def recheck_claim(text: str, fmt: str, claim: dict[str, Any], time_limit: float, threads: int) -> dict[str, Any]:
+    """In a fresh sandboxed worker: code mode's evidence, computed where the model's code never ran.
+
+    CP-SAT reads the CpModelProto the kernel wrote and solves it again. The result keeps the kernel's
+    claimed solution and objective (what the answer says) for the host's re-check against the model read
+    here, and takes the evidence from this solve: the objective bound, the gap to the claimed objective,
+    and the constraints the checker cannot evaluate.
+    """
+    from ortools.sat.python import cp_model
+
+    if fmt != "cpproto":
+        raise ValueError(f"unknown format {fmt!r}")
+    status, solution, objective = claim.get("status"), claim.get("solution"), claim.get("objective")
+    if not isinstance(status, str) or not isinstance(solution, list):
+        raise ValueError("the kernel's claim has no status or solution")
+    if not all(isinstance(x, int) and not isinstance(x, bool) for x in solution) or not (
+        objective is None or (isinstance(objective, (int, float)) and not isinstance(objective, bool))
+    ):
+        raise ValueError("the kernel's claimed solution and objective must be numbers")
+    cp = cp_model.CpModel()
+    try:
+        cp.Proto().parse_text_format(text)
+    except Exception:
+        raise ValueError("CP-SAT could not read the model file the kernel wrote") from None
+    proto = cp.Proto()
+    reader = ProtoReader(proto)
+    model = reader.read()
+    solver = _solver(time_limit, threads)
+    own_status = status_name(solver.solve(cp))
+    has_objective = proto.has_objective()
+    bound = solver.best_objective_bound if has_objective and own_status in ("optimal", "feasible") else None
+    out: dict[str, Any] = {"status": own_status, "objective": None, "values": {}, "gap": None, "model": model}
+    if reader.unchecked:
+        out["unchecked"] = unchecked_summary(reader.unchecked)
+    out["recheck"] = {
+        "by": "CP-SAT in a fresh sandboxed worker, from the model file",
+        "status": own_status,
+        "objective": solver.objective_value if bound is not None else None,
+        "dual_bound": bound,
+        "solve_time": solver.wall_time,
+    }
+    if status not in ("optimal", "feasible", "time_limit") or not solution:
+        if status != own_status:
+            out["recheck"]["claimed_status"] = status
+        return out
+    if len(solution) != len(reader.names):
+        raise ValueError(f"the kernel's claimed solution has {len(solution)} values for {len(reader.names)} variables")
+    out.update(status=status, values=dict(zip(reader.names, solution, strict=True)), objective=objective)
+    out["solve_time"] = claim.get("solve_time")
+    if bound is not None:
+        out["dual_bound"] = bound
+        if objective is not None:
+            out["gap"] = relative_gap(objective, bound)
+    return out

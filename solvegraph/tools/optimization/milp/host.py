@@ -2,7 +2,8 @@
 
 Two routes, one set of checks: the model is given in the declarative JSON format
 (validated before anything is built), or as pyscipopt code run in the session's
-kernel, whose resulting ``model`` object is read back. Either way the result
+kernel, whose ``model`` is written to a file with its claimed solution and re-checked
+by a fresh sandboxed SCIP worker (nothing computed in the kernel counts as evidence). Either way the result
 carries status, objective, values, gap and time, and the ``milp-check`` verifier
 re-checks the solution independently. An infeasible model comes back with its
 irreducible infeasible subsystem (SCIP's IIS), so the refiner knows which
@@ -15,6 +16,7 @@ from typing import Any
 
 from ....plugins import ToolOptions, ToolResult, ToolSession, Verifier, hookimpl, tool
 from .._results import (
+    Recheck,
     SolverOptions,
     SolverWorker,
     code_mode,
@@ -25,7 +27,7 @@ from .._results import (
     solve_in_worker,
 )
 from . import worker
-from .kernel import READ_BACK
+from .kernel import EXPORT
 
 
 class MilpOptions(SolverOptions):
@@ -35,7 +37,7 @@ class MilpOptions(SolverOptions):
 
 
 # What runs in the sandboxed SCIP process: these functions of ``worker``, and nothing else.
-WORKER = SolverWorker("SCIP", MilpOptions, (worker.solve_declarative, worker.solve_text))
+WORKER = SolverWorker("SCIP", MilpOptions, (worker.solve_declarative, worker.solve_text, worker.recheck_claim))
 
 PROMPT_HINT = (
     'milp: solves a mixed-integer linear program with SCIP. Pass {"model": {sets: {"I": ["a", "b"], "T": 24}, '
@@ -93,11 +95,12 @@ def milp(
         return code_mode(
             session,
             code,
-            READ_BACK.format(var=model_variable),
+            EXPORT.format(var=model_variable),
             model_variable,
             "pyscipopt Model",
             kind="milp",
             time_limit=time_limit,
+            recheck=Recheck(WORKER, worker.recheck_claim),
         )
     if not isinstance(model, dict):
         return ToolResult.failure("invalid model: (root): the model must be a JSON object")

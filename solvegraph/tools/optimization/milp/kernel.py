@@ -1,18 +1,27 @@
-"""The model's kernel's side of ``milp`` code mode: read an optimized pyscipopt Model back.
+"""The model's kernel's side of ``milp`` code mode: write the model file and the claimed solution, nothing more.
 
-The host sends :data:`READ_BACK` as a cell to the session's python kernel after the model's own code;
-that cell imports this module there. Only pyscipopt and the model core are needed, never the plugin layer.
+The host sends :data:`EXPORT` as a cell to the session's python kernel after the model's own code; that
+cell imports this module there. What it prints is a *claim*: the model as SCIP's writer wrote it and the
+solution the kernel's SCIP reports. Anything the model's code left in the kernel (a patched getter, a
+replaced class) can shape it, so the host never takes it as evidence: a fresh sandboxed SCIP worker reads
+the file, checks the claimed solution against it and solves it again (``worker.recheck_claim``).
+
+The file is SCIP's own CIP format: its LP and MPS writers drop what they cannot express (an ``xor`` is
+written as a comment), and a dropped constraint would pass the re-check unseen. Only pyscipopt is
+needed here, never the plugin layer.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from typing import Any
 
-from ._scip import _STATUS, _attach_model, _solution
+from ._scip import _STATUS
 
 
-def read_back(scip: Any) -> dict[str, Any]:
-    """Inside the kernel: status, solution and model of an optimized pyscipopt Model."""
+def export(scip: Any) -> dict[str, Any]:
+    """Inside the kernel: the model file's text and the claimed status, values and objective."""
     from pyscipopt import Model
 
     if not isinstance(scip, Model):
@@ -20,21 +29,25 @@ def read_back(scip: Any) -> dict[str, Any]:
     status = _STATUS.get(scip.getStatus(), scip.getStatus())
     if status == "unknown":
         return {"error": "the model was built but never optimized; call model.optimize()"}
-    out: dict[str, Any] = {
-        "status": status,
-        "objective": None,
-        "values": {},
-        "gap": None,
-        "solve_time": scip.getSolvingTime(),
-    }
-    _attach_model(out, scip)
-    out.update(_solution(scip, status))
-    return out
+    fd, path = tempfile.mkstemp(suffix=".cip")
+    os.close(fd)
+    try:
+        scip.writeProblem(path, trans=False, verbose=False)
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    finally:
+        os.unlink(path)
+    claim: dict[str, Any] = {"status": status, "values": {}, "objective": None, "solve_time": scip.getSolvingTime()}
+    if scip.getNSols() > 0 and status != "infeasible":
+        sol = scip.getBestSol()
+        claim["values"] = {v.name: scip.getSolVal(sol, v) for v in scip.getVars()}
+        claim["objective"] = scip.getSolObjVal(sol) if status != "unbounded" else None
+    return {"format": "cip", "text": text, "claim": claim}
 
 
 # The cell the host sends after the model's own code; it names this module by its import path, whatever it is.
-READ_BACK = f"""
+EXPORT = f"""
 import json as _sg_json
-from {read_back.__module__} import read_back as _sg_read_back
-print(_sg_json.dumps(_sg_read_back({{var}})))
+from {export.__module__} import export as _sg_export
+print(_sg_json.dumps(_sg_export({{var}})))
 """

@@ -14,6 +14,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
+from .._readback import relative_gap
 from ..model import ModelError, OptModel, Var, affine_bounds, likely_missing_bounds, parse_model, without_cyclic_gc
 from ._scip import _STATUS, _attach_model, _solution
 
@@ -156,12 +157,18 @@ def scip_iis(scip: Any) -> list[str]:
     return names
 
 
+def remaining(deadline: float) -> float:
+    """SCIP's own time limit: what is left of the call's (parsing and building count), at least a moment."""
+    return max(0.05, deadline - time.monotonic())
+
+
 def solve_text(text: str, fmt: str, time_limit: float, threads: int) -> dict[str, Any]:
     """In the sandboxed worker: read LP/MPS text with SCIP's own reader, solve, and read the model back."""
     from pyscipopt import Model
 
-    if fmt not in ("lp", "mps"):
+    if fmt not in ("lp", "mps", "cip"):  # cip: code mode's model file (see kernel.py)
         raise ValueError(f"unknown format {fmt!r}")
+    deadline = time.monotonic() + time_limit
     fd, path = tempfile.mkstemp(suffix=f".{fmt}", dir=".")
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
@@ -173,8 +180,7 @@ def solve_text(text: str, fmt: str, time_limit: float, threads: int) -> dict[str
         raise ValueError(f"SCIP could not read the {fmt.upper()} text: check its syntax") from None
     finally:
         os.unlink(path)
-    deadline = time.monotonic() + time_limit
-    out = solve_scip(scip, time_limit, threads)
+    out = solve_scip(scip, remaining(deadline), threads)
     _attach_model(out, scip)
     if out["status"] == "infeasible" and "model" in out and "unchecked" not in out:  # as for a JSON model
         try:
@@ -186,19 +192,52 @@ def solve_text(text: str, fmt: str, time_limit: float, threads: int) -> dict[str
     return out
 
 
+def recheck_claim(text: str, fmt: str, claim: dict[str, Any], time_limit: float, threads: int) -> dict[str, Any]:
+    """In a fresh sandboxed worker: code mode's evidence, computed where the model's code never ran.
+
+    SCIP reads the model file the kernel wrote and solves it again. The result keeps the kernel's claimed
+    values and objective (what the answer says) for the host's re-check against the model read here, and
+    takes everything that counts as evidence from this solve: the dual bound (a bound whatever the
+    status), the gap to the claimed objective, the IIS, the constraints that cannot be evaluated.
+    """
+    status, values, objective = claim.get("status"), claim.get("values"), claim.get("objective")
+    if not isinstance(status, str) or not isinstance(values, dict):
+        raise ValueError("the kernel's claim has no status or values")
+    if not all(isinstance(k, str) and _number(x) for k, x in values.items()) or not (
+        objective is None or _number(objective)
+    ):
+        raise ValueError("the kernel's claimed values and objective must be numbers")
+    out = solve_text(text, fmt, time_limit, threads)
+    own = {k: out.get(k) for k in ("status", "objective", "dual_bound", "solve_time")}
+    out["recheck"] = {"by": "SCIP in a fresh sandboxed worker, from the model file", **own}
+    if status not in ("optimal", "feasible", "time_limit") or not values:
+        if status != out["status"]:  # a claimed infeasible/unbounded that this solve does not confirm
+            out["recheck"]["claimed_status"] = status
+        return out
+    bound = out.get("dual_bound")
+    out.update(status=status, values=values, objective=objective, solve_time=claim.get("solve_time"))
+    out["gap"] = relative_gap(objective, bound) if objective is not None and bound is not None else None
+    out.pop("iis", None)
+    return out
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
 def solve_declarative(raw_model: dict[str, Any], time_limit: float, threads: int) -> dict[str, Any]:
     """In the sandboxed worker: parse, build and solve with SCIP; resolve what SCIP leaves open.
 
     ``infeasible_or_unbounded`` is settled by solving again without the objective (no feasible point:
     infeasible; one: unbounded), and an infeasible model's conflict is made irreducible here.
     """
+    deadline = time.monotonic() + time_limit
     try:
         parsed = parse_model(raw_model, kind="milp")
     except ModelError as exc:
         raise ValueError(str(exc)) from None
-    deadline = time.monotonic() + time_limit
     scip, _ = build_scip(parsed)
-    out = solve_scip(scip, time_limit, threads)
+    out = solve_scip(scip, remaining(deadline), threads)
     # Only the model's own variables: not SCIP's indicator slacks (indslack_*) or solvegraph's _sg_ ones.
     out["values"] = {n: x for n, x in out["values"].items() if n in parsed.variables}
     if out["status"] == "infeasible_or_unbounded":
