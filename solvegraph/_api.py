@@ -3,7 +3,7 @@
 Each function takes the options the ``solvegraph`` command takes, as keyword arguments that form the
 "flags" layer of the settings: a keyword left at None falls back to the environment, then to
 solvegraph.toml (or ``config=``), then to the default, exactly as an absent flag does. The parts are
-built from the settings by the same code the command uses (:mod:`solvegraph._wiring`), so a solve run
+built from the settings by the same code the command uses (:mod:`solvegraph.agents._assemble`), so a solve run
 here and one run from the shell are the same solve.
 
 Resources: what one call opens (the memory store's connections, the checkpoints, the tool session and
@@ -367,7 +367,7 @@ def benchmark(
     the run (``KeyboardInterrupt``); its finished samples are stored, and ``solvegraph bench --resume
     RUN_ID`` runs the others.
     """
-    from ._wiring import plugin_manager, settings_for
+    from .agents import plugins_for, resolve
     from .bench.report import summarize
     from .bench.runner import BenchConfig, BenchRunner
     from .memory import Store
@@ -380,8 +380,8 @@ def benchmark(
             raise SolvegraphError(f"{name} must be a whole number of at least 1, not {value!r}")
     # --max-tool-calls is a per-sample limit here, as in the command (the graph's budget is the smaller one).
     params = {k: v for k, v in locals().items() if k != "max_tool_calls"}
-    settings = settings_for(_flags(params), _path(config))
-    plugins = plugin_manager(settings)
+    settings = resolve(_flags(params), _path(config))
+    plugins = plugins_for(settings)
     known = plugins.datasets()
     if dataset != "jsonl" and dataset not in known:
         raise SolvegraphError(f"unknown dataset {dataset!r}; known: {', '.join(sorted([*known, 'jsonl']))}")
@@ -514,13 +514,13 @@ def _warn(text: str) -> None:
 
 def _build(options: dict[str, Any]) -> SolveRunner:
     """The runner for one call: settings, plugins (restricted to ``tools``), then the runner's parts."""
-    from ._wiring import plugin_manager, settings_for, solve_runner
+    from .agents import assemble, plugins_for, resolve
 
-    settings: Settings = settings_for(options["flags"], options["config"])
-    plugins = plugin_manager(settings)
+    settings: Settings = resolve(options["flags"], options["config"])
+    plugins = plugins_for(settings)
     if options["tools"] is not None:
         plugins.restrict(options["tools"])
-    return solve_runner(settings, plugins=plugins, warn=_warn)
+    return assemble(settings, plugins=plugins, warn=_warn)
 
 
 async def _abuild(options: dict[str, Any]) -> SolveRunner:
@@ -539,7 +539,7 @@ def _close_built(building: asyncio.Future[SolveRunner]) -> None:
 
 
 def _close(runner: SolveRunner) -> None:
-    from ._wiring import close_runner
+    from .agents import close_runner
 
     close_runner(runner)
 
