@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     from ..types import Event
     from ._assemble import assemble, close_runner, plugins_for, resolve
     from ._prompts import render as render_prompt
-    from ._run import Approver, SolveRunner, Streamed
+    from ._request import Approver, SolveRequest, Streamed
+    from ._run import SolveRunner
     from ._run import SolveRunner as SolveGraph
     from .answer import code_blocks, explicit_answer, normalize
     from .graph import build_graph, compiled_graph, route_after_solver, route_after_verifier
@@ -29,11 +30,12 @@ _LAZY = {
     "plugins_for": ("._assemble", "plugins_for"),
     "resolve": ("._assemble", "resolve"),
     "render_prompt": ("._prompts", "render"),
-    "Approver": ("._run", "Approver"),
+    "Approver": ("._request", "Approver"),
+    "SolveRequest": ("._request", "SolveRequest"),
     "SolveRunner": ("._run", "SolveRunner"),
     # The runner was called SolveGraph; the name misled (the graph is compiled inside it). Kept for callers.
     "SolveGraph": ("._run", "SolveRunner"),
-    "Streamed": ("._run", "Streamed"),
+    "Streamed": ("._request", "Streamed"),
     "code_blocks": (".answer", "code_blocks"),
     "explicit_answer": (".answer", "explicit_answer"),
     "normalize": (".answer", "normalize"),
@@ -49,10 +51,10 @@ _LAZY = {
 }
 
 __all__ = [
-    "Approver", "Budget", "Event", "SolveContext", "SolveGraph", "SolveRunner", "SolveState", "Streamed", "assemble",
-    "build_graph", "close_runner", "code_blocks", "compiled_graph", "explicit_answer", "next_after_verdict",
-    "normalize",
-    "plugins_for", "recorded", "render_prompt", "resolve", "route_after_solver", "route_after_verifier",
+    "Approver", "Budget", "Event", "SolveContext", "SolveGraph", "SolveRequest", "SolveRunner", "SolveState",
+    "Streamed", "assemble", "build_graph", "close_runner", "code_blocks", "compiled_graph", "explicit_answer",
+    "next_after_verdict", "normalize", "plugins_for", "recorded", "render_prompt", "resolve", "route_after_solver",
+    "route_after_verifier",
 ]  # fmt: skip
 
 

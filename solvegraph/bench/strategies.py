@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..agents import SolveRunner, recorded
+from ..agents import SolveRequest, SolveRunner, recorded
 from ..agents import render_prompt as render
 from ..agents.answer import answer_from_output, code_blocks, explicit_answer, normalize
 from ..errors import SolvegraphError
@@ -108,9 +108,10 @@ async def run_graph(
     blocking: Blocking,
 ) -> None:
     """The four agents on the event loop (LangGraph's ``astream``); their tool work goes to ``blocking``."""
-    stream = graph.astream(
-        sample.question, session=session, trajectory=trajectory, dataset_id=sample.id, blocking=blocking
+    request = SolveRequest(
+        problem=sample.question, session=session, trajectory=trajectory, dataset_id=sample.id, blocking=blocking
     )
+    stream = graph.astream(request)
     async for item in stream:
         if isinstance(item, Step) and sink is not None:
             sink(trajectory, item)

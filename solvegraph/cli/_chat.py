@@ -80,6 +80,7 @@ def chat(
         highlight=False,
     )
     earlier = len(history)
+    from ..agents import SolveRequest
     from ..plugins import ToolSession
 
     with ToolSession(options=graph.session_options) as session:
@@ -97,14 +98,10 @@ def chat(
             try:
                 # The running cell stops on Ctrl-C; its variables before it stay.
                 with ctrl_c_stops_the_cell(session), display.running():
-                    trajectory = graph.solve(
-                        line,
-                        context=context,
-                        session=session,
-                        on_event=display.on_event,
-                        approver=approver,
-                        trajectory=trajectory,
+                    request = SolveRequest(
+                        problem=line, context=context, session=session, approver=approver, trajectory=trajectory
                     )
+                    trajectory = graph.solve(request, on_event=display.on_event)
             except KeyboardInterrupt:
                 if graph.checkpointer is not None:  # a cancelled turn is not for --resume: leave no checkpoint
                     graph.checkpointer.delete_thread(trajectory.id)

@@ -124,6 +124,7 @@ def solve(
         settings = settings_from(opts)
     graph = runner_for(settings)
     printer = None if quiet or as_json else EventPrinter(err)
+    from ..agents import SolveRequest
     from ..plugins import ToolSession
 
     if resumed is not None:
@@ -131,7 +132,8 @@ def solve(
         if not quiet:
             err.print(f"resuming {full} from its last checkpoint", markup=False, highlight=False)
         with ToolSession(options=graph.session_options) as session:
-            trajectory = _interruptible(lambda: graph.resume(full, session=session, on_event=printer), full, session)
+            request = SolveRequest(resume=full, session=session)
+            trajectory = _interruptible(lambda: graph.solve(request, on_event=printer), full, session)
         if graph.memory is not None:  # the new model answered the rest: the switch is recorded
             record_switch(graph.memory.store, resumed.run_id, resumed.model, graph.client.model)
     else:
@@ -139,11 +141,8 @@ def solve(
         if not quiet and graph.checkpointer is not None:
             err.print(f"run {trajectory.id} (if stopped: solvegraph solve --resume {trajectory.id[:12]})", markup=False)
         with ToolSession(options=graph.session_options) as session:
-            trajectory = _interruptible(
-                lambda: graph.solve(trajectory.problem, session=session, on_event=printer, trajectory=trajectory),
-                trajectory.id,
-                session,
-            )
+            request = SolveRequest(problem=trajectory.problem, session=session, trajectory=trajectory)
+            trajectory = _interruptible(lambda: graph.solve(request, on_event=printer), trajectory.id, session)
     if as_json:
         out.print_json(trajectory.to_json()) if sys.stdout.isatty() else print(trajectory.to_json())
     elif trajectory.solved:
