@@ -17,9 +17,10 @@ if TYPE_CHECKING:
     from ._request import Approver, SolveRequest, Streamed
     from ._run import SolveRunner
     from ._run import SolveRunner as SolveGraph
+    from ._steps import recorded
     from .answer import code_blocks, explicit_answer, normalize
     from .graph import build_graph, compiled_graph, route_after_solver, route_after_verifier
-    from .state import Budget, SolveContext, SolveState, recorded
+    from .state import Budget, SolveContext, SolveState
     from .verifier import next_after_verdict
 
 # Public name -> (module, name there), imported the first time the name is used.
@@ -46,7 +47,7 @@ _LAZY = {
     "Budget": (".state", "Budget"),
     "SolveContext": (".state", "SolveContext"),
     "SolveState": (".state", "SolveState"),
-    "recorded": (".state", "recorded"),
+    "recorded": ("._steps", "recorded"),
     "next_after_verdict": (".verifier", "next_after_verdict"),
 }
 

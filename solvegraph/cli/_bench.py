@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from typer.core import TyperGroup
 
+from .._vocabulary import STRATEGIES
 from ..errors import SolvegraphError
-from ..types import STRATEGIES
 from ._console import console, safe, shown
 from ._memory import open_store, record_switch, switched_model
 from ._options import SHARED_OPTIONS, SolvingOptions, given, one_of, solving_options
@@ -230,6 +229,8 @@ def bench_run(
     ] = None,
 ) -> None:
     """Run a strategy over a dataset, score every sample, store results as they complete, print accuracy."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     from ..agents import plugins_for
     from ..bench.report import accuracy_line, dollars, render_text, summarize
     from ..bench.runner import BenchConfig, BenchRunner, parse_fail_on_error

@@ -8,9 +8,8 @@ from typing import Annotated
 
 import typer
 
+from .._vocabulary import dollars
 from ..errors import PromptRefusedError, SolvegraphError
-from ..types import Trajectory, dollars
-from ._chat_terminal import EXIT_WORDS, Approval, TurnDisplay, open_lines
 from ._console import console, outcome_words, safe, shown
 from ._memory import record_switch
 from ._options import SHARED_OPTIONS, SolvingOptions, SwitchModel, solving_options
@@ -55,6 +54,8 @@ def chat(
         raise SolvegraphError("--switch-model goes with --resume RUN")
     if resume is not None and opts.no_memory:
         raise SolvegraphError("--resume reads the memory store; drop --no-memory")
+    from ._chat_terminal import EXIT_WORDS, Approval, TurnDisplay, open_lines  # rich.live, prompt_toolkit
+
     history: list[tuple[str, str | None]] = []
     if resume is not None:
         resumed = resumed_settings(ctx, opts, switch_model, resume, "chat")
@@ -82,6 +83,7 @@ def chat(
     earlier = len(history)
     from ..agents import SolveRequest
     from ..plugins import ToolSession
+    from ..types import Trajectory
 
     with ToolSession(options=graph.session_options) as session:
         while True:

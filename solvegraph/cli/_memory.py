@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from .._vocabulary import TRAJECTORY_STATUSES, dollars
 from ..errors import SolvegraphError
-from ..types import TRAJECTORY_STATUSES, dollars
 from ._console import console, shown
 from ._options import one_of
 from ._settings import open_store

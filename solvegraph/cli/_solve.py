@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
 
+from .._vocabulary import last_model
 from ..errors import SolvegraphError
-from ..types import Trajectory, last_model
 from ._console import EventPrinter, console, safe
 from ._memory import record_switch, switched_model
 from ._options import SHARED_OPTIONS, SolvingOptions, SwitchModel, given, solving_options
@@ -126,6 +126,7 @@ def solve(
     printer = None if quiet or as_json else EventPrinter(err)
     from ..agents import SolveRequest
     from ..plugins import ToolSession
+    from ..types import Trajectory
 
     if resumed is not None:
         full = resumed.trajectories[0]
