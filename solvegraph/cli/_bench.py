@@ -518,8 +518,9 @@ def bench_report(
     for summary in summaries:
         summary["roles"] = store.role_costs(summary["run_id"])  # each agent's calls, tokens, cost and models
     if html_file is not None:
+        roles = {s["run_id"]: s["roles"] for s in summaries}
         try:
-            html_file.write_text(render_report(rows, costs), encoding="utf-8")
+            html_file.write_text(render_report(rows, costs, roles), encoding="utf-8")
         except OSError as exc:
             raise SolvegraphError(f"cannot write {html_file}: {exc.strerror}") from None
         err.print(f"wrote {html_file}")

@@ -14,6 +14,7 @@ from typing import Any
 
 import jsonschema
 
+from ..config import tool_sections
 from ._tool import Tool, ToolResult, ToolSession
 from .manager import PluginManager, tool_problem
 
@@ -126,9 +127,7 @@ def check_tool(
     if slow is None:
         report.skipped.append("timeout is respected (no slow arguments given)")
     else:
-        limit = timeout
-        if limit is None:
-            limit = options.get(tool.timeout_option) if tool.timeout_option else tool.timeout
+        limit = _session_limit(tool, options) if timeout is None else timeout
         with ToolSession(options=options) as session:
             started = time.perf_counter()
             result = _safe_run(tool, slow, session)
@@ -163,6 +162,22 @@ def assert_conformant(tool: Tool, valid: dict[str, Any], **kwargs: Any) -> Confo
     report = check_tool(tool, valid, **kwargs)
     assert report.ok, str(report)
     return report
+
+
+def _session_limit(tool: Tool, options: dict[str, Any]) -> float | None:
+    """The time limit a session with ``options`` gives ``tool``: its ``timeout_option`` read the way the tool
+    reads it (the plugin's typed options: ``[tools.NAME]``, then the flat setting, then the model's default),
+    else its declared ``timeout``."""
+    name = tool.timeout_option
+    if not name:
+        return tool.timeout
+    model = PluginManager().options_models().get(tool.plugin) if tool.plugin else None
+    if model is not None and name in model.model_fields:
+        with ToolSession(options=options) as session:
+            return float(getattr(session.tool_options(model), name))
+    # A tool without a registered options model: its section's value, else the flat one.
+    value = tool_sections(options).get(tool.plugin or tool.name, {}).get(name, options.get(name))
+    return float(value) if value is not None else tool.timeout
 
 
 def _safe_run(tool: Tool, arguments: Any, session: ToolSession) -> ToolResult | BaseException:

@@ -131,6 +131,7 @@ def make_app(store: TrajectoryStore) -> Starlette:
                 turns = [_turn(store, i) for i in ids]
             else:
                 results = store.results(run_id)
+                roles = store.role_costs(run_id)
         except SolvegraphError as exc:
             return _error(str(exc), 404)
         if row["kind"] != "bench":
@@ -151,6 +152,7 @@ def make_app(store: TrajectoryStore) -> Starlette:
                 result=None,
             )
         summary = summarize(row, config, results, spent)
+        summary["roles"] = roles  # what the planner, solver, verifier and refiner each cost
         outcome = request.query_params.get("outcome", "")
         shown = [r for r in results if not outcome or r["outcome"] == outcome]
         asked = request.query_params.get("page", "1")

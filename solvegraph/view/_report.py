@@ -20,12 +20,16 @@ MAX_SAMPLES = 5000
 def render_report(
     runs: list[tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]],
     spent: dict[str, float | None] | None = None,
+    roles: dict[str, dict[str, dict[str, Any]]] | None = None,
 ) -> str:
     """HTML for ``runs``, each (run row, run config, results) as the store gives them; ``spent``: run id →
-    all the run spent (``Store.run_costs``)."""
+    all the run spent (``Store.run_costs``); ``roles``: run id → what each agent cost (``Store.role_costs``)."""
     shown = [
         {
-            "summary": summarize(run, config, results, (spent or {}).get(run["id"])),
+            "summary": {
+                **summarize(run, config, results, (spent or {}).get(run["id"])),
+                "roles": (roles or {}).get(run["id"], {}),
+            },
             "histogram": histogram([r["latency_s"] or 0.0 for r in results]),
             "samples": results[:MAX_SAMPLES],
             "cut": len(results) > MAX_SAMPLES,

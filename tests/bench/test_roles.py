@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from solvegraph.config import RoleModel, load_settings
 from solvegraph.errors import ConfigError
 from solvegraph.memory import Store
 from tests.conftest import run_cli
+from tests.view.test_viewer import _serving
 
 # The solver runs code (a verifier asks its model only about work that ran), then answers.
 SOLVER = {
@@ -86,6 +88,15 @@ def test_toml_role_tables_with_their_own_keys_split_the_cost(scripted, tmp_path:
     total = sum(r["cost_usd"] for r in roles.values())
     assert summary["cost_usd"]["total"] == pytest.approx(total)  # the sample's cost is the roles' sum
     assert "per role:" in proc.stderr and "verifier (judge)" in proc.stderr
+    # The same split in the HTML report and on the viewer's run page.
+    db = f"sqlite:///{tmp_path / 'm.sqlite'}"
+    html = tmp_path / "report.html"
+    assert run_cli("bench", "report", summary["run_id"], "--html", str(html), "--db", db).returncode == 0
+    verifier_row = "<tr><td>verifier</td><td>judge</td>"
+    assert 'id="roles"' in html.read_text() and verifier_row in html.read_text()
+    with _serving(tmp_path / "m.sqlite") as url:
+        page = httpx.get(f"{url}/runs/{summary['run_id']}", timeout=30).text
+    assert verifier_row in page and "<tr><td>solver</td><td>small</td>" in page
 
 
 def test_role_tables_are_read_and_checked(tmp_path: Path) -> None:

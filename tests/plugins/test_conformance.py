@@ -16,6 +16,15 @@ def test_builtin_python_tool_is_conformant() -> None:
     assert not report.skipped and len(report.passed) == 8
 
 
+def test_the_time_limit_is_read_from_the_plugins_own_section_too() -> None:
+    """``[tools.python] cell_timeout``, the typed form, is the limit the kit holds the tool to, as the flat
+    ``cell_timeout`` is."""
+    python = PluginManager().tools()["python"]
+    options = {"tools": {"python": {"cell_timeout": 2}}}
+    report = check_tool(python, {"code": "print(1)"}, slow={"code": "while True: pass"}, session_options=options)
+    assert "timeout is respected" in report.passed, report.failed
+
+
 @tool(timeout=0.5)
 def sleepy(seconds: float) -> str:
     """Sleep, then say so.

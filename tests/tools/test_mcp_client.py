@@ -141,3 +141,19 @@ def test_mcp_server_tables_and_flags(tmp_path: Path) -> None:
         load_settings(flags={"mcp": ["no-equals-sign"]}, env={})
     proc = run_cli("plugins", "list", "--mcp", "bad name=x")
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_closed_servers_start_afresh_when_asked_again() -> None:
+    """close() then tools(): the servers run again, rather than every one reading as stopped."""
+    shared = str(Path(ODD).parent)
+    servers = McpServers((McpServerConfig(name="odd", command=sys.executable, args=(ODD,), paths=(shared,)),))
+    try:
+        assert {t.name for t in servers.tools()} >= {"odd-sleep"}
+        first_home = servers.servers["odd"].home
+        servers.close()
+        assert not servers.servers["odd"].running and first_home is not None and not Path(first_home).exists()
+        again = {t.name: t for t in servers.tools()}
+        assert servers.servers["odd"].running and again["odd-sleep"].run({"seconds": 0}).output == "slept 0"
+    finally:
+        servers.close()
+    assert not servers.servers["odd"].running

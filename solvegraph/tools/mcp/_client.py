@@ -160,17 +160,23 @@ class McpServers:
         return wrapped, {}
 
     def close(self) -> None:
-        """Stop every server and the loop they run in (at exit, Ctrl-C included)."""
+        """Stop every server and the loop they run in (at exit, Ctrl-C included). The next :meth:`start` (or
+        :meth:`tools`) starts them afresh: a closed set is not a set whose servers all failed."""
         with self._lock:
             portal, self._portal = self._portal, None
+            portal_cm, self._portal_cm = self._portal_cm, None
+            self._started = False
         if portal is None:
             return
+        atexit.unregister(self.close)
         for server in self.servers.values():
             if server.stop is not None:
                 with contextlib.suppress(Exception):
                     portal.call(server.stop.set)
         with contextlib.suppress(Exception):
-            self._portal_cm.__exit__(None, None, None)
+            portal_cm.__exit__(None, None, None)
+        # Each server's state is of the connection just closed; a fresh record per config for the next start.
+        self.servers = {name: _Server(server.config) for name, server in self.servers.items()}
 
     # -- tools ------------------------------------------------------------------------------------
     def tools(self) -> list[Tool]:
