@@ -3,7 +3,7 @@
 Each function takes the options the ``solvegraph`` command takes, as keyword arguments that form the
 "flags" layer of the settings: a keyword left at None falls back to the environment, then to
 solvegraph.toml (or ``config=``), then to the default, exactly as an absent flag does. The parts are
-built from the settings by the same code the command uses (:mod:`solvegraph._wiring`), so a solve run
+built from the settings by the same code the command uses (:mod:`solvegraph.agents._assemble`), so a solve run
 here and one run from the shell are the same solve.
 
 Resources: what one call opens (the memory store's connections, the checkpoints, the tool session and
@@ -22,21 +22,57 @@ import contextlib
 import json
 import os
 import warnings
-from collections.abc import AsyncGenerator, Callable, Generator, Sequence
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar, Unpack
 
 from .errors import SolvegraphError
 from .types import Event, Step, Trajectory
 
 if TYPE_CHECKING:
-    from .agents import SolveRunner
+    from .agents import SolveRequest, SolveRunner
     from .config import Settings
 
 T = TypeVar("T")
 Sandbox = Literal["auto", "gvisor", "bwrap", "none"]
 Streamed = Event | Step | Trajectory
+
+
+class SettingOptions(TypedDict, total=False):
+    """The settings a call may give, each as the command's flag of the same name does (None, or left out:
+    the environment, then solvegraph.toml or ``config``, then the default)."""
+
+    model: str | None
+    base_url: str | None
+    api_key: str | None
+    model_path: str | os.PathLike[str] | None
+    verifier_model: str | None
+    verifier_base_url: str | None
+    config: str | os.PathLike[str] | None
+    db: str | None
+    max_rounds: int | None
+    cell_timeout: float | None
+    sandbox: Sandbox | None
+    lean_path: str | os.PathLike[str] | None
+    lean_project: str | os.PathLike[str] | None
+    mcp: Sequence[str] | None
+    tool_options: Mapping[str, Mapping[str, Any]] | None
+    reuse_model_accepted: bool | None
+    otel: bool | None
+    model_profile: str | None
+
+
+class SolveOptions(SettingOptions, total=False):
+    """What :func:`solve`, :func:`asolve`, :func:`stream` and :func:`astream` take besides the problem:
+    the settings, and the solve's own options (declared once here, not restated by each function)."""
+
+    tools: Sequence[str] | None
+    context: str
+    memory: bool | None
+    cache: bool | None
+    max_tool_calls: int | None
+
 
 # The keyword arguments that are settings, one-to-one with Settings fields (the CLI's flags).
 _SETTING_KEYS = (
@@ -44,6 +80,8 @@ _SETTING_KEYS = (
     "base_url",
     "api_key",
     "model_path",
+    "verifier_model",
+    "verifier_base_url",
     "db",
     "memory",
     "cache",
@@ -62,27 +100,8 @@ _SETTING_KEYS = (
 def solve(
     problem: str,
     *,
-    model: str | None = None,
-    base_url: str | None = None,
-    api_key: str | None = None,
-    model_path: str | os.PathLike[str] | None = None,
-    tools: Sequence[str] | None = None,
-    context: str = "",
     on_event: Callable[[Event], None] | None = None,
-    config: str | os.PathLike[str] | None = None,
-    db: str | None = None,
-    memory: bool | None = None,
-    cache: bool | None = None,
-    max_rounds: int | None = None,
-    max_tool_calls: int | None = None,
-    cell_timeout: float | None = None,
-    sandbox: Sandbox | None = None,
-    lean_path: str | os.PathLike[str] | None = None,
-    lean_project: str | os.PathLike[str] | None = None,
-    mcp: Sequence[str] | None = None,
-    reuse_model_accepted: bool | None = None,
-    otel: bool | None = None,
-    model_profile: str | None = None,
+    **options: Unpack[SolveOptions],
 ) -> Trajectory:
     """Solve one problem with the planner, solver, verifier and refiner, and return its trajectory.
 
@@ -108,17 +127,24 @@ def solve(
       and may be answered from the exact cache. ``memory=False`` stores and reuses nothing; ``cache=False``
       only skips the cache.
     - ``max_rounds``, ``max_tool_calls``, ``cell_timeout``, ``sandbox``, ``lean_path``, ``lean_project``,
-      ``reuse_model_accepted``, ``otel``, ``model_profile``: as the command's flags of the same names.
+      ``reuse_model_accepted``, ``otel``, ``model_profile``, ``verifier_model``, ``verifier_base_url``: as
+      the command's flags of the same names.
+    - ``tool_options``: each plugin's options, as ``[tools.NAME]`` in solvegraph.toml or ``--tool-opt``
+      set them (e.g. ``{"lean": {"timeout": 30}, "milp": {"memory_mb": 8192}}``); over the environment and
+      the TOML, checked against the plugin's options model before anything runs.
+
+    The options are declared once, in :class:`SolveOptions` (a ``TypedDict``: type checkers check each
+    keyword); a keyword that is not one of them is a ``TypeError``.
 
     It may be called from a thread that runs an event loop (a notebook cell): the solve then runs on a
     worker thread's loop. From a coroutine, prefer :func:`asolve`. Raises :class:`SolvegraphError` on bad
     input or configuration (an empty problem, an unknown tool, an unreachable endpoint), never a deep
     traceback; Ctrl-C cancels the solve and raises ``KeyboardInterrupt``.
     """
-    text = _problem_text(problem)
-    runner = _build(_options(locals()))
+    request = _request(problem, "solve", options)
+    runner = _build(options)
     try:
-        return runner.solve(text, context=context, on_event=on_event)
+        return runner.solve(request, on_event=on_event)
     finally:
         _close(runner)
 
@@ -126,27 +152,8 @@ def solve(
 async def asolve(
     problem: str,
     *,
-    model: str | None = None,
-    base_url: str | None = None,
-    api_key: str | None = None,
-    model_path: str | os.PathLike[str] | None = None,
-    tools: Sequence[str] | None = None,
-    context: str = "",
     on_event: Callable[[Event], None] | None = None,
-    config: str | os.PathLike[str] | None = None,
-    db: str | None = None,
-    memory: bool | None = None,
-    cache: bool | None = None,
-    max_rounds: int | None = None,
-    max_tool_calls: int | None = None,
-    cell_timeout: float | None = None,
-    sandbox: Sandbox | None = None,
-    lean_path: str | os.PathLike[str] | None = None,
-    lean_project: str | os.PathLike[str] | None = None,
-    mcp: Sequence[str] | None = None,
-    reuse_model_accepted: bool | None = None,
-    otel: bool | None = None,
-    model_profile: str | None = None,
+    **options: Unpack[SolveOptions],
 ) -> Trajectory:
     """:func:`solve` on the running event loop, with the same options: ``await solvegraph.asolve(problem)``.
 
@@ -155,37 +162,17 @@ async def asolve(
     starting the embedded model on first use) runs in a worker thread, so the loop is never blocked by it.
     Cancelling the task cancels the solve; its kernel and connections are closed.
     """
-    text = _problem_text(problem)
-    runner = await _abuild(_options(locals()))
+    request = _request(problem, "asolve", options)
+    runner = await _abuild(options)
     try:
-        return await runner.asolve(text, context=context, on_event=on_event)
+        return await runner.asolve(request, on_event=on_event)
     finally:
         await _aclose(runner)
 
 
 def stream(
     problem: str,
-    *,
-    model: str | None = None,
-    base_url: str | None = None,
-    api_key: str | None = None,
-    model_path: str | os.PathLike[str] | None = None,
-    tools: Sequence[str] | None = None,
-    context: str = "",
-    config: str | os.PathLike[str] | None = None,
-    db: str | None = None,
-    memory: bool | None = None,
-    cache: bool | None = None,
-    max_rounds: int | None = None,
-    max_tool_calls: int | None = None,
-    cell_timeout: float | None = None,
-    sandbox: Sandbox | None = None,
-    lean_path: str | os.PathLike[str] | None = None,
-    lean_project: str | os.PathLike[str] | None = None,
-    mcp: Sequence[str] | None = None,
-    reuse_model_accepted: bool | None = None,
-    otel: bool | None = None,
-    model_profile: str | None = None,
+    **options: Unpack[SolveOptions],
 ) -> Generator[Event | Step | Trajectory, None, None]:
     """Solve as :func:`solve` does, yielding what happens as it happens, and the trajectory last.
 
@@ -197,33 +184,12 @@ def stream(
     first item is asked for. Leaving the loop early (``break``) and closing the generator, or letting it be
     collected, cancels the solve and closes its kernel.
     """
-    text = _problem_text(problem)
-    return _stream(text, context, _options(locals()))
+    return _stream(_request(problem, "stream", options), options)
 
 
 def astream(
     problem: str,
-    *,
-    model: str | None = None,
-    base_url: str | None = None,
-    api_key: str | None = None,
-    model_path: str | os.PathLike[str] | None = None,
-    tools: Sequence[str] | None = None,
-    context: str = "",
-    config: str | os.PathLike[str] | None = None,
-    db: str | None = None,
-    memory: bool | None = None,
-    cache: bool | None = None,
-    max_rounds: int | None = None,
-    max_tool_calls: int | None = None,
-    cell_timeout: float | None = None,
-    sandbox: Sandbox | None = None,
-    lean_path: str | os.PathLike[str] | None = None,
-    lean_project: str | os.PathLike[str] | None = None,
-    mcp: Sequence[str] | None = None,
-    reuse_model_accepted: bool | None = None,
-    otel: bool | None = None,
-    model_profile: str | None = None,
+    **options: Unpack[SolveOptions],
 ) -> AsyncGenerator[Event | Step | Trajectory, None]:
     """:func:`stream` on the running event loop: ``async for item in solvegraph.astream(problem): ...``.
 
@@ -231,8 +197,7 @@ def astream(
     the same order: events, steps, and the trajectory last. ``aclose()`` (or ``contextlib.aclosing``)
     cancels a solve left early.
     """
-    text = _problem_text(problem)
-    return _astream(text, context, _options(locals()))
+    return _astream(_request(problem, "astream", options), options)
 
 
 def shutdown() -> None:
@@ -324,21 +289,7 @@ def benchmark(
     max_cost: float | None = None,
     response_cache: bool = False,
     on_result: Callable[[dict[str, Any]], None] | None = None,
-    model: str | None = None,
-    base_url: str | None = None,
-    api_key: str | None = None,
-    model_path: str | os.PathLike[str] | None = None,
-    config: str | os.PathLike[str] | None = None,
-    db: str | None = None,
-    max_rounds: int | None = None,
-    cell_timeout: float | None = None,
-    sandbox: Sandbox | None = None,
-    lean_path: str | os.PathLike[str] | None = None,
-    lean_project: str | os.PathLike[str] | None = None,
-    mcp: Sequence[str] | None = None,
-    reuse_model_accepted: bool | None = None,
-    otel: bool | None = None,
-    model_profile: str | None = None,
+    **options: Unpack[SettingOptions],
 ) -> BenchSummary:
     """Run a strategy over a dataset, score every sample, and return the run's :class:`BenchSummary`.
 
@@ -369,7 +320,7 @@ def benchmark(
     the run (``KeyboardInterrupt``); its finished samples are stored, and ``solvegraph bench --resume
     RUN_ID`` runs the others.
     """
-    from ._wiring import plugin_manager, settings_for
+    from .agents import plugins_for, resolve
     from .bench.report import summarize
     from .bench.runner import BenchConfig, BenchRunner
     from .memory import Store
@@ -381,9 +332,9 @@ def benchmark(
         if value is not None and (not isinstance(value, int) or value < 1):
             raise SolvegraphError(f"{name} must be a whole number of at least 1, not {value!r}")
     # --max-tool-calls is a per-sample limit here, as in the command (the graph's budget is the smaller one).
-    params = {k: v for k, v in locals().items() if k != "max_tool_calls"}
-    settings = settings_for(_flags(params), _path(config))
-    plugins = plugin_manager(settings)
+    _check_options("benchmark", options, SettingOptions)
+    settings = resolve(_flags(options), _path(options.get("config")))
+    plugins = plugins_for(settings)
     known = plugins.datasets()
     if dataset != "jsonl" and dataset not in known:
         raise SolvegraphError(f"unknown dataset {dataset!r}; known: {', '.join(sorted([*known, 'jsonl']))}")
@@ -492,24 +443,36 @@ def _path(value: str | os.PathLike[str] | None) -> str | None:
     return None if value is None else os.fspath(value)
 
 
-def _flags(params: dict[str, Any]) -> dict[str, Any]:
+def _check_options(function: str, options: Mapping[str, Any], allowed: type) -> None:
+    """A keyword the function does not take is a TypeError, as Python raises for a plain signature."""
+    for name in options:
+        if name not in allowed.__annotations__:
+            raise TypeError(f"{function}() got an unexpected keyword argument {name!r}")
+
+
+def _request(problem: object, function: str, options: SolveOptions) -> SolveRequest:
+    """The solve's request, built once here and handed down whole (checked before anything starts)."""
+    from .agents import SolveRequest
+
+    _check_options(function, options, SolveOptions)
+    return SolveRequest(problem=_problem_text(problem), context=options.get("context", ""))
+
+
+def _flags(options: Mapping[str, Any]) -> dict[str, Any]:
     """The settings' "flags" layer from a call's keyword arguments (None: not given, so env or toml decide)."""
-    flags = {k: params[k] for k in _SETTING_KEYS if k in params}
+    flags = {k: options.get(k) for k in _SETTING_KEYS if k in options}
     for key in ("model_path", "lean_path", "lean_project"):
         flags[key] = _path(flags.get(key))
-    mcp = params.get("mcp")
+    mcp = options.get("mcp")
     if isinstance(mcp, str):
         mcp = [mcp]
     flags["mcp"] = list(mcp) if mcp else None
+    tool_options = options.get("tool_options")
+    if tool_options is not None:
+        if not isinstance(tool_options, Mapping) or not all(isinstance(t, Mapping) for t in tool_options.values()):
+            raise SolvegraphError('tool_options must map a plugin to its options, e.g. {"lean": {"timeout": 30}}')
+        flags["tool_options"] = {str(name): dict(table) for name, table in tool_options.items()}
     return flags
-
-
-def _options(params: dict[str, Any]) -> dict[str, Any]:
-    """What building the runner needs from a call's keyword arguments."""
-    tools = params.get("tools")
-    if isinstance(tools, str):
-        tools = [tools]
-    return {"flags": _flags(params), "config": _path(params.get("config")), "tools": tools}
 
 
 def _warn(text: str) -> None:
@@ -517,18 +480,19 @@ def _warn(text: str) -> None:
     warnings.warn(text.removeprefix("warning: "), RuntimeWarning, stacklevel=3)
 
 
-def _build(options: dict[str, Any]) -> SolveRunner:
+def _build(options: SolveOptions) -> SolveRunner:
     """The runner for one call: settings, plugins (restricted to ``tools``), then the runner's parts."""
-    from ._wiring import plugin_manager, settings_for, solve_runner
+    from .agents import assemble, plugins_for, resolve
 
-    settings: Settings = settings_for(options["flags"], options["config"])
-    plugins = plugin_manager(settings)
-    if options["tools"] is not None:
-        plugins.restrict(options["tools"])
-    return solve_runner(settings, plugins=plugins, warn=_warn)
+    settings: Settings = resolve(_flags(options), _path(options.get("config")))
+    plugins = plugins_for(settings)
+    tools = options.get("tools")
+    if tools is not None:
+        plugins.restrict([tools] if isinstance(tools, str) else list(tools))
+    return assemble(settings, plugins=plugins, warn=_warn)
 
 
-async def _abuild(options: dict[str, Any]) -> SolveRunner:
+async def _abuild(options: SolveOptions) -> SolveRunner:
     """:func:`_build` in a worker thread; a caller cancelled meanwhile does not leave the runner it built open."""
     building = asyncio.ensure_future(asyncio.to_thread(_build, options))
     try:
@@ -544,7 +508,7 @@ def _close_built(building: asyncio.Future[SolveRunner]) -> None:
 
 
 def _close(runner: SolveRunner) -> None:
-    from ._wiring import close_runner
+    from .agents import close_runner
 
     close_runner(runner)
 
@@ -558,18 +522,18 @@ async def _aclose(runner: SolveRunner) -> None:
     await asyncio.to_thread(_close, runner)
 
 
-def _stream(text: str, context: str, options: dict[str, Any]) -> Generator[Streamed, None, None]:
+def _stream(request: SolveRequest, options: SolveOptions) -> Generator[Streamed, None, None]:
     runner = _build(options)
     try:
-        yield from runner.stream(text, context=context)
+        yield from runner.stream(request)
     finally:
         _close(runner)
 
 
-async def _astream(text: str, context: str, options: dict[str, Any]) -> AsyncGenerator[Streamed, None]:
+async def _astream(request: SolveRequest, options: SolveOptions) -> AsyncGenerator[Streamed, None]:
     runner = await _abuild(options)
     try:
-        async with contextlib.aclosing(runner.astream(text, context=context)) as items:
+        async with contextlib.aclosing(runner.astream(request)) as items:
             async for item in items:
                 yield item
     finally:

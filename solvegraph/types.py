@@ -13,7 +13,6 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
-import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -22,6 +21,18 @@ from typing import Any, ClassVar, TypedDict
 
 from pydantic import ConfigDict, TypeAdapter
 from pydantic.dataclasses import dataclass
+
+from ._vocabulary import (
+    MODEL_SWITCH,
+    STRATEGIES,
+    TRAJECTORY_STATUSES,
+    TRUST_LEVELS,
+    credit,
+    dollars,
+    inert,
+    last_model,
+    may_teach,
+)
 
 # Unknown keys are ignored when loading, so the derived totals a dump adds (``duration_s``) load back.
 _CONFIG = ConfigDict(extra="ignore")
@@ -71,13 +82,6 @@ def price_for(prices: Mapping[str, Price], model: str) -> Price | None:
         return prices[model]
     patterns = sorted((p for p in prices if any(c in p for c in "*?[")), key=len, reverse=True)
     return next((prices[p] for p in patterns if fnmatch.fnmatchcase(model, p)), None)
-
-
-def dollars(value: float | None) -> str:
-    """A cost as people read it: under a dollar with four decimals, more with two; "—" when unknown."""
-    if value is None:
-        return "—"
-    return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
 
 
 @dataclass(config=_CONFIG)
@@ -212,56 +216,6 @@ class Step:
         return _STEP.validate_python(data)
 
 
-TRUST_LEVELS = ("tool-verified", "model-accepted", "unchecked")
-
-# C0 controls but newline and tab, DEL, and the C1 controls (0x9b is a one-byte CSI on some terminals).
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def inert(text: object) -> str:
-    """Model, tool or dataset text made inert for a terminal: each control character shown as ``\\xNN``.
-
-    Rich drops some controls but writes ESC through, so a tool output could recolour the terminal,
-    retitle it or move the cursor over earlier lines; it is data, and is shown as such.
-    """
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
-
-
-# Between the models a trajectory is credited to, in the order they answered (a solve resumed with --switch-model).
-MODEL_SWITCH = " → "
-
-
-def credit(before: str, now: str) -> str:
-    """The models a trajectory is credited to once ``now`` answers it too: ``before`` (itself maybe 'a → b'),
-    then ``now`` unless it is the last already. Kept within the stored 200 characters: the first and the
-    newest stay, the middle becomes '…'."""
-    models = [m for m in before.split(MODEL_SWITCH) if m] if before else []
-    if not models or models[-1] != now:
-        models.append(now)
-    joined = MODEL_SWITCH.join(models)
-    if len(joined) > 200:
-        joined = MODEL_SWITCH.join([models[0][:90], "…", models[-1][:90]])
-    return joined
-
-
-def last_model(credited: str) -> str:
-    """The model that answered a trajectory last (see :func:`credit`)."""
-    return credited.split(MODEL_SWITCH)[-1]
-
-
-# What a stored trajectory's status may be: running, how it ended, or what became of it (a crashed bench's
-# unscored samples are abandoned; a sample scored twice by an older resume keeps one score, the other is a duplicate).
-TRAJECTORY_STATUSES = ("running", "solved", "unsolved", "refused", "error", "interrupted", "abandoned", "duplicate")
-# How a benchmark runs each sample (solvegraph.bench.strategies): the model alone, its code run once, or the graph.
-STRATEGIES = ("direct", "pal", "graph")
-
-
-def may_teach(trust: str, reuse_model_accepted: bool = False) -> bool:
-    """Whether an answer accepted this way may teach later runs (worked example, cache, made tools):
-    tool-verified ones always, model-accepted ones only where the user opted in, unchecked ones never."""
-    return trust == "tool-verified" or (trust == "model-accepted" and reuse_model_accepted)
-
-
 @dataclass(config=_CONFIG)
 class Trajectory:
     """The record of one solve: every agent step, in order, and how it ended."""
@@ -348,6 +302,9 @@ _STEP: TypeAdapter[Step] = TypeAdapter(Step)
 _TRAJECTORY: TypeAdapter[Trajectory] = TypeAdapter(Trajectory)
 
 __all__ = [
+    "MODEL_SWITCH",
+    "STRATEGIES",
+    "TRAJECTORY_STATUSES",
     "TRUST_LEVELS",
     "Event",
     "Price",
@@ -361,7 +318,10 @@ __all__ = [
     "Usage",
     "Verdict",
     "content_hash",
+    "credit",
     "dollars",
+    "inert",
+    "last_model",
     "may_teach",
     "price_for",
 ]

@@ -80,6 +80,30 @@ def test_memory_false_stores_nothing_keywords_beat_the_environment_and_context_i
     assert store.load(first.id).answer == "42"
 
 
+def test_tool_options_set_a_plugins_options_and_a_bad_one_fails_before_the_model_is_called(
+    scripted, tmp_path: Path
+) -> None:
+    """tool_options= is the API's [tools.NAME] / --tool-opt: the python plugin's cell_timeout of 1 s
+    interrupts a 30 s cell; a value its options model refuses is one error, and no model is asked."""
+    script = {**SOLVES, "solver": [CODE.format("import time\ntime.sleep(30)"), "ANSWER: 42"]}
+    with scripted(script) as model:
+        started = time.monotonic()
+        trajectory = solvegraph.solve(
+            "What is 6*7?", base_url=model.base_url, memory=False, tool_options={"python": {"cell_timeout": 1}}
+        )
+        assert time.monotonic() - started < 25, "the cell was stopped at its 1 s timeout"
+    result = trajectory.steps[1].tool_results[0]
+    assert result["name"] == "python" and not result["ok"] and "1" in str(result["error"]), result
+    with scripted(SOLVES) as model:
+        with pytest.raises(SolvegraphError, match="cell_timeout"):
+            solvegraph.solve(
+                "x", base_url=model.base_url, memory=False, tool_options={"python": {"cell_timeout": "soon"}}
+            )
+        assert model.calls() == []
+    with pytest.raises(SolvegraphError, match="tool_options must map a plugin to its options"):
+        solvegraph.solve("x", memory=False, tool_options={"python": 5})  # type: ignore[dict-item]
+
+
 def test_asolve_awaits_the_solve_on_the_running_loop(scripted, tmp_path: Path) -> None:
     async def main() -> tuple[Trajectory, Trajectory]:
         one = solvegraph.asolve("What is 6*7?", base_url=model.base_url, db=_db(tmp_path))
@@ -204,16 +228,31 @@ def test_an_empty_problem_is_one_error_from_every_entry_point(problem: str) -> N
 
 
 def test_the_solve_functions_take_the_same_keyword_options() -> None:
-    def options(fn: Callable[..., object]) -> dict[str, inspect.Parameter]:
+    """The options are declared once (SolveOptions): each function takes the problem, then them (solve and
+    asolve also on_event); a keyword that is not one is a TypeError, before anything starts."""
+    from typing import Unpack, get_type_hints
+
+    from solvegraph._api import SettingOptions, SolveOptions
+
+    for fn in (solvegraph.solve, solvegraph.asolve, solvegraph.stream, solvegraph.astream):
         parameters = dict(inspect.signature(fn).parameters)
         parameters.pop("on_event", None)  # solve and asolve call it; the streams yield the events instead
-        return parameters
-
-    reference = options(solvegraph.solve)
-    assert next(iter(reference)) == "problem"
-    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for name, p in reference.items() if name != "problem")
-    for fn in (solvegraph.asolve, solvegraph.stream, solvegraph.astream):
-        assert options(fn) == reference, fn.__name__
+        assert list(parameters) == ["problem", "options"], fn.__name__
+        assert parameters["options"].kind is inspect.Parameter.VAR_KEYWORD
+        assert get_type_hints(fn, include_extras=True)["options"] == Unpack[SolveOptions], fn.__name__
+    assert get_type_hints(solvegraph.benchmark, include_extras=True)["options"] == Unpack[SettingOptions]
+    assert set(SettingOptions.__annotations__) < set(SolveOptions.__annotations__)
+    assert "tool_options" in SettingOptions.__annotations__ and "verifier_model" in SettingOptions.__annotations__
+    calls = [
+        lambda: solvegraph.solve("x", max_round=1),
+        lambda: asyncio.run(solvegraph.asolve("x", max_round=1)),
+        lambda: solvegraph.stream("x", max_round=1),
+        lambda: solvegraph.astream("x", max_round=1),
+        lambda: solvegraph.benchmark("gsm8k", max_round=1),
+    ]
+    for call in calls:
+        with pytest.raises(TypeError, match="got an unexpected keyword argument 'max_round'"):
+            call()
     for fn in (solvegraph.solve, solvegraph.asolve, solvegraph.stream, solvegraph.astream, solvegraph.benchmark):
         assert fn.__doc__ and "Why" in fn.__doc__, fn.__name__
     # The package solvegraph.bench keeps its name: the function is benchmark, which importing it cannot rebind.

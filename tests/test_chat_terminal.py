@@ -188,7 +188,7 @@ def test_editing_a_call_without_code_edits_its_arguments_as_json(tmp_path: Path)
 
     from rich.console import Console
 
-    from solvegraph._cli_chat import Approval
+    from solvegraph.cli._chat_terminal import Approval
 
     seen = tmp_path / "seen"
     editor = tmp_path / "editor.sh"  # first saves broken JSON, then (shown that text again) fixes the bound

@@ -8,7 +8,8 @@ from langgraph.runtime import Runtime
 
 from ..types import Step
 from ._prompts import render
-from .state import SolveContext, SolveState, ask, emit, max_tokens_for, recorded
+from ._steps import recorded
+from .state import SolveContext, SolveState, ask, emit, max_tokens_for
 
 
 async def refiner_node(state: SolveState, runtime: Runtime[SolveContext]) -> SolveState:

@@ -19,8 +19,9 @@ from langgraph.types import interrupt
 
 from ..types import Step, ToolResult
 from ._prompts import render
+from ._steps import recorded
 from .answer import answer_from_output, code_blocks, explicit_answer, normalize
-from .state import Attempt, SolveContext, SolveState, ask, emit, max_tokens_for, recorded
+from .state import Attempt, SolveContext, SolveState, ask, emit, max_tokens_for
 
 
 def _context_block(state: SolveState) -> str:

@@ -163,18 +163,6 @@ async def ask(
     )
 
 
-def recorded(reply: Reply) -> dict[str, Any]:
-    """A step's fields from the reply it records: what the model wrote (its reasoning apart), tokens, model,
-    and how the reply came back. ``Step(agent, round, messages, **recorded(reply))``."""
-    return {
-        "reply": reply.content or "",
-        "reasoning": reply.reasoning,
-        "reply_meta": reply.meta(),
-        "usage": reply.usage,
-        "model": reply.model,
-    }
-
-
 def max_tokens_for(runtime: Runtime[SolveContext], role: str) -> int | None:
     """The max_tokens a role's turns ask for: its own setting, else the client's default (None)."""
     return runtime.context.budget.max_tokens.get(role)

@@ -15,7 +15,8 @@ from langgraph.runtime import Runtime
 
 from ..types import Step
 from ._prompts import render
-from .state import Attempt, Budget, SolveContext, SolveState, Verdict, ask, emit, max_tokens_for, recorded
+from ._steps import recorded
+from .state import Attempt, Budget, SolveContext, SolveState, Verdict, ask, emit, max_tokens_for
 
 _VERDICT = re.compile(r"VERDICT\s*:\s*\**\s*(ACCEPT|REJECT)", re.I)
 # The verdict as a JSON schema: asked for where the endpoint takes response_format (OpenAI's structured outputs,

@@ -13,10 +13,12 @@ import contextlib
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from .datasets import DatasetError
+
+if TYPE_CHECKING:
+    import httpx
 
 Progress = Callable[[int, int | None], None]  # (bytes just written, total bytes or None)
 
@@ -48,6 +50,8 @@ def download(
     """``url`` into ``dest``, resuming a ``.part`` file left by an earlier attempt; raises DatasetError
     (one line: the URL and why) on a network error, an HTTP error or a sha256 mismatch. ``client``: an
     open one to reuse (the many files of one set over one connection); else one of its own."""
+    import httpx  # only when something is downloaded: listing datasets or plugins never loads it
+
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     offset = part.stat().st_size if part.exists() else 0

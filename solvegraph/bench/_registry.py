@@ -28,8 +28,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from ..config import data_cache_dir
 from ._download import Progress, download, sha256_of
 from .datasets import DatasetError
@@ -360,6 +358,8 @@ def _fetch_files(p: Pinned, root: Path, mirror: str | None, progress: Progress |
         here = sum((root / path).stat().st_size for path, _ in p.files if (root / path).is_file())
         progress(here, total)
     whole = None if progress is None else (lambda n, _size: progress(n, total))
+    import httpx  # only when something is downloaded: listing datasets or plugins never loads it
+
     with httpx.Client(follow_redirects=True, timeout=60.0) as client:
         for path, digest in p.files:
             dest = root / path

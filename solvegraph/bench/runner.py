@@ -216,6 +216,10 @@ class BenchConfig:
     roles: dict[str, dict[str, str | None]] = field(default_factory=dict)  # [models.ROLE] as run (no keys)
     retry_on_error: int = 0  # --retry-on-error: a sample that errored transiently is run again this many times
     fail_on_error: float | None = None  # --fail-on-error: a count (>= 1) or a fraction; None is 1 (_errors.py)
+    # The graph's budget as the run began (--max-rounds, --cell-timeout or their settings); None: a run stored
+    # before they were recorded, which goes on with today's.
+    max_rounds: int | None = None
+    cell_timeout: float | None = None
     skipped: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -412,12 +416,9 @@ class BenchRunner:
     @classmethod
     def on_worker(cls, config: BenchConfig, settings: Settings, run_id: str, code: bool) -> BenchRunner:
         """The runner a Ray worker uses for its samples: no store (the driver writes), its own kernels."""
-        from ..tools.mcp import McpPlugin, servers_for
+        from ..agents import plugins_for  # the driver's plugins, as every caller assembles them
 
-        plugins = PluginManager()
-        if settings.mcp_servers:
-            plugins.register(McpPlugin(servers_for(settings.mcp_servers, settings.sandbox)), "mcp", source="mcp")
-        runner = cls(config, settings, None, run_id=run_id, plugins=plugins)
+        runner = cls(config, settings, None, run_id=run_id, plugins=plugins_for(settings))
         runner.code = code
         if runner.settings.samples_temperature is not None and (config.samples > 1 or config.epochs > 1):
             runner.settings.temperature = runner.settings.samples_temperature

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..agents import SolveRunner, recorded
+# The agents' package loads its names on first use: direct and pal take these without the graph (LangGraph).
+from ..agents import SolveRequest, recorded
 from ..agents import render_prompt as render
 from ..agents.answer import answer_from_output, code_blocks, explicit_answer, normalize
 from ..errors import SolvegraphError
@@ -22,6 +23,9 @@ from ..memory.toolmaking import python_code
 from ..plugins import Blocking, PluginManager, ToolSession
 from ..types import STRATEGIES
 from .datasets import Sample
+
+if TYPE_CHECKING:
+    from ..agents import SolveRunner
 
 StepSink = Callable[[Trajectory, Step], None]
 # Runs blocking work (a kernel cell, a solver) off the event loop, in a pool sized for it.
@@ -108,9 +112,10 @@ async def run_graph(
     blocking: Blocking,
 ) -> None:
     """The four agents on the event loop (LangGraph's ``astream``); their tool work goes to ``blocking``."""
-    stream = graph.astream(
-        sample.question, session=session, trajectory=trajectory, dataset_id=sample.id, blocking=blocking
+    request = SolveRequest(
+        problem=sample.question, session=session, trajectory=trajectory, dataset_id=sample.id, blocking=blocking
     )
+    stream = graph.astream(request)
     async for item in stream:
         if isinstance(item, Step) and sink is not None:
             sink(trajectory, item)

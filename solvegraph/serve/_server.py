@@ -32,6 +32,7 @@ from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
 
 from .._version import __version__
+from ..agents import SolveRequest
 from ..plugins import PluginManager, Tool, ToolResult, ToolSession
 from ..types import Event, Trajectory
 
@@ -192,7 +193,7 @@ class ToolServer:
 
         def run() -> Trajectory:
             with ToolSession(options=self.session.options) as session:  # each solve its own kernel
-                return self.runner().solve(problem.strip(), session=session, on_event=on_event)
+                return self.runner().solve(SolveRequest(problem=problem.strip(), session=session), on_event=on_event)
 
         try:
             trajectory = await anyio.to_thread.run_sync(run, limiter=self._limiter, abandon_on_cancel=True)

@@ -151,7 +151,7 @@ def test_approval_shows_a_hostile_call_inert() -> None:
 
     from rich.console import Console
 
-    from solvegraph._cli_chat import Approval
+    from solvegraph.cli._chat_terminal import Approval
 
     class Typed:  # the user's keys: approve
         interactive, keys = True, ""

@@ -9,30 +9,46 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from typer.core import TyperGroup
 
-from ._cli_memory import open_store, record_switch, switched_model
+from .._vocabulary import STRATEGIES
+from ..errors import SolvegraphError
 from ._console import console, safe, shown
-from ._wiring import McpOpt, ToolOpt, VerifierBaseUrlOpt, VerifierModelOpt, given, one_of, plugin_manager
-from .errors import SolvegraphError
-from .types import STRATEGIES
+from ._memory import open_store, record_switch, switched_model
+from ._options import SHARED_OPTIONS, SolvingOptions, given, one_of, solving_options
+from ._settings import settings_from
 
 err = console(stderr=True)
 out = console()
 
 
 class _DefaultRun(TyperGroup):
-    """`bench DATASET ...` and `bench --resume ID` mean `bench run ...`; `report` and `compare` stay commands."""
+    """`bench DATASET ...` and `bench --resume ID` mean `bench run ...`; `report` and `compare` stay commands.
+
+    ``--ray`` with no address means the cluster Ray finds itself (RAY_ADDRESS, or one started here): typer
+    has no option whose value may be left out, so the bench's own arguments read a bare ``--ray`` as
+    ``--ray auto`` here (the process's ``sys.argv`` is left as it was).
+    """
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
             args = ["run", *args]
-        return super().parse_args(ctx, args)
+        return super().parse_args(ctx, _ray_address(args))
+
+
+def _ray_address(args: list[str]) -> list[str]:
+    """``args`` with ``auto`` after a ``--ray`` given no address (last, or followed by another option)."""
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--ray" and (i + 1 == len(args) or args[i + 1].startswith("-")):
+            return [*args[: i + 1], "auto", *args[i + 1 :]]
+    return args
 
 
 bench_app = typer.Typer(
@@ -66,7 +82,7 @@ def _run_row(store: Any, run_id: str) -> tuple[dict[str, Any], dict[str, Any], l
 _DEFINES_A_RUN = (
     "dataset", "data", "question_field", "answer_field", "id_field", "category_field", "scorer", "strategy",
     "samples", "epochs", "select", "limit", "split", "ids", "max_seconds", "max_tokens_per_sample", "max_model_calls",
-    "max_tool_calls", "response_cache", "model_path",
+    "max_tool_calls", "response_cache", "model_path", "max_rounds", "cell_timeout",
 )  # fmt: skip
 
 
@@ -77,6 +93,7 @@ def _flag(ctx: Any, name: str) -> str:
 
 
 @bench_app.command("run")
+@solving_options(without=("no_memory", "no_cache", "max_tool_calls"))
 def bench_run(
     ctx: typer.Context,
     dataset: Annotated[
@@ -199,42 +216,7 @@ def bench_run(
         ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="End with one JSON summary line.")] = False,
-    model: Annotated[str | None, typer.Option("--model", help="Model name.")] = None,
-    base_url: Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint.")] = None,
-    api_key: Annotated[str | None, typer.Option("--api-key", help="API key.")] = None,
-    model_path: Annotated[str | None, typer.Option("--model-path", help="GGUF for the embedded server.")] = None,
-    db: Annotated[str | None, typer.Option("--db", help="Memory database URL [env SOLVEGRAPH_DB].")] = None,
-    config: Annotated[str | None, typer.Option("--config", help="Settings file.")] = None,
-    lean_project: Annotated[str | None, typer.Option("--lean-project", help="Lake project with Mathlib.")] = None,
-    lean_path: Annotated[
-        str | None, typer.Option("--lean-path", help="lean executable for the lean tool [env SOLVEGRAPH_LEAN].")
-    ] = None,
-    reuse_model_accepted: Annotated[
-        bool,
-        typer.Option(
-            "--reuse-model-accepted",
-            help="Let correct answers only the verifier model accepted teach later runs (default: tool-verified only).",
-        ),
-    ] = False,
-    sandbox: Annotated[
-        str | None,
-        typer.Option("--sandbox", help="auto, gvisor, bwrap or none [env SOLVEGRAPH_SANDBOX; default auto]."),
-    ] = None,
-    model_profile: Annotated[
-        str | None,
-        typer.Option(
-            "--model-profile",
-            help="auto (from the model's name), none, qwen, deepseek-r1, llama-3, mistral or gpt-oss [default auto].",
-        ),
-    ] = None,
-    mcp: McpOpt = None,
-    tool_opt: ToolOpt = None,
-    verifier_model: VerifierModelOpt = None,
-    verifier_base_url: VerifierBaseUrlOpt = None,
-    otel: Annotated[
-        bool,
-        typer.Option("--otel", help="Send OpenTelemetry spans over OTLP/HTTP (also: OTEL_EXPORTER_OTLP_ENDPOINT set)."),
-    ] = False,
+    opts: SolvingOptions = SHARED_OPTIONS,
     ray: Annotated[
         str | None,
         typer.Option(
@@ -247,11 +229,13 @@ def bench_run(
     ] = None,
 ) -> None:
     """Run a strategy over a dataset, score every sample, store results as they complete, print accuracy."""
-    from .bench.report import accuracy_line, dollars, render_text, summarize
-    from .bench.runner import BenchConfig, BenchRunner, parse_fail_on_error
-    from .config import load_settings
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    store = open_store(db, config)
+    from ..agents import plugins_for
+    from ..bench.report import accuracy_line, dollars, render_text, summarize
+    from ..bench.runner import BenchConfig, BenchRunner, parse_fail_on_error
+
+    store = open_store(opts.db, opts.config)
     fail_at = parse_fail_on_error(fail_on_error)
     if resume:
         fixed = [p for p in _DEFINES_A_RUN if given(ctx, p)]
@@ -260,8 +244,16 @@ def bench_run(
             raise SolvegraphError(f"--resume goes on with the run's own settings: drop {flags} (or start a new run)")
         run_id = _bench_run(store, resume)["id"]
         cfg = BenchConfig.from_dict(store.run_config(run_id))
-        model = switched_model(run_id, cfg.model, model, switch_model)
-        base_url, model_path = base_url or cfg.base_url, cfg.model_path  # --model-path is refused above
+        # The run goes on with its model, endpoint and budgets (--model-path, --max-rounds and
+        # --cell-timeout are refused above); a run stored before they were recorded takes today's settings.
+        opts = replace(
+            opts,
+            model=switched_model(run_id, cfg.model, opts.model, switch_model),
+            base_url=opts.base_url or cfg.base_url,
+            model_path=cfg.model_path,
+            max_rounds=cfg.max_rounds,
+            cell_timeout=cfg.cell_timeout,
+        )
         if max_cost is not None:  # a resumed run may be given more money
             cfg.max_cost = max_cost
             store.update_run_config(run_id, max_cost=max_cost)
@@ -305,48 +297,26 @@ def bench_run(
             id_field=id_field,
             category_field=category_field,
             ids=[i.strip() for i in ids.split(",")] if ids else None,
-            base_url=base_url,
-            model_path=model_path,
+            base_url=opts.base_url,
+            model_path=opts.model_path,
             response_cache=response_cache,
             max_cost=max_cost,
             retry_on_error=retry_on_error or 0,
             fail_on_error=fail_at,
         )
-    settings = load_settings(
-        flags={
-            "roles": cfg.roles if resume else None,  # a resumed run goes on with its own roles' models
-            "mcp": mcp,
-            "tool_opt": tool_opt,
-            "verifier_model": verifier_model,
-            "verifier_base_url": verifier_base_url,
-            "model": model,
-            "base_url": base_url,
-            "api_key": api_key,
-            "model_path": model_path,
-            "lean_project": lean_project,
-            "lean_path": lean_path,
-            "reuse_model_accepted": True if reuse_model_accepted else None,
-            "db": db,
-            "sandbox": sandbox,
-            "model_profile": model_profile,
-            "otel": True if otel else None,
-        },
-        config_file=config,
-    )
-    if settings.otel:
-        from . import tracing
-
-        tracing.enable()
+    # A resumed run goes on with its own roles' models.
+    settings = settings_from(opts, roles=cfg.roles if resume else None)
     from ._console import check_sandbox
 
     check_sandbox(settings.sandbox)
     cfg.base_url = settings.base_url
+    cfg.max_rounds, cfg.cell_timeout = settings.max_rounds, settings.cell_timeout  # recorded for --resume
     cfg.roles = {r: {"base_url": m.base_url, "model": m.model} for r, m in settings.role_models.items()}
     if resume:
-        store.update_run_config(run_id or "", roles=cfg.roles)
+        store.update_run_config(run_id or "", roles=cfg.roles, max_rounds=cfg.max_rounds, cell_timeout=cfg.cell_timeout)
     if not resume and not cfg.data and cfg.dataset != "jsonl":
-        from ._cli_data import fetch
-        from .bench import registry
+        from ..bench import registry
+        from ._data import fetch
 
         if cfg.dataset in registry.registered():  # first use: fetched once, with a bar; later runs read the cache
             cfg.data = fetch(cfg.dataset, settings.data_mirror, quiet=as_json and not err.is_terminal)
@@ -379,7 +349,7 @@ def bench_run(
             err.print(safe(f"{result['sample']}: {result['outcome']}"), markup=False, highlight=False, soft_wrap=True)
 
     runner = BenchRunner(
-        cfg, settings, store, run_id=run_id, on_result=on_result, plugins=plugin_manager(settings), ray=ray
+        cfg, settings, store, run_id=run_id, on_result=on_result, plugins=plugins_for(settings), ray=ray
     )
     todo = runner.prepare()
     if resume and todo:  # the new model is served (checked when its client was made) and will answer: recorded
@@ -410,7 +380,9 @@ def bench_run(
                 f"resuming run {runner.run_id}: {runner.total - len(todo)} of {runner.total} samples already done",
                 soft_wrap=True,
             )
-    again = f"solvegraph bench --resume {(runner.run_id or '')[:12]}" + (f" --db {shlex.quote(db)}" if db else "")
+    again = f"solvegraph bench --resume {(runner.run_id or '')[:12]}" + (
+        f" --db {shlex.quote(opts.db)}" if opts.db else ""
+    )
     if ray:
         again += f" --ray {shlex.quote(ray)}"
     err.print(f"run {runner.run_id} (if stopped: {again})", markup=False, highlight=False, soft_wrap=True)
@@ -535,9 +507,9 @@ def bench_report(
 ) -> None:
     """Accuracy with a 95% CI, outcomes, categories, tokens, cost and latency; optionally an HTML report.
     With --json, each run's summary has its samples too (the rows of `runs export --samples`)."""
-    from .bench.report import render_text, summarize
-    from .bench.samples import rows_from_results
-    from .view import render_report
+    from ..bench.report import render_text, summarize
+    from ..bench.samples import rows_from_results
+    from ..view import render_report
 
     store = open_store(db)
     rows = [_run_row(store, r) for r in run_ids]
@@ -569,7 +541,7 @@ def bench_compare(
     db: Annotated[str | None, typer.Option("--db", help="Memory database URL.")] = None,
 ) -> None:
     """Paired comparison on the samples both runs share, with an exact McNemar test."""
-    from .bench.report import compare
+    from ..bench.report import compare
 
     store = open_store(db)
     (_, _, a), (_, _, b) = _run_row(store, run_a), _run_row(store, run_b)

@@ -42,10 +42,10 @@ def check(
     Every property is shown, claimed by the backend or not. Exits 1 when a property the backend claims
     does not hold, 2 when the backend cannot run here (the line says why and what to do).
     """
-    from .config import load_settings
-    from .sandbox import MODES, SandboxError, resolve_sandbox
+    from ..sandbox import MODES, SandboxError, resolve_sandbox
+    from ._settings import settings_with
 
-    settings = load_settings(flags={"sandbox": sandbox}, config_file=config)
+    settings = settings_with({"sandbox": sandbox}, config)
     names = [m for m in MODES if m != "auto"] if every else [settings.sandbox]
     reports: list[dict[str, Any]] = []
     failed = False

@@ -10,7 +10,11 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
 
-from .types import Event, inert
+from .._vocabulary import inert
+
+TYPE_CHECKING = False  # not typing's: a constant of this name is read as true by type checkers
+if TYPE_CHECKING:
+    from ..types import Event
 
 # Model, tool or dataset text made inert for a terminal (it lives with the types: the bench's report uses it too).
 safe = inert
@@ -109,7 +113,7 @@ class EventPrinter:
 
 def check_sandbox(mode: str) -> None:
     """Resolve the sandbox backend; in auto mode without bubblewrap, say once on stderr what is not isolated."""
-    from .sandbox import resolve_sandbox  # not at import: listing commands never load the sandbox
+    from ..sandbox import resolve_sandbox  # not at import: listing commands never load the sandbox
 
     backend = resolve_sandbox(mode)
     if backend.warning:

@@ -11,10 +11,11 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from .._vocabulary import TRAJECTORY_STATUSES, dollars
+from ..errors import SolvegraphError
 from ._console import console, shown
-from ._wiring import one_of
-from .errors import SolvegraphError
-from .types import TRAJECTORY_STATUSES, dollars
+from ._options import one_of
+from ._settings import open_store
 
 runs_app = typer.Typer(help="Stored runs and their trajectories.", no_args_is_help=True, rich_markup_mode=None)
 memory_app = typer.Typer(
@@ -24,14 +25,6 @@ memory_app = typer.Typer(
 out = console()
 Db = Annotated[str | None, typer.Option("--db", help="Memory database URL [env SOLVEGRAPH_DB].")]
 Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-
-
-def open_store(db: str | None, config: str | None = None) -> Any:
-    """The memory store named by --db, else $SOLVEGRAPH_DB or solvegraph.toml, else the default file."""
-    from .config import load_settings
-    from .memory import Store
-
-    return Store(load_settings(flags={"db": db}, config_file=config).db)
 
 
 def switched_model(run_id: str, recorded: str | None, given: str | None, switch: bool) -> str | None:
@@ -179,7 +172,7 @@ def runs_export(
     store = open_store(db)
     run_id, ids = store.resolve(ident)
     if samples:
-        from .bench.samples import sample_rows, to_csv, to_jsonl
+        from ..bench.samples import sample_rows, to_csv, to_jsonl
 
         if not run_id.startswith(ident):
             raise SolvegraphError(f"--samples exports a run: {ident!r} is a trajectory of run {run_id}")
@@ -301,7 +294,7 @@ def memory_search(
 @memory_app.command("tools")
 def memory_tools(db: Db = None, as_json: Json = False) -> None:
     """Tools made from verified code, with their use and success counts."""
-    from .memory.toolmaking import list_tools
+    from ..memory.toolmaking import list_tools
 
     rows = list_tools(open_store(db))
     if as_json:

@@ -11,8 +11,8 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
+from ..errors import SolvegraphError
 from ._console import console
-from .errors import SolvegraphError
 
 data_app = typer.Typer(
     help="Benchmark datasets with pinned sources: list them, fetch one (once, sha256-checked), verify, locate.",
@@ -27,9 +27,9 @@ ConfigOpt = Annotated[str | None, typer.Option("--config", help="A solvegraph.to
 
 def mirror_setting(config: str | None) -> str | None:
     """The data mirror: $SOLVEGRAPH_DATA_MIRROR, else ``data_mirror`` in solvegraph.toml, else none."""
-    from .config import load_settings
+    from ._settings import settings_with
 
-    return load_settings(config_file=config).data_mirror
+    return settings_with({}, config).data_mirror
 
 
 @contextlib.contextmanager
@@ -56,7 +56,7 @@ def download_bar(name: str, quiet: bool = False) -> Iterator[Callable[[int, int 
 
 def fetch(name: str, mirror: str | None, quiet: bool = False) -> str:
     """The dataset's local JSONL file, downloaded first when this is its first use."""
-    from .bench import registry
+    from ..bench import registry
 
     found = registry.local_path(name)
     if found is not None:
@@ -72,7 +72,7 @@ def data_list(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON list on stdout.")] = False,
 ) -> None:
     """Every dataset with a pinned source: whether it is downloaded, its license and where it comes from."""
-    from .bench import registry
+    from ..bench import registry
 
     rows = [
         {
@@ -104,7 +104,7 @@ def data_get(
 ) -> None:
     """Download a dataset once into the user cache folder (resumable; checked against its sha256) and
     print the path of the file `bench NAME` reads. Already there: nothing is downloaded."""
-    from .bench import registry
+    from ..bench import registry
 
     p = registry.pinned(name)
     path = fetch(name, mirror_setting(config), quiet)
@@ -118,7 +118,7 @@ def data_verify(
     name: Annotated[str | None, typer.Argument(help="One dataset [default: every downloaded one].")] = None,
 ) -> None:
     """Check downloaded files against their pinned sha256 again; exit 1 on any mismatch."""
-    from .bench import registry
+    from ..bench import registry
 
     names = [name] if name else [n for n in registry.registered() if registry.local_path(n) is not None]
     if name is None and not names:
@@ -139,7 +139,7 @@ def data_verify(
 @data_app.command("path")
 def data_path(name: Annotated[str, typer.Argument(help="A dataset name.")]) -> None:
     """Print the local file `bench NAME` reads; an error if it is not downloaded yet."""
-    from .bench import registry
+    from ..bench import registry
 
     found = registry.local_path(name)
     if found is None:

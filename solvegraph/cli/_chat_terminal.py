@@ -31,9 +31,9 @@ from rich.spinner import Spinner
 from rich.syntax import Syntax
 from rich.text import Text
 
+from ..config import chat_history_path, editor_command
+from ..types import Event
 from ._console import EventPrinter, safe, shown
-from .config import chat_history_path, editor_command
-from .types import Event
 
 EXIT_WORDS = frozenset({"exit", "quit", ":q"})
 PROMPT = "problem> "

@@ -1,0 +1,59 @@
+"""A command imports only what it uses: ``--help`` and ``--version`` none of the heavy parts, ``plugins list``
+none that only running a solve or serving needs (issue 30 item 5). Times are measured by
+benchmarks/cold_start.py, never asserted here."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# Run the command in a fresh interpreter and report the top-level packages it imported.
+PROBE = """
+import sys
+from solvegraph.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+finally:
+    print(" ".join(sorted({m.split(".")[0] for m in sys.modules})), file=sys.stderr)
+"""
+# Asked for only: MCP, Ray, OpenTelemetry, the viewer's server and templates, database drivers.
+ON_REQUEST = {"mcp", "ray", "opentelemetry", "starlette", "uvicorn", "jinja2", "sqlalchemy", "psycopg", "sqlite3"}
+# What a solve needs, and no listing does: the graph, the model client, kernels, the settings' models.
+SOLVING = {"langgraph", "langchain_core", "openai", "aiohttp", "httpx", "jupyter_client", "numpy", "sympy"}
+
+
+def _imported(*args: str, tmp_path: Path) -> set[str]:
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    return set(proc.stderr.strip().splitlines()[-1].split())
+
+
+@pytest.mark.parametrize(
+    ("args", "models"),
+    [
+        (["--help"], False),
+        (["--version"], False),
+        # A command's own help: typer reads its parameters' types through its pydantic adapters.
+        (["bench", "run", "--help"], True),
+        (["solve", "--help"], True),
+    ],
+)
+def test_help_and_version_import_none_of_the_heavy_parts(args: list[str], models: bool, tmp_path: Path) -> None:
+    imported = _imported(*args, tmp_path=tmp_path)
+    assert "solvegraph" in imported and "typer" in imported, "the probe saw the command run"
+    heavy = imported & (ON_REQUEST | SOLVING | (set() if models else {"pydantic"}))
+    assert not heavy, f"solvegraph {' '.join(args)} imported {sorted(heavy)}"
+
+
+def test_plugins_list_imports_nothing_only_a_solve_or_a_server_needs(tmp_path: Path) -> None:
+    imported = _imported("plugins", "list", "--json", tmp_path=tmp_path)
+    assert "solvegraph" in imported
+    heavy = imported & (ON_REQUEST | {"langgraph", "langchain_core", "openai", "aiohttp", "httpx"})
+    assert not heavy, f"solvegraph plugins list imported {sorted(heavy)}"
