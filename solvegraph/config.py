@@ -178,8 +178,13 @@ class Settings:
         }
 
     def run_record(self) -> dict[str, Any]:
-        """The settings a run is stored with (:data:`RUN_SETTINGS`, and the MCP servers' names)."""
-        return {k: getattr(self, k) for k in RUN_SETTINGS} | {"mcp_servers": [c.name for c in self.mcp_servers]}
+        """The settings a run is stored with (:data:`RUN_SETTINGS`, the MCP servers' names, and each role's
+        endpoint and model, never its key: a resumed solve or chat asks the same models)."""
+        roles = {r: {"base_url": m.base_url, "model": m.model} for r, m in self.role_models.items()}  # no key
+        return {k: getattr(self, k) for k in RUN_SETTINGS} | {
+            "mcp_servers": [c.name for c in self.mcp_servers],
+            "roles": roles,
+        }
 
     def session_options(self) -> dict[str, object]:
         """What tools read from their session: limits and toolchain locations."""
@@ -368,7 +373,8 @@ def load_settings(
         for option, given in table.items():
             _set_tool_option(settings, name, option, given, "flag")
 
-    for key, value in (flags or {}).items():
+    # A resumed run's recorded roles first, so that --verifier-model/--verifier-base-url given now win.
+    for key, value in sorted((flags or {}).items(), key=lambda item: item[0] != "roles"):
         if key == "tool_options":
             continue
         if key == "mcp":

@@ -73,6 +73,8 @@ def resumed_settings(ctx: typer.Context, opts: SolvingOptions, switch_model: boo
             )
         # A flag given now wins over its recorded setting (a moved endpoint: --base-url).
         kept = {k: recorded[k] for k in RUN_SETTINGS if k in recorded and not (k in shared and given(ctx, k))}
+        if recorded.get("roles"):  # its roles' models too (a --verifier-* flag given now is over them)
+            kept["roles"] = recorded["roles"]
         # Older runs recorded no settings, but their trajectories always name their model.
         model = recorded.get("model") or (last_model(store.load(matches[-1]).model) if matches else None) or None
         opts = replace(opts, model=switched_model(run_id, model, opts.model, switch_model))

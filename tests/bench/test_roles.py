@@ -168,3 +168,28 @@ def test_solve_asks_the_verifier_flagged_for_it(scripted, tmp_path: Path) -> Non
     trajectory = json.loads(proc.stdout)
     assert trajectory["answer"] == "18" and trajectory["solved"]
     assert {s["model"] for s in trajectory["steps"] if s["agent"] == "verifier"} == {"judge"}
+
+
+def test_a_resumed_chat_asks_its_recorded_verifier(scripted, tmp_path: Path) -> None:
+    """chat --resume (and solve --resume, through the same settings) asks the verifier the run was started
+    with, without the flag again; its key is never stored."""
+    db = f"sqlite:///{tmp_path / 'm.sqlite'}"
+    with scripted(JUDGE, model="judge") as judge:
+        with scripted(SOLVER, model="small") as solver:
+            first = run_cli(
+                "chat", "--base-url", solver.base_url, "--verifier-base-url", judge.base_url,
+                "--verifier-model", "judge", "--db", db, input="What is 9 + 9?\n",
+            )  # fmt: skip
+        assert first.returncode == 0, first.stderr
+        hint = next(line for line in first.stderr.splitlines() if "--resume " in line)
+        run_id = hint.split("--resume ")[1].split()[0]
+        asked = len(judge.calls("verifier"))
+        with scripted(SOLVER, model="small") as solver:  # a moved solver endpoint; the verifier is not named
+            again = run_cli("chat", "--resume", run_id, "--base-url", solver.base_url, "--db", db, input="Again?\n")
+            assert again.returncode == 0, again.stderr
+            assert solver.calls("solver") and not solver.calls("verifier")
+        assert len(judge.calls("verifier")) > asked >= 1
+        judge_url = judge.base_url
+    store = Store(db)
+    recorded = store.run_config(store.resolve(run_id)[0])["roles"]
+    assert recorded == {"verifier": {"base_url": judge_url, "model": "judge"}}
