@@ -100,7 +100,8 @@ def bench_run(
         str | None,
         typer.Argument(
             help="gsm8k, math, gsm_hard, asdiv, svamp, mbpp, humaneval, complexor, nl4opt, mamo_easy, mamo_complex, "
-            "industryor, optibench, optmath, minif2f, jsonl (and the *_original sets), or one a plugin adds."
+            "industryor, optibench, optmath, dcp_bench_open, minif2f, jsonl (and the *_original sets), or one a "
+            "plugin adds."
         ),
     ] = None,
     data: Annotated[
