@@ -166,10 +166,12 @@ class ToolServer:
                 )
                 continue
             if said is not None:
+                accepted = said.get("accepted")
                 out.append(
                     {
                         "verifier": verifier.name,
-                        "accepted": bool(said.get("accepted")),
+                        # True verifies, False rejects, absent is a note only: as the verifier agent reads it.
+                        "accepted": None if accepted is None else bool(accepted),
                         "feedback": str(said.get("feedback", "")),
                     }
                 )
