@@ -232,7 +232,7 @@ def test_minif2f_without_a_lean_project_says_so(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["nosuchset", "--data", "x"], "unknown dataset 'nosuchset'; known: asdiv, complexor, dcp_bench_open, gsm8k"),
-        (["gsm8k", "--data", "x.jsonl", "--scorer", "vibes"], "unknown scorer 'vibes'; known: dcp, exact, math, numeric"),
+        (["gsm8k", "--data", "x.jsonl", "--scorer", "vibes"], "unknown scorer 'vibes'; known: dcp, exact, math"),
         # No --data: the pinned file is downloaded, here from a mirror that is not there.
         (["gsm8k"], "cannot download http://127.0.0.1:9/gsm8k/test.jsonl"),
         (["gsm8k", "--data", "/nonexistent.jsonl"], "dataset file not found: /nonexistent.jsonl"),
