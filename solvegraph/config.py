@@ -180,11 +180,14 @@ class Settings:
     def run_record(self) -> dict[str, Any]:
         """The settings a run is stored with (:data:`RUN_SETTINGS`, the MCP servers' names, and each role's
         endpoint and model, never its key: a resumed solve or chat asks the same models)."""
-        roles = {r: {"base_url": m.base_url, "model": m.model} for r, m in self.role_models.items()}  # no key
         return {k: getattr(self, k) for k in RUN_SETTINGS} | {
             "mcp_servers": [c.name for c in self.mcp_servers],
-            "roles": roles,
+            "roles": self.roles_record(),
         }
+
+    def roles_record(self) -> dict[str, dict[str, str | None]]:
+        """Each role's endpoint and model as a run stores them: never its key."""
+        return {r: {"base_url": m.base_url, "model": m.model} for r, m in self.role_models.items()}
 
     def session_options(self) -> dict[str, object]:
         """What tools read from their session: limits and toolchain locations."""

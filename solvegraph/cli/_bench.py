@@ -312,7 +312,7 @@ def bench_run(
     check_sandbox(settings.sandbox)
     cfg.base_url = settings.base_url
     cfg.max_rounds, cfg.cell_timeout = settings.max_rounds, settings.cell_timeout  # recorded for --resume
-    cfg.roles = {r: {"base_url": m.base_url, "model": m.model} for r, m in settings.role_models.items()}
+    cfg.roles = settings.roles_record()
     if resume:
         store.update_run_config(run_id or "", roles=cfg.roles, max_rounds=cfg.max_rounds, cell_timeout=cfg.cell_timeout)
     if not resume and not cfg.data and cfg.dataset != "jsonl":
