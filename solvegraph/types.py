@@ -297,15 +297,55 @@ class Score:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+CERTIFICATE_SCHEMA = 1  # raised when a certificate's fields change meaning; a reader refuses a newer one
+
+
+@dataclass(config=_CONFIG)
+class Certificate:
+    """What a tool-verified answer rests on, in a form anyone can check again without the run.
+
+    A plugin check that accepts (``accepted: True``) hands one back under ``"certificate"``: the claim it
+    verified and the artifacts the claim rests on, as the tool read them (the model file the solver read,
+    the SMT script, the Lean challenge and candidate). ``solvegraph verify`` re-checks it in a fresh
+    sandboxed process, through the checker registered for its ``kind``
+    (:func:`~solvegraph.plugins.hookspecs.solvegraph_certificate_checkers`); nothing of the original run
+    is consulted. An answer that no checker can certify is not tool-verified.
+    """
+
+    kind: str  # which checker re-checks it: "milp", "cp", "smt", "lean", or a plugin's own
+    claim: dict[str, Any]  # what is certified: status, objective, values; sat and its model; the theorem
+    artifacts: dict[str, str] = field(default_factory=dict)  # file name -> text: "model.cip", "script.smt2"
+    checks: list[str] = field(default_factory=list)  # what the solve-time check did, one line each
+    provenance: dict[str, Any] = field(default_factory=dict)  # solver and toolchain versions, limits
+    tool: str = ""  # the tool whose result it certifies
+    verifier: str = ""  # the plugin check that issued it
+    answer: str | None = None  # the answer it backs, once the run ends
+    problem_id: str = ""
+    trajectory_id: str = ""
+    schema: int = CERTIFICATE_SCHEMA
+    created_at: float = field(default_factory=time.time)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _CERTIFICATE.dump_python(self, mode="json")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Certificate:
+        """Load a certificate; raises pydantic's ``ValidationError`` naming the bad field."""
+        return _CERTIFICATE.validate_python(data)
+
+
+_CERTIFICATE: TypeAdapter[Certificate] = TypeAdapter(Certificate)
 _TOOL_RESULT: TypeAdapter[ToolResult] = TypeAdapter(ToolResult)
 _STEP: TypeAdapter[Step] = TypeAdapter(Step)
 _TRAJECTORY: TypeAdapter[Trajectory] = TypeAdapter(Trajectory)
 
 __all__ = [
+    "CERTIFICATE_SCHEMA",
     "MODEL_SWITCH",
     "STRATEGIES",
     "TRAJECTORY_STATUSES",
     "TRUST_LEVELS",
+    "Certificate",
     "Event",
     "Price",
     "Problem",

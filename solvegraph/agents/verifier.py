@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -68,16 +69,27 @@ def deterministic_verdict(attempt: Attempt) -> Verdict | None:
     return None
 
 
-def plugin_verdict(ctx: SolveContext, problem: str, attempt: Attempt) -> tuple[Verdict | None, list[str], list[str]]:
+@dataclass(frozen=True)
+class Accepted:
+    """A plugin check that explicitly accepted (``accepted: True``): its name and all it said (its feedback,
+    and what a check may add: the certificate its verdict rests on, an independent cross-check)."""
+
+    name: str
+    said: dict[str, Any]
+
+
+def plugin_verdict(
+    ctx: SolveContext, problem: str, attempt: Attempt
+) -> tuple[Verdict | None, list[str], list[Accepted]]:
     """Run the plugins' independent checks; the first rejection wins.
 
-    Also returns their notes, and the names of the checks that explicitly accepted (``accepted: True``):
-    those make an accepted answer tool-verified. A check that has nothing to say returns None.
+    Also returns their notes, and the checks that explicitly accepted (``accepted: True``): those make an
+    accepted answer tool-verified. A check that has nothing to say returns None.
     """
     if ctx.plugins is None:
         return None, [], []
     notes: list[str] = []
-    passed: list[str] = []
+    passed: list[Accepted] = []
     for verifier in ctx.plugins.verifiers():
         try:
             said = verifier.check(problem, list(attempt.get("results", [])))
@@ -91,11 +103,11 @@ def plugin_verdict(ctx: SolveContext, problem: str, attempt: Attempt) -> tuple[V
             return {"accepted": False, "source": f"verifier:{verifier.name}", "feedback": feedback}, notes, passed
         notes.append(f"{verifier.name}: {feedback or 'passed'}")
         if said.get("accepted") is True:
-            passed.append(verifier.name)
+            passed.append(Accepted(verifier.name, dict(said)))
     return None, notes, passed
 
 
-def trust_of(verdict: Verdict, tool_checks: list[str]) -> str:
+def trust_of(verdict: Verdict, tool_checks: list[Accepted]) -> str:
     """How an accepted verdict was reached: a tool's sound check beats the model's word, which beats none.
 
     The model may still reject what a tool checked (a re-checked MILP solution of the wrong model), but
@@ -115,13 +127,13 @@ async def verifier_node(state: SolveState, runtime: Runtime[SolveContext]) -> So
     started = time.perf_counter()
     verdict = deterministic_verdict(attempt)
     notes: list[str] = []
-    tool_checks: list[str] = []
+    tool_checks: list[Accepted] = []
     if verdict is None:
         # A plugin's check may run a tool (Lean, a solver): off the event loop.
         verdict, notes, tool_checks = await ctx.blocking(plugin_verdict, ctx, state["problem"], attempt)
     step = Step(agent="verifier", round=round_)
     if verdict is None and not ctx.budget.verify_with_model:
-        feedback = "checked by " + ", ".join(tool_checks) if tool_checks else "mechanical checks passed"
+        feedback = "checked by " + ", ".join(c.name for c in tool_checks) if tool_checks else "mechanical checks passed"
         verdict = {"accepted": True, "source": "deterministic", "feedback": feedback}
     if verdict is None:
         messages = [
@@ -152,7 +164,7 @@ async def verifier_node(state: SolveState, runtime: Runtime[SolveContext]) -> So
     if verdict.get("accepted"):
         verdict["trust"] = trust_of(verdict, tool_checks)
         if tool_checks:
-            verdict["verified_by"] = tool_checks
+            verdict["verified_by"] = [c.name for c in tool_checks]
     step.verdict = dict(verdict)
     step.timings["total_s"] = time.perf_counter() - started
     emit("verdict", "verifier", round_, **verdict)

@@ -4,7 +4,7 @@ from ._bench import Dataset, DatasetError, Loaded, RowFn, Scorer, load_jsonl
 from ._options import ToolOptions, describe_options
 from ._services import CellRun, CodeKernel
 from ._tool import Blocking, Tool, ToolResult, ToolSession, in_thread, tool, truncate
-from ._verifier import Verifier
+from ._verifier import CertificateChecker, Verifier
 from .hookspecs import hookimpl, hookspec
 from .manager import ENTRY_POINT_GROUP, PluginInfo, PluginManager, tool_problem
 
@@ -12,6 +12,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "Blocking",
     "CellRun",
+    "CertificateChecker",
     "CodeKernel",
     "Dataset",
     "DatasetError",

@@ -17,3 +17,20 @@ class Verifier:
     name: str
     check: CheckFn
     plugin: str = ""
+
+
+@dataclass
+class CertificateChecker:
+    """Re-checks certificates of one ``kind`` (see :class:`~solvegraph.types.Certificate`).
+
+    ``target`` is ``"module:function"``: ``solvegraph verify`` calls it in a fresh sandboxed worker process
+    with the certificate as a dict, so it must import nothing it does not need there (no plugin layer,
+    no settings). It returns one dict per check, ``{"check": name, "outcome": "passed" | "failed" |
+    "not checked", "detail": str}``: any ``failed`` refutes the certificate, and it is verified only when
+    at least one check passed and none failed. A malformed artifact it cannot read is a ``ValueError``
+    naming the field.
+    """
+
+    kind: str
+    target: str
+    plugin: str = ""

@@ -13,7 +13,7 @@ import pluggy
 from ._bench import Dataset, Scorer
 from ._options import ToolOptions
 from ._tool import Tool, ToolSession
-from ._verifier import Verifier
+from ._verifier import CertificateChecker, Verifier
 
 PROJECT = "solvegraph"
 
@@ -44,6 +44,16 @@ def solvegraph_verifiers() -> list[Verifier]:  # type: ignore[empty-body]
     this problem's answer: it makes the answer "tool-verified", which lets it teach later runs.
     Without an ``accepted`` key the feedback is a note (a partial check). Return None when the check
     has nothing to say.
+    """
+
+
+@hookspec
+def solvegraph_certificate_checkers() -> list[CertificateChecker]:  # type: ignore[empty-body]
+    """Return the checkers that re-check this plugin's certificates, one per certificate ``kind``.
+
+    A verifier that accepts an answer (``{"accepted": True}``) hands back the evidence as
+    ``"certificate"`` (a :class:`~solvegraph.types.Certificate` or its dict); ``solvegraph verify`` re-checks
+    it with the checker of its kind, in a fresh sandboxed process.
     """
 
 

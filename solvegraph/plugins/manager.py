@@ -21,7 +21,7 @@ from . import hookspecs
 from ._bench import Dataset, Scorer
 from ._options import ToolOptions, build_options
 from ._tool import Tool, ToolSession
-from ._verifier import Verifier
+from ._verifier import CertificateChecker, Verifier
 
 log = logging.getLogger("solvegraph.plugins")
 
@@ -230,8 +230,9 @@ class PluginManager:
         self._verifiers = found
         return found
 
-    def _collect(self, hook: str, kind: type[Any], label: str) -> dict[str, Any]:
-        """Named objects from every implementation of ``hook``; bad ones and clashes are skipped with a warning."""
+    def _collect(self, hook: str, kind: type[Any], label: str, key: str = "name") -> dict[str, Any]:
+        """Named objects (by their ``key`` attribute) from every implementation of ``hook``; bad ones and
+        clashes are skipped with a warning."""
         found: dict[str, Any] = {}
         for impl in getattr(self.pm.hook, hook).get_hookimpls():
             try:
@@ -242,17 +243,17 @@ class PluginManager:
             for item in offered:
                 if not isinstance(item, kind):
                     log.warning("plugin '%s': %r is not a %s; skipped", impl.plugin_name, item, kind.__name__)
-                elif item.name in found:
+                elif getattr(item, key) in found:
                     log.warning(
                         "plugin '%s': %s '%s' clashes with plugin '%s'; skipped",
                         impl.plugin_name,
                         label,
-                        item.name,
-                        found[item.name].plugin,
+                        getattr(item, key),
+                        found[getattr(item, key)].plugin,
                     )
                 else:
                     item.plugin = impl.plugin_name
-                    found[item.name] = item
+                    found[getattr(item, key)] = item
         return found
 
     def datasets(self) -> dict[str, Dataset]:
@@ -260,6 +261,10 @@ class PluginManager:
 
     def scorers(self) -> dict[str, Scorer]:
         return self._collect("solvegraph_scorers", Scorer, "scorer")
+
+    def certificate_checkers(self) -> dict[str, CertificateChecker]:
+        """The certificate checkers by the ``kind`` they re-check (``solvegraph verify``)."""
+        return self._collect("solvegraph_certificate_checkers", CertificateChecker, "certificate checker", key="kind")
 
     def prompt_fragments(self, agent: str) -> list[str]:
         out = []
