@@ -23,9 +23,11 @@ class Verifier:
 class CertificateChecker:
     """Re-checks certificates of one ``kind`` (see :class:`~solvegraph.types.Certificate`).
 
-    ``target`` is ``"module:function"``: ``solvegraph verify`` calls it in a fresh sandboxed worker process
-    with the certificate as a dict, so it must import nothing it does not need there (no plugin layer,
-    no settings). It returns one dict per check, ``{"check": name, "outcome": "passed" | "failed" |
+    ``target`` is ``"module:function"``: ``solvegraph verify`` calls it as ``function(certificate, options)`` in
+    a fresh sandboxed worker process, with the certificate as a dict and the verifying user's options for
+    the plugin (its :class:`~solvegraph.plugins.ToolOptions` dumped to a dict, e.g. which ``lean`` to use;
+    ``{}`` when it has none), so it must import nothing it does not need there (no plugin layer, no
+    settings). It returns one dict per check, ``{"check": name, "outcome": "passed" | "failed" |
     "not checked", "detail": str}``: any ``failed`` refutes the certificate, and it is verified only when
     at least one check passed and none failed. A malformed artifact it cannot read is a ``ValueError``
     naming the field.
