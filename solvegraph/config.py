@@ -50,7 +50,7 @@ class McpServerConfig:
     env: tuple[tuple[str, str], ...] = ()
     url: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
-    timeout: float = 60.0  # seconds per tool call; past it the call is cancelled on the server
+    timeout: float | None = None  # seconds per tool call (None: [tools.mcp] call_timeout); past it, cancelled
     # A stdio server runs in solvegraph's sandbox (no network, no host files but these) unless sandbox=false.
     sandbox: bool = True
     network: bool = False
@@ -511,8 +511,8 @@ def _mcp_tables(value: Any, source: str) -> tuple[McpServerConfig, ...]:
         for label, mapping in (("env", env), ("headers", headers)):
             if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
                 raise ConfigError(f"{where}: {label} must be a table of strings")
-        timeout = table.get("timeout", 60.0)
-        if not isinstance(timeout, int | float) or timeout <= 0:
+        timeout = table.get("timeout")
+        if timeout is not None and (not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0):
             raise ConfigError(f"{where}: timeout must be a positive number of seconds")
         flags = {k: table.get(k, d) for k, d in (("sandbox", True), ("network", False))}
         if not all(isinstance(v, bool) for v in flags.values()):
@@ -527,7 +527,7 @@ def _mcp_tables(value: Any, source: str) -> tuple[McpServerConfig, ...]:
             env=tuple(sorted(env.items())),
             url=url,
             headers=tuple(sorted(headers.items())),
-            timeout=float(timeout),
+            timeout=None if timeout is None else float(timeout),
             sandbox=flags["sandbox"],
             network=flags["network"],
             paths=tuple(paths),

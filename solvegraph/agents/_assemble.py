@@ -48,11 +48,19 @@ def plugins_for(settings: Settings) -> PluginManager:
     from ..plugins import PluginManager
 
     manager = PluginManager()
+    sections = settings.effective_tool_options()
     if settings.mcp_servers:
-        from ..tools.mcp import McpPlugin, servers_for  # the MCP SDK only when a server is configured
+        from ..plugins import build_options
+        from ..tools.mcp import McpOptions, McpPlugin, servers_for  # the MCP SDK only when a server is configured
 
-        manager.register(McpPlugin(servers_for(settings.mcp_servers, settings.sandbox)), "mcp", source="mcp_servers")
-    manager.check_options(settings.effective_tool_options())
+        options = build_options(McpOptions, sections.get("mcp", {}))
+        servers = servers_for(settings.mcp_servers, settings.sandbox, options)
+        manager.register(McpPlugin(servers), "mcp", source="mcp_servers")
+    elif "mcp" in sections:  # [tools.mcp] with no server yet: its values are still checked
+        from ..tools.mcp import McpOptionsPlugin
+
+        manager.register(McpOptionsPlugin(), "mcp", source="mcp_servers")
+    manager.check_options(sections)
     return manager
 
 

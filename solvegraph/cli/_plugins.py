@@ -37,9 +37,11 @@ def plugins_list(
     configured = pm.check_options(settings.effective_tool_options())
     servers: list[dict[str, Any]] = []
     if settings.mcp_servers:
-        from ..tools.mcp import servers_for
+        from ..tools.mcp import McpOptions, servers_for
 
-        servers = servers_for(settings.mcp_servers, settings.sandbox).status()
+        given = configured.get("mcp")
+        mcp_options = given if isinstance(given, McpOptions) else None
+        servers = servers_for(settings.mcp_servers, settings.sandbox, mcp_options).status()
     rows: list[dict[str, Any]] = [
         {"plugin": p.name, "source": p.source, "ok": p.ok and not p.error, "tools": p.tools, "error": p.error,
          "options": _options_rows(p.options, configured.get(p.name)) if p.options is not None else []}

@@ -1,7 +1,7 @@
 """The plugin system: hook specs, the tool contract and the loader."""
 
 from ._bench import Dataset, DatasetError, Loaded, RowFn, Scorer, load_jsonl
-from ._options import ToolOptions, describe_options
+from ._options import ToolOptions, build_options, describe_options
 from ._services import CellRun, CodeKernel
 from ._tool import Blocking, Tool, ToolResult, ToolSession, in_thread, tool, truncate
 from ._verifier import CertificateChecker, Verifier
@@ -26,6 +26,7 @@ __all__ = [
     "ToolResult",
     "ToolSession",
     "Verifier",
+    "build_options",
     "describe_options",
     "hookimpl",
     "hookspec",

@@ -157,3 +157,39 @@ def test_closed_servers_start_afresh_when_asked_again() -> None:
     finally:
         servers.close()
     assert not servers.servers["odd"].running
+
+
+def test_tools_mcp_options_set_the_call_timeout_of_servers_without_their_own(tmp_path: Path) -> None:
+    """``[tools.mcp] call_timeout`` is the default; a server's own ``timeout`` still wins."""
+    from solvegraph.agents import plugins_for
+
+    toml = tmp_path / "solvegraph.toml"
+    shared = str(Path(ODD).parent)
+    toml.write_text(
+        f"[tools.mcp]\ncall_timeout = 1\nstart_timeout = 20\n"
+        f'[[mcp_servers]]\nname = "odd"\ncommand = {json.dumps(sys.executable)}\nargs = [{json.dumps(ODD)}]\n'
+        f"paths = [{json.dumps(shared)}]\n"
+    )
+    settings = load_settings(config_file=toml, env={})
+    manager = plugins_for(settings)
+    try:
+        tools = manager.tools()
+        slow = tools["odd-sleep"].run({"seconds": 3})
+        assert not slow.ok and slow.error.startswith("timeout: odd-sleep did not finish within 1 s"), slow.error
+        assert tools["odd-sleep"].run({"seconds": 0}).output == "slept 0"
+    finally:
+        manager.close()
+    own = McpServerConfig(name="odd", command=sys.executable, args=(ODD,), timeout=7)
+    assert McpServers((own,)).timeout(own) == 7.0
+
+
+def test_plugins_list_shows_the_mcp_options_and_a_bad_one_is_one_line(tmp_path: Path) -> None:
+    proc = run_cli("plugins", "list", "--json", "--mcp", TIME, "--tool-opt", "mcp.call_timeout=5")
+    assert proc.returncode == 0, proc.stderr
+    mcp = next(p for p in json.loads(proc.stdout)["plugins"] if p["plugin"] == "mcp")
+    options = {o["name"]: o for o in mcp["options"]}
+    assert options["call_timeout"]["default"] == 60.0 and options["start_timeout"]["default"] == 30.0
+    assert any(str(v) == "5.0" for v in options["call_timeout"].values()), options["call_timeout"]
+    bad = run_cli("plugins", "list", "--tool-opt", "mcp.call_timeout=-1")
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr
+    assert "[tools.mcp] call_timeout" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, bad.stderr

@@ -35,10 +35,10 @@ from mcp.client.streamable_http import streamable_http_client
 from ...config import McpServerConfig
 from ...plugins import Tool, ToolResult, hookimpl
 from ...sandbox import Limits, SandboxError, clean_env, resolve_sandbox, scratch_dir
+from ._options import McpOptions, McpOptionsPlugin
 
 log = logging.getLogger("solvegraph.mcp")
 
-START_TIMEOUT_S = 30.0
 _NETWORK_FILES = ("/etc/resolv.conf", "/etc/hosts", "/etc/ssl", "/etc/ca-certificates")
 
 
@@ -65,9 +65,11 @@ class McpServers:
         configs: tuple[McpServerConfig, ...],
         warn: Callable[[str], None] | None = None,
         sandbox: str = "auto",
+        options: McpOptions | None = None,
     ) -> None:
         self.servers = {c.name: _Server(c) for c in configs}
         self.sandbox_mode = sandbox
+        self.options = options or McpOptions()
         self._warn = warn or log.warning
         self._portal: BlockingPortal | None = None
         self._portal_cm: Any = None
@@ -102,11 +104,11 @@ class McpServers:
                 self._warn(f"MCP server '{server.config.name}' is not available: {server.error}")
 
     async def _wait_ready(self, server: _Server) -> None:
-        with anyio.move_on_after(START_TIMEOUT_S):
+        with anyio.move_on_after(self.options.start_timeout):
             while server.session is None and not server.error:
                 await anyio.sleep(0.01)
         if server.session is None and not server.error:
-            server.error = f"did not answer within {START_TIMEOUT_S:g} s"
+            server.error = f"did not answer within {self.options.start_timeout:g} s"
 
     async def _hold(self, server: _Server) -> None:
         """Keep one server's connection open until close(): contexts must open and close in one task."""
@@ -130,7 +132,7 @@ class McpServers:
     def _connect(self, server: _Server) -> Any:
         config = server.config
         if config.url is not None:
-            return _http(config)
+            return _http(config, self.timeout(config))
         server.stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - lives as long as the server
         argv = [config.command or "", *config.args]
         env = dict(config.env)
@@ -220,13 +222,17 @@ class McpServers:
 
     async def _call(self, server: _Server, tool: str, arguments: dict[str, Any]) -> ToolResult:
         assert server.session is not None
-        timeout = server.config.timeout
+        timeout = self.timeout(server.config)
         with anyio.move_on_after(timeout) as scope:
             # Leaving the scope cancels the request, and the SDK tells the server (notifications/cancelled).
             result = await server.session.call_tool(tool, arguments)
         if scope.cancelled_caught:
             return ToolResult.failure(f"timeout: {server.config.name}-{tool} did not finish within {timeout:g} s")
         return _as_result(result)
+
+    def timeout(self, config: McpServerConfig) -> float:
+        """Seconds per call on this server: its own ``timeout``, else ``[tools.mcp] call_timeout``."""
+        return config.timeout if config.timeout is not None else self.options.call_timeout
 
     def status(self) -> list[dict[str, Any]]:
         """For ``plugins list``: each server, whether it runs, its tools or why not."""
@@ -261,9 +267,9 @@ def _as_result(result: types.CallToolResult) -> ToolResult:
 
 
 @contextlib.asynccontextmanager
-async def _http(config: McpServerConfig) -> Any:
+async def _http(config: McpServerConfig, timeout: float) -> Any:
     async with (
-        httpx2.AsyncClient(headers=dict(config.headers), timeout=config.timeout) as http,
+        httpx2.AsyncClient(headers=dict(config.headers), timeout=timeout) as http,
         streamable_http_client(config.url or "", http_client=http) as streams,
     ):
         yield streams[0], streams[1]
@@ -289,20 +295,25 @@ def _stderr_tail(server: _Server) -> str:
     return ""
 
 
-_PROCESS: dict[tuple[tuple[McpServerConfig, ...], str], McpServers] = {}
+_PROCESS: dict[tuple[tuple[McpServerConfig, ...], str, McpOptions], McpServers] = {}
 _PROCESS_LOCK = threading.Lock()
 
 
-def servers_for(configs: tuple[McpServerConfig, ...], sandbox: str = "auto") -> McpServers:
+def servers_for(
+    configs: tuple[McpServerConfig, ...], sandbox: str = "auto", options: McpOptions | None = None
+) -> McpServers:
     """The process's servers for this configuration: started once, shared by every session and command part."""
+    options = options or McpOptions()
+    key = (configs, sandbox, options)
     with _PROCESS_LOCK:
-        if (configs, sandbox) not in _PROCESS:
-            _PROCESS[(configs, sandbox)] = McpServers(configs, sandbox=sandbox)
-        return _PROCESS[(configs, sandbox)]
+        if key not in _PROCESS:
+            _PROCESS[key] = McpServers(configs, sandbox=sandbox, options=options)
+        return _PROCESS[key]
 
 
-class McpPlugin:
-    """Registered on a PluginManager (``manager.register(McpPlugin(servers), "mcp")``): its tools are the servers'."""
+class McpPlugin(McpOptionsPlugin):
+    """Registered on a PluginManager (``manager.register(McpPlugin(servers), "mcp")``): its tools are the
+    servers', its options :class:`McpOptions`."""
 
     def __init__(self, servers: McpServers) -> None:
         self.servers = servers
