@@ -73,8 +73,8 @@ def assemble(
     from ..llm import make_client, make_role_clients
     from ..memory import Memory, Store, open_checkpointer
     from ..sandbox import resolve_sandbox
+    from ._context import Budget
     from ._run import SolveRunner
-    from .state import Budget
 
     backend = resolve_sandbox(settings.sandbox)
     if backend.warning:
@@ -99,8 +99,6 @@ def assemble(
             reuse_model_accepted=settings.reuse_model_accepted,
             max_tokens=settings.role_max_tokens(),
         )
-        # Checkpoints live beside the store (solve --resume); without the memory there is nothing to resume from.
-        checkpointer = open_checkpointer(store) if store is not None else None
     except BaseException:
         if store is not None:
             store.close()
@@ -111,8 +109,11 @@ def assemble(
         budget,
         session_options=settings.session_options(),
         memory=memory,
-        checkpointer=checkpointer,
         role_clients=role_clients,
+        # Checkpoints live beside the store (solve --resume); without the memory there is nothing to resume
+        # from. Opened where the graph is first compiled (LangGraph's saver loads LangGraph), after the first
+        # model request is sent.
+        open_checkpoints=(lambda: open_checkpointer(store)) if store is not None else None,
     )
 
 
@@ -127,7 +128,7 @@ def close_runner(runner: SolveRunner) -> None:
         close = getattr(client, "close", None)
         if close is not None:
             close()
-    connection = getattr(runner.checkpointer, "conn", None)
+    connection = getattr(runner.opened_checkpointer(), "conn", None)
     if connection is not None:
         connection.close()
     if runner.memory is not None:

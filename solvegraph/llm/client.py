@@ -221,7 +221,7 @@ class ModelClient:
 
     def _served(self) -> list[str]:
         """The ids of the models the endpoint lists (``GET /models``), in its order."""
-        listed = self._client.request("GET", "/models")
+        listed = self._client.get("/models")
         data = listed.get("data") if isinstance(listed, dict) else None
         return [str(m["id"]) for m in data or [] if isinstance(m, dict) and m.get("id") is not None]
 
