@@ -8,7 +8,7 @@ as the baseline:
 
 1. ``solvegraph --help`` and ``--version``: spawn to exit. Target: --help <= 0.3 s.
 2. ``solvegraph solve``: spawn to the first chat-completion request arriving at a scripted endpoint on
-   loopback (zero delay). Target <= 0.6 s.
+   loopback (zero delay). Target <= 0.6 s. Also with ``--no-memory`` (no store to read before it).
 3. a 10-sample ``bench`` (``--strategy direct``) against a zero-delay endpoint: spawn to exit, the
    summary written. Target <= 1.2 s.
 4. an N-sample ``direct`` bench at ``-j JOBS`` against an endpoint that answers after 100 ms (its own
@@ -58,7 +58,7 @@ def wall(cmd: list[str], runs: int) -> float:
     return statistics.median(times)
 
 
-def to_first_request(python: str, runs: int, tmp: Path) -> float:
+def to_first_request(python: str, runs: int, tmp: Path, *extra: str) -> float:
     """Median time from spawning ``solvegraph solve`` to its first chat completion at the endpoint."""
     times = []
     with ScriptedModel({"default": ["ANSWER: 42"]}) as model:
@@ -66,7 +66,7 @@ def to_first_request(python: str, runs: int, tmp: Path) -> float:
             before = len(model.requests)
             db = f"sqlite:///{tmp}/solve{i}.sqlite"
             cmd = [python, "-m", "solvegraph.cli", "solve", "What is 6*7?", "-q", "--base-url", model.base_url,
-                   "--db", db, "--sandbox", "none"]  # fmt: skip
+                   "--db", db, "--sandbox", "none", *extra]  # fmt: skip
             started = time.perf_counter()
             proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env())
             while len(model.requests) == before:
@@ -159,6 +159,7 @@ def main() -> None:
             "solvegraph --help": wall([py, "-m", "solvegraph.cli", "--help"], runs),
             "solvegraph --version": wall([py, "-m", "solvegraph.cli", "--version"], runs),
             "solve: to first model request": to_first_request(py, runs, tmp),
+            "solve --no-memory: to first model request": to_first_request(py, runs, tmp, "--no-memory"),
             "bench, 10 samples, zero-delay model": small_bench(py, runs, tmp),
         }
         if not args.skip_800:

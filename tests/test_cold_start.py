@@ -57,3 +57,60 @@ def test_plugins_list_imports_nothing_only_a_solve_or_a_server_needs(tmp_path: P
     assert "solvegraph" in imported
     heavy = imported & (ON_REQUEST | {"langgraph", "langchain_core", "openai", "aiohttp", "httpx"})
     assert not heavy, f"solvegraph plugins list imported {sorted(heavy)}"
+
+
+@pytest.mark.parametrize(
+    ("module", "not_yet"),
+    [
+        # The model client: no OpenAI SDK at all, and its transports only at the first request.
+        ("solvegraph.llm.client", {"openai", "aiohttp", "httpx"}),
+        # The python tool's plugin: jupyter_client only where a kernel is first talked to.
+        ("solvegraph.tools.python", {"jupyter_client", "zmq"}),
+        # The runner: LangGraph only once a solve's first model request is out (tests/agents/test_opening.py).
+        ("solvegraph.agents._run", {"langgraph", "langchain_core", "openai"}),
+    ],
+)
+def test_modules_on_a_solves_way_to_its_first_request_load_their_heavy_parts_late(
+    module: str, not_yet: set[str], tmp_path: Path
+) -> None:
+    probe = f"import sys, {module}; print(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    imported = set(proc.stdout.split())
+    assert "solvegraph" in imported
+    assert not imported & not_yet, f"import {module} loaded {sorted(imported & not_yet)}"
+
+
+# ``solve`` with a spy on the model client's async requests (it calls through): what was loaded as the first went out.
+AT_FIRST_REQUEST = """
+import sys
+from solvegraph.llm import _http
+
+real, loaded = _http.AsyncHTTP.request, []
+
+async def spy(self, method, path, body=None):
+    if not loaded:
+        loaded.append(sorted({m.split(".")[0] for m in sys.modules}))
+        print(" ".join(loaded[0]), file=sys.stderr)
+    return await real(self, method, path, body)
+
+_http.AsyncHTTP.request = spy
+from solvegraph.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+"""
+
+
+def test_a_solve_without_memory_asks_the_model_before_loading_the_store_or_the_graph(scripted, tmp_path: Path) -> None:
+    with scripted({"default": ["ANSWER: 42"]}) as model:
+        args = ["solve", "What is 6*7?", "-q", "--no-memory", "--base-url", model.base_url, "--sandbox", "none"]
+        proc = subprocess.run(
+            [sys.executable, "-c", AT_FIRST_REQUEST, *args], capture_output=True, text=True, timeout=300, cwd=tmp_path
+        )
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    loaded = set(proc.stderr.strip().splitlines()[0].split())
+    assert "solvegraph" in loaded and "aiohttp" in loaded, "the spy saw the first request"
+    heavy = loaded & {"sqlalchemy", "langgraph", "langchain_core", "openai", "jupyter_client"}
+    assert not heavy, f"solve --no-memory loaded {sorted(heavy)} before its first model request"

@@ -10,6 +10,7 @@ level: ``plugins list`` and ``--help`` load none of it.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -79,21 +80,24 @@ def assemble(
     Close what it opened with :func:`close_runner`.
     """
     from ..llm import make_client, make_role_clients
-    from ..memory import Memory, Store, open_checkpointer
     from ..sandbox import resolve_sandbox
+    from ._context import Budget
     from ._run import SolveRunner
-    from .state import Budget
 
     backend = resolve_sandbox(settings.sandbox)
     if backend.warning:
         warn(backend.warning)
     plugins = plugins if plugins is not None else plugins_for(settings)
-    store = Store(settings.db) if settings.memory else None
-    memory = (
-        Memory(store, use_cache=settings.cache, run_kind=run_kind, run_config=settings.run_record())
-        if store is not None
-        else None
-    )
+    store, memory, open_checkpoints = None, None, None
+    if settings.memory:  # the store's SQLAlchemy models (~0.25 s) only for a run that has a memory
+        from ..memory import Memory, Store, open_checkpointer
+
+        store = Store(settings.db)
+        memory = Memory(store, use_cache=settings.cache, run_kind=run_kind, run_config=settings.run_record())
+        # Checkpoints live beside the store (solve --resume); without the memory there is nothing to resume
+        # from. Opened where the graph is first compiled (LangGraph's saver loads LangGraph), after the
+        # first model request is sent.
+        open_checkpoints = functools.partial(open_checkpointer, store)
     if "python" in plugins.tools():
         # The kernel template boots (1-3 s, longer under gVisor) while the model loads and plans,
         # not at the first cell. A daemon thread: a solve that never runs code does not wait for it.
@@ -107,8 +111,6 @@ def assemble(
             reuse_model_accepted=settings.reuse_model_accepted,
             max_tokens=settings.role_max_tokens(),
         )
-        # Checkpoints live beside the store (solve --resume); without the memory there is nothing to resume from.
-        checkpointer = open_checkpointer(store) if store is not None else None
     except BaseException:
         if store is not None:
             store.close()
@@ -119,8 +121,8 @@ def assemble(
         budget,
         session_options=settings.session_options(),
         memory=memory,
-        checkpointer=checkpointer,
         role_clients=role_clients,
+        open_checkpoints=open_checkpoints,
     )
 
 
@@ -135,7 +137,7 @@ def close_runner(runner: SolveRunner) -> None:
         close = getattr(client, "close", None)
         if close is not None:
             close()
-    connection = getattr(runner.checkpointer, "conn", None)
+    connection = getattr(runner.opened_checkpointer(), "conn", None)
     if connection is not None:
         connection.close()
     if runner.memory is not None:

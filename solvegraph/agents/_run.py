@@ -16,12 +16,11 @@ import functools
 import hashlib
 import inspect
 import json
+import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
-
-from langgraph.types import Command
 
 from .. import tracing
 from .._bridge import iterate
@@ -29,11 +28,11 @@ from ..errors import PromptRefusedError, SolvegraphError
 from ..llm import ChatModel
 from ..plugins import Blocking, PluginManager, ToolSession, in_thread
 from ..types import Event, Step, Trajectory
+from ._compiled import compiled_already, compiled_graph
+from ._context import Budget, Opening, SolveContext
 from ._recall import Recall
 from ._replay import replay_cells
 from ._request import Approver, SolveRequest, Streamed
-from .graph import compiled_graph
-from .state import Budget, SolveContext
 
 if TYPE_CHECKING:
     from ..memory import Memory
@@ -49,6 +48,10 @@ class SolveRunner:
     consumes it for callers who only want the result; :meth:`stream` and :meth:`solve` are the same for
     callers without an event loop. Each takes a :class:`SolveRequest`, or a problem's text with the
     request's fields as keywords (``runner.solve("...", context=..., session=...)``).
+
+    Nothing here loads LangGraph before a new solve's first model request is sent: the graph is loaded
+    and compiled off the event loop while the planner's request is in flight (:class:`Opening`), and
+    checkpoints given as ``open_checkpoints`` (a function that opens them) are opened there too.
     """
 
     def __init__(
@@ -60,6 +63,8 @@ class SolveRunner:
         memory: Memory | None = None,
         checkpointer: Any = None,
         role_clients: Mapping[str, ChatModel] | None = None,
+        *,
+        open_checkpoints: Callable[[], Any] | None = None,
     ) -> None:
         self.client = client
         self.role_clients = dict(role_clients or {})  # planner/verifier/refiner on their own models
@@ -67,7 +72,32 @@ class SolveRunner:
         self.budget = budget or Budget()
         self.session_options = dict(session_options or {})
         self.memory = memory
-        self.checkpointer = checkpointer
+        self._checkpointer = checkpointer
+        self._open_checkpoints = open_checkpoints if checkpointer is None else None
+        self._checkpoints_lock = threading.Lock()
+
+    @property
+    def checkpoints(self) -> bool:
+        """Whether solves keep checkpoints (resumable), without opening them."""
+        return self._checkpointer is not None or self._open_checkpoints is not None
+
+    @property
+    def checkpointer(self) -> Any:
+        """The LangGraph saver (None: no checkpoints), opened the first time it is asked for."""
+        if self._open_checkpoints is not None:
+            with self._checkpoints_lock:
+                if self._open_checkpoints is not None:
+                    self._checkpointer, self._open_checkpoints = self._open_checkpoints(), None
+        return self._checkpointer
+
+    @checkpointer.setter
+    def checkpointer(self, saver: Any) -> None:
+        with self._checkpoints_lock:
+            self._checkpointer, self._open_checkpoints = saver, None
+
+    def opened_checkpointer(self) -> Any:
+        """The saver if it was opened (or given), else None: what there is to close."""
+        return self._checkpointer
 
     @property
     def recall(self) -> Recall | None:
@@ -287,11 +317,11 @@ class SolveRunner:
         approver: Approver | None,
         blocking: Blocking,
     ) -> AsyncGenerator[Streamed, None]:
-        """Stream the graph: custom events and node updates; recorded steps go to the store as they come."""
-        checkpointer = self.checkpointer
-        if approver is not None and checkpointer is None:
-            checkpointer = _approval_saver()  # interrupts need somewhere to keep the paused state
-        graph = compiled_graph(checkpointer)
+        """Stream the graph: custom events and node updates; recorded steps go to the store as they come.
+
+        A new solve in a process whose graph is not compiled yet sends the planner's request first, and
+        loads the graph (LangGraph, the checkpoints) off the event loop while the request is in flight.
+        """
         context = SolveContext(
             client=self.client,
             tools=self.plugins.tools(),
@@ -302,6 +332,42 @@ class SolveRunner:
             blocking=blocking,
             clients=self.role_clients,
         )
+        graph = compiled_already(self._checkpointer) if self._open_checkpoints is None and approver is None else None
+        if graph is None and graph_input is not None and not tracing.enabled():
+            # Not when traced: the request's span would not be the planner node's child.
+            context.opening = Opening(context, graph_input["problem"], graph_input["context"])
+            # One turn of the loop for the request before the graph's thread starts: it imports the client's
+            # transport and opens its connection now, not while contending with LangGraph's import for the GIL.
+            await asyncio.sleep(0)
+        try:
+            if graph is None:
+                checkpointer, graph = await blocking(self._graph, approver is not None)
+            else:
+                checkpointer = self._checkpointer
+            run = self._streamed(graph, checkpointer, graph_input, context, trajectory, approver)
+            async with contextlib.aclosing(run) as items:
+                async for item in items:
+                    yield item
+        finally:
+            if context.opening is not None:
+                context.opening.discard()
+
+    def _graph(self, approving: bool) -> tuple[Any, Any]:
+        """The checkpointer and the graph compiled with it (the first time: LangGraph loaded)."""
+        checkpointer = self.checkpointer
+        if approving and checkpointer is None:
+            checkpointer = _approval_saver()  # interrupts need somewhere to keep the paused state
+        return checkpointer, compiled_graph(checkpointer)
+
+    async def _streamed(
+        self,
+        graph: Any,
+        checkpointer: Any,
+        graph_input: dict[str, Any] | None,
+        context: SolveContext,
+        trajectory: Trajectory,
+        approver: Approver | None,
+    ) -> AsyncGenerator[Streamed, None]:
         config = self._config(trajectory.id)
         # With checkpoints, each is written before the next node starts: a kill loses at most the node running.
         durable: dict[str, Any] = {"durability": "sync"} if checkpointer is not None else {}
@@ -329,6 +395,8 @@ class SolveRunner:
                 break
             if approver is None:  # paused by a checkpoint of an approving run, resumed without one
                 raise SolvegraphError("this run waits for tool-call approval: resume it with --approve")
+            from langgraph.types import Command
+
             decided = approver(asked)
             payload = Command(resume=await decided if inspect.isawaitable(decided) else decided)
         trajectory.answer = final.get("answer")

@@ -7,7 +7,6 @@ model, the tools, their session, the budget) is the run's :class:`SolveContext`,
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
@@ -15,6 +14,7 @@ from langgraph.runtime import Runtime
 
 from ..tracing import traced
 from ..types import may_teach
+from ._compiled import compiled_graph
 from .planner import planner_node
 from .refiner import refiner_node
 from .solver import solver_node
@@ -78,14 +78,4 @@ def build_graph(checkpointer: Any = None) -> Any:
     return graph.compile(checkpointer=checkpointer)
 
 
-_compiled: dict[int, Any] = {}
-_lock = threading.Lock()
-
-
-def compiled_graph(checkpointer: Any = None) -> Any:
-    """The graph compiled once per checkpointer (None: no checkpoints) for the life of the process."""
-    key = id(checkpointer)
-    with _lock:
-        if key not in _compiled:
-            _compiled[key] = (build_graph(checkpointer), checkpointer)  # keep the saver alive with its key
-        return _compiled[key][0]
+__all__ = ["build_graph", "compiled_graph", "finish_node", "route_after_solver", "route_after_verifier"]

@@ -7,7 +7,7 @@ import time
 from langgraph.runtime import Runtime
 
 from ..types import Step
-from ._prompts import render
+from ._context import planner_messages
 from ._steps import recorded
 from .state import SolveContext, SolveState, ask, emit, max_tokens_for
 
@@ -15,9 +15,7 @@ from .state import SolveContext, SolveState, ask, emit, max_tokens_for
 async def planner_node(state: SolveState, runtime: Runtime[SolveContext]) -> SolveState:
     ctx = runtime.context
     started = time.perf_counter()
-    system = render("planner", tools=ctx.tool_list(), fragments=ctx.fragments("planner"))
-    user = state["problem"] + (f"\n\n{state['context']}" if state.get("context") else "")
-    messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    messages = planner_messages(ctx, state["problem"], state.get("context") or "")
     reply = await ask(runtime, messages, max_tokens=max_tokens_for(runtime, "planner"), role="planner")
     plan = reply.text.strip() or "1. Write and run Python code that computes the answer."
     step = Step(

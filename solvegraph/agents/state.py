@@ -11,8 +11,8 @@ the caller bounds, so many solves share one loop without a thread each.
 
 from __future__ import annotations
 
+import asyncio
 import operator
-from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
 
 from langgraph.config import get_stream_writer
@@ -20,11 +20,13 @@ from langgraph.func import task
 from langgraph.runtime import Runtime
 
 from ..llm import ChatModel, Reply
-from ..plugins import Blocking, PluginManager, Tool, ToolSession, in_thread
 from ..types import Event, ToolCall, Usage, Verdict
 
-# What the roles asked for before max_tokens could be set per role: short plans, advice and verdicts.
-DEFAULT_ROLE_MAX_TOKENS = {"planner": 400, "verifier": 300, "refiner": 400}
+# Budget and SolveContext live where loading them does not load LangGraph; they are named here too.
+from ._context import DEFAULT_ROLE_MAX_TOKENS, Budget, SolveContext
+
+__all__ = ["DEFAULT_ROLE_MAX_TOKENS", "Attempt", "Budget", "SolveContext", "SolveState", "Verdict", "ask", "chat_turn",
+           "emit", "max_tokens_for"]  # fmt: skip
 
 
 class Attempt(TypedDict, total=False):
@@ -64,45 +66,6 @@ class SolveState(TypedDict, total=False):
     steps: Annotated[list[dict[str, Any]], operator.add]
 
 
-@dataclass
-class Budget:
-    max_rounds: int = 3
-    max_tool_calls: int = 8
-    max_solver_turns: int = 3  # model turns per solver round
-    verify_with_model: bool = True
-    reuse_model_accepted: bool = False  # may model-accepted answers teach later runs (not only tool-verified)
-    # max_tokens per role ("planner", "solver", "verifier", "refiner"); a role not named uses the client's.
-    max_tokens: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_ROLE_MAX_TOKENS))
-
-
-@dataclass
-class SolveContext:
-    """What the nodes share for one solve and never checkpoint: the model, the tools and their session.
-
-    It is the graph's ``context_schema``: LangGraph hands it to every node as ``runtime.context``.
-    ``approve`` makes the solver ask (through ``interrupt()``) before each tool call. ``blocking`` runs
-    blocking work off the event loop: ``await ctx.blocking(fn, *args)``.
-    """
-
-    client: ChatModel
-    tools: dict[str, Tool]
-    session: ToolSession
-    budget: Budget = field(default_factory=Budget)
-    plugins: PluginManager | None = None
-    approve: bool = False
-    blocking: Blocking = in_thread
-    # A role's own model ([models.verifier], --verifier-model ...); a role not here asks ``client``.
-    clients: dict[str, ChatModel] = field(default_factory=dict)
-
-    def fragments(self, agent: str) -> str:
-        if self.plugins is None:
-            return ""
-        return "\n".join(self.plugins.prompt_fragments(agent))
-
-    def tool_list(self) -> str:
-        return "\n".join(f"- {t.prompt_hint or f'{t.name}: {t.description}'}" for t in self.tools.values())
-
-
 def emit(kind: str, agent: str, round_: int, **data: Any) -> None:
     """Report an event on the graph's ``custom`` stream (the CLI prints them; the bench ignores them)."""
     get_stream_writer()(Event(kind, agent, round_, data))
@@ -115,12 +78,17 @@ async def chat_turn(
     tools: list[dict[str, Any]] | None = None,
     max_tokens: int | None = None,
     response_format: dict[str, Any] | None = None,
+    sent: asyncio.Task[Reply] | None = None,
 ) -> dict[str, Any]:
     """One model call as a LangGraph task: its result is checkpointed, so a node that is resumed (after an
-    approval interrupt, or a crash with a checkpointer) replays the reply instead of asking the model again."""
-    # Asked for only where a schema is given: a ChatModel that predates it (a caller's wrapper) still works.
-    extra = {"response_format": response_format} if response_format else {}
-    reply = await client.achat(messages, tools=tools, max_tokens=max_tokens, **extra)
+    approval interrupt, or a crash with a checkpointer) replays the reply instead of asking the model again.
+    ``sent``: this very request, already in flight (the solve's :class:`~._context.Opening`)."""
+    if sent is not None:
+        reply = await sent
+    else:
+        # Asked for only where a schema is given: a ChatModel that predates it (a caller's wrapper) still works.
+        extra = {"response_format": response_format} if response_format else {}
+        reply = await client.achat(messages, tools=tools, max_tokens=max_tokens, **extra)
     return {
         "text": reply.text,
         "tool_calls": [c.to_dict() for c in reply.tool_calls],
@@ -147,7 +115,9 @@ async def ask(
 ) -> Reply:
     """One model turn of ``role``, asked of that role's model (the solver's unless the role has its own)."""
     ctx = runtime.context
-    data = await chat_turn(ctx.clients.get(role, ctx.client), messages, tools, max_tokens, response_format)
+    client = ctx.clients.get(role, ctx.client)
+    sent = ctx.opening.take(client, messages, tools, max_tokens, response_format) if ctx.opening else None
+    data = await chat_turn(client, messages, tools, max_tokens, response_format, sent)
     return Reply(
         text=data["text"],
         tool_calls=[ToolCall(**c) for c in data["tool_calls"]],

@@ -141,7 +141,7 @@ def solve(
             record_switch(graph.memory.store, resumed.run_id, resumed.model, graph.client.model)
     else:
         trajectory = Trajectory(problem=(problem or "").strip(), model=graph.client.model)
-        if not quiet and graph.checkpointer is not None:
+        if not quiet and graph.checkpoints:
             err.print(f"run {trajectory.id} (if stopped: solvegraph solve --resume {trajectory.id[:12]})", markup=False)
         with ToolSession(options=graph.session_options) as session:
             request = SolveRequest(problem=trajectory.problem, session=session, trajectory=trajectory)

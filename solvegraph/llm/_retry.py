@@ -20,22 +20,21 @@ import collections
 import contextlib
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
-import httpx
-import openai
+from ._http import ApiError, ConnectionFailed, StatusError
 
 T = TypeVar("T")
 
 
-def retry_after(response: httpx.Response | None) -> float | None:
-    """Seconds the endpoint asked us to wait, from ``retry-after-ms`` or ``Retry-After`` (seconds or a date)."""
-    if response is None:
+def retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds the endpoint asked us to wait, from ``retry-after-ms`` or ``Retry-After`` (seconds or a date);
+    ``headers`` with lower-case names."""
+    if headers is None:
         return None
-    headers = response.headers
     try:
         if "retry-after-ms" in headers:
             return max(0.0, float(headers["retry-after-ms"]) / 1000)
@@ -55,13 +54,13 @@ def retry_after(response: httpx.Response | None) -> float | None:
 
 
 def _rate_limited(exc: BaseException) -> bool:
-    return isinstance(exc, openai.APIStatusError) and exc.status_code == 429
+    return isinstance(exc, StatusError) and exc.status_code == 429
 
 
 def _transient(exc: BaseException) -> bool:
-    if isinstance(exc, openai.APIConnectionError):  # includes timeouts
+    if isinstance(exc, ConnectionFailed):  # includes timeouts
         return True
-    return isinstance(exc, openai.APIStatusError) and (exc.status_code in (408, 409) or exc.status_code >= 500)
+    return isinstance(exc, StatusError) and (exc.status_code in (408, 409) or exc.status_code >= 500)
 
 
 @dataclass
@@ -73,7 +72,7 @@ class RetryPolicy:
 
     def delay(self, exc: BaseException, failures: int, rate_limits: int, waited: float) -> float | None:
         """Seconds to wait before sending again, or None to give up on ``exc``."""
-        asked = retry_after(getattr(exc, "response", None)) if isinstance(exc, openai.APIStatusError) else None
+        asked = retry_after(exc.headers) if isinstance(exc, StatusError) else None
         if _rate_limited(exc):
             wait = asked if asked is not None else self._backoff(rate_limits)
             return wait if waited + wait <= self.rate_limit_patience else None
@@ -89,7 +88,7 @@ class RetryPolicy:
         while True:
             try:
                 return fn(*args, **kwargs)
-            except openai.OpenAIError as exc:
+            except ApiError as exc:
                 time.sleep(attempts.wait_after(exc))
 
     async def acall(self, fn: Callable[..., Awaitable[T]], limit: AdaptiveLimit, *args: Any, **kwargs: Any) -> T:
@@ -100,7 +99,7 @@ class RetryPolicy:
                     result = await fn(*args, **kwargs)
                 limit.succeeded()
                 return result
-            except openai.OpenAIError as exc:
+            except ApiError as exc:
                 if _rate_limited(exc):
                     limit.rate_limited()
                 # Outside the slot: a waiting request holds no connection.
@@ -116,7 +115,7 @@ class _Attempts:
     rate_limits: int = 0
     waited: float = 0.0
 
-    def wait_after(self, exc: openai.OpenAIError) -> float:
+    def wait_after(self, exc: ApiError) -> float:
         """How long to wait before sending again; raises ``exc`` (in its ``except``) when it is time to give up."""
         wait = self.policy.delay(exc, self.failures, self.rate_limits, self.waited)
         if wait is None:

@@ -2,7 +2,7 @@
 
 Any OpenAI-compatible endpoint works (OpenAI, vLLM, SGLang, Ollama, llama.cpp server).
 Both a synchronous :meth:`ModelClient.chat` and an asyncio :meth:`ModelClient.achat`
-(on ``openai.AsyncOpenAI``, for the benchmark runner's many samples in flight) share one
+(for the graph's nodes and the benchmark runner's many samples in flight) share one
 retry policy (:mod:`._retry`): connection errors, 408/409 and 5xx are retried with
 jittered exponential backoff up to ``max_retries``; a 429 waits what the endpoint's
 ``Retry-After`` asks and is retried until ``rate_limit_patience`` seconds of waiting are
@@ -10,11 +10,10 @@ spent. Async calls also pass an adaptive per-endpoint limit that halves on a 429
 Failures that remain are turned into one-line :class:`ModelConnectionError` messages
 that name the URL.
 
-Requests go through the openai client's own HTTP, auth and error mapping (``post``, its
-documented way to make a raw request), but the request body is sent as built and the reply
-read as plain JSON: the SDK's type-driven transform of every message and its model
-construction cost about 2 ms of CPU per call, which under one GIL capped a benchmark's
-throughput well below what the endpoint could serve.
+Requests are plain JSON over HTTP (:mod:`._http`): the body is sent as built and the reply read as
+plain data. The OpenAI SDK is not used: its type-driven transform of every message and its model
+construction cost about 2 ms of CPU per call, which under one GIL capped a benchmark's throughput,
+and its import (~0.4 s) was most of a solve's wait for its first model request.
 """
 
 from __future__ import annotations
@@ -30,18 +29,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import openai
-
 from .. import tracing
 from ..errors import ConfigError, ModelConnectionError, PromptRefusedError
 from ..types import Price, ToolCall, Usage
 from ._dialects import CONTENT_DIALECTS, detect, parse_calls
+from ._http import ApiError, AsyncHTTP, ConnectionFailed, StatusError, SyncHTTP, TimedOut
 from ._profiles import ModelProfile
 from ._reasoning import split_reasoning
 from ._retry import AdaptiveLimit, RetryPolicy
 
 # The keys a message may carry the model's earlier reasoning under; sent back only where the API wants it.
 REASONING_KEYS = ("reasoning_content", "reasoning")
+# What _post/_apost return when the endpoint turned down ``tools`` or ``response_format``: ask again without.
+_ASK_AGAIN: Any = object()
 
 
 @dataclass
@@ -160,14 +160,14 @@ class ModelClient:
         self.resend_reasoning = resend_reasoning
         self.top_p = top_p
         self.profile = ""  # the model profile in use (solvegraph.llm._profiles), "" for none
-        # The openai client's own retries are off: ours honour Retry-After past its 60 s cap, count 429s
-        # apart from failures, and tell the adaptive limit about them.
+        # Retries honour Retry-After (past the 60 s the SDK capped it at), count 429s apart from failures,
+        # and tell the adaptive limit about them.
         self.retry = RetryPolicy(max_retries=max_retries, rate_limit_patience=rate_limit_patience)
         self.limit = AdaptiveLimit(max_connections)
         self._api_key, self._timeout = api_key or "sk-no-key", timeout
-        self._client = openai.OpenAI(base_url=self.base_url, api_key=self._api_key, timeout=timeout, max_retries=0)
-        # One AsyncOpenAI per event loop: its connection pool belongs to the loop that opened it.
-        self._async: dict[int, tuple[asyncio.AbstractEventLoop, openai.AsyncOpenAI]] = {}
+        self._client = SyncHTTP(self.base_url, self._api_key, timeout)
+        # One async session per event loop: its connection pool belongs to the loop that opened it.
+        self._async: dict[int, tuple[asyncio.AbstractEventLoop, AsyncHTTP]] = {}
         self._async_lock = threading.Lock()
         self.model = model or self._first_model()
         # What decides the answers, for cache keys: the endpoint and model, or for the embedded server
@@ -197,7 +197,7 @@ class ModelClient:
         to a model that never gave them. An endpoint without a model list is taken at its word.
         """
         try:
-            served = [str(m.id) for m in self._client.models.list()]
+            served = self._served()
         except Exception:  # no list here, the endpoint is down, or a proxy answered HTML: the first call says
             return
         # Ollama serves "llama3.2" as "llama3.2:latest" and answers to both.
@@ -212,12 +212,18 @@ class ModelClient:
     def _first_model(self) -> str:
         """With no model named, use the first one the endpoint serves (llama.cpp, vLLM, Ollama)."""
         try:
-            models = list(self.retry.call(self._client.models.list))
-        except openai.OpenAIError as exc:
+            models = self.retry.call(self._served)
+        except ApiError as exc:
             raise self._explain(exc) from None
         if not models:
             raise ModelConnectionError(f"the endpoint {self.base_url} serves no models; pass --model NAME")
-        return str(models[0].id)
+        return models[0]
+
+    def _served(self) -> list[str]:
+        """The ids of the models the endpoint lists (``GET /models``), in its order."""
+        listed = self._client.get("/models")
+        data = listed.get("data") if isinstance(listed, dict) else None
+        return [str(m["id"]) for m in data or [] if isinstance(m, dict) and m.get("id") is not None]
 
     def _request(
         self,
@@ -319,19 +325,19 @@ class ModelClient:
             reply.text, reply.tool_calls = "", []
         return reply
 
-    def _failed(self, exc: openai.OpenAIError, kwargs: dict[str, Any]) -> Exception | None:
+    def _failed(self, exc: ApiError, kwargs: dict[str, Any]) -> Exception | None:
         """The error to raise for ``exc``; None when the request should be sent again without ``tools``."""
-        if isinstance(exc, openai.APIStatusError) and exc.status_code in (400, 422) and "response_format" in kwargs:
+        if isinstance(exc, StatusError) and exc.status_code in (400, 422) and "response_format" in kwargs:
             # No structured output here (or not this schema): ask in text from now on.
             self.structured = False
             return None
-        if isinstance(exc, openai.BadRequestError):
+        if isinstance(exc, StatusError) and exc.status_code == 400:
             if "tools" in kwargs and self.tool_mode == "auto":
                 # Endpoints without function calling reject ``tools``: fall back to text mode for good.
                 self.native_tools = False
                 return None
             return self._refused(exc)
-        if isinstance(exc, openai.APIStatusError) and exc.status_code in (413, 422):
+        if isinstance(exc, StatusError) and exc.status_code in (413, 422):
             return self._refused(exc)  # too large, or unprocessable: this prompt, not the endpoint
         return self._explain(exc)
 
@@ -359,19 +365,36 @@ class ModelClient:
         asked: int,
         response_format: dict[str, Any] | None = None,
     ) -> Reply:
-        kwargs, key, hit = self._request(messages, tools, asked, response_format)
-        if hit is not None:
-            return hit
-        with self._span() as current:
-            started = time.perf_counter()
-            try:
-                response = self.retry.call(self._client.post, "/chat/completions", body=kwargs, cast_to=object)
-            except openai.OpenAIError as exc:
-                error = self._failed(exc, kwargs)
-                if error is None:
-                    return self._chat_once(messages, tools, asked, response_format)
-                raise error from None
-            return _traced_reply(current, self._answered(kwargs, key, response, started, bool(tools)))
+        while True:  # once more only when the endpoint turned down ``tools`` or ``response_format``
+            kwargs, key, hit = self._request(messages, tools, asked, response_format)
+            if hit is not None:
+                return hit
+            with self._span() as current:
+                started = time.perf_counter()
+                response = self._post(kwargs)
+                if response is not _ASK_AGAIN:
+                    return _traced_reply(current, self._answered(kwargs, key, response, started, bool(tools)))
+
+    def _post(self, kwargs: dict[str, Any]) -> Any:
+        """One chat completion, retried by the policy: its JSON; :data:`_ASK_AGAIN` when the endpoint turned
+        down a parameter it has now learned not to send; else the failure as one clear error."""
+        try:
+            return self.retry.call(self._client.request, "POST", "/chat/completions", kwargs)
+        except ApiError as exc:
+            error = self._failed(exc, kwargs)
+            if error is None:
+                return _ASK_AGAIN
+            raise error from None
+
+    async def _apost(self, kwargs: dict[str, Any]) -> Any:
+        """:meth:`_post` on the running event loop, within the endpoint's adaptive limit."""
+        try:
+            return await self.retry.acall(self._async_client().request, self.limit, "POST", "/chat/completions", kwargs)
+        except ApiError as exc:
+            error = self._failed(exc, kwargs)
+            if error is None:
+                return _ASK_AGAIN
+            raise error from None
 
     async def achat(
         self,
@@ -399,32 +422,30 @@ class ModelClient:
         tokens evenly over all. No response cache, no tools, no longer retry of a cut-off reply: for
         ``bench --epochs K --strategy direct``.
         """
-        kwargs, _, _ = self._request(messages, None, max_tokens or self.max_tokens)
-        kwargs["n"] = n
-        with self._span() as current:
-            started = time.perf_counter()
-            try:
-                response = await self.retry.acall(
-                    self._async_client().post, self.limit, "/chat/completions", body=kwargs, cast_to=object
-                )
-            except openai.OpenAIError as exc:
-                error = self._failed(exc, kwargs)
-                if error is None:
-                    return await self.achat_n(messages, n, max_tokens)
-                raise error from None
-            duration = time.perf_counter() - started
-            choices = response.get("choices") if isinstance(response, dict) else None
-            choices = [c for c in choices or [] if isinstance(c, dict)][:n] or [{}]
-            counted = response.get("usage") if isinstance(response, dict) else None
-            counted = counted if isinstance(counted, dict) else {}
-            prompt, completion = _count(counted.get("prompt_tokens")), _count(counted.get("completion_tokens"))
-            replies = []
-            for i, choice in enumerate(choices):
-                share = completion // len(choices) + (completion % len(choices) if i == 0 else 0)
-                usage = {"prompt_tokens": prompt if i == 0 else 0, "completion_tokens": share}
-                replies.append(self._reply({"choices": [choice], "usage": usage}, duration))
-            _traced_reply(current, replies[0])
-            return replies
+        while True:
+            kwargs, _, _ = self._request(messages, None, max_tokens or self.max_tokens)
+            kwargs["n"] = n
+            with self._span() as current:
+                started = time.perf_counter()
+                response = await self._apost(kwargs)
+                if response is not _ASK_AGAIN:
+                    replies = self._shared_out(response, n, time.perf_counter() - started)
+                    _traced_reply(current, replies[0])
+                    return replies
+
+    def _shared_out(self, response: Any, n: int, duration: float) -> list[Reply]:
+        """The replies of an ``n``-choice response, its usage shared out (see :meth:`achat_n`)."""
+        choices = response.get("choices") if isinstance(response, dict) else None
+        choices = [c for c in choices or [] if isinstance(c, dict)][:n] or [{}]
+        counted = response.get("usage") if isinstance(response, dict) else None
+        counted = counted if isinstance(counted, dict) else {}
+        prompt, completion = _count(counted.get("prompt_tokens")), _count(counted.get("completion_tokens"))
+        replies = []
+        for i, choice in enumerate(choices):
+            share = completion // len(choices) + (completion % len(choices) if i == 0 else 0)
+            usage = {"prompt_tokens": prompt if i == 0 else 0, "completion_tokens": share}
+            replies.append(self._reply({"choices": [choice], "usage": usage}, duration))
+        return replies
 
     async def _achat_once(
         self,
@@ -433,21 +454,15 @@ class ModelClient:
         asked: int,
         response_format: dict[str, Any] | None = None,
     ) -> Reply:
-        kwargs, key, hit = self._request(messages, tools, asked, response_format)
-        if hit is not None:
-            return hit
-        with self._span() as current:
-            started = time.perf_counter()
-            try:
-                response = await self.retry.acall(
-                    self._async_client().post, self.limit, "/chat/completions", body=kwargs, cast_to=object
-                )
-            except openai.OpenAIError as exc:
-                error = self._failed(exc, kwargs)
-                if error is None:
-                    return await self._achat_once(messages, tools, asked, response_format)
-                raise error from None
-            return _traced_reply(current, self._answered(kwargs, key, response, started, bool(tools)))
+        while True:  # once more only when the endpoint turned down ``tools`` or ``response_format``
+            kwargs, key, hit = self._request(messages, tools, asked, response_format)
+            if hit is not None:
+                return hit
+            with self._span() as current:
+                started = time.perf_counter()
+                response = await self._apost(kwargs)
+                if response is not _ASK_AGAIN:
+                    return _traced_reply(current, self._answered(kwargs, key, response, started, bool(tools)))
 
     def _span(self) -> Any:
         return tracing.span(
@@ -460,7 +475,7 @@ class ModelClient:
             },
         )
 
-    def _async_client(self) -> openai.AsyncOpenAI:
+    def _async_client(self) -> AsyncHTTP:
         loop = asyncio.get_running_loop()
         with self._async_lock:
             for ident, (other, _) in list(self._async.items()):
@@ -468,14 +483,7 @@ class ModelClient:
                     del self._async[ident]
             found = self._async.get(id(loop))
             if found is None or found[0] is not loop:
-                client = openai.AsyncOpenAI(
-                    base_url=self.base_url,
-                    api_key=self._api_key,
-                    timeout=self._timeout,
-                    max_retries=0,
-                    http_client=_aiohttp_client(self._timeout),
-                )
-                found = self._async[id(loop)] = (loop, client)
+                found = self._async[id(loop)] = (loop, AsyncHTTP(self.base_url, self._api_key, self._timeout))
             return found[1]
 
     def close(self) -> None:
@@ -562,27 +570,27 @@ class ModelClient:
             problems=problems,
         )
 
-    def _refused(self, exc: openai.APIStatusError) -> PromptRefusedError:
+    def _refused(self, exc: StatusError) -> PromptRefusedError:
         return PromptRefusedError(
             f"the model endpoint {self.base_url} refused the prompt ({exc.status_code}): {_short(exc)}"
         )
 
     def _explain(self, exc: Exception) -> ModelConnectionError:
         url = self.base_url
-        if isinstance(exc, openai.APITimeoutError) and not _refused_connection(exc):
+        if isinstance(exc, TimedOut) and not _refused_connection(exc):
             return ModelConnectionError(f"the model endpoint {url} did not answer in time")
-        if isinstance(exc, openai.APIConnectionError):
+        if isinstance(exc, ConnectionFailed):
             return ModelConnectionError(f"cannot reach the model endpoint {url} (is it running? check --base-url)")
-        if isinstance(exc, openai.AuthenticationError):
+        if isinstance(exc, StatusError) and exc.status_code == 401:
             return ModelConnectionError(
                 f"the model endpoint {url} refused the API key (401 Unauthorized); set --api-key or OPENAI_API_KEY",
                 transient=False,
             )
-        if isinstance(exc, openai.NotFoundError):
+        if isinstance(exc, StatusError) and exc.status_code == 404:
             return ModelConnectionError(
                 f"the model endpoint {url} answered 404: model or path not found ({exc})", transient=False
             )
-        if isinstance(exc, openai.APIStatusError):
+        if isinstance(exc, StatusError):
             return ModelConnectionError(f"the model endpoint {url} answered {exc.status_code}: {_short(exc)}")
         return ModelConnectionError(f"model call to {url} failed: {_short(exc)}")
 
@@ -624,18 +632,6 @@ def _refused_connection(exc: BaseException) -> bool:
         if isinstance(seen, OSError) and not isinstance(seen, TimeoutError) and seen.errno is not None:
             return True
     return False
-
-
-def _aiohttp_client(timeout: float) -> Any:
-    """The openai SDK's aiohttp transport where aiohttp is installed (the ``openai[aiohttp]`` extra), else None
-    (its httpx one). It costs about 0.4 ms less CPU per call; httpx's pool rescans all its connections on
-    every request, which shows at a benchmark's hundreds of calls per second."""
-    try:
-        import aiohttp  # noqa: F401
-
-        return openai.DefaultAioHttpClient(timeout=timeout)
-    except (ImportError, RuntimeError, AttributeError):  # an SDK without the transport, or without its extra
-        return None
 
 
 def _short(exc: Exception) -> str:

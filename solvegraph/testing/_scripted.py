@@ -1,7 +1,7 @@
 """A scripted OpenAI-compatible HTTP server on loopback, for tests and benchmarks only.
 
 It answers chat completions from a script so graph logic can be tested
-deterministically, while requests still go through the real ``openai`` client,
+deterministically, while requests still go through the real model client,
 real HTTP and real response parsing. It is never offered to users as a model.
 
 A script maps an agent ("planner", "solver", "verifier", "refiner"; found from the

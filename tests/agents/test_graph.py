@@ -1,4 +1,4 @@
-"""Graph routing, driven by the scripted model through the real openai client and a real kernel."""
+"""Graph routing, driven by the scripted model through the real model client and a real kernel."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The openai client path against real HTTP endpoints on loopback."""
+"""The model client against real HTTP endpoints on loopback."""
 
 from __future__ import annotations
 
@@ -133,3 +133,17 @@ def test_unreachable_endpoint_names_the_url_on_the_async_path_too() -> None:
     with pytest.raises(ModelConnectionError, match="cannot reach") as info:
         asyncio.run(turn())
     assert url in str(info.value)
+
+
+def test_the_endpoints_error_message_is_in_the_line_as_the_sdk_worded_it(scripted) -> None:
+    with scripted([{"status": 500, "message": "boom"}]) as model:
+        client = ModelClient(model.base_url, model="m", max_retries=0)
+        with pytest.raises(ModelConnectionError) as info:
+            client.chat([{"role": "user", "content": "x"}])
+        assert str(info.value) == f"the model endpoint {model.base_url} answered 500: Error code: 500 - boom"
+
+
+def test_a_base_url_that_is_not_http_is_not_opened() -> None:
+    """The model list goes through urllib, which would read file: URLs: only http(s) is asked."""
+    with pytest.raises(ModelConnectionError, match="cannot reach the model endpoint file:///etc"):
+        ModelClient("file:///etc", max_retries=0)

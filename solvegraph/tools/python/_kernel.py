@@ -21,16 +21,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import zmq.asyncio
-from jupyter_client import AsyncKernelClient
+from typing import TYPE_CHECKING, Any
 
 from ...errors import SolvegraphError
 from ...plugins import truncate
 from ...sandbox import Limits
-from ...sandbox._client import ask_again_after, connect, wait_ready
 from ...sandbox._kernels import KernelFactory, KernelProcess
+
+if TYPE_CHECKING:  # jupyter_client (~0.1 s) is imported where a kernel is first talked to, not with the plugin
+    from jupyter_client import AsyncKernelClient
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 INTERRUPT_GRACE_S = 1.5
@@ -91,6 +90,8 @@ async def _heard_from(client: AsyncKernelClient, timeout: float, alive: Callable
     jupyter_client's ``wait_for_ready`` does the same and then drains iopub until 0.2 s pass in silence,
     which would add those 0.2 s to every session's first cell.
     """
+    from ...sandbox._client import ask_again_after
+
     deadline = time.monotonic() + timeout
     asked = {client.kernel_info()}
     while time.monotonic() < deadline:  # checked after every message too: another client's output cannot stall it
@@ -194,6 +195,8 @@ class Kernel:
         self._start()
 
     def _start(self) -> None:
+        from ...sandbox._client import connect, wait_ready  # jupyter_client: when a kernel is started
+
         try:
             with self.factory.starting():
                 self.proc = self.factory.spawn(self.limits)
@@ -271,6 +274,9 @@ class Kernel:
         assert self.proc is not None
         # The process-wide context, as for the blocking client (sandbox/_client.py: a context of its own
         # blocks the garbage collector for good if a socket of it is still open).
+        import zmq.asyncio
+        from jupyter_client import AsyncKernelClient
+
         client = AsyncKernelClient(connection_file=self.proc.connection_file, context=zmq.asyncio.Context.instance())
         client.load_connection_file()
         client.start_channels(stdin=False, hb=False)
