@@ -71,7 +71,7 @@ def python_code(trajectory: Trajectory, *, ok_only: bool = True) -> list[str]:
 
 
 def harvest(store: MadeToolStore, trajectory: Trajectory) -> list[str]:
-    """Store the functions of a reusable (tool-verified, or opted-in model-accepted) trajectory."""
+    """Store the functions of a reusable (cross- or tool-verified, or opted-in model-accepted) trajectory."""
     if not trajectory.reusable:
         return []
     found = {
