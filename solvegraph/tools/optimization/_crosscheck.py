@@ -8,9 +8,11 @@ unbounded; a route that cannot finish or cannot translate the model is ``agreed:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ...plugins import ToolResult, ToolSession
+from ...sandbox._worker import SandboxWorker
 from ._results import SOLVED, SolverWorker, _call, fresh_worker
 from .crosscheck import cross_check, summary
 
@@ -25,9 +27,24 @@ def _unrun(reason: str, kind: str) -> dict[str, Any]:
     return summary([{"route": r, "agreed": None, "detail": reason} for r in ("exact-rational", second)])
 
 
-def with_cross_check(session: ToolSession, spec: SolverWorker, result: ToolResult, kind: str) -> ToolResult:
+def cross_checked(session: ToolSession, spec: SolverWorker, kind: str, solve: Callable[[], ToolResult]) -> ToolResult:
+    """``solve()``, then its cross-check. The cross-check's fresh worker is started before the solve, so
+    it boots (a sandbox, the solvers' imports) while the solver works: most of its cost at small sizes."""
+    if not getattr(session.tool_options(spec.options), "cross_check", False):
+        return solve()
+    worker = fresh_worker(session, spec)
+    try:
+        return with_cross_check(session, spec, solve(), kind, worker)
+    finally:
+        worker.close()
+
+
+def with_cross_check(
+    session: ToolSession, spec: SolverWorker, result: ToolResult, kind: str, worker: SandboxWorker | None = None
+) -> ToolResult:
     """``result`` with ``data["cross_check"]`` and one line saying which routes agreed, when it holds a
-    solution and the tool's ``cross_check`` option is on; otherwise ``result`` unchanged."""
+    solution and the tool's ``cross_check`` option is on; otherwise ``result`` unchanged. ``worker``: a
+    fresh one already started for it (else one is started here and closed after)."""
     data = result.data
     options = session.tool_options(spec.options)
     if not result.ok or not isinstance(data, dict) or not getattr(options, "cross_check", False):
@@ -41,12 +58,14 @@ def with_cross_check(session: ToolSession, spec: SolverWorker, result: ToolResul
                                      + ", ".join(data["unchecked"]), kind)  # fmt: skip
     else:
         cap = float(options.cross_check_time_limit)
-        worker = fresh_worker(session, spec)
+        own = worker is None
+        used = fresh_worker(session, spec) if worker is None else worker
         try:
             args = (data["model"], kind, data["status"], data["values"], data.get("objective"))
-            out = _call(worker, spec, cross_check, args, cap, 1, options.memory_mb)
+            out = _call(used, spec, cross_check, args, cap, 1, options.memory_mb)
         finally:
-            worker.close()
+            if own:
+                used.close()
         if isinstance(out, ToolResult):  # stopped at its cap, crashed, or could not read the model
             out = _unrun(f"the cross-check did not finish: {out.error}", kind)
         data["cross_check"] = out

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ....plugins import ToolOptions, ToolResult, ToolSession, Verifier, hookimpl, tool
-from .._crosscheck import cross_check_worker, with_cross_check
+from .._crosscheck import cross_check_worker, cross_checked
 from .._results import (
     Recheck,
     SolverOptions,
@@ -71,7 +71,7 @@ def cp(
     threads: int = 1,
 ) -> ToolResult:
     """Build and solve a constraint program with OR-Tools CP-SAT; returns status, objective and values."""
-    return with_cross_check(session, CROSS_CHECK, _solve(session, model, code, time_limit, threads), "cp")
+    return cross_checked(session, CROSS_CHECK, "cp", lambda: _solve(session, model, code, time_limit, threads))
 
 
 def _solve(

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from ....plugins import ToolOptions, ToolResult, ToolSession, Verifier, hookimpl, tool
-from .._crosscheck import cross_check_worker, with_cross_check
+from .._crosscheck import cross_check_worker, cross_checked
 from .._results import (
     Recheck,
     SolverOptions,
@@ -91,8 +91,9 @@ def milp(
     mps: str | None = None,
 ) -> ToolResult:
     """Build and solve a mixed-integer linear program with SCIP; returns status, objective, values, gap and time."""
-    result = _solve(session, model, code, time_limit, threads, model_variable, lp, mps)
-    return with_cross_check(session, CROSS_CHECK, result, "milp")
+    return cross_checked(
+        session, CROSS_CHECK, "milp", lambda: _solve(session, model, code, time_limit, threads, model_variable, lp, mps)
+    )
 
 
 def _solve(
