@@ -110,3 +110,12 @@ def test_the_tier_order_and_who_may_teach() -> None:
     assert not may_teach("model-accepted") and may_teach("model-accepted", reuse_model_accepted=True)
     assert not may_teach("unchecked", reuse_model_accepted=True)
     assert verified("cross-verified") and not verified("model-accepted")
+
+
+def test_code_mode_is_cross_checked_on_the_model_the_fresh_worker_read() -> None:
+    from tests.tools.test_milp import CODE
+
+    with ToolSession() as session:
+        r = milp.run({"code": CODE}, session)
+    assert r.ok and r.data["status"] == "optimal"
+    assert r.data["cross_check"]["agreed"] == ["exact-rational", "highs"], r.data["cross_check"]
