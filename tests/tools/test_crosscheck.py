@@ -119,3 +119,16 @@ def test_code_mode_is_cross_checked_on_the_model_the_fresh_worker_read() -> None
         r = milp.run({"code": CODE}, session)
     assert r.ok and r.data["status"] == "optimal"
     assert r.data["cross_check"]["agreed"] == ["exact-rational", "highs"], r.data["cross_check"]
+
+
+def test_a_pure_integer_milp_is_solved_again_by_cp_sat_too() -> None:
+    model = {
+        "variables": [{"name": "x", "type": "integer", "lb": 0, "ub": 4}, {"name": "y", "type": "integer", "lb": 0,
+                      "ub": 5}],
+        "constraints": [{"name": "cap", "coeffs": {"x": 2, "y": 3}, "sense": "<=", "rhs": 12.5}],
+        "objective": {"sense": "maximize", "coeffs": {"x": 3, "y": 4}},
+    }  # fmt: skip
+    with ToolSession() as session:
+        r = milp.run({"model": model}, session)
+    assert r.ok and r.data["objective"] == pytest.approx(17)
+    assert r.data["cross_check"]["agreed"] == ["exact-rational", "highs", "cp-sat"], r.data["cross_check"]

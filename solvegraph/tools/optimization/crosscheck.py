@@ -8,6 +8,7 @@ values and objective here. Each route shares no code path with the solve it chec
   each row and bound is evaluated without rounding, the largest violation is reported exactly (against the
   solver's feasibility tolerance made explicit, :data:`FEAS_TOL`), and the objective is recomputed exactly.
 - ``highs`` (a milp answer): HiGHS re-solves the model; its optimum must match the claimed one.
+- ``cp-sat`` (a milp answer over integers only, integer coefficients, finite bounds): CP-SAT re-solves it.
 - ``scip`` (a cp answer): SCIP re-solves CP-SAT's pure-integer linear model; its optimum must match.
 
 A route that cannot run (a constraint it cannot translate, the time cap) says so with ``agreed: None``
@@ -205,6 +206,52 @@ def scip_route(model: OptModel, claim: tuple[str, float | None, str], time_limit
     return _agree("scip", "SCIP", status, optimum, claim)
 
 
+def _cpsat_blocker(model: OptModel) -> str | None:
+    """Why CP-SAT cannot take this model exactly, or None: it needs integer variables with finite bounds and
+    integer coefficients (a fractional right-hand side is rounded inward, exactly, over integers)."""
+    for v in model.variables.values():
+        if not v.integral:
+            return f"continuous variable {v.name}"
+        if not (math.isfinite(v.lb) and math.isfinite(v.ub)):
+            return f"unbounded integer variable {v.name}"
+    for c in model.constraints:
+        if any(k != int(k) for k in c.coeffs.values()):
+            return f"fractional coefficient in row {c.name}"
+    if any(k != int(k) for k in (model.objective or {}).values()):
+        return "fractional objective coefficient"
+    return None
+
+
+def cpsat_route(model: OptModel, claim: tuple[str, float | None, str], time_limit: float) -> dict[str, Any]:
+    """CP-SAT re-solves a pure-integer model that SCIP solved (integer coefficients, finite bounds)."""
+    blocker = _cpsat_blocker(model)
+    if blocker:
+        return _route("cp-sat", None, f"cannot translate {blocker}")
+    from ortools.sat.python import cp_model
+
+    cp = cp_model.CpModel()
+    xs = {n: cp.new_int_var(math.ceil(v.lb), math.floor(v.ub), n) for n, v in model.variables.items()}
+    for c in model.constraints:
+        lo = c.lo if c.sense == "range" else c.rhs if c.sense in (">=", "=") else -math.inf
+        hi = c.rhs if c.sense in ("<=", "=", "range") else math.inf
+        row = sum(int(k) * xs[n] for n, k in c.coeffs.items())
+        low = math.ceil(lo) if math.isfinite(lo) else cp_model.INT_MIN
+        high = math.floor(hi) if math.isfinite(hi) else cp_model.INT_MAX
+        cp.add_linear_constraint(row, low, high)
+    if model.objective is not None:
+        objective = sum(int(k) * xs[n] for n, k in model.objective.items())
+        cp.maximize(objective) if model.sense == "maximize" else cp.minimize(objective)
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(0.05, time_limit)
+    solver.parameters.num_workers = 1
+    code = solver.solve(cp)
+    status = {cp_model.OPTIMAL: "optimal", cp_model.INFEASIBLE: "infeasible"}.get(code, "not optimal")
+    optimum = None
+    if code == cp_model.OPTIMAL and model.objective is not None:
+        optimum = solver.objective_value + model.constant
+    return _agree("cp-sat", "CP-SAT", status, optimum, claim)
+
+
 def cross_check(
     raw_model: dict[str, Any], kind: str, status: str, values: dict[str, float], objective: float | None,
     time_limit: float, threads: int,
@@ -232,6 +279,10 @@ def cross_check(
         routes.append(_route(second, None, "no time left within the cross-check's time cap"))
     elif kind == "milp":
         routes.append(highs_route(model, claim, left))
+        if _cpsat_blocker(model) is None:  # a pure-integer model: CP-SAT too (listed only where it applies)
+            left = time_limit - (time.monotonic() - started)
+            routes.append(cpsat_route(model, claim, left) if left > 0.05 else
+                          _route("cp-sat", None, "no time left within the cross-check's time cap"))  # fmt: skip
     else:
         routes.append(scip_route(model, claim, left))
     return summary(routes)
