@@ -108,7 +108,8 @@ def solve(
     Why: the agents call real tools (a sandboxed Python kernel, MILP/CP/SMT solvers, Lean) instead of
     guessing, and a verifier checks the answer; the returned :class:`~solvegraph.Trajectory` says what
     the answer is (``answer``), whether it was accepted (``solved``), how it was checked (``trust``:
-    ``tool-verified``, ``model-accepted`` or ``unchecked``), and every step with its tool calls and results.
+    ``cross-verified``, ``tool-verified``, ``model-accepted`` or ``unchecked``), and every step with its
+    tool calls and results.
 
     What each option does (None: the environment, then solvegraph.toml or ``config``, then the default):
 
@@ -222,8 +223,8 @@ class SampleResult:
     """One scored sample of a benchmark run: what was asked and answered, and how it was judged.
 
     ``outcome`` is correct, wrong, tool_error, timeout, limit, refused or error; ``trust`` is how the
-    answer was accepted (``tool-verified``, ``model-accepted``, ``unchecked``, or "" when it was not);
-    ``trajectory_id`` opens its whole record (``solvegraph runs show ID``, the viewer).
+    answer was accepted (``cross-verified``, ``tool-verified``, ``model-accepted``, ``unchecked``, or ""
+    when it was not); ``trajectory_id`` opens its whole record (``solvegraph runs show ID``, the viewer).
     """
 
     sample: str

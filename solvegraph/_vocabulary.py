@@ -18,7 +18,23 @@ def dollars(value: float | None) -> str:
     return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
 
 
-TRUST_LEVELS = ("tool-verified", "model-accepted", "unchecked")
+# How an accepted answer was checked, strongest first: cross-verified (a tool's sound check, and an independent
+# route, such as exact rationals or a second solver, agreed with it), tool-verified (a tool's sound check), the
+# verifier model's word, nothing.
+TRUST_LEVELS = ("cross-verified", "tool-verified", "model-accepted", "unchecked")
+VERIFIED = ("cross-verified", "tool-verified")
+
+
+def verified(trust: str) -> bool:
+    """Whether a tool checked the answer (cross-verified or tool-verified): the one test for "a tool's word",
+    so a new tier above tool-verified is not lost by a check written as ``== "tool-verified"``."""
+    return trust in VERIFIED
+
+
+def trust_rank(trust: str) -> int:
+    """Position in :data:`TRUST_LEVELS` (0 strongest); an unknown or empty trust ranks below unchecked."""
+    return TRUST_LEVELS.index(trust) if trust in TRUST_LEVELS else len(TRUST_LEVELS)
+
 
 # C0 controls but newline and tab, DEL, and the C1 controls (0x9b is a one-byte CSI on some terminals).
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -64,11 +80,11 @@ STRATEGIES = ("direct", "pal", "graph")
 
 def may_teach(trust: str, reuse_model_accepted: bool = False) -> bool:
     """Whether an answer accepted this way may teach later runs (worked example, cache, made tools):
-    tool-verified ones always, model-accepted ones only where the user opted in, unchecked ones never."""
-    return trust == "tool-verified" or (trust == "model-accepted" and reuse_model_accepted)
+    verified ones (cross- or tool-) always, model-accepted ones only where the user opted in, unchecked ones never."""
+    return verified(trust) or (trust == "model-accepted" and reuse_model_accepted)
 
 
 __all__ = [
-    "MODEL_SWITCH", "STRATEGIES", "TRAJECTORY_STATUSES", "TRUST_LEVELS", "credit", "dollars", "inert", "last_model",
-    "may_teach",
+    "MODEL_SWITCH", "STRATEGIES", "TRAJECTORY_STATUSES", "TRUST_LEVELS", "VERIFIED", "credit", "dollars", "inert",
+    "last_model", "may_teach", "trust_rank", "verified",
 ]  # fmt: skip

@@ -129,7 +129,7 @@ class Settings:
     db: str | None = None  # SQLAlchemy URL of the memory; default: a SQLite file in the user data folder
     memory: bool = True  # store trajectories and reuse them (retrieval, made tools)
     cache: bool = True  # exact cache: same problem + configuration reuses a verified answer
-    # Only tool-verified answers teach later runs (examples, cache, made tools) unless this is on.
+    # Only verified (cross- or tool-verified) answers teach later runs (examples, cache, made tools) unless this is on.
     reuse_model_accepted: bool = False
     otel: bool = False  # OpenTelemetry spans (solvegraph.tracing); on with --otel or OTEL_EXPORTER_OTLP_ENDPOINT
     sandbox: str = "auto"  # auto | gvisor | bwrap | none: how model-written code is isolated (solvegraph.sandbox)

@@ -27,11 +27,14 @@ from ._vocabulary import (
     STRATEGIES,
     TRAJECTORY_STATUSES,
     TRUST_LEVELS,
+    VERIFIED,
     credit,
     dollars,
     inert,
     last_model,
     may_teach,
+    trust_rank,
+    verified,
 )
 
 # Unknown keys are ignored when loading, so the derived totals a dump adds (``duration_s``) load back.
@@ -177,8 +180,9 @@ class Verdict(TypedDict, total=False):
     feedback: str
     source: str  # "deterministic", "verifier:<name>", "model" or "model-unclear"
     checks: list[str]  # notes from plugin verifiers that passed
-    trust: str  # accepted verdicts: "tool-verified", "model-accepted" or "unchecked"
+    trust: str  # accepted verdicts: "cross-verified", "tool-verified", "model-accepted" or "unchecked"
     verified_by: list[str]  # the plugin checks that explicitly accepted
+    cross_verified_by: list[str]  # the independent routes that agreed with them (cross-verified only)
 
 
 @dataclass(config=_CONFIG)
@@ -227,11 +231,12 @@ class Trajectory:
     answer: str | None = None
     solved: bool = False
     status: str = "running"  # running | solved | unsolved | error | refused | interrupted
-    # How the answer was accepted: "tool-verified" (a sound check by a tool), "model-accepted" (the
-    # verifier model said ACCEPT) or "unchecked" (mechanical checks only, or no clear verdict); "" if none.
+    # How the answer was accepted: "cross-verified" (a sound check by a tool, and an independent route
+    # agreed), "tool-verified" (a sound check by a tool), "model-accepted" (the verifier model said ACCEPT)
+    # or "unchecked" (mechanical checks only, or no clear verdict); "" if none.
     trust: str = ""
-    # May this answer teach later runs (worked example, exact-cache answer, made tools)? Tool-verified
-    # answers only, plus model-accepted ones where the user opted in; never one scored wrong.
+    # May this answer teach later runs (worked example, exact-cache answer, made tools)? Cross- and
+    # tool-verified answers only, plus model-accepted ones where the user opted in; never one scored wrong.
     reusable: bool = False
     stop_reason: str = ""
     started_at: float = field(default_factory=time.time)
@@ -345,6 +350,7 @@ __all__ = [
     "STRATEGIES",
     "TRAJECTORY_STATUSES",
     "TRUST_LEVELS",
+    "VERIFIED",
     "Certificate",
     "Event",
     "Price",
@@ -364,4 +370,6 @@ __all__ = [
     "last_model",
     "may_teach",
     "price_for",
+    "trust_rank",
+    "verified",
 ]

@@ -112,12 +112,27 @@ def trust_of(verdict: Verdict, tool_checks: list[Accepted]) -> str:
 
     The model may still reject what a tool checked (a re-checked MILP solution of the wrong model), but
     it cannot raise an unchecked answer to tool-verified, and an unclear reply is never a verification.
+    An accepting check that names independent routes that agreed with it (``cross_verified``: exact
+    rationals, a second solver, cvc5) makes the answer cross-verified, the tier above.
     """
+    if cross_routes(tool_checks):
+        return "cross-verified"
     if tool_checks:
         return "tool-verified"
     if verdict.get("source") == "model":
         return "model-accepted"
     return "unchecked"
+
+
+def cross_routes(tool_checks: list[Accepted]) -> list[str]:
+    """The independent routes the accepting checks say agreed with them (``said["cross_verified"]``, a
+    non-empty list of names), in order, each once; anything else a check put there is ignored."""
+    routes: list[str] = []
+    for check in tool_checks:
+        said = check.said.get("cross_verified")
+        if isinstance(said, list):
+            routes += [r for r in said if isinstance(r, str) and r and r not in routes]
+    return routes
 
 
 async def verifier_node(state: SolveState, runtime: Runtime[SolveContext]) -> SolveState:
@@ -165,6 +180,8 @@ async def verifier_node(state: SolveState, runtime: Runtime[SolveContext]) -> So
         verdict["trust"] = trust_of(verdict, tool_checks)
         if tool_checks:
             verdict["verified_by"] = [c.name for c in tool_checks]
+        if verdict["trust"] == "cross-verified":
+            verdict["cross_verified_by"] = cross_routes(tool_checks)
     step.verdict = dict(verdict)
     step.timings["total_s"] = time.perf_counter() - started
     emit("verdict", "verifier", round_, **verdict)

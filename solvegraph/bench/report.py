@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from math import comb
 from typing import Any
 
-from ..types import MODEL_SWITCH, dollars, inert
+from ..types import MODEL_SWITCH, dollars, inert, trust_rank
 
 # "disputed": scored wrong, but a tool's sound check verified the answer (the gold may be wrong).
 OUTCOMES = ("correct", "wrong", "disputed", "tool_error", "timeout", "limit", "refused", "error")
@@ -76,7 +76,8 @@ def summarize(
         "latency_s": percentiles([r["latency_s"] or 0.0 for r in results]),
         "skipped_lines": len(config.get("skipped") or []),
     }
-    # How each answer was accepted, and how often each kind was right: tool-verified answers should be.
+    # How each answer was accepted, and how often each kind was right: verified answers should be. Strongest
+    # tier first (cross-verified, tool-verified, model-accepted, unchecked; an unknown one last).
     trust: dict[str, dict[str, int]] = {}
     for r in results:
         kind = r["details"].get("trust")
@@ -84,7 +85,7 @@ def summarize(
             row = trust.setdefault(str(kind), {"n": 0, "correct": 0})
             row["n"] += 1
             row["correct"] += r["outcome"] == "correct"
-    summary["trust"] = trust
+    summary["trust"] = {k: trust[k] for k in sorted(trust, key=lambda k: (trust_rank(k), k))}
     # Disputed samples: accuracy counting them wrong (above), and leaving them out.
     disputed = [r for r in results if r["outcome"] == "disputed"]
     kept = n - len(disputed)
@@ -145,7 +146,7 @@ def render_text(summary: dict[str, Any], console: Any, *, accuracy: bool = True)
     if summary.get("disputed"):
         lo, hi = summary["ci95_without_disputed"]
         console.print(
-            f"{len(summary['disputed'])} disputed (tool-verified answers the gold contradicts): accuracy "
+            f"{len(summary['disputed'])} disputed (verified answers the gold contradicts): accuracy "
             f"{summary['accuracy_without_disputed']:.1%} leaving them out, 95% CI {lo:.1%}–{hi:.1%}",
             markup=False,
             highlight=False,

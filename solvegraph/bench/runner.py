@@ -29,6 +29,7 @@ from ..llm import ModelClient, Reply, make_client, make_role_clients
 from ..memory import Trajectory, TrajectoryStore, content_hash, may_teach
 from ..memory.store import ALREADY_SCORED
 from ..plugins import PluginManager, ToolSession
+from ..types import TRUST_LEVELS, verified
 from . import _registry as registry
 from ._draws import Draws
 from ._epochs import expand
@@ -280,7 +281,7 @@ def select_samples(loaded: list[Sample], config: BenchConfig) -> list[Sample]:
 
 
 # Strongest first: with several samples of one answer, it keeps the best way it was checked.
-TRUST_ORDER = ("tool-verified", "model-accepted", "unchecked")
+TRUST_ORDER = TRUST_LEVELS
 
 
 def score(
@@ -326,15 +327,16 @@ def _json_array(path: str | None) -> bool:
 
 
 def tool_evidence(trajectory: Trajectory) -> dict[str, Any] | None:
-    """What made the run's answer tool-verified: the accepting verdict's checks, and the tool calls of its round.
+    """What made the run's answer verified by a tool (cross- or tool-verified): the accepting verdict's checks,
+    the independent routes that agreed, and the tool calls of its round.
 
-    A tool-verified answer the scorer calls wrong is ``disputed``, not ``wrong``: a sound check (the
+    A verified answer the scorer calls wrong is ``disputed``, not ``wrong``: a sound check (the
     Lean judge, the MILP/CP re-check) passed, so the gold is as suspect as the answer. This is what a
     person needs to judge which one is right.
     """
     for step in reversed(trajectory.steps):
         verdict = step.verdict or {}
-        if step.agent == "verifier" and verdict.get("accepted") and verdict.get("trust") == "tool-verified":
+        if step.agent == "verifier" and verdict.get("accepted") and verified(str(verdict.get("trust", ""))):
             calls = [
                 {"name": c.get("name"), "arguments": c.get("arguments")}
                 for s in trajectory.steps
@@ -343,6 +345,7 @@ def tool_evidence(trajectory: Trajectory) -> dict[str, Any] | None:
             ]
             return {
                 "verified_by": list(verdict.get("verified_by") or []),
+                "cross_verified_by": list(verdict.get("cross_verified_by") or []),
                 "checks": list(verdict.get("checks") or []),
                 "feedback": str(verdict.get("feedback", "")),
                 "tool_calls": calls[-3:],
@@ -531,7 +534,7 @@ class BenchRunner:
         # An answer scored wrong never teaches.
         trajectory.reusable = may_teach(trajectory.trust, self.settings.reuse_model_accepted) and result.correct
         outcome = failure[0] if failure and not result.correct else outcome_of(trajectory, result, self.limits)
-        evidence = tool_evidence(trajectory) if outcome == "wrong" and trajectory.trust == "tool-verified" else None
+        evidence = tool_evidence(trajectory) if outcome == "wrong" and verified(trajectory.trust) else None
         if evidence is not None:
             outcome = "disputed"  # a tool's sound check says the answer holds: the gold may be wrong
         retracting = None

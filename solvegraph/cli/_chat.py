@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from .._vocabulary import dollars
+from .._vocabulary import dollars, verified
 from ..errors import PromptRefusedError, SolvegraphError
 from ._console import console, outcome_words, safe, shown
 from ._memory import record_switch
@@ -115,7 +115,7 @@ def chat(
                 continue
             history.append((line, trajectory.answer))
             words = outcome_words(trajectory.solved, trajectory.trust)
-            status = f"[green]{words}[/]" if trajectory.trust == "tool-verified" else f"[yellow]{words}[/]"
+            status = f"[green]{words}[/]" if verified(trajectory.trust) else f"[yellow]{words}[/]"
             cost = trajectory.usage.cost_usd
             priced = f" · {dollars(cost)}" if cost is not None else ""
             err.print(f"{status} · {trajectory.usage.total_tokens} tokens{priced} · {len(trajectory.steps)} steps")

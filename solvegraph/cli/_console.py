@@ -46,9 +46,11 @@ def outcome_words(solved: bool, trust: str) -> str:
     verifier checked is "answered, unchecked", never "solved"."""
     if not solved:
         return "not solved"
-    return {"tool-verified": "verified by a tool", "model-accepted": "accepted by the verifier model only"}.get(
-        trust, "answered, unchecked"
-    )
+    return {
+        "cross-verified": "verified by a tool and cross-checked",
+        "tool-verified": "verified by a tool",
+        "model-accepted": "accepted by the verifier model only",
+    }.get(trust, "answered, unchecked")
 
 
 _STYLE = {"planner": "cyan", "solver": "green", "verifier": "magenta", "refiner": "yellow", "graph": "bold"}

@@ -1,9 +1,11 @@
 """``solvegraph solve``: one problem, its answer on stdout, and an exit code that says how it was checked.
 
-Exit codes: 0 answered and tool-verified (a tool's sound check: the Lean judge, the optimization
-re-check), 3 answered and model-accepted (only the verifier model said so), 4 answered but unchecked
-(mechanical checks only, or no clear verdict), 1 not solved within budget, 2 usage, configuration or
-connection error. Errors are one line on stderr, never a traceback.
+Exit codes: 0 answered and verified by a tool: cross-verified (a tool's sound check, and an independent
+route agreed: exact rationals, a second solver, cvc5) or tool-verified (a tool's sound check: the Lean
+judge, the optimization re-check); both are 0 so scripts written before the cross-verified tier keep
+working, and the tier is printed on stderr and in --json's ``trust``. 3 answered and model-accepted (only
+the verifier model said so), 4 answered but unchecked (mechanical checks only, or no clear verdict), 1 not
+solved within budget, 2 usage, configuration or connection error. Errors are one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
 
-from .._vocabulary import last_model
+from .._vocabulary import last_model, verified
 from ..errors import SolvegraphError
 from ._console import EventPrinter, console, safe
 from ._memory import record_switch, switched_model
@@ -103,7 +105,7 @@ def solve(
 ) -> None:
     """Solve one problem and print the answer.
 
-    Exit 0 tool-verified, 3 model-accepted, 4 unchecked, 1 not solved, 2 error.
+    Exit 0 cross-verified or tool-verified, 3 model-accepted, 4 unchecked, 1 not solved, 2 error.
     """
     if resume is not None and problem is not None:
         raise SolvegraphError("give a problem or --resume ID, not both")
@@ -193,6 +195,7 @@ def _interruptible(run: Any, trajectory_id: str, session: ToolSession) -> Any:
 
 
 TRUST_LINES = {
+    "cross-verified": "cross-verified: a tool checked this answer, and an independent route agreed",
     "tool-verified": "tool-verified: a tool checked this answer",
     "model-accepted": "model-accepted: only the verifier model checked this answer (exit 3)",
     "unchecked": "unchecked: no tool and no clear model verdict checked this answer (exit 4)",
@@ -200,10 +203,11 @@ TRUST_LINES = {
 
 
 def exit_code(solved: bool, trust: str) -> int:
-    """0 tool-verified, 3 model-accepted, 4 unchecked, 1 not solved: a script can tell them apart."""
+    """0 verified by a tool (cross- or tool-verified), 3 model-accepted, 4 unchecked, 1 not solved: a script
+    can tell them apart. The two verified tiers share 0 (scripts that test for 0 keep working)."""
     if not solved:
         return 1
-    return {"tool-verified": 0, "model-accepted": 3}.get(trust, 4)
+    return 0 if verified(trust) else {"model-accepted": 3}.get(trust, 4)
 
 
 __all__ = ["TRUST_LINES", "Resumed", "ctrl_c_stops_the_cell", "exit_code", "resumed_settings", "runner_for", "solve"]

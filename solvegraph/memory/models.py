@@ -142,6 +142,9 @@ class MadeTool(Base):
     successes: Mapped[int] = mapped_column(Integer, default=0)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Not a column: how the trajectory the tool was made from was accepted (cross-verified, tool-verified, ...),
+    # derived by the store from that trajectory's verdicts when it lists tools, so no schema migration.
+    trust = ""
 
     @property
     def rank(self) -> float:

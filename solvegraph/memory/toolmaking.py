@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..types import trust_rank
 from .models import MadeTool
 from .store import MadeToolStore, TrajectoryStore, content_hash
 from .trajectory import Trajectory
@@ -71,7 +72,7 @@ def python_code(trajectory: Trajectory, *, ok_only: bool = True) -> list[str]:
 
 
 def harvest(store: MadeToolStore, trajectory: Trajectory) -> list[str]:
-    """Store the functions of a reusable (tool-verified, or opted-in model-accepted) trajectory."""
+    """Store the functions of a reusable (cross- or tool-verified, or opted-in model-accepted) trajectory."""
     if not trajectory.reusable:
         return []
     found = {
@@ -94,7 +95,11 @@ def harvest(store: MadeToolStore, trajectory: Trajectory) -> list[str]:
 def tools_for(
     store: TrajectoryStore, problem: str, k: int = 3, *, exclude_dataset_id: str | None = None, min_rank: float = 0.25
 ) -> list[MadeTool]:
-    """Made tools from the most similar verified problems, best rank first; never from this problem."""
+    """Made tools from the most similar verified problems; never from this problem.
+
+    Ranked by trust first (the trust of the trajectory a tool was made from: cross-verified, tool-verified,
+    model-accepted, unchecked), then by successes, then by how similar its problem is and its success rate:
+    a tool from a cross-checked answer is offered before one from an answer only the model accepted."""
     h = content_hash(problem)
     similar = store.search(problem, k=10, verified_only=True, exclude_hash=h, exclude_dataset_id=exclude_dataset_id)
     texts = [hit["problem"][:2000] for hit in similar]
@@ -103,7 +108,7 @@ def tools_for(
     rows = store.made_tools_from(texts, exclude_problem_hash=h)
     order = {t: i for i, t in enumerate(texts)}
     ranked = [r for r in rows if r.rank >= min_rank]
-    ranked.sort(key=lambda r: (order.get(r.problem_text, 99), -r.rank))
+    ranked.sort(key=lambda r: (trust_rank(r.trust), -r.successes, order.get(r.problem_text, 99), -r.rank))
     seen: set[str] = set()
     out = []
     for r in ranked:
@@ -134,6 +139,7 @@ def list_tools(store: MadeToolStore) -> list[dict[str, Any]]:
             "failures": r.failures,
             "rank": round(r.rank, 3),
             "origin_trajectory": r.origin_trajectory,
+            "trust": r.trust,
         }
         for r in store.made_tools()
     ]

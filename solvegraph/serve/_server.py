@@ -52,7 +52,9 @@ SOLVE_SCHEMA: dict[str, Any] = {
 }
 SOLVE_DESCRIPTION = (
     "Solve a problem with solvegraph's planner, solver, verifier and refiner, calling its checked tools; "
-    "returns the answer, whether it was solved, and how the answer was checked (trust)."
+    "returns the answer, whether it was solved, and how the answer was checked (trust: cross-verified, "
+    "tool-verified, model-accepted or unchecked; cross-verified is a tool's check that an independent route agreed "
+    "with)."
 )
 
 

@@ -47,5 +47,22 @@ def test_iis_drives_the_repair(scripted) -> None:
     last = [s.verdict for s in t.steps if s.agent == "verifier"][-1]
     assert last["accepted"] and any("milp-check" in c for c in last["checks"])
     assert t.solved and t.answer == "1160"
-    assert last["trust"] == "tool-verified" and last["verified_by"] == ["milp-check"]
-    assert t.trust == "tool-verified" and t.reusable, "a re-checked optimum may teach without the opt-in"
+    # The re-check accepted it, and exact rationals and HiGHS agreed: the tier above tool-verified.
+    assert last["trust"] == "cross-verified" and last["verified_by"] == ["milp-check"]
+    assert last["cross_verified_by"] == ["exact-rational", "highs"]
+    assert t.trust == "cross-verified" and t.reusable, "a cross-checked optimum may teach without the opt-in"
+
+
+def test_without_the_cross_check_the_answer_is_tool_verified(scripted) -> None:
+    """``[tools.milp] cross_check = false``: the re-check alone, so tool-verified, as before the tier."""
+    script = {
+        "planner": ["1. milp"],
+        "solver": [{"tool_calls": [{"name": "milp", "arguments": {"model": RIGHT}}]}, "ANSWER: 1160"],
+        "verifier": ["VERDICT: ACCEPT"],
+    }
+    with scripted(script) as model:
+        runner = SolveRunner(ModelClient(model.base_url), session_options={"tools": {"milp": {"cross_check": False}}})
+        t = runner.solve("Ducks: boats and canoes ... minimize time.")
+    assert t.solved and t.trust == "tool-verified"
+    result = next(r for s in t.steps for r in s.tool_results if r.get("name") == "milp")
+    assert "cross_check" not in result["data"]

@@ -7,9 +7,31 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from ..models import MadeTool
+from ...types import trust_rank
+from ..models import MadeTool, StepRow
 from ._base import StoreBase
 from ._errors import guarded
+from ._rows import last_trust
+
+
+def by_trust(tool: MadeTool) -> tuple[int, int]:
+    """Rank key: the origin's trust (cross-verified first), then more successes first."""
+    return trust_rank(tool.trust), -tool.successes
+
+
+def _with_trust(s: Any, tools: list[MadeTool]) -> list[MadeTool]:
+    """Each tool with the trust of the trajectory it was made from (the last trust its verdicts carry)."""
+    ids = {t.origin_trajectory for t in tools if t.origin_trajectory}
+    verdicts: dict[str, list[Any]] = {}
+    if ids:
+        rows = s.execute(
+            select(StepRow.trajectory_id, StepRow.verdict).where(StepRow.trajectory_id.in_(ids)).order_by(StepRow.seq)
+        )
+        for trajectory_id, verdict in rows:
+            verdicts.setdefault(trajectory_id, []).append(verdict)
+    for t in tools:
+        t.trust = last_trust(verdicts.get(t.origin_trajectory or "", []))
+    return tools
 
 
 class MadeToolsMixin(StoreBase):
@@ -27,12 +49,13 @@ class MadeToolsMixin(StoreBase):
 
     @guarded
     def made_tools_from(self, problem_texts: list[str], *, exclude_problem_hash: str) -> list[MadeTool]:
-        """The tools made while solving these problems, never one made from the excluded problem."""
+        """The tools made while solving these problems, never one made from the excluded problem; each with
+        the ``trust`` of the trajectory it was made from."""
         with self._session() as s:
             query = select(MadeTool).where(
                 MadeTool.problem_text.in_(problem_texts), MadeTool.origin_problem_hash != exclude_problem_hash
             )
-            return list(s.execute(query).scalars().all())
+            return _with_trust(s, list(s.execute(query).scalars().all()))
 
     @guarded
     def count_tool_uses(self, tool_ids: list[int], *, succeeded: bool) -> None:
@@ -47,6 +70,8 @@ class MadeToolsMixin(StoreBase):
 
     @guarded
     def made_tools(self) -> list[MadeTool]:
-        """Every kept tool, most used first."""
+        """Every kept tool, ranked by the trust of its origin (cross-verified first), then successes, then uses."""
         with self._session() as s:
-            return list(s.execute(select(MadeTool).order_by(MadeTool.uses.desc(), MadeTool.created_at)).scalars())
+            query = select(MadeTool).order_by(MadeTool.uses.desc(), MadeTool.created_at)
+            tools = _with_trust(s, list(s.execute(query).scalars()))
+        return sorted(tools, key=by_trust)

@@ -94,6 +94,16 @@ class SolverOptions(ToolOptions):
         ge=64,
         description="Memory limit of the sandboxed solver process, in MB (the kernel_memory_mb setting sets it too).",
     )
+    cross_check: bool = Field(
+        True,
+        description="After a solve that found a solution, check it by independent routes (exact rationals, a "
+        "second solver) in a fresh sandboxed worker; agreement makes the answer cross-verified.",
+    )
+    cross_check_time_limit: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds the cross-check may take per answer; a route that does not finish is not run.",
+    )
 
 
 @dataclass(frozen=True)
@@ -330,11 +340,25 @@ def review(name: str, arguments: dict[str, Any], data: dict[str, Any], kind: str
             "feedback": f"{name} solution re-checked against the constraints the checker can evaluate{proof}; "
             f"not checked: {', '.join(data['unchecked'])}, so it is not verified"
         }
-    return {
+    check = data.get("cross_check") or {}
+    disagreed = [r for r in check.get("routes", []) if isinstance(r, dict) and r.get("agreed") is False]
+    if disagreed:  # a real bug, or numerical trouble in the model: never verified
+        return {
+            "accepted": False,
+            "feedback": f"The {name} solution passed the re-check, but an independent route disagrees: "
+            + "; ".join(f"{r.get('route')}: {r.get('detail')}" for r in disagreed)
+            + ". Look for numerical trouble (huge or tiny coefficients, big-M) and solve again.",
+        }
+    accept: dict[str, Any] = {
         "accepted": True,
         "feedback": f"{name} solution re-checked against every constraint, bound and "
         f"integrality requirement; objective recomputed{proof}",
     }
+    agreed = [r for r in check.get("agreed", []) if isinstance(r, str)]
+    if agreed:
+        accept["cross_verified"] = agreed
+        accept["feedback"] += "; cross-checked by " + ", ".join(agreed)
+    return accept
 
 
 OPTIMALITY_GAP = 1e-6  # relative: "optimal" needs the solver's dual bound this close to the recomputed objective

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ....plugins import ToolOptions, ToolResult, ToolSession, Verifier, hookimpl, tool
+from .._crosscheck import cross_check_worker, cross_checked
 from .._results import (
     Recheck,
     SolverOptions,
@@ -32,6 +33,8 @@ class CpOptions(SolverOptions):
 
 # What runs in the sandboxed CP-SAT process: these functions of ``worker``, and nothing else.
 WORKER = SolverWorker("CP-SAT", CpOptions, (worker.solve_declarative, worker.recheck_claim))
+# The independent routes (exact rationals, SCIP on a pure-integer linear model) run in a fresh process after a solve.
+CROSS_CHECK = cross_check_worker(CpOptions)
 
 PROMPT_HINT = (
     "cp: solves a constraint program with OR-Tools CP-SAT (integer/boolean variables with finite lb and ub, integer "
@@ -68,6 +71,12 @@ def cp(
     threads: int = 1,
 ) -> ToolResult:
     """Build and solve a constraint program with OR-Tools CP-SAT; returns status, objective and values."""
+    return cross_checked(session, CROSS_CHECK, "cp", lambda: _solve(session, model, code, time_limit, threads))
+
+
+def _solve(
+    session: ToolSession, model: dict[str, Any] | None, code: str | None, time_limit: float, threads: int
+) -> ToolResult:
     if code is not None:
         recheck = Recheck(WORKER, worker.recheck_claim)
         return code_mode(session, code, EXPORT, "model", "CpModel", kind="cp", time_limit=time_limit, recheck=recheck)

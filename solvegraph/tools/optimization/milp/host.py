@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from ....plugins import ToolOptions, ToolResult, ToolSession, Verifier, hookimpl, tool
+from .._crosscheck import cross_check_worker, cross_checked
 from .._results import (
     Recheck,
     SolverOptions,
@@ -38,6 +39,8 @@ class MilpOptions(SolverOptions):
 
 # What runs in the sandboxed SCIP process: these functions of ``worker``, and nothing else.
 WORKER = SolverWorker("SCIP", MilpOptions, (worker.solve_declarative, worker.solve_text, worker.recheck_claim))
+# The independent routes (exact rationals, HiGHS) run in a fresh process of their own after a solve.
+CROSS_CHECK = cross_check_worker(MilpOptions)
 
 PROMPT_HINT = (
     'milp: solves a mixed-integer linear program with SCIP. Pass {"model": {sets: {"I": ["a", "b"], "T": 24}, '
@@ -88,6 +91,21 @@ def milp(
     mps: str | None = None,
 ) -> ToolResult:
     """Build and solve a mixed-integer linear program with SCIP; returns status, objective, values, gap and time."""
+    return cross_checked(
+        session, CROSS_CHECK, "milp", lambda: _solve(session, model, code, time_limit, threads, model_variable, lp, mps)
+    )
+
+
+def _solve(
+    session: ToolSession,
+    model: dict[str, Any] | None,
+    code: str | None,
+    time_limit: float,
+    threads: int,
+    model_variable: str,
+    lp: str | None,
+    mps: str | None,
+) -> ToolResult:
     if lp is not None or mps is not None:
         return _text_mode("lp" if lp is not None else "mps", lp if lp is not None else mps or "", session,
                           time_limit, threads)  # fmt: skip
