@@ -27,9 +27,9 @@ from ..config import Settings
 from ..errors import ModelConnectionError, PromptRefusedError, SolvegraphError
 from ..llm import ModelClient, Reply, make_client, make_role_clients
 from ..memory import Trajectory, TrajectoryStore, content_hash, may_teach
-from ..types import Certificate
 from ..memory.store import ALREADY_SCORED
 from ..plugins import PluginManager, ToolSession
+from ..types import Certificate
 from . import _registry as registry
 from ._draws import Draws
 from ._epochs import expand

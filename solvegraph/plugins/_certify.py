@@ -72,7 +72,9 @@ def validate(data: Any) -> Certificate:
     if not isinstance(schema, int) or isinstance(schema, bool):
         raise CertificateError("schema: not an integer")
     if schema > CERTIFICATE_SCHEMA or schema < 1:
-        raise CertificateError(f"schema: version {schema} is unknown (this solvegraph reads up to {CERTIFICATE_SCHEMA})")
+        raise CertificateError(
+            f"schema: version {schema} is unknown (this solvegraph reads up to {CERTIFICATE_SCHEMA})"
+        )
     for required in ("kind", "claim"):
         if required not in data:
             raise CertificateError(f"{required}: missing")
@@ -167,7 +169,9 @@ def _checks(value: Any) -> list[dict[str, str]] | None:
     for item in value:
         if not isinstance(item, dict) or item.get("outcome") not in OUTCOMES:
             return None
-        out.append({"check": str(item.get("check", "")), "outcome": item["outcome"], "detail": str(item.get("detail", ""))})
+        out.append(
+            {"check": str(item.get("check", "")), "outcome": item["outcome"], "detail": str(item.get("detail", ""))}
+        )
     return out
 
 
@@ -190,8 +194,8 @@ def verify_all(
         checker = checkers.get(certificate.kind)
         if checker is None:
             known = ", ".join(sorted(checkers)) or "none"
-            reports.append(Report(MALFORMED, certificate.id, certificate.kind, source,
-                                  detail=f"kind: no checker is registered for {certificate.kind!r} (known: {known})"))  # fmt: skip
+            detail = f"kind: no checker is registered for {certificate.kind!r} (known: {known})"
+            reports.append(Report(MALFORMED, certificate.id, certificate.kind, source, detail=detail))
             continue
         options = dict((tool_options or {}).get(checker.plugin, {}))
         memory_mb = int(options.get("memory_mb") or DEFAULT_MEMORY_MB)

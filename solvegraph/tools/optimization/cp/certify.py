@@ -80,7 +80,10 @@ def check(certificate: dict[str, Any], options: dict[str, Any]) -> list[dict[str
     by_name = dict(zip(reader.names, solution, strict=True))
     differ = [n for n, x in values.items() if n not in by_name or by_name[n] != x]
     if differ:
-        return [*out, line("values", "failed", f"the answer's values of {', '.join(differ[:5])} are not the solution's")]
+        return [
+            *out,
+            line("values", "failed", f"the answer's values of {', '.join(differ[:5])} are not the solution's"),
+        ]
     out.append(line("values", "passed", f"a value for each of the {len(solution)} variables"))
     out.append(_domains(proto, reader.names, solution))
     out += _constraints(reader, by_name)

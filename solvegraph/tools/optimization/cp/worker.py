@@ -155,7 +155,7 @@ def certificate_part(text: str, solution: list[int]) -> dict[str, Any]:
     return {
         "artifacts": {"model.pb.txt": text},
         "solution": solution,
-        "provenance": {"solver": "CP-SAT", "ortools": ortools.__version__},
+        "provenance": {"solver": "CP-SAT", "ortools": getattr(ortools, "__version__", "")},
     }
 
 

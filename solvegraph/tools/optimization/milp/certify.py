@@ -120,13 +120,21 @@ def _bounds(variables: list[Any], values: dict[str, float]) -> dict[str, str]:
     bad = []
     for v in variables:
         x, lb, ub = values[v.name], v.getLbOriginal(), v.getUbOriginal()
-        if (lb > -1e19 and x < lb - TOLERANCE * max(1.0, abs(lb))) or (ub < 1e19 and x > ub + TOLERANCE * max(1.0, abs(ub))):
+        if (lb > -1e19 and x < lb - TOLERANCE * max(1.0, abs(lb))) or (
+            ub < 1e19 and x > ub + TOLERANCE * max(1.0, abs(ub))
+        ):
             bad.append(f"{v.name} = {x:g} is outside [{lb:g}, {ub:g}]")
         elif v.vtype() in ("INTEGER", "BINARY", "IMPLINT") and abs(x - round(x)) > 1e-5:
             bad.append(f"{v.name} = {x:g} must be integer")
     if bad:
-        return line("bounds and integrality", "failed", "; ".join(bad[:5]) + (f" (+{len(bad) - 5} more)" if len(bad) > 5 else ""))
-    return line("bounds and integrality", "passed", f"{len(variables)} variables within their bounds, integers integral")
+        return line(
+            "bounds and integrality",
+            "failed",
+            "; ".join(bad[:5]) + (f" (+{len(bad) - 5} more)" if len(bad) > 5 else ""),
+        )
+    return line(
+        "bounds and integrality", "passed", f"{len(variables)} variables within their bounds, integers integral"
+    )
 
 
 def _constraints(scip: Any, values: dict[str, float]) -> list[dict[str, str]]:
