@@ -225,8 +225,8 @@ def test_every_method_of_the_interface_fails_in_one_line(tmp_path: Path) -> None
     calls = _calls(store)
     assert set(calls) == methods, "the table covers the whole interface"
     with store.engine.begin() as conn:
-        for table in ("problems_fts_vocab", "problems_fts", "certificates", "steps", "made_tools", "response_cache", "trajectories",
-                      "problems", "runs"):  # fmt: skip
+        for table in ("problems_fts_vocab", "problems_fts", "certificates", "steps", "made_tools", "response_cache",
+                      "trajectories", "problems", "runs"):  # fmt: skip
             conn.execute(text(f"DROP TABLE {table}"))
     for name, call in calls.items():
         with pytest.raises(StoreError) as caught:
