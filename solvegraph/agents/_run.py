@@ -341,6 +341,10 @@ class SolveRunner:
         trajectory.status = "solved" if trajectory.solved else "unsolved"
         trajectory.stop_reason = str(final.get("stop_reason") or "")
         trajectory.finished_at = time.time()
+        if checkpointer is not None and not certificates and trajectory.solved:
+            # A resume that began after the verifier ran: its certificates are in the checkpointed state.
+            snapshot = await graph.aget_state(config)
+            certificates = list((snapshot.values or {}).get("certificates") or [])
         trajectory.certificates = _issued(trajectory, certificates)
         if checkpointer is not None:
             await checkpointer.adelete_thread(trajectory.id)  # finished: the store keeps the record
