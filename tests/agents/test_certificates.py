@@ -222,3 +222,16 @@ def test_the_viewer_shows_the_certificate_escaped_and_serves_its_json(solved: di
     served = client.get(f"/certificates/{cert.id}")
     assert served.status_code == 200 and served.json()["id"] == cert.id
     assert client.get("/certificates/nope").status_code == 404
+
+
+def test_an_exact_cache_answer_carries_the_certificates_it_rests_on(solved: dict[str, Any]) -> None:
+    from solvegraph.types import Trajectory
+
+    store = solved["store"]
+    source = solved["milp"]
+    again = Trajectory(problem=source.problem, model="m")
+    Memory(store).cache_hit(again, ("1160", source.id, "tool-verified"))
+    (copied,) = again.certificates
+    (original,) = store.certificates(source.id)
+    assert copied.id != original.id and copied.trajectory_id == again.id
+    assert copied.claim == original.claim and copied.artifacts == original.artifacts
