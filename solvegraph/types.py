@@ -181,8 +181,9 @@ class Verdict(TypedDict, total=False):
     source: str  # "deterministic", "verifier:<name>", "model" or "model-unclear"
     checks: list[str]  # notes from plugin verifiers that passed
     trust: str  # accepted verdicts: "cross-verified", "tool-verified", "model-accepted" or "unchecked"
-    verified_by: list[str]  # the plugin checks that explicitly accepted
+    verified_by: list[str]  # the plugin checks that explicitly accepted, each with a certificate
     cross_verified_by: list[str]  # the independent routes that agreed with them (cross-verified only)
+    certificates: list[str]  # the ids of those certificates (the store keeps them whole)
 
 
 @dataclass(config=_CONFIG)
@@ -241,6 +242,10 @@ class Trajectory:
     stop_reason: str = ""
     started_at: float = field(default_factory=time.time)
     finished_at: float | None = None
+    # The certificates the accepted answer rests on (tool-verified answers): saved by the store's ``finish``
+    # into its own table, never in the steps, and left out of ``to_dict`` (their artifacts are whole model
+    # files); ``runs export`` and the viewer read them from the store.
+    certificates: list[Certificate] = field(default_factory=list, compare=False)
 
     DERIVED: ClassVar[tuple[str, ...]] = ("duration_s", "usage", "tool_calls")
 
@@ -258,6 +263,7 @@ class Trajectory:
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready record, with the derived totals (``duration_s``, ``usage``, ``tool_calls``) added."""
         data = _TRAJECTORY.dump_python(self)
+        data.pop("certificates", None)
         data["steps"] = [s.to_dict() for s in self.steps]
         data["duration_s"] = (self.finished_at or time.time()) - self.started_at
         data["usage"] = self.usage.to_dict()
@@ -329,6 +335,7 @@ class Certificate:
     trajectory_id: str = ""
     schema: int = CERTIFICATE_SCHEMA
     created_at: float = field(default_factory=time.time)
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)  # how a verdict and the store refer to it
 
     def to_dict(self) -> dict[str, Any]:
         return _CERTIFICATE.dump_python(self, mode="json")

@@ -27,7 +27,7 @@ from .._bridge import iterate
 from ..errors import PromptRefusedError, SolvegraphError
 from ..llm import ChatModel
 from ..plugins import Blocking, PluginManager, ToolSession, in_thread
-from ..types import Event, Step, Trajectory
+from ..types import Certificate, Event, Step, Trajectory, content_hash
 from ._compiled import compiled_already, compiled_graph
 from ._context import Budget, Opening, SolveContext
 from ._recall import Recall
@@ -373,6 +373,7 @@ class SolveRunner:
         durable: dict[str, Any] = {"durability": "sync"} if checkpointer is not None else {}
         payload: Any = graph_input
         final: dict[str, Any] = {}
+        certificates: list[dict[str, Any]] = []
         while True:
             asked: list[dict[str, Any]] | None = None
             chunks = graph.astream(payload, config, context=context, stream_mode=["custom", "updates"], **durable)
@@ -389,6 +390,8 @@ class SolveRunner:
                         continue  # a task's result (a model reply): not a step of its own
                     for step in self._recorded(trajectory, [Step.from_dict(d) for d in update.get("steps", [])]):
                         yield step
+                    if node == "verifier":
+                        certificates = list(update.get("certificates") or [])
                     if node == "finish":
                         final = update
             if asked is None:
@@ -406,6 +409,11 @@ class SolveRunner:
         trajectory.status = "solved" if trajectory.solved else "unsolved"
         trajectory.stop_reason = str(final.get("stop_reason") or "")
         trajectory.finished_at = time.time()
+        if checkpointer is not None and not certificates and trajectory.solved:
+            # A resume that began after the verifier ran: its certificates are in the checkpointed state.
+            snapshot = await graph.aget_state(config)
+            certificates = list((snapshot.values or {}).get("certificates") or [])
+        trajectory.certificates = _issued(trajectory, certificates)
         if checkpointer is not None:
             await checkpointer.adelete_thread(trajectory.id)  # finished: the store keeps the record
 
@@ -445,6 +453,21 @@ class SolveRunner:
 NODES = frozenset({"planner", "solver", "verifier", "refiner", "finish"})
 # Ctrl-C, a cancelled task, or a caller that stopped reading: the run was stopped, it did not fail.
 _STOPPED = (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit)
+
+
+def _issued(trajectory: Trajectory, certificates: list[dict[str, Any]]) -> list[Certificate]:
+    """The accepting verdict's certificates, now that they back an answer: which one, of which problem and
+    trajectory (``store.finish`` saves them with it). None when the run ended without that answer."""
+    if not trajectory.solved or trajectory.answer is None:
+        return []
+    issued = []
+    for data in certificates:
+        certificate = Certificate.from_dict(data)
+        certificate.answer = trajectory.answer
+        certificate.problem_id = content_hash(trajectory.problem)
+        certificate.trajectory_id = trajectory.id
+        issued.append(certificate)
+    return issued
 
 
 def _drain(stream: Iterator[Streamed], on_event: Callable[[Event], None] | None) -> Trajectory:

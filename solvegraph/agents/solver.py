@@ -126,7 +126,7 @@ async def solver_node(state: SolveState, runtime: Runtime[SolveContext]) -> Solv
             result = await _run_tool(ctx, name, args)
         tool_time += result.duration_s
         step.tool_calls.append({"id": cid, "name": name, "arguments": args})
-        step.tool_results.append({"id": cid, "name": name, **result.to_dict()})
+        step.tool_results.append({"id": cid, "name": name, **_as_recorded(result)})
         work = args.get("code") if name == "python" and isinstance(args, dict) else f"{name}({_json(args)})"
         attempt["work"].append(str(work))
         attempt["outputs"].append(result.render())
@@ -186,3 +186,12 @@ async def _run_tool(ctx: SolveContext, name: str, args: Any) -> ToolResult:
 
 def _json(value: Any) -> str:
     return json.dumps(value, default=str)
+
+
+def _as_recorded(result: ToolResult) -> dict[str, Any]:
+    """A tool result as its step records it: without the certificate's material (the model file a solver
+    read), which the verifier takes from the attempt and the store keeps once, in its certificates table."""
+    recorded = result.to_dict()
+    if isinstance(recorded.get("data"), dict) and "certificate" in recorded["data"]:
+        recorded["data"] = {k: v for k, v in recorded["data"].items() if k != "certificate"}
+    return recorded

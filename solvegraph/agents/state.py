@@ -63,6 +63,7 @@ class SolveState(TypedDict, total=False):
     trust: str
     reusable: bool
     stop_reason: str
+    certificates: list[dict[str, Any]]  # the last accepting verdict's certificates, whole (see verifier.certified)
     steps: Annotated[list[dict[str, Any]], operator.add]
 
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from langgraph.runtime import Runtime
+from pydantic import ValidationError
 
-from ..types import Step
+from ..types import CERTIFICATE_SCHEMA, Certificate, Step
 from ._prompts import render
 from ._steps import recorded
 from .state import Attempt, Budget, SolveContext, SolveState, Verdict, ask, emit, max_tokens_for
@@ -107,6 +108,51 @@ def plugin_verdict(
     return None, notes, passed
 
 
+def certified(ctx: SolveContext, accepted: list[Accepted]) -> tuple[list[Accepted], list[Certificate], list[str]]:
+    """The accepting checks whose certificate stands, their certificates, and notes on the ones that do not.
+
+    A check's acceptance makes an answer tool-verified only with a certificate that anyone can re-check
+    without the run (``solvegraph verify``): a valid :class:`Certificate` of a ``kind`` some plugin registered
+    a checker for. An invalid one, or none, leaves the check a note; the answer's trust then falls to what
+    the model's verdict, or no verdict, gives it.
+    """
+    checkers = ctx.plugins.certificate_checkers() if ctx.plugins is not None else {}
+    kept: list[Accepted] = []
+    certificates: list[Certificate] = []
+    notes: list[str] = []
+    for check in accepted:
+        raw = check.said.get("certificate")
+        if raw is None:
+            notes.append(f"{check.name}: accepted, but issued no certificate, so it does not make the answer "
+                         "tool-verified")  # fmt: skip
+            continue
+        try:
+            certificate = raw if isinstance(raw, Certificate) else Certificate.from_dict(dict(raw))
+        except (ValidationError, TypeError, ValueError) as exc:
+            notes.append(f"{check.name}: its certificate is invalid ({_first_error(exc)}), so it does not make "
+                         "the answer tool-verified")  # fmt: skip
+            continue
+        if certificate.schema > CERTIFICATE_SCHEMA or certificate.kind not in checkers:
+            why = (
+                f"schema version {certificate.schema} is newer than {CERTIFICATE_SCHEMA}"
+                if certificate.schema > CERTIFICATE_SCHEMA
+                else f"no checker is registered for certificates of kind {certificate.kind!r}"
+            )
+            notes.append(f"{check.name}: {why}, so it does not make the answer tool-verified")
+            continue
+        certificate.verifier = certificate.verifier or check.name
+        kept.append(check)
+        certificates.append(certificate)
+    return kept, certificates, notes
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError) and exc.errors():
+        error = exc.errors()[0]
+        return f"{'.'.join(str(p) for p in error['loc']) or '(root)'}: {error['msg']}"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
 def trust_of(verdict: Verdict, tool_checks: list[Accepted]) -> str:
     """How an accepted verdict was reached: a tool's sound check beats the model's word, which beats none.
 
@@ -146,6 +192,8 @@ async def verifier_node(state: SolveState, runtime: Runtime[SolveContext]) -> So
     if verdict is None:
         # A plugin's check may run a tool (Lean, a solver): off the event loop.
         verdict, notes, tool_checks = await ctx.blocking(plugin_verdict, ctx, state["problem"], attempt)
+    tool_checks, certificates, uncertified = certified(ctx, tool_checks)
+    notes += uncertified
     step = Step(agent="verifier", round=round_)
     if verdict is None and not ctx.budget.verify_with_model:
         feedback = "checked by " + ", ".join(c.name for c in tool_checks) if tool_checks else "mechanical checks passed"
@@ -180,12 +228,20 @@ async def verifier_node(state: SolveState, runtime: Runtime[SolveContext]) -> So
         verdict["trust"] = trust_of(verdict, tool_checks)
         if tool_checks:
             verdict["verified_by"] = [c.name for c in tool_checks]
+            # By id only: the certificates (whole model files) go to the store once, not into every step.
+            verdict["certificates"] = [c.id for c in certificates]
         if verdict["trust"] == "cross-verified":
             verdict["cross_verified_by"] = cross_routes(tool_checks)
     step.verdict = dict(verdict)
     step.timings["total_s"] = time.perf_counter() - started
     emit("verdict", "verifier", round_, **verdict)
-    return {"verdict": verdict, "route": next_after_verdict(state, verdict, ctx.budget), "steps": [step.to_dict()]}
+    kept = [c.to_dict() for c in certificates] if verdict.get("accepted") else []
+    return {
+        "verdict": verdict,
+        "route": next_after_verdict(state, verdict, ctx.budget),
+        "steps": [step.to_dict()],
+        "certificates": kept,
+    }
 
 
 def next_after_verdict(state: SolveState, verdict: Verdict, budget: Budget) -> str:

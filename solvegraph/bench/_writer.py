@@ -38,7 +38,10 @@ class SampleWriter:
         return self._put(Write("retract", (problem, answer)))
 
     def finish(self, trajectory: Trajectory, **result: Any) -> Future[int | None]:
-        # The values are taken now, from the trajectory as the sample left it.
+        # The values are taken now, from the trajectory as the sample left it; its certificates land in the
+        # same batch (a batch is one transaction, and it lands finishes before certificates).
+        if trajectory.certificates:
+            self._put(Write("certificates", (list(trajectory.certificates),)))
         return self._put(Write("finish", (trajectory.id, finish_values(trajectory, **result))))
 
     def _put(self, write: Write) -> Future[int | None]:

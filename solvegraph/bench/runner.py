@@ -29,7 +29,7 @@ from ..llm import ModelClient, Reply, make_client, make_role_clients
 from ..memory import Trajectory, TrajectoryStore, content_hash, may_teach
 from ..memory.store import ALREADY_SCORED
 from ..plugins import PluginManager, ToolSession
-from ..types import TRUST_LEVELS, verified
+from ..types import TRUST_LEVELS, Certificate, verified
 from . import _registry as registry
 from ._draws import Draws
 from ._epochs import expand
@@ -306,6 +306,17 @@ def score(
     return scorer.score(prediction, gold, **extra)
 
 
+def backing(trajectory: Trajectory) -> list[Certificate]:
+    """The certificates of the sample's answer, filed under the sample's trajectory (an attempt's own
+    trajectory is not stored); those of attempts whose answer lost the vote are dropped."""
+    if not trajectory.solved or trajectory.answer is None:
+        return []
+    kept = [c for c in trajectory.certificates if c.answer == trajectory.answer]
+    for c in kept:
+        c.trajectory_id = trajectory.id
+    return kept
+
+
 def outcome_of(trajectory: Trajectory, result: Score, limits: Limits) -> str:
     if result.correct:
         return "correct"
@@ -509,6 +520,7 @@ class BenchRunner:
                 # The endpoint or the tool infrastructure, not the model: this attempt is kept, unscored, with
                 # status "error"; the run retries the sample or counts it against --fail-on-error.
                 trajectory.status, trajectory.finished_at = "error", time.time()
+                trajectory.certificates = []  # no answer of the sample stands on them
                 await asyncio.wrap_future(writer.finish(trajectory))
                 raise
             failure = ("error", f"{type(exc).__name__}: {exc}")
@@ -519,6 +531,7 @@ class BenchRunner:
             trusts = {t for a, ok, t in answers if ok and a == trajectory.answer}
             trajectory.trust = next((t for t in TRUST_ORDER if t in trusts), "") if trajectory.solved else ""
         trajectory.status = "solved" if trajectory.solved else "unsolved"
+        trajectory.certificates = backing(trajectory)
         if failure and failure[0] == "refused" and not answers:
             trajectory.status = "refused"
         trajectory.finished_at = time.time()
@@ -588,6 +601,7 @@ class BenchRunner:
                 return sub.answer, sub.answer is not None, "unchecked"
             await self._run_graph(client, sample, sub, session, sink)
             main.stop_reason = sub.stop_reason
+            main.certificates.extend(sub.certificates)  # its answer's certificates (kept if that answer wins)
             return sub.answer, sub.solved, sub.trust
         finally:
             # Stopping its kernel (~80 ms) is not the sample's work: it happens beside the next samples.

@@ -25,6 +25,7 @@ from ._options import click_errors
 from ._plugins import plugins_app
 from ._sandbox import sandbox_app
 from ._solve import solve
+from ._verify import verify
 from ._view import view
 
 app = typer.Typer(
@@ -70,6 +71,7 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 
 app.command()(view)
+app.command()(verify)
 
 
 def main() -> None:

@@ -163,8 +163,9 @@ def runs_export(
     fmt: Annotated[str, typer.Option("--format", help="With --samples: jsonl or csv.")] = "jsonl",
     db: Db = None,
 ) -> None:
-    """Write the run's trajectories as JSON Lines to stdout, one complete trajectory per line; with
-    --samples, one row per sample as JSON Lines or CSV."""
+    """Write the run's trajectories as JSON Lines to stdout, one complete trajectory per line (with a
+    "certificates" list when its answer is tool-verified); with --samples, one row per sample as JSON Lines
+    or CSV."""
     if fmt not in ("jsonl", "csv"):
         raise SolvegraphError(f"--format {fmt!r}: jsonl or csv")
     if fmt != "jsonl" and not samples:
@@ -181,7 +182,11 @@ def runs_export(
         sys.stdout.write(to_csv(rows) if fmt == "csv" else to_jsonl(rows))
         return
     for i in ids:
-        print(store.load(i).to_json())
+        record = store.load(i).to_dict()
+        certificates = store.certificates(i)
+        if certificates:  # a tool-verified answer's certificates (`solvegraph verify` reads this export)
+            record["certificates"] = [c.to_dict() for c in certificates]
+        print(json.dumps(record, default=str))
 
 
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking.")]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..types import Certificate
 from .models import MadeTool
 from .retrieval import worked_examples
 from .store import TrajectoryStore
@@ -78,6 +80,12 @@ class Memory:
         )
         trajectory.answer, trajectory.solved, trajectory.status = answer, True, "solved"
         trajectory.trust = trust
+        # The certificates the cached answer rests on, filed again under this trajectory: `verify` of this
+        # run re-checks what its answer stands on.
+        trajectory.certificates = [
+            Certificate.from_dict({**c.to_dict(), "id": uuid.uuid4().hex, "trajectory_id": trajectory.id})
+            for c in self.store.certificates(source)
+        ]
         # Already stored as reusable under its own id; the copy does not need to teach again.
         trajectory.finished_at = time.time()
 

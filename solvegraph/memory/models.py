@@ -125,6 +125,19 @@ class StepRow(Base):
     trajectory: Mapped[TrajectoryRow] = relationship(back_populates="steps")
 
 
+class CertificateRow(Base):
+    """A certificate a tool-verified answer rests on (schema version 6): the whole
+    :class:`~solvegraph.types.Certificate` as JSON, filed under the trajectory whose answer it backs."""
+
+    __tablename__ = "certificates"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    trajectory_id: Mapped[str] = mapped_column(ForeignKey("trajectories.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    schema: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class MadeTool(Base):
     """A function extracted from verified code, kept for reuse (LATM / CRAFT)."""
 

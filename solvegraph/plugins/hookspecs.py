@@ -41,7 +41,10 @@ def solvegraph_verifiers() -> list[Verifier]:  # type: ignore[empty-body]
     Use it when your tool's results can be checked independently (re-check a
     solution against the model's constraints, re-run a proof). A rejection becomes
     feedback for the refiner. Return ``{"accepted": True, ...}`` only for a sound check of
-    this problem's answer: it makes the answer "tool-verified", which lets it teach later runs. Add
+    this problem's answer, and with it ``"certificate"``: a :class:`~solvegraph.types.Certificate` (or its
+    dict) of a ``kind`` a plugin registered a checker for (:func:`solvegraph_certificate_checkers`). Only
+    then is the answer "tool-verified", which lets it teach later runs; an accepting check without a valid
+    certificate is a note, and the answer's trust is what the verifier model gives it. Add
     ``"cross_verified": ["route", ...]`` to that reply, naming the independent routes (another solver,
     exact arithmetic) that agreed with the check, and the answer is "cross-verified", the tier above.
     Without an ``accepted`` key the feedback is a note (a partial check). Return None when the check

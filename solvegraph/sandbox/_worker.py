@@ -24,6 +24,7 @@ import select
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -86,6 +87,13 @@ def _serve(allowed: set[str]) -> None:
         out.flush()
 
 
+_ROOT = str(Path(__file__).resolve().parent.parent.parent)
+_BOOT = (
+    "import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); "
+    "runpy.run_module('solvegraph.sandbox._worker', run_name='__main__', alter_sys=True)"
+)
+
+
 class SandboxWorker:
     """The host's handle: ``call`` always returns ``(kind, value)``, kind one of
     ok | error | memory | crash | timeout."""
@@ -94,7 +102,10 @@ class SandboxWorker:
         self.limits = limits
         self.workdir = scratch_dir("sg-worker-")
         self._lock = threading.Lock()
-        argv = [sys.executable, "-I", "-m", "solvegraph.sandbox._worker", *allowed]
+        # The worker imports the host's own solvegraph (the folder its package is in, which the sandbox binds),
+        # not whichever one ``-I`` would find: a checkout run from PYTHONPATH next to an installed copy would
+        # otherwise call functions of another version.
+        argv = [sys.executable, "-I", "-c", _BOOT, _ROOT, *allowed]
         self.process: SandboxedProcess = sandbox.popen(argv, workdir=self.workdir, limits=limits)
         self.proc = self.process.proc
         for stream in (self.proc.stdin, self.proc.stdout):

@@ -12,6 +12,7 @@ that page alone, in one line.
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,23 @@ def _steps(t: Trajectory) -> list[dict[str, Any]]:
             results.append({**r, "shown": output[:OUTPUT_SHOWN], "cut": max(0, len(output) - OUTPUT_SHOWN)})
         steps.append({"i": i, "step": s, "results": results})
     return steps
+
+
+ARTIFACT_SHOWN = 100_000  # characters of a certificate's artifact (a model file) shown before "see the JSON"
+
+
+def _certificates(store: TrajectoryStore, t: Trajectory) -> list[dict[str, Any]]:
+    """A trajectory's certificates as its page shows them: the claim, checks, provenance, and each artifact
+    (model text: escaped, collapsed, cut at ``ARTIFACT_SHOWN`` characters)."""
+    shown = []
+    for c in store.certificates(t.id):
+        claim = json.dumps(c.claim, indent=1, default=str)
+        artifacts = [
+            {"name": name, "size": len(text), "shown": text[:ARTIFACT_SHOWN], "cut": max(0, len(text) - ARTIFACT_SHOWN)}
+            for name, text in c.artifacts.items()
+        ]
+        shown.append({**c.to_dict(), "claim_shown": claim[:ARTIFACT_SHOWN], "artifacts": artifacts})
+    return shown
 
 
 def _started(t: Trajectory) -> str:
@@ -244,9 +262,29 @@ def make_app(store: TrajectoryStore) -> Starlette:
             return _error(str(exc), 404 if "no trajectory" in str(exc) else 500)
         except Exception as exc:  # a corrupt row: this page says so, the rest of the viewer still works
             return _error(f"trajectory {ident} cannot be shown: {type(exc).__name__}: {exc}", 500)
+        try:
+            certificates = _certificates(store, t)
+        except Exception as exc:  # a corrupt certificate row: said on the page, the trajectory still shows
+            return _error(f"the certificates of trajectory {ident} cannot be shown: {type(exc).__name__}: {exc}", 500)
         return _page(
-            "trajectory.html", t=t, steps=_steps(t), result=result, started=_started(t), duration=_duration(t), nav=nav
+            "trajectory.html",
+            t=t,
+            steps=_steps(t),
+            result=result,
+            started=_started(t),
+            duration=_duration(t),
+            nav=nav,
+            certificates=certificates,
         )
+
+    def certificate(request: Request) -> Response:
+        """A certificate's JSON, as ``solvegraph verify`` reads it (served as data, never as a page)."""
+        ident = request.path_params["certificate_id"]
+        try:
+            found = store.certificate(ident)
+        except SolvegraphError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=404 if "no certificate" in str(exc) else 500)
+        return JSONResponse(found.to_dict())
 
     def compare_runs(request: Request) -> Response:
         """Two runs on their shared samples: paired outcomes, McNemar, and the samples that flipped."""
@@ -292,6 +330,7 @@ def make_app(store: TrajectoryStore) -> Starlette:
             Route("/runs/{run_id}/progress", progress),
             Route("/runs/{run_id}/samples.{fmt}", samples),
             Route("/t/{trajectory_id}", trajectory),
+            Route("/certificates/{certificate_id}", certificate),
             Route("/compare", compare_runs),
             Route("/search", search),
         ]

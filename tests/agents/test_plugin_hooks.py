@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from solvegraph.agents import Budget, SolveRunner
 from solvegraph.llm import ModelClient
-from solvegraph.plugins import PluginManager, Verifier, hookimpl
+from solvegraph.plugins import CertificateChecker, PluginManager, Verifier, hookimpl
 
 CODE = "```python\nprint({expr})\n```"
 
@@ -57,3 +57,47 @@ def test_plugin_verifier_rejection_drives_the_refiner(scripted) -> None:
     assert any("broken: check failed: ValueError" in c for c in verdicts[1]["checks"])
     assert "Answers are always even numbers." in solver_system
     assert t.solved and t.answer == "42"
+
+
+class Certified:
+    """A plugin whose verifier accepts 42 with a certificate of its own kind, and 41 without one."""
+
+    @hookimpl
+    def solvegraph_verifiers(self):
+        def check(problem, results):
+            last = results[-1]["result"]["output"].strip() if results else ""
+            if last == "42":
+                return {"accepted": True, "feedback": "checked", "certificate": {"kind": "answer", "claim": {"x": 42}}}
+            return {"accepted": True, "feedback": "checked, no certificate"}
+
+        return [Verifier(name="certified", check=check)]
+
+    @hookimpl
+    def solvegraph_certificate_checkers(self):
+        return [CertificateChecker("answer", "json:loads")]
+
+
+def _accepting(scripted, expr: str) -> dict:
+    plugins = PluginManager()
+    plugins.register(Certified(), "certified")
+    script = {"planner": ["p"], "solver": [CODE.format(expr=expr), f"ANSWER: {expr}"], "verifier": ["VERDICT: ACCEPT"]}
+    with scripted(script) as model:
+        t = SolveRunner(ModelClient(model.base_url), plugins, Budget()).solve("A number?")
+    return {"t": t, "verdict": [s.verdict for s in t.steps if s.agent == "verifier"][-1]}
+
+
+def test_an_accepting_check_without_a_certificate_does_not_make_an_answer_tool_verified(scripted) -> None:
+    got = _accepting(scripted, "41")
+    verdict, t = got["verdict"], got["t"]
+    assert verdict["accepted"] and verdict["trust"] == "model-accepted" and t.trust == "model-accepted"
+    assert "verified_by" not in verdict and "certificates" not in verdict and t.certificates == []
+    assert any("certified: accepted, but issued no certificate" in c for c in verdict["checks"])
+
+
+def test_an_accepting_check_with_a_certificate_of_a_checked_kind_makes_it_tool_verified(scripted) -> None:
+    got = _accepting(scripted, "42")
+    verdict, t = got["verdict"], got["t"]
+    assert verdict["trust"] == "tool-verified" and verdict["verified_by"] == ["certified"]
+    (cert,) = t.certificates
+    assert verdict["certificates"] == [cert.id] and cert.kind == "answer" and cert.verifier == "certified"
+    assert cert.answer == "42" and cert.trajectory_id == t.id and cert.claim == {"x": 42}

@@ -53,3 +53,14 @@ def test_a_tool_verified_answer_against_a_wrong_gold_is_disputed(scripted, tmp_p
     assert [d["sample"] for d in summary["disputed"]] == ["nl4opt-2"]
     assert report.returncode == 0, report.stderr
     assert "disputed nl4opt-2: answer 1160, gold 999.0; verified by milp-check" in report.stdout
+    # The two tool-verified answers keep their certificates with their sample's trajectory; verify re-checks
+    # the run's (the unchecked sample has none).
+    store = Store(f"sqlite:///{db}")
+    _, ids = store.resolve(summary["run_id"])
+    kinds = [[c.kind for c in store.certificates(i)] for i in ids]
+    assert sorted(kinds) == [[], ["milp"], ["milp"]]
+    assert all(c.answer == "1160" and c.trajectory_id == i for i in ids for c in store.certificates(i))
+    store.close()
+    verified = run_cli("verify", summary["run_id"], "--db", f"sqlite:///{db}")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert verified.stdout.splitlines()[-1] == "verified: 2 verified (2 certificates)"

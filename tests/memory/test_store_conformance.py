@@ -27,6 +27,7 @@ from solvegraph.memory import (
     content_hash,
 )
 from solvegraph.memory.store import Write, finish_values
+from solvegraph.types import Certificate
 from tests.memory_backends import postgres_server
 
 ROLES = (RunStore, TrajectoryLog, ReuseStore, MadeToolStore, TrajectoryStore)
@@ -49,7 +50,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Trajectory
         with st.engine.begin() as conn:  # a clean slate per test on the shared server
             conn.execute(
                 text(
-                    "TRUNCATE steps, trajectories, problems, runs, made_tools, response_cache RESTART IDENTITY CASCADE"
+                    "TRUNCATE certificates, steps, trajectories, problems, runs, made_tools, response_cache "
+                    "RESTART IDENTITY CASCADE"
                 )
             )
     yield st
@@ -167,6 +169,36 @@ def test_trajectories_are_pruned_and_deleted_with_what_depends_on_them(store: Tr
     assert counts["trajectories"] == 1 and counts["steps"] == 1
     with pytest.raises(StoreError):
         store.load(t.id)
+
+
+def test_certificates_are_kept_with_their_trajectory_read_back_and_deleted_with_it(store: TrajectoryStore) -> None:
+    run = store.start_run("solve", "m")
+    t = Trajectory(problem="minimize x", model="m")
+    store.begin(t, run)
+    t.answer, t.status, t.solved, t.finished_at = "3", "solved", True, time.time()
+    model_text = "VARIABLES\n  [integer] <x>: obj=1, original bounds=[3,10]\nEND\n"
+    t.certificates = [
+        Certificate(kind="milp", claim={"status": "optimal", "values": {"x": 3}}, artifacts={"model.cip": model_text},
+                    answer="3", trajectory_id=t.id)
+    ]  # fmt: skip
+    store.finish(t)
+    (kept,) = store.certificates(t.id)
+    assert kept == t.certificates[0] and kept.artifacts["model.cip"] == model_text, "kept whole, artifacts too"
+    assert store.certificate(kept.id).claim == {"status": "optimal", "values": {"x": 3}}
+    assert "certificates" not in store.load(t.id).to_dict(), "the trajectory's record does not carry them"
+    with pytest.raises(StoreError, match="no certificate"):
+        store.certificate("nope")
+    # A benchmark's batch: its certificates land with the finish they come with.
+    b = Trajectory(problem="batch minimize", model="m")
+    cert = Certificate(kind="cp", claim={"status": "feasible"}, trajectory_id=b.id)
+    done = Trajectory(problem=b.problem, model="m", id=b.id, answer="1", status="solved")
+    store.write_batch([Write("begin", (b, run, "s1", "1")), Write("certificates", ([cert],)),
+                       Write("finish", (b.id, finish_values(done, score=1.0, outcome="correct")))])  # fmt: skip
+    assert [c.id for c in store.certificates(b.id)] == [cert.id]
+    store.save_certificates([Certificate(kind="cp", claim={}, trajectory_id=b.id)])
+    assert len(store.certificates(b.id)) == 2
+    store.delete_trajectories([t.id, b.id])
+    assert store.certificates(t.id) == [] and store.certificates(b.id) == []
 
 
 # -- ReuseStore -----------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from solvegraph.memory.store import (
     Write,
 )
 from solvegraph.memory.toolmaking import list_tools
+from solvegraph.types import Certificate
 from tests.memory_backends import postgres_server
 
 V1 = Path(__file__).parent.parent / "fixtures" / "memory" / "schema_v1.sqlite"
@@ -69,12 +70,27 @@ def test_a_version_1_database_is_migrated_and_keeps_its_data(tmp_path: Path) -> 
     assert Store(f"sqlite:///{db}").migrated == [], "a database at the current version is left alone"
 
 
+def test_a_version_1_database_keeps_certificates_of_its_trajectories_once_migrated(tmp_path: Path) -> None:
+    """Schema version 6 adds the certificates table: a trajectory written at version 1 gets one."""
+    db = tmp_path / "v1.sqlite"
+    shutil.copy(V1, db)
+    store = Store(f"sqlite:///{db}")
+    assert 6 in store.migrated
+    trajectory = store.search("six times seven python")[0]["trajectory"]
+    cert = Certificate(kind="milp", claim={"status": "optimal", "values": {"x": 42}}, trajectory_id=trajectory)
+    store.save_certificates([cert])
+    assert store.certificates(trajectory) == [cert]
+    assert store.delete_trajectories([trajectory])["trajectories"] == 1 and store.certificates(trajectory) == []
+    store.close()
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_each_migration_runs_on_both_dialects(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     url = f"sqlite:///{tmp_path}/m.sqlite" if backend == "sqlite" else request.getfixturevalue("pg_url")
     store = Store(url)
     target = _schema(store)
     with store.engine.begin() as conn:  # back to version 1: drop what the later versions added
+        conn.execute(text("DROP TABLE certificates"))
         conn.execute(text("DROP INDEX IF EXISTS ix_traj_run_started"))
         conn.execute(text("DROP INDEX IF EXISTS ux_traj_run_sample"))
         conn.execute(text("ALTER TABLE trajectories DROP COLUMN sample_id"))
@@ -184,6 +200,9 @@ def _calls(store: Store) -> dict[str, Callable[[], Any]]:
         "load": lambda: store.load(t.id),
         "delete_trajectories": lambda: store.delete_trajectories([t.id]),
         "select_for_prune": lambda: store.select_for_prune(status="failed"),
+        "save_certificates": lambda: store.save_certificates([Certificate(kind="milp", claim={}, trajectory_id=t.id)]),
+        "certificates": lambda: store.certificates(t.id),
+        "certificate": lambda: store.certificate("c"),
         "retract_answer": lambda: store.retract_answer(t.problem, "2"),
         "cached_answer": lambda: store.cached_answer(t.problem, "h"),
         "search": lambda: store.search("one plus one"),
@@ -206,8 +225,8 @@ def test_every_method_of_the_interface_fails_in_one_line(tmp_path: Path) -> None
     calls = _calls(store)
     assert set(calls) == methods, "the table covers the whole interface"
     with store.engine.begin() as conn:
-        for table in ("problems_fts_vocab", "problems_fts", "steps", "made_tools", "response_cache", "trajectories",
-                      "problems", "runs"):  # fmt: skip
+        for table in ("problems_fts_vocab", "problems_fts", "certificates", "steps", "made_tools", "response_cache",
+                      "trajectories", "problems", "runs"):  # fmt: skip
             conn.execute(text(f"DROP TABLE {table}"))
     for name, call in calls.items():
         with pytest.raises(StoreError) as caught:

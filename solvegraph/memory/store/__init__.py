@@ -2,7 +2,7 @@
 
 Split by concern: ``_interface`` (the protocols the rest of solvegraph uses, one per role: runs,
 trajectories, reuse, made tools), ``_engine`` (URL to
-engine), ``_migrations`` (schema versions), ``_runs``, ``_trajectories``, ``_made_tools`` and
+engine), ``_migrations`` (schema versions), ``_runs``, ``_trajectories``, ``_certificates``, ``_made_tools`` and
 ``_cache`` (the tables), ``_search`` with one module per full-text dialect, and ``_errors`` (every
 database failure as one :class:`StoreError` line).
 
@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from ...types import content_hash
 from ..models import MadeTool, Problem, Run, StepRow, TrajectoryRow
 from ._cache import CacheMixin
+from ._certificates import CertificatesMixin
 from ._engine import default_data_dir, default_db_url
 from ._errors import StoreError, guarded
 from ._interface import MadeToolStore, ReuseStore, RunStore, TrajectoryLog, TrajectoryStore
@@ -33,7 +34,7 @@ from ._terms import query_terms
 from ._trajectories import ALREADY_SCORED, TrajectoriesMixin, Write, finish_values
 
 
-class Store(RunsMixin, TrajectoriesMixin, SearchMixin, MadeToolsMixin, CacheMixin):
+class Store(RunsMixin, TrajectoriesMixin, CertificatesMixin, SearchMixin, MadeToolsMixin, CacheMixin):
     """The SQL implementation of :class:`TrajectoryStore`."""
 
     @guarded

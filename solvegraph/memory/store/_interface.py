@@ -1,7 +1,8 @@
 """What the rest of solvegraph may ask of a trajectory store, split by role.
 
 - :class:`RunStore`: runs (a solve, a chat, a benchmark run), their settings and their results;
-- :class:`TrajectoryLog`: trajectories and their steps, written as they run, read back, pruned;
+- :class:`TrajectoryLog`: trajectories and their steps, written as they run, read back, pruned, and the
+  certificates their tool-verified answers rest on;
 - :class:`ReuseStore`: what makes solved problems help the next ones (the exact answer cache,
   retrieval of similar verified ones, retraction) and the model-response cache;
 - :class:`MadeToolStore`: functions kept from solved problems as tools.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from ...types import Step, Trajectory
+from ...types import Certificate, Step, Trajectory
 from ..models import MadeTool
 from ._trajectories import Write
 
@@ -81,6 +82,11 @@ class TrajectoryLog(Protocol):
     def load(self, trajectory_id: str) -> Trajectory: ...
     def delete_trajectories(self, ids: list[str]) -> dict[str, int]: ...
     def select_for_prune(self, *, older_than_days: float | None = None, status: str | None = None) -> list[str]: ...
+    # The certificates a tool-verified answer rests on, kept with its trajectory (``finish`` saves
+    # ``Trajectory.certificates``; a benchmark's ``write_batch`` a ``certificates`` write).
+    def save_certificates(self, certificates: list[Certificate]) -> None: ...
+    def certificates(self, trajectory_id: str) -> list[Certificate]: ...
+    def certificate(self, certificate_id: str) -> Certificate: ...
 
 
 @runtime_checkable

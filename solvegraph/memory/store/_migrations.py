@@ -89,6 +89,23 @@ MIGRATIONS: tuple[Migration, ...] = (
         sqlite=("ALTER TABLE steps ADD COLUMN reply_meta JSON",),
         postgresql=("ALTER TABLE steps ADD COLUMN IF NOT EXISTS reply_meta JSON",),
     ),
+    Migration(
+        6,
+        "the certificates tool-verified answers rest on (solvegraph verify re-checks them), with their trajectory",
+        sqlite=(
+            "CREATE TABLE IF NOT EXISTS certificates (id VARCHAR(32) NOT NULL, trajectory_id VARCHAR(32) NOT NULL, "
+            "kind VARCHAR(64) NOT NULL, schema INTEGER NOT NULL, body JSON NOT NULL, created_at DATETIME NOT NULL, "
+            "PRIMARY KEY (id), FOREIGN KEY(trajectory_id) REFERENCES trajectories (id))",
+            "CREATE INDEX IF NOT EXISTS ix_certificates_trajectory_id ON certificates (trajectory_id)",
+        ),
+        postgresql=(
+            "CREATE TABLE IF NOT EXISTS certificates (id VARCHAR(32) NOT NULL, trajectory_id VARCHAR(32) NOT NULL, "
+            "kind VARCHAR(64) NOT NULL, schema INTEGER NOT NULL, body JSON NOT NULL, "
+            "created_at TIMESTAMP WITH TIME ZONE NOT NULL, "
+            "PRIMARY KEY (id), FOREIGN KEY(trajectory_id) REFERENCES trajectories (id))",
+            "CREATE INDEX IF NOT EXISTS ix_certificates_trajectory_id ON certificates (trajectory_id)",
+        ),
+    ),
 )
 BASELINE = 1
 SCHEMA_VERSION = MIGRATIONS[-1].version if MIGRATIONS else BASELINE

@@ -11,9 +11,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import selectinload
 
 from ...types import Step, Trajectory, content_hash
-from ..models import MadeTool, Problem, Run, StepRow, TrajectoryRow
+from ..models import CertificateRow, MadeTool, Problem, Run, StepRow, TrajectoryRow
 from . import _search_postgres, _search_sqlite
 from ._base import StoreBase
+from ._certificates import insert_certificates
 from ._errors import StoreError, guarded
 from ._rows import last_trust, rowcount, step_values, to_datetime, trajectory_from_row
 
@@ -172,7 +173,8 @@ class Write:
 
     ``kind`` is ``begin`` (args: trajectory, run_id, sample_id, gold), ``step`` (trajectory id, seq,
     step), ``retract`` (problem, answer; its result is the number of made tools removed) or ``finish``
-    (trajectory id, the values of :func:`finish_values`).
+    (trajectory id, the values of :func:`finish_values`), ``certificates`` (a list of
+    :class:`~solvegraph.types.Certificate`, saved with the finish they come with).
     """
 
     kind: str
@@ -249,7 +251,8 @@ class TrajectoriesMixin(StoreBase):
                     .values({c: bindparam(c) for c in columns})
                 )
                 conn.execute(statement, params)
-            unknown = {w.kind for w in writes} - {"begin", "step", "finish", "retract"}
+            insert_certificates(conn, [c for w in writes if w.kind == "certificates" for c in w.args[0]])
+            unknown = {w.kind for w in writes} - {"begin", "step", "finish", "retract", "certificates"}
             if unknown:
                 raise ValueError(f"unknown write {unknown.pop()!r}")
             at = [i for i, w in enumerate(writes) if w.kind == "retract"]
@@ -290,6 +293,7 @@ class TrajectoriesMixin(StoreBase):
         values = finish_values(trajectory, score=score, outcome=outcome, details=details, latency_s=latency_s)
         with self.engine.begin() as conn:
             conn.execute(update(TrajectoryRow).where(TrajectoryRow.id == trajectory.id).values(**values))
+            insert_certificates(conn, [c for c in trajectory.certificates if c.trajectory_id == trajectory.id])
 
     @guarded
     def save_many(self, items: list[tuple[Trajectory, str, str | None]]) -> None:
@@ -342,6 +346,7 @@ class TrajectoriesMixin(StoreBase):
                 conn.execute(select(TrajectoryRow.problem_id).where(TrajectoryRow.id.in_(ids))).scalars().all()
             )
             run_ids = set(conn.execute(select(TrajectoryRow.run_id).where(TrajectoryRow.id.in_(ids))).scalars().all())
+            conn.execute(delete(CertificateRow).where(CertificateRow.trajectory_id.in_(ids)))
             steps = rowcount(conn.execute(delete(StepRow).where(StepRow.trajectory_id.in_(ids))))
             tools = rowcount(conn.execute(delete(MadeTool).where(MadeTool.origin_trajectory.in_(ids))))
             trajectories = rowcount(conn.execute(delete(TrajectoryRow).where(TrajectoryRow.id.in_(ids))))

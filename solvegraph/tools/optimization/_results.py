@@ -349,16 +349,60 @@ def review(name: str, arguments: dict[str, Any], data: dict[str, Any], kind: str
             + "; ".join(f"{r.get('route')}: {r.get('detail')}" for r in disagreed)
             + ". Look for numerical trouble (huge or tiny coefficients, big-M) and solve again.",
         }
-    accept: dict[str, Any] = {
-        "accepted": True,
-        "feedback": f"{name} solution re-checked against every constraint, bound and "
-        f"integrality requirement; objective recomputed{proof}",
-    }
+    feedback = (
+        f"{name} solution re-checked against every constraint, bound and integrality requirement; "
+        f"objective recomputed{proof}"
+    )
+    accept: dict[str, Any] = {"accepted": True}
     agreed = [r for r in check.get("agreed", []) if isinstance(r, str)]
     if agreed:
         accept["cross_verified"] = agreed
-        accept["feedback"] += "; cross-checked by " + ", ".join(agreed)
+        feedback += "; cross-checked by " + ", ".join(agreed)
+    accept["feedback"] = feedback
+    accept["certificate"] = certificate_of(name, kind, arguments, data, feedback)
     return accept
+
+
+def certificate_of(
+    name: str, kind: str, arguments: dict[str, Any], data: dict[str, Any], checked: str
+) -> dict[str, Any] | None:
+    """The certificate of an accepted solver result (see :class:`~solvegraph.types.Certificate`), or None
+    when the worker sent no model file (a result of an outside solver plugin, or of an older worker).
+
+    The artifacts are the model as the solver read it (``model.cip`` and, when lossless, ``model.mps`` for
+    SCIP; ``model.pb.txt`` for CP-SAT) and the declarative JSON when the model was given so; the claim is what
+    the answer says plus the solver's evidence for it. ``milp.certify`` / ``cp.certify`` re-check it.
+    """
+    part = data.get("certificate")
+    if not isinstance(part, dict) or not isinstance(part.get("artifacts"), dict) or not part["artifacts"]:
+        return None
+    claim: dict[str, Any] = {
+        "status": data.get("status"),
+        "objective": data.get("objective"),
+        "values": data.get("values") or {},
+        "dual_bound": data.get("dual_bound"),
+        "gap": data.get("gap"),
+    }
+    if part.get("auxiliary_values"):
+        claim["auxiliary_values"] = part["auxiliary_values"]
+    if "solution" in part:
+        claim["solution"] = part["solution"]
+    artifacts = dict(part["artifacts"])
+    if isinstance(arguments.get("model"), dict):
+        artifacts["model.json"] = json.dumps(arguments["model"], indent=1)
+    route = next((k for k in ("model", "code", "lp", "mps") if arguments.get(k) is not None), "model")
+    provenance = {**(part.get("provenance") or {}), "route": "declarative" if route == "model" else route}
+    if isinstance(data.get("recheck"), dict):
+        provenance["recheck"] = data["recheck"].get("by", "")
+    return {
+        "kind": kind,
+        "tool": name,
+        "verifier": f"{name}-check",
+        "claim": claim,
+        "artifacts": artifacts,
+        "checks": [checked],
+        "provenance": provenance,
+    }
 
 
 OPTIMALITY_GAP = 1e-6  # relative: "optimal" needs the solver's dual bound this close to the recomputed objective

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ....plugins import ToolOptions, ToolResult, ToolSession, Verifier, hookimpl, tool
+from ....plugins import CertificateChecker, ToolOptions, ToolResult, ToolSession, Verifier, hookimpl, tool
 from .._crosscheck import cross_check_worker, cross_checked
 from .._results import (
     Recheck,
@@ -20,8 +20,9 @@ from .._results import (
     declarative_result,
     solution_verifier,
     solve_in_worker,
+    target,
 )
-from . import worker
+from . import certify, worker
 from .kernel import EXPORT
 
 
@@ -101,3 +102,9 @@ def solvegraph_options() -> type[ToolOptions]:
 @hookimpl
 def solvegraph_verifiers() -> list[Verifier]:
     return [solution_verifier("cp")]
+
+
+@hookimpl
+def solvegraph_certificate_checkers() -> list[CertificateChecker]:
+    """``cp`` certificates are re-checked by ``certify.check`` in a fresh sandboxed CP-SAT process."""
+    return [CertificateChecker("cp", target(certify.check))]

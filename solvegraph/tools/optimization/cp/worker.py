@@ -6,6 +6,8 @@ they import nothing of solvegraph but the model core.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from dataclasses import replace
 from typing import Any
@@ -126,9 +128,35 @@ def solve_cpsat(
     status = solver.solve(cp)
     out = read_status(solver, status, xs, model.objective is not None, time_limit)
     out["solve_time"] = time.perf_counter() - started
+    if out["values"]:
+        out["certificate"] = certificate_part(proto_text(cp), [int(x) for x in solver.ResponseProto().solution])
     if status == cp_model.INFEASIBLE:
         out["unsat_core"] = unsat_core(model, max(0.05, deadline - time.monotonic()))
     return out
+
+
+def proto_text(cp: Any) -> str:
+    """The CpModelProto in CP-SAT's text format, as ``export_to_file`` writes it (code mode's kernel too)."""
+    fd, path = tempfile.mkstemp(suffix=".pb.txt", dir=".")
+    os.close(fd)
+    try:
+        cp.export_to_file(path)
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    finally:
+        os.unlink(path)
+
+
+def certificate_part(text: str, solution: list[int]) -> dict[str, Any]:
+    """What a certificate of this result needs from this process: the model as CP-SAT read it and the value
+    of every variable in it, in its order (intervals' auxiliary variables too, which the answer omits)."""
+    import ortools
+
+    return {
+        "artifacts": {"model.pb.txt": text},
+        "solution": solution,
+        "provenance": {"solver": "CP-SAT", "ortools": getattr(ortools, "__version__", "")},
+    }
 
 
 def unsat_core(model: OptModel, time_limit: float) -> list[str]:
@@ -201,6 +229,7 @@ def recheck_claim(text: str, fmt: str, claim: dict[str, Any], time_limit: float,
     if len(solution) != len(reader.names):
         raise ValueError(f"the kernel's claimed solution has {len(solution)} values for {len(reader.names)} variables")
     out.update(status=status, values=dict(zip(reader.names, solution, strict=True)), objective=objective)
+    out["certificate"] = certificate_part(text, list(solution))
     out["solve_time"] = claim.get("solve_time")
     if bound is not None:
         out["dual_bound"] = bound

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ....plugins import ToolOptions, ToolResult, ToolSession, Verifier, hookimpl, tool
+from ....plugins import CertificateChecker, ToolOptions, ToolResult, ToolSession, Verifier, hookimpl, tool
 from .._crosscheck import cross_check_worker, cross_checked
 from .._results import (
     Recheck,
@@ -26,8 +26,9 @@ from .._results import (
     render_result,
     solution_verifier,
     solve_in_worker,
+    target,
 )
-from . import worker
+from . import certify, worker
 from .kernel import EXPORT
 
 
@@ -154,6 +155,12 @@ def solvegraph_options() -> type[ToolOptions]:
 @hookimpl
 def solvegraph_verifiers() -> list[Verifier]:
     return [solution_verifier("milp")]
+
+
+@hookimpl
+def solvegraph_certificate_checkers() -> list[CertificateChecker]:
+    """``milp`` certificates are re-checked by ``certify.check`` in a fresh sandboxed SCIP process."""
+    return [CertificateChecker("milp", target(certify.check))]
 
 
 @hookimpl

@@ -141,6 +141,45 @@ def solve_scip(scip: Any, time_limit: float, threads: int) -> dict[str, Any]:
     return out
 
 
+# SCIP's constraint handlers whose rows its MPS writer writes as they are; with any other handler in the model
+# only the CIP file (SCIP's own, faithful format) goes into the certificate: MPS would drop or relax it.
+LINEAR_HANDLERS = frozenset({"linear", "knapsack", "logicor", "setppc", "varbound"})
+
+
+def model_files(scip: Any) -> dict[str, str]:
+    """The model as this SCIP read it, for the certificate: ``model.cip`` always, ``model.mps`` when lossless."""
+    files = {"model.cip": _written(scip, "cip")}
+    if all(c.getConshdlrName() in LINEAR_HANDLERS for c in scip.getConss(transformed=False)):
+        files["model.mps"] = _written(scip, "mps")
+    return files
+
+
+def _written(scip: Any, fmt: str) -> str:
+    fd, path = tempfile.mkstemp(suffix=f".{fmt}", dir=".")
+    os.close(fd)
+    try:
+        scip.writeProblem(path, trans=False, verbose=False)
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    finally:
+        os.unlink(path)
+
+
+def attach_certificate(out: dict[str, Any], scip: Any, auxiliary: dict[str, float] | None = None) -> None:
+    """What a certificate of this result needs from this process (the host's verifier builds it): the model
+    files and the values of variables the answer does not report (solvegraph's ``_sg_`` linearisations,
+    SCIP's indicator slacks), without which the file's constraints could not be evaluated."""
+    if out.get("status") not in ("optimal", "feasible", "time_limit") or not out.get("values"):
+        return
+    import pyscipopt
+
+    out["certificate"] = {
+        "artifacts": model_files(scip),
+        "auxiliary_values": auxiliary or {},
+        "provenance": {"solver": "SCIP", "scip": str(scip.version()), "pyscipopt": pyscipopt.__version__},
+    }
+
+
 def scip_iis(scip: Any) -> list[str]:
     """Names of the constraints in SCIP's irreducible infeasible subsystem, plus the finite bounds in it."""
     try:
@@ -181,6 +220,7 @@ def solve_text(text: str, fmt: str, time_limit: float, threads: int) -> dict[str
     finally:
         os.unlink(path)
     out = solve_scip(scip, remaining(deadline), threads)
+    attach_certificate(out, scip)
     _attach_model(out, scip)
     if out["status"] == "infeasible" and "model" in out and "unchecked" not in out:  # as for a JSON model
         try:
@@ -216,6 +256,11 @@ def recheck_claim(text: str, fmt: str, claim: dict[str, Any], time_limit: float,
         return out
     bound = out.get("dual_bound")
     out.update(status=status, values=values, objective=objective, solve_time=claim.get("solve_time"))
+    if "certificate" not in out:  # this solve found no point itself: the certificate holds the file it read
+        import pyscipopt
+
+        out["certificate"] = {"artifacts": {f"model.{fmt}": text}, "auxiliary_values": {},
+                              "provenance": {"solver": "SCIP", "pyscipopt": pyscipopt.__version__}}  # fmt: skip
     out["gap"] = relative_gap(objective, bound) if objective is not None and bound is not None else None
     out.pop("iis", None)
     return out
@@ -238,8 +283,11 @@ def solve_declarative(raw_model: dict[str, Any], time_limit: float, threads: int
         raise ValueError(str(exc)) from None
     scip, _ = build_scip(parsed)
     out = solve_scip(scip, remaining(deadline), threads)
-    # Only the model's own variables: not SCIP's indicator slacks (indslack_*) or solvegraph's _sg_ ones.
+    # Only the model's own variables: not SCIP's indicator slacks (indslack_*) or solvegraph's _sg_ ones
+    # (the certificate keeps those: the model file has them).
+    auxiliary = {n: x for n, x in out["values"].items() if n not in parsed.variables}
     out["values"] = {n: x for n, x in out["values"].items() if n in parsed.variables}
+    attach_certificate(out, scip, auxiliary)
     if out["status"] == "infeasible_or_unbounded":
         feasible = _feasible(parsed, max(1.0, deadline - time.monotonic()))
         if feasible is False:
