@@ -169,3 +169,12 @@ def test_unknown_and_failed_calls_get_no_opinion() -> None:
     assert answer["result"]["ok"] is False
     assert checked_answer("", [answer]) is None
     assert checked_answer("", []) is None
+
+
+def test_a_model_z3_cannot_write_as_define_funs_gets_no_certificate_and_is_not_tool_verified() -> None:
+    answer = _answer({"smtlib": "(declare-sort U 0)(declare-const a U)(declare-const b U)(assert (distinct a b))"})
+    data = answer["result"]["data"]
+    assert data["status"] == "sat" and "certificate" not in data
+    verdict = checked_answer("", [answer])
+    assert verdict is not None and "accepted" not in verdict
+    assert verdict["feedback"].startswith("not tool-verified: no certificate")

@@ -165,7 +165,8 @@ def _certify(session: ToolSession, result: dict[str, Any], timeout: float, memor
     """Turn the worker's basis into a certificate and re-check it in a fresh sandboxed process.
 
     The Z3 process that found the answer is not trusted with its own re-check: a new one, which shares
-    nothing with it, runs the certificate's checker (Z3 and cvc5). ``result`` gets ``certificate`` and
+    nothing with it, runs the certificate's checker (Z3 and cvc5), within the call's own timeout (at least 5 s);
+    a re-check that does not finish leaves the answer without a certificate. ``result`` gets ``certificate`` and
     ``recheck`` (its lines), or ``certificate_note`` saying why there is none.
     """
     basis = result.pop("basis", None)
@@ -195,7 +196,7 @@ def _certify(session: ToolSession, result: dict[str, Any], timeout: float, memor
         kind, versions = worker.call(VERSIONS, deadline_s=30)
         if kind == "ok":
             certificate["provenance"]["cvc5"] = versions.get("cvc5", "")
-        kind, lines = worker.call(CHECK, certificate, {}, deadline_s=2 * timeout)
+        kind, lines = worker.call(CHECK, certificate, {}, deadline_s=max(5.0, timeout))
     finally:
         worker.close()
     if kind != "ok":
