@@ -19,10 +19,12 @@ from typing import Any
 
 from pydantic import Field
 
-from ...plugins import ToolOptions, ToolResult, ToolSession, hookimpl, tool
+from ...plugins import CertificateChecker, ToolOptions, ToolResult, ToolSession, Verifier, hookimpl, tool
 from ...sandbox import SOLVER_STACK_MB, Limits, resolve_sandbox
 from ...sandbox._worker import SandboxWorker
+from ...types import Certificate
 from ._script import Command, parse_script, structured_script
+from .certify import check_certificate, solver_versions
 from .worker import run_script
 
 
@@ -38,6 +40,9 @@ class SmtOptions(ToolOptions):
 
 # What runs in the sandboxed Z3 process: this function of ``worker``, and nothing else.
 SOLVE = f"{run_script.__module__}:{run_script.__name__}"
+# What runs in the fresh process that re-checks each sat or unsat answer (and in ``solvegraph verify``).
+CHECK = f"{check_certificate.__module__}:{check_certificate.__name__}"
+VERSIONS = f"{solver_versions.__module__}:{solver_versions.__name__}"
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -134,6 +139,8 @@ def smt(
     if kind == "crash":
         return ToolResult(False, "", f"Z3 failed: {result}", {"status": "crash"})
     status = result["status"]
+    if status in ("sat", "unsat"):
+        _certify(session, result, timeout, memory_mb)
     # Earlier check-sats of a script (scopes, assumptions) come first, each with its answer.
     earlier = [f"check-sat {i + 1}: {c['status']}" for i, c in enumerate(result["checks"][:-1])]
     if status == "sat":
@@ -154,9 +161,107 @@ def smt(
     return ToolResult(True, "\n".join([*earlier, f"unknown ({result.get('reason', '')})", "unknown"]), data=result)
 
 
+def _certify(session: ToolSession, result: dict[str, Any], timeout: float, memory_mb: int) -> None:
+    """Turn the worker's basis into a certificate and re-check it in a fresh sandboxed process.
+
+    The Z3 process that found the answer is not trusted with its own re-check: a new one, which shares
+    nothing with it, runs the certificate's checker (Z3 and cvc5), within the call's own timeout (at least 5 s);
+    a re-check that does not finish leaves the answer without a certificate. ``result`` gets ``certificate`` and
+    ``recheck`` (its lines), or ``certificate_note`` saying why there is none.
+    """
+    basis = result.pop("basis", None)
+    if not basis:
+        result["certificate_note"] = "no certificate: the worker gave no basis for one"
+        return
+    if basis.get("unavailable"):
+        result["certificate_note"] = f"no certificate: {basis['unavailable']}"
+        return
+    claim: dict[str, Any] = {"status": result["status"]}
+    if result["status"] == "sat":
+        claim["model"] = basis["model"]
+    else:
+        claim["core"] = basis["core"]
+    certificate = Certificate(
+        kind="smt",
+        claim=claim,
+        artifacts={"script.smt2": basis["script"]},
+        provenance={"z3": basis.get("z3_version", ""), "timeout_s": timeout},
+        tool="smt",
+        verifier="smt-check",
+    ).to_dict()
+    worker = SandboxWorker(
+        resolve_sandbox(session.sandbox), [CHECK, VERSIONS], Limits(memory_mb=memory_mb, stack_mb=SOLVER_STACK_MB)
+    )
+    try:
+        kind, versions = worker.call(VERSIONS, deadline_s=30)
+        if kind == "ok":
+            certificate["provenance"]["cvc5"] = versions.get("cvc5", "")
+        kind, lines = worker.call(CHECK, certificate, {}, deadline_s=max(5.0, timeout))
+    finally:
+        worker.close()
+    if kind != "ok":
+        result["certificate_note"] = f"no certificate: its re-check ended with {kind} {str(lines)[:200]}".strip()
+        return
+    certificate["checks"] = [f"{c['check']}: {c['outcome']}: {c['detail']}" for c in lines]
+    result["certificate"] = certificate
+    result["recheck"] = lines
+
+
+def checked_answer(problem: str, results: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """``smt-check``: tool-verified when the last smt answer (sat or unsat) was re-checked from its certificate.
+
+    The re-check ran in a fresh process (see ``_certify``): Z3 must confirm the model or the core; cvc5,
+    reading the same script, must not contradict it. When cvc5 agrees the answer is also cross-verified;
+    when it cannot read the script (Z3-only syntax) or does not decide, a note says so.
+    """
+    mine = [r for r in results if r.get("name") == "smt"]
+    if not mine:
+        return None
+    result = mine[-1].get("result") or {}
+    data = result.get("data") or {}
+    if not result.get("ok") or data.get("status") not in ("sat", "unsat"):
+        return None
+    lines, certificate = data.get("recheck"), data.get("certificate")
+    if not lines or not certificate:
+        return {"feedback": f"not tool-verified: {data.get('certificate_note', 'the answer has no certificate')}"}
+    by_solver = {str(c.get("check", "")).split(":")[0]: c for c in lines}
+    z3_line, cvc5_line = by_solver.get("z3") or {}, by_solver.get("cvc5") or {}
+    if z3_line.get("outcome") == "failed":
+        return {"accepted": False, "feedback": f"Z3's {data['status']} answer failed its re-check: {z3_line['detail']}"}
+    if cvc5_line.get("outcome") == "failed":
+        return {
+            "accepted": False,
+            "feedback": f"cvc5 disagrees with Z3's {data['status']} answer: {cvc5_line['detail']}. "
+            "The answer is not trusted.",
+        }
+    if z3_line.get("outcome") != "passed":
+        return {"feedback": f"not tool-verified: the re-check did not decide ({z3_line.get('detail', 'no z3 line')})"}
+    accept: dict[str, Any] = {
+        "accepted": True,
+        "feedback": f"{data['status']} re-checked from its certificate in a fresh process: {z3_line['detail']}",
+        "certificate": Certificate.from_dict(certificate),
+    }
+    if cvc5_line.get("outcome") == "passed":
+        accept["cross_verified"] = ["cvc5"]
+        accept["feedback"] += "; cvc5 agrees"
+    else:
+        accept["feedback"] += f"; note: no cross-check: {cvc5_line.get('detail', 'cvc5 did not run')}"
+    return accept
+
+
 @hookimpl
 def solvegraph_tools() -> list:
     return [smt]
+
+
+@hookimpl
+def solvegraph_verifiers() -> list[Verifier]:
+    return [Verifier(name="smt-check", check=checked_answer)]
+
+
+@hookimpl
+def solvegraph_certificate_checkers() -> list[CertificateChecker]:
+    return [CertificateChecker(kind="smt", target=CHECK)]
 
 
 @hookimpl

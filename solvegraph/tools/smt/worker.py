@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._script import _LINE, _NAMED, DECLARATIONS, IGNORED, Command
+from ._script import _LINE, _NAMED, DECLARATIONS, IGNORED, Command, sexprs
 
 
 @dataclass
@@ -129,6 +129,7 @@ def run_script(commands: list[dict[str, Any]], timeout_s: float = 10.0) -> dict[
             assumptions = terms(cmd, cmd.body()) if head == "check-sat-assuming" else []
             live = [a for f in frames for a in f.assertions]
             last = _check(z3, ctx, live, assumptions, max(0.001, deadline - time.perf_counter()))
+            last["_basis"] = ([d for f in frames for d in f.declarations], live, assumptions)
             checks.append(last)
             output.append(last["status"])
         elif head == "get-model":
@@ -147,14 +148,60 @@ def run_script(commands: list[dict[str, Any]], timeout_s: float = 10.0) -> dict[
             last.setdefault("values", {}).update(values)
             output.append("(" + " ".join(f"({k} {v})" for k, v in values.items()) + ")")
     flush()
-    for check in checks:
-        check.pop("_model", None)
     if not checks:
         raise ValueError("SMT-LIB error: the script has no check-sat")
+    basis = _certificate_basis(z3, checks[-1])
+    for check in checks:
+        for key in ("_model", "_basis", "_core"):
+            check.pop(key, None)
     result = {k: v for k, v in checks[-1].items()}
     result["checks"] = checks if len(checks) > 1 else []
     result["output"] = output
+    if basis is not None:
+        result["basis"] = basis
     return result
+
+
+def _certificate_basis(z3: Any, check: dict[str, Any]) -> dict[str, Any] | None:
+    """What a certificate of the last check-sat needs: its assertion set as one flat script, and the model or
+    the core in that script's terms. None when the answer is neither sat nor unsat.
+
+    The script is the declarations in scope, every live assertion (with its name) and each assumption of a
+    ``check-sat-assuming`` as a named assertion of its own: exactly the set Z3 judged, in the model's own
+    text, so another solver reads what Z3 read. The model is Z3's, as SMT-LIB ``define-fun`` commands.
+    """
+    if check["status"] not in ("sat", "unsat") or "_basis" not in check:
+        return None
+    declarations, live, assumptions = check["_basis"]
+    taken = {a.name for a in live if a.name}
+    named: dict[int, str] = {}
+    lines = list(declarations)
+    for a in live:
+        lines.append(f"(assert (! {a.text} :named {a.name}))" if a.name else f"(assert {a.text})")
+        if a.name:
+            named[id(a)] = a.name
+    for i, a in enumerate(assumptions, 1):
+        name = f"sg_assumption_{i}"
+        while name in taken:
+            name += "_"
+        taken.add(name)
+        named[id(a)] = name
+        lines.append(f"(assert (! {a.text} :named {name}))")
+    lines.append("(check-sat)")
+    basis: dict[str, Any] = {"script": "\n".join(lines) + "\n", "z3_version": z3.get_version_string()}
+    if check["status"] == "sat":
+        model: dict[str, str] = {}
+        for _, text in sexprs(check["_model"].sexpr()):
+            parts = text[1:-1].split(None, 2)
+            if len(parts) < 2 or parts[0] != "define-fun":  # e.g. the elements of an uninterpreted sort
+                return {**basis, "unavailable": f"Z3's model holds '{text[:60]}', which is not a define-fun"}
+            model[parts[1]] = text
+        basis["model"] = model
+    else:
+        core = check.get("_core")
+        tracked = [a for a in [*live, *assumptions] if id(a) in named]
+        basis["core"] = sorted(named[id(a)] for a in (core if core is not None else tracked))
+    return basis
 
 
 def _items(text: str) -> list[str]:
@@ -229,6 +276,8 @@ def _check(z3: Any, ctx: Any, live: list[_Assertion], assumptions: list[_Asserti
         remaining = timeout_s - (time.perf_counter() - started)
         if tracked and remaining > 0:
             out.update(_core(z3, ctx, [a for a in live if not a.name], tracked, remaining))
+            if not out.get("core_checked"):
+                out.pop("_core", None)  # a core not re-checked is not certified: the whole set stands instead
     else:
         reason = solver.reason_unknown()
         out["reason"] = reason
@@ -257,7 +306,7 @@ def _core(z3: Any, ctx: Any, hard: list[_Assertion], tracked: list[_Assertion], 
     recheck.add([a.formula for a in [*hard, *core]])
     verdict = recheck.check()
     if verdict == z3.unsat:
-        return {"unsat_core": names, "core_checked": True}
+        return {"unsat_core": names, "core_checked": True, "_core": core}
     if verdict == z3.sat:
         return {"unsat_core": [], "core_note": f"Z3's core {names} is satisfiable on its own: not given"}
     return {"unsat_core": names, "core_checked": False, "core_note": "the core was not re-checked in time"}
