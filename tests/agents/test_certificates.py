@@ -89,8 +89,10 @@ def _cert(solved: dict[str, Any], tool: str) -> dict[str, Any]:
 @pytest.mark.parametrize("tool", ["milp", "cp"])
 def test_a_solve_ends_tool_verified_with_a_stored_certificate(solved: dict[str, Any], tool: str) -> None:
     t = solved[tool]
-    assert t.solved and t.trust == "tool-verified", t.stop_reason
     verdict = [s.verdict for s in t.steps if s.agent == "verifier"][-1]
+    # HiGHS and exact rationals agree with the MILP; SCIP cannot take the schedule's no-overlap, so the cp
+    # answer stays one tier down. Either way the certificate is what makes it verified.
+    assert t.solved and t.trust == {"milp": "cross-verified", "cp": "tool-verified"}[tool], t.stop_reason
     (cert,) = solved["store"].certificates(t.id)
     assert verdict["certificates"] == [cert.id], "the verdict names the certificate by id"
     assert "artifacts" not in json.dumps(verdict), "the artifacts stay out of the step"
