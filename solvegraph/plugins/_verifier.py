@@ -31,8 +31,15 @@ class CertificateChecker:
     "not checked", "detail": str}``: any ``failed`` refutes the certificate, and it is verified only when
     at least one check passed and none failed. A malformed artifact it cannot read is a ``ValueError``
     naming the field.
+
+    ``sandboxed=False`` is for a checker that runs nothing of the certificate in its own process and starts a
+    fresh sandboxed process for every tool run it makes (the Lean checker: each ``lean`` run and the kernel
+    replay is its own sandbox, with the toolchain bound read-only, which a worker's sandbox cannot offer). It
+    is then called in the verifying process, with ``options["sandbox"]`` naming the backend to use, and
+    ``options["time_limit"]`` its budget, which it must keep to itself.
     """
 
     kind: str
     target: str
     plugin: str = ""
+    sandboxed: bool = True

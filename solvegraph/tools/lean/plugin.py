@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ...plugins import ToolOptions, ToolResult, ToolSession, Verifier, hookimpl, tool
+from ...plugins import CertificateChecker, ToolOptions, ToolResult, ToolSession, Verifier, hookimpl, tool
 from ...sandbox import SandboxError
 from ._check import LeanNotConfigured, check_proof
 from ._options import LeanOptions
 from ._source import LeanSourceError, asked_theorems
+from .certify import certificate
 
 PROMPT_HINT = (
     'lean: checks a Lean 4 proof. Pass {"proof": the complete Lean source, "statement": the theorem as asked}. '
@@ -95,6 +96,9 @@ def judged_statement(problem: str, results: list[dict[str, Any]]) -> dict[str, A
         return {
             "accepted": True,
             "feedback": f"the Lean judge accepted a proof of the problem's own statement ({checks})",
+            "certificate": certificate(
+                statement, str(arguments.get("proof", "")), data.get("record") or {}, data.get("checks", {}), None
+            ),
         }
     asked = problem_statement(problem)
     if asked is None:
@@ -128,6 +132,7 @@ def _judge_paraphrase(asked: str, statement: str, proof: str, data: dict[str, An
             "accepted": True,
             "feedback": "the model's statement is a paraphrase; Lean closed the problem's own statement with the "
             f"model's theorem ({', '.join(names)}) ({checks})",
+            "certificate": certificate(asked, proof, verdict.record, verdict.checks, names),
         }
     return {
         "accepted": False,
@@ -145,3 +150,9 @@ def solvegraph_options() -> type[ToolOptions]:
 @hookimpl
 def solvegraph_verifiers() -> list[Verifier]:
     return [Verifier(name="lean-judge", check=judged_statement)]
+
+
+@hookimpl
+def solvegraph_certificate_checkers() -> list[CertificateChecker]:
+    # Not in a worker's sandbox: each Lean run it makes is its own sandbox, with the toolchain bound read-only.
+    return [CertificateChecker(kind="lean", target="solvegraph.tools.lean.certify:check", sandboxed=False)]
