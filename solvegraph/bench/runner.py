@@ -18,7 +18,7 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
@@ -495,6 +495,14 @@ class BenchRunner:
     # -- one sample --------------------------------------------------------------
     async def run_sample(self, sample: Sample, writer: SampleWriter) -> dict[str, Any]:
         """Run, score and queue the writes of one sample; returns its result once the result is committed."""
+        return await (await self._run_sample(sample, writer))()
+
+    async def _run_sample(self, sample: Sample, writer: SampleWriter) -> Callable[[], Awaitable[dict[str, Any]]]:
+        """Run and score one sample and queue its writes; returns what waits for them and gives its result.
+
+        The run holds a ``-j`` slot only for this part: the wait for the store's commit happens after the
+        slot is freed, so the writer thread's commits do not keep the next sample from starting.
+        """
         assert self.client is not None and self.run_id is not None
         started = time.monotonic()
         client = MeteredClient(self.client, self.limits, started, self.abandon, asyncio.get_running_loop(), self.budget)
@@ -565,10 +573,7 @@ class BenchRunner:
         committed = writer.finish(
             trajectory, score=1.0 if result.correct else 0.0, outcome=outcome, details=details, latency_s=latency
         )
-        if await asyncio.wrap_future(committed) == ALREADY_SCORED:  # counted done only once its result is in
-            raise AlreadyScored(sample.id)
-        retracted = (await asyncio.wrap_future(retracting)) if retracting is not None else 0
-        return {
+        row = {
             "sample": sample.id,
             "outcome": outcome,
             "correct": result.correct,
@@ -577,8 +582,15 @@ class BenchRunner:
             "tokens": trajectory.usage.total_tokens,
             "cost_usd": trajectory.usage.cost_usd,
             "latency_s": latency,
-            **({"retracted_made_tools": retracted} if retracted else {}),
         }
+
+        async def settled() -> dict[str, Any]:
+            if await asyncio.wrap_future(committed) == ALREADY_SCORED:  # counted done only once its result is in
+                raise AlreadyScored(sample.id)
+            retracted = (await asyncio.wrap_future(retracting)) if retracting is not None else 0
+            return {**row, **({"retracted_made_tools": retracted} if retracted else {})}
+
+        return settled
 
     async def _attempt(
         self, client: MeteredClient, sample: Sample, main: Trajectory, sink: Any
@@ -671,13 +683,10 @@ class BenchRunner:
                     if self.stopping.is_set() or self.budget.reached.is_set():
                         return
                     try:
-                        result = await self.run_sample(sample, writer)
+                        settle = await self._run_sample(sample, writer)
                         break
                     except Abandoned:
                         self.abandoned += 1  # left unscored: --resume runs it again, once
-                        return
-                    except AlreadyScored:
-                        self.already_scored += 1
                         return
                     except Exception as exc:
                         if not transient(exc):
@@ -685,6 +694,11 @@ class BenchRunner:
                         if self._errored(sample, exc, tries):
                             return
                     tries += 1
+            try:  # the slot is free: the next sample starts while this one's writes commit
+                result = await settle()
+            except AlreadyScored:
+                self.already_scored += 1
+                return
             results.append(result)
             if self.on_result:
                 self.on_result(result)
