@@ -43,7 +43,7 @@ def build_cpsat(model: OptModel, with_assumptions: bool = False) -> tuple[Any, d
         row = expr((c.coeffs, 0.0))
         lo = int(c.lo) if c.sense == "range" else int(c.rhs) if c.sense in (">=", "=") else cp_model.INT_MIN
         hi = int(c.rhs) if c.sense in ("<=", "=", "range") else cp_model.INT_MAX
-        ct = cp.add_linear_constraint(row, lo, hi)
+        ct = cp.add_linear_constraint(row, lo, hi).with_name(c.name)  # the core names them in the proto
         if c.only_if:
             ct.OnlyEnforceIf(lits(c.only_if))
         if with_assumptions:
@@ -132,7 +132,24 @@ def solve_cpsat(
         out["certificate"] = certificate_part(proto_text(cp), [int(x) for x in solver.ResponseProto().solution])
     if status == cp_model.INFEASIBLE:
         out["unsat_core"] = unsat_core(model, max(0.05, deadline - time.monotonic()))
+        if core_confirmed(model, out["unsat_core"], max(0.05, deadline - time.monotonic())):
+            out["unsat_core_confirmed"] = True
+            out["certificate"] = certificate_part(proto_text(cp), [])
     return out
+
+
+def core_confirmed(model: OptModel, core: list[str], time_limit: float) -> bool:
+    """Whether the model restricted to the core's linear constraints (every variable, domain and other
+    constraint kept, the objective dropped) is infeasible by a solve of its own, as ``cp.certify``
+    re-checks it. A core that names anything but linear constraints of the model is not confirmed."""
+    from ortools.sat.python import cp_model
+
+    names = {c.name for c in model.constraints}
+    if not core or not set(core) <= names:
+        return False
+    kept = [c for c in model.constraints if c.name in set(core)]
+    cp, _, _ = build_cpsat(replace(model, constraints=kept, objective=None, constant=0.0))
+    return bool(_solver(time_limit, 1).solve(cp) == cp_model.INFEASIBLE)
 
 
 def proto_text(cp: Any) -> str:
