@@ -16,6 +16,7 @@ from .._readback import relative_gap, unchecked_summary
 from ..model import Affine, ModelError, OptModel, affine_bounds, parse_model, without_cyclic_gc
 from ._cpsat import _solver, read_status, status_name
 from ._proto import ProtoReader
+from .certify import restricted_status
 
 
 @without_cyclic_gc
@@ -132,24 +133,15 @@ def solve_cpsat(
         out["certificate"] = certificate_part(proto_text(cp), [int(x) for x in solver.ResponseProto().solution])
     if status == cp_model.INFEASIBLE:
         out["unsat_core"] = unsat_core(model, max(0.05, deadline - time.monotonic()))
-        if core_confirmed(model, out["unsat_core"], max(0.05, deadline - time.monotonic())):
+        core = out["unsat_core"]
+        # Confirmed as ``cp.certify`` re-checks it: the proto with only the core's constraints is infeasible
+        # by a solve of its own. A core naming no constraint of the proto (the hard ones alone) is not.
+        names = {c.name for c in model.constraints}
+        left = max(0.05, deadline - time.monotonic())
+        if core and set(core) <= names and restricted_status(cp, set(core), left) == "infeasible":
             out["unsat_core_confirmed"] = True
             out["certificate"] = certificate_part(proto_text(cp), [])
     return out
-
-
-def core_confirmed(model: OptModel, core: list[str], time_limit: float) -> bool:
-    """Whether the model restricted to the core's linear constraints (every variable, domain and other
-    constraint kept, the objective dropped) is infeasible by a solve of its own, as ``cp.certify``
-    re-checks it. A core that names anything but linear constraints of the model is not confirmed."""
-    from ortools.sat.python import cp_model
-
-    names = {c.name for c in model.constraints}
-    if not core or not set(core) <= names:
-        return False
-    kept = [c for c in model.constraints if c.name in set(core)]
-    cp, _, _ = build_cpsat(replace(model, constraints=kept, objective=None, constant=0.0))
-    return bool(_solver(time_limit, 1).solve(cp) == cp_model.INFEASIBLE)
 
 
 def proto_text(cp: Any) -> str:
