@@ -401,7 +401,8 @@ def infeasible_review(
     # An IIS's bounds ("bound x <= 3") are not constraints of the file: the re-check keeps every bound anyway.
     members = [n for n in core if isinstance(n, str) and not n.startswith("bound ")]
     part = data.get("certificate")
-    artifacts = part.get("artifacts") if isinstance(part, dict) else None
+    part = part if isinstance(part, dict) else {}
+    artifacts = part.get("artifacts")
     if not confirmed or not members or not isinstance(artifacts, dict) or not artifacts:
         why = data.get("iis_note") or "its conflict was not confirmed by a solve of its own"
         return {"feedback": f"{name} says infeasible, as the answer does, but {why}, so it is not verified"}
