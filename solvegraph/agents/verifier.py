@@ -93,7 +93,13 @@ def plugin_verdict(
     passed: list[Accepted] = []
     for verifier in ctx.plugins.verifiers():
         try:
-            said = verifier.check(problem, list(attempt.get("results", [])))
+            results = list(attempt.get("results", []))
+            answer = attempt.get("answer")
+            said = (
+                verifier.check(problem, results, None if answer is None else str(answer))
+                if verifier.answer
+                else verifier.check(problem, results)
+            )
         except Exception as exc:  # a broken check must not take the run down
             notes.append(f"{verifier.name}: check failed: {type(exc).__name__}: {exc}")
             continue

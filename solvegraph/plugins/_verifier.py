@@ -8,15 +8,25 @@ from typing import Any
 
 # A check gets the problem text and the attempt's tool calls, each
 # {"name", "arguments", "result": ToolResult.to_dict()}, and returns None when it
-# has nothing to say, or {"accepted": bool, "feedback": str}.
-CheckFn = Callable[[str, list[dict[str, Any]]], "dict[str, Any] | None"]
+# has nothing to say, or {"accepted": bool, "feedback": str}. A verifier registered with ``answer=True``
+# is called with a third argument too: the attempt's final answer (a str, or None when none was read).
+CheckFn = Callable[..., "dict[str, Any] | None"]
 
 
 @dataclass
 class Verifier:
+    """A plugin's check of each attempt (see ``CheckFn`` above).
+
+    ``answer=True`` asks for the attempt's answer as a third argument, ``check(problem, results, answer)``:
+    a check that certifies what the answer says, not only what a tool returned, needs it (an infeasible
+    solver result certifies the answer "infeasible", never a number). Off by default, so a two-argument
+    check keeps working; built-in verifiers get nothing an outside plugin cannot ask for.
+    """
+
     name: str
     check: CheckFn
     plugin: str = ""
+    answer: bool = False
 
 
 @dataclass

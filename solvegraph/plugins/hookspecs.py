@@ -40,7 +40,10 @@ def solvegraph_verifiers() -> list[Verifier]:  # type: ignore[empty-body]
 
     Use it when your tool's results can be checked independently (re-check a
     solution against the model's constraints, re-run a proof). A rejection becomes
-    feedback for the refiner. Return ``{"accepted": True, ...}`` only for a sound check of
+    feedback for the refiner. ``Verifier(..., answer=True)`` has the check called as
+    ``check(problem, results, answer)`` with the attempt's final answer (str or None), for a check that
+    certifies what the answer says (``milp``/``cp``: an infeasible result and the answer "infeasible").
+    Return ``{"accepted": True, ...}`` only for a sound check of
     this problem's answer, and with it ``"certificate"``: a :class:`~solvegraph.types.Certificate` (or its
     dict) of a ``kind`` a plugin registered a checker for (:func:`solvegraph_certificate_checkers`). Only
     then is the answer "tool-verified", which lets it teach later runs; an accepting check without a valid

@@ -29,7 +29,9 @@ def test_iis_drives_the_repair(scripted) -> None:
         "planner": ["1. variables boat, canoe 2. constraints 3. milp"],
         "solver": [
             {"tool_calls": [{"name": "milp", "arguments": {"model": WRONG}}]},
-            "ANSWER: infeasible",
+            # A number despite the infeasible result: the IIS is the feedback. (Answered "infeasible", the
+            # confirmed IIS would certify that answer: tests/agents/test_infeasible_certificates.py.)
+            "ANSWER: 200",
             {"tool_calls": [{"name": "milp", "arguments": {"model": RIGHT}}]},
             "ANSWER: 1160",
         ],

@@ -101,3 +101,40 @@ def test_an_accepting_check_with_a_certificate_of_a_checked_kind_makes_it_tool_v
     (cert,) = t.certificates
     assert verdict["certificates"] == [cert.id] and cert.kind == "answer" and cert.verifier == "certified"
     assert cert.answer == "42" and cert.trajectory_id == t.id and cert.claim == {"x": 42}
+
+
+class AnswerAware:
+    """An outside plugin's verifier that asks for the answer (``answer=True``) and rejects one it dislikes."""
+
+    def __init__(self) -> None:
+        self.seen: list[object] = []
+
+    @hookimpl
+    def solvegraph_verifiers(self):
+        def check(problem, results, answer):
+            self.seen.append(answer)
+            if answer != "42":
+                return {"accepted": False, "feedback": f"the answer {answer} is not 42"}
+            return {"feedback": "the answer is 42"}
+
+        return [Verifier(name="answer-aware", check=check, answer=True)]
+
+
+def test_a_verifier_that_asks_for_the_answer_gets_it_and_two_argument_checks_still_run(scripted) -> None:
+    plugins = PluginManager()
+    aware = AnswerAware()
+    plugins.register(aware, "answer_aware")
+    plugins.register(EvenOnly(), "even_only")
+    script = {
+        "planner": ["p"],
+        "solver": [CODE.format(expr="40"), "ANSWER: 40", CODE.format(expr="42"), "ANSWER: 42"],
+        "verifier": ["VERDICT: ACCEPT"],
+        "refiner": ["try 42"],
+    }
+    with scripted(script) as model:
+        t = SolveRunner(ModelClient(model.base_url), plugins, Budget()).solve("The answer?")
+    verdicts = [s.verdict for s in t.steps if s.agent == "verifier"]
+    assert aware.seen == ["40", "42"]
+    assert verdicts[0]["source"] == "verifier:answer-aware" and "40 is not 42" in verdicts[0]["feedback"]
+    assert "answer-aware: the answer is 42" in verdicts[1]["checks"] and "even: even" in verdicts[1]["checks"]
+    assert t.solved and t.answer == "42"

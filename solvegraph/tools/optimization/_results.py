@@ -296,12 +296,41 @@ def _code_mode(
     return rendered
 
 
-def review(name: str, arguments: dict[str, Any], data: dict[str, Any], kind: str) -> dict[str, Any] | None:
-    """The verdict on one solver result: re-check a solution, or explain infeasible/unbounded."""
+# What an answer may say to claim infeasibility, after ``says_infeasible``'s normalisation: strict on purpose
+# (a number, or a sentence that merely mentions infeasibility, never certifies an infeasible result).
+INFEASIBLE_ANSWERS = frozenset({
+    "infeasible", "the problem is infeasible", "the model is infeasible", "no feasible solution",
+    "no feasible solution exists", "there is no feasible solution", "no solution", "unsatisfiable",
+})  # fmt: skip
+
+
+def says_infeasible(answer: str | None) -> bool:
+    """Whether the answer claims infeasibility: lower-cased, surrounding whitespace, quotes, backticks and
+    asterisks stripped, one trailing ``.`` or ``!`` dropped, runs of spaces made one, it must be one of
+    ``INFEASIBLE_ANSWERS``."""
+    if answer is None:
+        return False
+    text = " ".join(answer.strip().strip("\"'`*").strip().lower().split())
+    if text.endswith((".", "!")):
+        text = text[:-1].rstrip()
+    return text in INFEASIBLE_ANSWERS
+
+
+def review(
+    name: str, arguments: dict[str, Any], data: dict[str, Any], kind: str, answer: str | None = None
+) -> dict[str, Any] | None:
+    """The verdict on one solver result: re-check a solution, or explain infeasible/unbounded.
+
+    An infeasible result certifies the answer "infeasible" (``says_infeasible``) when its conflict was
+    confirmed by a solve of its own (milp: ``iis_confirmed``; cp: ``unsat_core_confirmed``); with any other
+    answer it is the rejection it always was.
+    """
     status = data.get("status")
     if status == "infeasible":
         core = data.get("iis") or data.get("unsat_core") or []
         names = ", ".join(core) if core else "(no subsystem could be extracted)"
+        if says_infeasible(answer):
+            return infeasible_review(name, kind, arguments, data, core)
         return {
             "accepted": False,
             "feedback": f"The {name} model is infeasible. These constraints conflict: {names}. "
@@ -361,6 +390,41 @@ def review(name: str, arguments: dict[str, Any], data: dict[str, Any], kind: str
     accept["feedback"] = feedback
     accept["certificate"] = certificate_of(name, kind, arguments, data, feedback)
     return accept
+
+
+def infeasible_review(
+    name: str, kind: str, arguments: dict[str, Any], data: dict[str, Any], core: list[str]
+) -> dict[str, Any]:
+    """The answer says infeasible and the solver agrees: accepted with a certificate when the conflict was
+    confirmed and the model files came back, else a note (neither accepted nor rejected)."""
+    confirmed = data.get("iis_confirmed") if kind == "milp" else data.get("unsat_core_confirmed")
+    # An IIS's bounds ("bound x <= 3") are not constraints of the file: the re-check keeps every bound anyway.
+    members = [n for n in core if isinstance(n, str) and not n.startswith("bound ")]
+    part = data.get("certificate")
+    part = part if isinstance(part, dict) else {}
+    artifacts = part.get("artifacts")
+    if not confirmed or not members or not isinstance(artifacts, dict) or not artifacts:
+        why = data.get("iis_note") or "its conflict was not confirmed by a solve of its own"
+        return {"feedback": f"{name} says infeasible, as the answer does, but {why}, so it is not verified"}
+    what = "irreducible infeasible subsystem" if kind == "milp" else "unsat core"
+    feedback = f"{name} result infeasible, as answered; {what} of {len(members)} constraint(s) confirmed infeasible"
+    field = "iis" if kind == "milp" else "core"
+    files = dict(artifacts)
+    if isinstance(arguments.get("model"), dict):
+        files["model.json"] = json.dumps(arguments["model"], indent=1)
+    route = next((k for k in ("model", "code", "lp", "mps") if arguments.get(k) is not None), "model")
+    provenance = {**(part.get("provenance") or {}), "route": "declarative" if route == "model" else route}
+    claim: dict[str, Any] = {"status": "infeasible", field: members}
+    certificate = {
+        "kind": kind,
+        "tool": name,
+        "verifier": f"{name}-check",
+        "claim": claim,
+        "artifacts": files,
+        "checks": [feedback],
+        "provenance": provenance,
+    }
+    return {"accepted": True, "feedback": feedback, "certificate": certificate}
 
 
 def certificate_of(
@@ -430,11 +494,11 @@ def optimality_problem(model: OptModel, data: dict[str, Any]) -> str | None:
 def solution_verifier(tool_name: str) -> Verifier:
     """A verifier that reviews the last result of ``tool_name`` in an attempt."""
 
-    def check(problem: str, results: list[dict[str, Any]]) -> dict[str, Any] | None:
+    def check(problem: str, results: list[dict[str, Any]], answer: str | None = None) -> dict[str, Any] | None:
         mine = [r for r in results if r["name"] == tool_name and r["result"]["ok"]]
         if not mine:
             return None
         last = mine[-1]
-        return review(tool_name, last["arguments"] or {}, last["result"]["data"], kind=tool_name)
+        return review(tool_name, last["arguments"] or {}, last["result"]["data"], kind=tool_name, answer=answer)
 
-    return Verifier(name=f"{tool_name}-check", check=check)
+    return Verifier(name=f"{tool_name}-check", check=check, answer=True)

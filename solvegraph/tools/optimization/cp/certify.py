@@ -7,10 +7,18 @@ every constraint it can evaluate, naming the kinds it cannot) and with CP-SAT it
 with every variable fixed to its claimed value. It recomputes the objective, and confirms an ``optimal``
 claim by solving the proto again and comparing the claimed objective with that solve's bound. It imports
 nothing of solvegraph but the model core and the proto reader beside it.
+
+An ``infeasible`` claim names its unsat core (``claim.core``: names of constraints of the proto).
+:func:`check` then solves the proto restricted to them with CP-SAT: every other named constraint is
+switched off (a fresh free literal enforces it), every variable and domain and every unnamed constraint
+(the all-different, no-overlap and interval definitions the core was found with) kept, the objective
+dropped. Switching constraints off only relaxes a model, so an infeasible restriction proves the whole
+model infeasible; a point refutes the claim. Then minimality, as information: a core need not be minimal.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from .._readback import relative_gap, unchecked_summary
@@ -68,6 +76,9 @@ def read_proto(certificate: dict[str, Any]) -> Any:
 
 def check(certificate: dict[str, Any], options: dict[str, Any]) -> list[dict[str, str]]:
     """Every check of a cp certificate, one line each (see the module docstring)."""
+    claim = certificate.get("claim")
+    if isinstance(claim, dict) and claim.get("status") == "infeasible":
+        return check_infeasible(certificate, options)
     status, solution, values, objective = claimed(certificate)
     cp = read_proto(certificate)
     proto = cp.Proto()
@@ -172,3 +183,72 @@ def _optimality(cp: Any, status: str, objective: float | None, options: dict[str
                     f"not {objective:.10g}")  # fmt: skip
     return line("optimality", "not checked", f"solved again for {limit:g} s ({own}): the bound {bound:.10g} leaves "
                 "a gap to the claimed objective")  # fmt: skip
+
+
+MAX_MINIMAL = 50  # members re-solved one by one for minimality; past that it is not checked
+
+
+def restricted_status(cp: Any, keep: set[str], time_limit: float) -> str:
+    """CP-SAT on the proto with every named constraint outside ``keep`` switched off and no objective:
+    ``"infeasible"``, ``"feasible"``, or CP-SAT's status when it cannot tell in ``time_limit`` seconds."""
+    from ortools.sat.python import cp_model
+
+    restricted = cp.clone()
+    proto = restricted.Proto()
+    for ct in list(proto.constraints):
+        if ct.name and ct.name not in keep:
+            ct.enforcement_literal.append(restricted.new_bool_var(f"off[{ct.name}]").index)
+    restricted.clear_objective()
+    status = _solver(max(0.05, time_limit), 1).solve(restricted)
+    if status == cp_model.INFEASIBLE:
+        return "infeasible"
+    return "feasible" if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) else status_name(status)
+
+
+def check_infeasible(certificate: dict[str, Any], options: dict[str, Any]) -> list[dict[str, str]]:
+    """Every check of an ``infeasible`` cp certificate (see the module docstring)."""
+    core = certificate["claim"].get("core")
+    if not isinstance(core, list) or not core or not all(isinstance(n, str) and n for n in core):
+        raise ValueError("claim.core: missing, or not a non-empty list of constraint names")
+    core = list(dict.fromkeys(core))
+    cp = read_proto(certificate)
+    proto = cp.Proto()
+    names = {ct.name for ct in proto.constraints if ct.name}
+    unknown = [n for n in core if n not in names]
+    if unknown:
+        raise ValueError(f"claim.core: constraint name(s) the model does not have: {', '.join(unknown[:5])}")
+    unnamed = sum(1 for ct in proto.constraints if not ct.name)
+    out = [line("model file", "passed", f"CP-SAT read {ARTIFACT}: {len(proto.variables)} variables, "
+                f"{len(proto.constraints)} constraints")]  # fmt: skip
+    deadline = time.monotonic() + float(options.get("time_limit") or DEFAULT_TIME_LIMIT)
+    what = f"the {len(core)} core constraint(s) and the {unnamed} unnamed one(s), every domain kept"
+    own = restricted_status(cp, set(core), deadline - time.monotonic())
+    if own == "infeasible":
+        out.append(line("infeasibility (CP-SAT)", "passed", f"{what}: infeasible"))
+    elif own == "feasible":
+        out.append(line("infeasibility (CP-SAT)", "failed",
+                        f"{what}: a feasible point exists, so they do not prove infeasibility"))  # fmt: skip
+        return out
+    else:
+        out.append(line("infeasibility (CP-SAT)", "not checked", f"{what}: undecided ({own})"))
+        return out
+    out.append(_minimal(cp, core, deadline))
+    return out
+
+
+def _minimal(cp: Any, core: list[str], deadline: float) -> dict[str, str]:
+    """Whether dropping any one member makes the rest feasible; a core that is not minimal still proves
+    infeasibility, so that is said, never failed."""
+    if len(core) > MAX_MINIMAL:
+        return line("minimality", "not checked", f"{len(core)} members, more than {MAX_MINIMAL}")
+    for member in core:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return line("minimality", "not checked", "the time limit was reached")
+        status = restricted_status(cp, set(core) - {member}, left)
+        if status == "infeasible":
+            return line("minimality", "not checked", f"not minimal: without {member} the rest is still infeasible "
+                        "(a core need not be minimal)")  # fmt: skip
+        if status != "feasible":
+            return line("minimality", "not checked", f"without {member}: undecided ({status})")
+    return line("minimality", "passed", f"dropping any one of the {len(core)} makes the rest feasible")

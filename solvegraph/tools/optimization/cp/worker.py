@@ -16,6 +16,7 @@ from .._readback import relative_gap, unchecked_summary
 from ..model import Affine, ModelError, OptModel, affine_bounds, parse_model, without_cyclic_gc
 from ._cpsat import _solver, read_status, status_name
 from ._proto import ProtoReader
+from .certify import restricted_status
 
 
 @without_cyclic_gc
@@ -43,7 +44,7 @@ def build_cpsat(model: OptModel, with_assumptions: bool = False) -> tuple[Any, d
         row = expr((c.coeffs, 0.0))
         lo = int(c.lo) if c.sense == "range" else int(c.rhs) if c.sense in (">=", "=") else cp_model.INT_MIN
         hi = int(c.rhs) if c.sense in ("<=", "=", "range") else cp_model.INT_MAX
-        ct = cp.add_linear_constraint(row, lo, hi)
+        ct = cp.add_linear_constraint(row, lo, hi).with_name(c.name)  # the core names them in the proto
         if c.only_if:
             ct.OnlyEnforceIf(lits(c.only_if))
         if with_assumptions:
@@ -132,6 +133,14 @@ def solve_cpsat(
         out["certificate"] = certificate_part(proto_text(cp), [int(x) for x in solver.ResponseProto().solution])
     if status == cp_model.INFEASIBLE:
         out["unsat_core"] = unsat_core(model, max(0.05, deadline - time.monotonic()))
+        core = out["unsat_core"]
+        # Confirmed as ``cp.certify`` re-checks it: the proto with only the core's constraints is infeasible
+        # by a solve of its own. A core naming no constraint of the proto (the hard ones alone) is not.
+        names = {c.name for c in model.constraints}
+        left = max(0.05, deadline - time.monotonic())
+        if core and set(core) <= names and restricted_status(cp, set(core), left) == "infeasible":
+            out["unsat_core_confirmed"] = True
+            out["certificate"] = certificate_part(proto_text(cp), [])
     return out
 
 

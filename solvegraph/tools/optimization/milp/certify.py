@@ -7,6 +7,14 @@ constraint it can evaluate, naming the kinds it cannot) and with SCIP's own feas
 constraint handler, those included). It recomputes the objective, and confirms an ``optimal`` claim by
 solving the file again and comparing the claimed objective with that solve's dual bound. It imports
 nothing of solvegraph but the model core and the SCIP reader beside it.
+
+An ``infeasible`` claim names its irreducible infeasible subsystem (``claim.iis``: constraint names of the
+file). :func:`check` then re-solves the file restricted to those constraints, every variable with its
+bounds and integrality kept and the objective dropped: with SCIP, and with HiGHS from ``model.mps`` when
+the model is linear (the file is there only then); either finding a point refutes the claim. Dropping
+constraints only relaxes a model, so an infeasible restriction proves the whole model infeasible. Then
+irreducibility: dropping any one member must make the rest feasible (not checked past
+``MAX_IRREDUCIBLE`` members or the time limit).
 """
 
 from __future__ import annotations
@@ -14,9 +22,11 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+import time
 from typing import Any
 
 from .._readback import relative_gap
+from ..crosscheck import _stdout_to_stderr
 from ..model import ModelError, check_solution, parse_model
 from ._scip import _STATUS, model_from_scip
 
@@ -91,6 +101,9 @@ def read_scip(name: str, text: str) -> Any:
 
 def check(certificate: dict[str, Any], options: dict[str, Any]) -> list[dict[str, str]]:
     """Every check of a milp certificate, one line each (see the module docstring)."""
+    claim = certificate.get("claim")
+    if isinstance(claim, dict) and claim.get("status") == "infeasible":
+        return check_infeasible(certificate, options)
     status, values, objective = claimed(certificate)
     name, text = model_file(certificate)
     scip = read_scip(name, text)
@@ -214,3 +227,124 @@ def _optimality(scip: Any, status: str, objective: float | None, options: dict[s
         return line("optimality", "failed", f"solved again, the dual bound {bound:.10g} does not meet {objective:.10g}")
     return line("optimality", "not checked", f"solved again for {limit:g} s ({own}): the dual bound {bound:.10g} "
                 "leaves a gap to the claimed objective")  # fmt: skip
+
+
+MAX_IRREDUCIBLE = 50  # members re-solved one by one for irreducibility; past that it is not checked
+
+
+def claimed_iis(certificate: dict[str, Any]) -> list[str]:
+    """The claim's IIS, constraint names; a ValueError naming the field when it is missing or ill-typed."""
+    iis = certificate["claim"].get("iis")
+    if not isinstance(iis, list) or not iis or not all(isinstance(n, str) and n for n in iis):
+        raise ValueError("claim.iis: missing, or not a non-empty list of constraint names")
+    return list(dict.fromkeys(iis))
+
+
+def restricted_status(name: str, text: str, keep: set[str], time_limit: float) -> str:
+    """SCIP on the model file with only the constraints in ``keep`` (every variable, bound and integrality
+    kept; no objective): ``"infeasible"``, ``"feasible"`` (a point was found) or SCIP's status when it
+    could not tell in ``time_limit`` seconds."""
+    from pyscipopt import Expr
+
+    scip = read_scip(name, text)
+    for c in scip.getConss(transformed=False):
+        if c.name not in keep:
+            scip.delCons(c)
+    scip.setObjective(Expr(), clear=True)
+    scip.setParam("limits/time", max(0.05, time_limit))
+    scip.setParam("limits/solutions", 1)
+    scip.optimize()
+    if scip.getStatus() == "infeasible":
+        return "infeasible"
+    return "feasible" if scip.getNSols() > 0 else _STATUS.get(scip.getStatus(), scip.getStatus())
+
+
+def highs_restricted_status(text: str, keep: set[str], time_limit: float) -> str:
+    """HiGHS on ``model.mps`` with only the rows in ``keep`` (as :func:`restricted_status`); ``"unreadable"``
+    when HiGHS cannot read it or does not find every name in it."""
+    import highspy
+    import numpy as np
+
+    fd, path = tempfile.mkstemp(suffix=".mps", dir=".")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    try:
+        with _stdout_to_stderr():  # HiGHS prints its banner from C on fd 1, the worker's reply stream
+            h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        if h.readModel(path) != highspy.HighsStatus.kOk:
+            return "unreadable"
+    finally:
+        os.unlink(path)
+    h.setOptionValue("time_limit", max(0.05, time_limit))
+    h.setOptionValue("threads", 1)
+    lp = h.getLp()
+    rows = list(lp.row_names_)
+    if not keep <= set(rows):
+        return "unreadable"
+    drop = np.array([i for i, n in enumerate(rows) if n not in keep], dtype=np.int32)
+    if len(drop):
+        h.deleteRows(len(drop), drop)
+    cols = lp.num_col_
+    h.changeColsCost(cols, np.arange(cols, dtype=np.int32), np.zeros(cols, dtype=float))
+    h.run()
+    status = h.getModelStatus()
+    if status == highspy.HighsModelStatus.kInfeasible:
+        return "infeasible"
+    if status == highspy.HighsModelStatus.kOptimal:
+        return "feasible"
+    return h.modelStatusToString(status).lower()
+
+
+def check_infeasible(certificate: dict[str, Any], options: dict[str, Any]) -> list[dict[str, str]]:
+    """Every check of an ``infeasible`` milp certificate (see the module docstring)."""
+    iis = claimed_iis(certificate)
+    name, text = model_file(certificate)
+    scip = read_scip(name, text)
+    names = {c.name for c in scip.getConss(transformed=False)}
+    unknown = [n for n in iis if n not in names]
+    if unknown:
+        raise ValueError(f"claim.iis: constraint name(s) the model does not have: {', '.join(unknown[:5])}")
+    out = [line("model file", "passed", f"SCIP read {name}: {len(scip.getVars(transformed=False))} variables, "
+                f"{len(names)} constraints")]  # fmt: skip
+    deadline = time.monotonic() + float(options.get("time_limit") or DEFAULT_TIME_LIMIT)
+    keep = set(iis)
+    what = f"the {len(iis)} IIS constraint(s) alone, every bound and integrality kept"
+    own = restricted_status(name, text, keep, deadline - time.monotonic())
+    out.append(_infeasible_line("infeasibility (SCIP)", own, what))
+    mps = (certificate.get("artifacts") or {}).get("model.mps")
+    if isinstance(mps, str):
+        highs = highs_restricted_status(mps, keep, deadline - time.monotonic())
+        if highs == "unreadable":
+            out.append(line("infeasibility (HiGHS)", "not checked", "HiGHS could not read model.mps with its names"))
+        else:
+            out.append(_infeasible_line("infeasibility (HiGHS, from model.mps)", highs, what))
+    else:
+        out.append(line("infeasibility (HiGHS)", "not checked", "no model.mps: the model is not linear"))
+    if own == "infeasible":
+        out.append(_irreducible(name, text, iis, deadline))
+    return out
+
+
+def _infeasible_line(check: str, status: str, what: str) -> dict[str, str]:
+    if status == "infeasible":
+        return line(check, "passed", f"{what}: infeasible")
+    if status == "feasible":
+        return line(check, "failed", f"{what}: a feasible point exists, so they do not prove infeasibility")
+    return line(check, "not checked", f"{what}: undecided ({status})")
+
+
+def _irreducible(name: str, text: str, iis: list[str], deadline: float) -> dict[str, str]:
+    """Dropping any one member must make the rest feasible: the subsystem is irreducible."""
+    if len(iis) > MAX_IRREDUCIBLE:
+        return line("irreducibility", "not checked", f"{len(iis)} members, more than {MAX_IRREDUCIBLE}")
+    for member in iis:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return line("irreducibility", "not checked", "the time limit was reached")
+        status = restricted_status(name, text, set(iis) - {member}, left)
+        if status == "infeasible":
+            return line("irreducibility", "failed", f"without {member} the rest is still infeasible")
+        if status != "feasible":
+            return line("irreducibility", "not checked", f"without {member}: undecided ({status})")
+    return line("irreducibility", "passed", f"dropping any one of the {len(iis)} makes the rest feasible")

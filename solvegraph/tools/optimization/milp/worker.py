@@ -17,6 +17,7 @@ from typing import Any
 from .._readback import relative_gap
 from ..model import ModelError, OptModel, Var, affine_bounds, likely_missing_bounds, parse_model, without_cyclic_gc
 from ._scip import _STATUS, _attach_model, _solution
+from .certify import restricted_status
 
 AUX = "_sg_"  # prefix of the variables solvegraph adds when building (linearisations); never reported
 
@@ -168,8 +169,10 @@ def _written(scip: Any, fmt: str) -> str:
 def attach_certificate(out: dict[str, Any], scip: Any, auxiliary: dict[str, float] | None = None) -> None:
     """What a certificate of this result needs from this process (the host's verifier builds it): the model
     files and the values of variables the answer does not report (solvegraph's ``_sg_`` linearisations,
-    SCIP's indicator slacks), without which the file's constraints could not be evaluated."""
-    if out.get("status") not in ("optimal", "feasible", "time_limit") or not out.get("values"):
+    SCIP's indicator slacks), without which the file's constraints could not be evaluated. An infeasible
+    result gets the files too: its certificate names the conflict in them, which ``milp.certify`` re-solves."""
+    solved = out.get("status") in ("optimal", "feasible", "time_limit") and out.get("values")
+    if not solved and out.get("status") != "infeasible":
         return
     import pyscipopt
 
@@ -194,6 +197,23 @@ def scip_iis(scip: Any) -> list[str]:
         if lb > -1e19 and lb != 0:
             names.append(f"bound {v.name} >= {lb:g}")
     return names
+
+
+def confirm_in_file(out: dict[str, Any], deadline: float) -> None:
+    """A confirmed IIS stays confirmed only if the model file restricted to it is infeasible by itself, as
+    ``certify`` re-checks it: a conflict that needs constraints solvegraph added to the file (its ``_sg_``
+    linearisations) is a diagnosis, not a certificate."""
+    if not out.get("iis_confirmed"):
+        return
+    text = ((out.get("certificate") or {}).get("artifacts") or {}).get("model.cip")
+    members = {n for n in out.get("iis") or [] if not n.startswith("bound ")}
+    if (
+        not isinstance(text, str)
+        or not members
+        or restricted_status("model.cip", text, members, remaining(deadline)) != "infeasible"
+    ):
+        del out["iis_confirmed"]
+        out["iis_note"] = "not confirmed: the model file restricted to it is not infeasible by itself"
 
 
 def remaining(deadline: float) -> float:
@@ -229,6 +249,7 @@ def solve_text(text: str, fmt: str, time_limit: float, threads: int) -> dict[str
             out["model_error"] = str(exc)
         else:
             out.update(irreducible_conflict(parsed, out.get("iis") or [], deadline))
+            confirm_in_file(out, deadline)
     return out
 
 
@@ -287,7 +308,6 @@ def solve_declarative(raw_model: dict[str, Any], time_limit: float, threads: int
     # (the certificate keeps those: the model file has them).
     auxiliary = {n: x for n, x in out["values"].items() if n not in parsed.variables}
     out["values"] = {n: x for n, x in out["values"].items() if n in parsed.variables}
-    attach_certificate(out, scip, auxiliary)
     if out["status"] == "infeasible_or_unbounded":
         feasible = _feasible(parsed, max(1.0, deadline - time.monotonic()))
         if feasible is False:
@@ -296,8 +316,10 @@ def solve_declarative(raw_model: dict[str, Any], time_limit: float, threads: int
         elif feasible is True:
             out.update(status="unbounded", resolved="SCIP said infeasible or unbounded; without the objective a "
                        "feasible point exists, so it is unbounded")  # fmt: skip
+    attach_certificate(out, scip, auxiliary)  # after the status is settled: an infeasible one gets the files too
     if out["status"] == "infeasible":
         out.update(irreducible_conflict(parsed, out.get("iis") or [], deadline))
+        confirm_in_file(out, deadline)
     if out["status"] == "unbounded":
         out["missing_bounds"] = likely_missing_bounds(parsed)
     return out
