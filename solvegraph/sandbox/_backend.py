@@ -15,9 +15,11 @@ import json
 import os
 import signal
 import site
+import stat
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -216,7 +218,22 @@ class Sandbox:
         """Free what ``wrap`` made for ``cmd`` once its process has ended (nothing, here)."""
 
     def prepare_dir(self, path: str) -> None:
-        """Give the sandboxed uid its own writable folder."""
+        """Give the sandboxed uid its own writable folder.
+
+        Only a private folder of ours is handed over: chowning a shared one (a workdir of /tmp, say)
+        to nobody with mode 0700 would lock every other user, PostgreSQL's included, out of it.
+        """
+        st = os.lstat(path)
+        if (
+            not stat.S_ISDIR(st.st_mode)
+            or st.st_uid != os.getuid()
+            or st.st_mode & (stat.S_ISVTX | 0o002)
+            or os.path.realpath(path) in {"/", os.path.realpath(tempfile.gettempdir())}
+        ):
+            raise SandboxError(
+                f"refusing to give {path} to the sandboxed user: a workdir must be a private folder of its own"
+                f" (mode {stat.S_IMODE(st.st_mode):04o}, owner uid {st.st_uid})"
+            )
         uid = self.sandbox_uid()
         if uid != os.getuid():
             os.chown(path, uid, uid)
@@ -304,9 +321,9 @@ class Sandbox:
         **streams: Any,
     ) -> tuple[subprocess.Popen[bytes], SessionCgroup | None]:
         """Make the session cgroup and folder, then start ``argv`` wrapped, with ``spawn`` (a Popen)."""
+        self.prepare_dir(workdir)
         cgroup = self.session_cgroup(limits)
         fds = cgroup.open_fds() if cgroup else []
-        self.prepare_dir(workdir)
         full_env = clean_env(home=workdir, tmpdir=self.tmpdir(workdir), extra=env)
         try:
             proc = spawn(

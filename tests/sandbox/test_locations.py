@@ -341,3 +341,29 @@ def test_a_kernel_that_cannot_start_says_why_in_its_own_words() -> None:
     first = text.splitlines()[0]
     assert first.startswith("could not start the Python kernel: ") and ("exited with code" in first or "died" in first)
     assert "died before replying" not in text
+
+
+@pytest.mark.parametrize("mode", ["bwrap", "none"])
+def test_a_shared_folder_is_never_handed_to_the_sandboxed_user(tmp_path: Path, mode: str) -> None:
+    """A workdir of /tmp (or any sticky or world-writable folder) is refused, and left as it was.
+
+    Handing it over would chown it to nobody with mode 0700: every other user, PostgreSQL's
+    initdb among them, would be locked out of the machine's /tmp.
+    """
+    sandbox = resolve_sandbox(mode)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    for folder in (tempfile.gettempdir(), "/", str(shared)):
+        before = os.stat(folder)
+        with pytest.raises(SandboxError, match=r"refusing to give .* a private folder of its own"):
+            sandbox.prepare_dir(folder)
+        after = os.stat(folder)
+        assert (after.st_uid, after.st_gid, after.st_mode) == (before.st_uid, before.st_gid, before.st_mode)
+    with pytest.raises(SandboxError, match="refusing"):
+        sandbox.run([sys.executable, "-c", "pass"], workdir=tempfile.gettempdir(), timeout=30)
+    assert os.stat(tempfile.gettempdir()).st_mode & 0o1777 == 0o1777
+    private = tmp_path / "private"
+    private.mkdir()
+    sandbox.prepare_dir(str(private))  # its own folder is still handed over
+    assert private.stat().st_mode & 0o777 == 0o700
