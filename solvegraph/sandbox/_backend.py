@@ -224,9 +224,10 @@ class Sandbox:
         to nobody with mode 0700 would lock every other user, PostgreSQL's included, out of it.
         """
         st = os.lstat(path)
+        uid = self.sandbox_uid()
         if (
             not stat.S_ISDIR(st.st_mode)
-            or st.st_uid != os.getuid()
+            or st.st_uid not in (os.getuid(), uid)  # ours, or handed over already (a workdir used again)
             or st.st_mode & (stat.S_ISVTX | 0o002)
             or os.path.realpath(path) in {"/", os.path.realpath(tempfile.gettempdir())}
         ):
@@ -234,7 +235,6 @@ class Sandbox:
                 f"refusing to give {path} to the sandboxed user: a workdir must be a private folder of its own"
                 f" (mode {stat.S_IMODE(st.st_mode):04o}, owner uid {st.st_uid})"
             )
-        uid = self.sandbox_uid()
         if uid != os.getuid():
             os.chown(path, uid, uid)
         os.chmod(path, 0o700)

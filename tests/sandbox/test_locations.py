@@ -366,4 +366,6 @@ def test_a_shared_folder_is_never_handed_to_the_sandboxed_user(tmp_path: Path, m
     private = tmp_path / "private"
     private.mkdir()
     sandbox.prepare_dir(str(private))  # its own folder is still handed over
+    sandbox.prepare_dir(str(private))  # and again, for a second run in it
     assert private.stat().st_mode & 0o777 == 0o700
+    assert private.stat().st_uid == sandbox.sandbox_uid()
