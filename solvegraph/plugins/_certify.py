@@ -5,8 +5,10 @@ re-checked by the :class:`~solvegraph.plugins.CertificateChecker` registered for
 :class:`~solvegraph.sandbox.SandboxWorker` that may call that checker and nothing else, and that is
 closed after it: it shares no process, kernel or file with the run that issued the certificate.
 
-A certificate is ``verified`` when at least one check passed and none failed; ``refuted`` when a check
-failed, or none passed (nothing could be checked, the checker crashed or ran out of time: not verified);
+A certificate is ``verified`` when at least one check passed, none failed, and every check its checker
+marked ``required`` (what the claim stands on: an infeasible claim's re-solve, say) passed; ``refuted`` when
+a check failed, or none passed, or a required one did not (nothing could be checked, the checker crashed or
+ran out of time, the claim's own check was undecided: not verified);
 ``malformed`` when it cannot be read (bad JSON, an unknown schema version, a missing or ill-typed field,
 a kind no checker is registered for, an artifact its checker cannot read), with one line naming the field.
 """
@@ -45,7 +47,7 @@ class Report:
     id: str = ""
     kind: str = ""
     source: str = ""  # where it was read from: a file, a trajectory, stdin
-    checks: list[dict[str, str]] = field(default_factory=list)
+    checks: list[dict[str, Any]] = field(default_factory=list)  # check, outcome, detail (and required)
     detail: str = ""  # why it is malformed, or why nothing could be checked
 
     def to_dict(self) -> dict[str, Any]:
@@ -160,9 +162,12 @@ def recheck(
     report.checks = checks
     failed = any(c["outcome"] == "failed" for c in checks)
     passed = any(c["outcome"] == "passed" for c in checks)
-    report.outcome = VERIFIED if passed and not failed else REFUTED
+    open_ = [c["check"] for c in checks if c.get("required") and c["outcome"] != "passed"]
+    report.outcome = VERIFIED if passed and not failed and not open_ else REFUTED
     if not passed and not failed:
         report.detail = "no check could be made; nothing was verified"
+    elif open_ and not failed:
+        report.detail = f"not verified: the claim rests on {', '.join(open_)}, which was not checked"
     return report
 
 
@@ -182,16 +187,21 @@ def _in_process(target: str, certificate: dict[str, Any], options: dict[str, Any
         return "failed", f"{type(exc).__name__}: {exc}"
 
 
-def _checks(value: Any) -> list[dict[str, str]] | None:
+def _checks(value: Any) -> list[dict[str, Any]] | None:
     if not isinstance(value, list):
         return None
     out = []
     for item in value:
         if not isinstance(item, dict) or item.get("outcome") not in OUTCOMES:
             return None
-        out.append(
-            {"check": str(item.get("check", "")), "outcome": item["outcome"], "detail": str(item.get("detail", ""))}
-        )
+        check: dict[str, Any] = {
+            "check": str(item.get("check", "")),
+            "outcome": item["outcome"],
+            "detail": str(item.get("detail", "")),
+        }
+        if item.get("required") is True:  # the claim stands on it: verified only if it passed
+            check["required"] = True
+        out.append(check)
     return out
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import copy
 import json
+import random
+import time
 from typing import Any
 
 import pytest
@@ -181,3 +183,124 @@ def test_an_unconfirmed_conflict_is_a_note_not_a_verification(
 )
 def test_the_infeasible_answer_normalisation_is_strict(answer: str | None, infeasible: bool) -> None:
     assert says_infeasible(answer) is infeasible
+
+
+@pytest.mark.parametrize("tool", ["milp", "cp"])
+def test_an_infeasible_answer_to_a_model_with_a_solution_is_rejected(
+    tool: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reverse of the above: the solver found a point, so "infeasible" is wrong, never tool-verified."""
+    monkeypatch.chdir(tmp_path)
+    feasible = copy.deepcopy(CONFLICT)
+    feasible["constraints"] = [c for c in feasible["constraints"] if c["name"] != "x_cap"]
+    if tool == "milp":
+        from solvegraph.tools.optimization.milp.worker import solve_declarative
+    else:
+        from solvegraph.tools.optimization.cp.worker import solve_declarative  # type: ignore[no-redef]
+    data = solve_declarative(feasible, 10.0, 1)
+    assert data["status"] == "optimal" and data["objective"] == 8
+    said = review(tool, {"model": feasible}, data, kind=tool, answer="Infeasible.")
+    assert said is not None and said["accepted"] is False and "certificate" not in said
+    assert "has a solution (status optimal, objective 8)" in said["feedback"]
+    number = review(tool, {"model": feasible}, data, kind=tool, answer="8")
+    assert number is not None and number["accepted"] is True
+
+
+def _scip_file(build: Any, ext: str, tmp_path: Any) -> str:
+    from pyscipopt import Model
+
+    scip = Model()
+    scip.hideOutput()
+    build(scip)
+    path = tmp_path / f"model.{ext}"
+    scip.writeProblem(str(path), verbose=False)
+    return path.read_text()
+
+
+def _implied(scip: Any) -> None:  # x in [0, 1] continuous, but marked implied integral: 2x = 1 holds at 0.5
+    x = scip.addVar("x", vtype="M", lb=0, ub=1)
+    scip.addCons(2 * x == 1, name="half")
+
+
+def _infinite(scip: Any) -> None:  # x >= 1e25: SCIP reads it as x >= +infinity
+    x = scip.addVar("x", lb=None, ub=None)
+    scip.addCons(x >= 1e25, name="half")
+
+
+@pytest.mark.parametrize(("build", "why"), [(_implied, "marked implied integral"), (_infinite, "past 1e+12")])
+def test_what_scips_solve_takes_on_trust_is_no_proof_of_infeasibility(build: Any, why: str, tmp_path: Any) -> None:
+    """Feasible files that SCIP's solve calls infeasible: the certificate is not verified (1), and says why."""
+    cert = {
+        "kind": "milp",
+        "claim": {"status": "infeasible", "iis": ["half"]},
+        "artifacts": {"model.cip": _scip_file(build, "cip", tmp_path)},
+    }
+    done = run_cli("verify", "-", "--sandbox", "bwrap", input=json.dumps(cert))
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert any(line.startswith("not checked") and "infeasibility (SCIP)" in line and why in line for line in lines)
+    assert "the claim rests on infeasibility (SCIP), which was not checked" in done.stdout
+    assert not any(line.startswith("passed") and "irreducibility" in line for line in lines)
+
+
+def test_an_implied_integral_mark_set_by_model_code_confirms_no_conflict(tmp_path: Any, monkeypatch: Any) -> None:
+    """At run time, code mode's file goes through the same re-solve: the worker's read-back model (x
+    continuous) is feasible, so the conflict SCIP reports is not confirmed and no certificate is issued."""
+    from solvegraph.tools.optimization.milp.worker import confirm_in_file, irreducible_conflict
+    from solvegraph.tools.optimization.model import parse_model
+
+    monkeypatch.chdir(tmp_path)
+    model = parse_model(
+        {
+            "variables": [{"name": "x", "type": "continuous", "lb": 0, "ub": 1}],
+            "constraints": [{"name": "half", "coeffs": {"x": 2}, "sense": "==", "rhs": 1}],
+        },
+        kind="milp",
+    )
+    found = irreducible_conflict(model, ["half"], deadline=time.monotonic() + 30)
+    assert "iis_confirmed" not in found and "read back is feasible" in found["iis_note"]
+    out = {"iis": ["half"], "iis_confirmed": True, "certificate": {"artifacts": {}}}
+    out["certificate"]["artifacts"]["model.cip"] = _scip_file(_implied, "cip", tmp_path)
+    confirm_in_file(out, deadline=time.monotonic() + 30)
+    assert "iis_confirmed" not in out, out
+
+
+def test_highs_on_a_second_file_never_carries_an_infeasible_claim_alone(tmp_path: Any) -> None:
+    """model.mps is a second artifact: an infeasible one beside a model.cip SCIP cannot decide in the time
+    limit (a feasible market-split instance) refutes nothing, and verifies nothing either (1)."""
+    from pyscipopt import quicksum
+
+    rng = random.Random(7)
+    a = [[rng.randint(0, 99) for _ in range(50)] for _ in range(6)]
+    point = [rng.randint(0, 1) for _ in range(50)]
+
+    def market_split(scip: Any) -> None:
+        x = [scip.addVar(f"x{j}", vtype="B") for j in range(50)]
+        for i, row in enumerate(a):
+            scip.addCons(
+                quicksum(c * v for c, v in zip(row, x, strict=True))
+                == sum(c * p for c, p in zip(row, point, strict=True)),
+                name=f"c{i}",
+            )
+
+    def contradiction(scip: Any) -> None:
+        y = scip.addVar("y", lb=0, ub=1)
+        scip.addCons(y >= 2, name="c0")
+        for i in range(1, 6):
+            scip.addCons(y <= 1, name=f"c{i}")
+
+    cert = {
+        "kind": "milp",
+        "claim": {"status": "infeasible", "iis": [f"c{i}" for i in range(6)]},
+        "artifacts": {
+            "model.cip": _scip_file(market_split, "cip", tmp_path),
+            "model.mps": _scip_file(contradiction, "mps", tmp_path),
+        },
+    }
+    done = run_cli("verify", "-", "--sandbox", "bwrap", "--time-limit", "1", input=json.dumps(cert))
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    scip = [line for line in lines if "infeasibility (SCIP)" in line]
+    assert scip and not scip[0].startswith("passed"), done.stdout  # undecided in 1 s (or the point found)
+    assert any(line.startswith("passed") and "HiGHS" in line for line in lines), done.stdout
+    assert lines[-1].startswith("refuted")

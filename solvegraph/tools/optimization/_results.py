@@ -323,7 +323,7 @@ def review(
 
     An infeasible result certifies the answer "infeasible" (``says_infeasible``) when its conflict was
     confirmed by a solve of its own (milp: ``iis_confirmed``; cp: ``unsat_core_confirmed``); with any other
-    answer it is the rejection it always was.
+    answer it is the rejection it always was. A solved result rejects the answer "infeasible".
     """
     status = data.get("status")
     if status == "infeasible":
@@ -342,6 +342,13 @@ def review(
         return {"accepted": False, "feedback": f"The {name} model is unbounded: likely missing bound: {hint}."}
     if status not in SOLVED or not data.get("values"):
         return None
+    if says_infeasible(answer):  # the solver found a point: a solved result never certifies "infeasible"
+        return {
+            "accepted": False,
+            "feedback": f"The answer says the problem is infeasible, but the {name} model has a solution "
+            f"(status {status}, objective {_fmt(data.get('objective'))}). Either the model is missing a "
+            "constraint of the problem, or the answer is wrong.",
+        }
     if data.get("model_error"):  # code mode whose model could not be read back: say so, verify nothing
         return {"feedback": f"the {name} solution was not re-checked: {data['model_error']}"}
     raw_model = data.get("model") or arguments.get("model")

@@ -205,7 +205,7 @@ def restricted_status(cp: Any, keep: set[str], time_limit: float) -> str:
     return "feasible" if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) else status_name(status)
 
 
-def check_infeasible(certificate: dict[str, Any], options: dict[str, Any]) -> list[dict[str, str]]:
+def check_infeasible(certificate: dict[str, Any], options: dict[str, Any]) -> list[dict[str, Any]]:
     """Every check of an ``infeasible`` cp certificate (see the module docstring)."""
     core = certificate["claim"].get("core")
     if not isinstance(core, list) or not core or not all(isinstance(n, str) and n for n in core):
@@ -229,8 +229,8 @@ def check_infeasible(certificate: dict[str, Any], options: dict[str, Any]) -> li
         out.append(line("infeasibility (CP-SAT)", "failed",
                         f"{what}: a feasible point exists, so they do not prove infeasibility"))  # fmt: skip
         return out
-    else:
-        out.append(line("infeasibility (CP-SAT)", "not checked", f"{what}: undecided ({own})"))
+    else:  # the claim stands on this re-solve: undecided is not verified
+        out.append({**line("infeasibility (CP-SAT)", "not checked", f"{what}: undecided ({own})"), "required": True})
         return out
     out.append(_minimal(cp, core, deadline))
     return out

@@ -27,7 +27,7 @@ from typing import Any
 
 from .._readback import relative_gap
 from ..crosscheck import _stdout_to_stderr
-from ..model import ModelError, check_solution, parse_model
+from ..model import MAX_MAGNITUDE, ModelError, check_solution, parse_model
 from ._scip import _STATUS, model_from_scip
 
 FILES = {"model.cip": "END", "model.mps": "ENDATA"}  # what SCIP reads, by preference, and how each file ends
@@ -99,7 +99,7 @@ def read_scip(name: str, text: str) -> Any:
     return scip
 
 
-def check(certificate: dict[str, Any], options: dict[str, Any]) -> list[dict[str, str]]:
+def check(certificate: dict[str, Any], options: dict[str, Any]) -> list[dict[str, Any]]:
     """Every check of a milp certificate, one line each (see the module docstring)."""
     claim = certificate.get("claim")
     if isinstance(claim, dict) and claim.get("status") == "infeasible":
@@ -240,13 +240,48 @@ def claimed_iis(certificate: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(iis))
 
 
+def unsound(scip: Any) -> str | None:
+    """Why SCIP's word "infeasible" on this model file is no proof, or None.
+
+    Two things a file can say that SCIP's solve takes on trust and its own check does not: a continuous
+    variable marked implied integral (``implied: weak``, pyscipopt's ``vtype="M"``), which presolve treats as
+    an integer, so ``2x = 1`` with ``x`` in [0, 1] comes out infeasible; and numbers at SCIP's infinity
+    (1e20) where a finite one belongs, which turn ``x >= 1e25`` into an impossible ``x >= +inf``. Values past
+    the model core's range (``MAX_MAGNITUDE``) are refused too, as a model the tool builds refuses them.
+    """
+    infinity = 1e19
+
+    def out_of_range(low: float, high: float) -> bool:  # a side at the wrong infinity, or past the range
+        return low >= infinity or high <= -infinity or any(MAX_MAGNITUDE < abs(x) < infinity for x in (low, high))
+
+    for v in scip.getVars(transformed=False):
+        if v.vtype() == "CONTINUOUS" and v.isImpliedIntegral():
+            return f"variable {v.name} is continuous but marked implied integral (SCIP's solve trusts that mark)"
+        lb, ub = v.getLbOriginal(), v.getUbOriginal()
+        if out_of_range(lb, ub):
+            return f"variable {v.name} has a bound past {MAX_MAGNITUDE:g} ([{lb:g}, {ub:g}])"
+    for c in scip.getConss(transformed=False):
+        if c.getConshdlrName() != "linear":
+            continue
+        lhs, rhs = scip.getLhs(c), scip.getRhs(c)
+        if out_of_range(lhs, rhs):
+            return f"constraint {c.name} has a side past {MAX_MAGNITUDE:g} ([{lhs:g}, {rhs:g}])"
+        if any(abs(a) > MAX_MAGNITUDE for a in scip.getValsLinear(c).values()):
+            return f"constraint {c.name} has a coefficient past {MAX_MAGNITUDE:g}"
+    return None
+
+
 def restricted_status(name: str, text: str, keep: set[str], time_limit: float) -> str:
     """SCIP on the model file with only the constraints in ``keep`` (every variable, bound and integrality
-    kept; no objective): ``"infeasible"``, ``"feasible"`` (a point was found) or SCIP's status when it
-    could not tell in ``time_limit`` seconds."""
+    kept; no objective): ``"infeasible"``, ``"feasible"`` (a point was found), SCIP's status when it could
+    not tell in ``time_limit`` seconds, or ``"unsound: <why>"`` for a file whose infeasibility SCIP's
+    solve cannot prove (:func:`unsound`)."""
     from pyscipopt import Expr
 
     scip = read_scip(name, text)
+    why = unsound(scip)
+    if why is not None:
+        return f"unsound: {why}"
     for c in scip.getConss(transformed=False):
         if c.name not in keep:
             scip.delCons(c)
@@ -296,7 +331,7 @@ def highs_restricted_status(text: str, keep: set[str], time_limit: float) -> str
     return h.modelStatusToString(status).lower()
 
 
-def check_infeasible(certificate: dict[str, Any], options: dict[str, Any]) -> list[dict[str, str]]:
+def check_infeasible(certificate: dict[str, Any], options: dict[str, Any]) -> list[dict[str, Any]]:
     """Every check of an ``infeasible`` milp certificate (see the module docstring)."""
     iis = claimed_iis(certificate)
     name, text = model_file(certificate)
@@ -311,7 +346,9 @@ def check_infeasible(certificate: dict[str, Any], options: dict[str, Any]) -> li
     keep = set(iis)
     what = f"the {len(iis)} IIS constraint(s) alone, every bound and integrality kept"
     own = restricted_status(name, text, keep, deadline - time.monotonic())
-    out.append(_infeasible_line("infeasibility (SCIP)", own, what))
+    # The claim stands on this re-solve of the certificate's own file: verified only if it passed. HiGHS
+    # reads a second artifact (model.mps), so it can refute the claim but never carry it alone.
+    out.append({**_infeasible_line("infeasibility (SCIP)", own, what), "required": True})
     mps = (certificate.get("artifacts") or {}).get("model.mps")
     if isinstance(mps, str):
         highs = highs_restricted_status(mps, keep, deadline - time.monotonic())
@@ -320,17 +357,19 @@ def check_infeasible(certificate: dict[str, Any], options: dict[str, Any]) -> li
         else:
             out.append(_infeasible_line("infeasibility (HiGHS, from model.mps)", highs, what))
     else:
-        out.append(line("infeasibility (HiGHS)", "not checked", "no model.mps: the model is not linear"))
+        out.append(line("infeasibility (HiGHS)", "not checked", "no model.mps (written only for a linear model)"))
     if own == "infeasible":
         out.append(_irreducible(name, text, iis, deadline))
     return out
 
 
-def _infeasible_line(check: str, status: str, what: str) -> dict[str, str]:
+def _infeasible_line(check: str, status: str, what: str) -> dict[str, Any]:
     if status == "infeasible":
         return line(check, "passed", f"{what}: infeasible")
     if status == "feasible":
         return line(check, "failed", f"{what}: a feasible point exists, so they do not prove infeasibility")
+    if status.startswith("unsound: "):
+        return line(check, "not checked", f"SCIP's solve is no proof here: {status.removeprefix('unsound: ')}")
     return line(check, "not checked", f"{what}: undecided ({status})")
 
 

@@ -362,6 +362,11 @@ def irreducible_conflict(model: OptModel, scip_iis: list[str], deadline: float) 
 
     if not start or infeasible(start, model.variables) is not True:
         start = list(model.constraints)
+        whole = infeasible(start, model.variables)
+        if whole is None:
+            return out_of_time(start)
+        if not whole:  # SCIP said infeasible, the model as read back is not: numerics, or a mark SCIP trusts
+            return {"iis": scip_iis, "iis_note": "not confirmed: the model as read back is feasible"}
     if len(start) > MAX_FILTER_CONSTRAINTS:
         return {"iis": scip_iis, "iis_note": f"not minimised: more than {MAX_FILTER_CONSTRAINTS} constraints"}
     keep = list(start)
