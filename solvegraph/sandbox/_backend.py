@@ -220,24 +220,33 @@ class Sandbox:
     def prepare_dir(self, path: str) -> None:
         """Give the sandboxed uid its own writable folder.
 
-        Only a private folder of ours is handed over: chowning a shared one (a workdir of /tmp, say)
-        to nobody with mode 0700 would lock every other user, PostgreSQL's included, out of it.
+        Only a private folder is handed over: ours, or the sandboxed uid's already (a workdir used again).
+        Chowning a shared one (a workdir of /tmp, say) to nobody with mode 0700 would lock every other user,
+        PostgreSQL's included, out of it. The folder is opened without following a symlink and changed
+        through that descriptor, so what was checked is what is changed.
         """
-        st = os.lstat(path)
         uid = self.sandbox_uid()
-        if (
-            not stat.S_ISDIR(st.st_mode)
-            or st.st_uid not in (os.getuid(), uid)  # ours, or handed over already (a workdir used again)
-            or st.st_mode & (stat.S_ISVTX | 0o002)
-            or os.path.realpath(path) in {"/", os.path.realpath(tempfile.gettempdir())}
-        ):
-            raise SandboxError(
-                f"refusing to give {path} to the sandboxed user: a workdir must be a private folder of its own"
-                f" (mode {stat.S_IMODE(st.st_mode):04o}, owner uid {st.st_uid})"
-            )
-        if uid != os.getuid():
-            os.chown(path, uid, uid)
-        os.chmod(path, 0o700)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError as exc:
+            why = exc.strerror or "cannot open it"
+            raise SandboxError(f"refusing to give {path} to the sandboxed user: not a folder ({why})") from None
+        try:
+            st = os.fstat(fd)
+            if (
+                st.st_uid not in (os.getuid(), uid)
+                or st.st_mode & (stat.S_ISVTX | 0o002)
+                or os.path.realpath(path) in {"/", os.path.realpath(tempfile.gettempdir())}
+            ):
+                raise SandboxError(
+                    f"refusing to give {path} to the sandboxed user: a workdir must be a private folder of its own"
+                    f" (mode {stat.S_IMODE(st.st_mode):04o}, owner uid {st.st_uid})"
+                )
+            if uid != os.getuid():
+                os.fchown(fd, uid, uid)
+            os.fchmod(fd, 0o700)
+        finally:
+            os.close(fd)
 
     def run(
         self,

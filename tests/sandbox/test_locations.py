@@ -363,6 +363,13 @@ def test_a_shared_folder_is_never_handed_to_the_sandboxed_user(tmp_path: Path, m
     with pytest.raises(SandboxError, match="refusing"):
         sandbox.run([sys.executable, "-c", "pass"], workdir=tempfile.gettempdir(), timeout=30)
     assert os.stat(tempfile.gettempdir()).st_mode & 0o1777 == 0o1777
+    target = tmp_path / "target"
+    target.mkdir(mode=0o700)
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    with pytest.raises(SandboxError, match="not a folder"):  # a symlink is never followed, even to a private one
+        sandbox.prepare_dir(str(link))
+    assert target.stat().st_uid == os.getuid()
     private = tmp_path / "private"
     private.mkdir()
     sandbox.prepare_dir(str(private))  # its own folder is still handed over
