@@ -694,7 +694,13 @@ class BenchRunner:
                         if self._errored(sample, exc, tries):
                             return
                     tries += 1
-            try:  # the slot is free: the next sample starts while this one's writes commit
+                if jobs == 1:  # one at a time: each sample sees the last one's writes (recall, retractions)
+                    await record(settle)
+                    return
+            await record(settle)  # the slot is free: the next sample starts while this one's writes commit
+
+        async def record(settle: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+            try:
                 result = await settle()
             except AlreadyScored:
                 self.already_scored += 1
