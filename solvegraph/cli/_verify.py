@@ -5,6 +5,11 @@ The core (load, validate, re-check in a fresh sandboxed process, aggregate) is
 store) and prints one line per check, then a summary. Exit codes: 0 verified (every certificate has a
 passing check and none failed), 1 refuted or not verified (a check failed, none passed, or a run without
 certificates), 2 malformed (one line naming the field).
+
+A certificate read from the store is checked with its trajectory's problem at hand: each checker's options
+then carry ``problem`` (the stored problem text), so a checker can bind the certificate to what was asked
+(the Lean checker requires ``statement.lean`` to be the problem's own statement). A certificate read from a
+file or stdin has no problem to compare with.
 """
 
 from __future__ import annotations
@@ -65,13 +70,17 @@ def verify(
         else:
             err.print(line, markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_CODES[REFUTED])
-    reports = verify_all(
-        found,
-        PluginManager().certificate_checkers(),
-        sandbox=settings.sandbox or "auto",
-        tool_options=settings.effective_tool_options(),
-        time_limit=time_limit,
-    )
+    checkers = PluginManager().certificate_checkers()
+    tool_options = settings.effective_tool_options()
+    reports: list[Report] = []
+    for source, data, problem in found:
+        reports += verify_all(
+            [(source, data)],
+            checkers,
+            sandbox=settings.sandbox or "auto",
+            tool_options=_with_problem(tool_options, {c.plugin for c in checkers.values()}, problem),
+            time_limit=time_limit,
+        )
     result = overall(reports)
     if as_json:
         print(json.dumps({"outcome": result, "certificates": [r.to_dict() for r in reports]}))
@@ -86,18 +95,28 @@ def verify(
     raise typer.Exit(EXIT_CODES[result])
 
 
-def _found(target: str, db: str | None, config: str | None) -> list[tuple[str, Any]]:
+def _with_problem(
+    tool_options: dict[str, dict[str, Any]], plugins: set[str], problem: str | None
+) -> dict[str, dict[str, Any]]:
+    """Each checker plugin's options, with the stored trajectory's problem text under ``problem`` when there is one."""
+    if problem is None:
+        return tool_options
+    return {**tool_options, **{p: {**tool_options.get(p, {}), "problem": problem} for p in plugins}}
+
+
+def _found(target: str, db: str | None, config: str | None) -> list[tuple[str, Any, str | None]]:
+    """(where it was read, the certificate, the stored problem text or None) for each certificate found."""
     from ..plugins._certify import CertificateError, parse_certificates
 
     if target == "-":
-        return parse_certificates(sys.stdin.read(), "stdin")
+        return [(s, c, None) for s, c in parse_certificates(sys.stdin.read(), "stdin")]
     path = Path(target)
     if path.is_file():
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise CertificateError(f"{target}: cannot be read ({type(exc).__name__})") from None
-        return parse_certificates(text, target)
+        return [(s, c, None) for s, c in parse_certificates(text, target)]
     if path.suffix in (".json", ".jsonl") or "/" in target:
         raise CertificateError(f"{target}: no such file")
     from ._settings import open_store
@@ -105,7 +124,13 @@ def _found(target: str, db: str | None, config: str | None) -> list[tuple[str, A
     store = open_store(db, config)
     try:
         _, ids = store.resolve(target)
-        return [(f"trajectory {i}", c.to_dict()) for i in ids for c in store.certificates(i)]
+        found: list[tuple[str, Any, str | None]] = []
+        for i in ids:
+            certificates = store.certificates(i)
+            if certificates:  # the problem it was issued for: a checker binds the certificate to it
+                problem = store.load(i).problem
+                found += [(f"trajectory {i}", c.to_dict(), problem) for c in certificates]
+        return found
     finally:
         store.close()
 

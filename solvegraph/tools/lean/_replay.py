@@ -26,6 +26,10 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -168,26 +172,51 @@ class Toolchain:
 _TOOLCHAINS: dict[tuple[tuple[str, ...], str | None], Toolchain] = {}
 _DRIVERS: dict[str, str] = {}  # libleanshared.so -> the driver built against it
 _LOCK = threading.Lock()
+# The time.monotonic() by which the caller must be done (``solvegraph verify``'s checker), or None: the
+# unsandboxed steps below (the toolchain query, ldd, the driver build) then take at most what is left.
+_DEADLINE: ContextVar[float | None] = ContextVar("solvegraph_lean_deadline", default=None)
+
+
+@contextmanager
+def deadline(at: float) -> Iterator[None]:
+    """Bound the unsandboxed steps of this module by ``at`` (a ``time.monotonic()`` value) inside the block."""
+    token = _DEADLINE.set(at)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def within(seconds: float) -> float:
+    """``seconds``, cut to what is left before the deadline in force (at least 1 s), if there is one."""
+    at = _DEADLINE.get()
+    return seconds if at is None else max(1.0, min(seconds, at - time.monotonic()))
 
 
 def toolchain(command: list[str], project: str | None) -> Toolchain:
-    """The toolchain's version line and install prefix (the user's own toolchain, run outside the sandbox
-    like ``lake env``; nothing the model wrote is involved)."""
+    """The toolchain's version line and install prefix (the verifying user's own toolchain, from their options,
+    ``SOLVEGRAPH_LEAN`` or PATH, run outside the sandbox like ``lake env``; never a path from a certificate or
+    anything the model wrote). An answer cut short by a deadline is not remembered."""
     key = (tuple(command), project)
     with _LOCK:
         if key in _TOOLCHAINS:
             return _TOOLCHAINS[key]
+    cut: list[str] = []
 
     def ask(flag: str) -> str:
         try:
-            proc = subprocess.run([*command, flag], cwd=project, capture_output=True, text=True, timeout=60)
-        except (OSError, subprocess.TimeoutExpired):
+            proc = subprocess.run([*command, flag], cwd=project, capture_output=True, text=True, timeout=within(60))
+        except subprocess.TimeoutExpired:
+            cut.append(flag)
+            return ""
+        except OSError:
             return ""
         return proc.stdout.strip() if proc.returncode == 0 else ""
 
     found = Toolchain(ask("--version") or "unknown", ask("--print-prefix") or None)
-    with _LOCK:
-        _TOOLCHAINS[key] = found
+    if not cut:
+        with _LOCK:
+            _TOOLCHAINS[key] = found
     return found
 
 
@@ -199,7 +228,7 @@ def _shared_library(lean: Path, prefix: str | None) -> Path | None:
     if not ldd or not lean.is_file():
         return None
     try:
-        out = subprocess.run([ldd, str(lean)], capture_output=True, text=True, timeout=30).stdout
+        out = subprocess.run([ldd, str(lean)], capture_output=True, text=True, timeout=within(30)).stdout
     except (OSError, subprocess.TimeoutExpired):
         return None
     m = re.search(r"libleanshared\.so\s*=>\s*(\S+)", out)
@@ -271,7 +300,7 @@ def _driver(compiler: str, library: Path) -> str:
                 ],
                 capture_output=True,
                 text=True,
-                timeout=120,
+                timeout=within(120),
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise _BuildError(str(exc)) from exc
