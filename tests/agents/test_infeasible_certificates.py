@@ -304,3 +304,28 @@ def test_highs_on_a_second_file_never_carries_an_infeasible_claim_alone(tmp_path
     assert scip and not scip[0].startswith("passed"), done.stdout  # undecided in 1 s (or the point found)
     assert any(line.startswith("passed") and "HiGHS" in line for line in lines), done.stdout
     assert lines[-1].startswith("refuted")
+
+
+@pytest.mark.parametrize("tool", ["milp", "cp"])
+def test_a_certificate_whose_answer_contradicts_its_claim_is_refuted(
+    solved: dict[str, Any], tool: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer a certificate backs is checked against its claim: "7" of an infeasible claim, and
+    "infeasible" of an optimal one (a certificate's answer field edited after the run), exit 1."""
+    edited = copy.deepcopy(_cert(solved, tool))
+    assert says_infeasible(edited["answer"])
+    edited["answer"] = "7"
+    monkeypatch.chdir(tmp_path)
+    feasible = copy.deepcopy(CONFLICT)
+    feasible["constraints"] = [c for c in feasible["constraints"] if c["name"] != "x_cap"]
+    if tool == "milp":
+        from solvegraph.tools.optimization.milp.worker import solve_declarative
+    else:
+        from solvegraph.tools.optimization.cp.worker import solve_declarative  # type: ignore[no-redef]
+    accepted = review(tool, {"model": feasible}, solve_declarative(feasible, 10.0, 1), kind=tool, answer="8")
+    assert accepted is not None and accepted["accepted"] is True
+    optimal = {**accepted["certificate"], "answer": "Infeasible."}
+    for cert, said in ((edited, "does not say the problem is infeasible"), (optimal, "says the problem is infeasible")):
+        done = run_cli("verify", "-", "--sandbox", "bwrap", input=json.dumps(cert))
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert done.stdout.splitlines()[0].startswith("failed") and said in done.stdout, done.stdout

@@ -18,6 +18,7 @@ from pydantic import Field
 from ...plugins import CodeKernel, ToolOptions, ToolResult, ToolSession, Verifier
 from ...sandbox import SOLVER_STACK_MB, Limits, resolve_sandbox
 from ...sandbox._worker import SandboxWorker
+from ._answers import says_infeasible
 from ._readback import relative_gap
 from .model import ModelError, OptModel, check_solution, objective_value, parse_model
 
@@ -294,26 +295,6 @@ def _code_mode(
     if cell.stdout.strip():
         rendered.output = cell.stdout.rstrip() + "\n" + rendered.output
     return rendered
-
-
-# What an answer may say to claim infeasibility, after ``says_infeasible``'s normalisation: strict on purpose
-# (a number, or a sentence that merely mentions infeasibility, never certifies an infeasible result).
-INFEASIBLE_ANSWERS = frozenset({
-    "infeasible", "the problem is infeasible", "the model is infeasible", "no feasible solution",
-    "no feasible solution exists", "there is no feasible solution", "no solution", "unsatisfiable",
-})  # fmt: skip
-
-
-def says_infeasible(answer: str | None) -> bool:
-    """Whether the answer claims infeasibility: lower-cased, surrounding whitespace, quotes, backticks and
-    asterisks stripped, one trailing ``.`` or ``!`` dropped, runs of spaces made one, it must be one of
-    ``INFEASIBLE_ANSWERS``."""
-    if answer is None:
-        return False
-    text = " ".join(answer.strip().strip("\"'`*").strip().lower().split())
-    if text.endswith((".", "!")):
-        text = text[:-1].rstrip()
-    return text in INFEASIBLE_ANSWERS
 
 
 def review(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from .._answers import answer_mismatch
 from .._readback import relative_gap, unchecked_summary
 from ..model import ModelError, check_solution, parse_model
 from ._cpsat import _solver, status_name
@@ -76,6 +77,9 @@ def read_proto(certificate: dict[str, Any]) -> Any:
 
 def check(certificate: dict[str, Any], options: dict[str, Any]) -> list[dict[str, str]]:
     """Every check of a cp certificate, one line each (see the module docstring)."""
+    mismatch = answer_mismatch(certificate)
+    if mismatch is not None:  # an answer that contradicts the claim: refuted whatever the claim's own checks say
+        return [mismatch]
     claim = certificate.get("claim")
     if isinstance(claim, dict) and claim.get("status") == "infeasible":
         return check_infeasible(certificate, options)
@@ -218,8 +222,8 @@ def check_infeasible(certificate: dict[str, Any], options: dict[str, Any]) -> li
     if unknown:
         raise ValueError(f"claim.core: constraint name(s) the model does not have: {', '.join(unknown[:5])}")
     unnamed = sum(1 for ct in proto.constraints if not ct.name)
-    out = [line("model file", "passed", f"CP-SAT read {ARTIFACT}: {len(proto.variables)} variables, "
-                f"{len(proto.constraints)} constraints")]  # fmt: skip
+    read = f"CP-SAT read {ARTIFACT}: {len(proto.variables)} variables, {len(proto.constraints)} constraints"
+    out: list[dict[str, Any]] = [line("model file", "passed", read)]
     deadline = time.monotonic() + float(options.get("time_limit") or DEFAULT_TIME_LIMIT)
     what = f"the {len(core)} core constraint(s) and the {unnamed} unnamed one(s), every domain kept"
     own = restricted_status(cp, set(core), deadline - time.monotonic())

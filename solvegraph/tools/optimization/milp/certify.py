@@ -25,6 +25,7 @@ import tempfile
 import time
 from typing import Any
 
+from .._answers import answer_mismatch
 from .._readback import relative_gap
 from ..crosscheck import _stdout_to_stderr
 from ..model import MAX_MAGNITUDE, ModelError, check_solution, parse_model
@@ -101,6 +102,9 @@ def read_scip(name: str, text: str) -> Any:
 
 def check(certificate: dict[str, Any], options: dict[str, Any]) -> list[dict[str, Any]]:
     """Every check of a milp certificate, one line each (see the module docstring)."""
+    mismatch = answer_mismatch(certificate)
+    if mismatch is not None:  # an answer that contradicts the claim: refuted whatever the claim's own checks say
+        return [mismatch]
     claim = certificate.get("claim")
     if isinstance(claim, dict) and claim.get("status") == "infeasible":
         return check_infeasible(certificate, options)
@@ -340,8 +344,8 @@ def check_infeasible(certificate: dict[str, Any], options: dict[str, Any]) -> li
     unknown = [n for n in iis if n not in names]
     if unknown:
         raise ValueError(f"claim.iis: constraint name(s) the model does not have: {', '.join(unknown[:5])}")
-    out = [line("model file", "passed", f"SCIP read {name}: {len(scip.getVars(transformed=False))} variables, "
-                f"{len(names)} constraints")]  # fmt: skip
+    read = f"SCIP read {name}: {len(scip.getVars(transformed=False))} variables, {len(names)} constraints"
+    out: list[dict[str, Any]] = [line("model file", "passed", read)]
     deadline = time.monotonic() + float(options.get("time_limit") or DEFAULT_TIME_LIMIT)
     keep = set(iis)
     what = f"the {len(iis)} IIS constraint(s) alone, every bound and integrality kept"
