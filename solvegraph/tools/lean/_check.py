@@ -32,7 +32,7 @@ from ...config import env_setting, tool_sections
 from ...plugins._options import build_options
 from ...sandbox import Limits, process_dir, resolve_sandbox, scratch_dir
 from ._options import LeanOptions
-from ._replay import ReplayResult, find_replayer, replay_module, toolchain
+from ._replay import ReplayResult, find_replayer, replay_module, toolchain, within
 from ._source import (
     Asked,
     Header,
@@ -191,7 +191,11 @@ def _project_search_path(command: list[str], project: str) -> list[str]:
     key = (tuple(command), project)
     if key not in _SEARCH_PATHS:
         proc = subprocess.run(
-            [command[0], "env", "printenv", "LEAN_PATH"], cwd=project, capture_output=True, text=True, timeout=120
+            [command[0], "env", "printenv", "LEAN_PATH"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=within(120),
         )
         if proc.returncode != 0:
             raise LeanNotConfigured(f"lake env failed in {project}: {proc.stderr.strip()[:300]}")
