@@ -111,6 +111,18 @@ def test_a_solve_without_memory_asks_the_model_before_loading_the_store_or_the_g
         )
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
     loaded = set(proc.stderr.strip().splitlines()[0].split())
-    assert "solvegraph" in loaded and "aiohttp" in loaded, "the spy saw the first request"
-    heavy = loaded & {"sqlalchemy", "langgraph", "langchain_core", "openai", "jupyter_client"}
+    assert "solvegraph" in loaded and "typer" in loaded, "the spy saw the first request"
+    # aiohttp too: the first request goes out through urllib while it loads (tests/llm/test_transport.py).
+    heavy = loaded & {"sqlalchemy", "langgraph", "langchain_core", "openai", "jupyter_client", "aiohttp"}
     assert not heavy, f"solve --no-memory loaded {sorted(heavy)} before its first model request"
+
+
+def test_a_sqlite_memory_loads_no_postgresql_dialect(tmp_path: Path) -> None:
+    probe = (
+        "import sys; from solvegraph.memory.store import Store; "
+        f"Store('sqlite:///{tmp_path}/m.sqlite').close(); "
+        "print(' '.join(m for m in sys.modules if 'postgresql' in m))"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert not proc.stdout.split(), f"a SQLite memory loaded {proc.stdout.split()}"

@@ -10,7 +10,8 @@ messages users see did not change.
 The asynchronous side (every graph node's and bench sample's request) is aiohttp: measured against a
 local endpoint at 32 in flight, 0.6 ms of CPU per request where httpx's ``AsyncClient`` took 2.7 ms
 (its pool rescans all its connections on every request), and at a benchmark's hundreds of calls per
-second that CPU is the GIL's. The synchronous :meth:`ModelClient.chat` is httpx, for its connection
+second that CPU is the GIL's (a client's first request excepted, which does not wait for aiohttp's
+import: see :class:`AsyncHTTP`). The synchronous :meth:`ModelClient.chat` is httpx, for its connection
 pool; the endpoint's model list, asked once as a client starts (before the first request of a solve
 with no ``--model``), goes through the standard library's urllib (~0.02 s to import, httpx ~0.1 s).
 Each is imported where it is first used.
@@ -18,8 +19,12 @@ Each is imported where it is first used.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import json
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .._version import __version__
@@ -86,6 +91,43 @@ def _decoded(status: int, content_type: str, data: bytes, headers: Mapping[str, 
         return text  # "JSON" that is not: no choices in it, read as an empty reply
 
 
+class Redirected(ApiError):
+    """The endpoint answered a redirect that urllib was told not to follow (see :class:`AsyncHTTP`)."""
+
+
+def _urlopen(
+    url: str, api_key: str, timeout: float, method: str = "GET", data: bytes | None = None, *, follow: bool = True
+) -> Any:
+    """One request through the standard library's urllib (proxies from the environment, as the others).
+
+    With ``follow=False`` a redirect raises :class:`Redirected` instead of being followed (urllib would
+    follow a POST's 301-303 as a GET without its body, and not follow its 307 or 308 at all).
+    """
+    import urllib.error
+    import urllib.request
+
+    class Unfollowed(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any) -> None:
+            return None  # urllib raises the redirect's HTTPError
+
+    if not url.startswith(("http://", "https://")):  # urllib would also open file: and ftp: URLs
+        raise ConnectionFailed()
+    request = urllib.request.Request(url, data=data, headers=_headers(api_key), method=method)
+    # An opener of its own: ``urlopen``'s global one keeps the proxies the environment had at its first use.
+    opener = urllib.request.build_opener(*([] if follow else [Unfollowed]))
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            status, headers, payload = response.status, response.headers, response.read()
+    except urllib.error.HTTPError as exc:
+        if not follow and 300 <= exc.code < 400:
+            raise Redirected(f"redirected ({exc.code})") from exc
+        status, headers, payload = exc.code, exc.headers, exc.read()
+    except Exception as exc:
+        reason = getattr(exc, "reason", exc)
+        raise (TimedOut() if isinstance(reason, TimeoutError) else ConnectionFailed()) from exc
+    return _decoded(status, headers.get("Content-Type", ""), payload, dict(headers.items()))
+
+
 class SyncHTTP:
     """Blocking requests: ``GET`` through urllib, others on one httpx connection pool opened at the first."""
 
@@ -95,22 +137,7 @@ class SyncHTTP:
 
     def get(self, path: str) -> Any:
         """A one-off ``GET`` (the model list): no pool to set up for it."""
-        import urllib.error
-        import urllib.request
-
-        url = self.base_url + path
-        if not url.startswith(("http://", "https://")):  # urllib would also open file: and ftp: URLs
-            raise ConnectionFailed()
-        request = urllib.request.Request(url, headers=_headers(self._api_key), method="GET")
-        try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:
-                status, headers, data = response.status, response.headers, response.read()
-        except urllib.error.HTTPError as exc:
-            status, headers, data = exc.code, exc.headers, exc.read()
-        except Exception as exc:
-            reason = getattr(exc, "reason", exc)
-            raise (TimedOut() if isinstance(reason, TimeoutError) else ConnectionFailed()) from exc
-        return _decoded(status, headers.get("Content-Type", ""), data, dict(headers.items()))
+        return _urlopen(self.base_url + path, self._api_key, self._timeout)
 
     def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         import httpx
@@ -136,22 +163,61 @@ class SyncHTTP:
 
 
 class AsyncHTTP:
-    """Requests on one aiohttp session: it belongs to the event loop it was made on (make it there)."""
+    """Requests on one aiohttp session, which belongs to the event loop it was made on (make it there).
+
+    A cold process's first request does not wait for aiohttp (~0.1 s to import, 0.04 s of it the two SSL
+    contexts it builds then): it goes out at once through urllib on a thread of its own while aiohttp is
+    imported on another, so a solve's planner is thinking while the process loads. Every later request,
+    and any sent while aiohttp still loads, goes on the session. Both routes send the same request (the
+    headers, the JSON body, the environment's proxy) and fail the same three ways; a redirect answered to
+    the first is asked again on the session, so it is answered as every later request's is.
+    """
 
     def __init__(self, base_url: str, api_key: str, timeout: float) -> None:
-        import aiohttp
-
-        self.base_url = base_url
-        self._timeout = aiohttp.ClientTimeout(sock_connect=timeout, sock_read=timeout, connect=timeout)
-        # The SDK's pool: up to 1,000 connections (the client's adaptive limit is the real cap), idle ones
-        # closed after 5 s; proxies and CA files from the environment, as httpx reads them.
-        connector = aiohttp.TCPConnector(limit=1000, keepalive_timeout=5.0)
-        self._session = aiohttp.ClientSession(connector=connector, headers=_headers(api_key), trust_env=True)
+        self.base_url, self._api_key, self._timeout = base_url, api_key, timeout
+        self._session: Any = None
+        self._loading: asyncio.Future[None] | None = None
 
     async def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
+        if self._session is None:
+            loop = asyncio.get_running_loop()
+            if self._loading is None:
+                self._loading = _on_own_thread(loop, _import_aiohttp)
+                url, ask = self.base_url + path, functools.partial(_urlopen, follow=False)
+                with contextlib.suppress(Redirected):
+                    return await _on_own_thread(loop, ask, url, self._api_key, self._timeout, method, data)
+            await asyncio.shield(self._loading)
+            if self._session is None:
+                self._open()
+        return await self._request(method, path, data)
+
+    def _open(self) -> None:
+        import aiohttp
+        import aiohttp.helpers
+        import yarl
+
+        self._client_timeout = aiohttp.ClientTimeout(
+            sock_connect=self._timeout, sock_read=self._timeout, connect=self._timeout
+        )
+        # The SDK's pool: up to 1,000 connections (the client's adaptive limit is the real cap), idle ones
+        # closed after 5 s. The proxy from the environment (HTTP(S)_PROXY, NO_PROXY), as httpx and urllib
+        # read it, is looked up once: every request goes to the same endpoint, and aiohttp's ``trust_env``
+        # would look it up, and read ~/.netrc, on a thread for every request (two thread hops a request, at
+        # a benchmark's hundreds a second). ~/.netrc is not read: the endpoint's key is the bearer header.
+        connector = aiohttp.TCPConnector(limit=1000, keepalive_timeout=5.0)
+        self._session = aiohttp.ClientSession(connector=connector, headers=_headers(self._api_key))
+        self._proxy: Any = None
+        self._proxy_auth: Any = None
+        with contextlib.suppress(LookupError, ValueError):
+            self._proxy, self._proxy_auth = aiohttp.helpers.get_env_proxy_for_url(yarl.URL(self.base_url))
+
+    async def _request(self, method: str, path: str, data: bytes | None) -> Any:
         try:
-            async with self._session.request(method, self.base_url + path, data=data, timeout=self._timeout) as got:
+            async with self._session.request(
+                method, self.base_url + path, data=data, timeout=self._client_timeout, proxy=self._proxy,
+                proxy_auth=self._proxy_auth,
+            ) as got:  # fmt: skip
                 payload = await got.read()
         except TimeoutError as exc:  # aiohttp's connect and read timeouts are TimeoutErrors too
             raise TimedOut() from exc
@@ -160,7 +226,42 @@ class AsyncHTTP:
         return _decoded(got.status, got.headers.get("Content-Type", ""), payload, got.headers)
 
     async def close(self) -> None:
-        await self._session.close()
+        if self._session is not None:
+            await self._session.close()
+
+
+def _import_aiohttp() -> None:
+    import aiohttp  # noqa: F401
+
+
+def _on_own_thread(loop: asyncio.AbstractEventLoop, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+    """``fn(*args)`` on a daemon thread of its own, its outcome a future of ``loop``.
+
+    Not the loop's default executor: ``asyncio.run`` waits for that executor's threads as it ends, so a
+    first request still waiting on the endpoint when the solve ends (interrupted, failed) would hold the
+    process for up to the request's timeout. A daemon thread is waited for by nobody; its late outcome is
+    dropped.
+    """
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if future.done():  # cancelled meanwhile
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    def run() -> None:
+        try:
+            outcome: tuple[Any, BaseException | None] = (fn(*args), None)
+        except BaseException as exc:
+            outcome = (None, exc)
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
+            loop.call_soon_threadsafe(settle, *outcome)
+
+    threading.Thread(target=run, name="sg-first-request", daemon=True).start()
+    return future
 
 
 __all__ = ["ApiError", "AsyncHTTP", "ConnectionFailed", "StatusError", "SyncHTTP", "TimedOut"]

@@ -250,3 +250,21 @@ def test_store_sql_is_built_with_bound_parameters() -> None:
                         f"{path.name}:{node.lineno}: text() given a built string"
                     )
                     assert not isinstance(arg, ast.JoinedStr)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_fresh_memory_scores_a_sample_once_through_a_partial_index(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The condition is named for PostgreSQL only when a PostgreSQL memory is made (models.py keeps
+    SQLAlchemy's PostgreSQL dialect out of every process); the index is partial on both all the same."""
+    url = f"sqlite:///{tmp_path}/p.sqlite" if backend == "sqlite" else request.getfixturevalue("pg_url")
+    store = Store(url)
+    if backend == "sqlite":
+        query = "SELECT sql FROM sqlite_master WHERE name = 'ux_traj_run_sample'"
+    else:
+        query = "SELECT indexdef FROM pg_indexes WHERE indexname = 'ux_traj_run_sample'"
+    with store.engine.connect() as conn:
+        sql = conn.execute(text(query)).scalar_one()
+    store.close()
+    assert "UNIQUE" in sql.upper() and "outcome IS NOT NULL" in sql.replace("(", "").replace(")", "")
