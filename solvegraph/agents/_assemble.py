@@ -11,7 +11,6 @@ level: ``plugins list`` and ``--help`` load none of it.
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -98,10 +97,6 @@ def assemble(
         # from. Opened where the graph is first compiled (LangGraph's saver loads LangGraph), after the
         # first model request is sent.
         open_checkpoints = functools.partial(open_checkpointer, store)
-    if "python" in plugins.tools():
-        # The kernel template boots (1-3 s, longer under gVisor) while the model loads and plans,
-        # not at the first cell. A daemon thread: a solve that never runs code does not wait for it.
-        threading.Thread(target=plugins.warm, args=(settings.session_options(), 1), daemon=True, name="sg-warm").start()
     try:
         client = make_client(settings)
         role_clients = make_role_clients(settings)  # planner/verifier/refiner on their own models
@@ -123,6 +118,7 @@ def assemble(
         memory=memory,
         role_clients=role_clients,
         open_checkpoints=open_checkpoints,
+        warm=True,  # the kernel template boots once the first solve's model request is out
     )
 
 

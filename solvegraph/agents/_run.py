@@ -65,6 +65,7 @@ class SolveRunner:
         role_clients: Mapping[str, ChatModel] | None = None,
         *,
         open_checkpoints: Callable[[], Any] | None = None,
+        warm: bool = False,
     ) -> None:
         self.client = client
         self.role_clients = dict(role_clients or {})  # planner/verifier/refiner on their own models
@@ -75,6 +76,8 @@ class SolveRunner:
         self._checkpointer = checkpointer
         self._open_checkpoints = open_checkpoints if checkpointer is None else None
         self._checkpoints_lock = threading.Lock()
+        self._warming = threading.Event()
+        self._warm_on_solve = warm  # warm the tools as the first solve's request is out (see warm_tools)
 
     @property
     def checkpoints(self) -> bool:
@@ -98,6 +101,23 @@ class SolveRunner:
     def opened_checkpointer(self) -> Any:
         """The saver if it was opened (or given), else None: what there is to close."""
         return self._checkpointer
+
+    def warm_tools(self) -> None:
+        """Start the tools' warm-up on a daemon thread, once: the python tool boots its kernel template
+        (1-3 s, longer under gVisor) while the model plans, not at the first cell; a solve that never runs
+        code does not wait for it.
+
+        A solve starts it once its first model request is out (its imports would otherwise contend for the
+        GIL with the process's start); a caller that first waits for its user (``chat``) starts it at once.
+        """
+        if self._warming.is_set():
+            return
+        with self._checkpoints_lock:
+            if self._warming.is_set():
+                return
+            self._warming.set()
+        warm = threading.Thread(target=self.plugins.warm, args=(self.session_options, 1), daemon=True, name="sg-warm")
+        warm.start()
 
     @property
     def recall(self) -> Recall | None:
@@ -339,6 +359,8 @@ class SolveRunner:
             # One turn of the loop for the request before the graph's thread starts: it imports the client's
             # transport and opens its connection now, not while contending with LangGraph's import for the GIL.
             await asyncio.sleep(0)
+        if self._warm_on_solve:
+            self.warm_tools()
         try:
             if graph is None:
                 checkpointer, graph = await blocking(self._graph, approver is not None)

@@ -72,6 +72,7 @@ def chat(
         )
     else:
         graph = runner_for(settings_from(opts), run_kind="chat")
+    graph.warm_tools()  # the kernel boots while the user types
     lines = open_lines(err)
     display = TurnDisplay(err)
     approver = Approval(err, lines, display) if approve else None
