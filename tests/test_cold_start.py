@@ -126,3 +126,63 @@ def test_a_sqlite_memory_loads_no_postgresql_dialect(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert not proc.stdout.split(), f"a SQLite memory loaded {proc.stdout.split()}"
+
+
+# ``solve`` and ``bench`` with a spy on the first model request: is the collector back on, the start frozen?
+COLLECTOR_AT_FIRST_REQUEST = """
+import gc, sys
+from solvegraph.llm import _http
+
+real, seen = _http.AsyncHTTP.request, []
+
+async def spy(self, method, path, body=None):
+    if not seen:
+        seen.append(1)
+        print("collector", gc.isenabled(), gc.get_freeze_count() > 10000, file=sys.stderr)
+    return await real(self, method, path, body)
+
+_http.AsyncHTTP.request = spy
+from solvegraph.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+"""
+
+
+@pytest.mark.parametrize("command", ["solve", "bench"])
+def test_the_collector_paused_for_the_start_is_back_when_the_work_begins(
+    command: str, scripted, tmp_path: Path
+) -> None:
+    """solvegraph/cli/_collector.py: paused from main(); the start's objects frozen and collection back on by the
+    first model request (solve: once the runner is assembled; bench: before its samples)."""
+    with scripted({"default": ["ANSWER: 42"]}) as model:
+        common = ["--base-url", model.base_url, "--sandbox", "none", "--db", f"sqlite:///{tmp_path}/m.sqlite"]
+        if command == "solve":
+            args = ["solve", "What is 6*7?", "-q", *common]
+        else:
+            data = Path(__file__).parent / "fixtures" / "datasets" / "gsm8k" / "test.jsonl"
+            args = ["bench", "gsm8k", "--data", str(data), "--limit", "2", "--strategy", "direct", "--json", *common]
+        proc = subprocess.run(
+            [sys.executable, "-c", COLLECTOR_AT_FIRST_REQUEST, *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=tmp_path,
+        )
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    said = [line for line in proc.stderr.splitlines() if line.startswith("collector")]
+    assert said == ["collector True True"], proc.stderr[-2000:]
+
+
+def test_the_collector_comes_back_by_itself_when_a_command_never_says_it_started(tmp_path: Path) -> None:
+    probe = (
+        "import gc, time; from solvegraph.cli import _collector as c\n"
+        "c.pause(bound_s=0.2); print(gc.isenabled())\n"
+        "deadline = time.monotonic() + 60\n"
+        "while not gc.isenabled() and time.monotonic() < deadline: time.sleep(0.01)\n"
+        "print(gc.isenabled(), gc.get_freeze_count() > 0); c.started(); print(gc.isenabled())\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["False", "True", "True", "True"]

@@ -15,6 +15,7 @@ import typer
 
 from .. import __version__
 from ..errors import SolvegraphError
+from . import _collector as collector
 from ._bench import bench_app
 from ._chat import chat
 from ._console import console, shown
@@ -81,6 +82,7 @@ def main() -> None:
     # exit; the line only alarmed users ("warning: Could not destroy zmq context for ...").
     logging.getLogger("traitlets").addFilter(lambda record: not str(record.msg).startswith("Could not destroy zmq"))
     signal.signal(signal.SIGTERM, _on_sigterm)
+    collector.pause()  # until the command's start is over (see _collector)
     try:
         code = app(standalone_mode=False)
     except click_errors.NoArgsIsHelpError as exc:

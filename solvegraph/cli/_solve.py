@@ -22,6 +22,7 @@ import typer
 
 from .._vocabulary import last_model, verified
 from ..errors import SolvegraphError
+from . import _collector as collector
 from ._console import EventPrinter, console, safe
 from ._memory import record_switch, switched_model
 from ._options import SHARED_OPTIONS, SolvingOptions, SwitchModel, given, solving_options
@@ -40,7 +41,9 @@ def runner_for(settings: Settings, run_kind: str = "solve") -> SolveRunner:
     """The graph's runner for a command; what the sandbox does not isolate is said on stderr."""
     from ..agents import assemble
 
-    return assemble(settings, run_kind=run_kind, warn=lambda text: err.print(text, markup=False, highlight=False))
+    runner = assemble(settings, run_kind=run_kind, warn=lambda text: err.print(text, markup=False, highlight=False))
+    collector.started()  # the start's imports are done (see _collector)
+    return runner
 
 
 class Resumed(NamedTuple):
