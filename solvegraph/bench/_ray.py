@@ -113,7 +113,7 @@ async def _drive(runner: BenchRunner, samples: list[Sample], address: str) -> li
     ]
     turn = itertools.cycle(workers)
     gate = asyncio.Semaphore(max(1, runner.config.jobs))
-    writer = StoreWriter(runner.store)
+    writer = StoreWriter(runner.store, linger=0.0)  # a sample holds its slot until committed: no waiting to batch
     results: list[dict[str, Any]] = []
     in_flight: set[Any] = set()
 

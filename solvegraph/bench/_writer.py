@@ -55,7 +55,9 @@ class SampleWriter:
 
 
 class StoreWriter(SampleWriter):
-    def __init__(self, store: TrajectoryLog, *, max_batch: int = 512, linger: float = 0.025) -> None:
+    LINGER = 0.025  # seconds; 0 where a sample holds its -j slot until committed (-j 1, Ray)
+
+    def __init__(self, store: TrajectoryLog, *, max_batch: int = 512, linger: float = LINGER) -> None:
         self.store, self.max_batch, self.linger = store, max_batch, linger
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._drain, name="sg-store-writer", daemon=True)

@@ -672,7 +672,8 @@ class BenchRunner:
         jobs = max(1, self.config.jobs)
         gate = asyncio.Semaphore(jobs)
         results: list[dict[str, Any]] = []
-        writer = StoreWriter(self.store)
+        # At -j 1 each sample waits for its commit before the next starts: no wait for more writes to batch.
+        writer = StoreWriter(self.store, linger=0.0 if jobs == 1 else StoreWriter.LINGER)
 
         async def one(sample: Sample) -> None:
             async with gate:

@@ -183,7 +183,9 @@ class AsyncHTTP:
         if self._session is None:
             loop = asyncio.get_running_loop()
             if self._loading is None:
-                self._loading = _on_own_thread(loop, _import_aiohttp)
+                # Not a daemon: a process that ends while a daemon thread imports can crash in the
+                # interpreter's teardown (a bench of one sample segfaulted 3 times in 30); it waits instead.
+                self._loading = _on_own_thread(loop, _import_aiohttp, daemon=False)
                 url, ask = self.base_url + path, functools.partial(_urlopen, follow=False)
                 with contextlib.suppress(Redirected):
                     return await _on_own_thread(loop, ask, url, self._api_key, self._timeout, method, data)
@@ -234,8 +236,10 @@ def _import_aiohttp() -> None:
     import aiohttp  # noqa: F401
 
 
-def _on_own_thread(loop: asyncio.AbstractEventLoop, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
-    """``fn(*args)`` on a daemon thread of its own, its outcome a future of ``loop``.
+def _on_own_thread(
+    loop: asyncio.AbstractEventLoop, fn: Callable[..., Any], *args: Any, daemon: bool = True
+) -> asyncio.Future[Any]:
+    """``fn(*args)`` on a thread of its own (by default a daemon), its outcome a future of ``loop``.
 
     Not the loop's default executor: ``asyncio.run`` waits for that executor's threads as it ends, so a
     first request still waiting on the endpoint when the solve ends (interrupted, failed) would hold the
@@ -260,7 +264,7 @@ def _on_own_thread(loop: asyncio.AbstractEventLoop, fn: Callable[..., Any], *arg
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
             loop.call_soon_threadsafe(settle, *outcome)
 
-    threading.Thread(target=run, name="sg-first-request", daemon=True).start()
+    threading.Thread(target=run, name="sg-first-request", daemon=daemon).start()
     return future
 
 
