@@ -76,7 +76,8 @@ class SolveRunner:
         self._checkpointer = checkpointer
         self._open_checkpoints = open_checkpoints if checkpointer is None else None
         self._checkpoints_lock = threading.Lock()
-        self._warming = threading.Event()
+        self._warm_lock = threading.Lock()
+        self._warmed = False
         self._warm_on_solve = warm  # warm the tools as the first solve's request is out (see warm_tools)
 
     @property
@@ -110,12 +111,12 @@ class SolveRunner:
         A solve starts it once its first model request is out (its imports would otherwise contend for the
         GIL with the process's start); a caller that first waits for its user (``chat``) starts it at once.
         """
-        if self._warming.is_set():
-            return
-        with self._checkpoints_lock:
-            if self._warming.is_set():
+        with self._warm_lock:
+            if self._warmed:
                 return
-            self._warming.set()
+            self._warmed = True
+        if "python" not in self.plugins.tools():  # the tools offered (e.g. restricted by the API's tools=[...])
+            return
         warm = threading.Thread(target=self.plugins.warm, args=(self.session_options, 1), daemon=True, name="sg-warm")
         warm.start()
 

@@ -72,7 +72,10 @@ def chat(
         )
     else:
         graph = runner_for(settings_from(opts), run_kind="chat")
-    graph.warm_tools()  # the kernel boots while the user types
+    graph.warm_tools()  # the kernel boots while the user types, and the model client's transport loads
+    from ..llm import preload_transport
+
+    preload_transport()
     lines = open_lines(err)
     display = TurnDisplay(err)
     approver = Approval(err, lines, display) if approve else None

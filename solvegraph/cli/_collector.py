@@ -9,8 +9,10 @@ again, and collection goes on as usual. A command that never calls it gets the c
 ``bound_s`` all the same. The cost: garbage in cycles made during the start is kept until exit.
 
 At exit, :func:`pause` has the interpreter's teardown free what is left without the collector's final
-passes (0.10-0.15 s of a bench's or a solve's exit); the objects are freed all the same, and only a
-cycle's ``__del__``, which Python never promises at exit, is not run.
+passes (0.10-0.15 s of a bench's or a solve's exit). What is not in a reference cycle is freed as before;
+objects in cycles are left to the process's end, their ``__del__`` not run (Python never promises it at
+exit). The freeze runs after every exit handler registered since the command began (the kernels', the
+embedded server's), and before those registered at import (logging's flush, which needs no collector).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ _paused = False
 def pause(bound_s: float = 2.0) -> None:
     """Stop the collector until :func:`started` (or ``bound_s`` seconds); freeze everything at exit."""
     global _paused
-    atexit.register(gc.freeze)  # registered first, so run last: after every other exit handler
+    atexit.register(gc.freeze)  # exit handlers run last-registered first: after those the command adds
     with _lock:
         gc.disable()
         _paused = True

@@ -1,7 +1,7 @@
 """Model access: one OpenAI-compatible client, and the embedded offline default.
 
-Names are imported on first use (PEP 562): the client loads the OpenAI SDK (~0.5 s), which a command that
-only reads a reply's text (the fenced dialect, for the bench's scorers) or lists plugins never needs.
+Names are imported on first use (PEP 562): a command that only reads a reply's text (the fenced dialect, for
+the bench's scorers) or lists plugins never loads the client and its transport.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from ._dialects import CONTENT_DIALECTS, TOOL_MODES, Parsed, detect, parse_calls
+    from ._http import preload_transport
     from ._reasoning import Split, split_reasoning
     from .client import ChatModel, ModelClient, Reply
     from .embedded import EmbeddedServer, embedded_server, stop_embedded_servers
@@ -23,6 +24,7 @@ _LAZY = {
     "Parsed": "._dialects",
     "detect": "._dialects",
     "parse_calls": "._dialects",
+    "preload_transport": "._http",
     "Split": "._reasoning",
     "split_reasoning": "._reasoning",
     "ChatModel": ".client",
@@ -49,6 +51,7 @@ __all__ = [
     "make_client",
     "make_role_clients",
     "parse_calls",
+    "preload_transport",
     "split_reasoning",
     "stop_embedded_servers",
 ]

@@ -116,12 +116,16 @@ def _urlopen(
     # An opener of its own: ``urlopen``'s global one keeps the proxies the environment had at its first use.
     opener = urllib.request.build_opener(*([] if follow else [Unfollowed]))
     try:
-        with opener.open(request, timeout=timeout) as response:
-            status, headers, payload = response.status, response.headers, response.read()
-    except urllib.error.HTTPError as exc:
-        if not follow and 300 <= exc.code < 400:
-            raise Redirected(f"redirected ({exc.code})") from exc
-        status, headers, payload = exc.code, exc.headers, exc.read()
+        try:
+            with opener.open(request, timeout=timeout) as response:
+                status, headers, payload = response.status, response.headers, response.read()
+        except urllib.error.HTTPError as exc:
+            if not follow and 300 <= exc.code < 400:
+                raise Redirected(f"redirected ({exc.code})") from exc
+            with exc:  # its body is read like any other: a broken one fails as the connection did
+                status, headers, payload = exc.code, exc.headers, exc.read()
+    except Redirected:
+        raise
     except Exception as exc:
         reason = getattr(exc, "reason", exc)
         raise (TimedOut() if isinstance(reason, TimeoutError) else ConnectionFailed()) from exc
@@ -165,12 +169,14 @@ class SyncHTTP:
 class AsyncHTTP:
     """Requests on one aiohttp session, which belongs to the event loop it was made on (make it there).
 
-    A cold process's first request does not wait for aiohttp (~0.1 s to import, 0.04 s of it the two SSL
-    contexts it builds then): it goes out at once through urllib on a thread of its own while aiohttp is
-    imported on another, so a solve's planner is thinking while the process loads. Every later request,
-    and any sent while aiohttp still loads, goes on the session. Both routes send the same request (the
-    headers, the JSON body, the environment's proxy) and fail the same three ways; a redirect answered to
-    the first is asked again on the session, so it is answered as every later request's is.
+    A process's first request does not wait for aiohttp (~0.1 s to import, 0.04 s of it the two SSL
+    contexts it builds then) when its endpoint is on this machine or named by its IP address, and no proxy
+    is set for it (:func:`_quick_route`): it goes out at once through urllib on a thread of its own while
+    aiohttp is imported on another, so a solve's planner is thinking while the process loads. Every later
+    request, and any sent while aiohttp still loads, goes on the session. Both routes send the same
+    request (the headers, the JSON body) and fail the same three ways; a redirect answered to the first is
+    asked again on the session, so it is answered as every later request's is. Cancelled, the first
+    request's thread waits for its reply and drops it (the session's would close its connection).
     """
 
     def __init__(self, base_url: str, api_key: str, timeout: float) -> None:
@@ -181,15 +187,18 @@ class AsyncHTTP:
     async def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         if self._session is None:
-            loop = asyncio.get_running_loop()
-            if self._loading is None:
-                # Not a daemon: a process that ends while a daemon thread imports can crash in the
-                # interpreter's teardown (a bench of one sample segfaulted 3 times in 30); it waits instead.
-                self._loading = _on_own_thread(loop, _import_aiohttp, daemon=False)
-                url, ask = self.base_url + path, functools.partial(_urlopen, follow=False)
-                with contextlib.suppress(Redirected):
-                    return await _on_own_thread(loop, ask, url, self._api_key, self._timeout, method, data)
-            await asyncio.shield(self._loading)
+            if not _AIOHTTP_LOADED.is_set():
+                loop = asyncio.get_running_loop()
+                if self._loading is None:
+                    # Not a daemon: a process that ends while a daemon thread imports can crash in the
+                    # interpreter's teardown (a bench of one sample segfaulted 3 times in 30); it waits.
+                    self._loading = _on_own_thread(loop, _import_aiohttp, daemon=False)
+                    self._loading.add_done_callback(_retrieved)
+                    if _quick_route(self.base_url):
+                        url, ask = self.base_url + path, functools.partial(_urlopen, follow=False)
+                        with contextlib.suppress(Redirected):
+                            return await _on_own_thread(loop, ask, url, self._api_key, self._timeout, method, data)
+                await asyncio.shield(self._loading)
             if self._session is None:
                 self._open()
         return await self._request(method, path, data)
@@ -206,13 +215,14 @@ class AsyncHTTP:
         # closed after 5 s. The proxy from the environment (HTTP(S)_PROXY, NO_PROXY), as httpx and urllib
         # read it, is looked up once: every request goes to the same endpoint, and aiohttp's ``trust_env``
         # would look it up, and read ~/.netrc, on a thread for every request (two thread hops a request, at
-        # a benchmark's hundreds a second). ~/.netrc is not read: the endpoint's key is the bearer header.
-        connector = aiohttp.TCPConnector(limit=1000, keepalive_timeout=5.0)
-        self._session = aiohttp.ClientSession(connector=connector, headers=_headers(self._api_key))
+        # a benchmark's hundreds a second). ~/.netrc is not read for the endpoint: its key is the bearer
+        # header (with trust_env, a ~/.netrc entry for the endpoint's host failed every request).
         self._proxy: Any = None
         self._proxy_auth: Any = None
         with contextlib.suppress(LookupError, ValueError):
             self._proxy, self._proxy_auth = aiohttp.helpers.get_env_proxy_for_url(yarl.URL(self.base_url))
+        connector = aiohttp.TCPConnector(limit=1000, keepalive_timeout=5.0)
+        self._session = aiohttp.ClientSession(connector=connector, headers=_headers(self._api_key))
 
     async def _request(self, method: str, path: str, data: bytes | None) -> Any:
         try:
@@ -232,8 +242,45 @@ class AsyncHTTP:
             await self._session.close()
 
 
+_AIOHTTP_LOADED = threading.Event()  # in this process: every later client's first request goes on its session
+
+
 def _import_aiohttp() -> None:
     import aiohttp  # noqa: F401
+
+    _AIOHTTP_LOADED.set()
+
+
+def preload_transport() -> None:
+    """Import aiohttp on a thread now: for a caller that first waits for its user (``chat``), so that even
+    its first request goes on the session."""
+    if not _AIOHTTP_LOADED.is_set():
+        threading.Thread(target=_import_aiohttp, name="sg-preload").start()  # not a daemon: see request()
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """aiohttp's import failed: the requests waiting for it raise the error; nobody waiting is no warning."""
+    if not future.cancelled():
+        future.exception()
+
+
+def _quick_route(url: str) -> bool:
+    """Whether a first request to ``url`` may go through urllib: an endpoint named ``localhost`` or by its IP
+    address (one address to connect to, where urllib has no fallback from an IPv6 address that does not
+    answer to the next), with no proxy set for it (urllib and aiohttp do not read proxies alike)."""
+    import ipaddress
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if host != "localhost":
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return False
+    proxies = urllib.request.getproxies()
+    return not proxies.get(parts.scheme) or bool(urllib.request.proxy_bypass(host))
 
 
 def _on_own_thread(
@@ -268,4 +315,4 @@ def _on_own_thread(
     return future
 
 
-__all__ = ["ApiError", "AsyncHTTP", "ConnectionFailed", "StatusError", "SyncHTTP", "TimedOut"]
+__all__ = ["ApiError", "AsyncHTTP", "ConnectionFailed", "StatusError", "SyncHTTP", "TimedOut", "preload_transport"]
