@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 import stat
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -216,3 +218,54 @@ def test_editing_a_call_without_code_edits_its_arguments_as_json(tmp_path: Path)
     assert "not JSON" in console.file.getvalue()  # type: ignore[attr-defined]
     given = seen.read_text()
     assert given.startswith('{\n  "model": {\n    "rhs": 3\n  }\n}\n') and given.endswith("{broken\n")
+
+
+_WAIT_FOR_A_QUESTION = """
+import signal, sys, threading, time
+from rich.console import Console
+from solvegraph.cli._chat_terminal import PipedLines
+
+signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
+lines = PipedLines(Console(stderr=True))
+print(repr(lines.question()), flush=True)  # the first line, read before the signal
+
+def hit() -> None:
+    time.sleep(0.5)  # the main thread is waiting for the second question by then
+    signal.pthread_kill(threading.get_ident(), signal.SIGTERM)  # taken by this thread, not the main one
+
+threading.Thread(target=hit).start()
+print(repr(lines.question()), flush=True)
+"""
+
+
+def test_a_piped_chat_waiting_for_a_question_ends_on_a_signal_another_thread_takes() -> None:
+    """A SIGTERM taken by a helper thread (the kernel's launcher, say) ends the wait; before, the main thread
+    slept in read(2) with the handler pending, and the chat never exited (CI, stop 38)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _WAIT_FOR_A_QUESTION], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write("first\n")
+        proc.stdin.flush()  # stdin stays open: no end of input ends the wait
+        assert proc.stdout.readline() == "'first'\n"
+        assert proc.wait(timeout=60) == 143
+        assert proc.stdout.read() == "", "the second question was never read"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_piped_lines_are_read_as_input_reads_them() -> None:
+    """Line ends (\\n, \\r\\n) are dropped, a last line without one is still a question, then the input ends."""
+    script = (
+        "from rich.console import Console\n"
+        "from solvegraph.cli._chat_terminal import PipedLines\n"
+        "lines = PipedLines(Console(stderr=True))\n"
+        "print([lines.question() for _ in range(5)])\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], input="one\r\ntwo\n\nthrée", capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "['one', 'two', '', 'thrée', None]"

@@ -16,9 +16,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,26 +68,74 @@ class Lines(Protocol):
 
 
 class PipedLines:
-    """stdin is not a terminal: each line is a question (as before), read with ``input()``."""
+    """stdin is not a terminal: each line is a question (as before), read so a signal ends the wait.
+
+    A signal sent to the process goes to any of its threads. One taken by a helper thread (the kernel's
+    launcher, the transport's import) left the main thread asleep in ``read(2)``, and CPython runs the
+    handler only when the main thread next runs: a SIGTERM sent as chat started could leave it waiting for
+    a question for ever. So the main thread waits in ``select(2)`` on stdin and on a wakeup pipe: the C
+    signal handler writes to that pipe from whichever thread it runs on, and the main thread wakes to run
+    the Python handler (SIGTERM's exit, Ctrl-C's KeyboardInterrupt).
+    """
 
     interactive = False
     keys = "'exit' or end of input to quit"
 
     def __init__(self, console: Console) -> None:
         self.console = console
+        self._pending = b""
+        self._ended = False
+        self._wake: tuple[int, int] | None = None
+        try:
+            self._fd: int | None = sys.stdin.fileno()
+        except (AttributeError, OSError, ValueError):  # stdin replaced by an object with no descriptor
+            self._fd = None
 
     def question(self) -> str | None:
         try:
-            return input()
+            return self._line()
         except EOFError:
             return None
 
     def answer(self, prompt: str) -> str:
         self.console.print(prompt, end="", markup=False, highlight=False)
         try:
-            return input()
+            return self._line()
         except EOFError:
             raise KeyboardInterrupt from None  # the input ended in the middle of a turn: cancel it
+
+    def _line(self) -> str:
+        """The next line without its line end, as ``input()`` gives it; EOFError at the end of input."""
+        if self._fd is None:
+            return input()
+        while b"\n" not in self._pending and not self._ended:
+            if not self._readable(self._fd):
+                continue  # woken by a signal whose handler did not raise
+            chunk = os.read(self._fd, 65536)
+            self._pending += chunk
+            self._ended = not chunk
+        if not self._pending:
+            raise EOFError
+        line, _, self._pending = self._pending.partition(b"\n")
+        encoding = getattr(sys.stdin, "encoding", None) or "utf-8"
+        return line.removesuffix(b"\r").decode(encoding, errors="replace")
+
+    def _readable(self, fd: int) -> bool:
+        """Wait until ``fd`` can be read, or a signal arrives (False): its handler runs as this returns."""
+        if threading.current_thread() is not threading.main_thread():
+            return True  # signal handlers run on the main thread only: a plain blocking read is all there is
+        if self._wake is None:
+            self._wake = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)  # kept for the session: two descriptors
+        wake_read, wake_write = self._wake
+        with contextlib.suppress(BlockingIOError):
+            while os.read(wake_read, 512):  # earlier signals' bytes: their handlers have run
+                pass
+        earlier = signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
+        try:
+            ready, _, _ = select.select([fd, wake_read], [], [])  # a signal's byte wakes this
+        finally:
+            signal.set_wakeup_fd(earlier)
+        return fd in ready
 
     def edit(self, text: str) -> str | None:
         return None

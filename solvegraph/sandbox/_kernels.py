@@ -89,7 +89,18 @@ class KernelProcess:
 class KernelFactory:
     """The preloaded template in its sandbox, forking fresh kernels on request."""
 
-    def __init__(self, sandbox: Sandbox, limits: Limits, preload: tuple[str, ...] = ("numpy", "sympy")) -> None:
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        limits: Limits,
+        preload: tuple[str, ...] = ("numpy", "sympy"),
+        cancel: threading.Event | None = None,
+    ) -> None:
+        """Start the template; ``cancel``, set from another thread, stops a start in progress (SandboxError).
+
+        Why ``cancel``: a start under gVisor takes seconds, and a pool closed at exit would otherwise wait
+        for the template it is about to stop.
+        """
         self.sandbox = sandbox
         self.limits = limits
         self.isolate = sandbox.isolated
@@ -134,7 +145,10 @@ class KernelFactory:
         except OSError as exc:
             raise SandboxError(f"could not start the kernel template: {exc}") from None
         self.process = SandboxedProcess(proc, None)
-        line = _readline(proc, 60.0)
+        line = _readline(proc, 60.0, cancel)
+        if cancel is not None and cancel.is_set():
+            self.close()
+            raise SandboxError("the kernel template's start was cancelled")
         if line.strip() != "ready":
             self._log.flush()
             tail = _tail(os.path.join(self.root, "template.log")) or line.strip() or "no output"
@@ -270,15 +284,21 @@ def _tail(path: str, lines: int = 3) -> str:
     return " | ".join(useful[-lines:])
 
 
-def _readline(proc: subprocess.Popen[bytes], timeout: float) -> str:
+def _readline(proc: subprocess.Popen[bytes], timeout: float, cancel: threading.Event | None = None) -> str:
+    """A line of ``proc``'s output, or what came before ``timeout`` passed or ``cancel`` was set."""
     import select
 
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
     data = b""
     while not data.endswith(b"\n") and time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        if cancel is not None and cancel.is_set():
+            break
+        wait = max(0.0, deadline - time.monotonic())
+        ready, _, _ = select.select([proc.stdout], [], [], wait if cancel is None else min(wait, 0.05))
         if not ready:
+            if cancel is not None and time.monotonic() < deadline:
+                continue
             break
         chunk = os.read(proc.stdout.fileno(), 4096)
         if not chunk:

@@ -7,14 +7,18 @@ a thread) and ``arun`` (the asyncio client, for the graph's nodes and the benchm
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from solvegraph.plugins import PluginManager, ToolSession
+from solvegraph.sandbox import Limits, SandboxError, resolve_sandbox
+from solvegraph.sandbox._kernels import KernelFactory
 from solvegraph.tools.python import KernelPool
 
 
@@ -172,3 +176,29 @@ def test_cells_awaited_on_one_loop_hold_no_thread_while_they_run() -> None:
         caught = _threads_waiting_for_a_cell()
         waiter.join()
     assert caught, "a blocking run in a thread is seen waiting"
+
+
+def _children() -> set[int]:
+    tasks = Path(f"/proc/{os.getpid()}/task")
+    return {int(pid) for task in tasks.iterdir() for pid in (task / "children").read_text().split()}
+
+
+def test_a_template_start_stops_when_cancelled() -> None:
+    """The start is cut off at once, its process and folder gone: a pool closed at exit does not wait seconds
+    (under gVisor) for a template it would stop anyway (a SIGTERM'd chat took 3 s to exit)."""
+    before = _children()
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(SandboxError, match="cancelled"):
+        KernelFactory(resolve_sandbox("auto"), Limits(), preload=(), cancel=cancel)
+    assert _children() <= before, "the template's process is gone"
+
+
+def test_a_closed_pool_keeps_no_kernel_its_warm_up_was_starting() -> None:
+    pool = KernelPool(size=1)
+    pool.warm()  # a thread starts the template and a kernel from it
+    pool.close()  # at once: the start in progress is cancelled, or its kernel shut down when it comes
+    for thread in threading.enumerate():
+        if thread.name == "sg-kernel-warm":
+            thread.join(timeout=60)
+    assert pool._idle == [] and pool._factory is None

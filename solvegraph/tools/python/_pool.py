@@ -28,6 +28,7 @@ class KernelPool:
         self._closed = False
         self._factory: KernelFactory | None = None
         self._factory_lock = threading.Lock()
+        self._cancel = threading.Event()  # set by close: a template still starting stops (see KernelFactory)
 
     @property
     def memory_mb(self) -> int:
@@ -38,7 +39,7 @@ class KernelPool:
             if self._factory is None or not self._factory.alive():
                 if self._factory is not None:
                     self._factory.close()
-                self._factory = KernelFactory(self.sandbox, self.limits)
+                self._factory = KernelFactory(self.sandbox, self.limits, cancel=self._cancel)
             return self._factory
 
     def _new_kernel(self) -> Kernel:
@@ -91,6 +92,7 @@ class KernelPool:
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []
+        self._cancel.set()  # a template starting on the warm-up thread stops now, not when it is ready
         for kernel in idle:
             kernel.shutdown()
         with self._factory_lock:
