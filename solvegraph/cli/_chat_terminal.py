@@ -131,10 +131,13 @@ class PipedLines:
             while os.read(wake_read, 512):  # earlier signals' bytes: their handlers have run
                 pass
         earlier = signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
+        if earlier != -1:  # an event loop on this thread watches signals through its own pipe: leave it that
+            signal.set_wakeup_fd(earlier)
+            return True
         try:
             ready, _, _ = select.select([fd, wake_read], [], [])  # a signal's byte wakes this
         finally:
-            signal.set_wakeup_fd(earlier)
+            signal.set_wakeup_fd(-1)
         return fd in ready
 
     def edit(self, text: str) -> str | None:
