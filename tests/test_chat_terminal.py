@@ -256,7 +256,7 @@ def test_a_piped_chat_waiting_for_a_question_ends_on_a_signal_another_thread_tak
             proc.kill()
 
 
-def test_piped_lines_are_read_as_input_reads_them() -> None:
+def test_piped_lines_lose_their_line_ends_and_the_last_needs_none() -> None:
     """Line ends (\\n, \\r\\n) are dropped, a last line without one is still a question, then the input ends."""
     script = (
         "from rich.console import Console\n"

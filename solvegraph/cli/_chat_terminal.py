@@ -4,7 +4,7 @@ At a terminal the prompt is prompt_toolkit's: line editing, arrow-up history kep
 (:func:`solvegraph.config.chat_history_path`), a bracketed paste taken as one question however many lines
 it has, Esc-Enter (Alt-Enter) or a trailing backslash for a new line typed by hand, Ctrl-C to clear the
 line, Ctrl-D or ``exit`` to end the session. When stdin is not a terminal (a script, a pipe) each line
-read is a question, read with plain ``input()``. While a turn runs and stderr is a terminal, a spinner
+read is a question (see :class:`PipedLines`). While a turn runs and stderr is a terminal, a spinner
 under the agents' steps says what runs and for how long.
 
 Model and tool text is data: it reaches the terminal through ``safe``/``shown`` or as rich ``Text`` and
@@ -14,6 +14,7 @@ Model and tool text is data: it reaches the terminal through ``safe``/``shown`` 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import select
@@ -70,12 +71,13 @@ class Lines(Protocol):
 class PipedLines:
     """stdin is not a terminal: each line is a question (as before), read so a signal ends the wait.
 
-    A signal sent to the process goes to any of its threads. One taken by a helper thread (the kernel's
-    launcher, the transport's import) left the main thread asleep in ``read(2)``, and CPython runs the
-    handler only when the main thread next runs: a SIGTERM sent as chat started could leave it waiting for
-    a question for ever. So the main thread waits in ``select(2)`` on stdin and on a wakeup pipe: the C
-    signal handler writes to that pipe from whichever thread it runs on, and the main thread wakes to run
-    the Python handler (SIGTERM's exit, Ctrl-C's KeyboardInterrupt).
+    A signal sent to the process goes to any of its threads, and CPython runs the Python handler only when
+    the main thread next runs. Waiting in ``input()``'s ``read(2)``, the main thread could sleep on with the
+    handler pending: a SIGTERM sent as chat started left it waiting for a question for ever. So the main
+    thread waits in ``select(2)`` on stdin and on a wakeup pipe: the C signal handler writes to that pipe from
+    whichever thread it runs on, and the main thread wakes to run the handler (SIGTERM's exit, Ctrl-C's
+    KeyboardInterrupt). The bytes are read from stdin's own buffer, a line at a time, so a Ctrl-C that cancels
+    an ``--approve`` turn leaves the lines after it to be read, as ``input()`` did.
     """
 
     interactive = False
@@ -83,13 +85,14 @@ class PipedLines:
 
     def __init__(self, console: Console) -> None:
         self.console = console
-        self._pending = b""
-        self._ended = False
-        self._wake: tuple[int, int] | None = None
-        try:
-            self._fd: int | None = sys.stdin.fileno()
-        except (AttributeError, OSError, ValueError):  # stdin replaced by an object with no descriptor
-            self._fd = None
+        self._stream: io.BufferedReader | None = None
+        with contextlib.suppress(AttributeError, OSError, ValueError):  # else stdin has no descriptor
+            stream = sys.stdin.buffer
+            if isinstance(stream, io.BufferedReader) and stream.fileno() >= 0:
+                self._stream = stream
+        self._partial = b""  # the start of a line longer than the stream's buffer
+        self._buffered = False  # bytes wait in the stream's buffer: peek() returns them without reading
+        self._wake: tuple[int, int] | None = None  # the wakeup pipe, kept for the session (two descriptors)
 
     def question(self) -> str | None:
         try:
@@ -104,44 +107,74 @@ class PipedLines:
         except EOFError:
             raise KeyboardInterrupt from None  # the input ended in the middle of a turn: cancel it
 
+    def edit(self, text: str) -> str | None:
+        return None
+
     def _line(self) -> str:
-        """The next line without its line end, as ``input()`` gives it; EOFError at the end of input."""
-        if self._fd is None:
+        """The next line without its line end (``\\n`` or ``\\r\\n``); EOFError at the end of input."""
+        stream = self._stream
+        if stream is None:
             return input()
-        while b"\n" not in self._pending and not self._ended:
-            if not self._readable(self._fd):
+        while True:
+            if not self._buffered and not self._readable(stream.fileno()):
                 continue  # woken by a signal whose handler did not raise
-            chunk = os.read(self._fd, 65536)
-            self._pending += chunk
-            self._ended = not chunk
-        if not self._pending:
-            raise EOFError
-        line, _, self._pending = self._pending.partition(b"\n")
+            # Until known otherwise, say bytes are buffered: if a handler raises below, the next peek reads
+            # (as input() would) rather than wait in select for more input while a line sits in the buffer.
+            self._buffered = True
+            chunk = stream.peek(1 << 16)  # the buffer, or one read into it: held there until read below
+            if not chunk:
+                self._buffered = False
+                if not self._partial:
+                    raise EOFError
+                line, self._partial = self._partial, b""  # a last line without a line end
+                return self._decode(line)
+            end = chunk.find(b"\n")
+            size = end + 1 if end >= 0 else len(chunk)
+            taken = stream.read(size)  # from the buffer: exactly ``size`` bytes, no read(2)
+            self._buffered = len(chunk) > size
+            if end < 0:
+                self._partial += taken
+                continue
+            line, self._partial = self._partial + taken[:-1], b""
+            return self._decode(line)
+
+    @staticmethod
+    def _decode(line: bytes) -> str:
         encoding = getattr(sys.stdin, "encoding", None) or "utf-8"
         return line.removesuffix(b"\r").decode(encoding, errors="replace")
 
     def _readable(self, fd: int) -> bool:
-        """Wait until ``fd`` can be read, or a signal arrives (False): its handler runs as this returns."""
+        """Wait until ``fd`` can be read (True), or a signal arrives (False): its handler runs as this returns."""
         if threading.current_thread() is not threading.main_thread():
             return True  # signal handlers run on the main thread only: a plain blocking read is all there is
         if self._wake is None:
-            self._wake = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)  # kept for the session: two descriptors
+            self._wake = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         wake_read, wake_write = self._wake
-        with contextlib.suppress(BlockingIOError):
-            while os.read(wake_read, 512):  # earlier signals' bytes: their handlers have run
-                pass
-        earlier = signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
-        if earlier != -1:  # an event loop on this thread watches signals through its own pipe: leave it that
-            signal.set_wakeup_fd(earlier)
-            return True
+        _drain(wake_read)  # earlier signals' bytes: their handlers have run
+        earlier = -1
         try:
+            earlier = signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
+            if earlier not in (-1, wake_write):  # an event loop on this thread watches signals through its
+                return True  # own pipe: it keeps it (finally), and this waits in read(2) as input() did
             ready, _, _ = select.select([fd, wake_read], [], [])  # a signal's byte wakes this
+            return fd in ready
         finally:
-            signal.set_wakeup_fd(-1)
-        return fd in ready
+            if earlier in (-1, wake_write):
+                signal.set_wakeup_fd(-1)
+            else:
+                signal.set_wakeup_fd(earlier)
+                with contextlib.suppress(OSError):  # a signal that came while ours was set: the loop's, too
+                    if taken := _drain(wake_read):
+                        os.write(earlier, taken)
 
-    def edit(self, text: str) -> str | None:
-        return None
+
+def _drain(fd: int) -> bytes:
+    """What a non-blocking pipe holds, read out."""
+    taken = b""
+    with contextlib.suppress(BlockingIOError):
+        while chunk := os.read(fd, 512):
+            taken += chunk
+    return taken
 
 
 class TerminalLines:

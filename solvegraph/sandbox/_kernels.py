@@ -101,6 +101,8 @@ class KernelFactory:
         Why ``cancel``: a start under gVisor takes seconds, and a pool closed at exit would otherwise wait
         for the template it is about to stop.
         """
+        if cancel is not None and cancel.is_set():
+            raise SandboxError("the kernel template's start was cancelled")
         self.sandbox = sandbox
         self.limits = limits
         self.isolate = sandbox.isolated

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -17,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from solvegraph.plugins import PluginManager, ToolSession
-from solvegraph.sandbox import Limits, SandboxError, resolve_sandbox
-from solvegraph.sandbox._kernels import KernelFactory
+from solvegraph.sandbox import Limits, SandboxError, process_dir, resolve_sandbox
+from solvegraph.sandbox._kernels import KernelFactory, _readline
 from solvegraph.tools.python import KernelPool
 
 
@@ -183,18 +184,30 @@ def _children() -> set[int]:
     return {int(pid) for task in tasks.iterdir() for pid in (task / "children").read_text().split()}
 
 
-def test_a_template_start_stops_when_cancelled() -> None:
-    """The start is cut off at once, its process and folder gone: a pool closed at exit does not wait seconds
-    (under gVisor) for a template it would stop anyway (a SIGTERM'd chat took 3 s to exit)."""
-    before = _children()
+def test_a_wait_for_the_template_ends_when_cancelled() -> None:
+    """A pool closed at exit cancels a template still starting (seconds under gVisor) instead of waiting for it:
+    a SIGTERM'd chat took 3 s to exit. The wait returns while the process it waits on still runs."""
+    proc = subprocess.Popen(["sleep", "30"], stdout=subprocess.PIPE)
+    try:
+        cancel = threading.Event()
+        threading.Timer(0.2, cancel.set).start()
+        assert _readline(proc, 60.0, cancel) == ""
+        assert proc.poll() is None, "the wait ended on the cancel, not on the process's end"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_cancelled_template_start_leaves_no_process_or_folder() -> None:
+    before, folders = _children(), set(os.listdir(process_dir()))
     cancel = threading.Event()
     cancel.set()
     with pytest.raises(SandboxError, match="cancelled"):
         KernelFactory(resolve_sandbox("auto"), Limits(), preload=(), cancel=cancel)
-    assert _children() <= before, "the template's process is gone"
+    assert _children() <= before and set(os.listdir(process_dir())) <= folders
 
 
-def test_a_closed_pool_keeps_no_kernel_its_warm_up_was_starting() -> None:
+def test_a_closed_pool_starts_nothing_and_keeps_no_kernel() -> None:
     pool = KernelPool(size=1)
     pool.warm()  # a thread starts the template and a kernel from it
     pool.close()  # at once: the start in progress is cancelled, or its kernel shut down when it comes
@@ -202,3 +215,5 @@ def test_a_closed_pool_keeps_no_kernel_its_warm_up_was_starting() -> None:
         if thread.name == "sg-kernel-warm":
             thread.join(timeout=60)
     assert pool._idle == [] and pool._factory is None
+    with pytest.raises(SandboxError, match="closed"):
+        pool.acquire()

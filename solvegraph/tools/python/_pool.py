@@ -12,7 +12,7 @@ import atexit
 import contextlib
 import threading
 
-from ...sandbox import Limits, Sandbox, resolve_sandbox
+from ...sandbox import Limits, Sandbox, SandboxError, resolve_sandbox
 from ...sandbox._kernels import KernelFactory
 from ._kernel import Kernel
 
@@ -36,6 +36,8 @@ class KernelPool:
 
     def factory(self) -> KernelFactory:
         with self._factory_lock:
+            if self._closed:
+                raise SandboxError("the kernel pool is closed")
             if self._factory is None or not self._factory.alive():
                 if self._factory is not None:
                     self._factory.close()
