@@ -71,12 +71,13 @@ class Lines(Protocol):
 class PipedLines:
     """stdin is not a terminal: each line is a question (as before), read so a signal ends the wait.
 
-    A signal sent to the process goes to any of its threads, and CPython runs the Python handler only when
-    the main thread next runs. Waiting in ``input()``'s ``read(2)``, the main thread could sleep on with the
-    handler pending: a SIGTERM sent as chat started left it waiting for a question for ever. So the main
-    thread waits in ``select(2)`` on stdin and on a wakeup pipe: the C signal handler writes to that pipe from
-    whichever thread it runs on, and the main thread wakes to run the handler (SIGTERM's exit, Ctrl-C's
-    KeyboardInterrupt). The bytes are read from stdin's own buffer, a line at a time, so a Ctrl-C that cancels
+    CPython runs a Python signal handler only when the main thread next runs bytecode. A signal that came
+    as the main thread was about to enter ``input()``'s ``read(2)``, or that another thread took (the kernel's
+    launcher, the transport's import), left the handler pending while the main thread slept in the read: a
+    SIGTERM sent as chat started left it waiting for a question for ever. So the main thread waits in
+    ``select(2)`` on stdin and on a wakeup pipe: the C signal handler writes to that pipe from whichever
+    thread it runs on, even before the wait begins, and the main thread wakes to run the handler (SIGTERM's
+    exit, Ctrl-C's KeyboardInterrupt). The bytes are read from stdin's own buffer, a line at a time, so a Ctrl-C that cancels
     an ``--approve`` turn leaves the lines after it to be read, as ``input()`` did.
     """
 
