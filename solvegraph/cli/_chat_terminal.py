@@ -77,8 +77,8 @@ class PipedLines:
     SIGTERM sent as chat started left it waiting for a question for ever. So the main thread waits in
     ``select(2)`` on stdin and on a wakeup pipe: the C signal handler writes to that pipe from whichever
     thread it runs on, even before the wait begins, and the main thread wakes to run the handler (SIGTERM's
-    exit, Ctrl-C's KeyboardInterrupt). The bytes are read from stdin's own buffer, a line at a time, so a Ctrl-C that cancels
-    an ``--approve`` turn leaves the lines after it to be read, as ``input()`` did.
+    exit, Ctrl-C's KeyboardInterrupt). The bytes are read from stdin's own buffer, a line at a time, so a
+    Ctrl-C that cancels an ``--approve`` turn leaves the lines after it to be read, as ``input()`` did.
     """
 
     interactive = False

@@ -293,15 +293,13 @@ def _readline(proc: subprocess.Popen[bytes], timeout: float, cancel: threading.E
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
     data = b""
-    while not data.endswith(b"\n") and time.monotonic() < deadline:
-        if cancel is not None and cancel.is_set():
+    while not data.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or (cancel is not None and cancel.is_set()):
             break
-        wait = max(0.0, deadline - time.monotonic())
-        ready, _, _ = select.select([proc.stdout], [], [], wait if cancel is None else min(wait, 0.05))
+        ready, _, _ = select.select([proc.stdout], [], [], left if cancel is None else min(left, 0.05))
         if not ready:
-            if cancel is not None and time.monotonic() < deadline:
-                continue
-            break
+            continue  # the deadline, or a look at cancel
         chunk = os.read(proc.stdout.fileno(), 4096)
         if not chunk:
             break
