@@ -201,7 +201,7 @@ def _create(conn: Connection, dialect: str) -> None:
 def postgresql_partial_index() -> None:
     """Give the unique index of a run's scored samples its condition on PostgreSQL, as it has on SQLite.
 
-    Set on the model's index only where PostgreSQL is used (see ``Trajectory.__table_args__``).
+    Set on the model's index only where PostgreSQL is used (see ``TrajectoryRow.__table_args__``).
     """
     index = next(i for i in Base.metadata.tables["trajectories"].indexes if i.name == "ux_traj_run_sample")
     index.dialect_kwargs["postgresql_where"] = index.dialect_kwargs["sqlite_where"]
